@@ -1,0 +1,63 @@
+"""Detection metrics and the validation threshold (labels: 0 = real, 1 = fake; scores: higher = fake).
+
+The decision threshold is chosen on validation data of the training generator only (the point
+that maximizes balanced accuracy there) and then applied unchanged to every test set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+
+def validation_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Threshold maximizing balanced accuracy (TPR - FPR) on validation data."""
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    best = int(np.argmax(tpr - fpr))
+    threshold = float(thresholds[best])
+    return threshold if np.isfinite(threshold) else float(np.max(scores)) + 1e-12
+
+
+def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
+    fpr, tpr, _ = roc_curve(labels, scores)
+    fnr = 1 - tpr
+    i = int(np.nanargmin(np.abs(fnr - fpr)))
+    return float((fpr[i] + fnr[i]) / 2)
+
+
+def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, target: float = 0.01) -> float:
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(np.max(tpr[fpr <= target])) if np.any(fpr <= target) else 0.0
+
+
+def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
+    """ECE of scores read as P(fake); scores outside [0, 1] are squashed with a logistic first."""
+    p = scores if scores.min() >= 0 and scores.max() <= 1 else 1 / (1 + np.exp(-scores))
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            ece += mask.mean() * abs(p[mask].mean() - labels[mask].mean())
+    return float(ece)
+
+
+def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """AUC, AP, accuracy at ``threshold`` (overall, real, fake, balanced), EER, TPR@1%FPR, ECE."""
+    labels = np.asarray(labels).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    predicted = scores >= threshold
+    real_acc = float(np.mean(~predicted[labels == 0]))
+    fake_acc = float(np.mean(predicted[labels == 1]))
+    return {
+        "auc": float(roc_auc_score(labels, scores)),
+        "ap": float(average_precision_score(labels, scores)),
+        "acc": float(np.mean(predicted == labels.astype(bool))),
+        "real_acc": real_acc,
+        "fake_acc": fake_acc,
+        "balanced_acc": (real_acc + fake_acc) / 2,
+        "eer": equal_error_rate(labels, scores),
+        "tpr_at_1fpr": tpr_at_fpr(labels, scores, 0.01),
+        "ece": expected_calibration_error(labels, scores),
+    }

@@ -1,0 +1,223 @@
+"""The ``ganbench`` command line (Typer + rich)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ganbench import __version__
+from ganbench.errors import UserError
+
+app = typer.Typer(name="ganbench", help="Train the GAN family, measure quality, benchmark deepfake detectors.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+leaderboard_app = typer.Typer(help="Leaderboard tables from the records of a run.", no_args_is_help=True)
+app.add_typer(leaderboard_app, name="leaderboard")
+
+_debug = {"on": False}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(command: F) -> F:
+    """A :class:`UserError` ends the command with one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            if _debug["on"]:
+                traceback.print_exc()
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+          version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    _debug["on"] = debug
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+class Listing(str, Enum):
+    generators = "generators"
+    detectors = "detectors"
+    datasets = "datasets"
+    metrics = "metrics"
+    suites = "suites"
+    presets = "presets"
+
+
+def _listing(what: Listing) -> list[dict[str, Any]]:
+    import dataclasses
+
+    from detectors import DETECTORS
+    from ganbench.data import DATASETS
+    from ganbench.features import EXTRACTORS
+    from ganbench.presets import PRESETS
+    from ganbench.suites import SUITES
+    from generators import GENERATORS
+
+    if what is Listing.generators:
+        return [cls.describe() for _, cls in GENERATORS]
+    if what is Listing.detectors:
+        return [{"name": name, "paper": getattr(cls, "paper", ""), "year": getattr(cls, "year", None)}
+                for name, cls in DETECTORS]
+    if what is Listing.datasets:
+        return [dataclasses.asdict(info) for _, info in DATASETS]
+    if what is Listing.metrics:
+        return [{"name": name, "kind": "feature extractor", "description": cls.description} for name, cls in EXTRACTORS]
+    if what is Listing.suites:
+        return [{"name": name, "description": s.description, "generators": ", ".join(s.generators())}
+                for name, s in SUITES]
+    return [dataclasses.asdict(p) for _, p in PRESETS]
+
+
+@app.command("list")
+@user_errors
+def list_command(what: Listing = typer.Argument(..., help="What to list."),
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List registered generators, detectors, data sets, metrics, suites or presets."""
+    rows = _listing(what)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1, default=str))
+        return
+    table = Table(title=what.value, header_style="bold")
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+
+
+def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
+                force: bool, quiet: bool, skip_bad: bool) -> Any:
+    from ganbench.presets import default_preset, get_preset
+    from ganbench.runner import RunConfig
+    from ganbench.runtime import resolve_device
+
+    resolved = resolve_device(device)
+    return RunConfig(suite=suite, preset=get_preset(preset or default_preset(resolved.type)), dataset=dataset,
+                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad)
+
+
+SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
+PresetOpt = typer.Option(None, "--preset", "-p", help="smoke, quick (CPU default), standard (CUDA default), full.")
+DatasetOpt = typer.Option("digits", "--dataset", "-d", help="digits, toy2d, mnist, npz:PATH, folder:PATH, ...")
+OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Run folder for records, checkpoints and fakes.")
+DeviceOpt = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+SeedOpt = typer.Option(0, "--seed", help="Seed of the run.")
+ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
+SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
+
+
+@app.command()
+@user_errors
+def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
+        device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
+        skip_bad: bool = SkipBadOpt) -> None:
+    """Train, sample, measure and detect: every unit of a suite, resumable."""
+    from ganbench.runner import SuiteRunner
+    from leaderboards import print_leaderboard
+
+    config = _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad)
+    console = Console(stderr=True, quiet=quiet)
+    summary = SuiteRunner(config, console).run()
+    if not quiet:
+        print_leaderboard(summary.records, Console())
+    console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")
+    if summary.problems:
+        typer.echo(f"{len(summary.problems)} unit(s) failed or diverged", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("train")
+@user_errors
+def train_command(generator: str = typer.Argument(..., help="Generator name (ganbench list generators)."),
+                  preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
+                  device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
+                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt) -> None:
+    """Train one generator, sample its fakes and measure their quality."""
+    from ganbench.runner import SuiteRunner
+    from generators import GENERATORS
+
+    GENERATORS.get(generator)
+    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad)
+    console = Console(stderr=True, quiet=quiet)
+    runner = SuiteRunner(config, console)
+    records = runner.run_generator(generator)
+    for record in records:
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))
+        console.print(f"{record['kind']}: {record['status']} {metrics}")
+    if any(r["status"] in ("failed", "diverged") for r in records):
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def sample(generator: str = typer.Argument(..., help="A generator trained in --runs."),
+           n: int = typer.Option(64, "--n", help="Number of samples."),
+           out: Path = typer.Option(..., "--out", "-o", help="A folder (PNG files) or a .npz file."),
+           seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+           runs: Path = typer.Option(Path("runs"), "--runs", help="Run folder holding the checkpoint."),
+           preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, device: str = DeviceOpt,
+           train_seed: int = typer.Option(0, "--train-seed", help="Seed the generator was trained with."),
+           truncation: Optional[float] = typer.Option(None, "--truncation", help="Truncation for variants that support it.")) -> None:
+    """Sample from a trained generator into a PNG folder or an .npz."""
+    from ganbench.imageio import save_npz, save_png_folder
+    from ganbench.runner import SuiteRunner
+
+    if n <= 0:
+        raise UserError("--n must be positive")
+    config = _run_config(generator, preset, dataset, runs, device, train_seed, False, True, False)
+    runner = SuiteRunner(config, Console(stderr=True, quiet=True))
+    model = runner.trained_model(generator)
+    labels = model.default_labels(n) if model.conditional else None
+    images = model.sample(n, labels=labels, seed=seed, truncation=truncation)
+    if out.suffix == ".npz":
+        save_npz(images, out, labels)
+    else:
+        save_png_folder(images, out, labels)
+    typer.echo(f"wrote {n} samples of {generator} to {out}")
+
+
+@leaderboard_app.command("show")
+@user_errors
+def leaderboard_show(out: Path = OutOpt,
+                     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list of rows."),
+                     table: Optional[str] = typer.Option(None, "--table", help="generators, detectors or cross.")) -> None:
+    """Show the leaderboard of a run folder."""
+    from ganbench.store import RunStore
+    from leaderboards import json_rows, print_leaderboard
+
+    if not (out / "records").is_dir():
+        raise UserError(f"no records in {out} (run `ganbench run --out {out}` first)")
+    if table not in (None, "generators", "detectors", "cross"):
+        raise UserError(f"unknown table {table!r} (generators, detectors or cross)")
+    records = list(RunStore(out).records())
+    if as_json:
+        typer.echo(json.dumps(json_rows(records), indent=1, default=str))
+    else:
+        print_leaderboard(records, Console(), table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

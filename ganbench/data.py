@@ -1,0 +1,438 @@
+"""Data sets: every loader returns uint8 ``N,C,H,W`` images and int64 labels, split once.
+
+Spec strings (``--dataset``):
+
+* ``digits`` - scikit-learn's embedded 8x8 handwritten digits (1,797 images, 10 classes); the
+  0..16 intensities are scaled to 0..255 and resized to the run's resolution.
+* ``toy2d`` / ``toy2d-ring`` - 8 Gaussians on a ring of radius 2, std 0.02;
+  ``toy2d-grid`` - 25 Gaussians on a grid over [-4, 4]^2 with spacing 2, std 0.05
+  (the mode-collapse benchmark of VEEGAN and PacGAN). Points, not images.
+* ``mnist``, ``fashion-mnist`` (idx files), ``cifar10`` (python batches): read from
+  ``mnist:DIR`` / a ``.npz`` path, from ``$GANBENCH_DATA/<name>``, or downloaded from the
+  authors' sites where a network exists.
+* ``npz:PATH`` - arrays ``x_train, y_train, x_test, y_test`` (uint8 images ``N,H,W``,
+  ``N,H,W,C`` or ``N,C,H,W``); an empty test split is made by a stratified 80/20 split.
+* ``folder:PATH`` - one sub-folder per class (or images directly inside), any file PIL reads.
+
+Resizing: images are center-cropped to a square, then resized with bilinear interpolation
+(antialiased when shrinking) and rounded back to uint8. The train/test split is stratified and
+fixed (``random_state=0``), independent of the run seed, so every run sees the same test set.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import struct
+import tarfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganbench.errors import UserError
+from ganbench.registry import Registry
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+SPLIT_SEED = 0
+TEST_FRACTION = 0.2
+
+
+@dataclass
+class Dataset:
+    """A data set split into train and test; ``kind`` is ``image`` (uint8) or ``points`` (float32)."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    kind: str = "image"
+    modes: torch.Tensor | None = None
+    mode_std: float | None = None
+    notes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def channels(self) -> int:
+        return int(self.x_train.shape[1]) if self.kind == "image" else 0
+
+    @property
+    def resolution(self) -> int:
+        return int(self.x_train.shape[-1]) if self.kind == "image" else 0
+
+    @property
+    def fingerprint(self) -> str:
+        """Short content hash of all four arrays: caches and records key on it."""
+        digest = hashlib.sha256()
+        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
+            digest.update(str(tuple(array.shape)).encode())
+            digest.update(array.contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    kind: str
+    offline: bool
+
+
+DATASETS: Registry[DatasetInfo] = Registry("data set")
+for _info in (
+    DatasetInfo("digits", "scikit-learn 8x8 handwritten digits, 1,797 images, 10 classes", "image", True),
+    DatasetInfo("toy2d", "alias of toy2d-ring", "points", True),
+    DatasetInfo("toy2d-ring", "8 Gaussians on a ring, radius 2, std 0.02", "points", True),
+    DatasetInfo("toy2d-grid", "25 Gaussians on a 5x5 grid over [-4,4]^2, std 0.05", "points", True),
+    DatasetInfo("mnist", "MNIST, idx files or npz (downloaded where a network exists)", "image", False),
+    DatasetInfo("fashion-mnist", "Fashion-MNIST, idx files or npz", "image", False),
+    DatasetInfo("cifar10", "CIFAR-10, python batches or npz", "image", False),
+    DatasetInfo("npz", "npz:PATH, x_train, y_train, x_test, y_test arrays in an .npz file", "image", True),
+    DatasetInfo("folder", "folder:PATH, an image folder with one sub-folder per class", "image", True),
+):
+    DATASETS.register(_info)
+
+
+# ----------------------------------------------------------------------------- array helpers
+
+
+def to_nchw_uint8(x: np.ndarray, source: str) -> np.ndarray:
+    """Accept ``N,H,W``, ``N,H,W,C`` or ``N,C,H,W`` uint8 arrays and return ``N,C,H,W``."""
+    if x.dtype != np.uint8:
+        raise UserError(f"{source}: images must be uint8, got {x.dtype}")
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4:
+        if x.shape[1] in (1, 3):
+            return x
+        if x.shape[-1] in (1, 3):
+            return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    raise UserError(f"{source}: expected images shaped N,H,W or N,H,W,C (C 1 or 3), got {tuple(x.shape)}")
+
+
+def resize_images(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Center-crop to square and resize uint8 ``N,C,H,W`` images (bilinear, antialiased when shrinking)."""
+    h, w = x.shape[-2:]
+    if h != w:
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        x = x[..., top : top + side, left : left + side]
+    if x.shape[-1] == resolution:
+        return x.contiguous()
+    out = []
+    for chunk in x.split(4096):
+        y = F.interpolate(chunk.float(), size=(resolution, resolution), mode="bilinear",
+                          align_corners=False, antialias=chunk.shape[-1] > resolution)
+        out.append(y.round().clamp(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+def stratified_split(n: int, labels: np.ndarray, test_fraction: float = TEST_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a stratified, deterministic train/test split."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(n)
+    counts = np.bincount(labels) if labels.size else np.array([])
+    stratify = labels if counts.size and counts[counts > 0].min() >= 2 else None
+    train, test = train_test_split(index, test_size=test_fraction, random_state=SPLIT_SEED, stratify=stratify)
+    return np.sort(train), np.sort(test)
+
+
+def _from_arrays(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                 y_test: np.ndarray, resolution: int, source: str) -> Dataset:
+    x_train = to_nchw_uint8(np.asarray(x_train), source)
+    y_train = np.asarray(y_train).astype(np.int64).reshape(-1)
+    if len(y_train) != len(x_train):
+        raise UserError(f"{source}: {len(x_train)} training images but {len(y_train)} labels")
+    if x_test is None or len(x_test) == 0:
+        train, test = stratified_split(len(x_train), y_train)
+        x_test, y_test = x_train[test], y_train[test]
+        x_train, y_train = x_train[train], y_train[train]
+    else:
+        x_test = to_nchw_uint8(np.asarray(x_test), source)
+        y_test = np.asarray(y_test).astype(np.int64).reshape(-1)
+        if len(y_test) != len(x_test):
+            raise UserError(f"{source}: {len(x_test)} test images but {len(y_test)} labels")
+        if x_test.shape[1:] != x_train.shape[1:]:
+            raise UserError(f"{source}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
+    if len(x_train) == 0:
+        raise UserError(f"{source}: no training images")
+    if y_train.min() < 0:
+        raise UserError(f"{source}: labels must be non-negative integers")
+    num_classes = int(max(y_train.max(), y_test.max() if len(y_test) else 0)) + 1
+    return Dataset(
+        name=name,
+        x_train=resize_images(torch.from_numpy(x_train), resolution),
+        y_train=torch.from_numpy(y_train),
+        x_test=resize_images(torch.from_numpy(x_test), resolution),
+        y_test=torch.from_numpy(y_test),
+        num_classes=num_classes,
+    )
+
+
+# ----------------------------------------------------------------------------- embedded sets
+
+
+def load_digits(resolution: int = 32) -> Dataset:
+    """scikit-learn's 8x8 digits; intensities 0..16 scaled to 0..255."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    labels = bunch.target.astype(np.int64)
+    train, test = stratified_split(len(images), labels)
+    return _from_arrays("digits", images[train], labels[train], images[test], labels[test], resolution, "digits")
+
+
+def toy2d_modes(layout: str) -> tuple[torch.Tensor, float]:
+    """Mode centres and std of the ring-8 (radius 2, std 0.02) or grid-25 (spacing 2, std 0.05) mixture."""
+    if layout == "ring":
+        angles = torch.arange(8, dtype=torch.float64) * (2 * np.pi / 8)
+        return torch.stack([2 * angles.cos(), 2 * angles.sin()], dim=1).float(), 0.02
+    if layout == "grid":
+        axis = torch.arange(-4, 5, 2, dtype=torch.float32)
+        gx, gy = torch.meshgrid(axis, axis, indexing="ij")
+        return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1), 0.05
+    raise UserError(f"unknown toy2d layout {layout!r} (ring or grid)")
+
+
+def load_toy2d(layout: str = "ring", n_train: int = 20000, n_test: int = 5000) -> Dataset:
+    """Points from an equal-weight Gaussian mixture; labels are mode indices."""
+    modes, std = toy2d_modes(layout)
+    gen = torch.Generator().manual_seed(SPLIT_SEED)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.randint(len(modes), (n,), generator=gen)
+        return modes[labels] + std * torch.randn(n, 2, generator=gen), labels
+
+    x_train, y_train = draw(n_train)
+    x_test, y_test = draw(n_test)
+    return Dataset(f"toy2d-{layout}", x_train, y_train, x_test, y_test, num_classes=len(modes),
+                   kind="points", modes=modes, mode_std=std)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def load_npz(path: Path, resolution: int, name: str | None = None) -> Dataset:
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        keys = set(archive.files)
+    except Exception as exc:
+        raise UserError(f"{path}: not a readable .npz file ({exc.__class__.__name__})") from exc
+    missing = {"x_train", "y_train"} - keys
+    if missing:
+        raise UserError(f"{path}: missing arrays {sorted(missing)} (expected x_train, y_train, x_test, y_test)")
+    try:
+        arrays = {k: archive[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in keys}
+    except Exception as exc:
+        raise UserError(f"{path}: corrupt array data ({exc.__class__.__name__}: {exc})") from exc
+    return _from_arrays(name or f"npz:{path.name}", arrays["x_train"], arrays["y_train"], arrays.get("x_test"),
+                        arrays.get("y_test", np.zeros(0, np.int64)), resolution, str(path))
+
+
+def _image_channels(mode: str) -> int:
+    return 1 if mode in {"1", "L", "LA", "I", "I;16", "F"} else 3
+
+
+def load_folder(path: Path, resolution: int, skip_bad: bool = False,
+                warn: Callable[[str], None] | None = None) -> Dataset:
+    """Class sub-folders (sorted names -> labels 0..K-1) or a flat folder of one class."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.exists():
+        raise UserError(f"no such folder: {path}")
+    if not path.is_dir():
+        raise UserError(f"not a folder: {path}")
+    classes = sorted(p for p in path.iterdir() if p.is_dir())
+    groups = [(i, sorted(c.rglob("*"))) for i, c in enumerate(classes)] or [(0, sorted(path.iterdir()))]
+    files = [(label, f) for label, fs in groups for f in fs if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise UserError(f"{path}: no image files found")
+    images, labels, skipped, channels = [], [], 0, {}
+    for label, file in files:
+        try:
+            with Image.open(file) as img:
+                img.load()
+                c = _image_channels(img.mode)
+                arr = np.asarray(img.convert("L" if c == 1 else "RGB"))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            if skip_bad:
+                skipped += 1
+                continue
+            raise UserError(f"corrupt or unreadable image {file} ({exc.__class__.__name__}); "
+                            "pass --skip-bad to skip such files") from exc
+        channels.setdefault(c, file)
+        if len(channels) > 1:
+            raise UserError(f"{path}: images of mixed channel counts ({channels[1]} is grey, {channels[3]} is RGB)")
+        arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        images.append(resize_images(torch.from_numpy(np.ascontiguousarray(arr))[None], resolution)[0])
+        labels.append(label)
+    if skipped and warn:
+        warn(f"skipped {skipped} unreadable image file(s) in {path}")
+    if not images:
+        raise UserError(f"{path}: no readable images")
+    x = torch.stack(images).numpy()
+    y = np.asarray(labels, dtype=np.int64)
+    train, test = stratified_split(len(x), y)
+    dataset = _from_arrays(f"folder:{path.name}", x[train], y[train], x[test], y[test], resolution, str(path))
+    dataset.notes["skipped_files"] = skipped
+    return dataset
+
+
+# ----------------------------------------------------------------------------- standard sets
+
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+DOWNLOADS = {
+    "mnist": "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an idx file (optionally gzipped): magic, dims, then big-endian uint8 data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+        zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+        if zero != 0 or dtype_code != 0x08:
+            raise ValueError("not a uint8 idx file")
+        shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
+        array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+        return array.reshape(shape)
+    except (OSError, ValueError, struct.error, EOFError) as exc:
+        raise UserError(f"{path}: corrupt idx file ({exc})") from exc
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    for candidate in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (directory / candidate).exists():
+            return directory / candidate
+    return None
+
+
+def load_idx_dir(directory: Path, name: str, resolution: int) -> Dataset:
+    found = {key: _find_idx(directory, stem) for key, stem in IDX_FILES.items()}
+    missing = [IDX_FILES[k] for k, v in found.items() if v is None]
+    if missing:
+        raise UserError(f"{directory}: missing idx files {missing}")
+    arrays = {key: read_idx(p) for key, p in found.items()}
+    return _from_arrays(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                        resolution, str(directory))
+
+
+def load_cifar_dir(directory: Path, resolution: int) -> Dataset:
+    """The python-pickle batches of CIFAR-10 (``data_batch_1..5``, ``test_batch``)."""
+    base = directory / "cifar-10-batches-py" if (directory / "cifar-10-batches-py").is_dir() else directory
+
+    def read(name: str) -> tuple[np.ndarray, np.ndarray]:
+        path = base / name
+        if not path.exists():
+            raise UserError(f"{base}: missing CIFAR-10 batch {name}")
+        try:
+            with open(path, "rb") as f:
+                batch = pickle.load(f, encoding="bytes")
+            return (np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32),
+                    np.asarray(batch[b"labels"], dtype=np.int64))
+        except Exception as exc:
+            raise UserError(f"{path}: corrupt CIFAR-10 batch ({exc.__class__.__name__})") from exc
+
+    parts = [read(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = read("test_batch")
+    return _from_arrays("cifar10", np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                        x_test, y_test, resolution, str(base))
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("GANBENCH_DATA", Path.home() / ".cache" / "ganbench" / "data"))
+
+
+def download(url: str, target: Path) -> None:
+    """Download to ``target`` atomically; no network is a user error that says what to do instead."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as f:
+            while chunk := response.read(1 << 20):
+                f.write(chunk)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"could not download {url} ({exc.__class__.__name__}); with no network, put the files in "
+                        f"{target.parent} or pass --dataset npz:PATH") from exc
+    os.replace(tmp, target)
+
+
+def load_standard(name: str, location: str | None, resolution: int) -> Dataset:
+    """mnist / fashion-mnist / cifar10 from an explicit path, the data root, or a download."""
+    if location:
+        path = Path(location).expanduser()
+        if path.suffix == ".npz" or path.is_file():
+            return load_npz(path, resolution, name)
+        if not path.is_dir():
+            raise UserError(f"no such file or folder: {path}")
+        return load_cifar_dir(path, resolution) if name == "cifar10" else load_idx_dir(path, name, resolution)
+    directory = data_root() / name
+    if (directory / f"{name.replace('-', '_')}.npz").exists():
+        return load_npz(directory / f"{name.replace('-', '_')}.npz", resolution, name)
+    if name == "cifar10":
+        if not (directory / "cifar-10-batches-py").is_dir():
+            archive = directory / "cifar-10-python.tar.gz"
+            download(DOWNLOADS["cifar10"], archive)
+            with tarfile.open(archive) as tar:
+                tar.extractall(directory, filter="data")
+        return load_cifar_dir(directory, resolution)
+    for stem in IDX_FILES.values():
+        if _find_idx(directory, stem) is None:
+            download(DOWNLOADS[name] + stem + ".gz", directory / (stem + ".gz"))
+    return load_idx_dir(directory, name, resolution)
+
+
+def load_dataset(spec: str, resolution: int = 32, skip_bad: bool = False,
+                 warn: Callable[[str], None] | None = None) -> Dataset:
+    """Resolve a ``--dataset`` spec string to a :class:`Dataset`."""
+    kind, _, location = spec.partition(":")
+    DATASETS.get(kind)
+    if kind == "digits":
+        return load_digits(resolution)
+    if kind in {"toy2d", "toy2d-ring"}:
+        return load_toy2d("ring")
+    if kind == "toy2d-grid":
+        return load_toy2d("grid")
+    if kind == "npz":
+        if not location:
+            raise UserError("npz: needs a path, e.g. --dataset npz:data/mnist.npz")
+        return load_npz(Path(location).expanduser(), resolution)
+    if kind == "folder":
+        if not location:
+            raise UserError("folder: needs a path, e.g. --dataset folder:images/")
+        return load_folder(Path(location).expanduser(), resolution, skip_bad=skip_bad, warn=warn)
+    if kind in {"mnist", "fashion-mnist", "cifar10"}:
+        return load_standard(kind, location or None, resolution)
+    raise AssertionError(f"data set {kind!r} is registered but has no loader")
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range every generator produces."""
+    return x.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8, the exact inverse quantization of :func:`to_float`."""
+    return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)

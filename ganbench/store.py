@@ -1,0 +1,203 @@
+"""The run store: units, their keys, atomic records and checkpoints under ``--out``.
+
+Layout::
+
+    <out>/records/<kind>-<label>-<key>.json   one JSON record per finished unit
+    <out>/checkpoints/<label>-<key>.pt         generator checkpoints (weights_only loadable)
+    <out>/fakes/<label>-<key>.npz              quantized fakes (uint8), reused by later units
+    <out>/samples/<label>-<key>.png            a sample grid per generator
+    <out>/cache/                               feature extractors and other reusable state
+
+Every file is written to a temporary name in the same folder and moved into place with
+``os.replace``, so a reader sees the old file or the new one, never half of one. A record
+carries a checksum of its own body; a record that fails to parse or verify is treated as
+absent and its unit runs again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench import __version__
+from ganbench.errors import UserError
+
+RECORD_FIELDS = ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation",
+                 "detector", "status", "reason", "seconds", "metrics")
+STATUSES = ("ok", "failed", "diverged", "skipped")
+
+
+def unit_key(config: dict[str, Any]) -> str:
+    """Stable 12-hex key of a unit's full configuration (sorted JSON, sha256)."""
+    blob = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _safe(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:80]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Save arrays as an ``.npz`` atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """Arrays of an ``.npz`` (never unpickling), or None if it is missing or truncated."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Record:
+    """One finished unit. ``metrics`` holds numbers under the fixed keys listed in README."""
+
+    kind: str
+    key: str
+    dataset: str
+    preset: str
+    seed: int
+    status: str = "ok"
+    generator: str | None = None
+    train_generator: str | None = None
+    detector: str | None = None
+    perturbation: str | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    metrics: dict[str, float] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        body["metrics"] = {k: _plain_number(v) for k, v in self.metrics.items()}
+        body["ganbench_version"] = __version__
+        body["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        return body
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Record:
+        return cls(**{name: body[name] for name in cls.__dataclass_fields__ if name in body})
+
+
+def _plain_number(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+class RunStore:
+    """Everything a run keeps under ``--out``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"--out {self.root} exists and is not a folder")
+        try:
+            for sub in ("records", "checkpoints", "fakes", "samples", "cache"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create --out {self.root}: {exc.strerror or exc}") from exc
+        if not os.access(self.root / "records", os.W_OK):
+            raise UserError(f"--out {self.root} is not writable")
+
+    # -- paths
+    def record_path(self, kind: str, label: str, key: str) -> Path:
+        return self.root / "records" / f"{kind}-{_safe(label)}-{key}.json"
+
+    def checkpoint_path(self, label: str, key: str) -> Path:
+        return self.root / "checkpoints" / f"{_safe(label)}-{key}.pt"
+
+    def fakes_path(self, label: str, key: str) -> Path:
+        return self.root / "fakes" / f"{_safe(label)}-{key}.npz"
+
+    def samples_path(self, label: str, key: str) -> Path:
+        return self.root / "samples" / f"{_safe(label)}-{key}.png"
+
+    def cache_path(self, name: str) -> Path:
+        return self.root / "cache" / _safe(name)
+
+    # -- records
+    def write_record(self, record: Record, label: str) -> Path:
+        body = record.to_dict()
+        body["checksum"] = _checksum(body)
+        path = self.record_path(record.kind, label, record.key)
+        atomic_write_bytes(path, json.dumps(body, indent=1, sort_keys=True).encode())
+        return path
+
+    @staticmethod
+    def read_record_file(path: Path) -> dict[str, Any] | None:
+        """A verified record body, or None for a truncated, corrupt or tampered file."""
+        try:
+            body = json.loads(path.read_text())
+            checksum = body.pop("checksum")
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            return None
+        return body if checksum == _checksum(body) else None
+
+    def find_record(self, kind: str, label: str, key: str) -> dict[str, Any] | None:
+        path = self.record_path(kind, label, key)
+        return self.read_record_file(path) if path.exists() else None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for path in sorted((self.root / "records").glob("*.json")):
+            body = self.read_record_file(path)
+            if body is not None:
+                yield body
+
+    # -- tensors
+    def save_checkpoint(self, path: Path, state: dict[str, Any]) -> None:
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
+
+    @staticmethod
+    def load_checkpoint(path: Path) -> dict[str, Any]:
+        """Load with ``weights_only=True``: a checkpoint can never run code."""
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise UserError(f"{path}: unreadable or unsafe checkpoint ({exc.__class__.__name__})") from exc
+

@@ -1,0 +1,61 @@
+"""Suites decide *what* runs: named groups of generators and detectors, or a comma list of names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from detectors import DETECTORS
+from ganbench.errors import UserError
+from ganbench.registry import Registry
+from generators import GENERATORS, GenerativeModel
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    selects: Callable[[type[GenerativeModel]], bool]
+    detectors: tuple[str, ...] | None = None
+
+    def generators(self) -> list[str]:
+        return [name for name, cls in GENERATORS if self.selects(cls)]
+
+    def detector_names(self) -> list[str]:
+        return list(self.detectors) if self.detectors is not None else DETECTORS.names()
+
+
+SUITES: Registry[Suite] = Registry("suite")
+for _suite in (
+    Suite("smoke", "DCGAN and the spectrum detector: the end-to-end check", lambda c: c.name == "dcgan", ("spectrum",)),
+    Suite("all", "every registered generator and detector", lambda c: True),
+    Suite("gans", "every GAN (no VAE or diffusion reference rows)", lambda c: c.family == "gan"),
+    Suite("unconditional", "noise-to-image GANs without labels",
+          lambda c: c.family == "gan" and c.task == "noise" and not c.conditional),
+    Suite("conditional", "class-conditional noise-to-image GANs", lambda c: c.task == "noise" and c.conditional),
+    Suite("translation", "image-to-image GANs (paired, unpaired, multi-domain)",
+          lambda c: c.task in {"paired", "unpaired", "multi-domain"}),
+    Suite("reference", "non-GAN reference generators (VAE, diffusion)", lambda c: c.family != "gan"),
+):
+    SUITES.register(_suite)
+
+
+def resolve_suite(spec: str) -> tuple[list[str], list[str]]:
+    """Generator and detector names of a suite name or a comma list of generator/detector names."""
+    if spec in SUITES:
+        suite = SUITES.get(spec)
+        return suite.generators(), suite.detector_names()
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if len(names) == 1 and names[0] not in GENERATORS and names[0] not in DETECTORS:
+        SUITES.get(names[0])
+    generators, detectors = [], []
+    for name in names:
+        if name in GENERATORS:
+            generators.append(name)
+        elif name in DETECTORS:
+            detectors.append(name)
+        else:
+            GENERATORS.get(name)
+    if not generators:
+        raise UserError(f"suite {spec!r} names no generator")
+    return generators, detectors or SUITES.get("smoke").detector_names()

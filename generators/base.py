@@ -1,0 +1,137 @@
+"""The contract every generator implements, and what the trainer and runner rely on.
+
+A variant is an ``nn.Module`` that owns its networks (``G``, ``D`` and any extra heads), builds
+its optimizers in :meth:`GenerativeModel.configure_optimizers`, and performs one discriminator
+update in :meth:`discriminator_step` and one generator update in :meth:`generator_step`. The
+shared trainer (``generators.trainer``) decides how often each runs (``n_critic``), keeps the
+EMA of the generator, checkpoints, enforces the budget and detects divergence.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ganbench.data import to_uint8
+from ganbench.runtime import torch_generator
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a generator is asked to model: ``kind`` is ``image`` or ``points``."""
+
+    kind: str
+    channels: int
+    resolution: int
+    num_classes: int
+
+
+@dataclass
+class Batch:
+    """One training batch on the model's device.
+
+    ``real`` is float in [-1, 1] (images) or raw coordinates (points). Image-to-image tasks also
+    fill ``source`` (the input image) and ``source_labels`` (its domain).
+    """
+
+    real: torch.Tensor
+    labels: torch.Tensor
+    step: int
+    source: torch.Tensor | None = None
+    source_labels: torch.Tensor | None = None
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every generator in the registry."""
+
+    name: ClassVar[str]
+    paper: ClassVar[str]
+    year: ClassVar[int]
+    family: ClassVar[str] = "gan"
+    task: ClassVar[str] = "noise"
+    conditional: ClassVar[bool] = False
+    supports_points: ClassVar[bool] = False
+    supports_images: ClassVar[bool] = True
+    config_class: ClassVar[type]
+
+    n_critic: int = 1
+    ema_decay: float | None = None
+
+    def __init__(self, spec: DataSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    # -- training
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    # -- EMA of the generator (Karras 2018; Yazici 2019)
+    def init_ema(self, decay: float) -> None:
+        self.ema_decay = decay
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.ema_decay is None:
+            return
+        for ema_p, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            ema_p.lerp_(p.detach(), 1.0 - self.ema_decay)
+        for ema_b, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            ema_b.copy_(b)
+
+    @property
+    def sampling_network(self) -> nn.Module:
+        """The network that produces samples: the EMA copy where the variant keeps one."""
+        return self.G_ema if self.ema_decay is not None else self.G
+
+    # -- sampling
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        """``n`` outputs in [-1, 1] (images) or raw coordinates (points), on the model's device."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def default_labels(self, n: int) -> torch.Tensor:
+        """Balanced labels 0, 1, ..., K-1, 0, 1, ... for conditional sampling."""
+        return torch.arange(n) % max(self.spec.num_classes, 1)
+
+    @torch.inference_mode()
+    def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0,
+               truncation: float | None = None, batch_size: int = 500) -> torch.Tensor:
+        """``n`` samples on the CPU: uint8 ``N,C,H,W`` images (float points for toy2d)."""
+        if self.conditional and labels is None:
+            labels = self.default_labels(n)
+        gen = torch_generator(seed, self.device)
+        was_training = self.training
+        self.eval()
+        chunks = []
+        try:
+            for start in range(0, n, batch_size):
+                size = min(batch_size, n - start)
+                chunk_labels = None if labels is None else labels[start : start + size].to(self.device)
+                out = self.generate(size, chunk_labels, gen, truncation).float()
+                chunks.append(out.cpu() if self.spec.kind == "points" else to_uint8(out).cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(chunks) if chunks else torch.empty(0)
+
+    @classmethod
+    def describe(cls) -> dict[str, object]:
+        return {"name": cls.name, "paper": cls.paper, "year": cls.year, "family": cls.family,
+                "task": cls.task, "conditional": cls.conditional}
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for n, p in self.named_parameters() if not n.startswith("G_ema."))

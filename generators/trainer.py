@@ -1,0 +1,170 @@
+"""One training loop for every variant.
+
+The loop draws batches from a tensor already on the device, runs ``n_critic`` discriminator
+updates per generator update, keeps the generator EMA, checkpoints every ``checkpoint_every``
+steps (and resumes from the last checkpoint), stops at the step or wall-clock budget, and ends
+with status ``diverged`` at the first non-finite loss. On CUDA the steps run under bf16 autocast
+with channels_last memory format.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench.data import to_float
+from ganbench.errors import UserError
+from ganbench.runtime import autocast, seed_everything
+from generators.base import Batch, GenerativeModel
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int
+    batch_size: int
+    seed: int = 0
+    max_seconds: float | None = None
+    checkpoint_every: int = 500
+    amp: bool = True
+    channels_last: bool = True
+
+
+@dataclass
+class TrainOutcome:
+    status: str
+    steps: int
+    seconds: float
+    stopped_by: str
+    diverged_at: int | None = None
+    losses: dict[str, float] = field(default_factory=dict)
+
+
+class DeviceBatches:
+    """Shuffled batches from tensors that already live on the device (no DataLoader, no per-sample Python)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int) -> None:
+        self.x, self.y = x, y
+        self.batch_size = min(batch_size, len(x))
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.order = torch.empty(0, dtype=torch.long)
+        self.position = 0
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.position + self.batch_size > len(self.order):
+            self.order = torch.randperm(len(self.x), generator=self.generator).to(self.x.device)
+            self.position = 0
+        index = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return self.x[index], self.y[index]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "order": self.order.cpu(), "position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = state["order"].to(self.x.device)
+        self.position = int(state["position"])
+
+
+def checkpoint_state(model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer], batches: DeviceBatches,
+                     step: int, elapsed: float, finished: bool) -> dict[str, Any]:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "variant": model.name,
+        "spec": [model.spec.kind, model.spec.channels, model.spec.resolution, model.spec.num_classes],
+        "step": step,
+        "elapsed": elapsed,
+        "finished": finished,
+        "model": model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "batches": batches.state_dict(),
+        "rng": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _prepare(x: torch.Tensor, kind: str, device: torch.device, channels_last: bool) -> torch.Tensor:
+    if kind == "points":
+        return x.to(device, torch.float32)
+    x = x.to(device)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and device.type == "cuda" else x
+
+
+def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
+          checkpoint: Path | None = None,
+          save: Callable[[Path, dict[str, Any]], None] | None = None,
+          load: Callable[[Path], dict[str, Any]] | None = None,
+          on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainOutcome:
+    """Train ``model`` on uint8 images (or float points) ``x`` with labels ``y``.
+
+    When ``checkpoint`` exists it is resumed; when ``save`` is given the loop writes checkpoints
+    there every ``config.checkpoint_every`` steps and at the end.
+    """
+    device = model.device
+    seed_everything(config.seed)
+    if device.type == "cuda" and config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizers = model.configure_optimizers()
+    batches = DeviceBatches(_prepare(x, model.spec.kind, device, config.channels_last), y.to(device),
+                            config.batch_size, config.seed)
+    step, elapsed = 0, 0.0
+    if checkpoint is not None and load is not None and checkpoint.exists():
+        state = load(checkpoint)
+        if state.get("variant") != model.name:
+            raise UserError(f"{checkpoint}: checkpoint of {state.get('variant')!r}, not {model.name!r}")
+        model.load_state_dict(state["model"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        batches.load_state_dict(state["batches"])
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+
+    def write(finished: bool) -> None:
+        if save is not None and checkpoint is not None:
+            save(checkpoint, checkpoint_state(model, optimizers, batches, step, elapsed, finished))
+
+    model.train()
+    started = time.perf_counter() - elapsed
+    losses: dict[str, float] = {}
+    stopped_by = "steps"
+    while step < config.steps:
+        if config.max_seconds is not None and time.perf_counter() - started > config.max_seconds:
+            stopped_by = "time"
+            break
+        with autocast(device, config.amp):
+            logs: dict[str, torch.Tensor] = {}
+            for _ in range(model.n_critic):
+                real, labels = batches.next()
+                batch = Batch(_to_model_range(real, model.spec.kind), labels, step)
+                logs.update(model.discriminator_step(batch))
+            logs.update(model.generator_step(batch))
+        model.update_ema()
+        step += 1
+        losses = {k: float(v) for k, v in logs.items()}
+        if not all(math.isfinite(v) for v in losses.values()):
+            elapsed = time.perf_counter() - started
+            return TrainOutcome("diverged", step, elapsed, "diverged", diverged_at=step, losses=losses)
+        if on_step is not None:
+            on_step(step, losses)
+        if step % config.checkpoint_every == 0 and step < config.steps:
+            elapsed = time.perf_counter() - started
+            write(finished=False)
+    elapsed = time.perf_counter() - started
+    write(finished=True)
+    return TrainOutcome("ok", step, elapsed, stopped_by, losses=losses)
+
+
+def _to_model_range(x: torch.Tensor, kind: str) -> torch.Tensor:
+    return x if kind == "points" else to_float(x)
