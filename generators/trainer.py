@@ -48,22 +48,35 @@ class TrainOutcome:
 
 
 class DeviceBatches:
-    """Shuffled batches from tensors that already live on the device (no DataLoader, no per-sample Python)."""
+    """Shuffled batches from tensors that already live on the device (no DataLoader, no per-sample Python).
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int) -> None:
-        self.x, self.y = x, y
+    ``source`` and ``source_labels`` (image-to-image tasks) are indexed with the same permutation
+    as ``x`` and ``y``.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int,
+                 source: torch.Tensor | None = None, source_labels: torch.Tensor | None = None) -> None:
+        self.x, self.y, self.source, self.source_labels = x, y, source, source_labels
         self.batch_size = min(batch_size, len(x))
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.order = torch.empty(0, dtype=torch.long)
         self.position = 0
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next_index(self) -> torch.Tensor:
         if self.position + self.batch_size > len(self.order):
             self.order = torch.randperm(len(self.x), generator=self.generator).to(self.x.device)
             self.position = 0
         index = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
-        return self.x[index], self.y[index]
+        return index
+
+    def next(self, kind: str, step: int) -> Batch:
+        """The next batch, images converted to float [-1, 1]."""
+        index = self.next_index()
+        convert = (lambda t: t) if kind == "points" else to_float
+        return Batch(convert(self.x[index]), self.y[index], step,
+                     source=None if self.source is None else to_float(self.source[index]),
+                     source_labels=None if self.source_labels is None else self.source_labels[index])
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state(), "order": self.order.cpu(), "position": self.position}
@@ -102,11 +115,14 @@ def _prepare(x: torch.Tensor, kind: str, device: torch.device, channels_last: bo
 
 def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
           checkpoint: Path | None = None,
+          source: torch.Tensor | None = None, source_labels: torch.Tensor | None = None,
           save: Callable[[Path, dict[str, Any]], None] | None = None,
           load: Callable[[Path], dict[str, Any]] | None = None,
           on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainOutcome:
     """Train ``model`` on uint8 images (or float points) ``x`` with labels ``y``.
 
+    Image-to-image variants also get ``source`` images (and their ``source_labels``), batched
+    alongside ``x``.
     When ``checkpoint`` exists it is resumed; when ``save`` is given the loop writes checkpoints
     there every ``config.checkpoint_every`` steps and at the end.
     """
@@ -116,7 +132,9 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
         model.to(memory_format=torch.channels_last)
     optimizers = model.configure_optimizers()
     batches = DeviceBatches(_prepare(x, model.spec.kind, device, config.channels_last), y.to(device),
-                            config.batch_size, config.seed)
+                            config.batch_size, config.seed,
+                            source=None if source is None else _prepare(source, "image", device, config.channels_last),
+                            source_labels=None if source_labels is None else source_labels.to(device))
     step, elapsed = 0, 0.0
     if checkpoint is not None and load is not None and checkpoint.exists():
         state = load(checkpoint)
@@ -145,9 +163,10 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
             break
         with autocast(device, config.amp):
             logs: dict[str, torch.Tensor] = {}
-            for _ in range(model.n_critic):
-                real, labels = batches.next()
-                batch = Batch(_to_model_range(real, model.spec.kind), labels, step)
+            batch = batches.next(model.spec.kind, step)
+            for i in range(model.n_critic):
+                if i:
+                    batch = batches.next(model.spec.kind, step)
                 logs.update(model.discriminator_step(batch))
             logs.update(model.generator_step(batch))
         model.update_ema()
@@ -164,7 +183,3 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
     elapsed = time.perf_counter() - started
     write(finished=True)
     return TrainOutcome("ok", step, elapsed, stopped_by, losses=losses)
-
-
-def _to_model_range(x: torch.Tensor, kind: str) -> torch.Tensor:
-    return x if kind == "points" else to_float(x)

@@ -1,0 +1,39 @@
+"""Shared fixtures: the embedded digits set, small specs and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ganbench.data import Dataset, load_digits
+from generators import DataSpec
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def digits() -> Dataset:
+    return load_digits(32)
+
+
+@pytest.fixture(scope="session")
+def digits16() -> Dataset:
+    return load_digits(16)
+
+
+@pytest.fixture()
+def image_spec() -> DataSpec:
+    return DataSpec("image", 1, 32, 10)
+
+
+@pytest.fixture()
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
