@@ -316,7 +316,7 @@ def read_idx(path: Path) -> np.ndarray:
             raise ValueError("not a uint8 idx file")
         shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
         array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-        return array.reshape(shape)
+        return array.reshape(shape).copy()
     except (OSError, ValueError, struct.error, EOFError) as exc:
         raise UserError(f"{path}: corrupt idx file ({exc})") from exc
 

@@ -1,0 +1,104 @@
+"""The CLI end to end: the smoke run, its leaderboard, reruns, listings and user errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ganbench.cli import app
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("smoke")
+    result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(out), "--quiet"])
+    return out, result
+
+
+def test_smoke_run_end_to_end(smoke_run):
+    out, result = smoke_run
+    assert result.exit_code == 0, result.output
+    rows = json.loads(CliRunner().invoke(app, ["leaderboard", "show", "--out", str(out), "--json"]).stdout)
+    generation = [r for r in rows if r["kind"] == "generation"]
+    detection = [r for r in rows if r["kind"] == "detection"]
+    assert generation and generation[0]["generator"] == "dcgan" and generation[0]["metrics"]["fid"] > 0
+    assert detection and 0 <= detection[0]["metrics"]["auc"] <= 1
+    for row in rows:
+        assert {"kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
+                "status", "reason", "seconds", "metrics"} <= set(row)
+    assert detection[0]["train_generator"] == "dcgan" and detection[0]["perturbation"] == "none"
+    assert list((out / "samples").glob("dcgan-*.png")) and list((out / "checkpoints").glob("dcgan-*.pt"))
+
+
+def test_rerun_recomputes_nothing(smoke_run):
+    out, _ = smoke_run
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "records").iterdir()}
+    result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(out)])
+    assert result.exit_code == 0
+    assert "0 unit(s) computed" in result.output
+    assert before == {p.name: p.stat().st_mtime_ns for p in (out / "records").iterdir()}
+
+
+def test_sample_command_writes_png_folder_and_npz(smoke_run, tmp_path: Path):
+    out, _ = smoke_run
+    cli = CliRunner()
+    args = ["sample", "dcgan", "--runs", str(out), "--preset", "smoke", "--n", "5", "--seed", "3"]
+    assert cli.invoke(app, [*args, "--out", str(tmp_path / "png")]).exit_code == 0
+    assert len(list((tmp_path / "png").glob("*.png"))) == 5
+    assert cli.invoke(app, [*args, "--out", str(tmp_path / "f.npz")]).exit_code == 0
+    import numpy as np
+
+    x = np.load(tmp_path / "f.npz")["x"]
+    assert x.shape == (5, 1, 32, 32) and x.dtype == np.uint8
+    missing = cli.invoke(app, ["sample", "dcgan", "--runs", str(tmp_path), "--out", str(tmp_path / "n.npz")])
+    assert missing.exit_code == 2 and "ganbench train dcgan" in missing.output
+
+
+def test_failed_unit_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch):
+    from generators.dcgan import DCGAN
+
+    def explode(self, batch):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(DCGAN, "generator_step", explode)
+    result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 1
+    rows = json.loads(CliRunner().invoke(app, ["leaderboard", "show", "--out", str(tmp_path), "--json"]).stdout)
+    status = {r["kind"]: r for r in rows}
+    assert status["train"]["status"] == "failed" and "boom" in status["train"]["reason"]
+    assert status["sample"]["status"] == "skipped" and status["detection"]["status"] == "skipped"
+
+
+@pytest.mark.parametrize("what", ["generators", "detectors", "datasets", "metrics", "suites", "presets"])
+def test_list_json(what):
+    result = CliRunner().invoke(app, ["list", what, "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--suite", "nope"], "unknown suite 'nope'"),
+    (["run", "--preset", "quik"], "did you mean 'quick'"),
+    (["run", "--dataset", "folder:/definitely/missing"], "no such folder"),
+    (["train", "dcgna"], "did you mean 'dcgan'"),
+    (["leaderboard", "show", "--out", "/definitely/missing"], "no records"),
+])
+def test_user_errors_are_one_line_exit_2(args, message, tmp_path: Path):
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)] if args[0] != "leaderboard" else args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_corrupt_image_names_the_file(tmp_path: Path):
+    from PIL import Image
+
+    for label in ("a", "b"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (8, 8), 30 * i).save(tmp_path / "img" / label / f"{i}.png")
+    (tmp_path / "img" / "b" / "bad.png").write_bytes(b"not an image")
+    result = CliRunner().invoke(app, ["run", "--dataset", f"folder:{tmp_path / 'img'}", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "bad.png" in result.output

@@ -1,0 +1,152 @@
+"""Data sets: shapes, dtypes, labels, deterministic stratified splits, loaders and their errors."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images, to_float, to_uint8
+from ganbench.errors import UserError
+from tests.conftest import SHARED_DATA
+
+
+def test_digits_shapes_labels_and_split(digits):
+    assert digits.x_train.dtype == torch.uint8 and digits.y_train.dtype == torch.int64
+    assert digits.x_train.shape[1:] == (1, 32, 32) and digits.x_test.shape[1:] == (1, 32, 32)
+    assert len(digits.x_train) + len(digits.x_test) == 1797
+    assert digits.num_classes == 10
+    train_share = torch.bincount(digits.y_train, minlength=10) / len(digits.y_train)
+    test_share = torch.bincount(digits.y_test, minlength=10) / len(digits.y_test)
+    assert torch.allclose(train_share, test_share, atol=0.01)
+    assert int(digits.x_train.max()) == 255
+
+
+def test_digits_split_is_deterministic(digits):
+    again = load_dataset("digits", 32)
+    assert torch.equal(again.x_test, digits.x_test) and again.fingerprint == digits.fingerprint
+    assert load_dataset("digits", 16).x_train.shape[-1] == 16
+
+
+def test_toy2d_mixtures_match_the_literature():
+    ring = load_toy2d("ring")
+    assert len(ring.modes) == 8 and ring.mode_std == 0.02
+    assert torch.allclose(ring.modes.norm(dim=1), torch.full((8,), 2.0), atol=1e-5)
+    nearest = torch.cdist(ring.x_train, ring.modes).min(1).values
+    assert float(nearest.max()) < 0.02 * 6
+    grid = load_dataset("toy2d-grid")
+    assert len(grid.modes) == 25 and grid.mode_std == 0.05
+    assert set(grid.modes[:, 0].tolist()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+
+
+def test_quantization_round_trip():
+    x = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8)
+    assert torch.equal(to_uint8(to_float(x)), x)
+
+
+def test_resize_center_crops_non_square():
+    x = torch.zeros(1, 1, 20, 10, dtype=torch.uint8)
+    x[..., 5:15, :] = 200
+    out = resize_images(x, 10)
+    assert out.shape == (1, 1, 10, 10) and int(out.min()) == 200
+
+
+def test_npz_loader_layouts_and_errors(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    nhwc = rng.integers(0, 256, (20, 12, 12, 3), dtype=np.uint8)
+    np.savez(tmp_path / "rgb.npz", x_train=nhwc, y_train=np.arange(20) % 2, x_test=nhwc[:4], y_test=np.zeros(4))
+    data = load_dataset(f"npz:{tmp_path / 'rgb.npz'}", 16)
+    assert data.x_train.shape == (20, 3, 16, 16) and data.num_classes == 2
+
+    np.savez(tmp_path / "no_test.npz", x_train=nhwc[..., 0], y_train=np.arange(20) % 2)
+    assert len(load_dataset(f"npz:{tmp_path / 'no_test.npz'}", 12).x_test) == 4
+
+    np.savez(tmp_path / "missing.npz", images=nhwc)
+    with pytest.raises(UserError, match="missing arrays"):
+        load_dataset(f"npz:{tmp_path / 'missing.npz'}")
+    np.savez(tmp_path / "float.npz", x_train=nhwc.astype(np.float32), y_train=np.zeros(20))
+    with pytest.raises(UserError, match="uint8"):
+        load_dataset(f"npz:{tmp_path / 'float.npz'}")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(UserError):
+        load_dataset(f"npz:{tmp_path / 'broken.npz'}")
+    with pytest.raises(UserError, match="no such file"):
+        load_dataset(f"npz:{tmp_path / 'absent.npz'}")
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_loader_reads_mnist_layout(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    labels = np.arange(30) % 10
+    for stem, array in {"train-images-idx3-ubyte": images, "train-labels-idx1-ubyte": labels,
+                        "t10k-images-idx3-ubyte": images[:10], "t10k-labels-idx1-ubyte": labels[:10]}.items():
+        _write_idx(tmp_path / f"{stem}.gz", array)
+    assert np.array_equal(read_idx(tmp_path / "train-images-idx3-ubyte.gz"), images)
+    data = load_dataset(f"mnist:{tmp_path}", 28)
+    assert torch.equal(data.x_train[:, 0], torch.from_numpy(images)) and data.num_classes == 10
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="corrupt idx"):
+        load_dataset(f"mnist:{tmp_path}", 28)
+
+
+def test_standard_set_offline_is_a_clear_error(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path))
+
+    def no_network(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr("urllib.request.urlopen", no_network)
+    with pytest.raises(UserError, match="could not download"):
+        load_dataset("fashion-mnist")
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist.npz").exists(), reason="shared MNIST copy not present")
+def test_real_mnist_from_npz():
+    data = load_dataset(f"mnist:{SHARED_DATA / 'mnist.npz'}", 32)
+    assert data.x_train.shape == (60000, 1, 32, 32) and len(data.x_test) == 10000
+    assert torch.bincount(data.y_test).tolist()[:3] == [980, 1135, 1032]
+
+
+def _image_folder(root: Path, mode: str = "L") -> None:
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(5):
+            Image.new(mode, (20, 24), color=40 * i if mode == "L" else (40 * i, 0, 0)).save(root / label / f"{i}.png")
+
+
+def test_folder_loader_classes_and_bad_files(tmp_path: Path):
+    _image_folder(tmp_path / "ok")
+    data = load_dataset(f"folder:{tmp_path / 'ok'}", 16)
+    assert data.channels == 1 and data.num_classes == 2 and len(data.x_train) + len(data.x_test) == 10
+
+    _image_folder(tmp_path / "bad")
+    (tmp_path / "bad" / "a" / "9.png").write_bytes(b"\x89PNG truncated")
+    with pytest.raises(UserError, match="9.png"):
+        load_dataset(f"folder:{tmp_path / 'bad'}", 16)
+    warnings: list[str] = []
+    skipped = load_dataset(f"folder:{tmp_path / 'bad'}", 16, skip_bad=True, warn=warnings.append)
+    assert skipped.notes["skipped_files"] == 1 and "1" in warnings[0]
+
+    _image_folder(tmp_path / "mixed")
+    Image.new("RGB", (20, 24)).save(tmp_path / "mixed" / "b" / "rgb.png")
+    with pytest.raises(UserError, match="mixed channel"):
+        load_dataset(f"folder:{tmp_path / 'mixed'}", 16)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no image files"):
+        load_dataset(f"folder:{tmp_path / 'empty'}", 16)
+
+
+def test_unknown_dataset_suggests_a_name():
+    with pytest.raises(UserError, match="did you mean 'digits'"):
+        load_dataset("digitz")
