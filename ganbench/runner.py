@@ -88,9 +88,10 @@ class SuiteRunner:
 
     # ------------------------------------------------------------------ unit machinery
     def base_config(self) -> dict[str, Any]:
+        """What every unit's key includes; how often checkpoints are written does not change results."""
         c = self.config
-        return {"dataset": c.dataset, "data": self.data.fingerprint, "preset": dataclasses.asdict(c.preset),
-                "seed": c.seed}
+        preset = {k: v for k, v in dataclasses.asdict(c.preset).items() if k != "checkpoint_every"}
+        return {"dataset": c.dataset, "data": self.data.fingerprint, "preset": preset, "seed": c.seed}
 
     def new_record(self, kind: str, key: str, **fields: Any) -> Record:
         c = self.config
@@ -101,12 +102,28 @@ class SuiteRunner:
              reusable: Callable[[dict[str, Any]], bool] = lambda record: True, **fields: Any) -> dict[str, Any]:
         """Return the unit's record: read back if finished (and its outputs are intact), else computed now."""
         key = unit_key({"unit": kind, **self.base_config(), **config})
-        if not self.config.force:
+
+        def finished() -> dict[str, Any] | None:
             existing = self.store.find_record(kind, label, key)
             if existing is not None and existing["status"] in ("ok", "diverged") and reusable(existing):
-                self.summary.reused += 1
-                self.summary.records.append(existing)
                 return existing
+            return None
+
+        existing = None if self.config.force else finished()
+        if existing is None:
+            with self.store.lock(kind, label, key) as lock:
+                existing = finished() if lock.waited or not self.config.force else None
+                if existing is None:
+                    body = self._compute(kind, label, key, compute, blocked_by, fields)
+                    self.summary.computed += 1
+                    self.summary.records.append(body)
+                    return body
+        self.summary.reused += 1
+        self.summary.records.append(existing)
+        return existing
+
+    def _compute(self, kind: str, label: str, key: str, compute: Callable[[Record], None],
+                 blocked_by: dict[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
         record = self.new_record(kind, key, **fields)
         started = time.perf_counter()
         if blocked_by is not None:
@@ -124,10 +141,7 @@ class SuiteRunner:
                 self.console.print(f"[red]{kind} {label} failed: {record.reason}")
         record.seconds = record.seconds or round(time.perf_counter() - started, 3)
         self.store.write_record(record, label)
-        body = self.store.find_record(kind, label, key) or record.to_dict()
-        self.summary.computed += 1
-        self.summary.records.append(body)
-        return body
+        return self.store.find_record(kind, label, key) or record.to_dict()
 
     @contextmanager
     def progress(self) -> Iterator[Progress]:
@@ -138,6 +152,8 @@ class SuiteRunner:
 
     # ------------------------------------------------------------------ generators
     def build(self, name: str) -> GenerativeModel:
+        """A freshly initialised generator; the initialisation depends only on the run seed and the name."""
+        seed_everything(derive_seed(self.config.seed, "init", name))
         return create_generator(name, self.spec, width=self.config.preset.width).to(self.config.device)
 
     def train_generator(self, name: str) -> dict[str, Any]:
@@ -159,7 +175,7 @@ class SuiteRunner:
                         progress.update(task, completed=step, losses=text)
 
                 outcome = train(model, self.data.x_train, self.data.y_train, train_config, checkpoint,
-                                save=self.store.save_checkpoint, load=self.store.load_checkpoint, on_step=on_step)
+                                save=self.store.save_checkpoint, load=self.resumable_checkpoint, on_step=on_step)
             record.status = outcome.status
             if outcome.status == "diverged":
                 record.reason = f"non-finite loss at step {outcome.diverged_at}"
@@ -169,7 +185,16 @@ class SuiteRunner:
             record.info = {"stopped_by": outcome.stopped_by, "losses": outcome.losses,
                            "checkpoint": str(checkpoint.relative_to(self.store.root)), **model.describe()}
 
-        return self.unit("train", name, config, compute, generator=name)
+        return self.unit("train", name, config, compute, generator=name,
+                         reusable=lambda record: record["status"] != "ok" or checkpoint.exists())
+
+    def resumable_checkpoint(self, path: Path) -> dict[str, Any] | None:
+        """A checkpoint to resume from, or None (start afresh) when it is damaged."""
+        try:
+            return self.store.load_checkpoint(path)
+        except UserError as exc:
+            self.console.print(f"[yellow]ignoring damaged checkpoint: {exc}")
+            return None
 
     def load_trained(self, name: str, train_record: dict[str, Any]) -> GenerativeModel:
         model = self.build(name)
@@ -338,5 +363,4 @@ class SuiteRunner:
 
 
 def run_suite(config: RunConfig, console: Console | None = None) -> RunSummary:
-    seed_everything(config.seed)
     return SuiteRunner(config, console).run()

@@ -7,6 +7,7 @@ Layout::
     <out>/fakes/<label>-<key>.npz              quantized fakes (uint8), reused by later units
     <out>/samples/<label>-<key>.png            a sample grid per generator
     <out>/cache/                               feature extractors and other reusable state
+    <out>/locks/                               one lock file per unit being computed (pid, host)
 
 Every file is written to a temporary name in the same folder and moved into place with
 ``os.replace``, so a reader sees the old file or the new one, never half of one. A record
@@ -22,7 +23,9 @@ import io
 import json
 import os
 import re
+import socket
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,18 +54,101 @@ def _safe(label: str) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file, fsync and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` via a temporary file, fsync and ``os.replace``.
+
+    A failed write (full disk, no permission) leaves the previous file untouched and raises a
+    :class:`UserError` naming the file.
+    """
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class UnitLock:
+    """An exclusive lock file holding ``<pid> <host>``; a lock whose process is dead is taken over.
+
+    Acquiring waits while a live process holds the lock, so two runs on one ``--out`` compute
+    each unit once: the second finds the first's record when the lock is released.
+    """
+
+    STALE_EMPTY_SECONDS = 10.0
+
+    def __init__(self, path: Path, poll: float = 0.2) -> None:
+        self.path, self.poll = path, poll
+        self.waited = False
+
+    def _owner(self) -> tuple[int, str] | None:
+        try:
+            pid, host = self.path.read_text().split()
+            return int(pid), host
+        except (OSError, ValueError):
+            return None
+
+    def _stale(self) -> bool:
+        owner = self._owner()
+        if owner is None:
+            try:
+                return time.time() - self.path.stat().st_mtime > self.STALE_EMPTY_SECONDS
+            except FileNotFoundError:
+                return False
+        pid, host = owner
+        return host == socket.gethostname() and not _process_alive(pid)
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._stale():
+                    try:
+                        os.rename(self.path, self.path.with_name(f"{self.path.name}.stale-{os.getpid()}"))
+                        self.path.with_name(f"{self.path.name}.stale-{os.getpid()}").unlink()
+                    except FileNotFoundError:
+                        pass
+                    continue
+                self.waited = True
+                time.sleep(self.poll)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()} {socket.gethostname()}")
+            return
+
+    def release(self) -> None:
+        owner = self._owner()
+        if owner is not None and owner[0] == os.getpid():
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> UnitLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> None:
@@ -136,7 +222,7 @@ class RunStore:
         if self.root.exists() and not self.root.is_dir():
             raise UserError(f"--out {self.root} exists and is not a folder")
         try:
-            for sub in ("records", "checkpoints", "fakes", "samples", "cache"):
+            for sub in ("records", "checkpoints", "fakes", "samples", "cache", "locks"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create --out {self.root}: {exc.strerror or exc}") from exc
@@ -158,6 +244,9 @@ class RunStore:
 
     def cache_path(self, name: str) -> Path:
         return self.root / "cache" / _safe(name)
+
+    def lock(self, kind: str, label: str, key: str) -> UnitLock:
+        return UnitLock(self.root / "locks" / f"{kind}-{_safe(label)}-{key}.lock")
 
     # -- records
     def write_record(self, record: Record, label: str) -> Path:

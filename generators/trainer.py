@@ -117,13 +117,13 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
           checkpoint: Path | None = None,
           source: torch.Tensor | None = None, source_labels: torch.Tensor | None = None,
           save: Callable[[Path, dict[str, Any]], None] | None = None,
-          load: Callable[[Path], dict[str, Any]] | None = None,
+          load: Callable[[Path], dict[str, Any] | None] | None = None,
           on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainOutcome:
     """Train ``model`` on uint8 images (or float points) ``x`` with labels ``y``.
 
     Image-to-image variants also get ``source`` images (and their ``source_labels``), batched
     alongside ``x``.
-    When ``checkpoint`` exists it is resumed; when ``save`` is given the loop writes checkpoints
+    When ``checkpoint`` exists (and ``load`` returns its state, not None) it is resumed; when ``save`` is given the loop writes checkpoints
     there every ``config.checkpoint_every`` steps and at the end.
     """
     device = model.device
@@ -136,8 +136,8 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
                             source=None if source is None else _prepare(source, "image", device, config.channels_last),
                             source_labels=None if source_labels is None else source_labels.to(device))
     step, elapsed = 0, 0.0
-    if checkpoint is not None and load is not None and checkpoint.exists():
-        state = load(checkpoint)
+    state = load(checkpoint) if checkpoint is not None and load is not None and checkpoint.exists() else None
+    if state is not None:
         if state.get("variant") != model.name:
             raise UserError(f"{checkpoint}: checkpoint of {state.get('variant')!r}, not {model.name!r}")
         model.load_state_dict(state["model"])

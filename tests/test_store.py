@@ -26,7 +26,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="cannot write .*x.json: disk full"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
