@@ -42,7 +42,8 @@ def rich_table(board: Board, width: int = 200) -> Table:
                   header_style="bold")
     rows = text_rows(board)
     widths = [min(max([len(r[i]) for r in rows] + [MIN_WIDTH]), MAX_WIDTH) for i in shown]
-    fits = sum(widths) + 3 * len(widths) + 1 <= width
+    words = [max(len(w) for w in (header(board, board.columns[i])[0] + " [x]").split()) for i in shown]
+    fits = sum(max(a, b) for a, b in zip(widths, words)) + 3 * len(widths) + 1 < width - 2
     for index, widest in zip(shown, widths):
         column = board.columns[index]
         label, _ = header(board, column)
