@@ -61,3 +61,10 @@ def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) 
         "tpr_at_1fpr": tpr_at_fpr(labels, scores, 0.01),
         "ece": expected_calibration_error(labels, scores),
     }
+
+
+def roc_points(labels: np.ndarray, scores: np.ndarray, max_points: int = 50) -> list[list[float]]:
+    """At most ``max_points`` ``[fpr, tpr]`` vertices of the ROC curve, first and last included."""
+    fpr, tpr, _ = roc_curve(np.asarray(labels).astype(int), np.asarray(scores, dtype=np.float64))
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr))).round().astype(int))
+    return [[round(float(fpr[i]), 4), round(float(tpr[i]), 4)] for i in keep]

@@ -206,20 +206,33 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
 @user_errors
 def leaderboard_show(out: Path = OutOpt,
                      as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list of rows."),
-                     table: Optional[str] = typer.Option(None, "--table", help="generators, detectors or cross.")) -> None:
+                     table: Optional[str] = typer.Option(None, "--table", help="generators, detectors or cross."),
+                     sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID).")) -> None:
     """Show the leaderboard of a run folder."""
-    from ganbench.store import RunStore
     from leaderboards import json_rows, print_leaderboard
+    from leaderboards.publish import read_records
 
-    if not (out / "records").is_dir():
-        raise UserError(f"no records in {out} (run `ganbench run --out {out}` first)")
     if table not in (None, "generators", "detectors", "cross"):
         raise UserError(f"unknown table {table!r} (generators, detectors or cross)")
-    records = list(RunStore(out).records())
+    records = read_records(out)
     if as_json:
         typer.echo(json.dumps(json_rows(records), indent=1, default=str))
     else:
-        print_leaderboard(records, Console(), table)
+        print_leaderboard(records, Console(), table, sort)
+
+
+@leaderboard_app.command("publish")
+@user_errors
+def leaderboard_publish(out: Path = OutOpt,
+                        site: Path = typer.Option(Path("site"), "--site", help="Folder for the published report."),
+                        formats: str = typer.Option("md,html,csv,json", "--format",
+                                                    help="Comma list of md, html, csv, json."),
+                        sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID).")) -> None:
+    """Write leaderboard.md, results.csv, results.json and a static index.html with figures."""
+    from leaderboards.publish import parse_formats, publish
+
+    written = publish(out, site, parse_formats(formats), sort)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ from ganbench.runtime import configure_backends, derive_seed, preserved_rng, see
 from ganbench.store import Record, RunStore, read_npz, unit_key, write_npz
 from ganbench.suites import resolve_suite
 from detectors import DETECTORS, detector_name
-from detectors.evaluate import detection_metrics, validation_threshold
+from detectors.evaluate import detection_metrics, roc_points, validation_threshold
 from generators import GENERATORS, DataSpec, GenerativeModel, create_generator
 from generators.trainer import TrainConfig, train
 
@@ -183,7 +183,8 @@ class SuiteRunner:
             record.metrics = {"steps": outcome.steps, "params": model.parameter_count(),
                               "train_seconds": round(outcome.seconds, 3)}
             record.info = {"stopped_by": outcome.stopped_by, "losses": outcome.losses,
-                           "checkpoint": str(checkpoint.relative_to(self.store.root)), **model.describe()}
+                           "checkpoint": str(checkpoint.relative_to(self.store.root)), **model.describe(),
+                           "device": str(self.config.device), "torch": torch.__version__, "data": self.data.fingerprint}
 
         return self.unit("train", name, config, compute, generator=name,
                          reusable=lambda record: record["status"] != "ok" or checkpoint.exists())
@@ -320,7 +321,7 @@ class SuiteRunner:
                                    "threshold": "validation of train generator"}
                 record.info = {"fit_seconds": round(state["fit_seconds"], 3),
                                "images_per_second": len(scores) / max(score_seconds, 1e-9),
-                               "threshold": state["threshold"]}
+                               "threshold": state["threshold"], "roc": roc_points(labels, scores)}
 
             blocked = next((r for r in (samples[train_gen], sample_record) if r["status"] != "ok"), None)
             self.unit("detection", f"{detector}-{train_gen}-{test_gen}", config, compute, blocked_by=blocked,

@@ -1,6 +1,9 @@
-"""Leaderboards: records -> pandas tables -> terminal, Markdown, CSV/JSON and HTML."""
+"""Leaderboards: records -> pandas tables -> terminal, Markdown, CSV/JSON and a static HTML site
+(``leaderboards.publish``, imported on demand: it pulls in matplotlib)."""
 
-from leaderboards.tables import cross_matrix, detector_table, generator_table, json_rows, records_frame
+from leaderboards.tables import (Board, Column, Leaderboard, build_leaderboard, cross_boards, detector_boards,
+                                 generator_boards, json_rows, records_frame)
 from leaderboards.terminal import print_leaderboard
 
-__all__ = ["cross_matrix", "detector_table", "generator_table", "json_rows", "print_leaderboard", "records_frame"]
+__all__ = ["Board", "Column", "Leaderboard", "build_leaderboard", "cross_boards", "detector_boards",
+           "generator_boards", "json_rows", "print_leaderboard", "records_frame"]

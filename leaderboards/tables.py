@@ -1,19 +1,108 @@
-"""Leaderboard tables built with pandas from the JSON records alone."""
+"""Leaderboard tables built with pandas from the JSON records alone.
+
+Three tables, each split wherever the protocols of its rows differ (see ``leaderboards.protocols``):
+
+* generators: quality (FID, Heusel et al., NeurIPS 2017; KID, Binkowski et al., ICLR 2018; IS,
+  Salimans et al., NeurIPS 2016; precision/recall, Kynkaanniemi et al., NeurIPS 2019;
+  density/coverage, Naeem et al., ICML 2020; mode coverage), cost, and *detectability*: the mean
+  and worst-case AUC of the detectors on the generator's fresh fakes;
+* detectors: in-distribution, cross-generator, leave-one-out and train-on-all AUC, robustness
+  per perturbation family and the real-vs-real null check, following the cross-generator protocol
+  of Wang et al., "CNN-generated images are surprisingly easy to spot... for now", CVPR 2020, and
+  DeepfakeBench (Yan et al., NeurIPS 2023 Datasets and Benchmarks);
+* the cross-generator matrix of each detector: AUC, train generator x test generator.
+
+Every statistic is computed per seed first, then reported as mean, sample std and count over
+seeds.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from functools import reduce
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-GENERATION_COLUMNS = ("fid", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered",
-                      "class_kl", "conditional_accuracy", "modes_covered", "high_quality", "mode_kl")
-DETECTION_COLUMNS = ("auc", "ap", "acc", "real_acc", "fake_acc", "balanced_acc", "eer", "tpr_at_1fpr", "ece")
+from ganbench.errors import UserError
+from leaderboards.protocols import common, partition, signature
+
 ROW_FIELDS = ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
               "status", "reason", "seconds", "metrics")
+GEN_KEYS = ["generator", "dataset", "preset"]
+DET_KEYS = ["detector", "dataset", "preset"]
+NULL_GENERATOR = "real"
+HUMAN_PREFIX = "human:"
+
+# name -> (label, which direction is better)
+GENERATION_METRICS: dict[str, tuple[str, str | None]] = {
+    "fid": ("FID", "lower"), "kid": ("KID", "lower"), "is": ("IS", "higher"),
+    "precision": ("precision", "higher"), "recall": ("recall", "higher"),
+    "density": ("density", "higher"), "coverage": ("coverage", "higher"),
+    "classes_covered": ("classes covered", "higher"), "class_kl": ("class KL", "lower"),
+    "conditional_accuracy": ("cond. accuracy", "higher"), "modes_covered": ("modes covered", "higher"),
+    "high_quality": ("high-quality %", "higher"), "mode_kl": ("mode KL", "lower"),
+}
+
+COUNTS = ("classes_covered", "modes_covered")
 
 
+@dataclass(frozen=True)
+class Column:
+    """One displayed column; numeric columns hold ``name``, ``name_std`` and ``name_n`` in the data."""
+
+    name: str
+    label: str
+    group: str | None = None
+    better: str | None = None
+    numeric: bool = True
+    integer: bool = False
+
+
+@dataclass
+class Board:
+    """One table: rows that share every protocol named in ``protocols`` (group -> protocol)."""
+
+    kind: str
+    title: str
+    columns: list[Column]
+    data: pd.DataFrame
+    protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subject: str | None = None
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def sorted_by(self, name: str) -> Board:
+        """Best first by ``name`` (ascending unless higher is better); missing values last."""
+        column = self.column(name)
+        if column is None:
+            return self
+        ascending = column.better != "higher"
+        tie = self.columns[0].name
+        data = self.data.sort_values([name, tie], ascending=[ascending, True], na_position="last", kind="stable")
+        return replace(self, data=data.reset_index(drop=True))
+
+
+@dataclass
+class Leaderboard:
+    boards: list[Board]
+    problems: list[dict[str, Any]]
+
+    def of_kind(self, kind: str) -> list[Board]:
+        return [b for b in self.boards if b.kind == kind]
+
+    def sorted_by(self, name: str) -> Leaderboard:
+        """Every table holding column ``name`` sorted by it; a UserError if no table holds it."""
+        if not any(b.column(name) for b in self.boards):
+            names = sorted({c.name for b in self.boards if b.kind != "cross" for c in b.columns})
+            raise UserError(f"no column {name!r} to sort by (columns: {', '.join(names) or 'none'})")
+        return replace(self, boards=[b.sorted_by(name) for b in self.boards])
+
+
+# ---------------------------------------------------------------------------------------- records
 def json_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records reduced to the documented row fields (plus ``protocol`` and ``key``)."""
     rows = []
@@ -28,55 +117,344 @@ def json_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per record; metrics flattened into columns."""
+    """One row per record: the row fields, metrics flattened into columns, ``protocol`` and ``info`` as dicts."""
     rows = []
-    for row in json_rows(records):
-        flat = {k: v for k, v in row.items() if k not in ("metrics", "protocol")}
-        flat.update(row["metrics"] or {})
-        rows.append(flat)
-    return pd.DataFrame(rows)
+    for record in records:
+        row = {name: record.get(name) for name in ROW_FIELDS if name != "metrics"}
+        if row["kind"] == "detection" and row["perturbation"] is None:
+            row["perturbation"] = "none"
+        row.update({k: v for k, v in (record.get("metrics") or {}).items() if k not in row})
+        row["protocol"] = record.get("protocol") or {}
+        row["info"] = record.get("info") or {}
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for name in ROW_FIELDS:
+        if name != "metrics" and name not in frame:
+            frame[name] = None
+    return frame
 
 
-def generator_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Quality per (generator, data set, preset): mean over seeds, with detectability from detection rows."""
-    if frame.empty or "kind" not in frame:
-        return pd.DataFrame()
-    gen = frame[(frame.kind == "generation") & (frame.status == "ok")]
-    if gen.empty:
-        return pd.DataFrame()
-    keys = ["generator", "dataset", "preset"]
-    columns = [c for c in GENERATION_COLUMNS if c in gen and gen[c].notna().any()]
-    table = gen.groupby(keys)[columns].mean()
-    table["seeds"] = gen.groupby(keys).size()
-    det = frame[(frame.kind == "detection") & (frame.status == "ok")]
-    if not det.empty and "auc" in det:
-        clean = det[det.perturbation.fillna("none") == "none"]
-        auc = clean.groupby(keys)["auc"]
-        table["detect_auc_mean"] = auc.mean()
-        table["detect_auc_worst"] = auc.min()
-    table = table.reset_index()
-    return table.sort_values("fid") if "fid" in table else table
+def _ok(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame.status == "ok"] if not frame.empty else frame
 
 
-def detector_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per detector: in-distribution and cross-generator AUC on clean fakes."""
-    if frame.empty or "kind" not in frame:
-        return pd.DataFrame()
-    det = frame[(frame.kind == "detection") & (frame.status == "ok")]
-    det = det[det.perturbation.fillna("none") == "none"]
-    if det.empty:
-        return pd.DataFrame()
-    same = det[det.generator == det.train_generator]
-    cross = det[det.generator != det.train_generator]
-    table = same.groupby("detector")[["auc", "ap", "acc"]].mean().add_prefix("in_dist_")
-    table["worst_auc"] = det.groupby("detector")["auc"].min()
-    if not cross.empty:
-        table["cross_auc"] = cross.groupby("detector")["auc"].mean()
-    return table.reset_index().sort_values("in_dist_auc", ascending=False)
+def _present(frame: pd.DataFrame, names: Iterable[str]) -> list[str]:
+    return [n for n in names if n in frame and pd.to_numeric(frame[n], errors="coerce").notna().any()]
 
 
-def cross_matrix(frame: pd.DataFrame, detector: str) -> pd.DataFrame:
-    """Train generator x test generator AUC for one detector (clean fakes)."""
-    det = frame[(frame.kind == "detection") & (frame.status == "ok") & (frame.detector == detector)]
-    det = det[det.perturbation.fillna("none") == "none"]
-    return det.pivot_table(index="train_generator", columns="generator", values="auc", aggfunc="mean")
+def _info(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame["info"].map(lambda info: info.get(name) if isinstance(info, dict) else None)
+
+
+def _sig(frame: pd.DataFrame) -> pd.Series:
+    return frame["protocol"].map(lambda p: signature(p) or "")
+
+
+def is_human(detector: Any) -> bool:
+    return isinstance(detector, str) and detector.startswith(HUMAN_PREFIX)
+
+
+# ---------------------------------------------------------------------------------------- aggregation
+def over_seeds(per_seed: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """Mean, sample std (NaN for one seed) and count over seeds of each column, per ``by`` group."""
+    numeric = per_seed[by + columns].copy()
+    numeric[columns] = numeric[columns].apply(pd.to_numeric, errors="coerce")
+    grouped = numeric.groupby(by, sort=False)[columns]
+    out = grouped.mean().join(grouped.std(ddof=1).add_suffix("_std")).join(grouped.count().add_suffix("_n"))
+    return out.reset_index()
+
+
+def _per_seed(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """Mean of duplicates within one seed."""
+    numeric = frame[by + ["seed"] + columns].copy()
+    numeric[columns] = numeric[columns].apply(pd.to_numeric, errors="coerce")
+    return numeric.groupby(by + ["seed"], sort=False)[columns].mean().reset_index()
+
+
+def _protocols(frame: pd.DataFrame, by: list[str], group: str) -> pd.DataFrame:
+    return frame.groupby(by, sort=False)["protocol"].agg(lambda s: common(s)).rename(f"protocol_{group}").reset_index()
+
+
+def _merge_all(parts: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
+    return reduce(lambda a, b: a.merge(b, on=on, how="outer", sort=False), parts)
+
+
+def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], columns: list[Column],
+            text: list[str]) -> list[Board]:
+    """Split ``merged`` wherever a protocol group's signature differs; keep the columns each part fills."""
+    sig_columns = [f"sig_{g}" for g in groups if f"sig_{g}" in merged]
+    signatures = [[v if isinstance(v, str) and v else None for v in row] for row in merged[sig_columns].itertuples(index=False)]
+    boards = []
+    for members in partition(signatures):
+        data = merged.iloc[members].reset_index(drop=True)
+        kept = [c for c in columns if c.name in data and (data[c.name].notna().any())]
+        if not any(c.numeric and c.group for c in kept):
+            continue
+        protocols = {g: common(data[f"protocol_{g}"]) for g in groups if f"protocol_{g}" in data}
+        keep = [c.name for c in kept] + [f"{c.name}_{s}" for c in kept if c.numeric for s in ("std", "n")]
+        keep += [t for t in text if t in data and t not in keep]
+        boards.append(Board(kind, title, kept, data[keep], {g: p for g, p in protocols.items() if p}))
+    return boards
+
+
+# ---------------------------------------------------------------------------------------- generators
+def _quality(ok: pd.DataFrame) -> pd.DataFrame | None:
+    gen = ok[ok.kind == "generation"]
+    columns = _present(gen, GENERATION_METRICS)
+    if gen.empty or not columns:
+        return None
+    gen = gen.assign(sig_quality=_sig(gen))
+    by = GEN_KEYS + ["sig_quality"]
+    table = over_seeds(_per_seed(gen, by, columns), by, columns)
+    seeds = gen.groupby(by, sort=False)["seed"].nunique().rename("seeds").reset_index()
+    return table.merge(seeds, on=by).merge(_protocols(gen, by, "quality"), on=by)
+
+
+def _detectability(ok: pd.DataFrame) -> pd.DataFrame | None:
+    det = ok[(ok.kind == "detection") & (ok.perturbation == "none") & (ok.generator != NULL_GENERATOR)
+             & ~ok.detector.map(is_human)]
+    if det.empty or "auc" not in det or det.auc.isna().all():
+        return None
+    det = det.assign(sig_detection=_sig(det), train_generator=det.train_generator.fillna("-"))
+    by = GEN_KEYS + ["sig_detection"]
+    pairs = _per_seed(det, by + ["detector", "train_generator"], ["auc"])
+    per_seed = pairs.groupby(by + ["seed"], sort=False)["auc"].agg(detect_auc_mean="mean", detect_auc_worst="min")
+    table = over_seeds(per_seed.reset_index(), by, ["detect_auc_mean", "detect_auc_worst"])
+    return table.merge(_protocols(det, by, "detection"), on=by)
+
+
+def _human(ok: pd.DataFrame) -> pd.DataFrame | None:
+    """Share of a generator's fakes voted real, pooled over raters (each rater is a ``human:<name>`` detector)."""
+    votes = ok[(ok.kind == "detection") & ok.detector.map(is_human)]
+    if votes.empty or not _present(votes, ["fooled_rate"]):
+        return None
+    raters = votes.groupby(GEN_KEYS, sort=False)["detector"].nunique().rename("raters").reset_index()
+    table = over_seeds(_per_seed(votes, GEN_KEYS, ["fooled_rate"]), GEN_KEYS, ["fooled_rate"])
+    table = table.merge(raters, on=GEN_KEYS)
+    table["protocol_human"] = table.raters.map(lambda n: {"raters": int(n)})
+    return table.drop(columns="raters")
+
+
+def _cost(ok: pd.DataFrame) -> pd.DataFrame | None:
+    train = ok[ok.kind == "train"]
+    sample = ok[ok.kind == "sample"]
+    if train.empty and sample.empty:
+        return None
+    train = train.assign(family=_info(train, "family"), device=_info(train, "device"))
+    sample = sample.assign(samples=_info(sample, "samples"))
+    per_seed = _merge_all([
+        _per_seed(train, GEN_KEYS, _present(train, ["params", "train_seconds"])),
+        _per_seed(sample, GEN_KEYS, _present(sample, ["images_per_second"])),
+        train[GEN_KEYS + ["seed", "family", "device"]].drop_duplicates(GEN_KEYS + ["seed"]),
+        sample[GEN_KEYS + ["seed", "samples"]].drop_duplicates(GEN_KEYS + ["seed"]),
+    ], GEN_KEYS + ["seed"])
+    per_seed["protocol"] = per_seed.device.map(lambda d: {"device": d} if isinstance(d, str) else {})
+    per_seed["sig_train"] = per_seed.protocol.map(lambda p: signature(p) or "")
+    by = GEN_KEYS + ["sig_train"]
+    columns = _present(per_seed, ["params", "train_seconds", "images_per_second"])
+    table = over_seeds(per_seed, by, columns)
+    first = per_seed.sort_values("seed").groupby(by, sort=False)[["family", "samples"]].first().reset_index()
+    return table.merge(first, on=by).merge(_protocols(per_seed, by, "train"), on=by)
+
+
+GENERATOR_COLUMNS = [
+    Column("generator", "generator", numeric=False), Column("family", "family", numeric=False),
+    Column("dataset", "data set", numeric=False), Column("preset", "preset", numeric=False),
+    Column("seeds", "seeds", better="higher", integer=True),
+    *[Column(name, label, "quality", better, integer=name in COUNTS) for name, (label, better) in GENERATION_METRICS.items()],
+    Column("fooled_rate", "humans fooled", "human", "higher"),
+    Column("detect_auc_mean", "detector AUC mean", "detection", "lower"),
+    Column("detect_auc_worst", "detector AUC worst", "detection", "lower"),
+    Column("params", "parameters", integer=True),
+    Column("train_seconds", "train s", "train", "lower"),
+    Column("images_per_second", "sampling img/s", "train", "higher"),
+]
+
+
+def generator_boards(frame: pd.DataFrame) -> list[Board]:
+    """One row per (generator, data set, preset): quality, human fooled rate, detectability, cost."""
+    ok = _ok(frame)
+    if ok.empty:
+        return []
+    parts = [p for p in (_quality(ok), _detectability(ok), _human(ok), _cost(ok)) if p is not None]
+    if not parts:
+        return []
+    merged = _merge_all(parts, GEN_KEYS)
+    if "seeds" not in merged:
+        merged["seeds"] = merged.get("train_seconds_n", pd.Series(np.nan, index=merged.index))
+    for name in ("seeds_std", "seeds_n"):
+        merged[name] = np.nan
+    boards = _boards("generators", "Generators", merged, ["quality", "detection", "human", "train"],
+                     GENERATOR_COLUMNS, ["samples"])
+    return [b.sorted_by("fid") if b.column("fid") else b.sorted_by("generator") for b in boards]
+
+
+# ---------------------------------------------------------------------------------------- detectors
+def _clean(ok: pd.DataFrame) -> pd.DataFrame:
+    det = ok[(ok.kind == "detection") & ok.detector.notna()]
+    det = det[(det.perturbation == "none") & (det.generator != NULL_GENERATOR)]
+    return det.assign(sig_clean=_sig(det))
+
+
+def _worst(in_dist: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The test generator with the lowest in-distribution AUC (mean over seeds), with its std and count."""
+    per_gen = over_seeds(in_dist, by + ["generator"], ["auc"]).dropna(subset=["auc"])
+    worst = per_gen.loc[per_gen.groupby(by, sort=False)["auc"].idxmin()]
+    return worst.rename(columns={"generator": "worst_generator", "auc": "worst_auc", "auc_std": "worst_auc_std",
+                                 "auc_n": "worst_auc_n"})
+
+
+def _detector_clean(ok: pd.DataFrame) -> pd.DataFrame | None:
+    det = _clean(ok)
+    if det.empty or not _present(det, ["auc"]):
+        return None
+    by = DET_KEYS + ["sig_clean"]
+    train = det.train_generator
+    in_dist = det[(train == det.generator) | train.isna()]
+    cross = det[train.notna() & (train != det.generator) & (train != "all") & ~train.fillna("").str.startswith("all-but:")]
+    loo = det[train == "all-but:" + det.generator.fillna("")]
+    everything = det[train == "all"]
+    parts = []
+    metrics = _present(in_dist, ["auc", "ap", "acc"])
+    if metrics:
+        per_gen = _per_seed(in_dist, by + ["generator"], metrics)
+        parts.append(per_gen.groupby(by + ["seed"], sort=False)[metrics].mean().add_prefix("in_").reset_index())
+    for name, rows in (("cross_auc", cross), ("loo_auc", loo), ("all_auc", everything)):
+        if not rows.empty and _present(rows, ["auc"]):
+            parts.append(_per_seed(rows, by, ["auc"]).rename(columns={"auc": name}))
+    det = det.assign(fit_seconds=_info(det, "fit_seconds"), detect_ips=_info(det, "images_per_second"))
+    fits = _per_seed(det.assign(train_generator=det.train_generator.fillna("-")), by + ["train_generator"],
+                     _present(det, ["fit_seconds"]))
+    if "fit_seconds" in fits:
+        parts.append(fits.groupby(by + ["seed"], sort=False)[["fit_seconds"]].mean().reset_index())
+    if _present(det, ["detect_ips"]):
+        parts.append(_per_seed(det, by, ["detect_ips"]))
+    if not parts:
+        return None
+    per_seed = _merge_all(parts, by + ["seed"])
+    columns = [c for c in per_seed.columns if c not in by + ["seed"]]
+    table = over_seeds(per_seed, by, columns)
+    if metrics:
+        table = table.merge(_worst(_per_seed(in_dist, by + ["generator"], ["auc"]), by), on=by, how="left")
+    return table.merge(_protocols(det, by, "clean"), on=by)
+
+
+def perturbation_family(perturbation: str) -> str:
+    return perturbation.split(":", 1)[0]
+
+
+def perturbation_level(perturbation: str) -> float | None:
+    _, _, level = perturbation.partition(":")
+    try:
+        return float(level)
+    except ValueError:
+        return None
+
+
+def _robustness(ok: pd.DataFrame) -> pd.DataFrame | None:
+    det = ok[(ok.kind == "detection") & ok.detector.notna() & (ok.generator != NULL_GENERATOR)]
+    det = det[det.perturbation.notna() & (det.perturbation != "none")]
+    if det.empty or not _present(det, ["auc"]):
+        return None
+    det = det.assign(sig_robust=_sig(det), family="auc_" + det.perturbation.map(perturbation_family))
+    by = DET_KEYS + ["sig_robust"]
+    per_seed = _per_seed(det, by + ["family"], ["auc"])
+    wide = per_seed.pivot_table(index=by + ["seed"], columns="family", values="auc", aggfunc="mean").reset_index()
+    wide.columns.name = None
+    families = [c for c in wide.columns if c.startswith("auc_")]
+    return over_seeds(wide, by, families).merge(_protocols(det, by, "robust"), on=by)
+
+
+def _null_check(ok: pd.DataFrame) -> pd.DataFrame | None:
+    null = ok[(ok.kind == "detection") & ok.detector.notna() & (ok.generator == NULL_GENERATOR)]
+    columns = _present(null, ["auc", "auc_ci_low", "auc_ci_high"])
+    if null.empty or not columns:
+        return None
+    null = null.assign(sig_null=_sig(null))
+    by = DET_KEYS + ["sig_null"]
+    table = over_seeds(_per_seed(null, by, columns), by, columns)
+    renamed = {c: f"null_{c}" for c in columns} | {f"{c}_{s}": f"null_{c}_{s}" for c in columns for s in ("std", "n")}
+    return table.rename(columns=renamed).merge(_protocols(null, by, "null"), on=by)
+
+
+ROBUSTNESS_LABELS = {"jpeg": "AUC JPEG", "blur": "AUC blur", "resize": "AUC resize", "noise": "AUC noise"}
+
+
+def _detector_columns(merged: pd.DataFrame) -> list[Column]:
+    families = sorted((c[4:] for c in merged.columns if c.startswith("auc_") and not c.endswith(("_std", "_n"))),
+                      key=lambda f: (list(ROBUSTNESS_LABELS).index(f) if f in ROBUSTNESS_LABELS else 99, f))
+    return [
+        Column("detector", "detector", numeric=False), Column("dataset", "data set", numeric=False),
+        Column("preset", "preset", numeric=False),
+        Column("in_auc", "in-dist AUC", "clean", "higher"), Column("in_ap", "in-dist AP", "clean", "higher"),
+        Column("in_acc", "in-dist acc", "clean", "higher"),
+        Column("worst_generator", "worst generator", numeric=False),
+        Column("worst_auc", "worst AUC", "clean", "higher"),
+        Column("cross_auc", "cross-gen AUC", "clean", "higher"),
+        Column("loo_auc", "leave-one-out AUC", "clean", "higher"),
+        Column("all_auc", "train-on-all AUC", "clean", "higher"),
+        *[Column(f"auc_{f}", ROBUSTNESS_LABELS.get(f, f"AUC {f}"), "robust", "higher") for f in families],
+        Column("null_auc", "null-check AUC", "null"), Column("null_auc_ci_low", "null CI low", "null"),
+        Column("null_auc_ci_high", "null CI high", "null"),
+        Column("fit_seconds", "fit s", "clean", "lower"), Column("detect_ips", "scoring img/s", "clean", "higher"),
+    ]
+
+
+def detector_boards(frame: pd.DataFrame) -> list[Board]:
+    """One row per (detector, data set, preset)."""
+    ok = _ok(frame)
+    if ok.empty or not (ok.kind == "detection").any():
+        return []
+    parts = [p for p in (_detector_clean(ok), _robustness(ok), _null_check(ok)) if p is not None]
+    if not parts:
+        return []
+    merged = _merge_all(parts, DET_KEYS)
+    boards = _boards("detectors", "Detectors", merged, ["clean", "robust", "null"], _detector_columns(merged), [])
+    return [b.sorted_by("in_auc") if b.column("in_auc") else b for b in boards]
+
+
+# ---------------------------------------------------------------------------------------- cross matrix
+def _train_order(names: Iterable[str], tests: list[str]) -> list[str]:
+    return sorted(names, key=lambda n: (tests.index(n) if n in tests else len(tests), n))
+
+
+def cross_boards(frame: pd.DataFrame) -> list[Board]:
+    """Per detector (and data set, preset, protocol): train generator x test generator AUC, mean over seeds."""
+    ok = _ok(frame)
+    if ok.empty or not (ok.kind == "detection").any():
+        return []
+    det = _clean(ok)
+    det = det[det.train_generator.notna() & det.auc.notna()] if "auc" in det else det.iloc[0:0]
+    boards = []
+    for (detector, dataset, preset, sig), rows in det.groupby(DET_KEYS + ["sig_clean"], sort=True):
+        per_seed = _per_seed(rows, ["train_generator", "generator"], ["auc"])
+        cells = over_seeds(per_seed, ["train_generator", "generator"], ["auc"])
+        tests = sorted(rows.generator.unique())
+        data = pd.DataFrame({"train_generator": _train_order(rows.train_generator.unique(), tests)})
+        columns = [Column("train_generator", "trained on ↓ · tested on →", numeric=False)]
+        for test in tests:
+            cell = cells[cells.generator == test].set_index("train_generator")
+            for suffix, source in (("", "auc"), ("_std", "auc_std"), ("_n", "auc_n")):
+                data[f"{test}{suffix}"] = data.train_generator.map(cell[source])
+            columns.append(Column(test, test, "clean", "higher"))
+        boards.append(Board("cross", f"Cross-generator AUC · {detector} · {dataset} / {preset}", columns, data,
+                            {"clean": common(rows.protocol)}, subject=detector))
+    return boards
+
+
+# ---------------------------------------------------------------------------------------- all together
+def problems(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    if frame.empty:
+        return []
+    bad = frame[frame.status.isin(["failed", "diverged", "skipped"])]
+    fields = ["kind", "generator", "detector", "train_generator", "dataset", "preset", "seed", "status", "reason"]
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in bad[fields].to_dict("records")]
+
+
+def build_leaderboard(records: Iterable[dict[str, Any]], sort: str | None = None) -> Leaderboard:
+    """Every table of a set of records, optionally sorted by one column."""
+    frame = records_frame(records)
+    if frame.empty:
+        return Leaderboard([], [])
+    board = Leaderboard(generator_boards(frame) + detector_boards(frame) + cross_boards(frame), problems(frame))
+    return board.sorted_by(sort) if sort else board

@@ -1,45 +1,72 @@
-"""rich renderings of the leaderboard tables."""
+"""rich renderings of the leaderboard tables for a terminal.
+
+Terminals are narrow, so a header carries its protocol as a short tag (``[q]``) and the table's
+caption spells every tagged protocol out; data set and preset move to the title when one table
+holds a single one of each.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from leaderboards.tables import cross_matrix, detector_table, generator_table, records_frame
+from leaderboards.formatting import header, text_rows
+from leaderboards.protocols import describe
+from leaderboards.tables import Board, build_leaderboard
+
+TABLES = ("generators", "detectors", "cross")
+SHARED = ("dataset", "preset")
+MIN_WIDTH, MAX_WIDTH = 5, 24
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "-" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
+def _title(board: Board, hidden: list[str]) -> str:
+    if board.kind == "cross" or not hidden:
+        return board.title
+    return board.title + " · " + " / ".join(str(board.data[name].iloc[0]) for name in hidden)
 
 
-def rich_table(frame: pd.DataFrame, title: str) -> Table:
-    table = Table(title=title, header_style="bold")
-    for column in frame.columns:
-        table.add_column(str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+def rich_table(board: Board, width: int = 200) -> Table:
+    """A rich table; user strings go in as ``Text`` so that rich never reads them as markup.
+
+    Columns keep their values unbroken where ``width`` allows it; otherwise rich folds cells.
+    """
+    hidden = [n for n in SHARED if board.column(n) and board.data[n].nunique(dropna=False) == 1]
+    shown = [i for i, c in enumerate(board.columns) if c.name not in hidden]
+    tags = {group: group[0] for group in board.protocols}
+    caption = "\n".join(f"[{tags[g]}] {g}: {describe(p) or ', '.join(f'{k}={v}' for k, v in sorted(p.items()))}"
+                        for g, p in board.protocols.items())
+    table = Table(title=Text(_title(board, hidden)), caption=Text(caption), caption_justify="left",
+                  header_style="bold")
+    rows = text_rows(board)
+    widths = [min(max([len(r[i]) for r in rows] + [MIN_WIDTH]), MAX_WIDTH) for i in shown]
+    words = [max(len(w) for w in (header(board, board.columns[i])[0] + " [x]").split()) for i in shown]
+    fits = sum(max(a, b) for a, b in zip(widths, words)) + 3 * len(widths) + 1 < width - 2
+    for index, widest in zip(shown, widths):
+        column = board.columns[index]
+        label, _ = header(board, column)
+        tag = f" [{tags[column.group]}]" if column.group in tags and board.kind != "cross" else ""
+        table.add_column(Text(label + tag), justify="right" if column.numeric else "left",
+                         min_width=widest if fits else None, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(row[i]) for i in shown))
     return table
 
 
-def print_leaderboard(records: list[dict[str, Any]], console: Console, table: str | None = None) -> None:
-    frame = records_frame(records)
-    if frame.empty:
+def print_leaderboard(records: list[dict[str, Any]], console: Console, table: str | None = None,
+                      sort: str | None = None) -> None:
+    """Print the tables of ``records`` (all, or one of ``TABLES``), optionally sorted by a column."""
+    leaderboard = build_leaderboard(records, sort)
+    if not leaderboard.boards and not leaderboard.problems:
         console.print("no records yet")
         return
-    if table in (None, "generators"):
-        console.print(rich_table(generator_table(frame), "Generators (quality; detectability = detector AUC on fresh fakes)"))
-    if table in (None, "detectors"):
-        console.print(rich_table(detector_table(frame), "Detectors (real test split vs fresh fakes)"))
-    if table in (None, "cross"):
-        for detector in sorted(frame.detector.dropna().unique()) if "detector" in frame else []:
-            matrix = cross_matrix(frame, detector).reset_index()
-            console.print(rich_table(matrix, f"Cross-generator AUC: {detector} (rows: train, columns: test)"))
-    problems = frame[frame.status.isin(["failed", "diverged"])]
-    for row in problems.itertuples(index=False):
-        console.print(f"[red]{row.kind} {row.generator or ''} {row.detector or ''}: {row.status} ({row.reason})")
+    for kind in TABLES:
+        if table in (None, kind):
+            for board in leaderboard.of_kind(kind):
+                console.print(rich_table(board, console.width))
+    for problem in leaderboard.problems:
+        if problem["status"] != "skipped":
+            subject = " ".join(str(problem[k]) for k in ("generator", "detector") if problem.get(k))
+            console.print(Text(f"{problem['kind']} {subject}: {problem['status']} ({problem['reason']})", style="red"))

@@ -1,0 +1,74 @@
+"""Machine-readable results: ``results.csv`` (one tidy row per table cell) and ``results.json``.
+
+The CSV follows the tidy-data layout of Wickham, "Tidy Data", Journal of Statistical Software 2014:
+one row per (table, row, column) observation with its mean, std and seed count, so tables of
+different shapes and protocols share one file without mixing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from leaderboards.formatting import header
+from leaderboards.tables import Board, Leaderboard, json_rows
+
+CSV_COLUMNS = ("table", "kind", "title", "subject", "dataset", "preset", "row", "column", "label", "mean", "std",
+               "n", "text", "protocol")
+
+
+def _plain(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def tidy_frame(leaderboard: Leaderboard) -> pd.DataFrame:
+    """Every cell of every table as one row (identity columns become ``row``, ``dataset`` and ``preset``)."""
+    rows = []
+    for index, board in enumerate(leaderboard.boards):
+        key = board.columns[0].name
+        for record in board.data.to_dict("records"):
+            identity = {"table": index, "kind": board.kind, "title": board.title, "subject": board.subject,
+                        "dataset": record.get("dataset"), "preset": record.get("preset"), "row": record.get(key)}
+            for column in board.columns[1:]:
+                if column.name in ("dataset", "preset"):
+                    continue
+                label, protocol = header(board, column)
+                cell = {"column": column.name, "label": label, "protocol": protocol}
+                if column.numeric:
+                    cell |= {"mean": _plain(record.get(column.name)), "std": _plain(record.get(f"{column.name}_std")),
+                             "n": _plain(record.get(f"{column.name}_n"))}
+                else:
+                    cell["text"] = _plain(record.get(column.name))
+                rows.append(identity | cell)
+    return pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+
+
+def results_csv(leaderboard: Leaderboard) -> str:
+    return tidy_frame(leaderboard).to_csv(index=False, float_format="%.17g")
+
+
+def board_json(index: int, board: Board) -> dict[str, Any]:
+    columns = []
+    for column in board.columns:
+        label, protocol = header(board, column)
+        columns.append({"name": column.name, "label": label, "protocol": protocol, "group": column.group,
+                        "better": column.better, "numeric": column.numeric})
+    rows = [{k: _plain(v) for k, v in record.items()} for record in board.data.to_dict("records")]
+    return {"table": index, "kind": board.kind, "title": board.title, "subject": board.subject,
+            "protocols": board.protocols, "columns": columns, "rows": rows}
+
+
+def results_json(leaderboard: Leaderboard, env: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    """Environment, every table (values, ``_std`` and ``_n`` per column), problems and the source records."""
+    document = {"environment": env, "tables": [board_json(i, b) for i, b in enumerate(leaderboard.boards)],
+                "problems": leaderboard.problems, "records": json_rows(records)}
+    return json.dumps(document, indent=1, default=str, allow_nan=False)

@@ -1,0 +1,193 @@
+"""matplotlib figures of a report, saved as PNG: ROC curves, cross-generator heatmaps, robustness curves
+and the quality-vs-detectability scatter.
+
+ROC curves follow Fawcett, "An introduction to ROC analysis", Pattern Recognition Letters 2006;
+robustness curves (AUC against JPEG quality and blur sigma) follow Wang et al., "CNN-generated
+images are surprisingly easy to spot... for now", CVPR 2020. Figures use matplotlib's
+object-oriented API with the Agg canvas, so no display and no global pyplot state are needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from leaderboards.tables import (DET_KEYS, NULL_GENERATOR, Board, _clean, _ok, _sig, is_human, perturbation_family,
+                                 perturbation_level)
+
+DPI = 110
+MAX_ROC_CURVES = 12
+LEVEL_AXES = {"jpeg": ("JPEG quality", True), "blur": ("blur sigma", False), "resize": ("resize factor", True),
+              "noise": ("noise sigma", False)}
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """A PNG written beside the report: file name, title and a one-line description (alt text)."""
+
+    name: str
+    title: str
+    description: str
+
+
+def file_name(prefix: str, *parts: object, key: object = "") -> str:
+    """A file name safe on every OS from readable ``parts``, unique per (parts, key) by a short digest."""
+    readable = "-".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(p)) for p in parts)[:60]
+    digest = hashlib.sha1(repr((parts, key)).encode()).hexdigest()[:8]
+    return f"{prefix}-{readable}-{digest}.png" if readable else f"{prefix}-{digest}.png"
+
+
+def _save(figure: Figure, path: Path) -> None:
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=DPI)
+
+
+def _spread(data: pd.DataFrame, name: str) -> np.ndarray | None:
+    """Error bar half-widths (the std over seeds), or None where no row has one."""
+    column = data.get(f"{name}_std")
+    return None if column is None or column.isna().all() else column.fillna(0.0).to_numpy()
+
+
+def scatter_figure(board: Board, site: Path) -> FigureFile | None:
+    """FID (x) against mean detector AUC (y), one point per generator row, error bars over seeds."""
+    if not (board.column("fid") and board.column("detect_auc_mean")):
+        return None
+    data = board.data.dropna(subset=["fid", "detect_auc_mean"])
+    if data.empty:
+        return None
+    figure = Figure(figsize=(6.4, 4.4), layout="tight")
+    ax = figure.subplots()
+    for is_gan, marker, label in ((True, "o", "GAN"), (False, "s", "non-GAN reference")):
+        family = data["family"] if "family" in data else pd.Series("gan", index=data.index)
+        part = data[(family.fillna("gan").str.lower() == "gan") == is_gan]
+        if part.empty:
+            continue
+        ax.errorbar(part.fid, part.detect_auc_mean, xerr=_spread(part, "fid"), yerr=_spread(part, "detect_auc_mean"),
+                    fmt=marker, capsize=3, label=label)
+        for row in part.itertuples(index=False):
+            ax.annotate(str(row.generator), (row.fid, row.detect_auc_mean), textcoords="offset points", xytext=(5, 4),
+                        fontsize=8)
+    ax.set_xlabel("FID (lower = better quality)")
+    ax.set_ylabel("mean detector AUC (lower = harder to detect)")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    name = file_name("scatter", key=sorted(map(str, board.protocols.items())))
+    _save(figure, site / name)
+    return FigureFile(name, "Quality vs detectability", "FID on x, mean detector AUC on y, one point per generator")
+
+
+def heatmap_figure(board: Board, site: Path) -> FigureFile:
+    """The cross-generator AUC matrix of one detector as an annotated heatmap."""
+    tests = [c.name for c in board.columns[1:]]
+    trains = [str(t) for t in board.data.train_generator]
+    values = board.data[tests].to_numpy(dtype=float) if tests else np.zeros((len(trains), 0))
+    figure = Figure(figsize=(1.2 + 0.9 * max(len(tests), 2), 1.0 + 0.6 * max(len(trains), 2)), layout="tight")
+    ax = figure.subplots()
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=min(0.5, np.nanmin(values, initial=0.5)),
+                      vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(tests)), tests, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(trains)), trains, fontsize=8)
+    ax.set_xlabel("test generator (fresh fakes)")
+    ax.set_ylabel("train generator")
+    for (i, j), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=8,
+                    color="black" if value > 0.8 else "white")
+    figure.colorbar(image, ax=ax, label="AUC")
+    name = file_name("cross", board.subject, key=(board.title, sorted(map(str, board.protocols.items()))))
+    _save(figure, site / name)
+    return FigureFile(name, board.title, f"cross-generator AUC heatmap of {board.subject}")
+
+
+def roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
+    """Per detector (data set, preset, protocol): in-distribution ROC curves of each test generator, lowest seed."""
+    ok = _ok(frame)
+    if ok.empty or "info" not in ok:
+        return []
+    det = _clean(ok)
+    det = det[(det.train_generator == det.generator) | det.train_generator.isna()]
+    det = det[det["info"].map(lambda i: bool(i.get("roc")))]
+    files = []
+    for (detector, dataset, preset, sig), rows in det.groupby(DET_KEYS + ["sig_clean"], sort=True):
+        rows = rows.sort_values(["generator", "seed"]).drop_duplicates("generator").head(MAX_ROC_CURVES)
+        figure = Figure(figsize=(4.8, 4.4), layout="tight")
+        ax = figure.subplots()
+        for row in rows.itertuples(index=False):
+            points = np.asarray(row.info["roc"], dtype=float)
+            auc = getattr(row, "auc", float("nan"))
+            ax.plot(points[:, 0], points[:, 1], lw=1.5, label=f"{row.generator} (AUC {auc:.3f}, seed {row.seed})")
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("false positive rate (real called fake)")
+        ax.set_ylabel("true positive rate (fake caught)")
+        ax.set_title(f"{detector} · {dataset} / {preset}", fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(alpha=0.3)
+        name = file_name("roc", detector, dataset, preset, key=sig)
+        _save(figure, site / name)
+        files.append(FigureFile(name, f"ROC · {detector} · {dataset} / {preset}",
+                                f"in-distribution ROC curves of {detector}, one per generator"))
+    return files
+
+
+def _robustness_curves(rows: pd.DataFrame, clean: pd.DataFrame) -> dict[str, dict[str, tuple[pd.Series, float]]]:
+    """family -> detector -> (mean AUC per level, mean clean AUC of the same detector/train/test pairs)."""
+    rows = rows.assign(family=rows.perturbation.map(perturbation_family),
+                       level=rows.perturbation.map(perturbation_level)).dropna(subset=["level", "auc"])
+    pairs = ["detector", "train_generator", "generator", "seed"]
+    curves: dict[str, dict[str, tuple[pd.Series, float]]] = {}
+    for (family, detector), part in rows.groupby(["family", "detector"], sort=True):
+        matched = clean.merge(part[pairs].drop_duplicates(), on=pairs)
+        curve = part.groupby("level")["auc"].mean().sort_index()
+        curves.setdefault(family, {})[detector] = (curve, float(matched.auc.mean()) if not matched.empty else np.nan)
+    return curves
+
+
+def robustness_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
+    """Per data set and preset: AUC against the level of each perturbation family, one line per detector."""
+    ok = _ok(frame)
+    if ok.empty or "auc" not in ok:
+        return []
+    det = ok[(ok.kind == "detection") & ok.detector.notna() & (ok.generator != NULL_GENERATOR)
+             & ~ok.detector.map(is_human)]
+    perturbed = det[det.perturbation.notna() & (det.perturbation != "none")]
+    perturbed = perturbed.assign(sig=_sig(perturbed))
+    clean = det[det.perturbation == "none"]
+    files = []
+    for (dataset, preset, sig), rows in perturbed.groupby(["dataset", "preset", "sig"], sort=True):
+        curves = _robustness_curves(rows, clean[(clean.dataset == dataset) & (clean.preset == preset)])
+        families = sorted(curves, key=lambda f: (list(LEVEL_AXES).index(f) if f in LEVEL_AXES else 99, f))
+        if not families:
+            continue
+        figure = Figure(figsize=(4.2 * len(families), 3.8), layout="tight")
+        axes = np.atleast_1d(figure.subplots(1, len(families)))
+        for ax, family in zip(axes, families):
+            label, reverse = LEVEL_AXES.get(family, (f"{family} level", False))
+            for index, (detector, (curve, clean_auc)) in enumerate(curves[family].items()):
+                color = f"C{index % 10}"
+                ax.plot(curve.index, curve.values, "o-", color=color, label=str(detector))
+                if np.isfinite(clean_auc):
+                    ax.axhline(clean_auc, color=color, ls="--", lw=0.9)
+            if reverse:
+                ax.invert_xaxis()
+            ax.set_xlabel(label + (" (harsher →)" if reverse else ""))
+            ax.set_ylabel("AUC (dashed: clean)")
+            ax.set_ylim(min(0.4, ax.get_ylim()[0]), 1.02)
+            ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        figure.suptitle(f"Robustness · {dataset} / {preset}", fontsize=10)
+        name = file_name("robustness", dataset, preset, key=sig)
+        _save(figure, site / name)
+        files.append(FigureFile(name, f"Robustness · {dataset} / {preset}",
+                                "AUC against perturbation strength per detector; dashed lines: the clean AUC"))
+    return files

@@ -1,0 +1,63 @@
+"""``leaderboard.md``: GitHub-flavoured Markdown tables (GitHub Flavored Markdown Spec, 0.29-gfm, 2019).
+
+Cells are escaped so that a user string can neither break the table (``|``, new lines) nor inject
+HTML (``<``, ``>``, ``&``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from leaderboards.formatting import header, protocol_lines, text_rows
+from leaderboards.tables import Board, Leaderboard
+
+
+def escape(text: str) -> str:
+    """Markdown table cell text: HTML-escaped, pipes and backslashes escaped, one line."""
+    text = html.escape(" ".join(str(text).split()), quote=False)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+
+
+def board_markdown(board: Board) -> str:
+    heads = []
+    for column in board.columns:
+        label, protocol = header(board, column)
+        heads.append(escape(f"{label} ({protocol})" if protocol else label))
+    align = ["---:" if c.numeric else ":---" for c in board.columns]
+    lines = [f"### {escape(board.title)}", ""]
+    lines += [f"Protocol — {escape(line)}  " for line in protocol_lines(board)]
+    lines += ["", "| " + " | ".join(heads) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(escape(v) for v in row) + " |" for row in text_rows(board)]
+    return "\n".join(lines) + "\n"
+
+
+def environment_markdown(env: dict[str, Any]) -> str:
+    rows = [("ganbench", ", ".join(env["ganbench"])), ("torch", ", ".join(env["torch"])),
+            ("device", ", ".join(env["device"]))]
+    rows += [(f"data set {name}", ", ".join(hashes)) for name, hashes in env["datasets"].items()]
+    rows += [("runs", env["runs"]), ("published", f"{env['published']} ({env['published_with']})")]
+    return "| | |\n|:---|:---|\n" + "\n".join(f"| {escape(k)} | {escape(v)} |" for k, v in rows) + "\n"
+
+
+SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds. Detector AUC: every detector (and training "
+             "generator) on the generator's fresh, clean fakes; lower means harder to detect."),
+            ("detectors", "Detectors", "In-distribution: trained and tested on the same generator. Cross-generator: "
+             "mean over the off-diagonal of the matrix below. Robustness: mean AUC under each perturbation family."),
+            ("cross", "Cross-generator matrices", "Rows: the generator the detector was trained on; columns: the "
+             "generator of the fresh test fakes."))
+
+
+def leaderboard_markdown(leaderboard: Leaderboard, env: dict[str, Any]) -> str:
+    parts = ["# ganbench leaderboard", "", environment_markdown(env)]
+    for kind, title, note in SECTIONS:
+        boards = leaderboard.of_kind(kind)
+        if boards:
+            parts += [f"## {title}", "", note, ""] + [board_markdown(b) for b in boards]
+    if leaderboard.problems:
+        parts += ["## Units that did not finish", "", "| unit | subject | status | reason |", "|:---|:---|:---|:---|"]
+        for p in leaderboard.problems:
+            subject = " ".join(str(p[k]) for k in ("generator", "train_generator", "detector") if p.get(k))
+            parts.append(f"| {escape(p['kind'])} | {escape(subject)} | {escape(p['status'])} | {escape(p['reason'] or '')} |")
+        parts.append("")
+    return "\n".join(parts)

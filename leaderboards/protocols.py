@@ -1,0 +1,87 @@
+"""Evaluation protocols: which records may share a table, and how a column header names its protocol.
+
+A number is only comparable to another measured under the same protocol: the same feature
+extractor (and weights), the same real split and sample counts (Heusel et al., "GANs Trained by a
+Two Time-Scale Update Rule Converge to a Local Nash Equilibrium", NeurIPS 2017, on FID's bias in
+the sample count; Kynkaanniemi et al., "Improved Precision and Recall Metric for Assessing
+Generative Models", NeurIPS 2019). Records carry their protocol; a *signature* is the part of it
+that must agree for two rows to sit in one table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+# Keys that vary with the run seed or are measurements, not protocol: rows averaged over seeds
+# legitimately differ in them.
+VOLATILE_KEYS = frozenset({"seed", "classifier_test_acc"})
+# Extractors trained on the run's own real train split with the run seed: their weights are a
+# function of (data set, preset, seed), which already key the rows, so they do not split tables.
+PER_RUN_EXTRACTORS = frozenset({"classifier"})
+
+
+def signature(protocol: dict[str, Any] | None) -> str | None:
+    """Canonical JSON of the protocol keys that must agree between rows of one table; None if empty."""
+    if not protocol:
+        return None
+    kept = {k: v for k, v in protocol.items() if k not in VOLATILE_KEYS}
+    if kept.get("extractor") in PER_RUN_EXTRACTORS:
+        kept.pop("weights", None)
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
+def common(protocols: Iterable[Any]) -> dict[str, Any]:
+    """The items shared by every protocol given (entries that are not dicts, such as missing values, ignored)."""
+    shared: dict[str, Any] | None = None
+    for protocol in protocols:
+        if not isinstance(protocol, dict) or not protocol:
+            continue
+        if shared is None:
+            shared = dict(protocol)
+        else:
+            shared = {k: v for k, v in shared.items() if k in protocol and protocol[k] == v}
+    return shared or {}
+
+
+def describe(protocol: dict[str, Any]) -> str:
+    """Short text naming a protocol: extractor (and weights), real split and counts, fake counts."""
+    parts = []
+    extractor = protocol.get("extractor")
+    if extractor:
+        weights = protocol.get("weights")
+        parts.append(f"{extractor} {str(weights)[:8]}" if weights else str(extractor))
+    if protocol.get("resize") not in (None, "none"):
+        parts.append(f"resize {protocol['resize']}")
+    if "n_real" in protocol:
+        parts.append(f"real {protocol.get('real_split', '?')} n={protocol['n_real']}")
+    if "n_fake" in protocol:
+        parts.append(f"fake n={protocol['n_fake']}")
+    if "device" in protocol:
+        parts.append(str(protocol["device"]))
+    if "raters" in protocol:
+        parts.append(f"{protocol['raters']} rater(s)")
+    return " · ".join(parts)
+
+
+def compatible(a: Sequence[str | None], b: Sequence[str | None]) -> bool:
+    return all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def partition(signatures: Sequence[Sequence[str | None]]) -> list[list[int]]:
+    """Group row indices so that no group mixes two different signatures at any position.
+
+    ``None`` (a row without that kind of measurement) is compatible with anything. Rows keep
+    their order inside a group; groups are ordered by their first row.
+    """
+    groups: list[tuple[list[str | None], list[int]]] = []
+    for index, sig in enumerate(signatures):
+        for merged, members in groups:
+            if compatible(merged, sig):
+                members.append(index)
+                merged[:] = [x if x is not None else y for x, y in zip(merged, sig)]
+                break
+        else:
+            groups.append((list(sig), [index]))
+    return [members for _, members in groups]
