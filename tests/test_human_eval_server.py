@@ -190,8 +190,7 @@ def test_page_escapes_the_rater_and_loads_nothing_external(runner: SuiteRunner, 
     assert "http" not in page and "default-src 'none'" in headers["Content-Security-Policy"]
 
 
-def test_run_human_eval_stops_on_ctrl_c_and_resumes_to_full_records(run: RunConfig, runner: SuiteRunner) -> None:
-    truth = {item.png: item.truth for item in build_item_set(runner, ["dcgan"], N, "cy").items}
+def test_run_human_eval_stops_on_ctrl_c_and_resumes_to_full_records(run: RunConfig) -> None:
     main = threading.main_thread().ident
     urls: queue.Queue[str] = queue.Queue()
 
@@ -199,7 +198,7 @@ def test_run_human_eval_stops_on_ctrl_c_and_resumes_to_full_records(run: RunConf
         url = urls.get(timeout=60)
         state = _state(url)
         while not state["done"] and count != 0:
-            # right on every real image, fooled by every fake
+            # "real" every time: right on every real image, fooled by every fake
             state = _vote(url, state["id"], "real")[1]
             count = None if count is None else count - 1
         if interrupt:
@@ -221,7 +220,6 @@ def test_run_human_eval_stops_on_ctrl_c_and_resumes_to_full_records(run: RunConf
     assert (row["real_acc"], row["fake_acc"], row["fooled_rate"], row["acc"]) == (1.0, 0.0, 1.0, 0.5)
     assert (row["votes"], row["real_votes"], row["fake_votes"]) == (N, N // 2, N // 2)
     assert records[("human", None)]["info"]["complete"] is True
-    assert sum(t == "real" for t in truth.values()) == N // 2
 
 
 def test_cli_rewrites_records_of_a_finished_rater_and_explains_missing_runs(
