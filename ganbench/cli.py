@@ -202,6 +202,43 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     typer.echo(f"wrote {n} samples of {generator} to {out}")
 
 
+@app.command("human-eval")
+@user_errors
+def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder with trained generators."),
+               generators: Optional[str] = typer.Option(None, "--generators", "-g",
+                                                        help="Comma list to rate (default: every trained one)."),
+               n: int = typer.Option(40, "--n", help="Images to rate: half real test images, half fresh fakes."),
+               port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 picks a free one)."),
+               rater: str = typer.Option("anonymous", "--rater", help="Rater id; the same id resumes."),
+               dataset: str = DatasetOpt,
+               preset: Optional[str] = typer.Option(None, "--preset", "-p",
+                                                    help="Preset of the run (default: the one it was trained with)."),
+               seed: int = SeedOpt) -> None:
+    """Rate real and fake images in a local browser page; the rater becomes a detector row."""
+    from ganbench.human_eval import resolve_run, run_human_eval
+
+    names = None if generators is None else [g.strip() for g in generators.split(",") if g.strip()]
+    config, names = resolve_run(out, dataset, preset, seed, names)
+    console = Console(stderr=True)
+
+    def ready(url: str, answered: int, total: int) -> None:
+        left = f"{total - answered} of {total}" if answered else str(total)
+        console.print(f"rate {left} images as {rater!r} at {url}  (Ctrl-C stops; votes are kept)", markup=False,
+                      highlight=False, soft_wrap=True)
+
+    outcome = run_human_eval(config, names, n, rater, port, ready)
+    if not outcome.records:
+        console.print(f"no votes yet; nothing written (votes go to {outcome.votes_file})", markup=False,
+                      soft_wrap=True)
+        return
+    m = outcome.metrics
+    fooled = ", ".join(f"{g} {rate:.2f}" for g, rate in outcome.fooled_rate.items())
+    state = "finished" if outcome.complete else "stopped; the same --rater resumes"
+    console.print(f"{outcome.answered}/{outcome.total} votes ({state}); accuracy {m['acc']:.3f} "
+                  f"[{m['acc_ci_low']:.3f}, {m['acc_ci_high']:.3f}]; fooled rate {fooled}; "
+                  f"{len(outcome.records)} record(s) in {out}/records", markup=False, highlight=False, soft_wrap=True)
+
+
 @leaderboard_app.command("show")
 @user_errors
 def leaderboard_show(out: Path = OutOpt,

@@ -1,0 +1,145 @@
+"""Human evaluation without a browser or a trained model: counts, intervals, metrics, vote log, records."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from scipy.stats import binomtest
+
+from ganbench.errors import UserError
+from ganbench.human_eval import Item, ItemSet, VoteLog, human_records, split_counts, vote_metrics, wilson_interval
+from ganbench.human_eval import votes as votes_module
+from ganbench.human_eval.votes import votes_path
+from ganbench.presets import get_preset
+from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.store import RunStore
+
+
+def test_split_counts_is_balanced_and_spreads_fakes_evenly() -> None:
+    assert split_counts(40, ["a", "b", "c"]) == (20, {"a": 7, "b": 7, "c": 6})
+    assert split_counts(40, ["dcgan"]) == (20, {"dcgan": 20})
+    n_real, fakes = split_counts(12, ["x", "y"])
+    assert n_real == sum(fakes.values()) == 6
+    with pytest.raises(UserError, match="even"):
+        split_counts(41, ["a"])
+    with pytest.raises(UserError, match="fewer than the 3 generators"):
+        split_counts(4, ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (15, 20), (20, 20), (1, 1), (37, 40)])
+def test_wilson_interval_matches_scipy(k: int, n: int) -> None:
+    expected = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = wilson_interval(k, n)
+    assert low == pytest.approx(expected.low, abs=1e-9)
+    assert high == pytest.approx(expected.high, abs=1e-9)
+    assert low <= k / n <= high
+
+
+def test_wilson_interval_known_values() -> None:
+    # all wrong out of 10: [0, z^2 / (n + z^2)]
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775328), abs=1e-6)
+    # 15 of 20 right
+    assert wilson_interval(15, 20) == pytest.approx((0.5313, 0.8881), abs=1e-4)
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+
+
+def _vote(truth: str, vote: str, generator: str | None = None, position: int = 0) -> dict:
+    return {"truth": truth, "vote": vote, "generator": generator, "position": position, "correct": truth == vote,
+            "seconds": 1.5}
+
+
+def test_vote_metrics_on_a_known_vote_set() -> None:
+    votes = ([_vote("real", "real")] * 8 + [_vote("real", "fake")] * 2
+             + [_vote("fake", "fake", "g")] * 7 + [_vote("fake", "real", "g")] * 3)
+    m = vote_metrics(votes)
+    assert (m["acc"], m["real_acc"], m["fake_acc"]) == (0.75, 0.8, 0.7)
+    assert m["balanced_acc"] == pytest.approx(0.75)
+    assert m["fooled_rate"] == pytest.approx(0.3)
+    assert (m["votes"], m["real_votes"], m["fake_votes"], m["correct"], m["fooled"]) == (20, 10, 10, 15, 3)
+    assert (m["acc_ci_low"], m["acc_ci_high"]) == wilson_interval(15, 20)
+    assert (m["fooled_rate_ci_low"], m["fooled_rate_ci_high"]) == wilson_interval(3, 10)
+    assert (m["real_acc_ci_low"], m["fake_acc_ci_high"]) == (wilson_interval(8, 10)[0], wilson_interval(7, 10)[1])
+    only_fakes = vote_metrics([_vote("fake", "real", "g")])
+    assert math.isnan(only_fakes["real_acc"]) and only_fakes["fooled_rate"] == 1.0
+
+
+def _item_set(key: str = "set1", n: int = 6) -> ItemSet:
+    items = tuple(Item(p, "real" if p % 2 else "fake", None if p % 2 else "g", p, bytes([p]) * 8) for p in range(n))
+    return ItemSet(key, items, ("g",), 16)
+
+
+def test_vote_log_appends_resumes_and_cuts_a_torn_last_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(votes_module.os, "fsync", lambda fd: synced.append(fd))
+    path = votes_path(tmp_path, "ann")
+    log = VoteLog(path, "ann", _item_set())
+    log.append(log.item_set.items[0], "real", 0.5)
+    log.append(log.item_set.items[1], "real", 0.7)
+    assert len(synced) == 2
+    assert [json.loads(line)["position"] for line in path.read_text().splitlines()] == [0, 1]
+    with open(path, "a") as f:
+        f.write('{"set": "set1", "rat')
+    again = VoteLog(path, "ann", _item_set())
+    assert sorted(again.votes) == [0, 1]
+    assert again.votes[0]["correct"] is False and again.votes[1]["correct"] is True
+    again.append(again.item_set.items[2], "fake", None)
+    assert len(VoteLog(path, "ann", _item_set()).votes) == 3
+    with pytest.raises(ValueError, match="already"):
+        again.append(again.item_set.items[2], "fake", None)
+
+
+def test_vote_log_refuses_other_sets_changed_images_and_damage(tmp_path: Path) -> None:
+    path = votes_path(tmp_path, "ann")
+    VoteLog(path, "ann", _item_set()).append(_item_set().items[3], "fake", 1.0)
+    with pytest.raises(UserError, match="another image set"):
+        VoteLog(path, "ann", _item_set(key="set2"))
+    changed = _item_set()
+    changed = ItemSet("set1", changed.items[:3] + (Item(3, "real", None, 3, b"other"),) + changed.items[4:], ("g",), 16)
+    with pytest.raises(UserError, match="changed since"):
+        VoteLog(path, "ann", changed)
+    with open(path, "a") as f:
+        f.write("not json\n")
+    with pytest.raises(UserError, match="line 2"):
+        VoteLog(path, "ann", _item_set())
+
+
+def test_rater_names_never_share_a_vote_file(tmp_path: Path) -> None:
+    assert votes_path(tmp_path, "a b") != votes_path(tmp_path, "a_b")
+    assert votes_path(tmp_path, "../x").parent == tmp_path / "human"
+
+
+def test_human_records_shape_and_numbers(tmp_path: Path) -> None:
+    preset = get_preset("smoke").with_overrides(name="tiny", resolution=16)
+    runner = SuiteRunner(RunConfig(suite="dcgan", preset=preset, out=tmp_path, quiet=True))
+    items = tuple(Item(p, "real", None, p, b"r") for p in range(4)) + tuple(
+        Item(4 + p, "fake", "a" if p < 2 else "b", p, b"f") for p in range(4))
+    item_set = ItemSet("k", items, ("a", "b", "c"), 16)
+    votes = ([{**_vote("real", v), "position": p} for p, v in enumerate(["real", "real", "real", "fake"])]
+             + [{**_vote("fake", "real", "a"), "position": 4}, {**_vote("fake", "fake", "a"), "position": 5},
+                {**_vote("fake", "fake", "b"), "position": 6}])
+    path = votes_path(tmp_path, "ann <1>")
+    written = [(r, label) for r, label in human_records(runner, item_set, "ann <1>", votes, path)]
+    for record, label in written:
+        runner.store.write_record(record, label)
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "records").iterdir()) == [
+        "detection-human-ann_1_-a", "detection-human-ann_1_-b", "human-ann_1_"]
+    rows = {(r["kind"], r["generator"]): r for r in RunStore(tmp_path).records()}
+    assert set(rows) == {("detection", "a"), ("detection", "b"), ("human", None)}  # c has no votes yet
+    a = rows[("detection", "a")]
+    assert (a["detector"], a["train_generator"], a["perturbation"], a["status"]) == ("human:ann <1>", "human", "none", "ok")
+    assert (a["dataset"], a["preset"], a["seed"]) == ("digits", "tiny", 0)
+    assert a["metrics"]["votes"] == 6 and a["metrics"]["fooled_rate"] == 0.5 and a["metrics"]["real_acc"] == 0.75
+    assert a["metrics"]["acc"] == pytest.approx(4 / 6)
+    assert (a["metrics"]["acc_ci_low"], a["metrics"]["acc_ci_high"]) == pytest.approx(wilson_interval(4, 6))
+    assert rows[("detection", "b")]["metrics"]["fooled_rate"] == 0.0
+    assert (a["protocol"]["n_real"], a["protocol"]["n_fake"], a["protocol"]["items"]) == (4, 2, 8)
+    assert a["info"]["complete"] is False and a["info"]["votes_file"].startswith("human/votes-ann_1_-")
+    rater = rows[("human", None)]
+    assert rater["detector"] == "human:ann <1>" and rater["metrics"]["votes"] == 7
+    assert rater["metrics"]["fooled_rate"] == pytest.approx(1 / 3)
+    assert rater["metrics"]["acc"] == pytest.approx(5 / 7)
+    assert rater["seconds"] == pytest.approx(7 * 1.5)
+    assert rater["metrics"]["balanced_acc"] == pytest.approx((0.75 + 2 / 3) / 2)
