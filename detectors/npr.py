@@ -48,7 +48,7 @@ class BasicBlock(nn.Module):
 
 @dataclass(frozen=True)
 class NPRConfig:
-    widths: tuple[int, int] = (64, 128)
+    widths: tuple[int, int] = (32, 64)
     blocks_per_stage: int = 2
     residual_scale: float = 4.0  # the residual of [0, 1] images is small; scale it to unit-ish range
 

@@ -49,7 +49,7 @@ def jpeg_bytes(image: torch.Tensor, quality: int) -> bytes:
 
 def decode_jpeg(data: bytes, channels: int) -> torch.Tensor:
     with Image.open(io.BytesIO(data)) as img:
-        array = np.asarray(img.convert("L" if channels == 1 else "RGB"))
+        array = np.array(img.convert("L" if channels == 1 else "RGB"))
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array))
 

@@ -81,7 +81,7 @@ def train_binary(network: nn.Module, prepare: Any, real: torch.Tensor, fake: tor
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(index)
+            total += loss.item() * len(index)
             count += len(index)
         history.losses.append(total / max(count, 1))
         if validation is not None:

@@ -85,7 +85,7 @@ def evaluated(workspace: Path) -> tuple[Path, list[str]]:
 
 
 def test_plugin_outside_the_project_gets_records_like_a_builtin(evaluated) -> None:
-    out, outputs = evaluated
+    out, _ = evaluated
     rows = [r for r in records(out) if r.get("detector") == "brightness"]
     detection = [r for r in rows if r["kind"] == "detection"]
     by_protocol = {}
@@ -101,7 +101,6 @@ def test_plugin_outside_the_project_gets_records_like_a_builtin(evaluated) -> No
     null = [r for r in rows if r["kind"] == "null_check"]
     assert len(null) == 1 and null[0]["generator"] == "real"
     assert null[0]["metrics"]["auc_ci_low"] <= null[0]["metrics"]["auc"] <= null[0]["metrics"]["auc_ci_high"]
-    assert "0 unit(s) computed" in outputs[1]
 
 
 @pytest.mark.parametrize("spec, message", [
