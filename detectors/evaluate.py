@@ -43,6 +43,23 @@ def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int
     return float(ece)
 
 
+def bootstrap_auc(labels: np.ndarray, scores: np.ndarray, n_boot: int = 1000, level: float = 0.95,
+                  seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the AUC, resampling real and fake images separately."""
+    labels = np.asarray(labels).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    real, fake = scores[labels == 0], scores[labels == 1]
+    both = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
+    aucs = np.empty(n_boot)
+    for b in range(n_boot):
+        sample = np.concatenate([rng.choice(real, len(real)), rng.choice(fake, len(fake))])
+        aucs[b] = roc_auc_score(both, sample)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(aucs, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
 def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
     """AUC, AP, accuracy at ``threshold`` (overall, real, fake, balanced), EER, TPR@1%FPR, ECE."""
     labels = np.asarray(labels).astype(int)

@@ -128,19 +128,46 @@ SeedOpt = typer.Option(0, "--seed", help="Seed of the run.")
 ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
+<<<<<<< HEAD
 CheckpointOpt = typer.Option(None, "--checkpoint-every", help="Checkpoint training every N steps (preset default).")
+=======
+FakesOpt = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: external fakes as one more test "
+                                            "generator for every detector (repeatable).")
+DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (names, entry points or "
+                                                      "module:Class) instead of the suite's.")
+
+
+def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
+    if spec is None:
+        return ()
+    names = tuple(n.strip() for n in spec.split(",") if n.strip())
+    if not names:
+        raise UserError("--detectors names no detector")
+    return names
+>>>>>>> detectors
 
 
 @app.command()
 @user_errors
 def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
         device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
+<<<<<<< HEAD
         skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt) -> None:
+=======
+        skip_bad: bool = SkipBadOpt, fakes: list[str] = FakesOpt, detectors: Optional[str] = DetectorsOpt) -> None:
+>>>>>>> detectors
     """Train, sample, measure and detect: every unit of a suite, resumable."""
+    import dataclasses
+
     from ganbench.runner import SuiteRunner
     from leaderboards import print_leaderboard
 
+<<<<<<< HEAD
     config = _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every)
+=======
+    config = dataclasses.replace(_run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad),
+                                 detectors=_detector_list(detectors), fakes=tuple(fakes))
+>>>>>>> detectors
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
     if not quiet:
@@ -202,6 +229,7 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     typer.echo(f"wrote {n} samples of {generator} to {out}")
 
 
+<<<<<<< HEAD
 @app.command("human-eval")
 @user_errors
 def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder with trained generators."),
@@ -237,6 +265,41 @@ def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder wit
     console.print(f"{outcome.answered}/{outcome.total} votes ({state}); accuracy {m['acc']:.3f} "
                   f"[{m['acc_ci_low']:.3f}, {m['acc_ci_high']:.3f}]; fooled rate {fooled}; "
                   f"{len(outcome.records)} record(s) in {out}/records", markup=False, highlight=False, soft_wrap=True)
+=======
+@app.command("eval-detector")
+@user_errors
+def eval_detector(detector: str = typer.Argument(..., help="package.module:ClassName (current directory on the "
+                                                           "import path), an entry-point name or a built-in name."),
+                  suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt,
+                  out: Path = OutOpt, device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
+                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, fakes: list[str] = FakesOpt) -> None:
+    """Train and evaluate one detector like the built-ins, against fresh fakes of every generator of the suite."""
+    import dataclasses
+
+    from ganbench.runner import SuiteRunner
+    from detectors.plugins import resolve_detector
+
+    spec = resolve_detector(detector)
+    config = dataclasses.replace(_run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad),
+                                 detectors=(detector,), fakes=tuple(fakes))
+    console = Console(stderr=True, quiet=quiet)
+    summary = SuiteRunner(config, console).run()
+    rows = [r for r in summary.records if r.get("detector") == spec.name and r["kind"] in ("detection", "null_check")]
+    if not quiet:
+        table = Table(title=f"{spec.name} ({spec.source})", header_style="bold")
+        for column in ("protocol", "train", "test", "perturbation", "status", "auc", "ap", "acc", "eer"):
+            table.add_column(column)
+        for r in rows:
+            m = r.get("metrics") or {}
+            table.add_row(r.get("protocol", {}).get("name", ""), str(r.get("train_generator")), str(r.get("generator")),
+                          str(r.get("perturbation")), r["status"],
+                          *(f"{m[k]:.4f}" if isinstance(m.get(k), (int, float)) else "-" for k in ("auc", "ap", "acc", "eer")))
+        Console().print(table)
+    console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")
+    if summary.problems:
+        typer.echo(f"{len(summary.problems)} unit(s) failed or diverged", err=True)
+        raise typer.Exit(1)
+>>>>>>> detectors
 
 
 @leaderboard_app.command("show")

@@ -6,9 +6,13 @@ Units, in order, for every generator G of the suite and every detector D:
 * ``sample`` G -> three disjoint, seeded sets of quantized fakes: ``eval`` (quality metrics),
   ``detector_train`` (training detectors) and ``fresh`` (testing detectors; never seen in training)
 * ``generation`` G -> quality metrics of the ``eval`` fakes against the real test split
-* ``detection`` (D, train G, test G') -> D fitted on real-train vs G's ``detector_train`` fakes,
-  threshold from a validation slice of that same data, evaluated on real-test vs G''s ``fresh``
-  fakes.
+* ``detection`` (D, train set, test G', perturbation) -> D fitted on real-train vs the
+  ``detector_train`` fakes of the training generator(s), threshold from a validation slice of
+  that same data, evaluated on real-test vs G''s ``fresh`` fakes (or an external ``--fakes``
+  set), both perturbed alike; the protocols (cross-generator matrix, train-on-all,
+  leave-one-out, robustness) are listed in :mod:`detectors.protocols`
+* ``null_check`` D -> D fitted and tested on real vs real (disjoint splits), AUC with a bootstrap
+  interval
 
 A unit's key hashes its whole configuration; a finished unit is read back, never recomputed,
 unless ``force`` is set. A unit that raises is recorded as ``failed`` with its reason, and
@@ -40,8 +44,12 @@ from ganbench.presets import Preset
 from ganbench.runtime import configure_backends, derive_seed, preserved_rng, seed_everything
 from ganbench.store import Record, RunStore, read_npz, unit_key, write_npz
 from ganbench.suites import resolve_suite
-from detectors import DETECTORS, detector_name
-from detectors.evaluate import detection_metrics, roc_points, validation_threshold
+from detectors.base import RunSettings, accepted_arguments, build_detector, describe, wants_extractor
+from detectors.evaluate import bootstrap_auc, detection_metrics, roc_points, validation_threshold
+from detectors.external import ExternalFakes, load_external
+from detectors.perturbations import perturb
+from detectors.plugins import DetectorSpec, checked_scores, resolve_detector
+from detectors.protocols import EvalUnit, TrainingSet, detection_plan
 from generators import GENERATORS, DataSpec, GenerativeModel, create_generator
 from generators.trainer import TrainConfig, train
 
@@ -60,6 +68,8 @@ class RunConfig:
     force: bool = False
     quiet: bool = False
     skip_bad: bool = False
+    detectors: tuple[str, ...] = ()
+    fakes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -84,6 +94,7 @@ class SuiteRunner:
         self.summary = RunSummary()
         self._extractor: ClassifierExtractor | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}
+        self._external: dict[str, ExternalFakes] = {}
         configure_backends(config.device)
 
     # ------------------------------------------------------------------ unit machinery
@@ -284,48 +295,142 @@ class SuiteRunner:
         index = torch.randperm(len(images), generator=gen)[: min(n, len(images))]
         return images[index.sort().values]
 
-    def detector_evaluations(self, detector: str, train_gen: str, samples: dict[str, dict[str, Any]]) -> None:
-        """One ``detection`` unit per test generator; the detector is fitted only if some unit is missing."""
+    def load_external_fakes(self) -> dict[str, ExternalFakes]:
+        """The ``--fakes`` sets, resized to the run's resolution and channel count."""
+        found: dict[str, ExternalFakes] = {}
+        for option in self.config.fakes:
+            fakes = load_external(option, self.data.resolution, self.data.channels)
+            if fakes.name in found or fakes.name in GENERATORS:
+                raise UserError(f"--fakes name {fakes.name!r} is already a generator or another --fakes set")
+            found[fakes.name] = fakes
+        return found
+
+    def test_sets(self, samples: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Records standing for every test generator: sample records, and one pseudo-record per external set."""
+        tests = dict(samples)
+        for name, fakes in self._external.items():
+            tests[name] = {"kind": "external", "generator": name, "status": "ok", "reason": None,
+                           "key": fakes.fingerprint, "info": {"source": fakes.source, "n": len(fakes.images)}}
+        return tests
+
+    def test_fakes(self, name: str, record: dict[str, Any], n: int) -> torch.Tensor:
+        if name in self._external:
+            return self._external[name].images[:n]
+        return self.fakes(record)["fresh"][:n]
+
+    def training_fakes(self, generators: tuple[str, ...], samples: dict[str, dict[str, Any]]) -> torch.Tensor:
+        """``detector_train`` fakes of one generator, or an equal, shuffled share of each of several."""
+        if len(generators) == 1:
+            return self.fakes(samples[generators[0]])["detector_train"]
+        share = self.config.preset.n_detector_train // len(generators)
+        mixed = torch.cat([self.fakes(samples[g])["detector_train"][:share] for g in generators])
+        gen = torch.Generator().manual_seed(derive_seed(self.config.seed, "mix", *generators))
+        return mixed[torch.randperm(len(mixed), generator=gen)]
+
+    def build_detector(self, spec: DetectorSpec, train_label: str) -> Any:
+        settings = RunSettings(seed=derive_seed(self.config.seed, spec.name, train_label),
+                               epochs=self.config.preset.detector_epochs, device=self.config.device,
+                               extractor=self.extractor() if wants_extractor(spec.cls) else None)
+        seed_everything(settings.seed)
+        return build_detector(spec.cls, settings)
+
+    def fit_detector(self, spec: DetectorSpec, train_label: str, real: torch.Tensor,
+                     fake: torch.Tensor) -> dict[str, Any]:
+        """Fit on all but a validation slice of each class; the threshold comes from that slice."""
+        n_val_real, n_val_fake = int(len(real) * VALIDATION_FRACTION), int(len(fake) * VALIDATION_FRACTION)
+        model = self.build_detector(spec, train_label)
+        validation = (real[:n_val_real], fake[:n_val_fake])
+        started = time.perf_counter()
+        model.fit(real[n_val_real:], fake[n_val_fake:], **accepted_arguments(model.fit, {"validation": validation}))
+        fit_seconds = time.perf_counter() - started
+        val_scores = np.concatenate([self.scores(spec, model, validation[0]), self.scores(spec, model, validation[1])])
+        val_labels = np.concatenate([np.zeros(n_val_real), np.ones(n_val_fake)])
+        return {"model": model, "threshold": validation_threshold(val_labels, val_scores), "fit_seconds": fit_seconds,
+                "n_train_real": len(real) - n_val_real, "n_train_fake": len(fake) - n_val_fake}
+
+    @staticmethod
+    def scores(spec: DetectorSpec, model: Any, images: torch.Tensor) -> np.ndarray:
+        return checked_scores(spec.name, model.score(images), len(images))
+
+    def detector_config(self, spec: DetectorSpec) -> dict[str, Any]:
+        return {"detector": spec.name} if spec.builtin else {"detector": spec.name, "source": spec.source}
+
+    def detector_evaluations(self, spec: DetectorSpec, training: TrainingSet, samples: dict[str, dict[str, Any]],
+                             tests: dict[str, dict[str, Any]]) -> None:
+        """One ``detection`` unit per evaluation of ``training``; the detector is fitted only if some unit is missing."""
         fitted: dict[str, Any] = {}
 
         def fit() -> dict[str, Any]:
             if not fitted:
                 real = self.real_subset(self.data.x_train, self.config.preset.n_detector_train, "detector_train")
-                fake = self.fakes(samples[train_gen])["detector_train"]
-                n_val_real, n_val_fake = int(len(real) * VALIDATION_FRACTION), int(len(fake) * VALIDATION_FRACTION)
-                seed_everything(derive_seed(self.config.seed, detector, train_gen))
-                model = DETECTORS.get(detector)()
-                started = time.perf_counter()
-                model.fit(real[n_val_real:], fake[n_val_fake:])
-                fit_seconds = time.perf_counter() - started
-                val_scores = np.concatenate([model.score(real[:n_val_real]), model.score(fake[:n_val_fake])])
-                val_labels = np.concatenate([np.zeros(n_val_real), np.ones(n_val_fake)])
-                fitted.update(model=model, threshold=validation_threshold(val_labels, val_scores),
-                              fit_seconds=fit_seconds)
+                fitted.update(self.fit_detector(spec, training.label, real,
+                                                self.training_fakes(training.generators, samples)))
             return fitted
 
         real_test = self.real_subset(self.data.x_test, self.config.preset.n_detector_test, "detector_test")
-        for test_gen, sample_record in samples.items():
-            config = {"detector": detector, "train": samples[train_gen]["key"], "test": sample_record["key"],
-                      "perturbation": "none"}
+        train_keys = [samples[g]["key"] for g in training.generators]
+        train_blocker = next((samples[g] for g in training.generators if samples[g]["status"] != "ok"), None)
+        for unit in training.units:
+            test_record = tests[unit.test]
+            config = {**self.detector_config(spec), "train": train_keys[0] if len(train_keys) == 1 else train_keys,
+                      "test": test_record["key"], "perturbation": unit.perturbation}
 
-            def compute(record: Record, test_gen: str = test_gen, sample_record: dict[str, Any] = sample_record) -> None:
+            def compute(record: Record, unit: EvalUnit = unit, test_record: dict[str, Any] = test_record) -> None:
                 state = fit()
-                fake = self.fakes(sample_record)["fresh"][: len(real_test)]
+                fake = self.test_fakes(unit.test, test_record, len(real_test))
+                real = perturb(real_test, unit.perturbation, derive_seed(self.config.seed, "real"))
+                fake = perturb(fake, unit.perturbation, derive_seed(self.config.seed, unit.test))
                 started = time.perf_counter()
-                scores = np.concatenate([state["model"].score(real_test), state["model"].score(fake)])
+                scores = np.concatenate([self.scores(spec, state["model"], real), self.scores(spec, state["model"], fake)])
                 score_seconds = time.perf_counter() - started
-                labels = np.concatenate([np.zeros(len(real_test)), np.ones(len(fake))])
+                labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
                 record.metrics = detection_metrics(labels, scores, state["threshold"])
-                record.protocol = {"n_real": len(real_test), "n_fake": len(fake), "real_split": "test",
-                                   "threshold": "validation of train generator"}
+                record.protocol = {"name": unit.protocol, "train_generators": list(training.generators),
+                                   "n_train_real": state["n_train_real"], "n_train_fake": state["n_train_fake"],
+                                   "n_real": len(real), "n_fake": len(fake), "real_split": "test",
+                                   "fakes": "external" if unit.test in self._external else "fresh",
+                                   "threshold": "validation of train generator(s)", "source": spec.source}
                 record.info = {"fit_seconds": round(state["fit_seconds"], 3),
                                "images_per_second": len(scores) / max(score_seconds, 1e-9),
-                               "threshold": state["threshold"], "roc": roc_points(labels, scores)}
+                               "threshold": state["threshold"], "detector": describe(state["model"]),
+                               "roc": roc_points(labels, scores)}
 
-            blocked = next((r for r in (samples[train_gen], sample_record) if r["status"] != "ok"), None)
-            self.unit("detection", f"{detector}-{train_gen}-{test_gen}", config, compute, blocked_by=blocked,
-                      generator=test_gen, train_generator=train_gen, detector=detector, perturbation="none")
+            blocked = train_blocker or (test_record if test_record["status"] != "ok" else None)
+            label = f"{spec.name}-{training.label}-{unit.test}-{unit.perturbation}"
+            self.unit("detection", label, config, compute, blocked_by=blocked, generator=unit.test,
+                      train_generator=training.label, detector=spec.name, perturbation=unit.perturbation)
+
+    def null_check(self, spec: DetectorSpec) -> dict[str, Any]:
+        """Real vs real: disjoint halves of the real train split (one labelled fake) to fit, of the test split to test."""
+        def halves(images: torch.Tensor, n: int, purpose: str) -> tuple[torch.Tensor, torch.Tensor]:
+            shuffled = self.real_subset(images, len(images), purpose)
+            gen = torch.Generator().manual_seed(derive_seed(self.config.seed, "null-order", purpose))
+            shuffled = shuffled[torch.randperm(len(shuffled), generator=gen)]
+            half = min(len(shuffled) // 2, n)
+            return shuffled[:half], shuffled[half : 2 * half]
+
+        def compute(record: Record) -> None:
+            train_a, train_b = halves(self.data.x_train, self.config.preset.n_detector_train, "null_train")
+            test_a, test_b = halves(self.data.x_test, self.config.preset.n_detector_test, "null_test")
+            state = self.fit_detector(spec, "real", train_a, train_b)
+            scores = np.concatenate([self.scores(spec, state["model"], test_a), self.scores(spec, state["model"], test_b)])
+            labels = np.concatenate([np.zeros(len(test_a)), np.ones(len(test_b))])
+            metrics = detection_metrics(labels, scores, state["threshold"])
+            low, high = bootstrap_auc(labels, scores, seed=derive_seed(self.config.seed, "bootstrap", spec.name))
+            metrics.update(auc_ci_low=low, auc_ci_high=high, null_pass=int(low <= 0.5 <= high))
+            record.metrics = metrics
+            record.protocol = {"name": "null", "n_train_real": state["n_train_real"],
+                               "n_train_fake": state["n_train_fake"], "n_real": len(test_a), "n_fake": len(test_b),
+                               "real_split": "test (disjoint halves)", "bootstrap": "1000 resamples, 95% percentile",
+                               "pass": "the 95% interval of the AUC contains 0.5", "source": spec.source}
+            record.info = {"fit_seconds": round(state["fit_seconds"], 3), "threshold": state["threshold"],
+                           "detector": describe(state["model"])}
+            if not metrics["null_pass"]:
+                self.console.print(f"[yellow]{spec.name} fails the real-vs-real null check "
+                                   f"(AUC {metrics['auc']:.3f}, 95% CI {low:.3f}-{high:.3f})")
+
+        return self.unit("null_check", f"{spec.name}-real-real", {**self.detector_config(spec), "null": "real-vs-real"},
+                         compute, generator="real", train_generator="real", detector=spec.name, perturbation="none")
 
     def run_generator(self, name: str) -> list[dict[str, Any]]:
         """Train, sample and measure one generator; returns its train, sample and generation records."""
@@ -351,11 +456,20 @@ class SuiteRunner:
         generators = [g for g in generators if self._supports_data(g)]
         if not generators:
             raise UserError(f"no generator of suite {self.config.suite!r} supports data set {self.config.dataset!r}")
+        specs = [resolve_detector(d) for d in (self.config.detectors or detectors)]
+        if self.data.kind == "image":
+            self._external = self.load_external_fakes()
+        elif self.config.fakes:
+            raise UserError(f"--fakes needs an image data set, not {self.config.dataset!r}")
         samples = {name: self.run_generator(name)[1] for name in generators}
         if self.data.kind == "image":
-            for detector in detectors:
-                for train_gen in generators:
-                    self.detector_evaluations(detector, train_gen, samples)
+            tests = self.test_sets(samples)
+            plan = detection_plan(generators, list(self._external))
+            for spec in specs:
+                self.console.print(f"[bold]detector {spec.name}[/]")
+                for training in plan:
+                    self.detector_evaluations(spec, training, samples, tests)
+                self.null_check(spec)
         return self.summary
 
     def _supports_data(self, name: str) -> bool:

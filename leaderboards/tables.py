@@ -366,7 +366,7 @@ def _robustness(ok: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def _null_check(ok: pd.DataFrame) -> pd.DataFrame | None:
-    null = ok[(ok.kind == "detection") & ok.detector.notna() & (ok.generator == NULL_GENERATOR)]
+    null = ok[ok.kind.isin(["detection", "null_check"]) & ok.detector.notna() & (ok.generator == NULL_GENERATOR)]
     columns = _present(null, ["auc", "auc_ci_low", "auc_ci_high"])
     if null.empty or not columns:
         return None

@@ -1,0 +1,133 @@
+"""Test-time perturbations for robustness curves, on uint8 ``N,C,H,W`` images -> uint8.
+
+The grid follows the robustness protocols of Wang et al., "CNN-generated images are surprisingly
+easy to spot... for now", CVPR 2020, and Frank et al., "Leveraging Frequency Analysis for Deep
+Fake Image Recognition", ICML 2020: JPEG quality 100..30, Gaussian blur sigma 0..4, a x0.5
+down-and-up resize and additive Gaussian noise. Real and fake images go through exactly the same
+function, so a perturbation can never become a label cue.
+
+A perturbation is named by a spec string ``kind:value`` (``jpeg:70``, ``blur:2``, ``resize:0.5``,
+``noise:10`` with noise sigma in 0..255 pixel units); :func:`perturb` applies one.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ganbench.errors import UserError
+from ganbench.runtime import derive_seed, torch_generator
+
+JPEG_QUALITIES = (100, 90, 80, 70, 60, 50, 40, 30)
+BLUR_SIGMAS = (0, 1, 2, 3, 4)
+RESIZE_SCALES = (0.5,)
+NOISE_SIGMAS = (5, 10, 20)
+
+
+def robustness_grid() -> list[str]:
+    """Every perturbation spec of the robustness protocol, in curve order."""
+    return ([f"jpeg:{q}" for q in JPEG_QUALITIES] + [f"blur:{s}" for s in BLUR_SIGMAS]
+            + [f"resize:{s}" for s in RESIZE_SCALES] + [f"noise:{s}" for s in NOISE_SIGMAS])
+
+
+def _pil(image: torch.Tensor) -> Image.Image:
+    array = image.permute(1, 2, 0).numpy()
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+def jpeg_bytes(image: torch.Tensor, quality: int) -> bytes:
+    """One uint8 ``C,H,W`` image encoded as JPEG at ``quality`` (4:2:0 chroma for RGB, as libjpeg does)."""
+    buffer = io.BytesIO()
+    _pil(image).save(buffer, format="JPEG", quality=int(quality))
+    return buffer.getvalue()
+
+
+def decode_jpeg(data: bytes, channels: int) -> torch.Tensor:
+    with Image.open(io.BytesIO(data)) as img:
+        array = np.array(img.convert("L" if channels == 1 else "RGB"))
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def jpeg(images: torch.Tensor, quality: int | list[int]) -> torch.Tensor:
+    """JPEG-compress and decode each image; ``quality`` is one value or one per image."""
+    qualities = [quality] * len(images) if isinstance(quality, int) else list(quality)
+    if any(not 1 <= q <= 100 for q in qualities):
+        raise UserError(f"JPEG quality must be in 1..100, got {qualities}")
+    channels = images.shape[1]
+    return torch.stack([decode_jpeg(jpeg_bytes(img, q), channels) for img, q in zip(images, qualities)])
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """Normalized 1-D Gaussian with radius ceil(3 sigma)."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
+def blur_float(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of a float ``N,C,H,W`` tensor with reflect padding; sigma 0 is identity."""
+    if sigma <= 0:
+        return x
+    kernel = gaussian_kernel(sigma).to(x.dtype)
+    radius = len(kernel) // 2
+    n, c, h, w = x.shape
+    y = x.reshape(n * c, 1, h, w)
+    mode = "reflect" if radius < min(h, w) else "replicate"
+    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode=mode), kernel.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode=mode), kernel.view(1, 1, -1, 1))
+    return y.view(n, c, h, w)
+
+
+def _quantize(x: torch.Tensor) -> torch.Tensor:
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def blur(images: torch.Tensor, sigma: float | list[float]) -> torch.Tensor:
+    """Gaussian blur with ``sigma`` in pixels (one value, or one per image); sigma 0 returns a copy."""
+    if isinstance(sigma, (int, float)):
+        return images.clone() if sigma <= 0 else _quantize(blur_float(images.double(), float(sigma)))
+    return torch.cat([blur(img[None], float(s)) for img, s in zip(images, sigma)])
+
+
+def resize(images: torch.Tensor, scale: float) -> torch.Tensor:
+    """Down-scale by ``scale`` (bilinear, antialiased) and back to the original size (bilinear)."""
+    if not 0 < scale <= 1:
+        raise UserError(f"resize scale must be in (0, 1], got {scale}")
+    h, w = images.shape[-2:]
+    small = (max(1, round(h * scale)), max(1, round(w * scale)))
+    x = F.interpolate(images.double(), size=small, mode="bilinear", align_corners=False, antialias=True)
+    return _quantize(F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False))
+
+
+def noise(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """Add i.i.d. Gaussian noise of std ``sigma`` (0..255 pixel units), drawn from ``seed``."""
+    gen = torch_generator(seed)
+    n = torch.randn(images.shape, generator=gen, dtype=torch.float64)
+    return _quantize(images.double() + sigma * n)
+
+
+def perturb(images: torch.Tensor, spec: str, seed: int = 0) -> torch.Tensor:
+    """Apply the perturbation named by ``spec`` (``none``, ``jpeg:Q``, ``blur:S``, ``resize:F``, ``noise:S``)."""
+    if spec == "none":
+        return images
+    kind, _, value = spec.partition(":")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"bad perturbation {spec!r} (use jpeg:Q, blur:SIGMA, resize:SCALE or noise:SIGMA)") from None
+    if kind == "jpeg":
+        return jpeg(images, int(number))
+    if kind == "blur":
+        return blur(images, number)
+    if kind == "resize":
+        return resize(images, number)
+    if kind == "noise":
+        return noise(images, number, derive_seed(seed, "noise", spec))
+    raise UserError(f"unknown perturbation {kind!r} (jpeg, blur, resize or noise)")

@@ -1,0 +1,110 @@
+"""Detectors from outside the project: an import path ``package.module:ClassName`` (the current
+directory is on the import path) or a name registered by an installed distribution under the
+entry-point group ``ganbench.detectors`` (loaded only when named). Every problem a plugin can
+cause at load or score time becomes one :class:`ganbench.errors.UserError` line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from detectors.base import detector_name
+from ganbench.errors import UserError
+
+ENTRY_POINT_GROUP = "ganbench.detectors"
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """A resolved detector: the name its records carry, its class and where it came from."""
+
+    name: str
+    cls: type
+    source: str  # "builtin", "entry-point:<value>" or "import:<module:Class>"
+
+    @property
+    def builtin(self) -> bool:
+        return self.source == "builtin"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0]}" if text else exc.__class__.__name__
+
+
+def check_detector_class(obj: object, source: str) -> type:
+    """``obj`` must be a class with callable ``fit`` and ``score``."""
+    if not isinstance(obj, type):
+        raise UserError(f"detector {source} is not a class (got {type(obj).__name__})")
+    missing = [m for m in ("fit", "score") if not callable(getattr(obj, m, None))]
+    if missing:
+        raise UserError(f"detector {source} lacks {' and '.join(missing)}() (see detectors/base.py)")
+    return obj
+
+
+def import_detector(path: str) -> type:
+    """Import ``package.module:ClassName`` with the current directory on ``sys.path``."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise UserError(f"detector import path {path!r} must look like package.module:ClassName")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    importlib.invalidate_caches()
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise UserError(f"cannot import detector module {module_name!r} ({_one_line(exc)})") from None
+    obj = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise UserError(f"module {module_name!r} has no attribute {attribute!r}")
+        obj = getattr(obj, part)
+    return check_detector_class(obj, path)
+
+
+def entry_point(name: str) -> importlib.metadata.EntryPoint | None:
+    found = [ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    return found[0] if found else None
+
+
+def resolve_detector(spec: str) -> DetectorSpec:
+    """A built-in name, an entry-point name of group ``ganbench.detectors``, or ``module:Class``."""
+    from detectors import DETECTORS
+
+    if spec in DETECTORS:
+        return DetectorSpec(spec, DETECTORS.get(spec), "builtin")
+    if ":" in spec:
+        cls = import_detector(spec)
+        return DetectorSpec(detector_name(cls), cls, f"import:{spec}")
+    ep = entry_point(spec)
+    if ep is None:
+        DETECTORS.get(spec)  # unknown name: one line with a did-you-mean hint
+    try:
+        obj = ep.load()
+    except Exception as exc:
+        raise UserError(f"cannot load detector entry point {spec!r} = {ep.value} ({_one_line(exc)})") from None
+    return DetectorSpec(spec, check_detector_class(obj, f"{spec} ({ep.value})"), f"entry-point:{ep.value}")
+
+
+def checked_scores(name: str, scores: object, n: int) -> np.ndarray:
+    """``score()`` output as float64 ``(n,)``; a wrong shape or a non-finite value is a UserError."""
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().cpu().numpy()
+    try:
+        array = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"detector {name}: score() returned {type(scores).__name__}, not an array of floats") from None
+    if array.shape != (n,):
+        raise UserError(f"detector {name}: score() returned shape {array.shape} for {n} images (expected ({n},))")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.sum(~np.isfinite(array)))
+        raise UserError(f"detector {name}: score() returned {bad} NaN or infinite value(s) of {n}")
+    return array

@@ -1,0 +1,56 @@
+"""Evaluation protocols of the detector benchmark: which detector is trained on what and tested on what.
+
+* ``in-distribution`` and ``cross-generator``: trained on one generator, tested on every
+  generator and every external fake set (the cross-generator matrix; its diagonal is
+  in-distribution), as in Wang et al., CVPR 2020 and DeepfakeBench (Yan et al., NeurIPS 2023).
+* ``train-on-all``: trained on an equal share of every generator's fakes (train generator
+  ``all``), tested on each; with two generators or more.
+* ``leave-one-out``: trained on all generators but one (``all-but:<name>``), tested on the one
+  left out; with three generators or more (with two it equals the cross-generator matrix).
+* ``robustness``: test-time perturbations (:func:`detectors.perturbations.robustness_grid`) of
+  reals and fakes alike, on the in-distribution pairs only, which keeps the unit count linear
+  in the number of generators.
+* ``null``: real vs real on disjoint real splits (one labelled "fake"); a sound detector's AUC
+  stays near 0.5 (checked with a bootstrap interval by the runner).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detectors.perturbations import robustness_grid
+
+PROTOCOLS = ("in-distribution", "cross-generator", "train-on-all", "leave-one-out", "robustness", "null")
+
+
+@dataclass(frozen=True)
+class EvalUnit:
+    test: str
+    perturbation: str
+    protocol: str
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """One fitted detector: its training generators (label as records show it) and its test units."""
+
+    label: str
+    generators: tuple[str, ...]
+    units: tuple[EvalUnit, ...]
+
+
+def detection_plan(generators: list[str], external: list[str] = (), robustness: bool = True) -> list[TrainingSet]:
+    tests = [*generators, *external]
+    plan = []
+    for g in generators:
+        units = [EvalUnit(t, "none", "in-distribution" if t == g else "cross-generator") for t in tests]
+        if robustness:
+            units += [EvalUnit(g, p, "robustness") for p in robustness_grid()]
+        plan.append(TrainingSet(g, (g,), tuple(units)))
+    if len(generators) >= 2:
+        plan.append(TrainingSet("all", tuple(generators), tuple(EvalUnit(t, "none", "train-on-all") for t in tests)))
+    if len(generators) >= 3:
+        for g in generators:
+            others = tuple(o for o in generators if o != g)
+            plan.append(TrainingSet(f"all-but:{g}", others, (EvalUnit(g, "none", "leave-one-out"),)))
+    return plan

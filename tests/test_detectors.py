@@ -1,0 +1,168 @@
+"""Each detector's defining property, the shared CNN trainer and the construction convention."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from detectors import DETECTORS, RunSettings, build_detector
+from detectors.augment import BlurJpeg, BlurJpegConfig
+from detectors.cnn import EfficientNetDetector, ResNet50Detector, TimmDetector, XceptionDetector
+from detectors.dct import DCTDetector, dct2, log_dct_features
+from detectors.npr import NPRConfig, NPRDetector, npr_residual
+from detectors.perturbations import blur, jpeg
+from detectors.probe import ProbeDetector
+from detectors.small_cnn import SmallCNNDetector
+from detectors.spectrum import SpectrumDetector, azimuthal_average
+from detectors.training import CNNDetector
+from ganbench.errors import UserError
+
+
+def checkered(real: torch.Tensor, amplitude: int = 24) -> torch.Tensor:
+    """Fakes with an up-sampling-like period-2 pattern added (what the detectors should catch)."""
+    h, w = real.shape[-2:]
+    pattern = ((torch.arange(h).view(-1, 1) + torch.arange(w).view(1, -1)) % 2 * 2 - 1) * amplitude
+    return (real.short() + pattern).clamp(0, 255).to(torch.uint8)
+
+
+def auc(detector, real: torch.Tensor, fake: torch.Tensor) -> float:
+    scores = np.concatenate([detector.score(real), detector.score(fake)])
+    return roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(fake))], scores)
+
+
+def test_registry_lists_every_detector_with_paper_and_year() -> None:
+    assert DETECTORS.names() == ["spectrum", "dct", "cnn-resnet50", "xception", "efficientnet", "npr", "probe",
+                                 "small-cnn"]
+    for _, cls in DETECTORS:
+        assert cls.paper and 2015 < cls.year < 2030
+
+
+def test_run_settings_reach_only_the_arguments_a_class_names() -> None:
+    class NoArgs:
+        def fit(self, real, fake): ...
+        def score(self, images): ...
+
+    settings = RunSettings(seed=7, epochs=3, device=torch.device("cpu"))
+    assert isinstance(build_detector(NoArgs, settings), NoArgs)
+    cnn = build_detector(SmallCNNDetector, settings)
+    assert (cnn.seed, cnn.config.epochs) == (7, 3)
+    with pytest.raises(UserError, match="reference classifier"):
+        build_detector(ProbeDetector, settings)
+
+
+def test_spectrum_features_ignore_a_circular_shift(digits) -> None:
+    x = digits.x_test[:8]
+    shifted = torch.roll(x, shifts=(5, -3), dims=(2, 3))
+    assert np.allclose(azimuthal_average(x), azimuthal_average(shifted), atol=1e-9)
+    assert not np.allclose(azimuthal_average(x), azimuthal_average(checkered(x)))
+
+
+def test_dct_features_are_log_magnitude_orthonormal_dct(digits) -> None:
+    fft = pytest.importorskip("scipy.fft")
+    x = digits.x_test[:4]
+    gray = x[:, 0].double().numpy()
+    reference = np.log(np.abs(fft.dctn(gray, axes=(1, 2), norm="ortho")) + 1e-3).reshape(4, -1)
+    assert np.allclose(log_dct_features(x), reference, atol=1e-8)
+    flat = torch.full((1, 1, 8, 8), 100, dtype=torch.float64)
+    coefficients = dct2(flat)[0, 0]
+    assert coefficients[0, 0] == pytest.approx(800.0) and float(coefficients.abs().sum()) == pytest.approx(800.0)
+
+
+def test_frequency_detectors_catch_a_periodic_artifact(digits) -> None:
+    real, fake = digits.x_train[:200], checkered(digits.x_train[200:400])
+    test_real, test_fake = digits.x_test[:100], checkered(digits.x_test[100:200])
+    for detector in (SpectrumDetector(), DCTDetector()):
+        detector.fit(real, fake)
+        assert auc(detector, test_real, test_fake) > 0.95
+
+
+def test_npr_residual_vanishes_on_nearest_upsampled_images(digits) -> None:
+    small = digits.x_test[:4, :, ::2, ::2].float()
+    upsampled = small.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    assert float(npr_residual(upsampled).abs().max()) == 0.0
+    assert float(npr_residual(digits.x_test[:4].float()).abs().max()) > 10
+    odd = torch.rand(2, 1, 15, 17)
+    assert npr_residual(odd).shape == (2, 1, 14, 16)
+
+
+def test_augmentation_applies_jpeg_at_the_drawn_quality(digits) -> None:
+    assert BlurJpegConfig() == BlurJpegConfig(0.5, (0.0, 3.0), 0.5, (30, 100))
+    images = digits.x_test[:12]
+    only_jpeg = BlurJpeg(BlurJpegConfig(blur_prob=0.0, jpeg_prob=1.0))
+    out = only_jpeg(images, np.random.default_rng(0))
+    qualities = [d.quality for d in only_jpeg.last_draws]
+    assert all(30 <= q <= 100 for q in qualities) and len(set(qualities)) > 6
+    for i, q in enumerate(qualities):
+        assert torch.equal(out[i], jpeg(images[i : i + 1], q)[0])
+    only_blur = BlurJpeg(BlurJpegConfig(blur_prob=1.0, jpeg_prob=0.0))
+    out = only_blur(images, np.random.default_rng(1))
+    for i, d in enumerate(only_blur.last_draws):
+        assert d.quality is None and 0 <= d.sigma <= 3
+        assert torch.equal(out[i], blur(images[i : i + 1], d.sigma)[0])
+    draws = BlurJpeg().draw(2000, np.random.default_rng(2))
+    assert 0.45 < np.mean([d.quality is not None for d in draws]) < 0.55
+    assert 0.45 < np.mean([d.sigma is not None for d in draws]) < 0.55
+
+
+def test_probe_backbone_stays_frozen(digits) -> None:
+    backbone = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2))
+    before = [p.detach().clone() for p in backbone.parameters()]
+    probe = ProbeDetector(backbone=backbone)
+    real, fake = digits.x_train[:150], checkered(digits.x_train[150:300], 40)
+    probe.fit(real, fake)
+    assert all(torch.equal(a, b) for a, b in zip(before, backbone.parameters()))
+    assert all(not p.requires_grad for p in backbone.parameters()) and not backbone.training
+    assert auc(probe, digits.x_test[:80], checkered(digits.x_test[80:160], 40)) > 0.8
+    with pytest.raises(UserError):
+        ProbeDetector(backbone="vgg")
+
+
+def test_cnn_detectors_share_one_trainer_and_small_cnn_learns(digits16) -> None:
+    for cls in (ResNet50Detector, XceptionDetector, EfficientNetDetector, NPRDetector, SmallCNNDetector):
+        assert issubclass(cls, CNNDetector) and cls.fit is CNNDetector.fit
+    detector = SmallCNNDetector(seed=0, epochs=3)
+    real, fake = digits16.x_train[:192], checkered(digits16.x_train[192:384])
+    detector.fit(real, fake, validation=(digits16.x_train[400:432], checkered(digits16.x_train[432:464])))
+    assert detector.history.losses[-1] < detector.history.losses[0]
+    assert len(detector.history.val_losses) == 3 and detector.describe()["best_epoch"] >= 1
+    assert auc(detector, digits16.x_test[:64], checkered(digits16.x_test[64:128])) > 0.9
+    scores = detector.score(digits16.x_test[:5])
+    assert scores.shape == (5,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_npr_detector_trains_on_residuals(digits16) -> None:
+    detector = NPRDetector(seed=0, epochs=4)
+    detector.architecture = NPRConfig(widths=(8, 16), blocks_per_stage=1)
+    detector.config = replace(detector.config, lr=1e-3)
+    real, fake = digits16.x_train[:128], checkered(digits16.x_train[128:256])
+    detector.fit(real, fake)
+    assert auc(detector, digits16.x_test[:48], checkered(digits16.x_test[48:96])) > 0.9
+
+
+@pytest.mark.parametrize("cls", [ResNet50Detector, XceptionDetector, EfficientNetDetector])
+def test_timm_detectors_forward_small_images(cls, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr("detectors.cnn.local_weights", lambda name: None)
+    detector = cls(seed=0, epochs=1)
+    network = detector.build(1, 32, 32).eval()
+    assert detector.weights_used == "scratch" and detector.config.augment == BlurJpegConfig()
+    with torch.no_grad():
+        logits = network(detector.prepare(torch.randint(0, 256, (2, 1, 32, 32), dtype=torch.uint8)))
+    assert logits.shape == (2, 1) and torch.isfinite(logits).all()
+
+
+def test_timm_weights_come_from_a_local_file(monkeypatch, tmp_path) -> None:
+    timm = pytest.importorskip("timm")
+    source = timm.create_model("efficientnet_b0", pretrained=False)
+    torch.save(source.state_dict(), tmp_path / "efficientnet_b0.pth")
+    monkeypatch.setenv("GANBENCH_WEIGHTS", str(tmp_path))
+    detector = EfficientNetDetector(seed=0)
+    network = detector.build(1, 32, 32)
+    assert detector.weights_used == "imagenet (efficientnet_b0.pth)"
+    assert torch.allclose(network.conv_stem.weight, source.conv_stem.weight.sum(1, keepdim=True))
+    assert detector.describe()["weights"] == detector.weights_used
+    with pytest.raises(UserError, match="no such weights file"):
+        TimmDetector(weights=str(tmp_path / "missing.pth")).build(1, 32, 32)

@@ -1,0 +1,198 @@
+"""A detector written outside the project, evaluated like the built-ins; protocols; bad plugins."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from detectors.evaluate import validation_threshold
+from detectors.plugins import DetectorSpec, resolve_detector
+from detectors.protocols import detection_plan
+from ganbench.cli import app
+from ganbench.errors import UserError
+from ganbench.presets import get_preset
+from ganbench.runner import RunConfig, SuiteRunner
+
+PLUGIN = '''
+import numpy as np
+from pathlib import Path
+
+
+class Brightness:
+    """Scores by mean brightness, signed on the training data; logs every fit."""
+
+    name = "brightness"
+
+    def fit(self, real, fake):
+        with open(Path.cwd() / "fits.log", "a") as log:
+            log.write("fit\\n")
+        self.sign = 1.0 if fake.float().mean() >= real.float().mean() else -1.0
+
+    def score(self, images):
+        return self.sign * images.float().mean(dim=(1, 2, 3)).numpy()
+
+
+class WrongShape(Brightness):
+    def score(self, images):
+        return np.zeros((len(images), 2))
+
+
+class Nan(Brightness):
+    def score(self, images):
+        return np.full(len(images), np.nan)
+
+
+class NoScore:
+    def fit(self, real, fake):
+        pass
+'''
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("plugin")
+    (root / "ext_detectors.py").write_text(PLUGIN)
+    (root / "broken_detectors.py").write_text("raise RuntimeError('plugin import exploded')\n")
+    rng = np.random.default_rng(0)
+    np.savez(root / "outside.npz", x=rng.integers(0, 256, (48, 20, 20, 3), dtype=np.uint8))
+    return root
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
+
+
+@pytest.fixture(scope="module")
+def evaluated(workspace: Path) -> tuple[Path, list[str]]:
+    out = workspace / "run"
+    args = ["eval-detector", "ext_detectors:Brightness", "--suite", "dcgan", "--preset", "smoke", "--out", str(out),
+            "--fakes", f"outside=npz:{workspace / 'outside.npz'}", "-q"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(workspace)
+        first = CliRunner().invoke(app, args)
+        fits_after_first = (workspace / "fits.log").read_text().count("fit")
+        second = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert (workspace / "fits.log").read_text().count("fit") == fits_after_first
+    return out, [first.output, second.output]
+
+
+def test_plugin_outside_the_project_gets_records_like_a_builtin(evaluated) -> None:
+    out, _ = evaluated
+    rows = [r for r in records(out) if r.get("detector") == "brightness"]
+    detection = [r for r in rows if r["kind"] == "detection"]
+    by_protocol = {}
+    for r in detection:
+        by_protocol.setdefault(r["protocol"]["name"], []).append(r)
+    assert {r["generator"] for r in by_protocol["in-distribution"]} == {"dcgan"}
+    assert {r["generator"] for r in by_protocol["cross-generator"]} == {"outside"}
+    assert len(by_protocol["robustness"]) == 17
+    assert all(r["status"] == "ok" and r["protocol"]["source"] == "import:ext_detectors:Brightness" for r in rows)
+    assert {"auc", "ap", "acc", "real_acc", "fake_acc", "balanced_acc", "eer", "tpr_at_1fpr", "ece"} <= set(
+        detection[0]["metrics"])
+    assert len({r["info"]["threshold"] for r in detection}) == 1
+    null = [r for r in rows if r["kind"] == "null_check"]
+    assert len(null) == 1 and null[0]["generator"] == "real"
+    assert null[0]["metrics"]["auc_ci_low"] <= null[0]["metrics"]["auc"] <= null[0]["metrics"]["auc_ci_high"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("missing_module_xyz:Det", "cannot import detector module"),
+    ("broken_detectors:Det", "plugin import exploded"),
+    ("ext_detectors:Absent", "has no attribute"),
+    ("ext_detectors:NoScore", "lacks score()"),
+    ("no-colon-no-entry-point", "unknown detector"),
+])
+def test_unloadable_plugins_end_with_one_line(workspace, monkeypatch, spec, message) -> None:
+    monkeypatch.chdir(workspace)
+    result = CliRunner().invoke(app, ["eval-detector", spec, "--preset", "smoke", "--out", str(workspace / "bad")])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("spec, message", [("ext_detectors:WrongShape", "shape (60, 2)"),
+                                           ("ext_detectors:Nan", "NaN")])
+def test_bad_scores_end_with_one_line_and_keep_finished_units(evaluated, workspace, monkeypatch, spec, message) -> None:
+    out, _ = evaluated
+    before = {p.name: p.read_bytes() for p in (out / "records").glob("*.json")}
+    monkeypatch.chdir(workspace)
+    result = CliRunner().invoke(app, ["eval-detector", spec, "--suite", "dcgan", "--preset", "smoke", "--out", str(out),
+                                      "-q"])
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in (out / "records").glob("*.json")} == before
+
+
+class Recorder:
+    """Scores by brightness; remembers the images it was fitted and scored on."""
+
+    def __init__(self) -> None:
+        self.fitted: list[torch.Tensor] = []
+        self.scored: list[torch.Tensor] = []
+
+    def fit(self, real: torch.Tensor, fake: torch.Tensor) -> None:
+        self.fitted += [real, fake]
+
+    def score(self, images: torch.Tensor) -> np.ndarray:
+        self.scored.append(images)
+        return images.double().mean(dim=(1, 2, 3)).numpy()
+
+
+def test_threshold_comes_from_validation_data_only(digits, tmp_path) -> None:
+    runner = SuiteRunner(RunConfig(suite="dcgan", preset=get_preset("smoke"), out=tmp_path, quiet=True))
+    real = digits.x_train[:100]
+    fake = torch.flip(digits.x_train[100:200], dims=(3,)) // 2
+    state = runner.fit_detector(DetectorSpec("recorder", Recorder, "import:test"), "dcgan", real, fake)
+    model = state["model"]
+    val_real, val_fake = model.scored
+    assert torch.equal(val_real, real[:20]) and torch.equal(val_fake, fake[:20])
+    assert torch.equal(model.fitted[0], real[20:]) and torch.equal(model.fitted[1], fake[20:])
+    scores = np.r_[model.score(val_real), model.score(val_fake)]
+    assert state["threshold"] == validation_threshold(np.r_[np.zeros(20), np.ones(20)], scores)
+
+
+def test_null_check_is_near_chance_for_real_vs_real(tmp_path) -> None:
+    runner = SuiteRunner(RunConfig(suite="dcgan", preset=get_preset("smoke"), out=tmp_path, quiet=True))
+    record = runner.null_check(resolve_detector("spectrum"))
+    m = record["metrics"]
+    assert record["kind"] == "null_check" and record["generator"] == record["train_generator"] == "real"
+    assert 0.35 < m["auc"] < 0.65 and m["auc_ci_low"] < 0.5 < m["auc_ci_high"] and m["null_pass"] == 1
+    assert record["protocol"]["n_real"] == record["protocol"]["n_fake"] > 100
+
+
+def test_protocol_plan_covers_matrix_train_on_all_and_leave_one_out() -> None:
+    plan = detection_plan(["a", "b", "c"], ["ext"])
+    labels = [t.label for t in plan]
+    assert labels == ["a", "b", "c", "all", "all-but:a", "all-but:b", "all-but:c"]
+    a = plan[0]
+    assert [(u.test, u.protocol) for u in a.units if u.perturbation == "none"] == [
+        ("a", "in-distribution"), ("b", "cross-generator"), ("c", "cross-generator"), ("ext", "cross-generator")]
+    assert {u.test for u in a.units if u.protocol == "robustness"} == {"a"}
+    assert plan[4].generators == ("b", "c") and [u.test for u in plan[4].units] == ["a"]
+    assert [t.label for t in detection_plan(["a"])] == ["a"]
+
+
+def test_entry_point_detectors_load_by_name(workspace, monkeypatch) -> None:
+    dist = workspace / "site" / "extdet-0.1.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extdet\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[ganbench.detectors]\nbright = ext_detectors:Brightness\n")
+    monkeypatch.syspath_prepend(str(workspace / "site"))
+    monkeypatch.syspath_prepend(str(workspace))
+    spec = resolve_detector("bright")
+    assert spec.name == "bright" and spec.cls.__name__ == "Brightness" and spec.source.startswith("entry-point:")
+
+
+def test_bad_fakes_option_is_a_user_error(tmp_path) -> None:
+    runner = CliRunner()
+    for option in ("nonsense", "x=zip:/a", "all=npz:/a", f"x=folder:{tmp_path / 'none'}"):
+        result = runner.invoke(app, ["run", "--preset", "smoke", "--out", str(tmp_path / "o"), "--fakes", option])
+        assert result.exit_code == 2 and result.stderr.startswith("error:")
+    with pytest.raises(UserError):
+        resolve_detector("module:")

@@ -1,0 +1,87 @@
+"""Each test-time perturbation does what its name says, deterministically."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from detectors.perturbations import blur, gaussian_kernel, jpeg, jpeg_bytes, noise, perturb, resize, robustness_grid
+from ganbench.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def photos(digits) -> torch.Tensor:
+    return digits.x_test[:16]
+
+
+def test_lower_jpeg_quality_gives_smaller_files_and_larger_error(photos: torch.Tensor) -> None:
+    qualities = (100, 90, 70, 50, 30)
+    sizes = [sum(len(jpeg_bytes(img, q)) for img in photos) for q in qualities]
+    errors = [float((jpeg(photos, q).double() - photos.double()).pow(2).mean()) for q in qualities]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 1.5 * sizes[-1]
+    assert errors == sorted(errors) and errors[0] < errors[-1] / 5
+    assert jpeg(photos, 70).dtype == torch.uint8 and jpeg(photos, 70).shape == photos.shape
+
+
+def test_jpeg_per_image_quality_matches_single_quality(photos: torch.Tensor) -> None:
+    mixed = jpeg(photos[:2], [90, 30])
+    assert torch.equal(mixed[0], jpeg(photos[:1], 90)[0]) and torch.equal(mixed[1], jpeg(photos[1:2], 30)[0])
+    rgb = photos[:4].expand(-1, 3, -1, -1).contiguous()
+    assert jpeg(rgb, 50).shape == rgb.shape
+
+
+def test_blur_sigma_zero_is_identity_and_larger_sigma_smooths_more(photos: torch.Tensor) -> None:
+    assert torch.equal(blur(photos, 0), photos)
+    assert torch.equal(perturb(photos, "blur:0"), photos)
+
+    def roughness(x: torch.Tensor) -> float:
+        return float((x[..., 1:].double() - x[..., :-1].double()).abs().mean())
+
+    values = [roughness(blur(photos, s)) for s in (0, 1, 2, 3, 4)]
+    assert values == sorted(values, reverse=True) and values[-1] < values[0] / 1.5
+    flat = torch.full((1, 1, 16, 16), 77, dtype=torch.uint8)
+    assert torch.equal(blur(flat, 2.5), flat)
+    assert float(gaussian_kernel(1.5).sum()) == pytest.approx(1.0)
+
+
+def test_blur_matches_a_reference_gaussian_filter(photos: torch.Tensor) -> None:
+    scipy_ndimage = pytest.importorskip("scipy.ndimage")
+    ours = blur(photos[:2], 1.0).double()
+    reference = torch.from_numpy(scipy_ndimage.gaussian_filter(photos[:2].double().numpy(), sigma=(0, 0, 1, 1),
+                                                               mode="mirror", truncate=3.0)).round()
+    assert float((ours - reference).abs().max()) <= 1
+
+
+def test_resize_keeps_low_frequencies_and_removes_the_highest() -> None:
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    smooth = (128 + 60 * torch.sin(2 * torch.pi * xx / 32) * torch.cos(2 * torch.pi * yy / 32)).round()
+    checker = ((xx + yy) % 2 * 255)
+    images = torch.stack([smooth, checker])[:, None].to(torch.uint8)
+    out = resize(images, 0.5)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    assert float((out[0].double() - images[0].double()).abs().mean()) < 3
+    assert float(out[1].double().std()) < 0.1 * float(images[1].double().std())
+
+
+def test_noise_has_the_stated_std_and_follows_the_seed() -> None:
+    gray = torch.full((8, 1, 32, 32), 128, dtype=torch.uint8)
+    for sigma in (5, 10, 20):
+        diff = noise(gray, sigma, seed=1).double() - 128
+        assert float(diff.std()) == pytest.approx(sigma, rel=0.05)
+        assert abs(float(diff.mean())) < 0.5
+    assert torch.equal(noise(gray, 10, seed=3), noise(gray, 10, seed=3))
+    assert not torch.equal(noise(gray, 10, seed=3), noise(gray, 10, seed=4))
+    assert torch.equal(perturb(gray, "noise:10", seed=2), perturb(gray, "noise:10", seed=2))
+
+
+def test_grid_and_spec_parsing() -> None:
+    grid = robustness_grid()
+    assert grid[:8] == [f"jpeg:{q}" for q in (100, 90, 80, 70, 60, 50, 40, 30)]
+    assert {"blur:0", "blur:4", "resize:0.5", "noise:5", "noise:10", "noise:20"} <= set(grid) and len(grid) == 17
+    x = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)
+    assert perturb(x, "none") is x
+    assert np.array_equal(perturb(x, "jpeg:70").numpy(), jpeg(x, 70).numpy())
+    for bad in ("jpeg:high", "sharpen:2", "jpeg:0", "resize:2"):
+        with pytest.raises(UserError):
+            perturb(x, bad)
