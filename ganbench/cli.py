@@ -128,9 +128,7 @@ SeedOpt = typer.Option(0, "--seed", help="Seed of the run.")
 ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
-<<<<<<< HEAD
 CheckpointOpt = typer.Option(None, "--checkpoint-every", help="Checkpoint training every N steps (preset default).")
-=======
 FakesOpt = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: external fakes as one more test "
                                             "generator for every detector (repeatable).")
 DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (names, entry points or "
@@ -144,30 +142,23 @@ def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
     if not names:
         raise UserError("--detectors names no detector")
     return names
->>>>>>> detectors
 
 
 @app.command()
 @user_errors
 def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
         device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
-<<<<<<< HEAD
-        skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt) -> None:
-=======
-        skip_bad: bool = SkipBadOpt, fakes: list[str] = FakesOpt, detectors: Optional[str] = DetectorsOpt) -> None:
->>>>>>> detectors
+        skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
+        detectors: Optional[str] = DetectorsOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
     from ganbench.runner import SuiteRunner
     from leaderboards import print_leaderboard
 
-<<<<<<< HEAD
-    config = _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every)
-=======
-    config = dataclasses.replace(_run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad),
-                                 detectors=_detector_list(detectors), fakes=tuple(fakes))
->>>>>>> detectors
+    config = dataclasses.replace(
+        _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every),
+        detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
     if not quiet:
@@ -229,7 +220,6 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     typer.echo(f"wrote {n} samples of {generator} to {out}")
 
 
-<<<<<<< HEAD
 @app.command("human-eval")
 @user_errors
 def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder with trained generators."),
@@ -265,7 +255,8 @@ def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder wit
     console.print(f"{outcome.answered}/{outcome.total} votes ({state}); accuracy {m['acc']:.3f} "
                   f"[{m['acc_ci_low']:.3f}, {m['acc_ci_high']:.3f}]; fooled rate {fooled}; "
                   f"{len(outcome.records)} record(s) in {out}/records", markup=False, highlight=False, soft_wrap=True)
-=======
+
+
 @app.command("eval-detector")
 @user_errors
 def eval_detector(detector: str = typer.Argument(..., help="package.module:ClassName (current directory on the "
@@ -299,7 +290,6 @@ def eval_detector(detector: str = typer.Argument(..., help="package.module:Class
     if summary.problems:
         typer.echo(f"{len(summary.problems)} unit(s) failed or diverged", err=True)
         raise typer.Exit(1)
->>>>>>> detectors
 
 
 @leaderboard_app.command("show")
