@@ -7,9 +7,11 @@ from dataclasses import fields, replace
 from ganbench.registry import Registry
 from generators.base import Batch, DataSpec, GenerativeModel
 from generators.dcgan import DCGAN
+from generators.ddpm import DDPM
+from generators.vae import VAE
 
 GENERATORS: Registry[type[GenerativeModel]] = Registry("generator")
-for _variant in (DCGAN,):
+for _variant in (DCGAN, VAE, DDPM):
     GENERATORS.register(_variant)
 
 

@@ -1,0 +1,175 @@
+"""VAE: Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014 (arXiv:1312.6114).
+
+A non-adversarial reference generator (family ``vae``). Defining components:
+
+* a convolutional encoder q(z|x) = N(mu(x), diag(exp(logvar(x)))) and a convolutional decoder
+  p(x|z), with the prior p(z) = N(0, I);
+* the reparameterization trick z = mu + exp(logvar / 2) * eps, eps ~ N(0, I), so the ELBO is
+  differentiable in the encoder's outputs;
+* the ELBO, E_q[log p(x|z)] - KL(q(z|x) || p(z)), with the KL term in closed form (the paper's
+  Appendix B) and the reconstruction term estimated with one sample of z;
+* a Bernoulli decoder on intensities scaled to [0, 1] (the paper's MNIST likelihood) or a
+  Gaussian decoder with a fixed standard deviation;
+* samples decode z drawn from the prior and show the decoder's mean.
+
+Training has no discriminator: ``n_critic = 0`` and each trainer step is one ELBO update (Adam;
+the paper used Adagrad).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generators.base import Batch, DataSpec, GenerativeModel
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def _n_blocks(resolution: int) -> int:
+    blocks = int(math.log2(resolution)) - 2
+    if resolution < 8 or 2 ** (blocks + 2) != resolution:
+        raise ValueError(f"the VAE needs a power-of-two resolution >= 8, got {resolution}")
+    return blocks
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per sample, summed over latent dimensions."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One differentiable sample z = mu + sigma * eps of N(mu, exp(logvar))."""
+    eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
+    return mu + (0.5 * logvar).exp() * eps
+
+
+def reconstruction_nll(likelihood: str, output: torch.Tensor, x: torch.Tensor, decoder_std: float) -> torch.Tensor:
+    """-log p(x|z) per sample, summed over pixels; ``x`` in [-1, 1], ``output`` the decoder's raw output.
+
+    Bernoulli: ``output`` are logits of intensities in [0, 1]. Gaussian: ``output`` is the mean in
+    [-1, 1] units and the density includes its normalising constant.
+    """
+    if likelihood == "bernoulli":
+        target = (x + 1.0) / 2.0
+        return F.binary_cross_entropy_with_logits(output, target, reduction="none").flatten(1).sum(1)
+    if likelihood == "gaussian":
+        squared = (x - output).pow(2) / (2.0 * decoder_std**2)
+        return (squared + math.log(decoder_std) + 0.5 * math.log(2.0 * math.pi)).flatten(1).sum(1)
+    raise ValueError(f"unknown likelihood {likelihood!r}; expected one of {LIKELIHOODS}")
+
+
+@dataclass
+class ELBOTerms:
+    """Per-sample terms: ``reconstruction`` = -log p(x|z) at one z ~ q(z|x), ``kl`` = KL(q(z|x) || p(z))."""
+
+    reconstruction: torch.Tensor
+    kl: torch.Tensor
+
+    @property
+    def elbo(self) -> torch.Tensor:
+        return -(self.reconstruction + self.kl)
+
+
+class VAEEncoder(nn.Module):
+    """resolution -> 4x4 by strided convolutions (channels doubling), then linear heads for mu and logvar."""
+
+    def __init__(self, channels: int, resolution: int, width: int, z_dim: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        ch_in, ch = channels, width
+        for _ in range(_n_blocks(resolution)):
+            layers += [nn.Conv2d(ch_in, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+            ch_in, ch = ch, ch * 2
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(ch_in * 16, 2 * z_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.head(self.features(x)).chunk(2, dim=1)
+        return mu, logvar
+
+
+class VAEDecoder(nn.Module):
+    """z -> 4x4 by a linear layer, then transposed convolutions (channels halving) to the resolution."""
+
+    def __init__(self, channels: int, resolution: int, width: int, z_dim: int) -> None:
+        super().__init__()
+        blocks = _n_blocks(resolution)
+        self.ch = width * 2 ** (blocks - 1)
+        self.project = nn.Sequential(nn.Linear(z_dim, self.ch * 16), nn.ReLU(True))
+        layers: list[nn.Module] = []
+        ch = self.ch
+        for _ in range(blocks - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1), nn.ReLU(True)]
+            ch //= 2
+        layers.append(nn.ConvTranspose2d(ch, channels, 4, 2, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.project(z).view(len(z), self.ch, 4, 4))
+
+
+@dataclass
+class VAEConfig:
+    z_dim: int = 32
+    width: int = 64
+    likelihood: str = "bernoulli"
+    decoder_std: float = 0.1
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+class VAE(GenerativeModel):
+    """``E`` is the encoder q(z|x), ``G`` the decoder p(x|z) that produces samples."""
+
+    name = "vae"
+    paper = "Kingma & Welling, Auto-Encoding Variational Bayes"
+    year = 2014
+    family = "vae"
+    config_class = VAEConfig
+    n_critic = 0
+
+    def __init__(self, spec: DataSpec, config: VAEConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or VAEConfig()
+        c = self.config
+        if c.likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {c.likelihood!r}; expected one of {LIKELIHOODS}")
+        self.E = VAEEncoder(spec.channels, spec.resolution, c.width, c.z_dim)
+        self.G = VAEDecoder(spec.channels, spec.resolution, c.width, c.z_dim)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        params = list(self.E.parameters()) + list(self.G.parameters())
+        self.opt = torch.optim.Adam(params, lr=self.config.lr, betas=self.config.betas, foreach=True)
+        return {"vae": self.opt}
+
+    def elbo_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ELBOTerms:
+        """Reconstruction and KL terms of the ELBO of images ``x`` in [-1, 1], per sample."""
+        mu, logvar = self.E(x)
+        mu, logvar = mu.float(), logvar.float()
+        output = self.G(reparameterize(mu, logvar, generator)).float()
+        reconstruction = reconstruction_nll(self.config.likelihood, output, x.float(), self.config.decoder_std)
+        return ELBOTerms(reconstruction, gaussian_kl(mu, logvar))
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        terms = self.elbo_terms(batch.real)
+        loss = -terms.elbo.mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"neg_elbo": loss.detach(), "recon": terms.reconstruction.mean().detach(), "kl": terms.kl.mean().detach()}
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's mean image in [-1, 1] for latents ``z``."""
+        output = self.sampling_network(z).float()
+        return torch.sigmoid(output) * 2.0 - 1.0 if self.config.likelihood == "bernoulli" else output.clamp(-1, 1)
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        """Decoded prior samples; ``truncation`` scales the prior's standard deviation (temperature)."""
+        z = torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
+        return self.decode_mean(z * truncation if truncation is not None else z)

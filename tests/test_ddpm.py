@@ -1,0 +1,172 @@
+"""DDPM (Ho et al. 2020) and DDIM sampling (Song et al. 2021): the schedule, the forward
+process, the samplers against an exact denoiser, EMA and resume, and learning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from ganbench.data import Dataset
+from ganbench.features import ClassifierExtractor
+from ganbench.store import RunStore
+from ganbench.suites import SUITES
+from generators import GENERATORS, DataSpec
+from generators.ddpm import DDPM, DDPMConfig, NoiseSchedule, cosine_betas, ddim_timesteps, linear_betas
+from generators.trainer import TrainConfig, train
+from generators.unet import sinusoidal_embedding
+from reference_quality import build, digits_extractor, fid, train_steps
+
+TINY = dict(width=8, channel_mults=(1, 2), attention_resolutions=(4,), patch_size=1)
+
+
+@pytest.fixture(scope="module")
+def extractor16(digits16: Dataset, tmp_path_factory: pytest.TempPathFactory) -> ClassifierExtractor:
+    return digits_extractor(digits16, tmp_path_factory.getbasetemp() / "reference-classifier")
+
+
+def tiny(resolution: int = 8, **overrides: object) -> DDPM:
+    return DDPM(DataSpec("image", 1, resolution, 10), DDPMConfig(**{**TINY, **overrides}))
+
+
+@pytest.mark.parametrize("betas", [linear_betas(1000), cosine_betas(1000)], ids=["linear", "cosine"])
+def test_schedules_increase_betas_and_decrease_alpha_bar(betas: torch.Tensor) -> None:
+    assert len(betas) == 1000 and (betas > 0).all() and (betas < 1).all()
+    assert (betas[1:] >= betas[:-1]).all() and betas[-1] > 10 * betas[0]
+    alpha_bar = NoiseSchedule(betas).alpha_bar
+    assert (alpha_bar[1:] < alpha_bar[:-1]).all()
+    assert alpha_bar[0] > 0.999 and alpha_bar[-1] < 1e-4
+
+
+def test_linear_schedule_spans_ho_et_al_range_and_cosine_follows_its_closed_form() -> None:
+    linear = linear_betas(1000)
+    assert linear[0].item() == pytest.approx(1e-4) and linear[-1].item() == pytest.approx(0.02)
+    alpha_bar = NoiseSchedule(cosine_betas(1000)).alpha_bar.double()
+    t = torch.tensor([100, 500, 900])
+
+    def f(u: torch.Tensor) -> torch.Tensor:
+        return torch.cos((u / 1000 + 0.008) / 1.008 * torch.pi / 2) ** 2
+
+    assert torch.allclose(alpha_bar[t], f(t.double() + 1) / f(torch.zeros((), dtype=torch.float64)), rtol=1e-4)
+
+
+def test_forward_noising_matches_the_closed_form_of_q_xt_given_x0() -> None:
+    """Step-by-step noising x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps and the one-shot
+    q_sample both have mean sqrt(alpha_bar_t) x0 and variance 1 - alpha_bar_t."""
+    schedule = NoiseSchedule(linear_betas(1000))
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.tensor([-0.8, 0.1, 0.9]).expand(20_000, 3)
+    x = x0.clone()
+    for step in range(400):
+        x = (1 - schedule.betas[step]).sqrt() * x + schedule.betas[step].sqrt() * torch.randn(x.shape, generator=gen)
+        if step in (49, 399):
+            t = torch.full((len(x0),), step)
+            one_shot = schedule.q_sample(x0, t, torch.randn(x0.shape, generator=gen))
+            ab = schedule.alpha_bar[step]
+            for sample in (x, one_shot):
+                assert torch.allclose(sample.mean(0), ab.sqrt() * x0[0], atol=0.02)
+                assert torch.allclose(sample.var(0), (1 - ab).expand(3), rtol=0.05)
+
+
+class GaussianDenoiser(nn.Module):
+    """The exact E[eps | x_t] when every pixel of the data is N(mean, std^2)."""
+
+    def __init__(self, alpha_bar: torch.Tensor, mean: float, std: float) -> None:
+        super().__init__()
+        self.alpha_bar, self.mean, self.std = alpha_bar, mean, std
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        ab = self.alpha_bar[t].view(-1, 1, 1, 1)
+        return (1 - ab).sqrt() * (x - ab.sqrt() * self.mean) / (ab * self.std**2 + 1 - ab)
+
+
+@pytest.mark.parametrize("sampler,steps,eta", [("ancestral", 1000, 0.0), ("ddim", 1000, 0.0), ("ddim", 1000, 1.0)])
+def test_samplers_with_the_exact_denoiser_recover_the_data_distribution(sampler: str, steps: int, eta: float) -> None:
+    model = tiny(sampler=sampler, sampling_steps=steps, eta=eta, clip_denoised=False)
+    model.G_ema = GaussianDenoiser(model.schedule.alpha_bar, mean=0.3, std=0.2)
+    gen = torch.Generator().manual_seed(0)
+    x = model.denoise_from(torch.randn(400, 1, 8, 8, generator=gen), gen)
+    assert x.mean().item() == pytest.approx(0.3, abs=0.01)
+    assert x.std().item() == pytest.approx(0.2, rel=0.03)
+
+
+def test_ddim_sigma_at_eta_one_is_the_ddpm_posterior_std_and_zero_at_eta_zero() -> None:
+    schedule = NoiseSchedule(linear_betas(1000))
+    t = torch.arange(1, 1000)
+    ab, ab_prev = schedule.alpha_bar[t], schedule.alpha_bar[t - 1]
+    posterior_std = ((1 - ab_prev) / (1 - ab) * schedule.betas[t]).sqrt()
+    assert torch.allclose(schedule.ddim_sigma(t, t - 1, 1.0), posterior_std, rtol=1e-3)
+    assert torch.equal(schedule.ddim_sigma(t, t - 1, 0.0), torch.zeros(999))
+    seq = ddim_timesteps(1000, 50)
+    assert len(seq.unique()) == 50 and seq[0] == 0 and seq[-1] == 999
+
+
+def test_ddim_with_eta_zero_is_a_deterministic_map_of_the_initial_noise() -> None:
+    torch.manual_seed(0)
+    model = tiny(sampling_steps=10)
+    for p in model.G_ema.parameters():
+        nn.init.normal_(p, std=0.2)
+    x_t = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    first = model.ddim_sample(x_t, 10, 0.0, torch.Generator().manual_seed(2))
+    second = model.ddim_sample(x_t, 10, 0.0, torch.Generator().manual_seed(3))
+    assert torch.equal(first, second)
+    stochastic = model.ddim_sample(x_t, 10, 1.0, torch.Generator().manual_seed(2))
+    assert not torch.allclose(first, stochastic, atol=1e-3)
+    other = model.ddim_sample(x_t + 0.5, 10, 0.0, torch.Generator().manual_seed(2))
+    assert not torch.allclose(first, other, atol=1e-3)
+    images = model.sample(5, seed=7)
+    assert images.dtype == torch.uint8 and images.shape == (5, 1, 8, 8)
+    assert torch.equal(images, model.sample(5, seed=7)) and not torch.equal(images, model.sample(5, seed=8))
+
+
+def test_time_embedding_distinguishes_timesteps() -> None:
+    emb = sinusoidal_embedding(torch.tensor([0, 1, 500, 999]), 16)
+    assert emb.shape == (4, 16)
+    assert torch.allclose(emb[0], torch.cat([torch.zeros(8), torch.ones(8)]))
+    assert torch.cdist(emb, emb).masked_fill(torch.eye(4, dtype=torch.bool), 1.0).min() > 0.1
+
+
+def test_ddpm_is_a_diffusion_reference_generator_sampling_from_its_ema() -> None:
+    assert GENERATORS.get("ddpm") is DDPM and DDPM.family == "diffusion" and DDPM.n_critic == 0
+    assert "ddpm" in SUITES.get("reference").generators() and "ddpm" not in SUITES.get("gans").generators()
+    model = tiny()
+    assert model.sampling_network is model.G_ema
+    assert DDPMConfig().timesteps == 1000 and DDPMConfig().sampler == "ddim" and DDPMConfig().sampling_steps == 50
+
+
+def test_ema_and_resume_continue_the_same_training(digits16: Dataset, tmp_path: Path) -> None:
+    def fresh() -> DDPM:
+        torch.manual_seed(0)
+        return tiny(16, patch_size=2)
+
+    store = RunStore(tmp_path)
+    save, load = store.save_checkpoint, RunStore.load_checkpoint
+    straight = fresh()
+    train(straight, digits16.x_train, digits16.y_train, TrainConfig(steps=6, batch_size=16))
+    assert int(straight.ema_updates) == 6 and straight.ema_decay == pytest.approx(7 / 16)
+    ema, raw = straight.G_ema.state_dict(), straight.G.state_dict()
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw)
+    checkpoint = tmp_path / "ddpm.pt"
+    train(fresh(), digits16.x_train, digits16.y_train, TrainConfig(steps=3, batch_size=16), checkpoint, save=save)
+    resumed = fresh()
+    train(resumed, digits16.x_train, digits16.y_train, TrainConfig(steps=6, batch_size=16), checkpoint,
+          save=save, load=load)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_short_training_lowers_the_noise_error_and_fid(digits16: Dataset, extractor16: ClassifierExtractor) -> None:
+    torch.manual_seed(0)
+    model = build("ddpm", digits16, width=16, lr=2e-3, sampling_steps=20)
+    x0 = digits16.x_test[:256].float() / 127.5 - 1
+    with torch.no_grad():
+        before_loss = model.loss(x0, torch.Generator().manual_seed(0))
+    before_fid = fid(model, digits16, extractor16)
+    train_steps(model, digits16, 300)
+    with torch.no_grad():
+        after_loss = model.loss(x0, torch.Generator().manual_seed(0))
+    after_fid = fid(model, digits16, extractor16)
+    assert after_loss < 0.5 * before_loss
+    assert after_fid < 0.9 * before_fid
