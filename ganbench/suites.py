@@ -9,6 +9,7 @@ from detectors import DETECTORS
 from ganbench.errors import UserError
 from ganbench.registry import Registry
 from generators import GENERATORS, GenerativeModel
+from generators.tricks import TRICK_NAMES
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,11 @@ class Suite:
     description: str
     selects: Callable[[type[GenerativeModel]], bool]
     detectors: tuple[str, ...] | None = None
+    members: tuple[str, ...] = ()
 
     def generators(self) -> list[str]:
+        if self.members:
+            return list(self.members)
         return [name for name, cls in GENERATORS if self.selects(cls)]
 
     def detector_names(self) -> list[str]:
@@ -36,6 +40,8 @@ for _suite in (
     Suite("translation", "image-to-image GANs (paired, unpaired, multi-domain)",
           lambda c: c.task in {"paired", "unpaired", "multi-domain"}),
     Suite("reference", "non-GAN reference generators (VAE, diffusion)", lambda c: c.family != "gan"),
+    Suite("tricks", "gan alone and with each training trick switched on (ablation)", lambda c: False, ("spectrum",),
+          members=("gan", *(f"gan+{trick}" for trick in TRICK_NAMES))),
 ):
     SUITES.register(_suite)
 

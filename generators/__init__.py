@@ -1,17 +1,69 @@
-"""The generator family: a registry of variants built on shared layers, losses and one trainer."""
+"""The generator family: a registry of variants built on shared layers, losses and one trainer.
+
+Names may carry training tricks after a ``+`` (``gan+packing``, ``lsgan+diffaugment+label-smoothing``):
+the registry resolves them to the base variant with those tricks switched on
+(``generators.tricks``), so every command that takes a generator name can ablate them.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields, replace
 
+from ganbench.errors import UserError
 from ganbench.registry import Registry
 from generators.base import Batch, DataSpec, GenerativeModel
+from generators.cgan import CGAN
 from generators.dcgan import DCGAN
 from generators.ddpm import DDPM
+from generators.gan import GAN
+from generators.infogan import InfoGAN
+from generators.lsgan import LSGAN
+from generators.sngan import SNGAN
+from generators.tricks import split_name
 from generators.vae import VAE
+from generators.wgan import WGAN
+from generators.wgan_gp import WGANGP
 
-GENERATORS: Registry[type[GenerativeModel]] = Registry("generator")
-for _variant in (DCGAN, VAE, DDPM):
+
+@functools.lru_cache(maxsize=None)
+def with_tricks(base: type[GenerativeModel], tricks: tuple[str, ...]) -> type[GenerativeModel]:
+    """A subclass of ``base`` named ``base+trick+...`` whose config has ``tricks`` switched on."""
+    if "tricks" not in {f.name for f in fields(base.config_class)}:
+        raise UserError(f"{base.name} has no training-trick options")
+
+    class Tricked(base):  # type: ignore[valid-type, misc]
+        name = "+".join((base.name, *tricks))
+        supports_points = base.supports_points and "diffaugment" not in tricks
+
+        def __init__(self, spec: DataSpec, config: object | None = None) -> None:
+            config = config or base.config_class()
+            super().__init__(spec, replace(config, tricks=config.tricks.enable(*tricks)))
+
+    Tricked.__name__ = Tricked.__qualname__ = f"{base.__name__}With{''.join(t.title().replace('-', '') for t in tricks)}"
+    return Tricked
+
+
+class GeneratorRegistry(Registry[type[GenerativeModel]]):
+    """The registry of variants; ``get`` also resolves ``variant+trick`` names."""
+
+    def get(self, name: str) -> type[GenerativeModel]:
+        base, tricks = split_name(name)
+        cls = super().get(base)
+        return with_tricks(cls, tricks) if tricks else cls
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self.get(name)
+        except UserError:
+            return False
+        return True
+
+
+GENERATORS = GeneratorRegistry("generator")
+for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, VAE, DDPM):
     GENERATORS.register(_variant)
 
 
@@ -24,4 +76,4 @@ def create_generator(name: str, spec: DataSpec, width: int | None = None, **over
     return cls(spec, config)
 
 
-__all__ = ["GENERATORS", "Batch", "DataSpec", "GenerativeModel", "create_generator"]
+__all__ = ["GENERATORS", "Batch", "DataSpec", "GenerativeModel", "create_generator", "with_tricks"]

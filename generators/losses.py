@@ -19,15 +19,22 @@ import torch.nn.functional as F
 from torch import nn
 
 LOSS_KINDS = ("nonsaturating", "minimax", "lsgan", "wasserstein", "hinge")
+TARGET_LOSSES = ("nonsaturating", "minimax", "lsgan")
 
 
-def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """Loss the discriminator minimises, given its outputs on real and on fake inputs."""
+def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """Loss the discriminator minimises, given its outputs on real and on fake inputs.
+
+    ``real_target`` below 1 is one-sided label smoothing (Salimans et al. 2016); it applies to
+    the losses with targets (BCE and least squares) only.
+    """
+    if real_target != 1.0 and kind not in TARGET_LOSSES:
+        raise ValueError(f"label smoothing needs a loss with targets {TARGET_LOSSES}, not {kind!r}")
     if kind in ("nonsaturating", "minimax"):
-        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
                 + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
     if kind == "lsgan":
-        return 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean())
+        return 0.5 * ((real - real_target).pow(2).mean() + fake.pow(2).mean())
     if kind == "wasserstein":
         return fake.mean() - real.mean()
     if kind == "hinge":

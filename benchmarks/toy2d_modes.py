@@ -1,0 +1,100 @@
+"""Mode collapse on the toy 2-D mixtures: modes covered and % high-quality samples.
+
+The protocol of VEEGAN (Srivastava et al., NeurIPS 2017) as used by PacGAN (Lin et al., NeurIPS
+2018, Table 1): train on ring-8 (std 0.02) and grid-25 (std 0.05), draw 2,500 samples, count a
+sample as high quality when it lies within 3 standard deviations of its nearest mode, and a
+mode as covered when it is the nearest mode of at least one high-quality sample. Mean and
+standard deviation over seeds, next to PacGAN's published anchors.
+
+    PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from ganbench.data import load_toy2d
+from generators import DataSpec, create_generator
+from generators.trainer import TrainConfig, train
+
+VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
+ANCHORS = {  # PacGAN Table 1: (modes, % high quality)
+    ("GAN", "ring"): (6.3, 98.2), ("GAN", "grid"): (17.3, 94.8),
+    ("PacGAN4", "ring"): (7.8, 95.9), ("PacGAN4", "grid"): (24.8, 93.6),
+}
+
+
+def toy_mode_statistics(points: torch.Tensor, modes: torch.Tensor, std: float) -> tuple[int, float]:
+    """(modes covered, fraction of high-quality samples) of ``points`` against the mixture's ``modes``."""
+    distance, nearest = torch.cdist(points.double(), modes.double()).min(dim=1)
+    good = distance <= 3 * std
+    return int(nearest[good].unique().numel()), float(good.double().mean())
+
+
+def run(variant: str, layout: str, seed: int, steps: int, batch_size: int, n_samples: int) -> dict[str, object]:
+    data = load_toy2d(layout)
+    spec = DataSpec("points", 0, 0, data.num_classes)
+    torch.manual_seed(seed)
+    model = create_generator(variant, spec)
+    started = time.perf_counter()
+    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=steps, batch_size=batch_size, seed=seed))
+    seconds = time.perf_counter() - started
+    points = model.sample(n_samples, seed=seed + 1000)
+    covered, quality = toy_mode_statistics(points, data.modes, data.mode_std)
+    return {"variant": variant, "layout": layout, "seed": seed, "status": outcome.status, "modes": covered,
+            "high_quality": 100 * quality, "seconds": round(seconds, 1)}
+
+
+def summarise(rows: list[dict[str, object]], steps: int, seeds: int) -> str:
+    lines = [f"toy2d, {seeds} seed(s), {steps} generator steps, 2,500 samples; mean (std) over seeds", "",
+             "| variant | ring-8 modes | ring-8 % HQ | grid-25 modes | grid-25 % HQ |", "|---|---|---|---|---|"]
+
+    def cell(values: list[float]) -> str:
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.1f} ({spread:.1f})"
+
+    for variant in dict.fromkeys(str(r["variant"]) for r in rows):
+        cells = []
+        for layout in ("ring", "grid"):
+            picked = [r for r in rows if r["variant"] == variant and r["layout"] == layout]
+            cells += [cell([float(r["modes"]) for r in picked]), cell([float(r["high_quality"]) for r in picked])] \
+                if picked else ["-", "-"]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    for name in ("GAN", "PacGAN4"):
+        (rm, rq), (gm, gq) = ANCHORS[(name, "ring")], ANCHORS[(name, "grid")]
+        lines.append(f"| {name} (PacGAN, published) | {rm} | {rq} | {gm} | {gq} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--layouts", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=2500)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="JSON file for the per-seed rows")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for layout in args.layouts:
+        for variant in args.variants:
+            for seed in range(args.seeds):
+                row = run(variant, layout, seed, args.steps, args.batch_size, args.samples)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                if args.out is not None:
+                    args.out.write_text(json.dumps(rows, indent=1))
+    print(summarise(rows, args.steps, args.seeds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""GAN: Goodfellow, Pouget-Abadie, Mirza, Xu, Warde-Farley, Ozair, Courville & Bengio,
+"Generative Adversarial Nets", NeurIPS 2014 (arXiv:1406.2661).
+
+Defining components:
+
+* multilayer perceptrons for both players: G maps noise through ReLU layers to a Tanh image
+  (or to 2-D points on toy2d), D maps the flattened input through maxout layers to one logit;
+* the two-player minimax game with D's binary cross-entropy; G minimises the non-saturating
+  ``-log D(G(z))`` the paper recommends in practice, or the saturating ``log(1 - D(G(z)))``
+  with ``loss="minimax"``;
+* one D update per G update (the paper's k = 1).
+
+Adam (2e-4, beta1 0.5) replaces the paper's SGD with momentum, and the image generator uses
+BatchNorm; both follow common practice and keep the variant comparable under one budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from ganbench.errors import UserError
+from generators.base import Batch, DataSpec, GenerativeModel
+from generators.blocks import Discriminator, MLPGenerator, MLPTrunk, image_shape, point_discriminator, point_generator
+from generators.tricks import TrickHooks, Tricks
+
+
+@dataclass
+class GANConfig:
+    z_dim: int = 100
+    width: int = 64
+    maxout_pieces: int = 5
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    loss: str = "nonsaturating"
+    tricks: Tricks = field(default_factory=Tricks)
+
+
+class GAN(GenerativeModel):
+    name = "gan"
+    paper = "Goodfellow et al., Generative Adversarial Nets"
+    year = 2014
+    supports_points = True
+    config_class = GANConfig
+
+    def __init__(self, spec: DataSpec, config: GANConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or GANConfig()
+        c = self.config
+        if c.loss not in ("nonsaturating", "minimax"):
+            raise UserError(f"gan's loss is 'nonsaturating' or 'minimax', not {c.loss!r}")
+        if spec.kind == "points":
+            self.G = point_generator(c.z_dim)
+            self.D = point_discriminator(c.tricks)
+        else:
+            shape, hidden = image_shape(spec), 8 * c.width
+            self.G = MLPGenerator(c.z_dim, shape, hidden=hidden, depth=2)
+            self.D = Discriminator(lambda m: MLPTrunk(math.prod(shape) * m, hidden, depth=2, pieces=c.maxout_pieces),
+                                   c.tricks)
+        self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.G(self.noise(len(batch.real)))
+        real_out = self.D(self.tricks.view(batch.real, batch.step))
+        fake_out = self.D(self.tricks.view(fake, batch.step))
+        loss = self.tricks.discriminator_loss(real_out, fake_out)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss_d": loss.detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        fake = self.G(self.noise(len(batch.real)))
+        features = self.D.features(self.tricks.view(fake, batch.step))
+        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {"loss_g": loss.detach()}
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        return self.sampling_network(self.noise(n, generator))

@@ -1,0 +1,90 @@
+"""LSGAN: Mao, Li, Xie, Lau, Wang & Smolley, "Least Squares Generative Adversarial Networks",
+ICCV 2017 (arXiv:1611.04076).
+
+Defining components:
+
+* least-squares losses in place of the sigmoid cross-entropy, with the paper's 0-1 coding
+  (a = 0 for fake, b = 1 for real, c = 1 as G's target):
+  ``L_D = 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]`` and ``L_G = 1/2 E[(D(G(z)) - 1)^2]``,
+  which penalise samples far from the decision boundary even when they are classified right;
+* a linear D output (no sigmoid);
+* DCGAN-style convolutional networks with BatchNorm on images (the shared toy-2D MLPs on
+  points), Adam with learning rate 2e-4 and beta1 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from generators.base import Batch, DataSpec, GenerativeModel
+from generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
+from generators.dcgan import DCGANGenerator
+from generators.layers import init_dcgan_weights
+from generators.tricks import TrickHooks, Tricks
+
+
+@dataclass
+class LSGANConfig:
+    z_dim: int = 100
+    width: int = 64
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    tricks: Tricks = field(default_factory=Tricks)
+
+
+class LSGAN(GenerativeModel):
+    name = "lsgan"
+    paper = "Mao et al., Least Squares Generative Adversarial Networks"
+    year = 2017
+    supports_points = True
+    config_class = LSGANConfig
+
+    def __init__(self, spec: DataSpec, config: LSGANConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or LSGANConfig()
+        c = self.config
+        if spec.kind == "points":
+            self.G = point_generator(c.z_dim)
+            self.D = point_discriminator(c.tricks)
+        else:
+            self.G = DCGANGenerator(c.z_dim, spec.channels, spec.resolution, c.width)
+            self.D = Discriminator(lambda m: ConvTrunk(spec.channels * m, spec.resolution, c.width, batchnorm=True),
+                                   c.tricks)
+            init_dcgan_weights(self.G)
+            init_dcgan_weights(self.D)
+        self.tricks = TrickHooks(c.tricks, "lsgan", spec, self.G, self.D)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.G(self.noise(len(batch.real)))
+        real_out = self.D(self.tricks.view(batch.real, batch.step))
+        fake_out = self.D(self.tricks.view(fake, batch.step))
+        loss = self.tricks.discriminator_loss(real_out, fake_out)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss_d": loss.detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        fake = self.G(self.noise(len(batch.real)))
+        features = self.D.features(self.tricks.view(fake, batch.step))
+        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {"loss_g": loss.detach()}
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        return self.sampling_network(self.noise(n, generator))

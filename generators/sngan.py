@@ -1,0 +1,129 @@
+"""SNGAN: Miyato, Kataoka, Koyama & Yoshida, "Spectral Normalization for Generative Adversarial
+Networks", ICLR 2018 (arXiv:1802.05957).
+
+Defining components:
+
+* spectral normalisation of *every* discriminator layer: each weight is divided by its largest
+  singular value, estimated by one power iteration per forward pass, so that D is 1-Lipschitz
+  layer by layer (``torch.nn.utils.parametrizations.spectral_norm``);
+* the hinge loss, ``L_D = E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]``, ``L_G = -E[D(G(z))]``;
+* the paper's "standard CNN" (Table 3): D alternates 3x3 stride-1 and 4x4 stride-2 convolutions
+  with LeakyReLU 0.1 and no other normalisation; G is a dense layer to 4x4 followed by 4x4
+  stride-2 transposed convolutions with BatchNorm and ReLU and a 3x3 Tanh output;
+* Adam with learning rate 2e-4, betas (0.5, 0.999), one D update per G update.
+
+On toy2d both players are the shared toy-2D MLPs, with spectral norm on every D layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from generators.base import Batch, DataSpec, GenerativeModel
+from generators.blocks import Discriminator, conv_stages, point_discriminator, point_generator
+from generators.tricks import TrickHooks, Tricks
+
+
+class SNGANGenerator(nn.Module):
+    """z -> dense 4x4 x 8w -> (4x4 stride-2 deconv, BatchNorm, ReLU) per stage -> 3x3 conv, Tanh."""
+
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int) -> None:
+        super().__init__()
+        stages = conv_stages(resolution)
+        self.base = width * 2 ** stages
+        self.dense = nn.Linear(z_dim, 16 * self.base)
+        layers: list[nn.Module] = [nn.BatchNorm2d(self.base), nn.ReLU(True)]
+        ch = self.base
+        for _ in range(stages):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.Conv2d(ch, channels, 3, 1, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.dense(z).view(len(z), self.base, 4, 4))
+
+
+class SNGANTrunk(nn.Module):
+    """Per stage a 3x3 stride-1 and a 4x4 stride-2 conv (LeakyReLU 0.1), then a 3x3 conv at 4x4."""
+
+    def __init__(self, in_channels: int, resolution: int, width: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin, ch = in_channels, width
+        for _ in range(conv_stages(resolution)):
+            layers += [nn.Conv2d(cin, ch, 3, 1, 1), nn.LeakyReLU(0.1, True),
+                       nn.Conv2d(ch, ch, 4, 2, 1), nn.LeakyReLU(0.1, True)]
+            cin, ch = ch, ch * 2
+        layers += [nn.Conv2d(cin, ch, 3, 1, 1), nn.LeakyReLU(0.1, True), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        self.feature_dim = ch * 16
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@dataclass
+class SNGANConfig:
+    z_dim: int = 128
+    width: int = 64
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    tricks: Tricks = field(default_factory=Tricks)
+
+
+class SNGAN(GenerativeModel):
+    name = "sngan"
+    paper = "Miyato et al., Spectral Normalization for Generative Adversarial Networks"
+    year = 2018
+    supports_points = True
+    config_class = SNGANConfig
+
+    def __init__(self, spec: DataSpec, config: SNGANConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or SNGANConfig()
+        c = self.config
+        if spec.kind == "points":
+            self.G = point_generator(c.z_dim)
+            self.D = point_discriminator(c.tricks, spectral=True)
+        else:
+            self.G = SNGANGenerator(c.z_dim, spec.channels, spec.resolution, c.width)
+            self.D = Discriminator(lambda m: SNGANTrunk(spec.channels * m, spec.resolution, c.width), c.tricks,
+                                   spectral=True)
+        self.tricks = TrickHooks(c.tricks, "hinge", spec, self.G, self.D)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.G(self.noise(len(batch.real)))
+        real_out = self.D(self.tricks.view(batch.real, batch.step))
+        fake_out = self.D(self.tricks.view(fake, batch.step))
+        loss = self.tricks.discriminator_loss(real_out, fake_out)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss_d": loss.detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        fake = self.G(self.noise(len(batch.real)))
+        features = self.D.features(self.tricks.view(fake, batch.step))
+        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {"loss_g": loss.detach()}
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        return self.sampling_network(self.noise(n, generator))

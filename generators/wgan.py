@@ -1,0 +1,90 @@
+"""WGAN: Arjovsky, Chintala & Bottou, "Wasserstein Generative Adversarial Networks", ICML 2017
+(arXiv:1701.07875).
+
+Defining components:
+
+* a *critic* instead of a discriminator: a DCGAN convolutional network whose linear output has
+  no sigmoid and estimates the Wasserstein-1 distance, ``E[f(x)] - E[f(G(z))]``;
+* Lipschitz continuity by weight clipping: every critic parameter is clamped to [-0.01, 0.01]
+  after each critic update;
+* n_critic = 5 critic updates per generator update;
+* RMSprop with learning rate 5e-5 (no momentum-based optimiser);
+* the DCGAN generator (``generators.dcgan``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from generators.base import Batch, DataSpec, GenerativeModel
+from generators.blocks import ConvTrunk, Discriminator
+from generators.dcgan import DCGANGenerator
+from generators.layers import init_dcgan_weights
+from generators.losses import clip_weights
+from generators.tricks import TrickHooks, Tricks
+
+
+@dataclass
+class WGANConfig:
+    z_dim: int = 100
+    width: int = 64
+    lr: float = 5e-5
+    clip: float = 0.01
+    n_critic: int = 5
+    tricks: Tricks = field(default_factory=Tricks)
+
+
+class WGAN(GenerativeModel):
+    name = "wgan"
+    paper = "Arjovsky et al., Wasserstein Generative Adversarial Networks"
+    year = 2017
+    config_class = WGANConfig
+
+    def __init__(self, spec: DataSpec, config: WGANConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or WGANConfig()
+        c = self.config
+        self.n_critic = c.n_critic
+        self.G = DCGANGenerator(c.z_dim, spec.channels, spec.resolution, c.width)
+        self.D = Discriminator(lambda m: ConvTrunk(spec.channels * m, spec.resolution, c.width, batchnorm=True),
+                               c.tricks)
+        init_dcgan_weights(self.G)
+        init_dcgan_weights(self.D)
+        clip_weights(self.D, c.clip)
+        self.tricks = TrickHooks(c.tricks, "wasserstein", spec, self.G, self.D)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.RMSprop(self.G.parameters(), lr=c.lr)
+        self.opt_d = torch.optim.RMSprop(self.D.parameters(), lr=c.lr)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.G(self.noise(len(batch.real)))
+        real_out = self.D(self.tricks.view(batch.real, batch.step))
+        fake_out = self.D(self.tricks.view(fake, batch.step))
+        loss = self.tricks.discriminator_loss(real_out, fake_out)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        clip_weights(self.D, self.config.clip)
+        return {"loss_d": loss.detach(), "wasserstein": (real_out.mean() - fake_out.mean()).detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        fake = self.G(self.noise(len(batch.real)))
+        features = self.D.features(self.tricks.view(fake, batch.step))
+        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {"loss_g": loss.detach()}
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        return self.sampling_network(self.noise(n, generator))

@@ -1,0 +1,95 @@
+"""WGAN-GP: Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville, "Improved Training of Wasserstein
+GANs", NeurIPS 2017 (arXiv:1704.00028).
+
+Defining components:
+
+* the Wasserstein critic loss, with the Lipschitz constraint enforced softly by a gradient
+  penalty ``lambda * E[(||grad f(x_hat)||_2 - 1)^2]``, lambda = 10, on random interpolates
+  ``x_hat`` between real and fake samples (``generators.losses.gradient_penalty``);
+* no BatchNorm in the critic (the penalty is per sample): a DCGAN-style convolutional critic
+  without normalisation, or the shared toy-2D maxout critic on points;
+* n_critic = 5, Adam with learning rate 1e-4 and betas (0, 0.9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from generators.base import Batch, DataSpec, GenerativeModel
+from generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
+from generators.dcgan import DCGANGenerator
+from generators.layers import init_dcgan_weights
+from generators.losses import gradient_penalty
+from generators.tricks import TrickHooks, Tricks
+
+
+@dataclass
+class WGANGPConfig:
+    z_dim: int = 100
+    width: int = 64
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    gp_weight: float = 10.0
+    n_critic: int = 5
+    tricks: Tricks = field(default_factory=Tricks)
+
+
+class WGANGP(GenerativeModel):
+    name = "wgan-gp"
+    paper = "Gulrajani et al., Improved Training of Wasserstein GANs"
+    year = 2017
+    supports_points = True
+    config_class = WGANGPConfig
+
+    def __init__(self, spec: DataSpec, config: WGANGPConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or WGANGPConfig()
+        c = self.config
+        self.n_critic = c.n_critic
+        if spec.kind == "points":
+            self.G = point_generator(c.z_dim)
+            self.D = point_discriminator(c.tricks)
+        else:
+            self.G = DCGANGenerator(c.z_dim, spec.channels, spec.resolution, c.width)
+            self.D = Discriminator(lambda m: ConvTrunk(spec.channels * m, spec.resolution, c.width, batchnorm=False),
+                                   c.tricks)
+            init_dcgan_weights(self.G)
+            init_dcgan_weights(self.D)
+        self.tricks = TrickHooks(c.tricks, "wasserstein", spec, self.G, self.D)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.G(self.noise(len(batch.real)))
+        real_view, fake_view = self.tricks.view(batch.real, batch.step), self.tricks.view(fake, batch.step)
+        real_out, fake_out = self.D(real_view), self.D(fake_view)
+        penalty = gradient_penalty(self.D, real_view, fake_view)
+        loss = self.tricks.discriminator_loss(real_out, fake_out) + self.config.gp_weight * penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss_d": loss.detach(), "gradient_penalty": penalty.detach(),
+                "wasserstein": (real_out.mean() - fake_out.mean()).detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        fake = self.G(self.noise(len(batch.real)))
+        features = self.D.features(self.tricks.view(fake, batch.step))
+        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {"loss_g": loss.detach()}
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        return self.sampling_network(self.noise(n, generator))

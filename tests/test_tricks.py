@@ -1,0 +1,160 @@
+"""Training tricks: each one does what its paper says, and any variant can switch it on by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from ganbench.cli import app
+from ganbench.data import Dataset, to_float
+from ganbench.errors import UserError
+from ganbench.suites import SUITES, resolve_suite
+from generators import GENERATORS, Batch, DataSpec, create_generator
+from generators.diffaugment import cutout, diff_augment, translation
+from generators.layers import MinibatchDiscrimination
+from generators.tricks import TRICK_NAMES, Tricks
+
+SPEC16 = DataSpec("image", 1, 16, 10)
+POINTS = DataSpec("points", 0, 0, 8)
+
+
+def batch(digits16: Dataset, n: int = 32, step: int = 0) -> Batch:
+    return Batch(to_float(digits16.x_train[:n]), digits16.y_train[:n], step)
+
+
+def test_names_switch_tricks_on() -> None:
+    model = create_generator("gan+packing+label-smoothing", SPEC16, width=8)
+    assert model.name == "gan+packing+label-smoothing"
+    assert model.config.tricks.packing == 4 and model.config.tricks.label_smoothing == pytest.approx(0.1)
+    assert model.config.tricks.active() == ["label-smoothing", "packing"]
+    assert create_generator("gan", SPEC16, width=8).config.tricks == Tricks()
+    assert "lsgan+diffaugment" in GENERATORS and "gan+nope" not in GENERATORS
+    with pytest.raises(UserError, match="unknown training trick"):
+        GENERATORS.get("gan+nope")
+    with pytest.raises(UserError, match="no training-trick options"):
+        GENERATORS.get("dcgan+packing")
+    assert not GENERATORS.get("gan+diffaugment").supports_points
+
+
+def test_tricks_suite_ablates_every_trick_on_gan() -> None:
+    generators, _ = resolve_suite("tricks")
+    assert generators == ["gan", *(f"gan+{t}" for t in TRICK_NAMES)]
+    assert "tricks" in SUITES
+    for name in generators:
+        create_generator(name, SPEC16, width=8)
+
+
+def test_label_smoothing_is_one_sided() -> None:
+    model = create_generator("gan+label-smoothing", SPEC16, width=8)
+    real, fake = torch.tensor([1.5, -0.5]), torch.tensor([0.2, -1.0])
+    expected = F.binary_cross_entropy_with_logits(real, torch.full_like(real, 0.9)) \
+        + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+    assert torch.allclose(model.tricks.discriminator_loss(real, fake), expected)
+    with pytest.raises(UserError, match="label smoothing"):
+        create_generator("wgan-gp+label-smoothing", SPEC16, width=8)
+
+
+def test_feature_matching_matches_mean_features(digits16: Dataset) -> None:
+    model = create_generator("gan+feature-matching", SPEC16, width=8)
+    real = to_float(digits16.x_train[:16])
+    fake = model.G(model.noise(16))
+    features = model.D.features(fake)
+    loss = model.tricks.generator_loss(model.D, real, features)
+    expected = (features.mean(0) - model.D.features(real).mean(0)).pow(2).sum()
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert all(p.grad is not None for p in model.G.parameters())
+
+
+def test_minibatch_discrimination_sees_the_whole_batch() -> None:
+    layer = MinibatchDiscrimination(8, kernels=6, kernel_dim=3)
+    same = torch.randn(1, 8).repeat(5, 1)
+    varied = torch.randn(5, 8) * 5
+    assert layer(same).shape == (5, 14)
+    assert torch.allclose(layer(same)[:, 8:], torch.full((5, 6), 4.0))
+    assert (layer(varied)[:, 8:] < layer(same)[:, 8:]).all()
+    model = create_generator("sngan+minibatch-discrimination", SPEC16, width=8).eval()
+    x = torch.randn(6, 1, 16, 16)
+    alone = model.D(x[:3])
+    together = model.D(x)[:3]
+    assert not torch.allclose(alone, together)
+
+
+def test_instance_noise_anneals_to_zero() -> None:
+    model = create_generator("lsgan+instance-noise", SPEC16, width=8)
+    x = torch.zeros(256, 1, 16, 16)
+    assert model.tricks.view(x, step=0).std() == pytest.approx(0.1, rel=0.05)
+    assert model.tricks.view(x, step=500).std() == pytest.approx(0.05, rel=0.05)
+    assert torch.equal(model.tricks.view(x, step=1000), x)
+
+
+def test_packing_concatenates_samples_for_the_discriminator(digits16: Dataset) -> None:
+    model = create_generator("wgan-gp+packing", SPEC16, width=8)
+    assert model.D.trunk.net[0].in_channels == 4
+    x = to_float(digits16.x_train[:12])
+    assert model.D(x).shape == (3,)
+    swapped = x.clone()
+    swapped[1] = x[5]
+    out, out_swapped = model.D(x), model.D(swapped)
+    assert torch.allclose(out[1:], out_swapped[1:])
+    assert not torch.isclose(out[0], out_swapped[0])
+    points = create_generator("gan+packing", POINTS)
+    assert points.D(torch.randn(8, 2)).shape == (2,)
+
+
+def test_historical_averaging_pulls_towards_past_parameters(digits16: Dataset) -> None:
+    model = create_generator("gan+historical-averaging", SPEC16, width=8)
+    history = model.tricks.history["d"]
+    assert float(history.penalty().detach()) == 0.0
+    with torch.no_grad():
+        for p in model.D.parameters():
+            p.add_(0.1)
+    n = sum(p.numel() for p in model.D.parameters())
+    assert float(history.penalty().detach()) == pytest.approx(n * 0.01, rel=1e-3)
+    assert "tricks.history.d.mean_0" in model.state_dict()
+    model.configure_optimizers()
+    assert torch.isfinite(model.discriminator_step(batch(digits16))["loss_d"])
+
+
+def test_diffaugment_is_differentiable_and_shape_preserving() -> None:
+    x = torch.linspace(-1, 1, 2 * 16 * 16).view(2, 1, 16, 16).requires_grad_(True)
+    out = diff_augment(x, ("color", "translation", "cutout"))
+    assert out.shape == x.shape
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    ones = torch.ones(64, 1, 16, 16)
+    assert (cutout(ones) == 0).sum(dim=(1, 2, 3)).max() == 64
+    shifted = translation(ones)
+    assert (shifted == 0).any() and torch.equal(shifted.clamp(0, 1), shifted)
+    with pytest.raises(UserError, match="not to points"):
+        create_generator("gan+diffaugment", POINTS)
+
+
+def test_diffaugment_reaches_both_real_and_fake(digits16: Dataset) -> None:
+    model = create_generator("cgan+diffaugment", SPEC16, width=8)
+    x = to_float(digits16.x_train[:8])
+    views = [model.tricks.view(x, 0) for _ in range(2)]
+    assert not torch.equal(views[0], x) and not torch.equal(views[0], views[1])
+
+
+@pytest.mark.parametrize("name", ["gan", "cgan", "infogan", "wgan", "wgan-gp", "lsgan", "sngan"])
+def test_every_variant_trains_with_every_trick(name: str, digits16: Dataset) -> None:
+    tricks = [t for t in TRICK_NAMES if not (name == "infogan" and t == "packing")
+              and not (name in ("wgan", "wgan-gp", "sngan") and t == "label-smoothing")]
+    model = create_generator("+".join([name, *tricks]), SPEC16, width=8)
+    model.configure_optimizers()
+    logs = {**model.discriminator_step(batch(digits16)), **model.generator_step(batch(digits16))}
+    assert all(torch.isfinite(v) for v in logs.values())
+
+
+def test_cli_runs_a_variant_with_a_trick(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "--suite", "gan+packing,spectrum", "--preset", "smoke",
+                                      "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "checkpoints").glob("gan_packing-*.pt"))
+    bad = CliRunner().invoke(app, ["run", "--suite", "gan+nope,spectrum", "--preset", "smoke", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "unknown training trick" in bad.output
