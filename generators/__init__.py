@@ -6,10 +6,14 @@ from dataclasses import fields, replace
 
 from ganbench.registry import Registry
 from generators.base import Batch, DataSpec, GenerativeModel
+from generators.biggan import BigGAN
 from generators.dcgan import DCGAN
+from generators.progan import ProGAN
+from generators.sagan import SAGAN
+from generators.stylegan2 import StyleGAN2
 
 GENERATORS: Registry[type[GenerativeModel]] = Registry("generator")
-for _variant in (DCGAN,):
+for _variant in (DCGAN, SAGAN, BigGAN, ProGAN, StyleGAN2):
     GENERATORS.register(_variant)
 
 
