@@ -13,13 +13,17 @@ from dataclasses import fields, replace
 from ganbench.errors import UserError
 from ganbench.registry import Registry
 from generators.base import Batch, DataSpec, GenerativeModel
+from generators.biggan import BigGAN
 from generators.cgan import CGAN
 from generators.dcgan import DCGAN
 from generators.ddpm import DDPM
 from generators.gan import GAN
 from generators.infogan import InfoGAN
 from generators.lsgan import LSGAN
+from generators.progan import ProGAN
+from generators.sagan import SAGAN
 from generators.sngan import SNGAN
+from generators.stylegan2 import StyleGAN2
 from generators.tricks import split_name
 from generators.vae import VAE
 from generators.wgan import WGAN
@@ -63,7 +67,7 @@ class GeneratorRegistry(Registry[type[GenerativeModel]]):
 
 
 GENERATORS = GeneratorRegistry("generator")
-for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, VAE, DDPM):
+for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, SAGAN, BigGAN, ProGAN, StyleGAN2, VAE, DDPM):
     GENERATORS.register(_variant)
 
 

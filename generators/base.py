@@ -35,7 +35,9 @@ class Batch:
     """One training batch on the model's device.
 
     ``real`` is float in [-1, 1] (images) or raw coordinates (points). Image-to-image tasks also
-    fill ``source`` (the input image) and ``source_labels`` (its domain).
+    fill ``source`` (the input image) and ``source_labels`` (its domain). ``progress`` is the
+    share of the training budget spent before this step, in [0, 1]: the step count or the wall
+    clock, whichever is further along (schedules such as ProGAN's growth follow it).
     """
 
     real: torch.Tensor
@@ -43,6 +45,7 @@ class Batch:
     step: int
     source: torch.Tensor | None = None
     source_labels: torch.Tensor | None = None
+    progress: float = 0.0
 
 
 class GenerativeModel(nn.Module):

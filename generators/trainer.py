@@ -70,13 +70,14 @@ class DeviceBatches:
         self.position += self.batch_size
         return index
 
-    def next(self, kind: str, step: int) -> Batch:
+    def next(self, kind: str, step: int, progress: float = 0.0) -> Batch:
         """The next batch, images converted to float [-1, 1]."""
         index = self.next_index()
         convert = (lambda t: t) if kind == "points" else to_float
         return Batch(convert(self.x[index]), self.y[index], step,
                      source=None if self.source is None else to_float(self.source[index]),
-                     source_labels=None if self.source_labels is None else self.source_labels[index])
+                     source_labels=None if self.source_labels is None else self.source_labels[index],
+                     progress=progress)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state(), "order": self.order.cpu(), "position": self.position}
@@ -161,12 +162,15 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
         if config.max_seconds is not None and time.perf_counter() - started > config.max_seconds:
             stopped_by = "time"
             break
+        progress = step / config.steps
+        if config.max_seconds is not None:
+            progress = max(progress, (time.perf_counter() - started) / config.max_seconds)
         with autocast(device, config.amp):
             logs: dict[str, torch.Tensor] = {}
-            batch = batches.next(model.spec.kind, step)
+            batch = batches.next(model.spec.kind, step, progress)
             for i in range(model.n_critic):
                 if i:
-                    batch = batches.next(model.spec.kind, step)
+                    batch = batches.next(model.spec.kind, step, progress)
                 logs.update(model.discriminator_step(batch))
             logs.update(model.generator_step(batch))
         model.update_ema()

@@ -1,0 +1,176 @@
+"""BigGAN: Brock, Donahue & Simonyan, "Large Scale GAN Training for High Fidelity Natural Image
+Synthesis", ICLR 2019 (arXiv:1809.11096).
+
+Defining components:
+
+* class-conditional BatchNorm in every G block, whose gains and biases are linear projections
+  of one class embedding shared by all blocks;
+* a hierarchical latent ("skip-z"): z is split into chunks, the first feeds the 4x4 input and
+  each other chunk joins the shared embedding to condition one block;
+* a projection discriminator (Miyato & Koyama 2018): ``psi(h) + <embed(y), h>``;
+* spectral normalization in G and D, the hinge loss, Adam(0, 0.999) with learning rates 5e-5
+  for G and 2e-4 for D and two D steps per G step;
+* orthogonal regularization (beta 1e-4) of G's weights, added to G's loss;
+* an exponential moving average of G's weights, which produces the samples;
+* the truncation trick: at sampling, ``truncation=t`` draws z from a normal truncated to
+  ``|z| < t``, trading variety for fidelity.
+
+Networks are residual and sized by ``width``; like BigGAN's 32x32 models, no self-attention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generators.base import Batch, DataSpec, GenerativeModel
+from generators.ema import warmup_ema_decay
+from generators.layers import (ConditionalBatchNorm2d, HierarchicalLatent, ProjectionHead, ResBlockDown,
+                               apply_spectral_norm, channel_pyramid)
+from generators.losses import discriminator_loss, generator_loss, orthogonal_regularization
+
+
+def truncated_normal(shape: tuple[int, ...], threshold: float, device: torch.device,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """N(0, 1) conditioned on ``|z| < threshold``, by the inverse CDF (no rejection loop)."""
+    low = torch.special.ndtr(torch.tensor(-threshold, dtype=torch.float64)).item()
+    u = torch.rand(shape, device=device, generator=generator, dtype=torch.float64)
+    return torch.special.ndtri(low + u * (1 - 2 * low)).float()
+
+
+class GBlock(nn.Module):
+    """CBN ReLU upsample conv3x3 CBN ReLU conv3x3, plus an upsampled 1x1 shortcut; both CBNs
+    read the block's conditioning vector."""
+
+    def __init__(self, in_channels: int, out_channels: int, cond_dim: int) -> None:
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(in_channels, cond_dim)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.bn2 = ConditionalBatchNorm2d(out_channels, cond_dim)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.bn1(x, cond)), scale_factor=2)
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), cond)))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2))
+
+
+class BigGANGenerator(nn.Module):
+    """(z, y) -> first z chunk -> 4x4 -> conditioned up-blocks -> BN ReLU conv3x3 tanh."""
+
+    def __init__(self, z_dim: int, shared_dim: int, num_classes: int, channels: int, resolution: int,
+                 width: int) -> None:
+        super().__init__()
+        chans = channel_pyramid(width, resolution)
+        self.latent = HierarchicalLatent(z_dim, len(chans) - 1, num_classes, shared_dim)
+        self.linear = nn.Linear(self.latent.chunk, 4 * 4 * chans[0])
+        self.blocks = nn.ModuleList(GBlock(chans[i - 1], chans[i], self.latent.cond_dim) for i in range(1, len(chans)))
+        self.out = nn.Sequential(nn.BatchNorm2d(chans[-1]), nn.ReLU(), nn.Conv2d(chans[-1], channels, 3, padding=1),
+                                 nn.Tanh())
+        self.start_channels = chans[0]
+        apply_spectral_norm(self, types=(nn.Conv2d, nn.Linear))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        first, conds = self.latent(z, labels)
+        h = self.linear(first).view(len(z), self.start_channels, 4, 4)
+        for block, cond in zip(self.blocks, conds):
+            h = block(h, cond)
+        return self.out(h)
+
+
+class BigGANDiscriminator(nn.Module):
+    """resolution -> residual down-blocks -> 4x4 -> one more block -> ReLU, sum-pool -> projection head."""
+
+    def __init__(self, channels: int, resolution: int, width: int, num_classes: int) -> None:
+        super().__init__()
+        chans = channel_pyramid(width, resolution)[::-1]
+        ins = [channels, *chans[:-1]]
+        blocks = [ResBlockDown(i, o, preactivation=k > 0) for k, (i, o) in enumerate(zip(ins, chans[:-1]))]
+        blocks.append(ResBlockDown(chans[-2], chans[-1], downsample=False))
+        self.blocks = nn.Sequential(*blocks)
+        self.head = ProjectionHead(chans[-1], num_classes)
+        apply_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.head(F.relu(self.blocks(x)).sum(dim=(2, 3)), labels)
+
+
+@dataclass
+class BigGANConfig:
+    z_dim: int = 128
+    shared_dim: int = 128
+    width: int = 64
+    lr_g: float = 5e-5
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.0, 0.999)
+    adam_eps: float = 1e-6
+    d_steps: int = 2
+    ortho_weight: float = 1e-4
+    ema_decay: float = 0.9999
+    loss: str = "hinge"
+
+
+class BigGAN(GenerativeModel):
+    """Class-conditional BigGAN; ``sample(truncation=t)`` draws z from a normal truncated at ``t``."""
+
+    name = "biggan"
+    paper = "Brock et al., Large Scale GAN Training for High Fidelity Natural Image Synthesis"
+    year = 2019
+    conditional = True
+    config_class = BigGANConfig
+
+    def __init__(self, spec: DataSpec, config: BigGANConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or BigGANConfig()
+        c = self.config
+        classes = max(spec.num_classes, 1)
+        self.G = BigGANGenerator(c.z_dim, c.shared_dim, classes, spec.channels, spec.resolution, c.width)
+        self.D = BigGANDiscriminator(spec.channels, spec.resolution, c.width, classes)
+        self.n_critic = c.d_steps
+        self.init_ema(c.ema_decay)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=c.betas, eps=c.adam_eps)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr_d, betas=c.betas, eps=c.adam_eps)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def noise(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
+        shape = (n, self.G.latent.z_dim)
+        if truncation is None:
+            return torch.randn(shape, device=self.device, generator=generator)
+        return truncated_normal(shape, truncation, self.device, generator)
+
+    def random_labels(self, n: int) -> torch.Tensor:
+        return torch.randint(0, max(self.spec.num_classes, 1), (n,), device=self.device)
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        labels = self.random_labels(len(batch.real))
+        with torch.no_grad():
+            fake = self.G(self.noise(len(batch.real)), labels)
+        loss = discriminator_loss(self.config.loss, self.D(batch.real, batch.labels), self.D(fake, labels))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss_d": loss.detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        labels = self.random_labels(len(batch.real))
+        adversarial = generator_loss(self.config.loss, self.D(self.G(self.noise(len(batch.real)), labels), labels))
+        ortho = orthogonal_regularization(self.G)
+        loss = adversarial + self.config.ortho_weight * ortho
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.ema_decay = warmup_ema_decay(batch.step, self.config.ema_decay)
+        return {"loss_g": adversarial.detach(), "ortho": ortho.detach()}
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        if labels is None:
+            labels = self.default_labels(n).to(self.device)
+        return self.sampling_network(self.noise(n, generator, truncation), labels)

@@ -1,0 +1,362 @@
+"""SAGAN, BigGAN, ProGAN and StyleGAN2: the components that define each, and that training helps."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generators import GENERATORS, Batch, DataSpec, create_generator
+from generators.biggan import BigGAN
+from generators.ema import warmup_ema_decay
+from generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchStdDev,
+                               ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, SelfAttention,
+                               has_spectral_norm)
+from generators.losses import drift_penalty, orthogonal_regularization
+from generators.progan import ProGAN, growth_state
+from generators.sagan import SAGAN
+from generators.stylegan2 import StyleGAN2
+from generators.trainer import TrainConfig, train
+from tests.quality_check import digits, fid_before_after
+
+SPEC32 = DataSpec("image", 1, 32, 10)
+SPEC16 = DataSpec("image", 1, 16, 10)
+
+
+def batch(spec: DataSpec, n: int = 8, step: int = 0, progress: float = 0.0) -> Batch:
+    gen = torch.Generator().manual_seed(step)
+    real = torch.rand(n, spec.channels, spec.resolution, spec.resolution, generator=gen) * 2 - 1
+    return Batch(real, torch.arange(n) % spec.num_classes, step, progress=progress)
+
+
+def build(name: str, spec: DataSpec = SPEC32, width: int = 8, **overrides: object):
+    torch.manual_seed(0)
+    model = create_generator(name, spec, width=width, **overrides)
+    model.configure_optimizers()
+    return model
+
+
+def input_sizes(module: nn.Module, kind: type[nn.Module]) -> list[int]:
+    """Spatial sizes of the inputs that sub-modules of ``kind`` see in the next forward passes."""
+    sizes: list[int] = []
+    for sub in module.modules():
+        if isinstance(sub, kind):
+            sub.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
+    return sizes
+
+
+@pytest.mark.parametrize("name", ["sagan", "biggan", "progan", "stylegan2"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_registered_and_sample_uint8(name: str, channels: int) -> None:
+    cls = GENERATORS.get(name)
+    assert cls.describe()["paper"] and cls.year >= 2018
+    model = build(name, DataSpec("image", channels, 32, 10))
+    images = model.sample(6, seed=3)
+    assert images.shape == (6, channels, 32, 32) and images.dtype == torch.uint8
+    assert torch.equal(images, model.sample(6, seed=3))
+
+
+# ----------------------------------------------------------------------------- SAGAN
+
+
+def test_sagan_attention_at_middle_resolution_in_g_and_d() -> None:
+    model = build("sagan")
+    g_sizes, d_sizes = input_sizes(model.G, SelfAttention), input_sizes(model.D, SelfAttention)
+    fake = model.G(torch.randn(4, model.config.z_dim))
+    model.D(fake)
+    assert g_sizes == [8] and d_sizes == [8]
+
+
+def test_sagan_attention_gate_starts_at_zero_and_is_learned() -> None:
+    model = build("sagan", SPEC16)
+    gates = [m.gamma for m in model.modules() if isinstance(m, SelfAttention)]
+    assert len(gates) == 2 and all(float(g.detach()) == 0 for g in gates)
+    data = digits(16)
+    train(model, data.x_train, data.y_train, TrainConfig(steps=3, batch_size=16))
+    assert all(float(g.detach()) != 0 for g in gates)
+
+
+def test_sagan_spectral_norm_on_both_networks_hinge_and_ttur() -> None:
+    model = build("sagan")
+    for net in (model.G, model.D):
+        layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        assert layers and all(has_spectral_norm(m) for m in layers)
+    optimizers = model.configure_optimizers()
+    assert optimizers["d"].param_groups[0]["lr"] == 4e-4 and optimizers["g"].param_groups[0]["lr"] == 1e-4
+    assert optimizers["d"].param_groups[0]["betas"] == (0.0, 0.9) and model.n_critic == 1
+    assert model.config.loss == "hinge"
+
+
+def test_self_attention_mixes_distant_positions() -> None:
+    layer = SelfAttention(16)
+    nn.init.constant_(layer.gamma, 1.0)
+    x = torch.randn(2, 16, 8, 8)
+    moved = x.clone()
+    moved[:, :, 7, 7] += 5
+    changed = (layer(moved) - layer(x))[:, :, 0, 0].abs().max()
+    assert changed > 1e-4
+    assert torch.allclose(layer.last_attention.sum(-1), torch.ones(2, 64))
+
+
+# ----------------------------------------------------------------------------- BigGAN
+
+
+def test_biggan_class_conditional_batchnorm_gains_depend_on_class() -> None:
+    model = build("biggan")
+    assert model.conditional
+    z = torch.randn(1, model.G.latent.z_dim).repeat(2, 1)
+    _, conds = model.G.latent(z, torch.tensor([3, 7]))
+    norms = [m for m in model.G.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(norms) == 2 * len(model.G.blocks)
+    gain, bias = model.G.blocks[0].bn1.affine(conds[0])
+    assert not torch.allclose(gain[0], gain[1]) and not torch.allclose(bias[0], bias[1])
+    embeddings = [m for m in model.G.modules() if isinstance(m, nn.Embedding)]
+    assert embeddings == [model.G.latent.shared_embedding]
+
+
+def test_biggan_hierarchical_latent_feeds_one_chunk_per_block() -> None:
+    model = build("biggan")
+    latent = model.G.latent
+    assert latent.z_dim == latent.chunk * (len(model.G.blocks) + 1)
+    z = torch.randn(2, latent.z_dim)
+    labels = torch.tensor([1, 2])
+    first, conds = latent(z, labels)
+    z2 = z.clone()
+    z2[:, 2 * latent.chunk : 3 * latent.chunk] += 1
+    first2, conds2 = latent(z2, labels)
+    assert torch.equal(first, first2) and torch.equal(conds[0], conds2[0]) and not torch.equal(conds[1], conds2[1])
+
+
+def test_biggan_projection_discriminator_uses_the_label() -> None:
+    model = build("biggan")
+    assert isinstance(model.D.head, ProjectionHead) and has_spectral_norm(model.D.head.embed)
+    x = torch.randn(1, 1, 32, 32).repeat(2, 1, 1, 1)
+    out = model.D(x, torch.tensor([0, 5]))
+    assert not torch.isclose(out[0], out[1])
+
+
+def test_biggan_orthogonal_regularization_enters_the_generator_loss() -> None:
+    grads = []
+    for weight in (0.0, 0.5):
+        model = build("biggan", ortho_weight=weight)
+        torch.manual_seed(1)
+        logs = model.generator_step(batch(SPEC32))
+        assert float(logs["ortho"]) > 0
+        grads.append(model.G.linear.parametrizations.weight.original.grad.clone())
+    model = build("biggan")
+    ortho = orthogonal_regularization(model.G)
+    (expected,) = torch.autograd.grad(ortho, model.G.linear.parametrizations.weight.original)
+    assert torch.allclose(grads[1] - grads[0], 0.5 * expected, rtol=1e-3, atol=1e-7)
+
+
+def test_biggan_ema_differs_from_generator_and_samples() -> None:
+    model = build("biggan", SPEC16)
+    assert model.sampling_network is model.G_ema
+    data = digits(16)
+    train(model, data.x_train, data.y_train, TrainConfig(steps=6, batch_size=16))
+    g = dict(model.G.named_parameters())
+    differs = [not torch.equal(p, g[n]) for n, p in model.G_ema.named_parameters()]
+    assert any(differs)
+
+
+def test_biggan_truncation_reduces_sample_diversity() -> None:
+    model = build("biggan")
+    model.eval()
+    labels = torch.zeros(64, dtype=torch.long)
+    spread = {}
+    for psi in (None, 0.3):
+        out = model.generate(64, labels, torch.Generator().manual_seed(0), truncation=psi)
+        spread[psi] = float(out.std(dim=0).mean())
+    assert spread[0.3] < 0.7 * spread[None]
+
+
+def test_ema_warmup_reaches_the_paper_decay() -> None:
+    assert warmup_ema_decay(0, 0.999) == 0.0
+    assert warmup_ema_decay(100, 0.999) < warmup_ema_decay(1000, 0.999) < 0.999
+    assert warmup_ema_decay(10**6, 0.999) == pytest.approx(0.999)
+
+
+# ----------------------------------------------------------------------------- ProGAN
+
+
+def test_progan_growth_schedule_fades_each_level_in() -> None:
+    levels = 4
+    states = [growth_state(p / 1000, levels, 0.5) for p in range(1001)]
+    assert states[0] == (0, 1.0) and states[-1] == (3, 1.0)
+    assert [s[0] for s in states] == sorted(s[0] for s in states)
+    for level in (1, 2, 3):
+        alphas = [a for lv, a in states if lv == level and a < 1]
+        assert alphas[0] < 0.05 and alphas[-1] > 0.95 and alphas == sorted(alphas)
+    assert growth_state(0.5, levels, 0.5) == (3, 1.0)
+
+
+def test_progan_discriminator_sees_growing_resolution() -> None:
+    model = build("progan")
+    seen: list[int] = []
+    model.D.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[-1]))
+    for progress in (0.0, 0.1, 0.2, 0.3, 0.45, 1.0):
+        seen.clear()
+        logs = model.discriminator_step(batch(SPEC32, progress=progress))
+        assert set(seen) == {int(logs["resolution"])} == {4 * 2 ** growth_state(progress, 4, 0.5)[0]}
+    assert seen == [32, 32, 32]
+
+
+def test_progan_fade_in_starts_from_the_lower_level() -> None:
+    model = build("progan")
+    z = torch.randn(4, model.config.z_dim)
+    low = model.G(z, 1, 1.0)
+    assert low.shape[-1] == 8
+    assert torch.allclose(model.G(z, 2, 0.0), F.interpolate(low, scale_factor=2), atol=1e-6)
+    assert not torch.allclose(model.G(z, 2, 0.5), F.interpolate(low, scale_factor=2), atol=1e-3)
+    x = torch.randn(4, 1, 16, 16)
+    assert torch.allclose(model.D(x, 2, 0.0), model.D(F.avg_pool2d(x, 2), 1, 1.0), atol=1e-5)
+
+
+def test_progan_training_run_grows_to_full_resolution_and_samples_at_it() -> None:
+    model = build("progan", SPEC16)
+    data = digits(16)
+    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=12, batch_size=8))
+    assert outcome.losses["resolution"] == 16 and outcome.losses["alpha"] == 1
+    seen: list[int] = []
+    model.G_ema.to_rgb[2].register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[-1]))
+    assert model.sample(4).shape == (4, 1, 16, 16) and seen == [16]
+
+
+def test_progan_equalized_learning_rate_scales_weights_at_run_time() -> None:
+    conv = EqualizedConv2d(64, 32, 3, padding=1)
+    assert abs(float(conv.weight.detach().std()) - 1) < 0.05
+    x = torch.randn(2, 64, 8, 8)
+    expected = F.conv2d(x, conv.weight * math.sqrt(2 / (64 * 9)), conv.bias, padding=1)
+    assert torch.allclose(conv(x), expected, atol=1e-5)
+    linear = EqualizedLinear(256, 8, lr_mul=0.01)
+    assert torch.allclose(linear(torch.ones(1, 256)), F.linear(torch.ones(1, 256), linear.weight * math.sqrt(2 / 256) * 0.01))
+    model = build("progan")
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert not convs
+
+
+def test_pixel_norm_gives_unit_mean_square() -> None:
+    out = PixelNorm()(torch.randn(4, 32, 5, 5) * 7)
+    assert torch.allclose(out.pow(2).mean(dim=1), torch.ones(4, 5, 5), atol=1e-4)
+
+
+def test_minibatch_stddev_appends_the_group_spread() -> None:
+    layer = MinibatchStdDev(group_size=4)
+    same = torch.ones(8, 3, 4, 4)
+    out = layer(same)
+    assert out.shape == (8, 4, 4, 4) and float(out[:, 3].abs().max()) < 1e-3
+    assert float(layer(torch.randn(8, 3, 4, 4))[:, 3].mean()) > 0.5
+    model = build("progan")
+    assert any(isinstance(m, MinibatchStdDev) for m in model.D.modules())
+
+
+def test_progan_discriminator_loss_has_gradient_penalty_and_drift() -> None:
+    grads = []
+    for drift in (0.0, 1.0):
+        model = build("progan", drift_weight=drift)
+        torch.manual_seed(2)
+        logs = model.discriminator_step(batch(SPEC32, progress=1.0))
+        assert float(logs["gp"]) > 0 and float(logs["drift"]) > 0
+        grads.append(model.D.final[-1].weight.grad.clone())
+    model = build("progan")
+    real = batch(SPEC32, progress=1.0).real
+    (expected,) = torch.autograd.grad(drift_penalty(model.D(real, 3, 1.0)), model.D.final[-1].weight)
+    assert model.config.gp_weight == 10 and model.config.drift_weight == 1e-3
+    assert torch.allclose(grads[1] - grads[0], expected, rtol=1e-3, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- StyleGAN2
+
+
+def test_modulated_conv_demodulation_gives_unit_norm_weights() -> None:
+    conv = ModulatedConv2d(8, 6, 3, w_dim=16)
+    w = torch.randn(4, 16)
+    weight = conv.modulated_weight(w)
+    assert torch.allclose(weight.pow(2).sum(dim=(2, 3, 4)), torch.ones(4, 6), atol=1e-4)
+    x = torch.randn(4, 8, 5, 5)
+    grouped = F.conv2d(x.reshape(1, 32, 5, 5), weight.reshape(24, 8, 3, 3), padding=1, groups=4).reshape(4, 6, 5, 5)
+    assert torch.allclose(conv(x, w), grouped, atol=1e-4)
+    out = ModulatedConv2d(64, 64, 3, w_dim=16)(torch.randn(8, 64, 8, 8), torch.randn(8, 16))
+    assert 0.7 < float(out.std()) < 1.3
+
+
+def test_stylegan2_uses_mapping_modulation_and_noise_everywhere() -> None:
+    model = build("stylegan2")
+    linears = [m for m in model.G.mapping.modules() if isinstance(m, EqualizedLinear)]
+    assert len(linears) == 8 and all(m.lr_mul == 0.01 for m in linears)
+    assert len([m for m in model.G.modules() if isinstance(m, NoiseInjection)]) == 7
+    assert len([m for m in model.G.modules() if isinstance(m, ModulatedConv2d)]) == 7 + 4
+    assert any(isinstance(m, MinibatchStdDev) for m in model.D.modules())
+
+
+def test_stylegan2_noise_injection_changes_the_output() -> None:
+    model = build("stylegan2")
+    ws, _ = model.styles(2, 0.0)
+    render = lambda seed: model.G(ws, torch.Generator().manual_seed(seed))  # noqa: E731
+    assert torch.equal(render(0), render(1))
+    for m in model.G.modules():
+        if isinstance(m, NoiseInjection):
+            nn.init.constant_(m.strength, 0.5)
+    assert not torch.allclose(render(0), render(1)) and torch.equal(render(0), render(0))
+
+
+def test_stylegan2_style_mixing_switches_between_two_latents() -> None:
+    model = build("stylegan2")
+    num_ws = model.G.synthesis.num_ws
+    ws, cutoff = model.styles(3, 1.0)
+    assert 1 <= cutoff < num_ws
+    assert torch.equal(ws[:, :cutoff], ws[:, :1].expand(-1, cutoff, -1))
+    assert torch.equal(ws[:, cutoff:], ws[:, -1:].expand(-1, num_ws - cutoff, -1))
+    assert not torch.allclose(ws[:, 0], ws[:, -1])
+    ws, cutoff = model.styles(3, 0.0)
+    assert cutoff == num_ws and torch.equal(ws, ws[:, :1].expand(-1, num_ws, -1))
+    assert model.config.style_mixing == 0.9
+
+
+def test_stylegan2_r1_is_applied_lazily() -> None:
+    model = build("stylegan2", SPEC16)
+    regularized = [k for k in range(34) if "r1" in model.discriminator_step(batch(SPEC16, n=4, step=k))]
+    assert regularized == [0, 16, 32]
+    c = model.config
+    opt = model.configure_optimizers()["d"].param_groups[0]
+    assert c.r1_gamma == 10 and opt["lr"] == pytest.approx(c.lr * 16 / 17)
+    assert opt["betas"][1] == pytest.approx(0.99 ** (16 / 17))
+
+
+def test_stylegan2_truncation_zero_gives_the_mean_w_image() -> None:
+    model = build("stylegan2")
+    with torch.no_grad():
+        model.G.mapping.w_avg.normal_()
+        model.update_ema()
+    model.eval()
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    images = model.generate(4, None, gen(), truncation=0.0)
+    mean_ws = model.G_ema.mapping.w_avg.expand(4, model.G.synthesis.num_ws, -1)
+    assert torch.allclose(images, model.G_ema(mean_ws), atol=1e-5)
+    assert torch.allclose(images[0], images[3], atol=1e-5)
+    spread = lambda psi: float(model.generate(16, None, gen(), truncation=psi).std(0).mean())  # noqa: E731
+    assert spread(0.5) < spread(1.0)
+
+
+def test_stylegan2_ema_and_w_avg_follow_training() -> None:
+    model = build("stylegan2", SPEC16)
+    data = digits(16)
+    train(model, data.x_train, data.y_train, TrainConfig(steps=4, batch_size=8))
+    assert float(model.G.mapping.w_avg.abs().sum()) > 0
+    assert torch.equal(model.G_ema.mapping.w_avg, model.G.mapping.w_avg)
+    g = dict(model.G.named_parameters())
+    assert any(not torch.equal(p, g[n]) for n, p in model.G_ema.named_parameters())
+
+
+# ----------------------------------------------------------------------------- training lowers FID
+
+
+@pytest.mark.parametrize(("name", "steps"), [("sagan", 150), ("biggan", 150), ("progan", 150), ("stylegan2", 150)])
+def test_short_training_lowers_fid(name: str, steps: int) -> None:
+    model = build(name, SPEC16)
+    before, after = fid_before_after(model, steps=steps)
+    assert after < 0.6 * before, (before, after)
