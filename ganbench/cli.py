@@ -104,14 +104,18 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
 
 
 def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
-                force: bool, quiet: bool, skip_bad: bool) -> Any:
+                force: bool, quiet: bool, skip_bad: bool, extractor: str = "classifier",
+                extractor_weights: Optional[Path] = None) -> Any:
+    from ganbench.features import check_extractor_name
     from ganbench.presets import default_preset, get_preset
     from ganbench.runner import RunConfig
     from ganbench.runtime import resolve_device
 
+    check_extractor_name(extractor)
     resolved = resolve_device(device)
     return RunConfig(suite=suite, preset=get_preset(preset or default_preset(resolved.type)), dataset=dataset,
-                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad)
+                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad,
+                     extractor=extractor, extractor_weights=extractor_weights)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -123,18 +127,23 @@ SeedOpt = typer.Option(0, "--seed", help="Seed of the run.")
 ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
+ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception or timm:<model>.")
+ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
+                                   help="Local weights file of the inception or timm extractor.")
 
 
 @app.command()
 @user_errors
 def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
         device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
-        skip_bad: bool = SkipBadOpt) -> None:
+        skip_bad: bool = SkipBadOpt, extractor: str = ExtractorOpt,
+        extractor_weights: Optional[Path] = ExtractorWeightsOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     from ganbench.runner import SuiteRunner
     from leaderboards import print_leaderboard
 
-    config = _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad)
+    config = _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, extractor,
+                         extractor_weights)
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
     if not quiet:
@@ -150,13 +159,15 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
 def train_command(generator: str = typer.Argument(..., help="Generator name (ganbench list generators)."),
                   preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
                   device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
-                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt) -> None:
+                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, extractor: str = ExtractorOpt,
+                  extractor_weights: Optional[Path] = ExtractorWeightsOpt) -> None:
     """Train one generator, sample its fakes and measure their quality."""
     from ganbench.runner import SuiteRunner
     from generators import GENERATORS
 
     GENERATORS.get(generator)
-    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad)
+    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, extractor,
+                         extractor_weights)
     console = Console(stderr=True, quiet=quiet)
     runner = SuiteRunner(config, console)
     records = runner.run_generator(generator)
