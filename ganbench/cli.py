@@ -127,7 +127,7 @@ SeedOpt = typer.Option(0, "--seed", help="Seed of the run.")
 ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
-ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception or timm:<model>.")
+ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception, timm:<model>.")
 ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
                                    help="Local weights file of the inception or timm extractor.")
 

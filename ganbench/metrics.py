@@ -37,7 +37,7 @@ def _as_float64(x: ArrayLike) -> np.ndarray:
 
 def _check_features(real: ArrayLike, fake: ArrayLike) -> None:
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(f"expected two N,D feature matrices of equal D, got {tuple(real.shape)} and {tuple(fake.shape)}")
+        raise ValueError(f"expected two N,D feature matrices of equal D, got {tuple(real.shape)}, {tuple(fake.shape)}")
 
 
 # ----------------------------------------------------------------------------- FID
@@ -59,22 +59,30 @@ def gaussian_statistics(features: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return mean, cov / (n - 1)
 
 
-def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
-    """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """``tr sqrtm(sigma1 @ sigma2)`` for symmetric PSD matrices, without a general matrix square root.
 
-    The trace of ``sqrtm(sigma1 @ sigma2)`` equals the sum of square roots of the eigenvalues of
-    the symmetric PSD matrix ``sqrt(sigma1) @ sigma2 @ sqrt(sigma1)``, which two symmetric
-    eigen-decompositions give without a general (and slower) matrix square root.
+    For any factor ``F`` with ``sigma1 = F F^T``, ``F^T sigma2 F`` is symmetric PSD and has the
+    eigenvalues of ``sigma2 sigma1``, so the trace is the sum of the square roots of its
+    eigenvalues (``eigvalsh``). ``F`` is the Cholesky factor, or ``V sqrt(W)`` from the symmetric
+    eigen-decomposition when ``sigma1`` is singular (fewer samples than dimensions, dead units).
     """
+    s1, s2 = torch.from_numpy(sigma1), torch.from_numpy(sigma2)
+    factor, info = torch.linalg.cholesky_ex(s1)
+    if int(info) != 0:
+        w, v = torch.linalg.eigh(s1)
+        factor = v * w.clamp_min(0).sqrt()
+    middle = factor.T @ s2 @ factor
+    eig = torch.linalg.eigvalsh((middle + middle.T) / 2)
+    return float(eig.clamp_min(0).sqrt().sum())
+
+
+def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
+    """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (see :func:`trace_sqrt_product`)."""
     mu1, mu2 = _as_float64(mu1), _as_float64(mu2)
     sigma1, sigma2 = _as_float64(sigma1), _as_float64(sigma2)
-    w1, v1 = np.linalg.eigh(sigma1)
-    root1 = (v1 * np.sqrt(np.clip(w1, 0, None))) @ v1.T
-    middle = root1 @ sigma2 @ root1
-    eig = np.linalg.eigvalsh((middle + middle.T) / 2)
-    trace_sqrt = np.sqrt(np.clip(eig, 0, None)).sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
 
 
 def fid_from_features(real: ArrayLike, fake: ArrayLike) -> float:
@@ -89,7 +97,11 @@ def fid_from_features(real: ArrayLike, fake: ArrayLike) -> float:
 
 
 def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    """``(x.y / d + 1)^3`` for every pair of rows, in place on the Gram matrix."""
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    return k * k * k
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:

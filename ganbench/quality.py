@@ -47,7 +47,8 @@ def point_metrics(dataset: Dataset, fakes: torch.Tensor) -> tuple[dict[str, Any]
 
 def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExtractor, *,
                   classifier: ClassifierExtractor | None = None, labels: torch.Tensor | None = None,
-                  config: QualityConfig = QualityConfig(), real_split: str = "test") -> tuple[dict[str, Any], dict[str, Any]]:
+                  config: QualityConfig = QualityConfig(),
+                  real_split: str = "test") -> tuple[dict[str, Any], dict[str, Any]]:
     """Feature metrics of uint8 ``fakes`` against uint8 ``real`` images.
 
     IS uses the extractor's class probabilities (the classifier's when the extractor has none);

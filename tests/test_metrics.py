@@ -67,6 +67,15 @@ def test_frechet_distance_closed_forms():
     c = c @ c.T + np.eye(6)
     general = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(c) - 2 * np.trace(sqrtm(s1 @ c).real)
     assert M.frechet_distance(mu1, s1, mu2, c) == pytest.approx(general, rel=1e-9)
+    # a singular covariance (a dimension without variance) takes the eigen-decomposition route
+    a[0] = 0.0
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+    assert M.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fid_of_identical_rank_deficient_sets_is_zero():
+    x = correlated(np.random.default_rng(11), 20, 48)  # 20 samples in 48 dimensions
+    assert abs(M.fid_from_features(x, x)) < 1e-6
 
 
 def test_fid_grows_with_the_shift_between_sets():
