@@ -104,11 +104,14 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
 
 
 def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
-                force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None) -> Any:
+                force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None,
+                extractor: str = "classifier", extractor_weights: Optional[Path] = None) -> Any:
+    from ganbench.features import check_extractor_name
     from ganbench.presets import default_preset, get_preset
     from ganbench.runner import RunConfig
     from ganbench.runtime import resolve_device
 
+    check_extractor_name(extractor)
     resolved = resolve_device(device)
     chosen = get_preset(preset or default_preset(resolved.type))
     if checkpoint_every is not None:
@@ -116,7 +119,8 @@ def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, devi
             raise UserError("--checkpoint-every must be positive")
         chosen = chosen.with_overrides(checkpoint_every=checkpoint_every)
     return RunConfig(suite=suite, preset=chosen, dataset=dataset,
-                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad)
+                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad,
+                     extractor=extractor, extractor_weights=extractor_weights)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -142,6 +146,9 @@ def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
     if not names:
         raise UserError("--detectors names no detector")
     return names
+ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception, timm:<model>.")
+ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
+                                   help="Local weights file of the inception or timm extractor.")
 
 
 @app.command()
@@ -149,7 +156,8 @@ def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
 def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
         device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
         skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
-        detectors: Optional[str] = DetectorsOpt) -> None:
+        detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
+        extractor_weights: Optional[Path] = ExtractorWeightsOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
@@ -157,7 +165,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     from leaderboards import print_leaderboard
 
     config = dataclasses.replace(
-        _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every),
+        _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
+                    extractor, extractor_weights),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
@@ -175,13 +184,15 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
                   device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt,
-                  checkpoint_every: Optional[int] = CheckpointOpt) -> None:
+                  checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
+                  extractor_weights: Optional[Path] = ExtractorWeightsOpt) -> None:
     """Train one generator, sample its fakes and measure their quality."""
     from ganbench.runner import SuiteRunner
     from generators import GENERATORS
 
     GENERATORS.get(generator)
-    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every)
+    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
+                         extractor, extractor_weights)
     console = Console(stderr=True, quiet=quiet)
     runner = SuiteRunner(config, console)
     records = runner.run_generator(generator)

@@ -1,14 +1,27 @@
 """Feature extractors for the quality metrics (a registry; ``ganbench list metrics``).
 
-``classifier`` is the offline default: a small CNN trained deterministically on the real train
-split of the data set and cached by data-set fingerprint and seed. Its penultimate activations
-are the features for FID and its softmax the class probabilities.
+* ``classifier`` (the offline default): a small CNN trained deterministically on the real train
+  split of the data set and cached by data-set fingerprint and seed. Its penultimate activations
+  are the features and its softmax the class probabilities.
+* ``inception``: the FID Inception-v3 (Heusel et al., NeurIPS 2017; network in
+  :mod:`ganbench.inception`), 2048-d pool features and 1008-way probabilities, with the weights
+  converted by pytorch-fid from a local file, ``$GANBENCH_INCEPTION_WEIGHTS`` or a download.
+* ``timm:<model>``: the pooled features of any timm backbone, e.g. DINOv2 for FD-DINOv2 (Stein et
+  al., "Exposing flaws of generative model evaluation metrics and their unfair treatment of
+  diffusion models", NeurIPS 2023); pretrained weights from a local file or the hub.
+
+Every extractor maps uint8 ``N,C,H,W`` images to float32 features (and class probabilities when
+it has a classifier head) in batches under ``torch.inference_mode``, and states its protocol:
+name, weights hash and how images are resized into the network.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import os
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +30,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.data import Dataset, to_float
+from ganbench.errors import UserError
+from ganbench.inception import INPUT_SIZE, FIDInceptionV3
 from ganbench.registry import Registry
 from ganbench.runtime import preserved_rng, torch_generator
 from ganbench.store import atomic_write_bytes
+
+INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                 "pt_inception-2015-12-05-6726825d.pth")
+INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"
+DOWNLOAD_TIMEOUT = 30.0
 
 
 class ReferenceClassifier(nn.Module):
@@ -47,32 +67,76 @@ class ReferenceClassifier(nn.Module):
 
 @dataclass
 class Extracted:
+    """Float32 ``N,D`` features and, for extractors with a classifier head, ``N,K`` probabilities."""
+
     features: torch.Tensor
-    probs: torch.Tensor
+    probs: torch.Tensor | None
+
+
+def state_hash(module: nn.Module) -> str:
+    """Short sha256 of a module's parameters and buffers: the same weights give the same hash."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def resize_for_network(images: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """uint8 ``N,C,H,W`` -> float ``N,3,size`` in [0, 1]; grey images are repeated to 3 channels.
+
+    The resize is torch's ``interpolate`` with ``align_corners=False``, antialiased only when
+    shrinking, as pytorch-fid does when it upsamples into Inception.
+    """
+    x = images.float().div_(255)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if tuple(x.shape[-2:]) != size:
+        shrink = x.shape[-1] > size[1] or x.shape[-2] > size[0]
+        x = F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=shrink and mode != "nearest")
+    return x
 
 
 class FeatureExtractor:
-    """Base: ``extract`` maps uint8 ``N,C,H,W`` images to features and class probabilities."""
+    """Base: ``extract`` maps uint8 ``N,C,H,W`` images to features and (optionally) class probabilities."""
 
     name: str
     description: str
+    weights_hash: str
+    device: torch.device
 
     def protocol(self) -> dict[str, object]:
         raise NotImplementedError
 
-    def extract(self, images: torch.Tensor, batch_size: int = 500) -> Extracted:
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One batch of uint8 images (on CPU) -> features and probabilities (or None)."""
         raise NotImplementedError
+
+    @torch.inference_mode()
+    def extract(self, images: torch.Tensor, batch_size: int = 100) -> Extracted:
+        """Features of ``images`` in batches; only the (float32, CPU) outputs are kept."""
+        if images.ndim != 4 or images.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 N,C,H,W images, got {images.dtype} {tuple(images.shape)}")
+        feats: list[torch.Tensor] = []
+        probs: list[torch.Tensor] = []
+        for chunk in images.split(batch_size):
+            f, p = self.forward(chunk)
+            feats.append(f.float().cpu())
+            if p is not None:
+                probs.append(p.float().cpu())
+        return Extracted(torch.cat(feats), torch.cat(probs) if probs else None)
 
 
 class ClassifierExtractor(FeatureExtractor):
     name = "classifier"
     description = "small CNN trained on the real train split (offline default)"
+    recipe = "adam4e-3-b32"
 
     def __init__(self, dataset: Dataset, cache_dir: Path, seed: int = 0, epochs: int = 6,
                  device: torch.device | None = None) -> None:
         self.device = device or torch.device("cpu")
         self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
-        cache = cache_dir / f"classifier-{dataset.fingerprint}-s{seed}-e{epochs}.pt"
+        cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}.pt"
         if cache.exists():
             self.model.load_state_dict(torch.load(cache, map_location=self.device, weights_only=True))
         else:
@@ -82,17 +146,17 @@ class ClassifierExtractor(FeatureExtractor):
             torch.save(self.model.state_dict(), buffer)
             atomic_write_bytes(cache, buffer.getvalue())
         self.model.eval()
-        self.weights_hash = hashlib.sha256(b"".join(
-            t.detach().cpu().numpy().tobytes() for t in self.model.state_dict().values())).hexdigest()[:12]
+        self.weights_hash = state_hash(self.model)
         self.test_accuracy = self.accuracy(dataset.x_test, dataset.y_test)
 
-    def _fit(self, dataset: Dataset, seed: int, epochs: int, batch_size: int = 64) -> None:
+    def _fit(self, dataset: Dataset, seed: int, epochs: int, batch_size: int = 32, lr: float = 4e-3) -> None:
+        """Adam with a one-cycle schedule and random shifts of up to 2 pixels (the ``recipe``)."""
         torch.manual_seed(seed)
         gen = torch_generator(seed)
         x, y = dataset.x_train, dataset.y_train
-        opt = torch.optim.Adam(self.model.parameters(), lr=2e-3)
+        opt = torch.optim.Adam(self.model.parameters(), lr=lr)
         steps = epochs * ((len(x) + batch_size - 1) // batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
         self.model.train()
         for _ in range(epochs):
             order = torch.randperm(len(x), generator=gen)
@@ -107,21 +171,150 @@ class ClassifierExtractor(FeatureExtractor):
                 opt.step()
                 sched.step()
 
-    @torch.inference_mode()
-    def extract(self, images: torch.Tensor, batch_size: int = 500) -> Extracted:
-        feats, probs = [], []
-        for chunk in images.split(batch_size):
-            f = self.model.features(to_float(chunk).to(self.device))
-            feats.append(f.double().cpu())
-            probs.append(F.softmax(self.model.head(f), dim=1).double().cpu())
-        return Extracted(torch.cat(feats), torch.cat(probs))
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.model.features(to_float(images).to(self.device))
+        return f, F.softmax(self.model.head(f), dim=1)
 
     def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
-        return float((self.extract(images).probs.argmax(1) == labels).double().mean())
+        probs = self.extract(images).probs
+        assert probs is not None
+        return float((probs.argmax(1) == labels).double().mean())
 
     def protocol(self) -> dict[str, object]:
-        return {"extractor": self.name, "weights": self.weights_hash, "resize": "none"}
+        return {"extractor": self.name, "weights": self.weights_hash, "resize": "none",
+                "classifier_test_acc": round(self.test_accuracy, 4)}
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_inception_weights() -> Path:
+    """The pytorch-fid weights in torch's hub cache, downloaded there once (sha256 prefix checked)."""
+    name = INCEPTION_URL.rsplit("/", 1)[1]
+    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    if not path.exists():
+        with urllib.request.urlopen(INCEPTION_URL, timeout=DOWNLOAD_TIMEOUT) as response:
+            data = response.read()
+        expected = name.rsplit("-", 1)[1].split(".")[0]
+        if not hashlib.sha256(data).hexdigest().startswith(expected):
+            raise OSError(f"downloaded file does not match sha256 prefix {expected}")
+        atomic_write_bytes(path, data)
+    return path
+
+
+def inception_weights_path(weights: Path | None) -> Path:
+    """Where the Inception weights come from: the argument, the environment variable, or a download."""
+    given = weights or (Path(os.environ[INCEPTION_ENV]) if os.environ.get(INCEPTION_ENV) else None)
+    if given is not None:
+        if not given.is_file():
+            raise UserError(f"inception weights file {given} does not exist")
+        return given
+    try:
+        return download_inception_weights()
+    except OSError as exc:
+        raise UserError(f"the inception extractor needs the FID Inception weights and they could not be downloaded "
+                        f"({exc.__class__.__name__}); download {INCEPTION_URL} and pass --inception-weights PATH "
+                        f"or set {INCEPTION_ENV}=PATH") from None
+
+
+class InceptionExtractor(FeatureExtractor):
+    name = "inception"
+    description = "FID Inception-v3 (2015-12-05 graph; pytorch-fid weights), 2048-d pool3, 1008 classes"
+    resize_mode = "bilinear"
+
+    def __init__(self, weights: Path | None = None, device: torch.device | None = None) -> None:
+        self.device = device or torch.device("cpu")
+        path = inception_weights_path(weights)
+        self.model = FIDInceptionV3()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            self.model.load_state_dict(state)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise UserError(f"{path} is not the FID Inception state dict ({str(exc).splitlines()[0]})") from None
+        self.model.to(self.device).eval()
+        self.weights_hash = state_hash(self.model)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), self.resize_mode).to(self.device)
+        pool, logits = self.model(x)
+        return pool, F.softmax(logits.double(), dim=1)
+
+    def protocol(self) -> dict[str, object]:
+        return {"extractor": self.name, "weights": self.weights_hash,
+                "resize": f"{self.resize_mode}-{INPUT_SIZE} (torch, align_corners=False), grey->rgb",
+                "is_logits": "pool3 @ fc.weight (no bias)"}
+
+
+class TimmExtractor(FeatureExtractor):
+    """``timm:<model>``: pooled pre-logits features of a timm backbone (no class probabilities)."""
+
+    name = "timm"
+    description = "timm:<model>, pooled features of any timm backbone (e.g. timm:vit_large_patch14_dinov2.lvd142m)"
+
+    def __init__(self, model: str, weights: Path | None = None, pretrained: bool = True,
+                 device: torch.device | None = None) -> None:
+        import timm
+
+        self.device = device or torch.device("cpu")
+        self.model_name = model
+        if not timm.is_model(model):
+            close = timm.list_models(f"*{model.split('.')[0][:12]}*")[:3]
+            hint = f"; similar: {', '.join(close)}" if close else ""
+            raise UserError(f"unknown timm model {model!r}{hint}")
+        if weights is not None and not weights.is_file():
+            raise UserError(f"timm weights file {weights} does not exist")
+        overlay = {"pretrained_cfg_overlay": {"file": str(weights)}} if weights is not None else {}
+        try:
+            self.model = timm.create_model(model, pretrained=pretrained, num_classes=0, **overlay)
+        except Exception as exc:  # the hub raises many kinds of network and file errors
+            raise UserError(f"timm model {model!r}: pretrained weights could not be loaded "
+                            f"({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                            f"pass --extractor-weights PATH to a local weights file") from None
+        self.model.to(self.device).eval()
+        config = timm.data.resolve_model_data_config(self.model)
+        self.input_size = tuple(config["input_size"][1:])
+        self.resize_mode = "bicubic" if config.get("interpolation") == "bicubic" else "bilinear"
+        self.mean = torch.tensor(config["mean"], device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(config["std"], device=self.device).view(1, 3, 1, 1)
+        self.pretrained = pretrained
+        self.weights_hash = state_hash(self.model)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        x = resize_for_network(images, self.input_size, self.resize_mode).to(self.device)
+        return self.model((x - self.mean) / self.std), None
+
+    def protocol(self) -> dict[str, object]:
+        h, w = self.input_size
+        return {"extractor": f"timm:{self.model_name}", "weights": self.weights_hash if self.pretrained else "random",
+                "resize": f"{self.resize_mode}-{h}x{w} (torch, align_corners=False), grey->rgb"}
 
 
 EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
-EXTRACTORS.register(ClassifierExtractor)
+for _extractor in (ClassifierExtractor, InceptionExtractor, TimmExtractor):
+    EXTRACTORS.register(_extractor)
+
+
+def check_extractor_name(spec: str) -> None:
+    """Raise :class:`UserError` unless ``spec`` names a registered extractor (``timm:<model>`` included)."""
+    name, _, model = spec.partition(":")
+    EXTRACTORS.get(name)
+    if (name == "timm") != bool(model):
+        raise UserError(f"extractor {spec!r}: use timm:<model name>, e.g. timm:resnet50.a1_in1k")
+
+
+@functools.lru_cache(maxsize=2)
+def pretrained_extractor(spec: str, weights: Path | None, device: torch.device) -> FeatureExtractor:
+    """An ``inception`` or ``timm:<model>`` extractor, built once per process for a spec and weights."""
+    check_extractor_name(spec)
+    name, _, model = spec.partition(":")
+    with preserved_rng():
+        if name == "inception":
+            return InceptionExtractor(weights, device=device)
+        if name == "timm":
+            return TimmExtractor(model, weights, device=device)
+    raise UserError(f"extractor {spec!r} is trained per data set, not pretrained")

@@ -1,15 +1,32 @@
-"""Generation-quality metrics on feature matrices (float64 inside).
+"""Generation-quality metrics on feature matrices, class probabilities and 2-D points (float64 inside).
 
-FID: Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash
-Equilibrium", NeurIPS 2017.
+* FID: Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash
+  Equilibrium", NeurIPS 2017.
+* KID: Binkowski et al., "Demystifying MMD GANs", ICLR 2018 (unbiased MMD^2, cubic polynomial
+  kernel, averaged over random subsets).
+* IS: Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016.
+* Precision and recall: Kynkaanniemi et al., "Improved Precision and Recall Metric for Assessing
+  Generative Models", NeurIPS 2019.
+* Density and coverage: Naeem et al., "Reliable Fidelity and Diversity Metrics for Generative
+  Models", ICML 2020.
+* Mode coverage on 2-D mixtures: Srivastava et al., "VEEGAN", NeurIPS 2017; Lin et al.,
+  "PacGAN: The power of two samples in generative adversarial networks", NeurIPS 2018.
+
+Every function accepts numpy arrays or torch tensors. Large matrices are processed in row chunks so
+that memory stays at the inputs plus one ``chunk x N`` block.
 """
 
 from __future__ import annotations
+
+import math
+import warnings
 
 import numpy as np
 import torch
 
 ArrayLike = np.ndarray | torch.Tensor
+
+CHUNK = 1024
 
 
 def _as_float64(x: ArrayLike) -> np.ndarray:
@@ -18,32 +35,206 @@ def _as_float64(x: ArrayLike) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+def _check_features(real: ArrayLike, fake: ArrayLike) -> None:
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"expected two N,D feature matrices of equal D, got {tuple(real.shape)}, {tuple(fake.shape)}")
+
+
+# ----------------------------------------------------------------------------- FID
+
+
 def gaussian_statistics(features: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and unbiased covariance of an ``N,D`` feature matrix."""
-    f = _as_float64(features)
-    return f.mean(axis=0), np.cov(f, rowvar=False)
+    """Mean and unbiased covariance of an ``N,D`` feature matrix, accumulated in float64 row chunks."""
+    n = len(features)
+    if n < 2:
+        raise ValueError("at least two samples are needed for a covariance")
+    mean = np.zeros(features.shape[1])
+    for start in range(0, n, CHUNK):
+        mean += _as_float64(features[start : start + CHUNK]).sum(axis=0)
+    mean /= n
+    cov = np.zeros((features.shape[1], features.shape[1]))
+    for start in range(0, n, CHUNK):
+        centred = _as_float64(features[start : start + CHUNK]) - mean
+        cov += centred.T @ centred
+    return mean, cov / (n - 1)
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """``tr sqrtm(sigma1 @ sigma2)`` for symmetric PSD matrices, without a general matrix square root.
+
+    For any factor ``F`` with ``sigma1 = F F^T``, ``F^T sigma2 F`` is symmetric PSD and has the
+    eigenvalues of ``sigma2 sigma1``, so the trace is the sum of the square roots of its
+    eigenvalues (``eigvalsh``). ``F`` is the Cholesky factor, or ``V sqrt(W)`` from the symmetric
+    eigen-decomposition when ``sigma1`` is singular (fewer samples than dimensions, dead units).
+    """
+    s1, s2 = torch.from_numpy(sigma1), torch.from_numpy(sigma2)
+    factor, info = torch.linalg.cholesky_ex(s1)
+    if int(info) != 0:
+        w, v = torch.linalg.eigh(s1)
+        factor = v * w.clamp_min(0).sqrt()
+    middle = factor.T @ s2 @ factor
+    eig = torch.linalg.eigvalsh((middle + middle.T) / 2)
+    return float(eig.clamp_min(0).sqrt().sum())
 
 
 def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
-    """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
-
-    The trace of ``sqrtm(sigma1 @ sigma2)`` equals the sum of square roots of the eigenvalues of
-    the symmetric PSD matrix ``sqrt(sigma1) @ sigma2 @ sqrt(sigma1)``, which two symmetric
-    eigen-decompositions give without a general (and slower) matrix square root.
-    """
+    """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (see :func:`trace_sqrt_product`)."""
     mu1, mu2 = _as_float64(mu1), _as_float64(mu2)
     sigma1, sigma2 = _as_float64(sigma1), _as_float64(sigma2)
-    w1, v1 = np.linalg.eigh(sigma1)
-    root1 = (v1 * np.sqrt(np.clip(w1, 0, None))) @ v1.T
-    middle = root1 @ sigma2 @ root1
-    eig = np.linalg.eigvalsh((middle + middle.T) / 2)
-    trace_sqrt = np.sqrt(np.clip(eig, 0, None)).sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
 
 
 def fid_from_features(real: ArrayLike, fake: ArrayLike) -> float:
     """FID between two ``N,D`` feature matrices."""
+    _check_features(real, fake)
     mu1, s1 = gaussian_statistics(real)
     mu2, s2 = gaussian_statistics(fake)
     return frechet_distance(mu1, s1, mu2, s2)
+
+
+# ----------------------------------------------------------------------------- KID
+
+
+def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(x.y / d + 1)^3`` for every pair of rows, in place on the Gram matrix."""
+    k = x @ y.T
+    k /= x.shape[1]
+    k += 1.0
+    return k * k * k
+
+
+def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 between two equal-size samples under the cubic polynomial kernel."""
+    m = len(x)
+    k_xx, k_yy, k_xy = _polynomial_kernel(x, x), _polynomial_kernel(y, y), _polynomial_kernel(x, y)
+    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+    return float(within - 2 * k_xy.sum() / (m * m))
+
+
+def kid_from_features(real: ArrayLike, fake: ArrayLike, subsets: int = 100, subset_size: int = 1000,
+                      seed: int = 0) -> tuple[float, float]:
+    """KID (mean, std) over ``subsets`` random subsets of ``subset_size`` rows of each set.
+
+    The subset size is capped at the smaller sample count, with a warning.
+    """
+    _check_features(real, fake)
+    n = min(len(real), len(fake))
+    if n < 2:
+        raise ValueError("KID needs at least two samples in each set")
+    if subset_size > n:
+        warnings.warn(f"KID subset size {subset_size} capped at the sample count {n}", stacklevel=2)
+        subset_size = n
+    rng = np.random.default_rng(seed)
+    values = np.empty(subsets)
+    for i in range(subsets):
+        x = _as_float64(real[np.sort(rng.choice(len(real), subset_size, replace=False))])
+        y = _as_float64(fake[np.sort(rng.choice(len(fake), subset_size, replace=False))])
+        values[i] = mmd2_unbiased(x, y)
+    return float(values.mean()), float(values.std())
+
+
+# ----------------------------------------------------------------------------- IS
+
+
+def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Row-wise KL(p || q) with 0 log 0 = 0; ``q`` broadcasts against ``p``."""
+    ratio = np.divide(p, np.broadcast_to(q, p.shape), out=np.ones_like(p), where=p > 0)
+    return (p * np.log(ratio)).sum(axis=-1)
+
+
+def inception_score_from_probs(probs: ArrayLike, splits: int = 10) -> tuple[float, float]:
+    """IS (mean, std over ``splits`` consecutive splits): ``exp E_x KL(p(y|x) || p(y))``."""
+    p = _as_float64(probs)
+    if p.ndim != 2 or len(p) < splits:
+        raise ValueError(f"expected an N,C probability matrix with N >= splits={splits}, got {tuple(p.shape)}")
+    scores = np.array([math.exp(_kl_rows(part, part.mean(axis=0)).mean()) for part in np.array_split(p, splits)])
+    return float(scores.mean()), float(scores.std())
+
+
+# ----------------------------------------------------------------------------- PRDC
+
+
+def _squared_norms(x: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", x, x)
+
+
+def _distances(x: np.ndarray, y: np.ndarray, x_sq: np.ndarray, y_sq: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the rows of ``x`` and ``y`` (a ``len(x) x len(y)`` block)."""
+    d2 = x_sq[:, None] - 2 * (x @ y.T) + y_sq[None, :]
+    return np.sqrt(np.maximum(d2, 0, out=d2), out=d2)
+
+
+def knn_radii(x: np.ndarray, k: int) -> np.ndarray:
+    """Distance of every row of ``x`` to its k-th nearest other row (the row itself excluded)."""
+    if len(x) <= k:
+        raise ValueError(f"k={k} nearest neighbours need more than {k} samples, got {len(x)}")
+    x_sq = _squared_norms(x)
+    radii = np.empty(len(x))
+    for start in range(0, len(x), CHUNK):
+        block = _distances(x[start : start + CHUNK], x, x_sq[start : start + CHUNK], x_sq)
+        radii[start : start + CHUNK] = np.partition(block, k, axis=1)[:, k]
+    return radii
+
+
+def prdc_from_features(real: ArrayLike, fake: ArrayLike, k: int = 5) -> dict[str, float]:
+    """Precision, recall (k-NN manifolds), density and coverage of ``fake`` against ``real``.
+
+    A point lies inside a manifold when its distance to some sample is strictly smaller than that
+    sample's k-th nearest-neighbour radius, as in the authors' reference code.
+    """
+    _check_features(real, fake)
+    r, f = _as_float64(real), _as_float64(fake)
+    real_radii, fake_radii = knn_radii(r, k), knn_radii(f, k)
+    r_sq, f_sq = _squared_norms(r), _squared_norms(f)
+    inside_real = 0
+    density_hits = 0
+    covered = np.zeros(len(r), dtype=bool)
+    recalled = np.zeros(len(r), dtype=bool)
+    for start in range(0, len(f), CHUNK):
+        block = _distances(r, f[start : start + CHUNK], r_sq, f_sq[start : start + CHUNK])
+        within_real = block < real_radii[:, None]
+        inside_real += int(within_real.any(axis=0).sum())
+        density_hits += int(within_real.sum())
+        covered |= block.min(axis=1) < real_radii
+        recalled |= (block < fake_radii[None, start : start + CHUNK]).any(axis=1)
+    return {"precision": inside_real / len(f), "recall": float(recalled.mean()),
+            "density": density_hits / (k * len(f)), "coverage": float(covered.mean())}
+
+
+# ----------------------------------------------------------------------------- mode and class coverage
+
+
+def _kl_to_uniform(counts: np.ndarray) -> float:
+    p = counts / counts.sum()
+    return float(_kl_rows(p[None], np.full_like(p, 1 / len(p)))[0])
+
+
+def mode_coverage_2d(points: ArrayLike, modes: ArrayLike, std: float) -> dict[str, float]:
+    """Modes covered, % high-quality samples and reverse KL of the mode histogram to uniform.
+
+    A sample is high quality when it lies within 3 standard deviations of its nearest mode; a mode
+    is covered when it is the nearest mode of at least one high-quality sample; ``mode_kl`` is
+    KL(generated || uniform) of the histogram of high-quality samples over modes; with no
+    high-quality sample it is log(number of modes), the value of a total collapse.
+    """
+    x, centres = _as_float64(points), _as_float64(modes)
+    d2 = _squared_norms(x)[:, None] - 2 * x @ centres.T + _squared_norms(centres)[None, :]
+    nearest = d2.argmin(axis=1)
+    good = np.sqrt(np.maximum(d2[np.arange(len(x)), nearest], 0)) <= 3 * std
+    counts = np.bincount(nearest[good], minlength=len(centres)).astype(np.float64)
+    return {"modes_covered": int((counts > 0).sum()), "high_quality": 100.0 * float(good.mean()),
+            "mode_kl": _kl_to_uniform(counts) if counts.sum() else math.log(len(centres))}
+
+
+def class_coverage(probs: ArrayLike) -> dict[str, float]:
+    """Classes predicted for at least one sample, and KL(predicted class histogram || uniform)."""
+    p = _as_float64(probs)
+    counts = np.bincount(p.argmax(axis=1), minlength=p.shape[1]).astype(np.float64)
+    return {"classes_covered": int((counts > 0).sum()), "class_kl": _kl_to_uniform(counts)}
+
+
+def conditional_accuracy(probs: ArrayLike, labels: ArrayLike) -> float:
+    """Share of samples whose predicted class is the class they were generated for."""
+    predicted = _as_float64(probs).argmax(axis=1)
+    return float((predicted == np.asarray(labels).reshape(-1)).mean())

@@ -37,10 +37,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ganbench.data import Dataset, load_dataset
 from ganbench.errors import UserError
-from ganbench.features import ClassifierExtractor
+from ganbench.features import ClassifierExtractor, pretrained_extractor
 from ganbench.imageio import save_grid
-from ganbench.metrics import fid_from_features
 from ganbench.presets import Preset
+from ganbench.quality import QualityConfig, generation_metrics
 from ganbench.runtime import configure_backends, derive_seed, preserved_rng, seed_everything
 from ganbench.store import Record, RunStore, read_npz, unit_key, write_npz
 from ganbench.suites import resolve_suite
@@ -70,6 +70,8 @@ class RunConfig:
     skip_bad: bool = False
     detectors: tuple[str, ...] = ()
     fakes: tuple[str, ...] = ()
+    extractor: str = "classifier"
+    extractor_weights: Path | None = None
 
 
 @dataclass
@@ -271,20 +273,23 @@ class SuiteRunner:
         return self._extractor
 
     def evaluate_generator(self, name: str, sample_record: dict[str, Any]) -> dict[str, Any]:
-        config = {"generator": name, "fakes": sample_record["key"], "extractor": "classifier"}
+        c = self.config
+        points = self.data.kind == "points"
+        config = {"generator": name, "fakes": sample_record["key"], "extractor": "none" if points else c.extractor,
+                  **({"extractor_weights": str(c.extractor_weights)} if c.extractor_weights and not points else {})}
 
         def compute(record: Record) -> None:
-            fakes = self.fakes(sample_record)["eval"]
-            extractor = self.extractor()
-            real = extractor.extract(self.data.x_test)
-            fake = extractor.extract(fakes)
-            predicted = fake.probs.argmax(1)
-            record.metrics = {
-                "fid": fid_from_features(real.features, fake.features),
-                "classes_covered": int(torch.unique(predicted).numel()),
-            }
-            record.protocol = {**extractor.protocol(), "n_real": len(self.data.x_test), "n_fake": len(fakes),
-                               "real_split": "test", "classifier_test_acc": round(extractor.test_accuracy, 4)}
+            arrays = self.fakes(sample_record)
+            quality = QualityConfig(seed=c.seed)
+            if points:
+                record.metrics, record.protocol = generation_metrics(self.data, arrays["eval"], config=quality)
+                return
+            classifier = self.extractor() if self.data.num_classes > 1 or c.extractor == "classifier" else None
+            extractor = classifier if c.extractor == "classifier" else pretrained_extractor(
+                c.extractor, c.extractor_weights, c.device)
+            record.metrics, record.protocol = generation_metrics(
+                self.data, arrays["eval"], extractor, classifier=classifier, labels=arrays.get("eval_labels"),
+                config=quality)
 
         blocked = sample_record if sample_record["status"] != "ok" else None
         return self.unit("generation", name, config, compute, blocked_by=blocked, generator=name)

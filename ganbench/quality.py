@@ -1,0 +1,97 @@
+"""Quality of one generator's fakes: every metric and the protocol that produced it.
+
+Images: FID (Heusel et al., NeurIPS 2017), KID (Binkowski et al., ICLR 2018), IS (Salimans et
+al., NeurIPS 2016), precision/recall (Kynkaanniemi et al., NeurIPS 2019) and density/coverage
+(Naeem et al., ICML 2020) over the chosen extractor's features; class coverage and conditional
+accuracy from the data set's reference classifier. Points (``toy2d``): mode coverage as in
+VEEGAN (Srivastava et al., NeurIPS 2017) and PacGAN (Lin et al., NeurIPS 2018).
+
+The protocol returned with the metrics names everything a number depends on (extractor and its
+weights hash, sample counts, real split, resize, seed, metric settings), so two scores are only
+ever compared under the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from ganbench.data import Dataset
+from ganbench.features import ClassifierExtractor, FeatureExtractor
+from ganbench.metrics import (class_coverage, conditional_accuracy, fid_from_features, inception_score_from_probs,
+                              kid_from_features, mode_coverage_2d, prdc_from_features)
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Metric settings, defaulting to the papers': 100 KID subsets of 1000, 10 IS splits, k = 5."""
+
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    is_splits: int = 10
+    prdc_k: int = 5
+    seed: int = 0
+
+
+def point_metrics(dataset: Dataset, fakes: torch.Tensor) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mode coverage of ``N,2`` fake points against the data set's mixture modes."""
+    if dataset.modes is None or dataset.mode_std is None:
+        raise ValueError(f"data set {dataset.name} has no mixture modes")
+    metrics = mode_coverage_2d(fakes, dataset.modes, dataset.mode_std)
+    protocol = {"extractor": "none", "n_fake": len(fakes), "modes": len(dataset.modes), "mode_std": dataset.mode_std,
+                "high_quality": "within 3 std of the nearest mode"}
+    return metrics, protocol
+
+
+def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExtractor, *,
+                  classifier: ClassifierExtractor | None = None, labels: torch.Tensor | None = None,
+                  config: QualityConfig = QualityConfig(),
+                  real_split: str = "test") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Feature metrics of uint8 ``fakes`` against uint8 ``real`` images.
+
+    IS uses the extractor's class probabilities (the classifier's when the extractor has none);
+    class coverage and conditional accuracy always use the data set's classifier, when given.
+    """
+    n = min(len(real), len(fakes))
+    real_x, fake_x = extractor.extract(real), extractor.extract(fakes)
+    kid_size = min(config.kid_subset_size, n)
+    kid, kid_std = kid_from_features(real_x.features, fake_x.features, config.kid_subsets, kid_size, config.seed)
+    metrics: dict[str, Any] = {"fid": fid_from_features(real_x.features, fake_x.features), "kid": kid,
+                               "kid_std": kid_std}
+    class_probs = None
+    if classifier is not None:
+        class_probs = fake_x.probs if classifier is extractor else classifier.extract(fakes).probs
+    is_probs, is_source = (fake_x.probs, extractor.protocol()["extractor"]) if fake_x.probs is not None \
+        else (class_probs, "classifier")
+    if is_probs is not None:
+        metrics["is"], metrics["is_std"] = inception_score_from_probs(is_probs, config.is_splits)
+    metrics.update(prdc_from_features(real_x.features, fake_x.features, config.prdc_k))
+    if class_probs is not None:
+        metrics.update(class_coverage(class_probs))
+        if labels is not None:
+            metrics["conditional_accuracy"] = conditional_accuracy(class_probs, labels)
+    protocol: dict[str, Any] = {
+        **extractor.protocol(), "feature_dim": int(real_x.features.shape[1]), "n_real": len(real),
+        "n_fake": len(fakes), "real_split": real_split, **asdict(config),
+        "kid_subset_size": kid_size, "is_probs": is_source if is_probs is not None else "none",
+    }
+    if classifier is not None:
+        protocol["classifier_test_acc"] = round(classifier.test_accuracy, 4)
+    return metrics, protocol
+
+
+def generation_metrics(dataset: Dataset, fakes: torch.Tensor, extractor: FeatureExtractor | None = None, *,
+                       classifier: ClassifierExtractor | None = None, labels: torch.Tensor | None = None,
+                       config: QualityConfig = QualityConfig()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Quality of ``fakes`` against the test split of ``dataset``: (metrics, protocol).
+
+    Point data sets get mode coverage; image data sets need an ``extractor``.
+    """
+    if dataset.kind == "points":
+        metrics, protocol = point_metrics(dataset, fakes)
+        return metrics, {**protocol, "seed": config.seed}
+    if extractor is None:
+        raise ValueError("image metrics need a feature extractor")
+    return image_metrics(dataset.x_test, fakes, extractor, classifier=classifier, labels=labels, config=config)

@@ -1,0 +1,134 @@
+"""Feature extractors: the FID Inception against pytorch-fid's port, timm backbones, offline errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from pytorch_fid import inception as pytorch_fid_inception
+from typer.testing import CliRunner
+
+import ganbench.features as features
+from ganbench.cli import app
+from ganbench.errors import UserError
+from ganbench.features import (INCEPTION_ENV, InceptionExtractor, TimmExtractor, check_extractor_name,
+                               resize_for_network, state_hash)
+
+
+def reference_fid_network() -> torch.nn.Module:
+    """pytorch-fid's FID Inception graph, randomly initialised (its own builder would download weights)."""
+    p = pytorch_fid_inception
+    net = p._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b, net.Mixed_5c = p.FIDInceptionA(192, 32), p.FIDInceptionA(256, 64)
+    net.Mixed_5d = p.FIDInceptionA(288, 64)
+    net.Mixed_6b, net.Mixed_6c = p.FIDInceptionC(768, 128), p.FIDInceptionC(768, 160)
+    net.Mixed_6d, net.Mixed_6e = p.FIDInceptionC(768, 160), p.FIDInceptionC(768, 192)
+    net.Mixed_7b, net.Mixed_7c = p.FIDInceptionE_1(1280), p.FIDInceptionE_2(2048)
+    gen = torch.Generator().manual_seed(0)
+    for module in net.modules():  # non-trivial batch-norm statistics, so every branch matters
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1, generator=gen)
+            module.running_var.uniform_(0.5, 1.5, generator=gen)
+            module.weight.data.uniform_(0.8, 1.2, generator=gen)
+    return net.eval()
+
+
+def test_inception_matches_pytorch_fid_pipeline_with_the_same_weights(tmp_path: Path, monkeypatch):
+    reference = reference_fid_network()
+    weights = tmp_path / "fid_inception.pth"
+    torch.save(reference.state_dict(), weights)
+    extractor = InceptionExtractor(weights)  # strict load: same parameter names and shapes
+    monkeypatch.setattr(pytorch_fid_inception, "fid_inception_v3", lambda: reference)
+    pipeline = pytorch_fid_inception.InceptionV3([3], resize_input=True, normalize_input=True).eval()
+
+    images = torch.randint(0, 256, (2, 1, 24, 24), dtype=torch.uint8)
+    ours = extractor.extract(images)
+    with torch.inference_mode():
+        expected = pipeline(images.expand(-1, 3, -1, -1).float() / 255)[0].flatten(1)
+        logits = expected @ reference.fc.weight.T
+    assert ours.features.shape == (2, 2048) and ours.probs is not None and ours.probs.shape == (2, 1008)
+    assert expected.abs().mean() > 1e-3
+    torch.testing.assert_close(ours.features, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.probs, torch.softmax(logits.double(), 1).float(), rtol=1e-4, atol=1e-7)
+    protocol = extractor.protocol()
+    assert protocol["weights"] == state_hash(extractor.model) and protocol["resize"].startswith("bilinear-299")
+
+
+def test_inception_without_weights_offline_is_one_clear_user_error(monkeypatch):
+    def offline() -> Path:
+        raise OSError("network unreachable")
+
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    monkeypatch.setattr(features, "download_inception_weights", offline)
+    with pytest.raises(UserError) as info:
+        InceptionExtractor()
+    message = str(info.value)
+    assert "\n" not in message and "--inception-weights PATH" in message and INCEPTION_ENV in message
+    monkeypatch.setenv(INCEPTION_ENV, "/nonexistent/pt_inception.pth")
+    with pytest.raises(UserError, match="does not exist"):
+        InceptionExtractor()
+
+
+def test_inception_rejects_a_file_that_is_not_its_state_dict(tmp_path: Path):
+    bad = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(UserError, match="not the FID Inception state dict"):
+        InceptionExtractor(bad)
+
+
+def test_resize_is_bilinear_to_the_network_size_and_grey_becomes_rgb():
+    images = torch.randint(0, 256, (3, 1, 8, 8), dtype=torch.uint8)
+    x = resize_for_network(images, (20, 20), "bilinear")
+    assert x.shape == (3, 3, 20, 20) and 0 <= x.min() and x.max() <= 1
+    expected = torch.nn.functional.interpolate(images.float() / 255, size=(20, 20), mode="bilinear",
+                                               align_corners=False)
+    torch.testing.assert_close(x[:, 1:2], expected)
+
+
+def test_timm_extractor_loads_a_local_weights_file_and_batches_exactly(tmp_path: Path):
+    source = timm.create_model("test_resnet", pretrained=False)
+    weights = tmp_path / "test_resnet.pth"
+    torch.save(source.state_dict(), weights)
+    extractor = TimmExtractor("test_resnet", weights)
+    images = torch.randint(0, 256, (5, 3, 16, 16), dtype=torch.uint8)
+    whole, batched = extractor.extract(images), extractor.extract(images, batch_size=2)
+    assert whole.features.shape == (5, source.num_features) and whole.probs is None
+    torch.testing.assert_close(whole.features, batched.features)
+    source.reset_classifier(0)
+    x = resize_for_network(images, extractor.input_size, extractor.resize_mode)
+    with torch.inference_mode():
+        torch.testing.assert_close(whole.features, source.eval()((x - 0.5) / 0.5))
+    protocol = extractor.protocol()
+    assert protocol["extractor"] == "timm:test_resnet" and protocol["resize"].startswith("bilinear-160x160")
+
+
+def test_timm_errors_are_user_errors(monkeypatch):
+    with pytest.raises(UserError, match="unknown timm model"):
+        TimmExtractor("resnet_that_does_not_exist")
+
+    def offline(*args, **kwargs):
+        raise OSError("could not reach the hub")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    with pytest.raises(UserError, match="--extractor-weights PATH") as info:
+        TimmExtractor("test_resnet", pretrained=True)
+    assert "\n" not in str(info.value)
+
+
+def test_extractor_names_are_checked():
+    check_extractor_name("classifier")
+    check_extractor_name("timm:resnet50")
+    for bad, match in (("timm", "timm:<model name>"), ("inceptoin", "did you mean 'inception'")):
+        with pytest.raises(UserError, match=match):
+            check_extractor_name(bad)
+    result = CliRunner().invoke(app, ["run", "--extractor", "incepton", "--out", "unused"])
+    assert result.exit_code == 2 and "did you mean 'inception'" in result.output
+
+
+def test_list_metrics_shows_every_extractor():
+    result = CliRunner().invoke(app, ["list", "metrics", "--json"])
+    assert result.exit_code == 0
+    assert {"classifier", "inception", "timm"} <= {row["name"] for row in json.loads(result.stdout)}
