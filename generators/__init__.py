@@ -6,10 +6,14 @@ from dataclasses import fields, replace
 
 from ganbench.registry import Registry
 from generators.base import Batch, DataSpec, GenerativeModel
+from generators.cyclegan import CycleGAN
 from generators.dcgan import DCGAN
+from generators.pix2pix import Pix2Pix
+from generators.srgan import SRGAN
+from generators.stargan import StarGAN
 
 GENERATORS: Registry[type[GenerativeModel]] = Registry("generator")
-for _variant in (DCGAN,):
+for _variant in (DCGAN, Pix2Pix, CycleGAN, SRGAN, StarGAN):
     GENERATORS.register(_variant)
 
 
