@@ -44,6 +44,9 @@ from ganbench.quality import QualityConfig, generation_metrics
 from ganbench.runtime import configure_backends, derive_seed, preserved_rng, seed_everything
 from ganbench.store import Record, RunStore, read_npz, unit_key, write_npz
 from ganbench.suites import resolve_suite
+from ganbench.tasks import (TASK_KINDS, assign_domains, class_domains, domain_count, fake_inputs, split_for_fakes,
+                            task_view)
+from ganbench.translation_metrics import bicubic_baseline, cycle_error, domain_accuracy, paired_measures
 from detectors.base import RunSettings, accepted_arguments, build_detector, describe, wants_extractor
 from detectors.evaluate import bootstrap_auc, detection_metrics, roc_points, validation_threshold
 from detectors.external import ExternalFakes, load_external
@@ -52,6 +55,7 @@ from detectors.plugins import DetectorSpec, checked_scores, resolve_detector
 from detectors.protocols import EvalUnit, TrainingSet, detection_plan
 from generators import GENERATORS, DataSpec, GenerativeModel, create_generator
 from generators.trainer import TrainConfig, train
+from generators.translation_blocks import TranslationModel
 
 FAKE_SETS = ("eval", "detector_train", "fresh")
 VALIDATION_FRACTION = 0.2
@@ -187,7 +191,8 @@ class SuiteRunner:
                         text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
                         progress.update(task, completed=step, losses=text)
 
-                outcome = train(model, self.data.x_train, self.data.y_train, train_config, checkpoint,
+                x, y, task_inputs = self.training_inputs(model)
+                outcome = train(model, x, y, train_config, checkpoint, **task_inputs,
                                 save=self.store.save_checkpoint, load=self.resumable_checkpoint, on_step=on_step)
             record.status = outcome.status
             if outcome.status == "diverged":
@@ -232,11 +237,15 @@ class SuiteRunner:
             arrays: dict[str, np.ndarray] = {}
             started = time.perf_counter()
             total = 0
+            translating = isinstance(model, TranslationModel)
             for which, n in self.fake_counts().items():
                 seed = derive_seed(self.config.seed, name, which)
                 labels = model.default_labels(n) if model.conditional else None
                 with preserved_rng():
-                    fakes = model.sample(n, labels=labels, seed=seed)
+                    if translating:
+                        fakes = self.translated_fakes(model, which, n, seed)
+                    else:
+                        fakes = model.sample(n, labels=labels, seed=seed)
                 arrays[which] = fakes.numpy()
                 if labels is not None:
                     arrays[f"{which}_labels"] = labels.numpy()
@@ -245,8 +254,9 @@ class SuiteRunner:
             write_npz(path, **arrays)
             if self.data.kind == "image":
                 save_grid(torch.from_numpy(arrays["eval"][:64]), self.store.samples_path(name, key))
-            record.metrics = {"images_per_second": total / max(seconds, 1e-9)}
-            record.info = {"fakes": str(path.relative_to(self.store.root)),
+            measures = self.task_measures(model) if translating else {}
+            record.metrics = {"images_per_second": total / max(seconds, 1e-9), **measures}
+            record.info = {"task_measures": sorted(measures), "fakes": str(path.relative_to(self.store.root)),
                            "samples": str(self.store.samples_path(name, key).relative_to(self.store.root))}
 
         def intact(record: dict[str, Any]) -> bool:
@@ -290,9 +300,71 @@ class SuiteRunner:
             record.metrics, record.protocol = generation_metrics(
                 self.data, arrays["eval"], extractor, classifier=classifier, labels=arrays.get("eval_labels"),
                 config=quality)
+            record.metrics.update(self.sampled_task_measures(sample_record))
 
         blocked = sample_record if sample_record["status"] != "ok" else None
         return self.unit("generation", name, config, compute, blocked_by=blocked, generator=name)
+
+    # ------------------------------------------------------------------ image-to-image variants
+    def training_inputs(self, model: GenerativeModel) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Train-split images and labels; for an image-to-image variant, its task view of the train
+        split: targets as images, and the inputs as ``source`` (``ganbench.tasks``)."""
+        if not isinstance(model, TranslationModel):
+            return self.data.x_train, self.data.y_train, {}
+        if model.needs_reference:
+            model.set_content_network(self.extractor().model)
+        view = task_view(model.task_view, self.data.x_train, self.data.y_train, self.data.num_classes)
+        return view.target, view.target_labels, {"source": view.source, "source_labels": view.source_labels}
+
+    def translated_fakes(self, model: TranslationModel, which: str, n: int, seed: int) -> torch.Tensor:
+        """``n`` fakes translated from test-split inputs the generator never saw: the ``eval`` set
+        from the whole test split, the detectors' two sets from disjoint halves of it, repeated with
+        seeded shifts where ``n`` exceeds them (``ganbench.tasks.fake_inputs``)."""
+        index = split_for_fakes(len(self.data.x_test), FAKE_SETS, self.config.seed)[which]
+        inputs = fake_inputs(model.task_view, self.data.x_test[index], self.data.y_test[index],
+                             self.data.num_classes, n, seed)
+        return model.translate(inputs.source, inputs.target_labels, seed=seed)
+
+    def task_measures(self, model: TranslationModel) -> dict[str, float]:
+        """Measures on one pass over the test split: PSNR, SSIM and L1 against the ground truth for
+        paired tasks (with the bicubic baseline for super-resolution); domain accuracy of the
+        translations and cycle reconstruction error for unpaired and multi-domain ones."""
+        seed = derive_seed(self.config.seed, model.name, "task-measures")
+        x, y = self.data.x_test, self.data.y_test
+        inputs = fake_inputs(model.task_view, x, y, self.data.num_classes, len(x), seed)
+        with preserved_rng():
+            outputs = model.translate(inputs.source, inputs.target_labels, seed=seed)
+            if inputs.truth is not None:
+                measures = paired_measures(outputs, inputs.truth)
+                if model.task_view == "super-resolution":
+                    measures.update(bicubic_baseline(inputs.source, inputs.truth))
+                return measures
+            predict = self.domain_predictor(model.task_view)
+            return {"domain_acc": domain_accuracy(predict, outputs, inputs.target_labels),
+                    "cycle_l1": cycle_error(lambda images, domains: model.translate(images, domains, seed=seed),
+                                            inputs.source, inputs.source_labels, inputs.target_labels)}
+
+    @staticmethod
+    def sampled_task_measures(sample_record: dict[str, Any]) -> dict[str, float]:
+        """The task measures a sample unit recorded (none for noise-to-image variants)."""
+        return {k: sample_record["metrics"][k] for k in sample_record["info"].get("task_measures", ())}
+
+    def domain_predictor(self, task: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Domain of uint8 images: the reference classifier's class mapped to its class group, or,
+        for style domains, a reference classifier trained on the styled train split (cached)."""
+        count = domain_count(TASK_KINDS[task], self.data.num_classes)
+        mapping = class_domains(self.data.num_classes, count)
+        if mapping is not None:
+            extractor = self.extractor()
+            return lambda images: mapping[extractor.extract(images).probs.argmax(1)]
+        d = self.data
+        train = assign_domains(d.x_train, d.y_train, d.num_classes, count, task)
+        test = assign_domains(d.x_test, d.y_test, d.num_classes, count, task)
+        domains = Dataset(f"{d.name}-{task}", train.images, train.labels, test.images, test.labels, count)
+        with preserved_rng():
+            classifier = ClassifierExtractor(domains, self.store.root / "cache", seed=self.config.seed,
+                                             epochs=self.config.preset.classifier_epochs, device=self.config.device)
+        return lambda images: classifier.extract(images).probs.argmax(1)
 
     # ------------------------------------------------------------------ detectors
     def real_subset(self, images: torch.Tensor, n: int, purpose: str) -> torch.Tensor:

@@ -15,14 +15,18 @@ from ganbench.registry import Registry
 from generators.base import Batch, DataSpec, GenerativeModel
 from generators.biggan import BigGAN
 from generators.cgan import CGAN
+from generators.cyclegan import CycleGAN
 from generators.dcgan import DCGAN
 from generators.ddpm import DDPM
 from generators.gan import GAN
 from generators.infogan import InfoGAN
 from generators.lsgan import LSGAN
+from generators.pix2pix import Pix2Pix
 from generators.progan import ProGAN
 from generators.sagan import SAGAN
 from generators.sngan import SNGAN
+from generators.srgan import SRGAN
+from generators.stargan import StarGAN
 from generators.stylegan2 import StyleGAN2
 from generators.tricks import split_name
 from generators.vae import VAE
@@ -67,7 +71,8 @@ class GeneratorRegistry(Registry[type[GenerativeModel]]):
 
 
 GENERATORS = GeneratorRegistry("generator")
-for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, SAGAN, BigGAN, ProGAN, StyleGAN2, VAE, DDPM):
+for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, SAGAN, BigGAN, ProGAN, StyleGAN2,
+                 Pix2Pix, CycleGAN, SRGAN, StarGAN, VAE, DDPM):
     GENERATORS.register(_variant)
 
 

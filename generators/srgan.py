@@ -1,0 +1,115 @@
+"""SRGAN: Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a Generative
+Adversarial Network", CVPR 2017 (arXiv:1609.04802).
+
+Defining components:
+
+* the SRResNet generator: residual blocks (Conv-BN-PReLU-Conv-BN, 16 of them), a long skip and
+  sub-pixel convolution (pixel shuffle) x2 up-sampling stages, x4 in all;
+* a VGG-style discriminator: eight 3x3 convolutions with strided down-sampling, 64 to 512
+  channels, LeakyReLU 0.2, two dense layers to one logit;
+* the perceptual loss: a content loss, the MSE between feature maps of a fixed, frozen network
+  (the paper's VGG19 ``phi_5,4``; here the last convolutional block of the reference classifier
+  trained on the real train split, attached with :meth:`SRGAN.set_content_network`; the pixel
+  MSE when none is attached), plus 1e-3 times the adversarial loss ``-log D(G(x))``;
+* Adam, learning rate 1e-4, beta1 = 0.9.
+
+Trains on the ``super-resolution`` task (:mod:`ganbench.tasks`): x4 bicubic down-sampled image
+(x2 below 32 px) -> image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganbench.features import ReferenceClassifier
+from ganbench.tasks import sr_factor
+from generators.base import Batch, DataSpec
+from generators.losses import discriminator_loss, generator_loss
+from generators.translation_blocks import SRResNet, TranslationModel, VGGDiscriminator, frozen
+
+
+def classifier_feature_maps(classifier: ReferenceClassifier) -> nn.Module:
+    """The reference classifier's convolutional trunk up to its last block, before pooling."""
+    return nn.Sequential(*list(classifier.trunk.children())[:-2])
+
+
+@dataclass
+class SRGANConfig:
+    width: int = 64
+    n_blocks: int = 16
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    adversarial_weight: float = 1e-3
+    loss: str = "nonsaturating"
+
+
+class SRGAN(TranslationModel):
+    name = "srgan"
+    paper = "Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN"
+    year = 2017
+    task = "paired"
+    task_view = "super-resolution"
+    needs_reference = True
+    config_class = SRGANConfig
+
+    def __init__(self, spec: DataSpec, config: SRGANConfig | None = None) -> None:
+        super().__init__(spec)
+        self.config = config or SRGANConfig()
+        c = self.config
+        self.scale = sr_factor(spec.resolution)
+        self.G = SRResNet(spec.channels, self.scale, c.width, c.n_blocks)
+        self.D = VGGDiscriminator(spec.channels, spec.resolution, c.width)
+        # Kept out of the module tree: the frozen network is neither trained nor checkpointed.
+        self.__dict__["content_network"] = None
+        self._fake: tuple[Batch, torch.Tensor] | None = None
+
+    def set_content_network(self, network: nn.Module | ReferenceClassifier) -> None:
+        """Freeze ``network`` (a reference classifier, or any module from images in [-1, 1] to
+        feature maps) and use it for the content loss."""
+        network.requires_grad_(False)
+        if isinstance(network, ReferenceClassifier):
+            network = classifier_feature_maps(network)
+        network = network.to(self.device).eval()
+        self.__dict__["content_network"] = network
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def content_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """MSE between the frozen network's feature maps (pixel MSE without one)."""
+        net = self.content_network
+        if net is None:
+            return F.mse_loss(fake, real)
+        net.eval()
+        return F.mse_loss(net(fake), net(real))
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        fake = self.G(batch.source)
+        self._fake = (batch, fake)
+        loss = discriminator_loss(self.config.loss, self.D(batch.real), self.D(fake.detach()))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss_d": loss.detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        cached, self._fake = self._fake, None
+        fake = cached[1] if cached is not None and cached[0] is batch else self.G(batch.source)
+        with frozen(self.D):
+            adversarial = generator_loss(self.config.loss, self.D(fake))
+        content = self.content_loss(fake, batch.real)
+        loss = content + self.config.adversarial_weight * adversarial
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {"loss_g": adversarial.detach(), "content": content.detach()}
+
+    def translate_float(self, source: torch.Tensor, target_labels: torch.Tensor | None) -> torch.Tensor:
+        return self.G(source)

@@ -1,0 +1,50 @@
+"""PSNR, SSIM, the bicubic baseline, domain accuracy and cycle error on known cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ganbench.errors import UserError
+from ganbench.translation_metrics import (bicubic_baseline, cycle_error, domain_accuracy, l1_error, psnr, ssim)
+
+
+def test_psnr_of_a_known_error():
+    a = torch.full((2, 1, 8, 8), 100, dtype=torch.uint8)
+    b = a + 5
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / 25))
+    assert psnr(a, a) > 140
+    assert l1_error(a, b) == pytest.approx(5 / 255)
+    with pytest.raises(UserError):
+        psnr(a, a[:, :, :4])
+
+
+def test_ssim_of_identical_constant_and_noisy_images():
+    x = torch.randint(0, 256, (3, 2, 16, 16), dtype=torch.uint8)
+    assert ssim(x, x) == pytest.approx(1.0)
+    a, b = torch.full((1, 1, 16, 16), 50, dtype=torch.uint8), torch.full((1, 1, 16, 16), 200, dtype=torch.uint8)
+    c1 = (0.01 * 255) ** 2
+    assert ssim(a, b) == pytest.approx((2 * 50 * 200 + c1) / (50**2 + 200**2 + c1))
+    noisy = (x.float() + 40 * torch.randn(x.shape)).clamp(0, 255).to(torch.uint8)
+    assert 0 < ssim(x, noisy) < 0.9
+    assert ssim(x, noisy) == pytest.approx(ssim(noisy, x))
+
+
+def test_bicubic_baseline_is_exact_for_constant_images():
+    low = torch.full((2, 1, 4, 4), 80, dtype=torch.uint8)
+    truth = torch.full((2, 1, 16, 16), 80, dtype=torch.uint8)
+    base = bicubic_baseline(low, truth)
+    assert base["psnr_bicubic"] > 140 and base["ssim_bicubic"] == pytest.approx(1.0)
+
+
+def test_domain_accuracy_and_cycle_error():
+    images = torch.tensor([0, 0, 255, 255], dtype=torch.uint8).view(4, 1, 1, 1).expand(4, 1, 4, 4).contiguous()
+    predict = lambda x: (x.float().mean((1, 2, 3)) > 127).long()  # noqa: E731
+    assert domain_accuracy(predict, images, torch.tensor([0, 1, 1, 1])) == pytest.approx(0.75)
+    invert = lambda x, d: 255 - x  # noqa: E731
+    domains = torch.tensor([0, 0, 1, 1])
+    assert cycle_error(invert, images, domains, 1 - domains) == 0.0
+    darken = lambda x, d: x // 2  # noqa: E731
+    assert cycle_error(darken, images, domains, 1 - domains) == pytest.approx((255 - 63) / 255 / 2)
