@@ -23,13 +23,14 @@ def test_smoke_run_end_to_end(smoke_run):
     assert result.exit_code == 0, result.output
     rows = json.loads(CliRunner().invoke(app, ["leaderboard", "show", "--out", str(out), "--json"]).stdout)
     generation = [r for r in rows if r["kind"] == "generation"]
-    detection = [r for r in rows if r["kind"] == "detection"]
+    detection = [r for r in rows if r["kind"] == "detection" and r["perturbation"] == "none"]
     assert generation and generation[0]["generator"] == "dcgan" and generation[0]["metrics"]["fid"] > 0
     assert detection and 0 <= detection[0]["metrics"]["auc"] <= 1
     for row in rows:
         assert {"kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
                 "status", "reason", "seconds", "metrics"} <= set(row)
-    assert detection[0]["train_generator"] == "dcgan" and detection[0]["perturbation"] == "none"
+    assert detection[0]["train_generator"] == "dcgan" and detection[0]["detector"] == "spectrum"
+    assert {r["perturbation"] for r in rows if r["kind"] == "detection"} > {"none", "jpeg:70", "blur:2"}
     assert list((out / "samples").glob("dcgan-*.png")) and list((out / "checkpoints").glob("dcgan-*.pt"))
 
 
