@@ -104,7 +104,8 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
 
 
 def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
-                force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None) -> Any:
+                force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None,
+                **extra: Any) -> Any:
     from ganbench.presets import default_preset, get_preset
     from ganbench.runner import RunConfig
     from ganbench.runtime import resolve_device
@@ -116,7 +117,7 @@ def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, devi
             raise UserError("--checkpoint-every must be positive")
         chosen = chosen.with_overrides(checkpoint_every=checkpoint_every)
     return RunConfig(suite=suite, preset=chosen, dataset=dataset,
-                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad)
+                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad, **extra)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -129,18 +130,26 @@ ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
 CheckpointOpt = typer.Option(None, "--checkpoint-every", help="Checkpoint training every N steps (preset default).")
+CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile.")
+ShardOpt = typer.Option(None, "--shard", help="Run shard i of n (e.g. 2/4) of the suite against a shared --out.")
 
 
 @app.command()
 @user_errors
 def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
         device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
-        skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt) -> None:
+        skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt,
+        compile_networks: bool = CompileOpt, shard: Optional[str] = ShardOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
-    from ganbench.runner import SuiteRunner
+    from ganbench.runner import SuiteRunner, parse_shard
+    from generators.distributed import launched
     from leaderboards import print_leaderboard
 
-    config = _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every)
+    if launched():
+        raise UserError("torchrun trains one generator data-parallel with `ganbench train`; "
+                        "split a suite across machines with --shard i/n")
+    config = _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
+                         compile=compile_networks, shard=None if shard is None else parse_shard(shard))
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
     if not quiet:
@@ -157,16 +166,36 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
                   device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt,
-                  checkpoint_every: Optional[int] = CheckpointOpt) -> None:
-    """Train one generator, sample its fakes and measure their quality."""
-    from ganbench.runner import SuiteRunner
+                  checkpoint_every: Optional[int] = CheckpointOpt, compile_networks: bool = CompileOpt) -> None:
+    """Train one generator, sample its fakes and measure their quality.
+
+    Under ``torchrun --nproc_per_node=N`` it trains data-parallel: one process per device, and
+    only rank 0 writes records and checkpoints.
+    """
+    import dataclasses
+
+    from ganbench.runner import DONE_SIGNAL, SuiteRunner, follow_training
     from generators import GENERATORS
+    from generators import distributed
 
     GENERATORS.get(generator)
-    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every)
-    console = Console(stderr=True, quiet=quiet)
-    runner = SuiteRunner(config, console)
-    records = runner.run_generator(generator)
+    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
+                         compile=compile_networks)
+    world, rank_device = distributed.init(config.device.type)
+    if rank_device is not None:
+        config = dataclasses.replace(config, device=rank_device)
+    try:
+        if not world.main:
+            follow_training(config, generator, world)
+            return
+        console = Console(stderr=True, quiet=quiet)
+        runner = SuiteRunner(config, console)
+        try:
+            records = runner.run_generator(generator)
+        finally:
+            world.share(DONE_SIGNAL)
+    finally:
+        distributed.shutdown()
     for record in records:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))
         console.print(f"{record['kind']}: {record['status']} {metrics}")
