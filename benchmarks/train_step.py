@@ -83,7 +83,7 @@ def plain_dcgan_throughput(data, spec: DataSpec, preset, device: torch.device, s
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        float(loss_d), float(loss_g)
+        float(loss_d.detach()), float(loss_g.detach())
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps * batch * 2 / (time.perf_counter() - start)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +55,16 @@ def worker(out: Path, dump: Path) -> None:
         standalone_mode=False)
 
 
-def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16):
+@pytest.fixture()
+def one_thread():
+    """One CPU thread, like the torchrun workers; fastest for such small tensors."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16, one_thread):
     from ganbench.runner import RunConfig, build_generator, training_config
     from ganbench.store import RunStore
     from generators import DataSpec

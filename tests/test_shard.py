@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from ganbench.cli import app
 from ganbench.presets import PRESETS, Preset
@@ -26,8 +27,13 @@ class WideDCGAN(DCGAN):
 
 @pytest.fixture()
 def two_generators(monkeypatch):
+    """The tiny preset and a second generator; one CPU thread, which is fastest for such small tensors."""
     monkeypatch.setitem(PRESETS._entries, TINY.name, TINY)
     monkeypatch.setitem(GENERATORS._entries, WideDCGAN.name, WideDCGAN)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def run(cli, out: Path, *extra: str) -> None:
