@@ -105,7 +105,7 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
 
 def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
                 force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None,
-                extractor: str = "classifier", extractor_weights: Optional[Path] = None) -> Any:
+                extractor: str = "classifier", extractor_weights: Optional[Path] = None, **extra: Any) -> Any:
     from ganbench.features import check_extractor_name
     from ganbench.presets import default_preset, get_preset
     from ganbench.runner import RunConfig
@@ -120,7 +120,7 @@ def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, devi
         chosen = chosen.with_overrides(checkpoint_every=checkpoint_every)
     return RunConfig(suite=suite, preset=chosen, dataset=dataset,
                      out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad,
-                     extractor=extractor, extractor_weights=extractor_weights)
+                     extractor=extractor, extractor_weights=extractor_weights, **extra)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -137,6 +137,11 @@ FakesOpt = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: 
                                             "generator for every detector (repeatable).")
 DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (names, entry points or "
                                                       "module:Class) instead of the suite's.")
+ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception, timm:<model>.")
+ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
+                                   help="Local weights file of the inception or timm extractor.")
+CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile.")
+ShardOpt = typer.Option(None, "--shard", help="Run shard i of n (e.g. 2/4) of the suite against a shared --out.")
 
 
 def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
@@ -146,9 +151,6 @@ def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
     if not names:
         raise UserError("--detectors names no detector")
     return names
-ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception, timm:<model>.")
-ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
-                                   help="Local weights file of the inception or timm extractor.")
 
 
 @app.command()
@@ -157,16 +159,22 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
         skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
-        extractor_weights: Optional[Path] = ExtractorWeightsOpt) -> None:
+        extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
+        shard: Optional[str] = ShardOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
-    from ganbench.runner import SuiteRunner
+    from ganbench.runner import SuiteRunner, parse_shard
+    from generators.distributed import launched
     from leaderboards import print_leaderboard
 
+    if launched():
+        raise UserError("torchrun trains one generator data-parallel with `ganbench train`; "
+                        "split a suite across machines with --shard i/n")
     config = dataclasses.replace(
         _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
-                    extractor, extractor_weights),
+                    extractor, extractor_weights, compile=compile_networks,
+                    shard=None if shard is None else parse_shard(shard)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
@@ -185,17 +193,37 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt,
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
-                  extractor_weights: Optional[Path] = ExtractorWeightsOpt) -> None:
-    """Train one generator, sample its fakes and measure their quality."""
-    from ganbench.runner import SuiteRunner
+                  extractor_weights: Optional[Path] = ExtractorWeightsOpt,
+                  compile_networks: bool = CompileOpt) -> None:
+    """Train one generator, sample its fakes and measure their quality.
+
+    Under ``torchrun --nproc_per_node=N`` it trains data-parallel: one process per device, and
+    only rank 0 writes records and checkpoints.
+    """
+    import dataclasses
+
+    from ganbench.runner import DONE_SIGNAL, SuiteRunner, follow_training
     from generators import GENERATORS
+    from generators import distributed
 
     GENERATORS.get(generator)
     config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
-                         extractor, extractor_weights)
-    console = Console(stderr=True, quiet=quiet)
-    runner = SuiteRunner(config, console)
-    records = runner.run_generator(generator)
+                         extractor, extractor_weights, compile=compile_networks)
+    world, rank_device = distributed.init(config.device.type)
+    if rank_device is not None:
+        config = dataclasses.replace(config, device=rank_device)
+    try:
+        if not world.main:
+            follow_training(config, generator, world)
+            return
+        console = Console(stderr=True, quiet=quiet)
+        runner = SuiteRunner(config, console)
+        try:
+            records = runner.run_generator(generator)
+        finally:
+            world.share(DONE_SIGNAL)
+    finally:
+        distributed.shutdown()
     for record in records:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))
         console.print(f"{record['kind']}: {record['status']} {metrics}")

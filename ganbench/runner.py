@@ -17,6 +17,12 @@ Units, in order, for every generator G of the suite and every detector D:
 A unit's key hashes its whole configuration; a finished unit is read back, never recomputed,
 unless ``force`` is set. A unit that raises is recorded as ``failed`` with its reason, and
 units that depend on it are recorded as ``skipped`` with that reason.
+
+``shard=(i, n)`` runs the train, sample and generation units of every n-th generator (sorted by
+name, starting at the i-th); the detection units need every generator's fakes, so they run in
+whichever shard finds all sample records written when its own generators are done (the last
+shard to finish, or any shard run again later). The per-unit locks keep two shards from
+computing one unit twice.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ from detectors.perturbations import perturb
 from detectors.plugins import DetectorSpec, checked_scores, resolve_detector
 from detectors.protocols import EvalUnit, TrainingSet, detection_plan
 from generators import GENERATORS, DataSpec, GenerativeModel, create_generator
+from generators.distributed import World
+from generators.distributed import current as current_world
 from generators.trainer import TrainConfig, train
 from generators.translation_blocks import TranslationModel
 
@@ -76,6 +84,8 @@ class RunConfig:
     fakes: tuple[str, ...] = ()
     extractor: str = "classifier"
     extractor_weights: Path | None = None
+    compile: bool = False
+    shard: tuple[int, int] | None = None
 
 
 @dataclass
@@ -170,8 +180,7 @@ class SuiteRunner:
     # ------------------------------------------------------------------ generators
     def build(self, name: str) -> GenerativeModel:
         """A freshly initialised generator; the initialisation depends only on the run seed and the name."""
-        seed_everything(derive_seed(self.config.seed, "init", name))
-        return create_generator(name, self.spec, width=self.config.preset.width).to(self.config.device)
+        return build_generator(self.config, self.spec, name)
 
     def train_generator(self, name: str) -> dict[str, Any]:
         p = self.config.preset
@@ -181,8 +190,8 @@ class SuiteRunner:
 
         def compute(record: Record) -> None:
             model = self.build(name)
-            train_config = TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=self.config.seed,
-                                       max_seconds=p.max_seconds, checkpoint_every=p.checkpoint_every)
+            train_config = training_config(self.config)
+            current_world().share(TRAIN_SIGNAL)
             with self.progress() as progress:
                 task = progress.add_task(f"train {name}", total=p.steps, losses="")
 
@@ -538,7 +547,13 @@ class SuiteRunner:
             self._external = self.load_external_fakes()
         elif self.config.fakes:
             raise UserError(f"--fakes needs an image data set, not {self.config.dataset!r}")
-        samples = {name: self.run_generator(name)[1] for name in generators}
+        samples = {name: self.run_generator(name)[1] for name in shard_of(generators, self.config.shard)}
+        if self.data.kind == "image" and specs and self.config.shard is not None:
+            written = self.written_samples(generators)
+            if written is None:
+                self.console.print("detection units left to the shard that finishes last (fakes of other shards missing)")
+                return self.summary
+            samples = written
         if self.data.kind == "image":
             tests = self.test_sets(samples)
             plan = detection_plan(generators, list(self._external))
@@ -549,6 +564,19 @@ class SuiteRunner:
                 self.null_check(spec)
         return self.summary
 
+    def written_samples(self, generators: list[str]) -> dict[str, dict[str, Any]] | None:
+        """The sample record of every generator (any status), or None while one is still missing."""
+        found = {}
+        for name in generators:
+            base = self.base_config()
+            train_key = unit_key({"unit": "train", **base, "generator": name})
+            config = {"generator": name, "train": train_key, "counts": self.fake_counts()}
+            record = self.store.find_record("sample", name, unit_key({"unit": "sample", **base, **config}))
+            if record is None:
+                return None
+            found[name] = record
+        return found
+
     def _supports_data(self, name: str) -> bool:
         cls = GENERATORS.get(name)
         return cls.supports_points if self.data.kind == "points" else cls.supports_images
@@ -556,3 +584,51 @@ class SuiteRunner:
 
 def run_suite(config: RunConfig, console: Console | None = None) -> RunSummary:
     return SuiteRunner(config, console).run()
+
+
+TRAIN_SIGNAL, DONE_SIGNAL = "train", "done"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` (1 <= i <= n) -> ``(i, n)``."""
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {text!r}: expected i/n, e.g. 1/4") from None
+    if not 1 <= i <= n:
+        raise UserError(f"--shard {text!r}: i must be between 1 and n")
+    return i, n
+
+
+def shard_of(generators: list[str], shard: tuple[int, int] | None) -> list[str]:
+    """The generators of shard ``(i, n)``: round-robin over the sorted names (all of them without a shard)."""
+    if shard is None:
+        return generators
+    i, n = shard
+    mine = set(sorted(generators)[i - 1 :: n])
+    return [g for g in generators if g in mine]
+
+
+def build_generator(config: RunConfig, spec: DataSpec, name: str) -> GenerativeModel:
+    """A freshly initialised generator; the initialisation depends only on the run seed and the name."""
+    seed_everything(derive_seed(config.seed, "init", name))
+    return create_generator(name, spec, width=config.preset.width).to(config.device)
+
+
+def training_config(config: RunConfig) -> TrainConfig:
+    p = config.preset
+    return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=p.max_seconds,
+                       checkpoint_every=p.checkpoint_every, compile=config.compile)
+
+
+def follow_training(config: RunConfig, name: str, world: World) -> None:
+    """A rank other than 0 of a ``torchrun`` job: train ``name`` in step with rank 0 whenever it trains.
+
+    Rank 0 runs the units and tells the other ranks when it starts training and when it is done;
+    they never read or write the run store (rank 0 shares a resumed checkpoint with them).
+    """
+    data = load_dataset(config.dataset, config.preset.resolution, skip_bad=config.skip_bad, warn=lambda msg: None)
+    spec = DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
+    configure_backends(config.device)
+    while world.share(None) == TRAIN_SIGNAL:
+        train(build_generator(config, spec, name), data.x_train, data.y_train, training_config(config))

@@ -4,7 +4,9 @@ The loop draws batches from a tensor already on the device, runs ``n_critic`` di
 updates per generator update, keeps the generator EMA, checkpoints every ``checkpoint_every``
 steps (and resumes from the last checkpoint), stops at the step or wall-clock budget, and ends
 with status ``diverged`` at the first non-finite loss. On CUDA the steps run under bf16 autocast
-with channels_last memory format.
+with channels_last memory format; ``compile`` compiles every network with ``torch.compile``.
+Under ``torchrun`` the loop trains data-parallel (``generators.distributed``): each rank draws
+its own batches, gradients are averaged, and only the caller on rank 0 passes ``save``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ganbench.data import to_float
 from ganbench.errors import UserError
 from ganbench.runtime import autocast, seed_everything
 from generators.base import Batch, GenerativeModel
+from generators.distributed import current as current_world
 
 CHECKPOINT_FORMAT = 1
 
@@ -35,6 +38,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     amp: bool = True
     channels_last: bool = True
+    compile: bool = False
 
 
 @dataclass
@@ -114,6 +118,12 @@ def _prepare(x: torch.Tensor, kind: str, device: torch.device, channels_last: bo
     return x.contiguous(memory_format=torch.channels_last) if channels_last and device.type == "cuda" else x
 
 
+def compile_networks(model: GenerativeModel) -> None:
+    """Compile each network of the variant in place (state dict keys are unchanged)."""
+    for network in model.children():
+        network.compile()
+
+
 def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
           checkpoint: Path | None = None,
           source: torch.Tensor | None = None, source_labels: torch.Tensor | None = None,
@@ -128,16 +138,22 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
     there every ``config.checkpoint_every`` steps and at the end.
     """
     device = model.device
-    seed_everything(config.seed)
+    world = current_world()
+    seed_everything(world.seed(config.seed))
+    world.broadcast(model)
     if device.type == "cuda" and config.channels_last:
         model.to(memory_format=torch.channels_last)
+    if config.compile:
+        compile_networks(model)
     optimizers = model.configure_optimizers()
+    world.average_gradients(optimizers)
     batches = DeviceBatches(_prepare(x, model.spec.kind, device, config.channels_last), y.to(device),
-                            config.batch_size, config.seed,
+                            config.batch_size, world.seed(config.seed),
                             source=None if source is None else _prepare(source, "image", device, config.channels_last),
                             source_labels=None if source_labels is None else source_labels.to(device))
     step, elapsed = 0, 0.0
-    state = load(checkpoint) if checkpoint is not None and load is not None and checkpoint.exists() else None
+    state = world.share(load(checkpoint) if checkpoint is not None and load is not None and checkpoint.exists()
+                        else None)
     if state is not None:
         if state.get("variant") != model.name:
             raise UserError(f"{checkpoint}: checkpoint of {state.get('variant')!r}, not {model.name!r}")
@@ -148,18 +164,25 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
         torch.set_rng_state(state["rng"])
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if world.active and len(state.get("ranks", [])) == world.size:
+            batches.load_state_dict(state["ranks"][world.rank]["batches"])
+            torch.set_rng_state(state["ranks"][world.rank]["rng"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
 
     def write(finished: bool) -> None:
+        ranks = world.gather({"batches": batches.state_dict(), "rng": torch.get_rng_state()}) if world.active else None
         if save is not None and checkpoint is not None:
-            save(checkpoint, checkpoint_state(model, optimizers, batches, step, elapsed, finished))
+            state = checkpoint_state(model, optimizers, batches, step, elapsed, finished)
+            if ranks is not None:
+                state["ranks"] = ranks
+            save(checkpoint, state)
 
     model.train()
     started = time.perf_counter() - elapsed
     losses: dict[str, float] = {}
     stopped_by = "steps"
     while step < config.steps:
-        if config.max_seconds is not None and time.perf_counter() - started > config.max_seconds:
+        if world.any(config.max_seconds is not None and time.perf_counter() - started > config.max_seconds, device):
             stopped_by = "time"
             break
         progress = step / config.steps
@@ -176,7 +199,7 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
         model.update_ema()
         step += 1
         losses = {k: float(v) for k, v in logs.items()}
-        if not all(math.isfinite(v) for v in losses.values()):
+        if world.any(not all(math.isfinite(v) for v in losses.values()), device):
             elapsed = time.perf_counter() - started
             return TrainOutcome("diverged", step, elapsed, "diverged", diverged_at=step, losses=losses)
         if on_step is not None:
@@ -185,5 +208,6 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
             elapsed = time.perf_counter() - started
             write(finished=False)
     elapsed = time.perf_counter() - started
+    world.sync_buffers(model)
     write(finished=True)
     return TrainOutcome("ok", step, elapsed, stopped_by, losses=losses)

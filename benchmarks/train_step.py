@@ -1,0 +1,140 @@
+"""Training throughput (images/s) of every registered generator through the shared trainer.
+
+For DCGAN (Radford et al., ICLR 2016) the same networks, batch and Adam settings also run as a
+plain PyTorch loop written out below, in the same process and interleaved with the trainer, so
+the ratio measures what the trainer adds (batching from a device tensor, the variant's step
+methods, loss bookkeeping, divergence checks). With ``--device cuda`` the trainer uses bf16
+autocast, channels_last and (``--compile``) ``torch.compile``, while the plain loop stays fp32
+eager: the ratio is then the speed-up of ganbench's GPU path.
+
+    PYTHONPATH=. python benchmarks/train_step.py [--device cuda] [--compile] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ganbench.data import load_dataset, to_float
+from ganbench.presets import get_preset
+from ganbench.runtime import configure_backends, resolve_device, seed_everything
+from generators import GENERATORS, DataSpec, create_generator
+from generators.dcgan import DCGANDiscriminator, DCGANGenerator
+from generators.layers import init_dcgan_weights
+from generators.trainer import TrainConfig, train
+
+
+def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int,
+                       compile_networks: bool) -> float:
+    """Images/s over ``steps`` trainer steps after ``warmup`` (timed between on_step callbacks)."""
+    seed_everything(0)
+    model = create_generator(name, spec, width=preset.width).to(device)
+    marks: dict[int, float] = {}
+
+    def on_step(step: int, losses: dict[str, float]) -> None:
+        if step in (warmup, warmup + steps):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            marks[step] = time.perf_counter()
+
+    config = TrainConfig(steps=warmup + steps, batch_size=preset.batch_size, checkpoint_every=10**9,
+                         amp=device.type == "cuda", channels_last=True, compile=compile_networks)
+    train(model, data.x_train, data.y_train, config, on_step=on_step)
+    images = steps * preset.batch_size * (model.n_critic + 1)
+    return images / (marks[warmup + steps] - marks[warmup])
+
+
+def plain_dcgan_throughput(data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int) -> float:
+    """The DCGAN step as a hand-written fp32 eager loop: one D update, one G update per step."""
+    seed_everything(0)
+    z_dim, lr, betas = 100, 2e-4, (0.5, 0.999)
+    G = DCGANGenerator(z_dim, spec.channels, spec.resolution, preset.width).to(device)
+    D = DCGANDiscriminator(spec.channels, spec.resolution, preset.width).to(device)
+    init_dcgan_weights(G)
+    init_dcgan_weights(D)
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
+    x = data.x_train.to(device)
+    batch = preset.batch_size
+    start = 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+        real = to_float(x[torch.randint(len(x), (batch,), device=device)])
+        with torch.no_grad():
+            fake = G(torch.randn(batch, z_dim, device=device))
+        out_real, out_fake = D(real), D(fake)
+        loss_d = (F.binary_cross_entropy_with_logits(out_real, torch.ones_like(out_real))
+                  + F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake)))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        out = D(G(torch.randn(batch, z_dim, device=device)))
+        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        float(loss_d.detach()), float(loss_g.detach())
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * batch * 2 / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks (trainer path)")
+    parser.add_argument("--preset", default="quick", help="preset giving resolution, width and batch size")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
+    parser.add_argument("--generators", default=None, help="comma list (default: every registered one)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = parser.parse_args()
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    configure_backends(device)
+    preset = get_preset(args.preset)
+    data = load_dataset("digits", preset.resolution)
+    spec = DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
+    names = args.generators.split(",") if args.generators else [n for n, c in GENERATORS if c.supports_images]
+    rows = []
+    for name in names:
+        runs: dict[str, list[float]] = {"ganbench": [], "plain": []}
+        for _ in range(args.repeats):
+            runs["ganbench"].append(trainer_throughput(name, data, spec, preset, device, args.steps, args.warmup,
+                                                       args.compile))
+            if name == "dcgan":
+                runs["plain"].append(plain_dcgan_throughput(data, spec, preset, device, args.steps, args.warmup))
+        row = {"generator": name, "images_per_second": statistics.median(runs["ganbench"])}
+        if runs["plain"]:
+            row["plain_images_per_second"] = statistics.median(runs["plain"])
+            row["ratio_vs_plain"] = row["images_per_second"] / row["plain_images_per_second"]
+        rows.append(row)
+        plain = f"  plain {row['plain_images_per_second']:9.1f}  ratio {row['ratio_vs_plain']:.3f}" if runs["plain"] else ""
+        print(f"{name:20s} {row['images_per_second']:9.1f} img/s{plain}", flush=True)
+
+    result = {"benchmark": "train_step", "device": str(device),
+              "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+              "threads": torch.get_num_threads(), "torch": torch.__version__, "compile": args.compile,
+              "amp_bf16": device.type == "cuda", "channels_last": device.type == "cuda", "preset": preset.name,
+              "resolution": preset.resolution, "width": preset.width, "batch_size": preset.batch_size,
+              "steps": args.steps, "repeats": args.repeats, "rows": rows}
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

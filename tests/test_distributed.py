@@ -1,0 +1,133 @@
+"""Data-parallel training under torchrun: two CPU processes on gloo, one tiny DCGAN.
+
+Run as a script (``python -m torch.distributed.run ... tests/test_distributed.py OUT DUMP``) this
+module is the worker: it checks gradient averaging on a toy model, then runs ``ganbench train``
+with a tiny preset and dumps each rank's final generator outside the run store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ganbench.presets import Preset  # noqa: E402
+
+TINY = Preset("tiny-ddp", resolution=16, steps=12, batch_size=16, width=8, max_seconds=None,
+              checkpoint_every=5, n_eval=100, n_detector_train=60, n_detector_test=40,
+              detector_epochs=1, classifier_epochs=1)
+
+
+def worker(out: Path, dump: Path) -> None:
+    import ganbench.runner as runner
+    from ganbench.cli import app
+    from ganbench.presets import PRESETS
+    from generators import distributed
+
+    PRESETS.register(TINY)
+    world, _ = distributed.init("cpu")
+    toy = torch.nn.Linear(2, 1, bias=False)
+    torch.nn.init.zeros_(toy.weight)
+    opt = torch.optim.SGD(toy.parameters(), lr=1.0)
+    world.average_gradients({"toy": opt})
+    toy.weight.grad = torch.full_like(toy.weight, float(world.rank + 1))
+    opt.step()
+    (dump / f"toy{world.rank}.json").write_text(json.dumps(toy.weight.tolist()))
+
+    original = runner.train
+
+    def train_and_dump(model, *args, **kwargs):
+        outcome = original(model, *args, **kwargs)
+        torch.save({k: v.clone() for k, v in model.state_dict().items()}, dump / f"rank{world.rank}.pt")
+        return outcome
+
+    runner.train = train_and_dump
+    app(["train", "dcgan", "--preset", TINY.name, "--out", str(out), "--device", "cpu", "--quiet"],
+        standalone_mode=False)
+
+
+@pytest.fixture()
+def one_thread():
+    """One CPU thread, like the torchrun workers; fastest for such small tensors."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16, one_thread):
+    from ganbench.runner import RunConfig, build_generator, training_config
+    from ganbench.store import RunStore
+    from generators import DataSpec
+    from generators.trainer import train
+
+    out, dump = tmp_path / "run", tmp_path / "dump"
+    dump.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(Path(__file__)), str(out), str(dump)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    # gradients are averaged across ranks before the step: 0 - lr * mean(1, 2)
+    assert json.loads((dump / "toy0.json").read_text()) == [[-1.5, -1.5]]
+    assert json.loads((dump / "toy1.json").read_text()) == [[-1.5, -1.5]]
+
+    # both replicas end identical, parameters and BatchNorm statistics alike
+    rank0, rank1 = torch.load(dump / "rank0.pt"), torch.load(dump / "rank1.pt")
+    assert rank0.keys() == rank1.keys()
+    for name in rank0:
+        torch.testing.assert_close(rank0[name], rank1[name], rtol=0, atol=0)
+
+    # rank 0 alone wrote the unit records and the checkpoint; no lock is left behind
+    kinds = sorted(p.name.split("-")[0] for p in (out / "records").glob("*.json"))
+    assert kinds == ["generation", "sample", "train"]
+    records = {r["kind"]: r for r in RunStore(out).records()}
+    assert all(r["status"] == "ok" for r in records.values()) and records["train"]["metrics"]["steps"] == TINY.steps
+    assert not list((out / "locks").iterdir())
+    (checkpoint,) = (out / "checkpoints").glob("dcgan-*.pt")
+    state = RunStore.load_checkpoint(checkpoint)
+    for name, value in state["model"].items():
+        torch.testing.assert_close(value, rank0[name], rtol=0, atol=0)
+    first, second = (r["batches"]["order"] for r in state["ranks"])
+    assert len(state["ranks"]) == 2 and not torch.equal(first, second)
+
+    # rank 1 drew other batches, so two processes do not reproduce the one-process result
+    config = RunConfig(suite="dcgan", preset=TINY, out=tmp_path / "single")
+    spec = DataSpec("image", digits16.channels, digits16.resolution, digits16.num_classes)
+    single = build_generator(config, spec, "dcgan")
+    train(single, digits16.x_train, digits16.y_train, training_config(config))
+    weight = "G.net.0.weight"
+    assert not torch.allclose(single.state_dict()[weight], rank0[weight])
+
+
+def test_compiled_networks_keep_their_state_dict_keys(image_spec):
+    from generators import create_generator
+    from generators.trainer import compile_networks
+
+    model = create_generator("dcgan", image_spec, width=8)
+    keys = list(model.state_dict())
+    compile_networks(model)
+    assert list(model.state_dict()) == keys
+    assert all(network._compiled_call_impl is not None for network in model.children())
+
+
+def test_run_refuses_torchrun_and_points_to_shards(cli, monkeypatch, tmp_path: Path):
+    from ganbench.cli import app
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = cli.invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--shard" in result.output
+
+
+if __name__ == "__main__":
+    worker(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -1,0 +1,77 @@
+"""``ganbench run --shard i/n``: shards on one run folder add up to the unsharded run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganbench.cli import app
+from ganbench.presets import PRESETS, Preset
+from ganbench.runner import shard_of
+from ganbench.store import RunStore
+from generators import GENERATORS
+from generators.dcgan import DCGAN
+
+TINY = Preset("tiny-shard", resolution=16, steps=8, batch_size=16, width=8, max_seconds=None,
+              checkpoint_every=100, n_eval=100, n_detector_train=60, n_detector_test=40,
+              detector_epochs=1, classifier_epochs=1)
+
+
+class WideDCGAN(DCGAN):
+    """A second registered generator, so that two shards each get one."""
+
+    name = "dcgan-wide"
+
+
+@pytest.fixture()
+def two_generators(monkeypatch):
+    """The tiny preset and a second generator; one CPU thread, which is fastest for such small tensors."""
+    monkeypatch.setitem(PRESETS._entries, TINY.name, TINY)
+    monkeypatch.setitem(GENERATORS._entries, WideDCGAN.name, WideDCGAN)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(cli, out: Path, *extra: str) -> None:
+    args = ["run", "--suite", "dcgan,dcgan-wide,spectrum", "--preset", TINY.name, "--out", str(out), "-q", *extra]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
+def comparable(out: Path) -> dict[tuple[str, str], tuple]:
+    """Every record's identity and results; timings (``*seconds*`` metrics) naturally differ."""
+    return {(r["kind"], r["key"]): (r["status"], r["generator"], r["train_generator"],
+                                    {k: v for k, v in r["metrics"].items() if "second" not in k})
+            for r in RunStore(out).records()}
+
+
+def test_shards_round_robin_over_sorted_names():
+    names = ["wgan", "dcgan", "began", "sngan", "lsgan"]
+    shards = [shard_of(names, (i, 3)) for i in (1, 2, 3)]
+    assert shards == [["began", "sngan"], ["wgan", "dcgan"], ["lsgan"]]
+    assert sorted(sum(shards, [])) == sorted(names)
+    assert shard_of(names, None) == names
+
+
+def test_two_shards_produce_the_records_of_one_run(cli, tmp_path: Path, two_generators):
+    whole, sharded = tmp_path / "whole", tmp_path / "sharded"
+    run(cli, whole)
+
+    run(cli, sharded, "--shard", "1/2")
+    done_by_first = {(kind, value[1]) for (kind, _), value in comparable(sharded).items()}
+    assert done_by_first == {("train", "dcgan"), ("sample", "dcgan"), ("generation", "dcgan")}
+
+    run(cli, sharded, "--shard", "2/2")
+    records = comparable(sharded)
+    assert sum(1 for kind, _ in records if kind == "detection") == 4
+    assert records == comparable(whole)
+
+
+@pytest.mark.parametrize("spec", ["3/2", "0/2", "1", "a/b"])
+def test_bad_shard_is_one_line(cli, tmp_path: Path, spec: str):
+    result = cli.invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(tmp_path), "--shard", spec])
+    assert result.exit_code == 2 and "--shard" in result.output and len(result.output.strip().splitlines()) == 1
