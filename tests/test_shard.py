@@ -67,8 +67,10 @@ def test_two_shards_produce_the_records_of_one_run(cli, tmp_path: Path, two_gene
 
     run(cli, sharded, "--shard", "2/2")
     records = comparable(sharded)
-    assert sum(1 for kind, _ in records if kind == "detection") == 4
-    assert records == comparable(whole)
+    expected = comparable(whole)
+    detections = sum(1 for kind, _ in records if kind == "detection")
+    assert detections > 4 and detections == sum(1 for kind, _ in expected if kind == "detection")
+    assert records == expected
 
 
 @pytest.mark.parametrize("spec", ["3/2", "0/2", "1", "a/b"])
