@@ -15,10 +15,11 @@ Defining components:
 
 Growth schedule: the paper spends a fixed number of images on each fade-in and each
 stabilization. Here the trainer's budget is what is fixed, so the first ``growth_fraction`` of it
-(measured by :attr:`generators.base.Batch.progress`: steps or wall clock, whichever is further
-along) is split evenly into the stabilization at 4x4 and one fade-in and one stabilization per
-new level, the last being the fade-in of the full resolution; the rest trains at full
-resolution. Sampling always uses the full-resolution network.
+(a quarter by default; measured by :attr:`generators.base.Batch.progress`: steps or wall clock,
+whichever is further along) is split evenly into the stabilization at 4x4 and one fade-in and
+one stabilization per new level, the last being the fade-in of the full resolution; the rest
+trains at full resolution, as the paper's longer final phase does. Sampling always uses the
+full-resolution network.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class ProGANConfig:
     gp_weight: float = 10.0
     drift_weight: float = 1e-3
     mbstd_group: int = 4
-    growth_fraction: float = 0.5
+    growth_fraction: float = 0.25
     ema_decay: float = 0.999
 
 

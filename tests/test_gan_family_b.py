@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest
@@ -11,17 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from generators import GENERATORS, Batch, DataSpec, create_generator
-from generators.biggan import BigGAN
 from generators.ema import warmup_ema_decay
 from generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchStdDev,
                                ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, SelfAttention,
                                has_spectral_norm)
 from generators.losses import drift_penalty, orthogonal_regularization
-from generators.progan import ProGAN, growth_state
-from generators.sagan import SAGAN
-from generators.stylegan2 import StyleGAN2
+from generators.progan import growth_state
 from generators.trainer import TrainConfig, train
-from tests.quality_check import digits, fid_before_after
+from quality_check import digits, fid_before_after
 
 SPEC32 = DataSpec("image", 1, 32, 10)
 SPEC16 = DataSpec("image", 1, 16, 10)
@@ -201,7 +197,8 @@ def test_progan_discriminator_sees_growing_resolution() -> None:
     for progress in (0.0, 0.1, 0.2, 0.3, 0.45, 1.0):
         seen.clear()
         logs = model.discriminator_step(batch(SPEC32, progress=progress))
-        assert set(seen) == {int(logs["resolution"])} == {4 * 2 ** growth_state(progress, 4, 0.5)[0]}
+        level, _ = growth_state(progress, 4, model.config.growth_fraction)
+        assert set(seen) == {int(logs["resolution"])} == {4 * 2**level}
     assert seen == [32, 32, 32]
 
 
@@ -233,7 +230,8 @@ def test_progan_equalized_learning_rate_scales_weights_at_run_time() -> None:
     expected = F.conv2d(x, conv.weight * math.sqrt(2 / (64 * 9)), conv.bias, padding=1)
     assert torch.allclose(conv(x), expected, atol=1e-5)
     linear = EqualizedLinear(256, 8, lr_mul=0.01)
-    assert torch.allclose(linear(torch.ones(1, 256)), F.linear(torch.ones(1, 256), linear.weight * math.sqrt(2 / 256) * 0.01))
+    ones = torch.ones(1, 256)
+    assert torch.allclose(linear(ones), F.linear(ones, linear.weight * math.sqrt(2 / 256) * 0.01))
     model = build("progan")
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
     assert not convs
@@ -281,7 +279,7 @@ def test_modulated_conv_demodulation_gives_unit_norm_weights() -> None:
     grouped = F.conv2d(x.reshape(1, 32, 5, 5), weight.reshape(24, 8, 3, 3), padding=1, groups=4).reshape(4, 6, 5, 5)
     assert torch.allclose(conv(x, w), grouped, atol=1e-4)
     out = ModulatedConv2d(64, 64, 3, w_dim=16)(torch.randn(8, 64, 8, 8), torch.randn(8, 16))
-    assert 0.7 < float(out.std()) < 1.3
+    assert 0.7 < float(out.detach().std()) < 1.3
 
 
 def test_stylegan2_uses_mapping_modulation_and_noise_everywhere() -> None:
@@ -355,8 +353,8 @@ def test_stylegan2_ema_and_w_avg_follow_training() -> None:
 # ----------------------------------------------------------------------------- training lowers FID
 
 
-@pytest.mark.parametrize(("name", "steps"), [("sagan", 150), ("biggan", 150), ("progan", 150), ("stylegan2", 150)])
-def test_short_training_lowers_fid(name: str, steps: int) -> None:
-    model = build(name, SPEC16)
-    before, after = fid_before_after(model, steps=steps)
+@pytest.mark.parametrize("name", ["sagan", "biggan", "progan", "stylegan2"])
+def test_short_training_lowers_fid(name: str) -> None:
+    model = build(name, SPEC32, width=16)
+    before, after = fid_before_after(model, steps=150, batch_size=16)
     assert after < 0.6 * before, (before, after)
