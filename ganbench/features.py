@@ -130,12 +130,14 @@ class FeatureExtractor:
 class ClassifierExtractor(FeatureExtractor):
     name = "classifier"
     description = "small CNN trained on the real train split (offline default)"
-    recipe = "adam4e-3-b32"
+    recipe = "seeded-adam4e-3-b32"
 
     def __init__(self, dataset: Dataset, cache_dir: Path, seed: int = 0, epochs: int = 6,
                  device: torch.device | None = None) -> None:
         self.device = device or torch.device("cpu")
-        self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
+        with preserved_rng():
+            torch.manual_seed(seed)
+            self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
         cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}.pt"
         if cache.exists():
             self.model.load_state_dict(torch.load(cache, map_location=self.device, weights_only=True))

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -238,3 +239,20 @@ def conditional_accuracy(probs: ArrayLike, labels: ArrayLike) -> float:
     """Share of samples whose predicted class is the class they were generated for."""
     predicted = _as_float64(probs).argmax(axis=1)
     return float((predicted == np.asarray(labels).reshape(-1)).mean())
+
+
+def matched_code_accuracy(probs: ArrayLike, codes: ArrayLike) -> float:
+    """Accuracy of an unsupervised categorical code as a class predictor, after the best matching.
+
+    Each code value is assigned to one class (Hungarian algorithm on the code-by-class count
+    table) so that the most samples agree with the classifier; InfoGAN's (Chen et al., 2016)
+    measure of how well its categorical code captures the digit class.
+    """
+    p = _as_float64(probs)
+    predicted = p.argmax(axis=1)
+    code = np.asarray(codes).reshape(-1).astype(np.int64)
+    table = np.zeros((int(code.max()) + 1, p.shape[1]))
+    np.add.at(table, (code, predicted), 1)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / len(code))
+

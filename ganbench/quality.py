@@ -2,9 +2,10 @@
 
 Images: FID (Heusel et al., NeurIPS 2017), KID (Binkowski et al., ICLR 2018), IS (Salimans et
 al., NeurIPS 2016), precision/recall (Kynkaanniemi et al., NeurIPS 2019) and density/coverage
-(Naeem et al., ICML 2020) over the chosen extractor's features; class coverage and conditional
-accuracy from the data set's reference classifier. Points (``toy2d``): mode coverage as in
-VEEGAN (Srivastava et al., NeurIPS 2017) and PacGAN (Lin et al., NeurIPS 2018).
+(Naeem et al., ICML 2020) over the chosen extractor's features; class coverage, conditional
+accuracy and InfoGAN's code accuracy (after the best code-to-class matching) from the data set's
+reference classifier. Points (``toy2d``): mode coverage as in VEEGAN (Srivastava et al., NeurIPS
+2017) and PacGAN (Lin et al., NeurIPS 2018).
 
 The protocol returned with the metrics names everything a number depends on (extractor and its
 weights hash, sample counts, real split, resize, seed, metric settings), so two scores are only
@@ -21,7 +22,7 @@ import torch
 from ganbench.data import Dataset
 from ganbench.features import ClassifierExtractor, FeatureExtractor
 from ganbench.metrics import (class_coverage, conditional_accuracy, fid_from_features, inception_score_from_probs,
-                              kid_from_features, mode_coverage_2d, prdc_from_features)
+                              kid_from_features, matched_code_accuracy, mode_coverage_2d, prdc_from_features)
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,13 @@ def point_metrics(dataset: Dataset, fakes: torch.Tensor) -> tuple[dict[str, Any]
 
 def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExtractor, *,
                   classifier: ClassifierExtractor | None = None, labels: torch.Tensor | None = None,
-                  config: QualityConfig = QualityConfig(),
+                  codes: torch.Tensor | None = None, config: QualityConfig = QualityConfig(),
                   real_split: str = "test") -> tuple[dict[str, Any], dict[str, Any]]:
     """Feature metrics of uint8 ``fakes`` against uint8 ``real`` images.
 
     IS uses the extractor's class probabilities (the classifier's when the extractor has none);
-    class coverage and conditional accuracy always use the data set's classifier, when given.
+    class coverage, conditional accuracy (``labels``: the classes asked for) and matched code
+    accuracy (``codes``: an unsupervised code's values) always use the data set's classifier.
     """
     n = min(len(real), len(fakes))
     real_x, fake_x = extractor.extract(real), extractor.extract(fakes)
@@ -72,6 +74,8 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
         metrics.update(class_coverage(class_probs))
         if labels is not None:
             metrics["conditional_accuracy"] = conditional_accuracy(class_probs, labels)
+        if codes is not None:
+            metrics["code_accuracy"] = matched_code_accuracy(class_probs, codes)
     protocol: dict[str, Any] = {
         **extractor.protocol(), "feature_dim": int(real_x.features.shape[1]), "n_real": len(real),
         "n_fake": len(fakes), "real_split": real_split, **asdict(config),
@@ -84,6 +88,7 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
 
 def generation_metrics(dataset: Dataset, fakes: torch.Tensor, extractor: FeatureExtractor | None = None, *,
                        classifier: ClassifierExtractor | None = None, labels: torch.Tensor | None = None,
+                       codes: torch.Tensor | None = None,
                        config: QualityConfig = QualityConfig()) -> tuple[dict[str, Any], dict[str, Any]]:
     """Quality of ``fakes`` against the test split of ``dataset``: (metrics, protocol).
 
@@ -94,4 +99,5 @@ def generation_metrics(dataset: Dataset, fakes: torch.Tensor, extractor: Feature
         return metrics, {**protocol, "seed": config.seed}
     if extractor is None:
         raise ValueError("image metrics need a feature extractor")
-    return image_metrics(dataset.x_test, fakes, extractor, classifier=classifier, labels=labels, config=config)
+    return image_metrics(dataset.x_test, fakes, extractor, classifier=classifier, labels=labels, codes=codes,
+                         config=config)

@@ -250,14 +250,17 @@ class SuiteRunner:
             for which, n in self.fake_counts().items():
                 seed = derive_seed(self.config.seed, name, which)
                 labels = model.default_labels(n) if model.conditional else None
+                codes = torch.arange(n) % model.code_values if model.code_values else None
                 with preserved_rng():
                     if translating:
                         fakes = self.translated_fakes(model, which, n, seed)
                     else:
-                        fakes = model.sample(n, labels=labels, seed=seed)
+                        fakes = model.sample(n, labels=labels if codes is None else codes, seed=seed)
                 arrays[which] = fakes.numpy()
                 if labels is not None:
                     arrays[f"{which}_labels"] = labels.numpy()
+                if codes is not None:
+                    arrays[f"{which}_codes"] = codes.numpy()
                 total += n
             seconds = time.perf_counter() - started
             write_npz(path, **arrays)
@@ -308,7 +311,7 @@ class SuiteRunner:
                 c.extractor, c.extractor_weights, c.device)
             record.metrics, record.protocol = generation_metrics(
                 self.data, arrays["eval"], extractor, classifier=classifier, labels=arrays.get("eval_labels"),
-                config=quality)
+                codes=arrays.get("eval_codes"), config=quality)
             record.metrics.update(self.sampled_task_measures(sample_record))
 
         blocked = sample_record if sample_record["status"] != "ok" else None

@@ -107,6 +107,12 @@ class GenerativeModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def code_values(self) -> int:
+        """Values of an unsupervised categorical latent code that ``sample(labels=...)`` fixes
+        (InfoGAN's); 0 when the variant has none."""
+        return 0
+
     def default_labels(self, n: int) -> torch.Tensor:
         """Balanced labels 0, 1, ..., K-1, 0, 1, ... for conditional sampling."""
         return torch.arange(n) % max(self.spec.num_classes, 1)

@@ -124,6 +124,10 @@ class InfoGAN(GenerativeModel):
             init_dcgan_weights(net)
         self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)
 
+    @property
+    def code_values(self) -> int:
+        return self.config.categories
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=c.betas)
@@ -147,12 +151,22 @@ class InfoGAN(GenerativeModel):
         return c.info_weight * mutual_information_loss(logits, codes, means if c.continuous else None,
                                                        cont if c.continuous else None, c.continuous_weight)
 
+    def joint_features(self, real: torch.Tensor, fake: torch.Tensor,
+                       step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trunk features of real and fake images passed as one batch.
+
+        The trunk ends in BatchNorm: normalising an all-real and an all-fake batch separately
+        would give both the same feature means and leave D at chance, so, as in the paper's code,
+        D sees the two halves together.
+        """
+        features = self.D.features(torch.cat([self.tricks.view(real, step), self.tricks.view(fake, step)]))
+        return features[: len(real)], features[len(real) :]
+
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         latent, codes, cont = self.latent(len(batch.real))
         with torch.no_grad():
             fake = self.G(latent)
-        real_features = self.D.features(self.tricks.view(batch.real, batch.step))
-        fake_features = self.D.features(self.tricks.view(fake, batch.step))
+        real_features, fake_features = self.joint_features(batch.real, fake, batch.step)
         adversarial = self.tricks.discriminator_loss(self.D.classify(real_features), self.D.classify(fake_features))
         info = self.information_loss(fake_features, codes, cont)
         loss = adversarial + info
@@ -163,7 +177,7 @@ class InfoGAN(GenerativeModel):
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         latent, codes, cont = self.latent(len(batch.real))
-        features = self.D.features(self.tricks.view(self.G(latent), batch.step))
+        _, features = self.joint_features(batch.real, self.G(latent), batch.step)
         adversarial = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
         loss = adversarial + self.information_loss(features, codes, cont)
         self.opt_g.zero_grad(set_to_none=True)

@@ -42,7 +42,8 @@ GENERATION_METRICS: dict[str, tuple[str, str | None]] = {
     "precision": ("precision", "higher"), "recall": ("recall", "higher"),
     "density": ("density", "higher"), "coverage": ("coverage", "higher"),
     "classes_covered": ("classes covered", "higher"), "class_kl": ("class KL", "lower"),
-    "conditional_accuracy": ("cond. accuracy", "higher"), "modes_covered": ("modes covered", "higher"),
+    "conditional_accuracy": ("cond. accuracy", "higher"), "code_accuracy": ("code accuracy", "higher"),
+    "modes_covered": ("modes covered", "higher"),
     "high_quality": ("high-quality %", "higher"), "mode_kl": ("mode KL", "lower"),
 }
 

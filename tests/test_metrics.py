@@ -197,6 +197,21 @@ def test_class_coverage_and_conditional_accuracy():
     assert M.conditional_accuracy(half, torch.from_numpy(labels)) == pytest.approx(0.5)
 
 
+def test_code_accuracy_matches_code_values_to_classes():
+    rng = np.random.default_rng(0)
+    classes = rng.integers(0, 10, 1000)
+    probs = np.eye(10)[classes]
+    relabelled = rng.permutation(10)[classes]
+    assert M.matched_code_accuracy(probs, relabelled) == 1.0
+    assert M.conditional_accuracy(probs, relabelled) < 0.3
+    noisy = relabelled.copy()
+    noisy[:250] = rng.integers(0, 10, 250)
+    assert M.matched_code_accuracy(probs, noisy) == pytest.approx(0.775, abs=0.03)
+    assert M.matched_code_accuracy(probs, rng.integers(0, 10, 1000)) < 0.2
+    merged = classes // 2  # five code values: at most one class each
+    assert M.matched_code_accuracy(probs, merged) == pytest.approx(0.5, abs=0.05)
+
+
 # ----------------------------------------------------------------------------- quality and the runner
 
 
@@ -245,6 +260,17 @@ def test_runner_measures_images_with_the_classifier(tmp_path: Path):
     assert {"extractor": "classifier", "n_real": 360, "n_fake": 200, "real_split": "test", "resize": "none",
             "seed": 0} .items() <= protocol.items()
     assert len(protocol["weights"]) == 12 and 0 < protocol["classifier_test_acc"] <= 1
+    assert "code_accuracy" not in metrics
+
+
+def test_runner_scores_an_unsupervised_code_after_matching(tmp_path: Path):
+    preset = get_preset("smoke").with_overrides(resolution=8, classifier_epochs=2)
+    runner = SuiteRunner(RunConfig(suite="infogan", preset=preset, out=tmp_path, quiet=True))
+    labels = runner.data.y_train[:200].numpy()
+    record = runner.evaluate_generator("infogan", fake_sample_record(
+        runner, eval=runner.data.x_train[:200].numpy(), eval_codes=(labels + 3) % 10))
+    assert record["status"] == "ok", record["reason"]
+    assert record["metrics"]["code_accuracy"] > 0.5 and "conditional_accuracy" not in record["metrics"]
 
 
 def test_runner_measures_points_by_mode_coverage(tmp_path: Path):
