@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ganbench.data import load_toy2d
+from ganbench.metrics import mode_coverage_2d
 from generators import DataSpec, create_generator
 from generators.trainer import TrainConfig, train
 
@@ -28,13 +29,6 @@ ANCHORS = {  # PacGAN Table 1: (modes, % high quality)
     ("GAN", "ring"): (6.3, 98.2), ("GAN", "grid"): (17.3, 94.8),
     ("PacGAN4", "ring"): (7.8, 95.9), ("PacGAN4", "grid"): (24.8, 93.6),
 }
-
-
-def toy_mode_statistics(points: torch.Tensor, modes: torch.Tensor, std: float) -> tuple[int, float]:
-    """(modes covered, fraction of high-quality samples) of ``points`` against the mixture's ``modes``."""
-    distance, nearest = torch.cdist(points.double(), modes.double()).min(dim=1)
-    good = distance <= 3 * std
-    return int(nearest[good].unique().numel()), float(good.double().mean())
 
 
 def run(variant: str, layout: str, seed: int, steps: int, batch_size: int, n_samples: int) -> dict[str, object]:
@@ -46,9 +40,9 @@ def run(variant: str, layout: str, seed: int, steps: int, batch_size: int, n_sam
     outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=steps, batch_size=batch_size, seed=seed))
     seconds = time.perf_counter() - started
     points = model.sample(n_samples, seed=seed + 1000)
-    covered, quality = toy_mode_statistics(points, data.modes, data.mode_std)
-    return {"variant": variant, "layout": layout, "seed": seed, "status": outcome.status, "modes": covered,
-            "high_quality": 100 * quality, "seconds": round(seconds, 1)}
+    coverage = mode_coverage_2d(points, data.modes, data.mode_std)
+    return {"variant": variant, "layout": layout, "seed": seed, "status": outcome.status,
+            "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"], "seconds": round(seconds, 1)}
 
 
 def summarise(rows: list[dict[str, object]], steps: int, seeds: int) -> str:

@@ -15,6 +15,7 @@ it on that validation pair and applies it unchanged to every test set.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -89,3 +90,9 @@ def grayscale(images: torch.Tensor) -> torch.Tensor:
         weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(1, 3, 1, 1)
         return (x * weights).sum(1)
     return x.mean(1)
+
+
+def in_chunks(function: Callable[[torch.Tensor], np.ndarray], images: torch.Tensor, chunk: int = 1024) -> np.ndarray:
+    """``function`` applied to ``chunk`` images at a time and concatenated: memory flat in ``N``."""
+    return np.concatenate([function(images[start : start + chunk]) for start in range(0, max(len(images), 1), chunk)])
+

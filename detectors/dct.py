@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from detectors.base import grayscale
+from detectors.base import grayscale, in_chunks
 
 
 @dataclass(frozen=True)
@@ -65,4 +65,4 @@ class DCTDetector:
         self.model.fit(features, labels)
 
     def score(self, images: torch.Tensor) -> np.ndarray:
-        return self.model.predict_proba(log_dct_features(images, self.config.eps))[:, 1]
+        return in_chunks(lambda chunk: self.model.predict_proba(log_dct_features(chunk, self.config.eps))[:, 1], images)

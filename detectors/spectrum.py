@@ -15,21 +15,28 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from detectors.base import grayscale
+from detectors.base import grayscale, in_chunks
+
+
+def _ring_index(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integer radius of every pixel of the centred spectrum, and the pixel count per radius."""
+    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
+    radius = torch.sqrt(yy.double() ** 2 + xx.double() ** 2).round().long().view(-1)
+    return radius, torch.bincount(radius).double()
+
+
+def _profiles(images: torch.Tensor) -> np.ndarray:
+    radius, counts = _ring_index(*images.shape[-2:])
+    gray = grayscale(images)
+    power = torch.fft.fftshift(torch.fft.fft2(gray).abs().pow(2), dim=(-2, -1))
+    log_power = torch.log1p(power.reshape(len(gray), -1))
+    sums = torch.zeros(len(gray), len(counts), dtype=torch.float64).index_add_(1, radius, log_power)
+    return (sums / counts).numpy()
 
 
 def azimuthal_average(images: torch.Tensor) -> np.ndarray:
-    """uint8 ``N,C,H,W`` -> ``N,R`` mean log power spectrum per integer radius."""
-    gray = grayscale(images)
-    power = torch.fft.fftshift(torch.fft.fft2(gray).abs().pow(2), dim=(-2, -1))
-    h, w = gray.shape[-2:]
-    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
-    radius = torch.sqrt(yy.double() ** 2 + xx.double() ** 2).round().long().view(-1)
-    n_bins = int(radius.max()) + 1
-    counts = torch.bincount(radius, minlength=n_bins).double()
-    log_power = torch.log1p(power.view(len(gray), -1))
-    sums = torch.zeros(len(gray), n_bins, dtype=torch.float64).index_add_(1, radius, log_power)
-    return (sums / counts).numpy()
+    """uint8 ``N,C,H,W`` -> ``N,R`` mean log power spectrum per integer radius, in chunks of images."""
+    return in_chunks(_profiles, images)
 
 
 class SpectrumDetector:

@@ -68,7 +68,8 @@ class CycleGAN(TranslationModel):
         self.D_B = PatchDiscriminator(ch, spec.resolution, c.width, norm=instance_norm)
         for net in (self.G_AB, self.G_BA, self.D_A, self.D_B):
             init_normal(net)
-        self.pool_a, self.pool_b = HistoryPool(c.pool_size), HistoryPool(c.pool_size)
+        self.pool_a = HistoryPool(c.pool_size, (ch, spec.resolution, spec.resolution))
+        self.pool_b = HistoryPool(c.pool_size, (ch, spec.resolution, spec.resolution))
         self._fakes: tuple[Batch, torch.Tensor, torch.Tensor] | None = None
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:

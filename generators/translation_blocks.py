@@ -181,25 +181,32 @@ class ResnetGenerator(nn.Module):
         return self.net(x)
 
 
-class HistoryPool:
+class HistoryPool(nn.Module):
     """The last ``size`` generated images: once full, each new image is, with probability 0.5,
-    swapped for a random stored one (which is returned instead), so D also sees older fakes."""
+    swapped for a random stored one (which is returned instead), so D also sees older fakes.
 
-    def __init__(self, size: int = 50) -> None:
+    The stored images are buffers of the model, so a checkpoint carries the pool and a resumed
+    run continues with the fakes it had collected.
+    """
+
+    def __init__(self, size: int, shape: tuple[int, ...]) -> None:
+        super().__init__()
         self.size = size
-        self.images: list[torch.Tensor] = []
+        self.register_buffer("images", torch.zeros(size, *shape))
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
             return images
         out = []
         for image in images.detach():
-            if len(self.images) < self.size:
-                self.images.append(image)
+            if int(self.filled) < self.size:
+                self.images[int(self.filled)] = image
+                self.filled += 1
                 out.append(image)
             elif torch.rand(()) < 0.5:
                 i = int(torch.randint(0, self.size, ()))
-                out.append(self.images[i])
+                out.append(self.images[i].to(image.dtype, copy=True))
                 self.images[i] = image
             else:
                 out.append(image)

@@ -8,10 +8,19 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from ganbench.cli import app
 from ganbench.data import Dataset, load_digits
 from generators import DataSpec
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """``ganbench run --suite smoke --preset smoke`` once per test session: (out folder, CLI result)."""
+    out = tmp_path_factory.mktemp("smoke")
+    result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(out), "--quiet"])
+    return out, result
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,6 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> tuple[Path, object]:
-    out = tmp_path_factory.mktemp("smoke")
-    result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(out), "--quiet"])
-    return out, result
-
-
 def test_smoke_run_end_to_end(smoke_run):
     out, result = smoke_run
     assert result.exit_code == 0, result.output

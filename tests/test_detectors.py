@@ -61,6 +61,18 @@ def test_spectrum_features_ignore_a_circular_shift(digits) -> None:
     assert not np.allclose(azimuthal_average(x), azimuthal_average(checkered(x)))
 
 
+def test_frequency_features_and_scores_do_not_depend_on_chunking(digits) -> None:
+    x = digits.x_train[:1100].repeat(3, 1, 1, 1)  # crosses the 1024-image chunk boundary three times
+    whole = azimuthal_average(x)
+    assert whole.shape[0] == 3300
+    assert np.allclose(whole[1020:1030], np.concatenate([azimuthal_average(x[i : i + 1]) for i in range(1020, 1030)]))
+    assert azimuthal_average(x[:0]).shape == (0, whole.shape[1])
+    detector = DCTDetector()
+    detector.fit(digits.x_train[:100], checkered(digits.x_train[100:200]))
+    scores = detector.score(x)
+    assert scores.shape == (3300,) and np.allclose(scores[1024:1030], detector.score(x[1024:1030]))
+
+
 def test_dct_features_are_log_magnitude_orthonormal_dct(digits) -> None:
     fft = pytest.importorskip("scipy.fft")
     x = digits.x_test[:4]

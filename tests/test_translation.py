@@ -132,16 +132,29 @@ def test_cyclegan_objective_is_least_squares_plus_cycle_and_identity():
 
 
 def test_history_pool_returns_past_fakes_half_the_time_and_holds_fifty():
-    pool = HistoryPool(50)
+    pool = HistoryPool(50, (1,))
     first = torch.arange(50.0).view(50, 1)
     assert torch.equal(pool.query(first), first)
     fresh = torch.arange(1000.0, 3000.0).view(2000, 1)
     out = torch.cat([pool.query(chunk) for chunk in fresh.split(10)])
-    assert len(pool.images) == 50
+    assert len(pool.images) == 50 and int(pool.filled) == 50
     from_past = (out < 1000) | (out.view(-1) < fresh.view(-1)).view(-1, 1)
     share = float(from_past.double().mean())
     assert 0.45 < share < 0.55
     assert set(out[out < 1000].tolist()) <= set(first.view(-1).tolist())
+
+
+def test_cyclegan_checkpoint_carries_the_history_pool():
+    model = create_generator("cyclegan", DataSpec("image", 1, 16, 10), width=8, n_blocks=1)
+    model.pool_a.query(torch.randn(30, 1, 16, 16))
+    restored = create_generator("cyclegan", DataSpec("image", 1, 16, 10), width=8, n_blocks=1)
+    restored.load_state_dict(model.state_dict())
+    assert int(restored.pool_a.filled) == 30 and int(restored.pool_b.filled) == 0
+    assert torch.equal(restored.pool_a.images, model.pool_a.images)
+    torch.manual_seed(0)
+    expected = model.pool_a.query(torch.randn(40, 1, 16, 16))
+    torch.manual_seed(0)
+    assert torch.equal(restored.pool_a.query(torch.randn(40, 1, 16, 16)), expected)
 
 
 # ----------------------------------------------------------------------------- SRGAN
