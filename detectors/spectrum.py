@@ -27,6 +27,8 @@ def _ring_index(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _profiles(images: torch.Tensor) -> np.ndarray:
     radius, counts = _ring_index(*images.shape[-2:])
+    if len(images) == 0:
+        return np.zeros((0, len(counts)))
     gray = grayscale(images)
     power = torch.fft.fftshift(torch.fft.fft2(gray).abs().pow(2), dim=(-2, -1))
     log_power = torch.log1p(power.reshape(len(gray), -1))
