@@ -78,6 +78,13 @@ class GenerativeModel(nn.Module):
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    @staticmethod
+    def optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """One update of one player: clear its gradients, back-propagate ``loss``, step."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
     # -- EMA of the generator (Karras 2018; Yazici 2019)
     def init_ema(self, decay: float) -> None:
         self.ema_decay = decay

@@ -153,9 +153,7 @@ class BigGAN(GenerativeModel):
         with torch.no_grad():
             fake = self.G(self.noise(len(batch.real)), labels)
         loss = discriminator_loss(self.config.loss, self.D(batch.real, batch.labels), self.D(fake, labels))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": loss.detach()}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -163,9 +161,7 @@ class BigGAN(GenerativeModel):
         adversarial = generator_loss(self.config.loss, self.D(self.G(self.noise(len(batch.real)), labels), labels))
         ortho = orthogonal_regularization(self.G)
         loss = adversarial + self.config.ortho_weight * ortho
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         self.ema_decay = warmup_ema_decay(batch.step, self.config.ema_decay)
         return {"loss_g": adversarial.detach(), "ortho": ortho.detach()}
 

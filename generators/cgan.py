@@ -72,9 +72,7 @@ class CGAN(GenerativeModel):
         real_out = self.D(self.condition(self.tricks.view(batch.real, batch.step), batch.labels))
         fake_out = self.D(self.condition(self.tricks.view(fake, batch.step), batch.labels))
         loss = self.tricks.discriminator_loss(real_out, fake_out)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": loss.detach()}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -82,9 +80,7 @@ class CGAN(GenerativeModel):
         features = self.D.features(self.condition(self.tricks.view(fake, batch.step), batch.labels))
         real_view = self.condition(self.tricks.view(batch.real, batch.step), batch.labels)
         loss = self.tricks.generator_loss(self.D, real_view, features)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         return {"loss_g": loss.detach()}
 
     def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,

@@ -85,9 +85,7 @@ class CycleGAN(TranslationModel):
         self._fakes = (batch, fake_b, fake_a)
         loss_a = discriminator_loss(LOSS, self.D_A(a), self.D_A(self.pool_a.query(fake_a)))
         loss_b = discriminator_loss(LOSS, self.D_B(b), self.D_B(self.pool_b.query(fake_b)))
-        self.opt_d.zero_grad(set_to_none=True)
-        (loss_a + loss_b).backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss_a + loss_b)
         return {"loss_d_a": loss_a.detach(), "loss_d_b": loss_b.detach()}
 
     def generator_losses(self, a: torch.Tensor, b: torch.Tensor, fake_b: torch.Tensor | None = None,
@@ -110,9 +108,7 @@ class CycleGAN(TranslationModel):
         loss = terms["adversarial"] + c.cycle_weight * terms["cycle"]
         if c.identity_weight:
             loss = loss + c.identity_weight * c.cycle_weight * terms["identity"]
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         return {"loss_g": terms["adversarial"].detach(), "cycle": terms["cycle"].detach(),
                 "identity": terms["identity"].detach()}
 

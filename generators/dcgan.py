@@ -105,16 +105,12 @@ class DCGAN(GenerativeModel):
         with torch.no_grad():
             fake = self.G(self.noise(len(batch.real)))
         loss = discriminator_loss(self.config.loss, self.D(batch.real), self.D(fake))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": loss.detach()}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         loss = generator_loss(self.config.loss, self.D(self.G(self.noise(len(batch.real)))))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         return {"loss_g": loss.detach()}
 
     def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,

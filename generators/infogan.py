@@ -170,9 +170,7 @@ class InfoGAN(GenerativeModel):
         adversarial = self.tricks.discriminator_loss(self.D.classify(real_features), self.D.classify(fake_features))
         info = self.information_loss(fake_features, codes, cont)
         loss = adversarial + info
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": adversarial.detach(), "loss_info": info.detach()}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -180,9 +178,7 @@ class InfoGAN(GenerativeModel):
         _, features = self.joint_features(batch.real, self.G(latent), batch.step)
         adversarial = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
         loss = adversarial + self.information_loss(features, codes, cont)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         return {"loss_g": adversarial.detach()}
 
     def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,

@@ -70,9 +70,7 @@ class Pix2Pix(TranslationModel):
         self._fake = (batch, fake)
         loss = 0.5 * discriminator_loss(self.config.loss, self.pair(batch.source, batch.real),
                                         self.pair(batch.source, fake.detach()))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": loss.detach()}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -82,9 +80,7 @@ class Pix2Pix(TranslationModel):
             adversarial = generator_loss(self.config.loss, self.pair(batch.source, fake))
         l1 = F.l1_loss(fake, batch.real)
         loss = adversarial + self.config.l1_weight * l1
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         return {"loss_g": adversarial.detach(), "l1": l1.detach()}
 
     def translate_float(self, source: torch.Tensor, target_labels: torch.Tensor | None) -> torch.Tensor:

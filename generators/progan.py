@@ -174,18 +174,14 @@ class ProGAN(GenerativeModel):
         penalty = gradient_penalty(lambda x: self.D(x, level, alpha), real, fake)
         drift = drift_penalty(real_out)
         loss = adversarial + self.config.gp_weight * penalty + self.config.drift_weight * drift
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": adversarial.detach(), "gp": penalty.detach(), "drift": drift.detach(),
                 "resolution": torch.tensor(float(self.resolution(level))), "alpha": torch.tensor(alpha)}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         level, alpha = self.growth(batch)
         loss = generator_loss("wasserstein", self.D(self.G(self.noise(len(batch.real)), level, alpha), level, alpha))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         self.ema_decay = warmup_ema_decay(batch.step, self.config.ema_decay)
         return {"loss_g": loss.detach()}
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from generators.base import Batch, DataSpec, GenerativeModel
+from generators.base import DataSpec
 from generators.blocks import Discriminator, conv_stages, point_discriminator, point_generator
+from generators.noise_gan import NoiseGAN
 from generators.tricks import TrickHooks, Tricks
 
 
@@ -75,7 +76,7 @@ class SNGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
-class SNGAN(GenerativeModel):
+class SNGAN(NoiseGAN):
     name = "sngan"
     paper = "Miyato et al., Spectral Normalization for Generative Adversarial Networks"
     year = 2018
@@ -94,36 +95,3 @@ class SNGAN(GenerativeModel):
             self.D = Discriminator(lambda m: SNGANTrunk(spec.channels * m, spec.resolution, c.width), c.tricks,
                                    spectral=True)
         self.tricks = TrickHooks(c.tricks, "hinge", spec, self.G, self.D)
-
-    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        c = self.config
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
-        return {"g": self.opt_g, "d": self.opt_d}
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
-
-    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.G(self.noise(len(batch.real)))
-        real_out = self.D(self.tricks.view(batch.real, batch.step))
-        fake_out = self.D(self.tricks.view(fake, batch.step))
-        loss = self.tricks.discriminator_loss(real_out, fake_out)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
-        return {"loss_d": loss.detach()}
-
-    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        fake = self.G(self.noise(len(batch.real)))
-        features = self.D.features(self.tricks.view(fake, batch.step))
-        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        return {"loss_g": loss.detach()}
-
-    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
-                 truncation: float | None = None) -> torch.Tensor:
-        return self.sampling_network(self.noise(n, generator))

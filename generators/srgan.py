@@ -11,6 +11,10 @@ Defining components:
   (the paper's VGG19 ``phi_5,4``; here the last convolutional block of the reference classifier
   trained on the real train split, attached with :meth:`SRGAN.set_content_network`; the pixel
   MSE when none is attached), plus 1e-3 times the adversarial loss ``-log D(G(x))``;
+* two stages, as in the paper, which initialises SRGAN with the trained MSE-based SRResNet: for
+  the first ``pretrain_fraction`` of the training budget (steps or wall clock, whichever ends
+  first) G is trained alone on the pixel MSE and D rests; then the adversarial stage trains both
+  with the perceptual loss;
 * Adam, learning rate 1e-4, beta1 = 0.9.
 
 Trains on the ``super-resolution`` task (:mod:`ganbench.tasks`): x4 bicubic down-sampled image
@@ -45,6 +49,7 @@ class SRGANConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     adversarial_weight: float = 1e-3
     loss: str = "nonsaturating"
+    pretrain_fraction: float = 0.5
 
 
 class SRGAN(TranslationModel):
@@ -90,25 +95,31 @@ class SRGAN(TranslationModel):
         net.eval()
         return F.mse_loss(net(fake), net(real))
 
+    def pretraining(self, batch: Batch) -> bool:
+        """Whether ``batch`` falls in the SRResNet stage (G alone on the pixel MSE)."""
+        return batch.progress < self.config.pretrain_fraction
+
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        if self.pretraining(batch):
+            return {}
         fake = self.G(batch.source)
         self._fake = (batch, fake)
         loss = discriminator_loss(self.config.loss, self.D(batch.real), self.D(fake.detach()))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": loss.detach()}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        if self.pretraining(batch):
+            mse = F.mse_loss(self.G(batch.source), batch.real)
+            self.optimize(self.opt_g, mse)
+            return {"mse": mse.detach()}
         cached, self._fake = self._fake, None
         fake = cached[1] if cached is not None and cached[0] is batch else self.G(batch.source)
         with frozen(self.D):
             adversarial = generator_loss(self.config.loss, self.D(fake))
         content = self.content_loss(fake, batch.real)
         loss = content + self.config.adversarial_weight * adversarial
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         return {"loss_g": adversarial.detach(), "content": content.detach()}
 
     def translate_float(self, source: torch.Tensor, target_labels: torch.Tensor | None) -> torch.Tensor:

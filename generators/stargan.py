@@ -121,9 +121,7 @@ class StarGAN(TranslationModel):
         c = self.config
         terms = self.discriminator_losses(batch.source, batch.source_labels)
         loss = terms["adversarial"] + c.cls_weight * terms["cls"] + c.gp_weight * terms["gp"]
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": terms["adversarial"].detach(), "cls_d": terms["cls"].detach(), "gp": terms["gp"].detach()}
 
     def generator_losses(self, real: torch.Tensor, domains: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -139,9 +137,7 @@ class StarGAN(TranslationModel):
         c = self.config
         terms = self.generator_losses(batch.source, batch.source_labels)
         loss = terms["adversarial"] + c.cls_weight * terms["cls"] + c.rec_weight * terms["rec"]
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         return {"loss_g": terms["adversarial"].detach(), "cls_g": terms["cls"].detach(), "rec": terms["rec"].detach()}
 
     def translate_float(self, source: torch.Tensor, target_labels: torch.Tensor | None) -> torch.Tensor:

@@ -234,17 +234,13 @@ class StyleGAN2(GenerativeModel):
             r1 = r1_penalty(real_out, real)
             loss = loss + c.r1_gamma / 2 * c.r1_interval * r1
             logs["r1"] = r1.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return logs
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         ws, _ = self.styles(len(batch.real), self.config.style_mixing)
         loss = generator_loss("nonsaturating", self.D(self.G(ws)))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
+        self.optimize(self.opt_g, loss)
         self.G.mapping.track(ws[:, 0], self.config.w_avg_decay)
         self.ema_decay = warmup_ema_decay(batch.step, self.config.ema_decay)
         return {"loss_g": loss.detach()}

@@ -158,9 +158,7 @@ class VAE(GenerativeModel):
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         terms = self.elbo_terms(batch.real)
         loss = -terms.elbo.mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        self.optimize(self.opt, loss)
         return {"neg_elbo": loss.detach(), "recon": terms.reconstruction.mean().detach(), "kl": terms.kl.mean().detach()}
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from generators.base import Batch, DataSpec, GenerativeModel
+from generators.base import Batch, DataSpec
 from generators.blocks import ConvTrunk, Discriminator
 from generators.dcgan import DCGANGenerator
 from generators.layers import init_dcgan_weights
 from generators.losses import clip_weights
+from generators.noise_gan import NoiseGAN
 from generators.tricks import TrickHooks, Tricks
 
 
@@ -36,7 +37,7 @@ class WGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
-class WGAN(GenerativeModel):
+class WGAN(NoiseGAN):
     name = "wgan"
     paper = "Arjovsky et al., Wasserstein Generative Adversarial Networks"
     year = 2017
@@ -61,30 +62,9 @@ class WGAN(GenerativeModel):
         self.opt_d = torch.optim.RMSprop(self.D.parameters(), lr=c.lr)
         return {"g": self.opt_g, "d": self.opt_d}
 
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
-
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.G(self.noise(len(batch.real)))
-        real_out = self.D(self.tricks.view(batch.real, batch.step))
-        fake_out = self.D(self.tricks.view(fake, batch.step))
+        real_out, fake_out = self.discriminator_outputs(batch)
         loss = self.tricks.discriminator_loss(real_out, fake_out)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         clip_weights(self.D, self.config.clip)
         return {"loss_d": loss.detach(), "wasserstein": (real_out.mean() - fake_out.mean()).detach()}
-
-    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        fake = self.G(self.noise(len(batch.real)))
-        features = self.D.features(self.tricks.view(fake, batch.step))
-        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        return {"loss_g": loss.detach()}
-
-    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
-                 truncation: float | None = None) -> torch.Tensor:
-        return self.sampling_network(self.noise(n, generator))

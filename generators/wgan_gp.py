@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from generators.base import Batch, DataSpec, GenerativeModel
+from generators.base import Batch, DataSpec
 from generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
 from generators.dcgan import DCGANGenerator
 from generators.layers import init_dcgan_weights
 from generators.losses import gradient_penalty
+from generators.noise_gan import NoiseGAN
 from generators.tricks import TrickHooks, Tricks
 
 
@@ -36,7 +37,7 @@ class WGANGPConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
-class WGANGP(GenerativeModel):
+class WGANGP(NoiseGAN):
     name = "wgan-gp"
     paper = "Gulrajani et al., Improved Training of Wasserstein GANs"
     year = 2017
@@ -59,15 +60,6 @@ class WGANGP(GenerativeModel):
             init_dcgan_weights(self.D)
         self.tricks = TrickHooks(c.tricks, "wasserstein", spec, self.G, self.D)
 
-    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        c = self.config
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
-        return {"g": self.opt_g, "d": self.opt_d}
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
-
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.G(self.noise(len(batch.real)))
@@ -75,21 +67,6 @@ class WGANGP(GenerativeModel):
         real_out, fake_out = self.D(real_view), self.D(fake_view)
         penalty = gradient_penalty(self.D, real_view, fake_view)
         loss = self.tricks.discriminator_loss(real_out, fake_out) + self.config.gp_weight * penalty
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimize(self.opt_d, loss)
         return {"loss_d": loss.detach(), "gradient_penalty": penalty.detach(),
                 "wasserstein": (real_out.mean() - fake_out.mean()).detach()}
-
-    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        fake = self.G(self.noise(len(batch.real)))
-        features = self.D.features(self.tricks.view(fake, batch.step))
-        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        return {"loss_g": loss.detach()}
-
-    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
-                 truncation: float | None = None) -> torch.Tensor:
-        return self.sampling_network(self.noise(n, generator))

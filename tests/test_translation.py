@@ -177,7 +177,7 @@ def test_srgan_content_loss_uses_a_frozen_network_and_adversarial_weight_1e3():
     frozen_state = {k: v.clone() for k, v in classifier.state_dict().items()}
     assert not any(k.startswith("content") for k in model.state_dict())
     model.configure_optimizers()
-    batch = Batch(images(), torch.zeros(4, dtype=torch.long), 0, source=images(4, 8))
+    batch = Batch(images(), torch.zeros(4, dtype=torch.long), 0, source=images(4, 8), progress=0.75)
     fake = model.G(batch.source)
     features = model.content_network
     content = F.mse_loss(features(fake), features(batch.real))
@@ -188,6 +188,24 @@ def test_srgan_content_loss_uses_a_frozen_network_and_adversarial_weight_1e3():
         torch.testing.assert_close(got, want)
     assert all(torch.equal(v, classifier.state_dict()[k]) for k, v in frozen_state.items())
     assert all(p.grad is None and not p.requires_grad for p in classifier.parameters())
+
+
+def test_srgan_first_trains_an_srresnet_on_the_pixel_mse_while_d_rests():
+    model = create_generator("srgan", SPEC, width=4, n_blocks=2)
+    assert model.config.pretrain_fraction == 0.5
+    model.configure_optimizers()
+    batch = Batch(images(), torch.zeros(4, dtype=torch.long), 0, source=images(4, 8), progress=0.25)
+    d_before = {k: v.clone() for k, v in model.D.state_dict().items()}
+    assert model.discriminator_step(batch) == {}
+    expected = torch.autograd.grad(F.mse_loss(model.G(batch.source), batch.real), list(model.G.parameters()))
+    logs = model.generator_step(batch)
+    assert set(logs) == {"mse"}
+    for got, want in zip(grads(model.G), expected):
+        torch.testing.assert_close(got, want)
+    assert all(torch.equal(v, model.D.state_dict()[k]) for k, v in d_before.items())
+    later = Batch(batch.real, batch.labels, 1, source=batch.source, progress=0.5)
+    assert "loss_d" in model.discriminator_step(later) and "content" in model.generator_step(later)
+    assert any(not torch.equal(v, model.D.state_dict()[k]) for k, v in d_before.items())
 
 
 # ----------------------------------------------------------------------------- StarGAN
@@ -242,6 +260,23 @@ def test_pix2pix_training_raises_psnr_and_lowers_l1(digits16):
     psnr_after, l1_after = measure()
     assert outcome.status == "ok" and psnr_after > psnr_before + 1, (psnr_before, psnr_after)
     assert l1_after < 0.9 * l1_before, (l1_before, l1_after)
+
+
+def test_srgan_training_raises_psnr(digits16):
+    view = task_view("super-resolution", digits16.x_train, digits16.y_train, 10)
+    inputs = fake_inputs("super-resolution", digits16.x_test, digits16.y_test, 10, 200, seed=0)
+    torch.manual_seed(0)
+    model = create_generator("srgan", SPEC, width=8, n_blocks=2)
+
+    def measure() -> float:
+        return psnr(model.translate(inputs.source, seed=0), inputs.truth)
+
+    before = measure()
+    outcome = train(model, view.target, view.target_labels, TrainConfig(steps=100, batch_size=16),
+                    source=view.source, source_labels=view.source_labels)
+    after = measure()
+    print(f"srgan: PSNR {before:.1f} -> {after:.1f} dB")
+    assert outcome.status == "ok" and after > before + 3, (before, after)
 
 
 def test_cyclegan_training_raises_domain_accuracy(digits16, tmp_path):

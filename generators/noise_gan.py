@@ -1,0 +1,61 @@
+"""The training round shared by the unconditional noise-to-image GANs that take training tricks.
+
+gan, lsgan, sngan, wgan and wgan-gp differ in their networks, losses and regularizers, not in
+how a round goes: draw ``z ~ N(0, I)``, update D on real images against detached ``G(z)``, then
+update G through D, every batch D sees passing through the variant's
+:class:`generators.tricks.TrickHooks` (which also holds the variant's loss). A variant builds
+``G``, ``D`` (a :class:`generators.blocks.Discriminator`) and ``tricks`` in its ``__init__`` and
+overrides a step only where its paper changes it: WGAN's weight clipping and RMSprop, WGAN-GP's
+gradient penalty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from generators.base import Batch, GenerativeModel
+from generators.blocks import Discriminator
+from generators.tricks import TrickHooks
+
+
+class NoiseGAN(GenerativeModel):
+    """Adam for both players at ``config.lr`` and ``config.betas``; one D and one G update per round."""
+
+    config: Any
+    G: nn.Module
+    D: Discriminator
+    tricks: TrickHooks
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
+
+    def discriminator_outputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's outputs on the real batch and on as many detached fakes, both seen through the tricks."""
+        with torch.no_grad():
+            fake = self.G(self.noise(len(batch.real)))
+        return self.D(self.tricks.view(batch.real, batch.step)), self.D(self.tricks.view(fake, batch.step))
+
+    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        loss = self.tricks.discriminator_loss(*self.discriminator_outputs(batch))
+        self.optimize(self.opt_d, loss)
+        return {"loss_d": loss.detach()}
+
+    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        fake = self.G(self.noise(len(batch.real)))
+        features = self.D.features(self.tricks.view(fake, batch.step))
+        loss = self.tricks.generator_loss(self.D, self.tricks.view(batch.real, batch.step), features)
+        self.optimize(self.opt_g, loss)
+        return {"loss_g": loss.detach()}
+
+    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+        return self.sampling_network(self.noise(n, generator))
