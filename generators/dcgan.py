@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from generators.base import Batch, DataSpec, GenerativeModel
+from generators.base import DataSpec
 from generators.layers import init_dcgan_weights
-from generators.losses import discriminator_loss, generator_loss
+from generators.noise_gan import NoiseGAN
+from generators.tricks import TrickHooks, Tricks
 
 
 def _n_blocks(resolution: int) -> int:
@@ -64,8 +65,11 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features).view(-1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).view(-1)
+        return self.classify(self.features(x))
 
 
 @dataclass
@@ -77,7 +81,7 @@ class DCGANConfig:
     loss: str = "nonsaturating"
 
 
-class DCGAN(GenerativeModel):
+class DCGAN(NoiseGAN):
     name = "dcgan"
     paper = "Radford et al., Unsupervised Representation Learning with Deep Convolutional GANs"
     year = 2015
@@ -91,28 +95,4 @@ class DCGAN(GenerativeModel):
         self.D = DCGANDiscriminator(spec.channels, spec.resolution, c.width)
         init_dcgan_weights(self.G)
         init_dcgan_weights(self.D)
-
-    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        c = self.config
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
-        return {"g": self.opt_g, "d": self.opt_d}
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
-
-    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.G(self.noise(len(batch.real)))
-        loss = discriminator_loss(self.config.loss, self.D(batch.real), self.D(fake))
-        self.optimize(self.opt_d, loss)
-        return {"loss_d": loss.detach()}
-
-    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        loss = generator_loss(self.config.loss, self.D(self.G(self.noise(len(batch.real)))))
-        self.optimize(self.opt_g, loss)
-        return {"loss_g": loss.detach()}
-
-    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
-                 truncation: float | None = None) -> torch.Tensor:
-        return self.sampling_network(self.noise(n, generator))
+        self.tricks = TrickHooks(Tricks(), c.loss, spec, self.G, self.D)

@@ -1,12 +1,12 @@
-"""The training round shared by the unconditional noise-to-image GANs that take training tricks.
+"""The training round shared by the unconditional noise-to-image GANs.
 
-gan, lsgan, sngan, wgan and wgan-gp differ in their networks, losses and regularizers, not in
-how a round goes: draw ``z ~ N(0, I)``, update D on real images against detached ``G(z)``, then
-update G through D, every batch D sees passing through the variant's
+dcgan, gan, lsgan, sngan, sagan, wgan and wgan-gp differ in their networks, losses and
+regularizers, not in how a round goes: draw ``z ~ N(0, I)``, update D on real images against
+detached ``G(z)``, then update G through D, every batch D sees passing through the variant's
 :class:`generators.tricks.TrickHooks` (which also holds the variant's loss). A variant builds
-``G``, ``D`` (a :class:`generators.blocks.Discriminator`) and ``tricks`` in its ``__init__`` and
-overrides a step only where its paper changes it: WGAN's weight clipping and RMSprop, WGAN-GP's
-gradient penalty.
+``G``, ``D`` (with ``features`` and ``classify``, as :class:`generators.blocks.Discriminator`
+has) and ``tricks`` in its ``__init__`` and overrides a step only where its paper changes it:
+SAGAN's two learning rates, WGAN's weight clipping and RMSprop, WGAN-GP's gradient penalty.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class NoiseGAN(GenerativeModel):
 
     config: Any
     G: nn.Module
-    D: Discriminator
+    D: Discriminator | nn.Module
     tricks: TrickHooks
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:

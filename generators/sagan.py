@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.base import Batch, DataSpec, GenerativeModel
+from generators.base import DataSpec
 from generators.layers import ResBlockDown, SelfAttention, apply_spectral_norm, channel_pyramid
-from generators.losses import discriminator_loss, generator_loss
+from generators.noise_gan import NoiseGAN
+from generators.tricks import TrickHooks, Tricks
 
 
 class ResBlockUp(nn.Module):
@@ -88,9 +89,14 @@ class SAGANDiscriminator(nn.Module):
         self.linear = nn.Linear(chans[-1], 1)
         apply_spectral_norm(self)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.blocks(x)).sum(dim=(2, 3))
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear(features).view(-1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        return self.linear(h).view(-1)
+        return self.classify(self.features(x))
 
 
 @dataclass
@@ -104,7 +110,7 @@ class SAGANConfig:
     loss: str = "hinge"
 
 
-class SAGAN(GenerativeModel):
+class SAGAN(NoiseGAN):
     """Self-attention GAN; attention sits at a quarter of the image resolution (at least 8x8) unless
     configured, where the paper found it most useful (32x32 feature maps of 128x128 images)."""
 
@@ -120,28 +126,10 @@ class SAGAN(GenerativeModel):
         attention = c.attention_resolution or max(spec.resolution // 4, 8)
         self.G = SAGANGenerator(c.z_dim, spec.channels, spec.resolution, c.width, attention)
         self.D = SAGANDiscriminator(spec.channels, spec.resolution, c.width, attention)
+        self.tricks = TrickHooks(Tricks(), c.loss, spec, self.G, self.D)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=c.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr_d, betas=c.betas)
         return {"g": self.opt_g, "d": self.opt_d}
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
-
-    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            fake = self.G(self.noise(len(batch.real)))
-        loss = discriminator_loss(self.config.loss, self.D(batch.real), self.D(fake))
-        self.optimize(self.opt_d, loss)
-        return {"loss_d": loss.detach()}
-
-    def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        loss = generator_loss(self.config.loss, self.D(self.G(self.noise(len(batch.real)))))
-        self.optimize(self.opt_g, loss)
-        return {"loss_g": loss.detach()}
-
-    def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
-                 truncation: float | None = None) -> torch.Tensor:
-        return self.sampling_network(self.noise(n, generator))
