@@ -17,6 +17,9 @@ from typing import Any
 # Keys that vary with the run seed or are measurements, not protocol: rows averaged over seeds
 # legitimately differ in them.
 VOLATILE_KEYS = frozenset({"seed", "classifier_test_acc"})
+# Keys that say which cell of the evaluation design a detection row fills (its protocol name and
+# training generators): tables lay these out as rows and columns, so they do not split tables.
+DESIGN_KEYS = frozenset({"name", "train_generators"})
 # Extractors trained on the run's own real train split with the run seed: their weights are a
 # function of (data set, preset, seed), which already key the rows, so they do not split tables.
 PER_RUN_EXTRACTORS = frozenset({"classifier"})
@@ -26,7 +29,7 @@ def signature(protocol: dict[str, Any] | None) -> str | None:
     """Canonical JSON of the protocol keys that must agree between rows of one table; None if empty."""
     if not protocol:
         return None
-    kept = {k: v for k, v in protocol.items() if k not in VOLATILE_KEYS}
+    kept = {k: v for k, v in protocol.items() if k not in VOLATILE_KEYS | DESIGN_KEYS}
     if kept.get("extractor") in PER_RUN_EXTRACTORS:
         kept.pop("weights", None)
     return json.dumps(kept, sort_keys=True, default=str)

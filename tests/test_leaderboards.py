@@ -160,6 +160,16 @@ def test_rows_of_different_protocols_never_share_a_table(records) -> None:
     assert all("big" not in set(b.data.detector) for b in detectors if b is not big)
 
 
+def test_cells_of_the_evaluation_design_share_one_table(records) -> None:
+    """Protocol name and training generators place a detection row in the design; they do not split tables."""
+    designs = [("cross-generator", ["dcgan"]), ("train-on-all", ["dcgan", "wgan"]), ("leave-one-out", ["wgan"])]
+    extra = [make("detection", 0, generator="dcgan", train_generator=label, detector="spectrum", perturbation="none",
+                  metrics={"auc": 0.7}, protocol={**DET_PROTOCOL, "name": name, "train_generators": trained})
+             for (name, trained), label in zip(designs, ["dcgan", "all", "all-but:dcgan"])]
+    leaderboard = build_leaderboard(records + extra)
+    assert len(leaderboard.of_kind("generators")) == 1 and len(leaderboard.of_kind("detectors")) == 1
+
+
 def test_detector_table(leaderboard) -> None:
     spectrum = row(next(b for b in leaderboard.of_kind("detectors") if "spectrum" in set(b.data.detector)),
                    "detector", "spectrum")
