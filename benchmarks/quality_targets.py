@@ -17,7 +17,6 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
 
 from ganbench.presets import get_preset
 from ganbench.quality import QualityConfig, generation_metrics
@@ -30,8 +29,7 @@ def untrained_metrics(runner: SuiteRunner, name: str) -> dict[str, float]:
     """Quality of the run's generator ``name`` at initialisation, measured like its record."""
     model = runner.build(name)
     n = runner.config.preset.n_eval
-    labels = model.default_labels(n) if model.conditional else None
-    codes = torch.arange(n) % model.code_values if model.code_values else None
+    labels, codes = model.evaluation_conditions(n)
     with preserved_rng():
         fakes = model.sample(n, labels=labels if codes is None else codes,
                              seed=derive_seed(runner.config.seed, name, "eval"))

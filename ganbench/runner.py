@@ -249,8 +249,7 @@ class SuiteRunner:
             translating = isinstance(model, TranslationModel)
             for which, n in self.fake_counts().items():
                 seed = derive_seed(self.config.seed, name, which)
-                labels = model.default_labels(n) if model.conditional else None
-                codes = torch.arange(n) % model.code_values if model.code_values else None
+                labels, codes = model.evaluation_conditions(n)
                 with preserved_rng():
                     if translating:
                         fakes = self.translated_fakes(model, which, n, seed)

@@ -124,6 +124,14 @@ class GenerativeModel(nn.Module):
         """Balanced labels 0, 1, ..., K-1, 0, 1, ... for conditional sampling."""
         return torch.arange(n) % max(self.spec.num_classes, 1)
 
+    def evaluation_conditions(self, n: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(class labels, code values) that ``n`` evaluation samples are drawn with: balanced
+        labels for a conditional variant, balanced values of an unsupervised code otherwise;
+        whichever is not None goes to ``sample(labels=...)``."""
+        labels = self.default_labels(n) if self.conditional else None
+        codes = torch.arange(n) % self.code_values if self.code_values else None
+        return labels, codes
+
     @torch.inference_mode()
     def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0,
                truncation: float | None = None, batch_size: int = 500) -> torch.Tensor:

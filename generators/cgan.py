@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from generators.base import Batch, DataSpec, GenerativeModel
+from generators.base import Batch, DataSpec
 from generators.blocks import Discriminator, LabelConcat, MLPGenerator, MLPTrunk, image_shape
+from generators.noise_gan import NoiseGAN
 from generators.tricks import TrickHooks, Tricks
 
 
@@ -36,7 +37,7 @@ class CGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
-class CGAN(GenerativeModel):
+class CGAN(NoiseGAN):
     name = "cgan"
     paper = "Mirza & Osindero, Conditional Generative Adversarial Nets"
     year = 2014
@@ -53,15 +54,6 @@ class CGAN(GenerativeModel):
         self.D = Discriminator(lambda m: MLPTrunk((math.prod(shape) + k) * m, hidden, depth=2, pieces=c.maxout_pieces),
                                c.tricks)
         self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)
-
-    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        c = self.config
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=c.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=c.betas)
-        return {"g": self.opt_g, "d": self.opt_d}
-
-    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, device=self.device, generator=generator)
 
     def fake(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.G(self.condition(self.noise(len(labels), generator), labels))

@@ -6,7 +6,8 @@ detached ``G(z)``, then update G through D, every batch D sees passing through t
 :class:`generators.tricks.TrickHooks` (which also holds the variant's loss). A variant builds
 ``G``, ``D`` (with ``features`` and ``classify``, as :class:`generators.blocks.Discriminator`
 has) and ``tricks`` in its ``__init__`` and overrides a step only where its paper changes it:
-SAGAN's two learning rates, WGAN's weight clipping and RMSprop, WGAN-GP's gradient penalty.
+SAGAN's two learning rates, WGAN's weight clipping and RMSprop, WGAN-GP's gradient penalty,
+and cGAN's steps, which feed the class label to both players.
 """
 
 from __future__ import annotations
