@@ -58,9 +58,13 @@ def main() -> None:
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resolution", type=int, default=None, help="the run's --resolution, if it set one")
     parser.add_argument("--json", type=Path, default=None, help="write the rows here")
     args = parser.parse_args()
-    runner = SuiteRunner(RunConfig(suite="smoke", preset=get_preset(args.preset), dataset=args.dataset,
+    preset = get_preset(args.preset)
+    if args.resolution is not None:
+        preset = preset.with_overrides(resolution=args.resolution)
+    runner = SuiteRunner(RunConfig(suite="smoke", preset=preset, dataset=args.dataset,
                                    out=args.out, seed=args.seed, quiet=True))
     records = {r["generator"]: r for r in runner.store.records()
                if r["kind"] == "generation" and r["status"] == "ok" and r["preset"] == args.preset

@@ -105,7 +105,8 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
 
 def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
                 force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None,
-                extractor: str = "classifier", extractor_weights: Optional[Path] = None, **extra: Any) -> Any:
+                extractor: str = "classifier", extractor_weights: Optional[Path] = None,
+                resolution: Optional[int] = None, **extra: Any) -> Any:
     from ganbench.features import check_extractor_name
     from ganbench.presets import default_preset, get_preset
     from ganbench.runner import RunConfig
@@ -118,6 +119,10 @@ def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, devi
         if checkpoint_every <= 0:
             raise UserError("--checkpoint-every must be positive")
         chosen = chosen.with_overrides(checkpoint_every=checkpoint_every)
+    if resolution is not None:
+        if resolution < 8 or resolution & (resolution - 1):
+            raise UserError(f"--resolution must be a power of two, at least 8 (got {resolution})")
+        chosen = chosen.with_overrides(resolution=resolution)
     return RunConfig(suite=suite, preset=chosen, dataset=dataset,
                      out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad,
                      extractor=extractor, extractor_weights=extractor_weights, **extra)
@@ -133,6 +138,7 @@ ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
 CheckpointOpt = typer.Option(None, "--checkpoint-every", help="Checkpoint training every N steps (preset default).")
+ResolutionOpt = typer.Option(None, "--resolution", help="Image side in pixels, a power of two (preset default).")
 FakesOpt = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: external fakes as one more test "
                                             "generator for every detector (repeatable).")
 DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (names, entry points or "
@@ -160,7 +166,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
-        shard: Optional[str] = ShardOpt) -> None:
+        shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
@@ -173,7 +179,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
                         "split a suite across machines with --shard i/n")
     config = dataclasses.replace(
         _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
-                    extractor, extractor_weights, compile=compile_networks,
+                    extractor, extractor_weights, resolution, compile=compile_networks,
                     shard=None if shard is None else parse_shard(shard)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
@@ -194,7 +200,7 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt,
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
-                  compile_networks: bool = CompileOpt) -> None:
+                  compile_networks: bool = CompileOpt, resolution: Optional[int] = ResolutionOpt) -> None:
     """Train one generator, sample its fakes and measure their quality.
 
     Under ``torchrun --nproc_per_node=N`` it trains data-parallel: one process per device, and
@@ -208,7 +214,7 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
 
     GENERATORS.get(generator)
     config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
-                         extractor, extractor_weights, compile=compile_networks)
+                         extractor, extractor_weights, resolution, compile=compile_networks)
     world, rank_device = distributed.init(config.device.type)
     if rank_device is not None:
         config = dataclasses.replace(config, device=rank_device)

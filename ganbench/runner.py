@@ -288,7 +288,7 @@ class SuiteRunner:
     def extractor(self) -> ClassifierExtractor:
         if self._extractor is None:
             with preserved_rng():
-                self._extractor = ClassifierExtractor(self.data, self.store.root / "cache", seed=self.config.seed,
+                self._extractor = ClassifierExtractor(self.data, self.store.cache_dir, seed=self.config.seed,
                                                       epochs=self.config.preset.classifier_epochs,
                                                       device=self.config.device)
         return self._extractor
@@ -373,7 +373,7 @@ class SuiteRunner:
         test = assign_domains(d.x_test, d.y_test, d.num_classes, count, task)
         domains = Dataset(f"{d.name}-{task}", train.images, train.labels, test.images, test.labels, count)
         with preserved_rng():
-            classifier = ClassifierExtractor(domains, self.store.root / "cache", seed=self.config.seed,
+            classifier = ClassifierExtractor(domains, self.store.cache_dir, seed=self.config.seed,
                                              epochs=self.config.preset.classifier_epochs, device=self.config.device)
         return lambda images: classifier.extract(images).probs.argmax(1)
 

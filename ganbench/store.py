@@ -214,6 +214,9 @@ def _plain_number(value: Any) -> float | int | None:
     return value if np.isfinite(value) else None
 
 
+CACHE_ENV = "GANBENCH_CACHE"
+
+
 class RunStore:
     """Everything a run keeps under ``--out``."""
 
@@ -242,8 +245,15 @@ class RunStore:
     def samples_path(self, label: str, key: str) -> Path:
         return self.root / "samples" / f"{_safe(label)}-{key}.png"
 
-    def cache_path(self, name: str) -> Path:
-        return self.root / "cache" / _safe(name)
+    @property
+    def cache_dir(self) -> Path:
+        """``$GANBENCH_CACHE`` when set (shared by many runs), else the run's own ``cache/``.
+
+        Cached state (reference classifiers) is keyed by recipe, data fingerprint, seed and
+        epochs and written atomically, so runs may share one folder.
+        """
+        shared = os.environ.get(CACHE_ENV)
+        return Path(shared) if shared else self.root / "cache"
 
     def lock(self, kind: str, label: str, key: str) -> UnitLock:
         return UnitLock(self.root / "locks" / f"{kind}-{_safe(label)}-{key}.lock")

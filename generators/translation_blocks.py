@@ -36,6 +36,16 @@ def instance_norm(channels: int) -> nn.Module:
     return nn.InstanceNorm2d(channels, affine=True)
 
 
+def padding(size: int, mode: str) -> nn.Module:
+    """``reflect`` (CycleGAN) or ``zeros`` (StarGAN, whose one-hot label maps are constant: after
+    reflection padding, instance norm would remove them entirely)."""
+    if mode == "reflect":
+        return nn.ReflectionPad2d(size)
+    if mode == "zeros":
+        return nn.ZeroPad2d(size)
+    raise ValueError(f"unknown padding {mode!r}")
+
+
 def init_normal(module: nn.Module, std: float = 0.02) -> None:
     """Convolutions ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0, as in pix2pix and CycleGAN."""
     for m in module.modules():
@@ -145,12 +155,12 @@ class PatchDiscriminator(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """Two reflection-padded 3x3 convolutions with instance norm, added to the input."""
+    """Two padded 3x3 convolutions with instance norm, added to the input."""
 
-    def __init__(self, channels: int, norm: Norm = instance_norm) -> None:
+    def __init__(self, channels: int, norm: Norm = instance_norm, pad: str = "reflect") -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), norm(channels),
-                                  nn.ReLU(True), nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3),
+        self.body = nn.Sequential(padding(1, pad), nn.Conv2d(channels, channels, 3), norm(channels),
+                                  nn.ReLU(True), padding(1, pad), nn.Conv2d(channels, channels, 3),
                                   norm(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,23 +168,24 @@ class ResidualBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    """c7s1-64, d128, d256, ``n_blocks`` x R256, u128, u64, c7s1-C with Tanh (instance norm)."""
+    """c7s1-64, d128, d256, ``n_blocks`` x R256, u128, u64, c7s1-C with Tanh (instance norm);
+    ``pad`` is the padding of the stride-1 convolutions."""
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, n_blocks: int = 6,
-                 n_down: int = 2) -> None:
+                 n_down: int = 2, pad: str = "reflect") -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7), instance_norm(width),
+        layers: list[nn.Module] = [padding(3, pad), nn.Conv2d(in_channels, width, 7), instance_norm(width),
                                    nn.ReLU(True)]
         ch = width
         for _ in range(n_down):
             layers += [nn.Conv2d(ch, ch * 2, 3, 2, 1), instance_norm(ch * 2), nn.ReLU(True)]
             ch *= 2
-        layers += [ResidualBlock(ch) for _ in range(n_blocks)]
+        layers += [ResidualBlock(ch, pad=pad) for _ in range(n_blocks)]
         for _ in range(n_down):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 3, 2, 1, output_padding=1), instance_norm(ch // 2),
                        nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
+        layers += [padding(3, pad), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,23 @@ from typer.testing import CliRunner
 
 from ganbench.cli import app
 from ganbench.data import Dataset, load_digits
+from ganbench.store import CACHE_ENV
 from generators import DataSpec
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """All runs of the test session (in-process and subprocesses) share trained reference classifiers."""
+    folder = tmp_path_factory.mktemp("cache")
+    saved = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = saved
 
 
 @pytest.fixture(scope="session")

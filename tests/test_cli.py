@@ -46,7 +46,7 @@ def test_sample_command_writes_png_folder_and_npz(smoke_run, tmp_path: Path):
     import numpy as np
 
     x = np.load(tmp_path / "f.npz")["x"]
-    assert x.shape == (5, 1, 32, 32) and x.dtype == np.uint8
+    assert x.shape == (5, 1, 16, 16) and x.dtype == np.uint8
     missing = cli.invoke(app, ["sample", "dcgan", "--runs", str(tmp_path), "--out", str(tmp_path / "n.npz")])
     assert missing.exit_code == 2 and "ganbench train dcgan" in missing.output
 
@@ -77,6 +77,7 @@ def test_list_json(what):
     (["run", "--preset", "quik"], "did you mean 'quick'"),
     (["run", "--dataset", "folder:/definitely/missing"], "no such folder"),
     (["train", "dcgna"], "did you mean 'dcgan'"),
+    (["train", "dcgan", "--resolution", "24"], "--resolution must be a power of two"),
     (["leaderboard", "show", "--out", "/definitely/missing"], "no records"),
 ])
 def test_user_errors_are_one_line_exit_2(args, message, tmp_path: Path):
@@ -96,3 +97,11 @@ def test_corrupt_image_names_the_file(tmp_path: Path):
     (tmp_path / "img" / "b" / "bad.png").write_bytes(b"not an image")
     result = CliRunner().invoke(app, ["run", "--dataset", f"folder:{tmp_path / 'img'}", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "bad.png" in result.output
+
+
+def test_resolution_option_overrides_only_the_preset_resolution(tmp_path: Path):
+    from ganbench.cli import _run_config
+    from ganbench.presets import get_preset
+
+    config = _run_config("dcgan", "quick", "digits", tmp_path, "cpu", 0, False, True, False, resolution=32)
+    assert config.preset == get_preset("quick").with_overrides(resolution=32)

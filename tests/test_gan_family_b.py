@@ -353,13 +353,15 @@ def test_stylegan2_ema_and_w_avg_follow_training() -> None:
 # ----------------------------------------------------------------------------- training lowers FID
 
 
-# FID ratio to beat after 150 steps; StyleGAN2's smooth untrained samples already score a low FID
-SHORT_RUN_RATIOS = {"sagan": 0.6, "biggan": 0.6, "progan": 0.6, "stylegan2": 0.75}
+# (resolution, steps, FID ratio to beat); StyleGAN2's smooth untrained samples already score a low
+# FID, and so do ProGAN's at 16x16, where its growth has one level less to show
+SHORT_RUNS = {"sagan": (16, 150, 0.6), "biggan": (16, 80, 0.6), "progan": (32, 150, 0.6), "stylegan2": (16, 150, 0.75)}
 
 
-@pytest.mark.parametrize("name", sorted(SHORT_RUN_RATIOS))
+@pytest.mark.parametrize("name", sorted(SHORT_RUNS))
 def test_short_training_lowers_fid(name: str) -> None:
-    model = build(name, SPEC32, width=16)
-    before, after = fid_before_after(model, steps=150, batch_size=16)
+    resolution, steps, ratio = SHORT_RUNS[name]
+    model = build(name, SPEC16 if resolution == 16 else SPEC32, width=16)
+    before, after = fid_before_after(model, steps=steps, batch_size=16)
     print(f"{name}: FID {before:.1f} -> {after:.1f} ({after / before:.2f})")
-    assert after < SHORT_RUN_RATIOS[name] * before, (before, after)
+    assert after < ratio * before, (before, after)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ganbench.errors import UserError
-from ganbench.store import Record, RunStore, atomic_write_bytes, read_npz, unit_key, write_npz
+from ganbench.store import CACHE_ENV, Record, RunStore, atomic_write_bytes, read_npz, unit_key, write_npz
 
 
 def test_unit_key_is_stable_and_order_free():
@@ -78,3 +78,15 @@ def test_npz_round_trip_and_truncation(tmp_path: Path):
     assert read_npz(path)["x"].tolist() == list(range(6))
     path.write_bytes(path.read_bytes()[:20])
     assert read_npz(path) is None
+
+
+def test_runs_share_the_reference_classifier_through_the_cache_variable(smoke_run, shared_cache: Path):
+    out, _ = smoke_run
+    assert list(shared_cache.glob("classifier-*.pt")), "the smoke run trains its classifier into $GANBENCH_CACHE"
+    assert not list((out / "cache").iterdir())
+    assert RunStore(out).cache_dir == shared_cache
+
+
+def test_without_the_cache_variable_a_run_keeps_its_own_cache(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv(CACHE_ENV)
+    assert RunStore(tmp_path).cache_dir == tmp_path / "cache"
