@@ -106,7 +106,7 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
 def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
                 force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None,
                 extractor: str = "classifier", extractor_weights: Optional[Path] = None,
-                resolution: Optional[int] = None, **extra: Any) -> Any:
+                resolution: Optional[int] = None, detection_plan: Optional[str] = None, **extra: Any) -> Any:
     from ganbench.features import check_extractor_name
     from ganbench.presets import default_preset, get_preset
     from ganbench.runner import RunConfig
@@ -123,6 +123,12 @@ def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, devi
         if resolution < 8 or resolution & (resolution - 1):
             raise UserError(f"--resolution must be a power of two, at least 8 (got {resolution})")
         chosen = chosen.with_overrides(resolution=resolution)
+    if detection_plan is not None:
+        from detectors.protocols import PLANS
+
+        if detection_plan not in PLANS:
+            raise UserError(f"--detection-plan must be one of {', '.join(PLANS)} (got {detection_plan!r})")
+        chosen = chosen.with_overrides(detection_plan=detection_plan)
     return RunConfig(suite=suite, preset=chosen, dataset=dataset,
                      out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad,
                      extractor=extractor, extractor_weights=extractor_weights, **extra)
@@ -139,6 +145,8 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
 CheckpointOpt = typer.Option(None, "--checkpoint-every", help="Checkpoint training every N steps (preset default).")
 ResolutionOpt = typer.Option(None, "--resolution", help="Image side in pixels, a power of two (preset default).")
+PlanOpt = typer.Option(None, "--detection-plan", help="matrix (a detector per generator, leave-one-out) or compact "
+                                                      "(the first generator's and train-on-all); preset default.")
 FakesOpt = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: external fakes as one more test "
                                             "generator for every detector (repeatable).")
 DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (names, entry points or "
@@ -166,7 +174,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
-        shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt) -> None:
+        shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
+        detection_plan: Optional[str] = PlanOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
@@ -179,7 +188,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
                         "split a suite across machines with --shard i/n")
     config = dataclasses.replace(
         _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
-                    extractor, extractor_weights, resolution, compile=compile_networks,
+                    extractor, extractor_weights, resolution, detection_plan, compile=compile_networks,
                     shard=None if shard is None else parse_shard(shard)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)

@@ -115,9 +115,11 @@ class SuiteRunner:
 
     # ------------------------------------------------------------------ unit machinery
     def base_config(self) -> dict[str, Any]:
-        """What every unit's key includes; how often checkpoints are written does not change results."""
+        """What every unit's key includes; how often checkpoints are written, and which detectors the
+        plan trains, do not change any unit's result."""
         c = self.config
-        preset = {k: v for k, v in dataclasses.asdict(c.preset).items() if k != "checkpoint_every"}
+        preset = {k: v for k, v in dataclasses.asdict(c.preset).items()
+                  if k not in ("checkpoint_every", "detection_plan")}
         return {"dataset": c.dataset, "data": self.data.fingerprint, "preset": preset, "seed": c.seed}
 
     def new_record(self, kind: str, key: str, **fields: Any) -> Record:
@@ -558,7 +560,7 @@ class SuiteRunner:
             samples = written
         if self.data.kind == "image":
             tests = self.test_sets(samples)
-            plan = detection_plan(generators, list(self._external))
+            plan = detection_plan(generators, list(self._external), plan=self.config.preset.detection_plan)
             for spec in specs:
                 self.console.print(f"[bold]detector {spec.name}[/]")
                 for training in plan:

@@ -78,6 +78,7 @@ def test_list_json(what):
     (["run", "--dataset", "folder:/definitely/missing"], "no such folder"),
     (["train", "dcgna"], "did you mean 'dcgan'"),
     (["train", "dcgan", "--resolution", "24"], "--resolution must be a power of two"),
+    (["run", "--detection-plan", "grid"], "--detection-plan must be one of matrix, compact"),
     (["leaderboard", "show", "--out", "/definitely/missing"], "no records"),
 ])
 def test_user_errors_are_one_line_exit_2(args, message, tmp_path: Path):
@@ -105,3 +106,13 @@ def test_resolution_option_overrides_only_the_preset_resolution(tmp_path: Path):
 
     config = _run_config("dcgan", "quick", "digits", tmp_path, "cpu", 0, False, True, False, resolution=32)
     assert config.preset == get_preset("quick").with_overrides(resolution=32)
+
+
+def test_detection_plan_changes_which_units_exist_not_their_keys(tmp_path: Path):
+    from ganbench.cli import _run_config
+    from ganbench.runner import SuiteRunner
+
+    compact = _run_config("dcgan", "smoke", "digits", tmp_path, "cpu", 0, False, True, False)
+    matrix = _run_config("dcgan", "smoke", "digits", tmp_path, "cpu", 0, False, True, False, detection_plan="matrix")
+    assert (compact.preset.detection_plan, matrix.preset.detection_plan) == ("compact", "matrix")
+    assert SuiteRunner(compact).base_config() == SuiteRunner(matrix).base_config()

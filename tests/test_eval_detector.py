@@ -177,6 +177,15 @@ def test_protocol_plan_covers_matrix_train_on_all_and_leave_one_out() -> None:
     assert [t.label for t in detection_plan(["a"])] == ["a"]
 
 
+def test_compact_plan_trains_on_the_first_generator_and_on_all() -> None:
+    plan = detection_plan(["a", "b", "c"], ["ext"], plan="compact")
+    assert [t.label for t in plan] == ["a", "all"]
+    assert [(u.test, u.protocol) for u in plan[0].units if u.perturbation == "none"] == [
+        ("a", "in-distribution"), ("b", "cross-generator"), ("c", "cross-generator"), ("ext", "cross-generator")]
+    assert {u.test for u in plan[0].units if u.protocol == "robustness"} == {"a"}
+    assert plan[1].generators == ("a", "b", "c") and [u.test for u in plan[1].units] == ["a", "b", "c", "ext"]
+
+
 def test_entry_point_detectors_load_by_name(workspace, monkeypatch) -> None:
     dist = workspace / "site" / "extdet-0.1.dist-info"
     dist.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from ganbench.suites import resolve_suite
 
 TINY = get_preset("smoke").with_overrides(name="tiny", resolution=16, steps=2, batch_size=8, width=4,
                                           n_eval=400, n_detector_train=60, n_detector_test=40,
-                                          detector_epochs=1, classifier_epochs=1)
+                                          detector_epochs=1, classifier_epochs=1, detection_plan="matrix")
 
 
 def test_translation_suite_selects_the_four_variants_and_all_includes_them():
