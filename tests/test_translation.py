@@ -282,7 +282,7 @@ def test_srgan_training_raises_psnr(digits16):
     assert outcome.status == "ok" and after > before + 3, (before, after)
 
 
-def domain_accuracy_before_after(model: TranslationModel, task: str, view: TaskView, inputs: FakeInputs,
+def domain_accuracy_before_after(model: TranslationModel, view: TaskView, inputs: FakeInputs,
                                  classifier: ClassifierExtractor, steps: int) -> tuple[float, float]:
     """Domain accuracy of ``model``'s translations of ``inputs`` before and after ``steps`` steps."""
 
@@ -294,7 +294,7 @@ def domain_accuracy_before_after(model: TranslationModel, task: str, view: TaskV
     train(model, view.target, view.target_labels, TrainConfig(steps=steps, batch_size=16),
           source=view.source, source_labels=view.source_labels)
     after = accuracy()
-    print(f"{model.name} on {task}: domain accuracy {before:.2f} -> {after:.2f}")
+    print(f"{model.name}: domain accuracy {before:.2f} -> {after:.2f}")
     return before, after
 
 
@@ -311,7 +311,7 @@ def test_cyclegan_training_raises_domain_accuracy(digits16, tmp_path):
     inputs = fake_inputs("two-domain", digits16.x_test, torch.zeros_like(digits16.y_test), 1, 200, seed=0)
     assert 0.3 < float(inputs.target_labels.double().mean()) < 0.7
     model = create_generator("cyclegan", DataSpec("image", 1, 16, 1), width=4, n_blocks=1)
-    before, after = domain_accuracy_before_after(model, "two-domain", view, inputs, classifier, steps=40)
+    before, after = domain_accuracy_before_after(model, view, inputs, classifier, steps=40)
     assert after > before + 0.25 and after > 0.85, (before, after)
 
 
@@ -326,5 +326,5 @@ def test_stargan_training_raises_domain_accuracy(digits16, tmp_path):
     inputs = fake_inputs("multi-domain", digits16.x_test, torch.zeros_like(digits16.y_test), 1, 200, seed=0)
     torch.manual_seed(0)
     model = create_generator("stargan", DataSpec("image", 1, 16, 1), width=8, n_blocks=1, lr=5e-4, n_critic=2)
-    before, after = domain_accuracy_before_after(model, "multi-domain", view, inputs, classifier, steps=120)
+    before, after = domain_accuracy_before_after(model, view, inputs, classifier, steps=120)
     assert after > before + 0.25 and after > 0.6, (before, after)
