@@ -1,7 +1,9 @@
 """Wall time and peak memory of ``ganbench run --suite all`` per preset, and its slowest units.
 
-Each preset runs as a fresh subprocess into an empty run folder; peak RSS is the maximum resident
-set size that ``wait4`` reports for that subprocess. Per-unit times come from the records.
+Each preset runs as a fresh subprocess into an empty run folder; peak RSS is the largest of the
+maximum resident set size that ``wait4`` reports for that subprocess and the resident memory of
+its whole process tree (its ``--jobs`` workers included) sampled every half second. Per-unit times
+come from the records.
 
     PYTHONPATH=. python benchmarks/suite.py [--presets smoke,quick] [--suite all] [--out FILE.json]
 """
@@ -14,22 +16,56 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_preset(suite: str, preset: str, device: str, out: Path, threads: int | None) -> dict:
+def tree_rss_mib(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(pid, 0) for pid in tree) / 2**20
+
+
+def watch_memory(pid: int, peak: list[float], stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        peak[0] = max(peak[0], tree_rss_mib(pid))
+
+
+def run_preset(suite: str, preset: str, device: str, out: Path, threads: int | None, jobs: int) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         process = subprocess.Popen([sys.executable, "-m", "ganbench", "run", "--suite", suite, "--preset", preset,
-                                    "--device", device, "--out", str(out), "--quiet"], cwd=ROOT, env=env,
+                                    "--device", device, "--out", str(out), "--jobs", str(jobs), "--quiet"],
+                                   cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=err)
+        peak, stop = [0.0], threading.Event()
+        watcher = threading.Thread(target=watch_memory, args=(process.pid, peak, stop), daemon=True)
+        watcher.start()
         _, status, usage = os.wait4(process.pid, 0)
+        stop.set()
+        watcher.join()
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
@@ -40,8 +76,8 @@ def run_preset(suite: str, preset: str, device: str, out: Path, threads: int | N
         label = "/".join(filter(None, [record.get("detector"), record.get("train_generator"), record.get("generator")]))
         units.append({"kind": record["kind"], "unit": label, "status": record["status"], "seconds": record["seconds"]})
     units.sort(key=lambda u: -u["seconds"])
-    return {"preset": preset, "exit_code": process.returncode, "wall_seconds": wall,
-            "peak_rss_mib": usage.ru_maxrss / 1024, "units": units, "stderr_tail": stderr[-2000:]}
+    return {"preset": preset, "jobs": jobs, "exit_code": process.returncode, "wall_seconds": wall,
+            "peak_rss_mib": max(usage.ru_maxrss / 1024, peak[0]), "units": units, "stderr_tail": stderr[-2000:]}
 
 
 def main() -> None:
@@ -51,13 +87,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--top", type=int, default=10, help="slowest units to print per preset")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (ganbench run --jobs)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
     results = []
     for preset in args.presets.split(","):
         with tempfile.TemporaryDirectory(prefix=f"ganbench-suite-{preset}-") as folder:
-            result = run_preset(args.suite, preset, args.device, Path(folder), args.threads)
+            result = run_preset(args.suite, preset, args.device, Path(folder), args.threads, args.jobs)
         result["threads"] = args.threads
         results.append(result)
         print(f"\n{args.suite} @ {preset}: {result['wall_seconds']:.1f} s wall, peak RSS {result['peak_rss_mib']:.0f} MiB, "

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,12 +25,16 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.data import load_dataset, to_float
+from ganbench.features import ClassifierExtractor
 from ganbench.presets import get_preset
 from ganbench.runtime import configure_backends, resolve_device, seed_everything
+from ganbench.store import CACHE_ENV
+from ganbench.tasks import task_view
 from generators import GENERATORS, DataSpec, create_generator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator
 from generators.layers import init_dcgan_weights
 from generators.trainer import TrainConfig, train
+from generators.translation_blocks import TranslationModel
 
 
 def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int,
@@ -46,9 +52,23 @@ def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.de
 
     config = TrainConfig(steps=warmup + steps, batch_size=preset.batch_size, checkpoint_every=10**9,
                          amp=device.type == "cuda", channels_last=True, compile=compile_networks)
-    train(model, data.x_train, data.y_train, config, on_step=on_step)
+    x, y, sources = training_data(model, data, preset, device)
+    train(model, x, y, config, on_step=on_step, **sources)
     images = steps * preset.batch_size * (model.n_critic + 1)
     return images / (marks[warmup + steps] - marks[warmup])
+
+
+def training_data(model, data, preset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """What the suite runner trains ``model`` on: the images, or an image-to-image variant's task view."""
+    if not isinstance(model, TranslationModel):
+        return data.x_train, data.y_train, {}
+    if model.needs_reference:
+        with tempfile.TemporaryDirectory() as folder:
+            cache = Path(os.environ.get(CACHE_ENV) or folder)
+            model.set_content_network(ClassifierExtractor(data, cache, epochs=preset.classifier_epochs,
+                                                          device=device).model)
+    view = task_view(model.task_view, data.x_train, data.y_train, data.num_classes)
+    return view.target, view.target_labels, {"source": view.source, "source_labels": view.source_labels}
 
 
 def plain_dcgan_throughput(data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int) -> float:

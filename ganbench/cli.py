@@ -156,6 +156,8 @@ ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-wei
                                    help="Local weights file of the inception or timm extractor.")
 CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile.")
 ShardOpt = typer.Option(None, "--shard", help="Run shard i of n (e.g. 2/4) of the suite against a shared --out.")
+JobsOpt = typer.Option(1, "--jobs", "-j", help="Worker processes sharing this machine's CPU threads; work items go "
+                                              "to whichever worker is free.")
 
 
 def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
@@ -175,10 +177,11 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
         shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
-        detection_plan: Optional[str] = PlanOpt) -> None:
+        detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
+    from ganbench.parallel import run_in_workers
     from ganbench.runner import SuiteRunner, parse_shard
     from generators.distributed import launched
     from leaderboards import print_leaderboard
@@ -186,13 +189,15 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     if launched():
         raise UserError("torchrun trains one generator data-parallel with `ganbench train`; "
                         "split a suite across machines with --shard i/n")
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: expected at least 1 worker")
     config = dataclasses.replace(
         _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
                     extractor, extractor_weights, resolution, detection_plan, compile=compile_networks,
                     shard=None if shard is None else parse_shard(shard)),
-        detectors=_detector_list(detectors), fakes=tuple(fakes))
+        detectors=_detector_list(detectors), fakes=tuple(fakes), jobs=jobs)
     console = Console(stderr=True, quiet=quiet)
-    summary = SuiteRunner(config, console).run()
+    summary = run_in_workers(config, console) if jobs > 1 else SuiteRunner(config, console).run()
     if not quiet:
         print_leaderboard(summary.records, Console())
     console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")

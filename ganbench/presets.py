@@ -39,9 +39,9 @@ class Preset:
 
 PRESETS: Registry[Preset] = Registry("preset")
 for _preset in (
-    Preset("smoke", resolution=16, steps=60, batch_size=32, width=16, max_seconds=None,
-           checkpoint_every=50, n_eval=500, n_detector_train=300, n_detector_test=200,
-           detector_epochs=2, classifier_epochs=2, detection_plan="compact"),
+    Preset("smoke", resolution=16, steps=20, batch_size=32, width=16, max_seconds=None,
+           checkpoint_every=10, n_eval=500, n_detector_train=128, n_detector_test=128,
+           detector_epochs=1, classifier_epochs=2, detection_plan="compact"),
     Preset("quick", resolution=16, steps=1500, batch_size=64, width=32, max_seconds=60.0,
            checkpoint_every=250, n_eval=2000, n_detector_train=1000, n_detector_test=500,
            detector_epochs=4, classifier_epochs=6, detection_plan="compact"),

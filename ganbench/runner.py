@@ -86,6 +86,7 @@ class RunConfig:
     extractor_weights: Path | None = None
     compile: bool = False
     shard: tuple[int, int] | None = None
+    jobs: int = 1
 
 
 @dataclass
@@ -458,6 +459,15 @@ class SuiteRunner:
             return fitted
 
         real_test = self.real_subset(self.data.x_test, self.config.preset.n_detector_test, "detector_test")
+        real_scores: dict[str, np.ndarray] = {}
+
+        def scored_real(model: Any, perturbation: str) -> np.ndarray:
+            """The real test images' scores under ``perturbation``: the same for every test generator."""
+            if perturbation not in real_scores:
+                real = perturb(real_test, perturbation, derive_seed(self.config.seed, "real"))
+                real_scores[perturbation] = self.scores(spec, model, real)
+            return real_scores[perturbation]
+
         train_keys = [samples[g]["key"] for g in training.generators]
         train_blocker = next((samples[g] for g in training.generators if samples[g]["status"] != "ok"), None)
         for unit in training.units:
@@ -468,11 +478,12 @@ class SuiteRunner:
             def compute(record: Record, unit: EvalUnit = unit, test_record: dict[str, Any] = test_record) -> None:
                 state = fit()
                 fake = self.test_fakes(unit.test, test_record, len(real_test))
-                real = perturb(real_test, unit.perturbation, derive_seed(self.config.seed, "real"))
                 fake = perturb(fake, unit.perturbation, derive_seed(self.config.seed, unit.test))
+                real = scored_real(state["model"], unit.perturbation)
                 started = time.perf_counter()
-                scores = np.concatenate([self.scores(spec, state["model"], real), self.scores(spec, state["model"], fake)])
+                fake_scores = self.scores(spec, state["model"], fake)
                 score_seconds = time.perf_counter() - started
+                scores = np.concatenate([real, fake_scores])
                 labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
                 record.metrics = detection_metrics(labels, scores, state["threshold"])
                 record.protocol = {"name": unit.protocol, "train_generators": list(training.generators),
@@ -481,7 +492,7 @@ class SuiteRunner:
                                    "fakes": "external" if unit.test in self._external else "fresh",
                                    "threshold": "validation of train generator(s)", "source": spec.source}
                 record.info = {"fit_seconds": round(state["fit_seconds"], 3),
-                               "images_per_second": len(scores) / max(score_seconds, 1e-9),
+                               "images_per_second": len(fake) / max(score_seconds, 1e-9),
                                "threshold": state["threshold"], "detector": describe(state["model"]),
                                "roc": roc_points(labels, scores)}
 
@@ -541,7 +552,8 @@ class SuiteRunner:
         return self.load_trained(name, record)
 
     # ------------------------------------------------------------------ the whole suite
-    def run(self) -> RunSummary:
+    def plan(self) -> tuple[list[str], list[DetectorSpec]]:
+        """The suite's generators that support the data set and its detectors; loads ``--fakes``."""
         generators, detectors = resolve_suite(self.config.suite)
         generators = [g for g in generators if self._supports_data(g)]
         if not generators:
@@ -551,20 +563,33 @@ class SuiteRunner:
             self._external = self.load_external_fakes()
         elif self.config.fakes:
             raise UserError(f"--fakes needs an image data set, not {self.config.dataset!r}")
-        samples = {name: self.run_generator(name)[1] for name in shard_of(generators, self.config.shard)}
-        if self.data.kind == "image" and specs and self.config.shard is not None:
+        return generators, specs
+
+    def run(self, stage: str = "all", take: Callable[[str], bool] = lambda item: True) -> RunSummary:
+        """Every unit of the suite; ``stage`` ``generators`` (train, sample, measure) or ``detectors``
+        runs one half, and ``take`` says which work items (a generator, a detector's training set or
+        its null check) this process does (``ganbench.parallel`` hands them out to workers)."""
+        generators, specs = self.plan()
+        samples = {}
+        if stage != "detectors":
+            samples = {name: self.run_generator(name)[1] for name in shard_of(generators, self.config.shard)
+                       if take(f"generator {name}")}
+        if stage == "generators" or self.data.kind != "image" or not specs:
+            return self.summary
+        if stage == "detectors" or self.config.shard is not None:
             written = self.written_samples(generators)
             if written is None:
                 self.console.print("detection units left to the shard that finishes last (fakes of other shards missing)")
                 return self.summary
             samples = written
-        if self.data.kind == "image":
-            tests = self.test_sets(samples)
-            plan = detection_plan(generators, list(self._external), plan=self.config.preset.detection_plan)
-            for spec in specs:
-                self.console.print(f"[bold]detector {spec.name}[/]")
-                for training in plan:
+        tests = self.test_sets(samples)
+        plan = detection_plan(generators, list(self._external), plan=self.config.preset.detection_plan)
+        for spec in specs:
+            self.console.print(f"[bold]detector {spec.name}[/]")
+            for training in plan:
+                if take(f"detector {spec.name} {training.label}"):
                     self.detector_evaluations(spec, training, samples, tests)
+            if take(f"null check {spec.name}"):
                 self.null_check(spec)
         return self.summary
 

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score
 
 from detectors.evaluate import (bootstrap_auc, detection_metrics, equal_error_rate, expected_calibration_error,
-                                tpr_at_fpr, validation_threshold)
+                                resampled_aucs, tpr_at_fpr, validation_threshold)
 
 
 def test_metrics_agree_with_scikit_learn() -> None:
@@ -40,6 +40,17 @@ def test_known_cases() -> None:
     expected = max(np.mean(two_fp[100:] >= t) for t in two_fp if np.mean(two_fp[:100] >= t) <= 0.01)
     assert 0.05 < expected < 0.2
     assert tpr_at_fpr(truth, two_fp, 0.01) == pytest.approx(expected)
+
+
+def test_resampled_aucs_equal_sklearn_on_each_resample_with_ties() -> None:
+    rng = np.random.default_rng(3)
+    real, fake = rng.integers(0, 12, 70).astype(float), rng.integers(3, 15, 50).astype(float)
+    real_draws, fake_draws = rng.integers(0, 70, (25, 70)), rng.integers(0, 50, (25, 50))
+    fast = resampled_aucs(real, fake, real_draws, fake_draws)
+    labels = np.r_[np.zeros(70), np.ones(50)]
+    slow = [roc_auc_score(labels, np.r_[real[r], fake[f]]) for r, f in zip(real_draws, fake_draws)]
+    assert fast == pytest.approx(slow, abs=1e-12)
+    assert len(set(np.round(fast, 9))) > 10
 
 
 def test_bootstrap_interval_covers_the_auc_and_narrows_with_more_data() -> None:

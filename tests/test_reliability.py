@@ -15,6 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from ganbench.cli import app
+from ganbench.presets import get_preset
 from ganbench.store import RunStore, UnitLock, read_npz
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,14 +34,14 @@ def rows(out: Path) -> list[dict]:
 def final_weights(out: Path) -> dict[str, torch.Tensor]:
     (path,) = (out / "checkpoints").glob("dcgan-*.pt")
     state = RunStore.load_checkpoint(path)
-    assert state["finished"] and state["step"] == 60
+    assert state["finished"] and state["step"] == get_preset("smoke").steps
     return state["model"]
 
 
 def test_kill_during_training_resumes_to_the_uninterrupted_result(smoke_run, tmp_path: Path):
     """Killed mid-training, resumed from a checkpoint of step 5, 10, ...: the final weights equal
-    those of the smoke run's uninterrupted training of the same unit (same seed, checkpoints
-    every 50 steps)."""
+    those of the smoke run's uninterrupted training of the same unit (same seed, the preset's
+    checkpoint interval)."""
     args = ["train", "dcgan", "--preset", "smoke", "--checkpoint-every", "5", "--quiet", "--out", str(tmp_path)]
     killed = ganbench(*args)
     deadline = time.time() + 300
@@ -50,7 +51,7 @@ def test_kill_during_training_resumes_to_the_uninterrupted_result(smoke_run, tmp
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     partial = RunStore.load_checkpoint(next(checkpoints.glob("dcgan-*.pt")))
-    assert not partial["finished"] and 0 < partial["step"] < 60
+    assert not partial["finished"] and 0 < partial["step"] < get_preset("smoke").steps
     assert not list((tmp_path / "records").glob("train-*.json"))
 
     resumed = ganbench(*args)

@@ -1,7 +1,12 @@
-"""``ganbench run --shard i/n``: shards on one run folder add up to the unsharded run."""
+"""Splitting a suite: ``--shard i/n`` runs on one folder add up to the unsharded run, and
+``--jobs N`` workers write the records of a serial run."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +82,27 @@ def test_two_shards_produce_the_records_of_one_run(cli, tmp_path: Path, two_gene
 def test_bad_shard_is_one_line(cli, tmp_path: Path, spec: str):
     result = cli.invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(tmp_path), "--shard", spec])
     assert result.exit_code == 2 and "--shard" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_jobs_write_the_records_of_a_serial_run(smoke_run, tmp_path: Path):
+    """Two workers (one thread each) on the smoke suite: the generator stage has one item, the
+    detector stage three (two training sets and the null check); every unit of the serial smoke
+    run is there with the same results (up to the float noise of another thread count), and the
+    claim files are gone."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "ganbench", "run", "--suite", "smoke", "--preset", "smoke",
+                           "--out", str(tmp_path), "--jobs", "2"], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"detectors: 2 workers, \d+ thread", done.stderr)
+    parallel, serial = comparable(tmp_path), comparable(smoke_run[0])
+    assert parallel.keys() == serial.keys() and len(parallel) > 20
+    for key, (status, generator, trained_on, metrics) in serial.items():
+        assert parallel[key][:3] == (status, generator, trained_on)
+        assert parallel[key][3] == pytest.approx(metrics, rel=1e-5, abs=1e-6), key
+    assert not list(tmp_path.glob("jobs-*")) and not list((tmp_path / "locks").iterdir())
+
+
+def test_jobs_below_one_is_one_line(cli, tmp_path: Path):
+    result = cli.invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(tmp_path), "--jobs", "0"])
+    assert result.exit_code == 2 and "--jobs" in result.output and len(result.output.strip().splitlines()) == 1
