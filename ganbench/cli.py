@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 
 from ganbench import __version__
 from ganbench.errors import UserError
+
+if TYPE_CHECKING:
+    from ganbench.runner import RunSummary
 
 app = typer.Typer(name="ganbench", help="Train the GAN family, measure quality, benchmark deepfake detectors.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -160,6 +163,14 @@ JobsOpt = typer.Option(1, "--jobs", "-j", help="Worker processes sharing this ma
                                               "to whichever worker is free.")
 
 
+def _close_run(summary: RunSummary, console: Console, out: Path) -> None:
+    """The run's last line; exit code 1 when a unit failed or diverged (after every other unit ran)."""
+    console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")
+    if summary.problems:
+        typer.echo(f"{len(summary.problems)} unit(s) failed or diverged", err=True)
+        raise typer.Exit(1)
+
+
 def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
     if spec is None:
         return ()
@@ -200,10 +211,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     summary = run_in_workers(config, console) if jobs > 1 else SuiteRunner(config, console).run()
     if not quiet:
         print_leaderboard(summary.records, Console())
-    console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")
-    if summary.problems:
-        typer.echo(f"{len(summary.problems)} unit(s) failed or diverged", err=True)
-        raise typer.Exit(1)
+    _close_run(summary, console, out)
 
 
 @app.command("train")
@@ -345,10 +353,7 @@ def eval_detector(detector: str = typer.Argument(..., help="package.module:Class
                           str(r.get("perturbation")), r["status"],
                           *(f"{m[k]:.4f}" if isinstance(m.get(k), (int, float)) else "-" for k in ("auc", "ap", "acc", "eer")))
         Console().print(table)
-    console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")
-    if summary.problems:
-        typer.echo(f"{len(summary.problems)} unit(s) failed or diverged", err=True)
-        raise typer.Exit(1)
+    _close_run(summary, console, out)
 
 
 @leaderboard_app.command("show")

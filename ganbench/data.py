@@ -276,7 +276,7 @@ def load_folder(path: Path, resolution: int, skip_bad: bool = False,
         if len(channels) > 1:
             raise UserError(f"{path}: images of mixed channel counts ({channels[1]} is grey, {channels[3]} is RGB)")
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-        images.append(resize_images(torch.from_numpy(np.ascontiguousarray(arr))[None], resolution)[0])
+        images.append(resize_images(torch.from_numpy(np.require(arr, requirements=["C", "W"]))[None], resolution)[0])
         labels.append(label)
     if skipped and warn:
         warn(f"skipped {skipped} unreadable image file(s) in {path}")

@@ -49,21 +49,24 @@ class Claims:
 
 def _run_stage(config: RunConfig, stage: str, claims: Path) -> int:
     """One worker's share of a stage; returns the units it computed."""
-    runner = SuiteRunner(replace(config, quiet=True, jobs=1), Console(stderr=True, quiet=True))
+    runner = SuiteRunner(replace(config, quiet=True), Console(stderr=True, quiet=True))
     return runner.run(stage, Claims(claims).take).computed
 
 
 def run_in_workers(config: RunConfig, console: Console) -> RunSummary:
     """Run the suite with ``config.jobs`` workers (this process and ``jobs - 1`` spawned ones),
-    then read it back in this process."""
+    then read it back in this process. The reference classifier, which the generation units
+    share, is trained (or loaded) here first, so that no two workers train it at once."""
     serial = replace(config, jobs=1)
     runner = SuiteRunner(serial, console)
     runner.plan()
-    if runner.data.kind == "image":
+    if runner.data.kind == "image" and (runner.data.num_classes > 1 or config.extractor == "classifier"):
         runner.extractor()
+    root = runner.store.root
+    del runner
     all_threads = torch.get_num_threads()
     threads = max(1, all_threads // config.jobs)
-    claims_root = Path(tempfile.mkdtemp(prefix="jobs-", dir=runner.store.root))
+    claims_root = Path(tempfile.mkdtemp(prefix="jobs-", dir=root))
     computed = 0
     try:
         with ProcessPoolExecutor(config.jobs - 1, mp_context=multiprocessing.get_context("spawn"),
