@@ -27,14 +27,13 @@ import torch.nn.functional as F
 from ganbench.data import load_dataset, to_float
 from ganbench.features import ClassifierExtractor
 from ganbench.presets import get_preset
+from ganbench.runner import training_inputs
 from ganbench.runtime import configure_backends, resolve_device, seed_everything
 from ganbench.store import CACHE_ENV
-from ganbench.tasks import task_view
 from generators import GENERATORS, DataSpec, create_generator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator
 from generators.layers import init_dcgan_weights
 from generators.trainer import TrainConfig, train
-from generators.translation_blocks import TranslationModel
 
 
 def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int,
@@ -59,16 +58,13 @@ def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.de
 
 
 def training_data(model, data, preset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """What the suite runner trains ``model`` on: the images, or an image-to-image variant's task view."""
-    if not isinstance(model, TranslationModel):
-        return data.x_train, data.y_train, {}
-    if model.needs_reference:
+    """What the suite runner trains ``model`` on (an image-to-image variant's task view included)."""
+    def reference() -> torch.nn.Module:
         with tempfile.TemporaryDirectory() as folder:
             cache = Path(os.environ.get(CACHE_ENV) or folder)
-            model.set_content_network(ClassifierExtractor(data, cache, epochs=preset.classifier_epochs,
-                                                          device=device).model)
-    view = task_view(model.task_view, data.x_train, data.y_train, data.num_classes)
-    return view.target, view.target_labels, {"source": view.source, "source_labels": view.source_labels}
+            return ClassifierExtractor(data, cache, epochs=preset.classifier_epochs, device=device).model
+
+    return training_inputs(model, data, reference)
 
 
 def plain_dcgan_throughput(data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int) -> float:

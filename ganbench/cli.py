@@ -206,9 +206,9 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
                     extractor, extractor_weights, resolution, detection_plan, compile=compile_networks,
                     shard=None if shard is None else parse_shard(shard)),
-        detectors=_detector_list(detectors), fakes=tuple(fakes), jobs=jobs)
+        detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
-    summary = run_in_workers(config, console) if jobs > 1 else SuiteRunner(config, console).run()
+    summary = run_in_workers(config, console, jobs) if jobs > 1 else SuiteRunner(config, console).run()
     if not quiet:
         print_leaderboard(summary.records, Console())
     _close_run(summary, console, out)

@@ -5,11 +5,11 @@ item per detector and training set, and one per null check), since detectors nee
 generator's fakes. In each stage the workers hand out the work items first come, first served:
 an item belongs to the worker that creates its claim file first, so a slow item (a CycleGAN, a
 ResNet-50) does not hold back the items behind it. Workers share the machine's CPU threads
-evenly. Units are written exactly as a serial run writes them (the per-unit locks still apply);
-a last pass in the calling process reads every unit back, computes whatever a failed worker
-left, and returns the summary. The calling process is one of the workers. Only the wall clock differs: each worker has fewer threads, so a
-unit capped by wall clock (the ``quick`` preset's training) takes fewer steps than in a serial
-run with every thread.
+evenly, and the calling process is one of the workers. Units are written exactly as a serial
+run writes them (the per-unit locks still apply); a last pass in the calling process reads every
+unit back, computes whatever a failed worker left, and returns the summary. Only the wall clock
+differs: each worker has fewer threads, so a unit capped by wall clock (the ``quick`` preset's
+training) can take fewer steps than in a serial run with every thread.
 """
 
 from __future__ import annotations
@@ -53,38 +53,38 @@ def _run_stage(config: RunConfig, stage: str, claims: Path) -> int:
     return runner.run(stage, Claims(claims).take).computed
 
 
-def run_in_workers(config: RunConfig, console: Console) -> RunSummary:
-    """Run the suite with ``config.jobs`` workers (this process and ``jobs - 1`` spawned ones),
-    then read it back in this process. The reference classifier, which the generation units
-    share, is trained (or loaded) here first, so that no two workers train it at once."""
-    serial = replace(config, jobs=1)
-    runner = SuiteRunner(serial, console)
+def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary:
+    """Run the suite with ``jobs`` workers (this process and ``jobs - 1`` spawned ones), then read
+    it back in this process. The reference classifier, which the generation units share, is
+    trained (or loaded) here first, so that no two workers train it at once. A unit that failed
+    in a worker is tried once more in the last pass, where its error is shown."""
+    runner = SuiteRunner(config, console)
     runner.plan()
     if runner.data.kind == "image" and (runner.data.num_classes > 1 or config.extractor == "classifier"):
         runner.extractor()
     root = runner.store.root
     del runner
     all_threads = torch.get_num_threads()
-    threads = max(1, all_threads // config.jobs)
+    threads = max(1, all_threads // jobs)
     claims_root = Path(tempfile.mkdtemp(prefix="jobs-", dir=root))
     computed = 0
     try:
-        with ProcessPoolExecutor(config.jobs - 1, mp_context=multiprocessing.get_context("spawn"),
+        with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=torch.set_num_threads, initargs=(threads,)) as pool:
             torch.set_num_threads(threads)
             for stage in STAGES:
-                console.print(f"[bold]{stage}[/]: {config.jobs} workers, {threads} thread(s) each")
+                console.print(f"[bold]{stage}[/]: {jobs} workers, {threads} thread(s) each")
                 folder = claims_root / stage
                 folder.mkdir()
-                others = [pool.submit(_run_stage, serial, stage, folder) for _ in range(config.jobs - 1)]
-                computed += _run_stage(serial, stage, folder)
+                others = [pool.submit(_run_stage, config, stage, folder) for _ in range(jobs - 1)]
+                computed += _run_stage(config, stage, folder)
                 computed += sum(future.result() for future in others)
     except BrokenProcessPool:
         console.print("[yellow]a worker process died; the remaining units run in this process")
     finally:
         torch.set_num_threads(all_threads)
         shutil.rmtree(claims_root, ignore_errors=True)
-    summary = SuiteRunner(serial, console).run()
+    summary = SuiteRunner(config, console).run()
     summary.computed += computed
     summary.reused -= computed
     return summary

@@ -86,7 +86,6 @@ class RunConfig:
     extractor_weights: Path | None = None
     compile: bool = False
     shard: tuple[int, int] | None = None
-    jobs: int = 1
 
 
 @dataclass
@@ -321,14 +320,7 @@ class SuiteRunner:
 
     # ------------------------------------------------------------------ image-to-image variants
     def training_inputs(self, model: GenerativeModel) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Train-split images and labels; for an image-to-image variant, its task view of the train
-        split: targets as images, and the inputs as ``source`` (``ganbench.tasks``)."""
-        if not isinstance(model, TranslationModel):
-            return self.data.x_train, self.data.y_train, {}
-        if model.needs_reference:
-            model.set_content_network(self.extractor().model)
-        view = task_view(model.task_view, self.data.x_train, self.data.y_train, self.data.num_classes)
-        return view.target, view.target_labels, {"source": view.source, "source_labels": view.source_labels}
+        return training_inputs(model, self.data, lambda: self.extractor().model)
 
     def translated_fakes(self, model: TranslationModel, which: str, n: int, seed: int) -> torch.Tensor:
         """``n`` fakes translated from test-split inputs the generator never saw: the ``eval`` set
@@ -609,6 +601,19 @@ class SuiteRunner:
     def _supports_data(self, name: str) -> bool:
         cls = GENERATORS.get(name)
         return cls.supports_points if self.data.kind == "points" else cls.supports_images
+
+
+def training_inputs(model: GenerativeModel, data: Dataset, reference: Callable[[], torch.nn.Module]
+                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Train-split images and labels; for an image-to-image variant, its task view of the train
+    split: targets as images, and the inputs as ``source`` (``ganbench.tasks``). A variant whose
+    content loss needs a reference network gets ``reference()``."""
+    if not isinstance(model, TranslationModel):
+        return data.x_train, data.y_train, {}
+    if model.needs_reference:
+        model.set_content_network(reference())
+    view = task_view(model.task_view, data.x_train, data.y_train, data.num_classes)
+    return view.target, view.target_labels, {"source": view.source, "source_labels": view.source_labels}
 
 
 def run_suite(config: RunConfig, console: Console | None = None) -> RunSummary:
