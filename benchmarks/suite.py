@@ -6,6 +6,7 @@ its whole process tree (its ``--jobs`` workers included) sampled every half seco
 come from the records.
 
     PYTHONPATH=. python benchmarks/suite.py [--presets smoke,quick] [--suite all] [--out FILE.json]
+        [--keep DIR]   # keep each preset's run folder as DIR/PRESET (e.g. for quality_targets.py)
 """
 
 from __future__ import annotations
@@ -89,12 +90,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (ganbench run --jobs)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep each preset's run folder as KEEP/PRESET")
     args = parser.parse_args()
 
     results = []
     for preset in args.presets.split(","):
-        with tempfile.TemporaryDirectory(prefix=f"ganbench-suite-{preset}-") as folder:
-            result = run_preset(args.suite, preset, args.device, Path(folder), args.threads, args.jobs)
+        if args.keep is not None:
+            folder = args.keep / preset
+            folder.mkdir(parents=True)
+            result = run_preset(args.suite, preset, args.device, folder, args.threads, args.jobs)
+        else:
+            with tempfile.TemporaryDirectory(prefix=f"ganbench-suite-{preset}-") as temporary:
+                result = run_preset(args.suite, preset, args.device, Path(temporary), args.threads, args.jobs)
         result["threads"] = args.threads
         results.append(result)
         print(f"\n{args.suite} @ {preset}: {result['wall_seconds']:.1f} s wall, peak RSS {result['peak_rss_mib']:.0f} MiB, "

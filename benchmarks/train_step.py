@@ -50,7 +50,7 @@ def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.de
             marks[step] = time.perf_counter()
 
     config = TrainConfig(steps=warmup + steps, batch_size=preset.batch_size, checkpoint_every=10**9,
-                         amp=device.type == "cuda", channels_last=True, compile=compile_networks)
+                         compile=compile_networks)
     x, y, sources = training_data(model, data, preset, device)
     train(model, x, y, config, on_step=on_step, **sources)
     images = steps * preset.batch_size * (model.n_critic + 1)

@@ -44,10 +44,15 @@ def derive_seed(seed: int, *parts: object) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA, a no-op elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def accelerated(device: torch.device, choice: bool | None) -> bool:
+    """Whether a speed option (bf16 autocast, channels_last) applies: ``None`` means on CUDA only."""
+    return device.type == "cuda" if choice is None else choice
+
+
+def autocast(device: torch.device, enabled: bool | None = None) -> contextlib.AbstractContextManager:
+    """bf16 autocast where :func:`accelerated` says so (by default on CUDA), a no-op otherwise."""
+    if accelerated(device, enabled):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

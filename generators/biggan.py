@@ -8,14 +8,20 @@ Defining components:
 * a hierarchical latent ("skip-z"): z is split into chunks, the first feeds the 4x4 input and
   each other chunk joins the shared embedding to condition one block;
 * a projection discriminator (Miyato & Koyama 2018): ``psi(h) + <embed(y), h>``;
-* spectral normalization in G and D, the hinge loss, Adam(0, 0.999) with learning rates 5e-5
-  for G and 2e-4 for D and two D steps per G step;
+* spectral normalization in G and D, the hinge loss, Adam(0, 0.999);
 * orthogonal regularization (beta 1e-4) of G's weights, added to G's loss;
 * an exponential moving average of G's weights, which produces the samples;
 * the truncation trick: at sampling, ``truncation=t`` draws z from a normal truncated to
   ``|z| < t``, trading variety for fidelity.
 
 Networks are residual and sized by ``width``; like BigGAN's 32x32 models, no self-attention.
+
+Learning rates and D steps: the paper's ImageNet schedule (G 5e-5, D 2e-4, two D steps per G
+step) is tuned for batches of 2,048, and its CIFAR-10 setting uses 2e-4 for both and four D
+steps. At batch 64 on digits, class conditioning emerged late under either: 15% conditional
+accuracy after 300 G steps with the ImageNet schedule, 32% after 200 with 2e-4 and two D steps,
+against 90-95% after 200-250 steps with the default here, 4e-4 for both and one D step (two
+seeds; ImageNet schedule: ``lr_g=5e-5, lr_d=2e-4, d_steps=2``).
 """
 
 from __future__ import annotations
@@ -104,11 +110,11 @@ class BigGANConfig:
     z_dim: int = 128
     shared_dim: int = 128
     width: int = 64
-    lr_g: float = 5e-5
-    lr_d: float = 2e-4
+    lr_g: float = 4e-4
+    lr_d: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.999)
     adam_eps: float = 1e-6
-    d_steps: int = 2
+    d_steps: int = 1
     ortho_weight: float = 1e-4
     ema_decay: float = 0.9999
     loss: str = "hinge"

@@ -4,7 +4,8 @@ The loop draws batches from a tensor already on the device, runs ``n_critic`` di
 updates per generator update, keeps the generator EMA, checkpoints every ``checkpoint_every``
 steps (and resumes from the last checkpoint), stops at the step or wall-clock budget, and ends
 with status ``diverged`` at the first non-finite loss. On CUDA the steps run under bf16 autocast
-with channels_last memory format; ``compile`` compiles every network with ``torch.compile``.
+with channels_last memory format (``amp`` and ``channels_last``: ``None`` means on CUDA only,
+``True`` on any device, ``False`` never); ``compile`` compiles every network with ``torch.compile``.
 Under ``torchrun`` the loop trains data-parallel (``generators.distributed``): each rank draws
 its own batches, gradients are averaged, and only the caller on rank 0 passes ``save``.
 """
@@ -22,7 +23,7 @@ import torch
 
 from ganbench.data import to_float
 from ganbench.errors import UserError
-from ganbench.runtime import autocast, seed_everything
+from ganbench.runtime import accelerated, autocast, seed_everything
 from generators.base import Batch, GenerativeModel
 from generators.distributed import current as current_world
 
@@ -36,8 +37,8 @@ class TrainConfig:
     seed: int = 0
     max_seconds: float | None = None
     checkpoint_every: int = 500
-    amp: bool = True
-    channels_last: bool = True
+    amp: bool | None = None
+    channels_last: bool | None = None
     compile: bool = False
 
 
@@ -115,7 +116,7 @@ def _prepare(x: torch.Tensor, kind: str, device: torch.device, channels_last: bo
     if kind == "points":
         return x.to(device, torch.float32)
     x = x.to(device)
-    return x.contiguous(memory_format=torch.channels_last) if channels_last and device.type == "cuda" else x
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def compile_networks(model: GenerativeModel) -> None:
@@ -141,15 +142,16 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
     world = current_world()
     seed_everything(world.seed(config.seed))
     world.broadcast(model)
-    if device.type == "cuda" and config.channels_last:
+    channels_last = accelerated(device, config.channels_last)
+    if channels_last:
         model.to(memory_format=torch.channels_last)
     if config.compile:
         compile_networks(model)
     optimizers = model.configure_optimizers()
     world.average_gradients(optimizers)
-    batches = DeviceBatches(_prepare(x, model.spec.kind, device, config.channels_last), y.to(device),
+    batches = DeviceBatches(_prepare(x, model.spec.kind, device, channels_last), y.to(device),
                             config.batch_size, world.seed(config.seed),
-                            source=None if source is None else _prepare(source, "image", device, config.channels_last),
+                            source=None if source is None else _prepare(source, "image", device, channels_last),
                             source_labels=None if source_labels is None else source_labels.to(device))
     step, elapsed = 0, 0.0
     state = world.share(load(checkpoint) if checkpoint is not None and load is not None and checkpoint.exists()

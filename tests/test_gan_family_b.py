@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.metrics import conditional_accuracy
 from generators import GENERATORS, Batch, DataSpec, create_generator
 from generators.ema import warmup_ema_decay
 from generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchStdDev,
@@ -17,10 +18,11 @@ from generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, Equalize
 from generators.losses import drift_penalty, orthogonal_regularization
 from generators.progan import growth_state
 from generators.trainer import TrainConfig, train
-from quality_check import digits, fid_before_after
+from quality_check import digits, extractor, fid_before_after
 
 SPEC32 = DataSpec("image", 1, 32, 10)
 SPEC16 = DataSpec("image", 1, 16, 10)
+BIGGAN_CONDITIONING_STEPS = 250
 
 
 def batch(spec: DataSpec, n: int = 8, step: int = 0, progress: float = 0.0) -> Batch:
@@ -157,6 +159,21 @@ def test_biggan_ema_differs_from_generator_and_samples() -> None:
     g = dict(model.G.named_parameters())
     differs = [not torch.equal(p, g[n]) for n, p in model.G_ema.named_parameters()]
     assert any(differs)
+
+
+def test_biggan_short_training_generates_the_class_asked_for() -> None:
+    model = build("biggan", SPEC16, width=16)
+    data = digits(16)
+    labels = torch.arange(500) % 10
+
+    def accuracy() -> float:
+        return conditional_accuracy(extractor(16).extract(model.sample(500, labels=labels, seed=0)).probs, labels)
+
+    before = accuracy()
+    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=BIGGAN_CONDITIONING_STEPS, batch_size=32))
+    after = accuracy()
+    print(f"biggan conditional accuracy {before:.2f} -> {after:.2f}")
+    assert outcome.status == "ok" and before < 0.2 and after >= 0.3
 
 
 def test_biggan_truncation_reduces_sample_diversity() -> None:
