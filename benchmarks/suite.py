@@ -2,8 +2,9 @@
 
 Each preset runs as a fresh subprocess into an empty run folder; peak RSS is the largest of the
 maximum resident set size that ``wait4`` reports for that subprocess and the resident memory of
-its whole process tree (its ``--jobs`` workers included) sampled every half second. Per-unit times
-come from the records.
+its whole process tree (its ``--jobs`` workers included) sampled every half second. Peak PSS is
+the tree's proportional set size sampled the same way: pages shared by the workers (the PyTorch
+libraries) counted once in all rather than once per process. Per-unit times come from the records.
 
     PYTHONPATH=. python benchmarks/suite.py [--presets smoke,quick] [--suite all] [--out FILE.json]
         [--keep DIR]   # keep each preset's run folder as DIR/PRESET (e.g. for quality_targets.py)
@@ -24,17 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tree_rss_mib(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, from /proc (Linux)."""
+def process_tree(root: int) -> set[int]:
+    """``root`` and all its descendants, from /proc (Linux)."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            parents[int(entry.name)] = int(fields[1])
-            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
     tree, frontier = {root}, [root]
@@ -43,12 +41,30 @@ def tree_rss_mib(root: int) -> float:
         children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier.extend(children)
-    return sum(rss.get(pid, 0) for pid in tree) / 2**20
+    return tree
+
+
+def tree_memory_mib(root: int) -> tuple[float, float]:
+    """Summed RSS and summed PSS of a process tree in MiB. RSS counts pages that processes share
+    (the PyTorch libraries every worker maps) once per process; PSS splits them among the
+    sharers, so its sum is what the tree occupies."""
+    rss = pss = 0
+    for pid in process_tree(root):
+        try:
+            text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines()[1:] if ":" in line)
+        rss += int(fields.get("Rss", "0 kB").split()[0])
+        pss += int(fields.get("Pss", "0 kB").split()[0])
+    return rss / 1024, pss / 1024
 
 
 def watch_memory(pid: int, peak: list[float], stop: threading.Event) -> None:
+    """Keep the peaks of the tree's summed RSS (``peak[0]``) and summed PSS (``peak[1]``)."""
     while not stop.wait(0.5):
-        peak[0] = max(peak[0], tree_rss_mib(pid))
+        rss, pss = tree_memory_mib(pid)
+        peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
 
 
 def run_preset(suite: str, preset: str, device: str, out: Path, threads: int | None, jobs: int) -> dict:
@@ -61,7 +77,7 @@ def run_preset(suite: str, preset: str, device: str, out: Path, threads: int | N
                                     "--device", device, "--out", str(out), "--jobs", str(jobs), "--quiet"],
                                    cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=err)
-        peak, stop = [0.0], threading.Event()
+        peak, stop = [0.0, 0.0], threading.Event()
         watcher = threading.Thread(target=watch_memory, args=(process.pid, peak, stop), daemon=True)
         watcher.start()
         _, status, usage = os.wait4(process.pid, 0)
@@ -78,7 +94,7 @@ def run_preset(suite: str, preset: str, device: str, out: Path, threads: int | N
         units.append({"kind": record["kind"], "unit": label, "status": record["status"], "seconds": record["seconds"]})
     units.sort(key=lambda u: -u["seconds"])
     return {"preset": preset, "jobs": jobs, "exit_code": process.returncode, "wall_seconds": wall,
-            "peak_rss_mib": max(usage.ru_maxrss / 1024, peak[0]), "units": units, "stderr_tail": stderr[-2000:]}
+            "peak_rss_mib": max(usage.ru_maxrss / 1024, peak[0]), "peak_pss_mib": peak[1], "units": units, "stderr_tail": stderr[-2000:]}
 
 
 def main() -> None:
@@ -104,7 +120,8 @@ def main() -> None:
                 result = run_preset(args.suite, preset, args.device, Path(temporary), args.threads, args.jobs)
         result["threads"] = args.threads
         results.append(result)
-        print(f"\n{args.suite} @ {preset}: {result['wall_seconds']:.1f} s wall, peak RSS {result['peak_rss_mib']:.0f} MiB, "
+        print(f"\n{args.suite} @ {preset}: {result['wall_seconds']:.1f} s wall, peak RSS {result['peak_rss_mib']:.0f} MiB "
+              f"(summed over processes), peak PSS {result['peak_pss_mib']:.0f} MiB, "
               f"exit code {result['exit_code']}, {len(result['units'])} units")
         print(f"  {'seconds':>9s}  {'kind':10s} {'unit':40s} status")
         for unit in result["units"][: args.top]:

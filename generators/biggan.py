@@ -17,11 +17,11 @@ Defining components:
 Networks are residual and sized by ``width``; like BigGAN's 32x32 models, no self-attention.
 
 Learning rates and D steps: the paper's ImageNet schedule (G 5e-5, D 2e-4, two D steps per G
-step) is tuned for batches of 2,048, and its CIFAR-10 setting uses 2e-4 for both and four D
-steps. At batch 64 on digits, class conditioning emerged late under either: 15% conditional
-accuracy after 300 G steps with the ImageNet schedule, 32% after 200 with 2e-4 and two D steps,
-against 90-95% after 200-250 steps with the default here, 4e-4 for both and one D step (two
-seeds; ImageNet schedule: ``lr_g=5e-5, lr_d=2e-4, d_steps=2``).
+step; ``lr_g=5e-5, lr_d=2e-4, d_steps=2``) is tuned for batches of 2,048, and the authors'
+PyTorch release trains at batch 256 with G 1e-4, D 4e-4 and one D step. At batch 64 class
+conditioning emerges late under both; the default here is 4e-4 for G and D and one D step,
+which at the quick preset raises the conditional accuracy from 12% (ImageNet schedule) to 97%
+(README, generation quality at the quick preset).
 """
 
 from __future__ import annotations
