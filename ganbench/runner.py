@@ -59,7 +59,7 @@ from detectors.external import ExternalFakes, load_external
 from detectors.perturbations import perturb
 from detectors.plugins import DetectorSpec, checked_scores, resolve_detector
 from detectors.protocols import EvalUnit, TrainingSet, detection_plan
-from generators import GENERATORS, DataSpec, GenerativeModel, create_generator
+from generators import GENERATORS, DataSpec, GenerativeModel, create_generator, generator_config
 from generators.distributed import World
 from generators.distributed import current as current_world
 from generators.trainer import TrainConfig, train
@@ -184,10 +184,19 @@ class SuiteRunner:
         """A freshly initialised generator; the initialisation depends only on the run seed and the name."""
         return build_generator(self.config, self.spec, name)
 
+    def train_unit_config(self, name: str) -> dict[str, Any]:
+        """What a training unit's key adds to the base: the variant and its hyper-parameters, so
+        that a changed default retrains rather than reusing a record made under the old one."""
+        hyperparameters = dataclasses.asdict(generator_config(name, self.config.preset.width))
+        return {"generator": name, "hyperparameters": hyperparameters}
+
+    def train_key(self, name: str) -> str:
+        return unit_key({"unit": "train", **self.base_config(), **self.train_unit_config(name)})
+
     def train_generator(self, name: str) -> dict[str, Any]:
         p = self.config.preset
-        config = {"generator": name}
-        key = unit_key({"unit": "train", **self.base_config(), **config})
+        config = self.train_unit_config(name)
+        key = self.train_key(name)
         checkpoint = self.store.checkpoint_path(name, key)
 
         def compute(record: Record) -> None:
@@ -534,8 +543,7 @@ class SuiteRunner:
 
     def trained_model(self, name: str) -> GenerativeModel:
         """The finished checkpoint of ``name`` for this run's data set, preset and seed."""
-        GENERATORS.get(name)
-        key = unit_key({"unit": "train", **self.base_config(), "generator": name})
+        key = self.train_key(name)
         record = self.store.find_record("train", name, key)
         if record is None or record["status"] != "ok":
             raise UserError(f"no trained {name} in {self.store.root} for data set {self.config.dataset!r}, "
@@ -589,10 +597,8 @@ class SuiteRunner:
         """The sample record of every generator (any status), or None while one is still missing."""
         found = {}
         for name in generators:
-            base = self.base_config()
-            train_key = unit_key({"unit": "train", **base, "generator": name})
-            config = {"generator": name, "train": train_key, "counts": self.fake_counts()}
-            record = self.store.find_record("sample", name, unit_key({"unit": "sample", **base, **config}))
+            config = {"generator": name, "train": self.train_key(name), "counts": self.fake_counts()}
+            record = self.store.find_record("sample", name, unit_key({"unit": "sample", **self.base_config(), **config}))
             if record is None:
                 return None
             found[name] = record

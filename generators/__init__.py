@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import fields, replace
+from typing import Any
 
 from ganbench.errors import UserError
 from ganbench.registry import Registry
@@ -76,13 +77,17 @@ for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, SAGAN, B
     GENERATORS.register(_variant)
 
 
-def create_generator(name: str, spec: DataSpec, width: int | None = None, **overrides: object) -> GenerativeModel:
-    """Build a registered variant with its paper defaults, the preset's width and any overrides."""
-    cls = GENERATORS.get(name)
-    config = cls.config_class(**overrides)
+def generator_config(name: str, width: int | None = None, **overrides: object) -> Any:
+    """A registered variant's configuration: its defaults, the preset's width and any overrides."""
+    config = GENERATORS.get(name).config_class(**overrides)
     if width is not None and "width" in {f.name for f in fields(config)}:
         config = replace(config, width=width)
-    return cls(spec, config)
+    return config
 
 
-__all__ = ["GENERATORS", "Batch", "DataSpec", "GenerativeModel", "create_generator", "with_tricks"]
+def create_generator(name: str, spec: DataSpec, width: int | None = None, **overrides: object) -> GenerativeModel:
+    """Build a registered variant with its :func:`generator_config`."""
+    return GENERATORS.get(name)(spec, generator_config(name, width, **overrides))
+
+
+__all__ = ["GENERATORS", "Batch", "DataSpec", "GenerativeModel", "create_generator", "generator_config", "with_tricks"]

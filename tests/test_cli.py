@@ -108,6 +108,23 @@ def test_resolution_option_overrides_only_the_preset_resolution(tmp_path: Path):
     assert config.preset == get_preset("quick").with_overrides(resolution=32)
 
 
+def test_a_changed_hyperparameter_retrains_instead_of_reusing(tmp_path: Path, monkeypatch):
+    import functools
+
+    from ganbench.presets import get_preset
+    from ganbench.runner import RunConfig, SuiteRunner
+    from generators.gan import GAN, GANConfig
+
+    config = RunConfig(suite="gan", preset=get_preset("smoke"), out=tmp_path, quiet=True)
+    first = SuiteRunner(config).train_generator("gan")
+    same = SuiteRunner(config)
+    assert same.train_generator("gan")["key"] == first["key"] and same.summary.computed == 0
+    monkeypatch.setattr(GAN, "config_class", functools.partial(GANConfig, lr=1e-3))
+    changed = SuiteRunner(config)
+    record = changed.train_generator("gan")
+    assert record["status"] == "ok" and record["key"] != first["key"] and changed.summary.computed == 1
+
+
 def test_detection_plan_changes_which_units_exist_not_their_keys(tmp_path: Path):
     from ganbench.cli import _run_config
     from ganbench.runner import SuiteRunner

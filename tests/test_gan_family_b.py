@@ -22,7 +22,6 @@ from quality_check import digits, extractor, fid_before_after
 
 SPEC32 = DataSpec("image", 1, 32, 10)
 SPEC16 = DataSpec("image", 1, 16, 10)
-BIGGAN_CONDITIONING_STEPS = 250
 
 
 def batch(spec: DataSpec, n: int = 8, step: int = 0, progress: float = 0.0) -> Batch:
@@ -170,7 +169,7 @@ def test_biggan_short_training_generates_the_class_asked_for() -> None:
         return conditional_accuracy(extractor(16).extract(model.sample(500, labels=labels, seed=0)).probs, labels)
 
     before = accuracy()
-    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=BIGGAN_CONDITIONING_STEPS, batch_size=32))
+    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=250, batch_size=32))
     after = accuracy()
     print(f"biggan conditional accuracy {before:.2f} -> {after:.2f}")
     assert outcome.status == "ok" and before < 0.2 and after >= 0.3
