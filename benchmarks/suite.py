@@ -108,6 +108,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--keep", type=Path, default=None, help="keep each preset's run folder as KEEP/PRESET")
     args = parser.parse_args()
+    existing = [args.keep / preset for preset in args.presets.split(",") if args.keep and (args.keep / preset).exists()]
+    if existing:
+        parser.error(f"--keep: {existing[0]} already exists (a run folder must start empty)")
 
     results = []
     for preset in args.presets.split(","):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import tempfile
@@ -29,7 +28,7 @@ from ganbench.features import ClassifierExtractor
 from ganbench.presets import get_preset
 from ganbench.runner import training_inputs
 from ganbench.runtime import configure_backends, resolve_device, seed_everything
-from ganbench.store import CACHE_ENV
+from ganbench.store import RunStore
 from generators import GENERATORS, DataSpec, create_generator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator
 from generators.layers import init_dcgan_weights
@@ -61,7 +60,7 @@ def training_data(model, data, preset, device: torch.device) -> tuple[torch.Tens
     """What the suite runner trains ``model`` on (an image-to-image variant's task view included)."""
     def reference() -> torch.nn.Module:
         with tempfile.TemporaryDirectory() as folder:
-            cache = Path(os.environ.get(CACHE_ENV) or folder)
+            cache = RunStore(folder).cache_dir
             return ClassifierExtractor(data, cache, epochs=preset.classifier_epochs, device=device).model
 
     return training_inputs(model, data, reference)

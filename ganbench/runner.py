@@ -196,7 +196,7 @@ class SuiteRunner:
     def train_generator(self, name: str) -> dict[str, Any]:
         p = self.config.preset
         config = self.train_unit_config(name)
-        key = self.train_key(name)
+        key = unit_key({"unit": "train", **self.base_config(), **config})
         checkpoint = self.store.checkpoint_path(name, key)
 
         def compute(record: Record) -> None:
