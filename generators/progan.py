@@ -15,10 +15,10 @@ Defining components:
 
 Critic steps: the paper alternates one D step and one G step over its long schedule. Within a
 few hundred steps (digits 16x16, width 32, batch 64) that lets G outrun the critic: the critic's
-loss E[D(fake)] - E[D(real)] turns positive after ~50 steps and two seeds in three collapsed to
-2-4 classes (FID 81 -> 146 after 300 steps). Two D steps per G step (the default ``n_critic``)
-kept every seed tried at 10 classes (FID 81 -> 32 and 67 -> 30 after 200 steps); set
-``n_critic=1`` for the paper's alternation.
+loss E[D(fake)] - E[D(real)] turns positive after ~50 steps, and one of two seeds collapsed to
+2 classes (FID 81 -> 146 after 300 steps), as did a quick-preset run. Two D steps per G step
+(the default ``n_critic``) kept both seeds at 10 classes (FID 81 -> 32 and 67 -> 30 after 200
+steps); set ``n_critic=1`` for the paper's alternation.
 
 Growth schedule: the paper spends a fixed number of images on each fade-in and each
 stabilization. Here the trainer's budget is what is fixed, so the first ``growth_fraction`` of it

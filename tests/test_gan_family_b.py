@@ -218,6 +218,18 @@ def test_progan_discriminator_sees_growing_resolution() -> None:
     assert seen == [32, 32, 32]
 
 
+@pytest.mark.parametrize("n_critic", [2, 1])
+def test_progan_trainer_takes_n_critic_critic_steps_per_generator_step(n_critic: int) -> None:
+    model = build("progan", SPEC16) if n_critic == 2 else build("progan", SPEC16, n_critic=n_critic)
+    calls: list[str] = []
+    d_step, g_step = model.discriminator_step, model.generator_step
+    model.discriminator_step = lambda b: calls.append("d") or d_step(b)
+    model.generator_step = lambda b: calls.append("g") or g_step(b)
+    x = torch.randint(0, 256, (16, 1, 16, 16), dtype=torch.uint8)
+    train(model, x, torch.zeros(16, dtype=torch.long), TrainConfig(steps=3, batch_size=8, checkpoint_every=10**9))
+    assert calls == (["d"] * n_critic + ["g"]) * 3
+
+
 def test_progan_fade_in_starts_from_the_lower_level() -> None:
     model = build("progan")
     z = torch.randn(4, model.config.z_dim)
