@@ -5,7 +5,9 @@ plain PyTorch loop written out below, in the same process and interleaved with t
 the ratio measures what the trainer adds (batching from a device tensor, the variant's step
 methods, loss bookkeeping, divergence checks). With ``--device cuda`` the trainer uses bf16
 autocast, channels_last and (``--compile``) ``torch.compile``, while the plain loop stays fp32
-eager: the ratio is then the speed-up of ganbench's GPU path.
+eager: the ratio is then the speed-up of ganbench's GPU path. ``--compare-memory-formats`` times
+contiguous and channels_last training of each generator interleaved; on CPU the trainer uses
+channels_last for the variants whose ``channels_last_on_cpu`` says it is faster.
 
     PYTHONPATH=. python benchmarks/train_step.py [--device cuda] [--compile] [--out FILE.json]
 """
@@ -32,11 +34,11 @@ from ganbench.store import RunStore
 from generators import GENERATORS, DataSpec, create_generator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator
 from generators.layers import init_dcgan_weights
-from generators.trainer import TrainConfig, train
+from generators.trainer import TrainConfig, train, uses_channels_last
 
 
 def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int,
-                       compile_networks: bool) -> float:
+                       compile_networks: bool, channels_last: bool | None = None) -> float:
     """Images/s over ``steps`` trainer steps after ``warmup`` (timed between on_step callbacks)."""
     seed_everything(0)
     model = create_generator(name, spec, width=preset.width).to(device)
@@ -49,7 +51,7 @@ def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.de
             marks[step] = time.perf_counter()
 
     config = TrainConfig(steps=warmup + steps, batch_size=preset.batch_size, checkpoint_every=10**9,
-                         compile=compile_networks)
+                         compile=compile_networks, channels_last=channels_last)
     x, y, sources = training_data(model, data, preset, device)
     train(model, x, y, config, on_step=on_step, **sources)
     images = steps * preset.batch_size * (model.n_critic + 1)
@@ -113,6 +115,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the median is reported")
     parser.add_argument("--generators", default=None, help="comma list (default: every registered one)")
+    parser.add_argument("--memory-format", choices=["default", "contiguous", "channels_last"], default="default",
+                        help="the trainer's memory format (default: the trainer's own choice for the device)")
+    parser.add_argument("--compare-memory-formats", action="store_true",
+                        help="time contiguous and channels_last training interleaved and report the speed-up")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
@@ -120,6 +126,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    channels_last = {"default": None, "contiguous": False, "channels_last": True}[args.memory_format]
     configure_backends(device)
     preset = get_preset(args.preset)
     data = load_dataset("digits", preset.resolution)
@@ -127,12 +134,26 @@ def main() -> None:
     names = args.generators.split(",") if args.generators else [n for n, c in GENERATORS if c.supports_images]
     rows = []
     for name in names:
-        runs: dict[str, list[float]] = {"ganbench": [], "plain": []}
+        runs: dict[str, list[float]] = {"ganbench": [], "plain": [], "contiguous": [], "channels_last": []}
         for _ in range(args.repeats):
+            if args.compare_memory_formats:
+                for fmt, choice in (("contiguous", False), ("channels_last", True)):
+                    runs[fmt].append(trainer_throughput(name, data, spec, preset, device, args.steps, args.warmup,
+                                                        args.compile, choice))
+                continue
             runs["ganbench"].append(trainer_throughput(name, data, spec, preset, device, args.steps, args.warmup,
-                                                       args.compile))
+                                                       args.compile, channels_last))
             if name == "dcgan":
                 runs["plain"].append(plain_dcgan_throughput(data, spec, preset, device, args.steps, args.warmup))
+        if args.compare_memory_formats:
+            default = "channels_last" if uses_channels_last(GENERATORS.get(name), device) else "contiguous"
+            row = {"generator": name, "default": default,
+                   **{fmt: statistics.median(runs[fmt]) for fmt in ("contiguous", "channels_last")}}
+            row["speedup"] = row["channels_last"] / row["contiguous"]
+            rows.append(row)
+            print(f"{name:20s} contiguous {row['contiguous']:9.1f}  channels_last {row['channels_last']:9.1f} img/s"
+                  f"  speedup {row['speedup']:.2f}  (default: {row['default']})", flush=True)
+            continue
         row = {"generator": name, "images_per_second": statistics.median(runs["ganbench"])}
         if runs["plain"]:
             row["plain_images_per_second"] = statistics.median(runs["plain"])
@@ -144,7 +165,8 @@ def main() -> None:
     result = {"benchmark": "train_step", "device": str(device),
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
               "threads": torch.get_num_threads(), "torch": torch.__version__, "compile": args.compile,
-              "amp_bf16": device.type == "cuda", "channels_last": device.type == "cuda", "preset": preset.name,
+              "amp_bf16": device.type == "cuda", "memory_format": args.memory_format,
+              "compare_memory_formats": args.compare_memory_formats, "preset": preset.name,
               "resolution": preset.resolution, "width": preset.width, "batch_size": preset.batch_size,
               "steps": args.steps, "repeats": args.repeats, "rows": rows}
     if args.out:

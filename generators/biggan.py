@@ -128,6 +128,7 @@ class BigGAN(GenerativeModel):
     year = 2019
     conditional = True
     config_class = BigGANConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: BigGANConfig | None = None) -> None:
         super().__init__(spec)

@@ -86,6 +86,7 @@ class DCGAN(NoiseGAN):
     paper = "Radford et al., Unsupervised Representation Learning with Deep Convolutional GANs"
     year = 2015
     config_class = DCGANConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: DCGANConfig | None = None) -> None:
         super().__init__(spec)

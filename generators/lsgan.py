@@ -40,6 +40,7 @@ class LSGAN(NoiseGAN):
     year = 2017
     supports_points = True
     config_class = LSGANConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: LSGANConfig | None = None) -> None:
         super().__init__(spec)

@@ -44,6 +44,7 @@ class Pix2Pix(TranslationModel):
     task_view = "edges"
     stochastic = True
     config_class = Pix2PixConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: Pix2PixConfig | None = None) -> None:
         super().__init__(spec)

@@ -118,6 +118,7 @@ class SAGAN(NoiseGAN):
     paper = "Zhang et al., Self-Attention Generative Adversarial Networks"
     year = 2019
     config_class = SAGANConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: SAGANConfig | None = None) -> None:
         super().__init__(spec)

@@ -82,6 +82,7 @@ class SNGAN(NoiseGAN):
     year = 2018
     supports_points = True
     config_class = SNGANConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: SNGANConfig | None = None) -> None:
         super().__init__(spec)

@@ -60,6 +60,7 @@ class SRGAN(TranslationModel):
     task_view = "super-resolution"
     needs_reference = True
     config_class = SRGANConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: SRGANConfig | None = None) -> None:
         super().__init__(spec)

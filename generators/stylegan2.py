@@ -185,6 +185,7 @@ class StyleGAN2(GenerativeModel):
     paper = "Karras et al., Analyzing and Improving the Image Quality of StyleGAN"
     year = 2020
     config_class = StyleGAN2Config
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: StyleGAN2Config | None = None) -> None:
         super().__init__(spec)

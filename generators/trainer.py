@@ -5,7 +5,9 @@ updates per generator update, keeps the generator EMA, checkpoints every ``check
 steps (and resumes from the last checkpoint), stops at the step or wall-clock budget, and ends
 with status ``diverged`` at the first non-finite loss. On CUDA the steps run under bf16 autocast
 with channels_last memory format (``amp`` and ``channels_last``: ``None`` means on CUDA only,
-``True`` on any device, ``False`` never); ``compile`` compiles every network with ``torch.compile``.
+``True`` on any device, ``False`` never), and on CPU channels_last is also the default of the
+convolutional variants it speeds up (``channels_last_on_cpu``); ``compile`` compiles every
+network with ``torch.compile``.
 Under ``torchrun`` the loop trains data-parallel (``generators.distributed``): each rank draws
 its own batches, gradients are averaged, and only the caller on rank 0 passes ``save``.
 """
@@ -112,6 +114,13 @@ def checkpoint_state(model: GenerativeModel, optimizers: dict[str, torch.optim.O
     return state
 
 
+def uses_channels_last(model: GenerativeModel | type[GenerativeModel], device: torch.device,
+                       choice: bool | None = None) -> bool:
+    """Whether training runs in channels_last: ``choice`` when given; by default on CUDA, and on
+    CPU where the variant's ``channels_last_on_cpu`` says so."""
+    return accelerated(device, choice) or (choice is None and device.type == "cpu" and model.channels_last_on_cpu)
+
+
 def _prepare(x: torch.Tensor, kind: str, device: torch.device, channels_last: bool) -> torch.Tensor:
     if kind == "points":
         return x.to(device, torch.float32)
@@ -142,7 +151,7 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
     world = current_world()
     seed_everything(world.seed(config.seed))
     world.broadcast(model)
-    channels_last = accelerated(device, config.channels_last)
+    channels_last = uses_channels_last(model, device, config.channels_last)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if config.compile:

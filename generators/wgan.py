@@ -42,6 +42,7 @@ class WGAN(NoiseGAN):
     paper = "Arjovsky et al., Wasserstein Generative Adversarial Networks"
     year = 2017
     config_class = WGANConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: WGANConfig | None = None) -> None:
         super().__init__(spec)

@@ -43,6 +43,7 @@ class WGANGP(NoiseGAN):
     year = 2017
     supports_points = True
     config_class = WGANGPConfig
+    channels_last_on_cpu = True
 
     def __init__(self, spec: DataSpec, config: WGANGPConfig | None = None) -> None:
         super().__init__(spec)

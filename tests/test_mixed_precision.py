@@ -56,6 +56,20 @@ def test_every_generator_trains_under_bf16_autocast_and_channels_last(name: str,
     assert samples.dtype == torch.uint8 and samples.shape == (4, 1, 16, 16)
 
 
+@pytest.mark.parametrize(("name", "choice"), [("stylegan2", None), ("infogan", None), ("stylegan2", False)])
+def test_channels_last_on_cpu_is_the_variants_default_unless_turned_off(name: str, choice: bool | None,
+                                                                        digits16) -> None:
+    model = create_generator(name, DataSpec("image", 1, 16, 10), width=8)
+    config = TrainConfig(steps=1, batch_size=8, checkpoint_every=10**9, channels_last=choice)
+    train(model, digits16.x_train, digits16.y_train, config)
+    expected = model.channels_last_on_cpu and choice is None
+    assert GENERATORS.get("stylegan2").channels_last_on_cpu and not GENERATORS.get("infogan").channels_last_on_cpu
+    kernels = [p for p in model.parameters() if p.dim() == 4 and p.shape[-1] > 1 and p.shape[1] > 1]
+    assert kernels
+    fmt = torch.channels_last if expected else torch.contiguous_format
+    assert all(p.is_contiguous(memory_format=fmt) for p in kernels)
+
+
 def test_gradient_penalty_is_float32_and_unchanged_under_autocast() -> None:
     critic = nn.Sequential(nn.Flatten(), nn.Linear(16, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
     real, fake = torch.randn(8, 1, 4, 4), torch.randn(8, 1, 4, 4)
