@@ -3,9 +3,9 @@
 For every noise-to-image generator with a generation record in ``--out``, rebuilds the generator exactly as the
 run initialised it (same seed, same width), samples it *untrained* with the run's evaluation seed
 and labels, and scores those samples with the run's cached reference classifier under the same
-protocol as the record. Prints FID before and after training, the ratio, classes covered and,
-where they apply, conditional accuracy (cgan, biggan) and matched code accuracy (infogan), with
-the targets: FID ratio <= 0.5, >= 8 of 10 classes, >= 80% conditional accuracy, code accuracy
+protocol as the record. Prints FID before and after training, the ratio, the record's KID,
+precision/recall and density/coverage, classes covered and, where they apply, conditional
+accuracy (cgan, biggan) and matched code accuracy (infogan), and sampling speed, with the targets: FID ratio <= 0.5, >= 8 of 10 classes, >= 80% conditional accuracy, code accuracy
 >= 2x chance.
 
     PYTHONPATH=. python benchmarks/quality_targets.py --out runs/quick --preset quick [--json FILE]
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
 
 from ganbench.presets import get_preset
 from ganbench.quality import QualityConfig, generation_metrics
@@ -69,22 +68,29 @@ def main() -> None:
     records = {r["generator"]: r for r in runner.store.records()
                if r["kind"] == "generation" and r["status"] == "ok" and r["preset"] == args.preset
                and GENERATORS.get(r["generator"]).task == "noise"}
-    trained = {r["generator"]: r for r in runner.store.records() if r["kind"] == "train" and r["status"] == "ok"}
+    def metrics_of(kind: str) -> dict[str, dict[str, float]]:
+        return {r["generator"]: r["metrics"] for r in runner.store.records() if r["kind"] == kind and r["status"] == "ok"}
+
+    trained, sampled = metrics_of("train"), metrics_of("sample")
     rows = []
-    print("| generator | steps | FID untrained | FID trained | ratio | classes | cond. acc. | code acc. | missed |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, record in sorted(records.items()):
-        before, after = untrained_metrics(runner, name), record["metrics"]
+    print("| generator | steps | FID untrained | FID trained | ratio | KID | precision / recall | density / coverage "
+          "| classes | cond. acc. | code acc. | samples/s | missed |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in [n for n in GENERATORS.names() if n in records]:
+        before, after = untrained_metrics(runner, name), records[name]["metrics"]
         missed = verdicts(before, after, runner.data.num_classes)
-        steps = trained.get(name, {}).get("metrics", {}).get("steps")
+        steps = trained.get(name, {}).get("steps")
+        speed = sampled.get(name, {}).get("images_per_second")
         rows.append({"generator": name, "steps": steps, "fid_untrained": before["fid"], "fid": after["fid"],
                      "classes_covered": after["classes_covered"],
                      "conditional_accuracy": after.get("conditional_accuracy"),
-                     "code_accuracy": after.get("code_accuracy"), "missed": missed})
+                     "code_accuracy": after.get("code_accuracy"), "samples_per_second": speed, "missed": missed})
         cond = f"{after['conditional_accuracy']:.1%}" if "conditional_accuracy" in after else "-"
         code = f"{after['code_accuracy']:.1%}" if "code_accuracy" in after else "-"
         print(f"| {name} | {steps} | {before['fid']:.1f} | {after['fid']:.1f} | {after['fid'] / before['fid']:.3f} "
-              f"| {after['classes_covered']} | {cond} | {code} | {', '.join(missed) or 'none'} |", flush=True)
+              f"| {after['kid']:.3f} | {after['precision']:.2f} / {after['recall']:.2f} "
+              f"| {after['density']:.2f} / {after['coverage']:.2f} | {after['classes_covered']} | {cond} | {code} "
+              f"| {'-' if speed is None else f'{speed:,.0f}'} | {', '.join(missed) or 'none'} |", flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -218,9 +218,12 @@ def test_progan_discriminator_sees_growing_resolution() -> None:
     assert seen == [32, 32, 32]
 
 
-@pytest.mark.parametrize("n_critic", [2, 1])
+@pytest.mark.parametrize("n_critic", [1, 2])
 def test_progan_trainer_takes_n_critic_critic_steps_per_generator_step(n_critic: int) -> None:
-    model = build("progan", SPEC16) if n_critic == 2 else build("progan", SPEC16, n_critic=n_critic)
+    model = build("progan", SPEC16) if n_critic == 1 else build("progan", SPEC16, n_critic=n_critic)
+    optimizers = model.configure_optimizers()
+    assert optimizers["d"].param_groups[0]["lr"] == pytest.approx(3 * optimizers["g"].param_groups[0]["lr"])
+    assert optimizers["g"].param_groups[0]["lr"] == pytest.approx(1e-3)
     calls: list[str] = []
     d_step, g_step = model.discriminator_step, model.generator_step
     model.discriminator_step = lambda b: calls.append("d") or d_step(b)
@@ -276,6 +279,9 @@ def test_minibatch_stddev_appends_the_group_spread() -> None:
     out = layer(same)
     assert out.shape == (8, 4, 4, 4) and float(out[:, 3].abs().max()) < 1e-3
     assert float(layer(torch.randn(8, 3, 4, 4))[:, 3].mean()) > 0.5
+    x = torch.randn(8, 6, 4, 4)
+    spread = x.reshape(4, 2, 6, 4, 4).std(dim=0, unbiased=False).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(layer(x)[:, 6, 0, 0], spread.repeat(4), atol=1e-5, rtol=1e-4)
     model = build("progan")
     assert any(isinstance(m, MinibatchStdDev) for m in model.D.modules())
 
