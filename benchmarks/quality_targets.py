@@ -1,12 +1,13 @@
 """Generation quality of a finished run against the noise-to-image family's targets.
 
-For every noise-to-image generator with a generation record in ``--out``, rebuilds the generator exactly as the
-run initialised it (same seed, same width), samples it *untrained* with the run's evaluation seed
-and labels, and scores those samples with the run's cached reference classifier under the same
-protocol as the record. Prints FID before and after training, the ratio, the record's KID,
-precision/recall and density/coverage, classes covered and, where they apply, conditional
-accuracy (cgan, biggan) and matched code accuracy (infogan), and sampling speed, with the targets: FID ratio <= 0.5, >= 8 of 10 classes, >= 80% conditional accuracy, code accuracy
->= 2x chance.
+For every noise-to-image generator with a generation record in ``--out``, rebuilds the
+generator exactly as the run initialised it (same seed, same width), samples it *untrained* with
+the run's evaluation seed and labels, and scores those samples with the run's cached reference
+classifier under the same protocol as the record. Prints FID before and after training, the
+ratio, the record's KID, precision/recall and density/coverage, classes covered and, where they
+apply, conditional accuracy (cgan, biggan) and matched code accuracy (infogan), and sampling
+speed, with the targets: FID ratio <= 0.5, >= 8 of 10 classes, >= 80% conditional accuracy,
+code accuracy >= 2x chance.
 
     PYTHONPATH=. python benchmarks/quality_targets.py --out runs/quick --preset quick [--json FILE]
 """
@@ -65,13 +66,11 @@ def main() -> None:
         preset = preset.with_overrides(resolution=args.resolution)
     runner = SuiteRunner(RunConfig(suite="smoke", preset=preset, dataset=args.dataset,
                                    out=args.out, seed=args.seed, quiet=True))
-    records = {r["generator"]: r for r in runner.store.records()
-               if r["kind"] == "generation" and r["status"] == "ok" and r["preset"] == args.preset
-               and GENERATORS.get(r["generator"]).task == "noise"}
-    def metrics_of(kind: str) -> dict[str, dict[str, float]]:
-        return {r["generator"]: r["metrics"] for r in runner.store.records() if r["kind"] == kind and r["status"] == "ok"}
-
-    trained, sampled = metrics_of("train"), metrics_of("sample")
+    finished = [r for r in runner.store.records() if r["status"] == "ok" and r["preset"] == args.preset]
+    records = {r["generator"]: r for r in finished
+               if r["kind"] == "generation" and GENERATORS.get(r["generator"]).task == "noise"}
+    trained, sampled = ({r["generator"]: r["metrics"] for r in finished if r["kind"] == kind}
+                        for kind in ("train", "sample"))
     rows = []
     print("| generator | steps | FID untrained | FID trained | ratio | KID | precision / recall | density / coverage "
           "| classes | cond. acc. | code acc. | samples/s | missed |")

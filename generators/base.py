@@ -60,7 +60,7 @@ class GenerativeModel(nn.Module):
     supports_points: ClassVar[bool] = False
     supports_images: ClassVar[bool] = True
     #: whether the trainer uses the channels_last memory format on CPU too (it always does on
-    #: CUDA): true where ``benchmarks/train_step.py --memory-format`` measured it faster
+    #: CUDA): true where ``benchmarks/train_step.py --compare-memory-formats`` measured it faster
     channels_last_on_cpu: ClassVar[bool] = False
     config_class: ClassVar[type]
 
