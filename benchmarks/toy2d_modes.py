@@ -6,9 +6,10 @@ sample as high quality when it lies within 3 standard deviations of its nearest 
 mode as covered when it is the nearest mode of at least one high-quality sample. Mean and
 standard deviation over seeds, next to PacGAN's published anchors.
 
-Every (variant, layout, seed) run is independent: ``--jobs N`` trains N of them at once in
-separate processes of ``--threads`` threads each (on CUDA they share the GPU, which small MLPs
-leave mostly idle).
+``--steps 500 1000 1500`` scores every run after 500, 1,000 and 1,500 generator steps (one table
+each) at the cost of the longest. Every (variant, layout, seed) run is independent: ``--jobs N``
+trains N of them at once in separate processes of ``--threads`` threads each (on CUDA they share
+the GPU, which small MLPs leave mostly idle).
 
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 [--jobs 8 --device cuda]
 """
@@ -22,6 +23,7 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -38,23 +40,31 @@ ANCHORS = {  # PacGAN Table 1: (modes, % high quality)
 }
 
 
-def run(variant: str, layout: str, seed: int, steps: int, batch_size: int, n_samples: int, device: str,
-        threads: int) -> dict[str, object]:
+def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size: int, n_samples: int,
+        device: str, threads: int) -> list[dict[str, object]]:
+    """Train one seed to the last checkpoint, scoring 2,500 samples at every checkpoint on the way."""
     torch.set_num_threads(threads)
     data = load_toy2d(layout)
     spec = DataSpec("points", 0, 0, data.num_classes)
     torch.manual_seed(seed)
     model = create_generator(variant, spec).to(resolve_device(device))
     started = time.perf_counter()
-    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=steps, batch_size=batch_size, seed=seed))
-    seconds = time.perf_counter() - started
-    points = model.sample(n_samples, seed=seed + 1000).cpu()
-    coverage = mode_coverage_2d(points, data.modes, data.mode_std)
-    return {"variant": variant, "layout": layout, "seed": seed, "status": outcome.status,
-            "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"], "seconds": round(seconds, 1)}
+    rows: list[dict[str, object]] = []
+
+    def score(step: int, losses: dict[str, float]) -> None:
+        if step in checkpoints:
+            coverage = mode_coverage_2d(model.sample(n_samples, seed=seed + 1000).cpu(), data.modes, data.mode_std)
+            rows.append({"variant": variant, "layout": layout, "seed": seed, "steps": step,
+                         "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"],
+                         "seconds": round(time.perf_counter() - started, 1)})
+
+    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=max(checkpoints), batch_size=batch_size,
+                                                                     seed=seed), on_step=score)
+    return [{**row, "status": outcome.status} for row in rows]
 
 
 def summarise(rows: list[dict[str, object]], steps: int, seeds: int) -> str:
+    """The markdown table of rows scored after ``steps`` generator steps."""
     lines = [f"toy2d, {seeds} seed(s), {steps} generator steps, 2,500 samples; mean (std) over seeds", "",
              "| variant | ring-8 modes | ring-8 % HQ | grid-25 modes | grid-25 % HQ |", "|---|---|---|---|---|"]
 
@@ -75,31 +85,63 @@ def summarise(rows: list[dict[str, object]], steps: int, seeds: int) -> str:
     return "\n".join(lines)
 
 
+def print_tables(rows: list[dict[str, Any]]) -> None:
+    """One table per step count in ``rows``, variants in the order of :data:`VARIANTS`."""
+    names = list(dict.fromkeys(str(r["variant"]) for r in rows))
+    names.sort(key=lambda v: VARIANTS.index(v) if v in VARIANTS else len(VARIANTS))
+    ordered = sorted(rows, key=lambda r: (names.index(str(r["variant"])), r["layout"], r["seed"]))
+    for steps in sorted({r["steps"] for r in ordered}):
+        picked = [r for r in ordered if r["steps"] == steps]
+        print()
+        print(summarise(picked, steps, len({r["seed"] for r in picked})))
+
+
+def saved_rows(paths: list[Path]) -> list[dict[str, object]]:
+    """The rows of ``--out`` files; a later file's row replaces an earlier one of the same run and steps."""
+    rows: dict[tuple[object, ...], dict[str, object]] = {}
+    for path in paths:
+        for row in json.loads(path.read_text()):
+            rows[(row["variant"], row["layout"], row["seed"], row["steps"])] = row
+    return list(rows.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--layouts", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, nargs="+", default=[2000],
+                        help="generator steps to train for; several values score each run at each of them")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--samples", type=int, default=2500)
     parser.add_argument("--threads", type=int, default=1, help="threads per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the per-seed rows")
+    parser.add_argument("--tables-from", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="print the tables of rows saved with --out instead of training (a row in a later "
+                             "file replaces the same variant, layout, seed and steps in an earlier one)")
     args = parser.parse_args()
-    runs = [(variant, layout, seed) for layout in args.layouts for variant in args.variants for seed in range(args.seeds)]
-    settings = (args.steps, args.batch_size, args.samples, args.device, args.threads)
+    if args.tables_from is not None:
+        try:
+            print_tables(saved_rows(args.tables_from))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            parser.error(f"cannot read the saved rows: {error}")
+        return
+    if min(args.steps) < 1:
+        parser.error("--steps must be positive")
+    runs = [(variant, layout, seed) for seed in range(args.seeds) for layout in args.layouts for variant in args.variants]
+    settings = (sorted(args.steps), args.batch_size, args.samples, args.device, args.threads)
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending = [pool.submit(run, *key, *settings) for key in runs]
         for done in as_completed(pending):
-            rows.append(done.result())
-            print(json.dumps(rows[-1]), flush=True)
+            for row in done.result():
+                rows.append(row)
+                print(json.dumps(row), flush=True)
             if args.out is not None:
                 args.out.write_text(json.dumps(rows, indent=1))
-    rows.sort(key=lambda r: runs.index((r["variant"], r["layout"], r["seed"])))
-    print(summarise(rows, args.steps, args.seeds))
+    print_tables(rows)
 
 
 if __name__ == "__main__":

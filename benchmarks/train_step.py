@@ -54,7 +54,7 @@ def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.de
                          compile=compile_networks, channels_last=channels_last)
     x, y, sources = training_data(model, data, preset, device)
     train(model, x, y, config, on_step=on_step, **sources)
-    images = steps * preset.batch_size * (model.n_critic + 1)
+    images = steps * preset.batch_size * model.pack_size * (model.n_critic + 1)
     return images / (marks[warmup + steps] - marks[warmup])
 
 

@@ -187,7 +187,7 @@ class SuiteRunner:
     def train_unit_config(self, name: str) -> dict[str, Any]:
         """What a training unit's key adds to the base: the variant and its hyper-parameters, so
         that a changed default retrains rather than reusing a record made under the old one."""
-        hyperparameters = dataclasses.asdict(generator_config(name, self.config.preset.width))
+        hyperparameters = dataclasses.asdict(generator_config(name, self.config.preset.width, self.spec.kind))
         return {"generator": name, "hyperparameters": hyperparameters}
 
     def train_key(self, name: str) -> str:

@@ -15,6 +15,7 @@ from ganbench.errors import UserError
 from ganbench.registry import Registry
 from generators.base import Batch, DataSpec, GenerativeModel
 from generators.biggan import BigGAN
+from generators.blocks import POINT_Z_DIM
 from generators.cgan import CGAN
 from generators.cyclegan import CycleGAN
 from generators.dcgan import DCGAN
@@ -77,17 +78,23 @@ for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, SAGAN, B
     GENERATORS.register(_variant)
 
 
-def generator_config(name: str, width: int | None = None, **overrides: object) -> Any:
-    """A registered variant's configuration: its defaults, the preset's width and any overrides."""
+def generator_config(name: str, width: int | None = None, kind: str = "image", **overrides: object) -> Any:
+    """A registered variant's configuration: its defaults, the preset's width and any overrides.
+
+    On points (``kind="points"``) the latent is two-dimensional unless ``z_dim`` is overridden.
+    """
     config = GENERATORS.get(name).config_class(**overrides)
-    if width is not None and "width" in {f.name for f in fields(config)}:
+    names = {f.name for f in fields(config)}
+    if width is not None and "width" in names:
         config = replace(config, width=width)
+    if kind == "points" and "z_dim" in names and "z_dim" not in overrides:
+        config = replace(config, z_dim=POINT_Z_DIM)
     return config
 
 
 def create_generator(name: str, spec: DataSpec, width: int | None = None, **overrides: object) -> GenerativeModel:
     """Build a registered variant with its :func:`generator_config`."""
-    return GENERATORS.get(name)(spec, generator_config(name, width, **overrides))
+    return GENERATORS.get(name)(spec, generator_config(name, width, spec.kind, **overrides))
 
 
 __all__ = ["GENERATORS", "Batch", "DataSpec", "GenerativeModel", "create_generator", "generator_config", "with_tricks"]

@@ -71,6 +71,14 @@ class GenerativeModel(nn.Module):
         super().__init__()
         self.spec = spec
 
+    @property
+    def pack_size(self) -> int:
+        """Samples D judges as one (PacGAN's ``m``, 1 without packing). A training step draws
+        ``pack_size * batch_size`` real samples and as many fakes, so that D sees ``batch_size``
+        packs, as in the paper."""
+        tricks = getattr(getattr(self, "config", None), "tricks", None)
+        return int(getattr(tricks, "packing", 1))
+
     # -- training
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

@@ -3,9 +3,10 @@ DCGAN-style convolutional trunk, label conditioning, and the discriminator wrapp
 the architectural training tricks.
 
 The toy-2D networks follow the setup of VEEGAN (Srivastava et al., NeurIPS 2017) used by PacGAN
-(Lin et al., NeurIPS 2018): a generator of four 400-unit ReLU layers with BatchNorm, and a
-discriminator of three 200-unit maxout layers with 5 pieces. Every variant that runs on toy2d
-uses them, so that the mode-collapse benchmark compares losses, not architectures.
+(Lin et al., NeurIPS 2018): a generator of four 400-unit ReLU layers with BatchNorm fed a
+two-dimensional latent ``z ~ N(0, I)`` (PacGAN's released configuration), and a discriminator of
+three 200-unit maxout layers with 5 pieces. Every variant that runs on toy2d uses them, so that
+the mode-collapse benchmark compares losses, not architectures.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from generators.layers import MinibatchDiscrimination
 from generators.tricks import Tricks
 
 POINT_DIM = 2
+POINT_Z_DIM = 2  # the latent size of PacGAN's toy-2D experiments, for every variant on points
 
 
 class Maxout(nn.Module):

@@ -159,7 +159,7 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
     optimizers = model.configure_optimizers()
     world.average_gradients(optimizers)
     batches = DeviceBatches(_prepare(x, model.spec.kind, device, channels_last), y.to(device),
-                            config.batch_size, world.seed(config.seed),
+                            config.batch_size * model.pack_size, world.seed(config.seed),
                             source=None if source is None else _prepare(source, "image", device, channels_last),
                             source_labels=None if source_labels is None else source_labels.to(device))
     step, elapsed = 0, 0.0

@@ -16,8 +16,9 @@ below (see :func:`split_name`).
 * ``instance-noise``: Gaussian noise of std 0.1, annealed linearly to 0 over 1,000 steps, on
   everything D sees (Sonderby et al., "Amortised MAP Inference for Image Super-resolution",
   ICLR 2017; Arjovsky & Bottou, ICLR 2017);
-* ``packing``: D judges packs of 4 samples concatenated along channels (Lin, Khetan, Fanti &
-  Oh, "PacGAN: The power of two samples in generative adversarial networks", NeurIPS 2018);
+* ``packing``: D judges packs of 4 samples concatenated along channels, a batch being
+  ``batch_size`` packs (Lin, Khetan, Fanti & Oh, "PacGAN: The power of two samples in
+  generative adversarial networks", NeurIPS 2018);
 * ``historical-averaging``: ``||theta - mean of past theta||^2`` added to each player's loss
   (Salimans et al. 2016);
 * ``diffaugment``: color, translation and cutout on real and fake images before D (Zhao et

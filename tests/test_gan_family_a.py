@@ -106,6 +106,15 @@ def test_gan_generator_loss_is_non_saturating_or_minimax(loss: str, formula: Cal
     assert float(model.generator_step(batch)["loss_g"]) == pytest.approx(expected, rel=1e-4)
 
 
+def test_point_variants_draw_a_two_dimensional_latent() -> None:
+    for name in ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing"):
+        model = create_generator(name, POINTS)
+        first_layer = next(m for m in model.G.modules() if isinstance(m, nn.Linear))
+        assert model.config.z_dim == 2 and model.noise(3).shape == (3, 2) and first_layer.in_features == 2
+    assert create_generator("gan", POINTS, z_dim=8).noise(3).shape == (3, 8)
+    assert create_generator("gan", SPEC16).config.z_dim == 100
+
+
 def test_gan_learns_the_toy_ring() -> None:
     data = load_toy2d("ring", n_train=2000, n_test=10)
     model = create_generator("gan", POINTS)

@@ -16,6 +16,7 @@ from ganbench.suites import SUITES, resolve_suite
 from generators import GENERATORS, Batch, DataSpec, create_generator
 from generators.diffaugment import cutout, diff_augment, translation
 from generators.layers import MinibatchDiscrimination
+from generators.trainer import TrainConfig, train
 from generators.tricks import TRICK_NAMES, Tricks
 
 SPEC16 = DataSpec("image", 1, 16, 10)
@@ -104,6 +105,22 @@ def test_packing_concatenates_samples_for_the_discriminator(digits16: Dataset) -
     assert not torch.isclose(out[0], out_swapped[0])
     points = create_generator("gan+packing", POINTS)
     assert points.D(torch.randn(8, 2)).shape == (2,)
+
+
+def test_a_packed_batch_is_batch_size_packs() -> None:
+    model = create_generator("gan+packing", POINTS)
+    assert model.pack_size == 4 and create_generator("gan", POINTS).pack_size == 1
+    seen: list[tuple[int, int]] = []
+    step = model.discriminator_step
+
+    def recording_step(batch: Batch) -> dict[str, torch.Tensor]:
+        seen.append((len(batch.real), len(model.D(batch.real))))
+        return step(batch)
+
+    model.discriminator_step = recording_step  # type: ignore[method-assign]
+    x = torch.randn(200, 2)
+    train(model, x, torch.zeros(200, dtype=torch.long), TrainConfig(steps=2, batch_size=10, seed=0))
+    assert seen == [(40, 10), (40, 10)]
 
 
 def test_historical_averaging_pulls_towards_past_parameters(digits16: Dataset) -> None:
