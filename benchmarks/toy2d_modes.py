@@ -30,7 +30,7 @@ import torch
 from ganbench.data import load_toy2d
 from ganbench.metrics import mode_coverage_2d
 from ganbench.runtime import resolve_device
-from generators import DataSpec, create_generator
+from generators import GENERATORS, DataSpec, create_generator
 from generators.trainer import TrainConfig, train
 
 VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
@@ -42,7 +42,7 @@ ANCHORS = {  # PacGAN Table 1: (modes, % high quality)
 
 def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size: int, n_samples: int,
         device: str, threads: int) -> list[dict[str, object]]:
-    """Train one seed to the last checkpoint, scoring 2,500 samples at every checkpoint on the way."""
+    """Train one seed to the last checkpoint, scoring ``n_samples`` samples at every checkpoint on the way."""
     torch.set_num_threads(threads)
     data = load_toy2d(layout)
     spec = DataSpec("points", 0, 0, data.num_classes)
@@ -130,6 +130,9 @@ def main() -> None:
         return
     if min(args.steps) < 1:
         parser.error("--steps must be positive")
+    for variant in args.variants:
+        if variant not in GENERATORS or not GENERATORS.get(variant).supports_points:
+            parser.error(f"{variant!r} is not a generator that trains on points")
     runs = [(variant, layout, seed) for seed in range(args.seeds) for layout in args.layouts for variant in args.variants]
     settings = (sorted(args.steps), args.batch_size, args.samples, args.device, args.threads)
     rows = []
