@@ -1,4 +1,4 @@
-"""Batches per second: ``generators.trainer.DeviceBatches`` vs a ``torch.utils.data.DataLoader``.
+"""Batches per second: ``ganbench.generators.trainer.DeviceBatches`` vs a ``torch.utils.data.DataLoader``.
 
 Both yield the same shuffled float [-1, 1] batches of the same uint8 images. ``DeviceBatches``
 keeps the whole data set as one tensor on the device and indexes it with a permutation (no
@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ganbench.data import load_dataset, to_float
 from ganbench.runtime import resolve_device
-from generators.trainer import DeviceBatches
+from ganbench.generators.trainer import DeviceBatches
 
 
 def device_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, n_batches: int, device: torch.device) -> float:

@@ -20,22 +20,22 @@ from pathlib import Path
 
 from ganbench.presets import get_preset
 from ganbench.quality import QualityConfig, generation_metrics
-from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.context import RunConfig, RunContext
 from ganbench.runtime import derive_seed, preserved_rng
-from generators import GENERATORS
+from ganbench.generators import GENERATORS
 
 
-def untrained_metrics(runner: SuiteRunner, name: str) -> dict[str, float]:
+def untrained_metrics(context: RunContext, name: str) -> dict[str, float]:
     """Quality of the run's generator ``name`` at initialisation, measured like its record."""
-    model = runner.build(name)
-    n = runner.config.preset.n_eval
+    model = context.build(name)
+    n = context.config.preset.n_eval
     labels, codes = model.evaluation_conditions(n)
     with preserved_rng():
         fakes = model.sample(n, labels=labels if codes is None else codes,
-                             seed=derive_seed(runner.config.seed, name, "eval"))
-    classifier = runner.extractor()
-    metrics, _ = generation_metrics(runner.data, fakes, classifier, classifier=classifier, labels=labels,
-                                    codes=codes, config=QualityConfig(seed=runner.config.seed))
+                             seed=derive_seed(context.config.seed, name, "eval"))
+    classifier = context.extractor()
+    metrics, _ = generation_metrics(context.data, fakes, classifier, classifier=classifier, labels=labels,
+                                    codes=codes, config=QualityConfig(seed=context.config.seed))
     return metrics
 
 
@@ -64,20 +64,20 @@ def main() -> None:
     preset = get_preset(args.preset)
     if args.resolution is not None:
         preset = preset.with_overrides(resolution=args.resolution)
-    runner = SuiteRunner(RunConfig(suite="smoke", preset=preset, dataset=args.dataset,
-                                   out=args.out, seed=args.seed, quiet=True))
-    finished = [r for r in runner.store.records() if r["status"] == "ok" and r["preset"] == args.preset]
-    records = {r["generator"]: r for r in finished
-               if r["kind"] == "generation" and GENERATORS.get(r["generator"]).task == "noise"}
-    trained, sampled = ({r["generator"]: r["metrics"] for r in finished if r["kind"] == kind}
+    context = RunContext(RunConfig(suite="smoke", preset=preset, dataset=args.dataset,
+                                     out=args.out, seed=args.seed, quiet=True))
+    finished = [r for r in context.store.records() if r.ok and r.preset == args.preset]
+    records = {r.generator: r for r in finished
+               if r.kind == "generation" and GENERATORS.get(r.generator).task == "noise"}
+    trained, sampled = ({r.generator: r.metrics for r in finished if r.kind == kind}
                         for kind in ("train", "sample"))
     rows = []
     print("| generator | steps | FID untrained | FID trained | ratio | KID | precision / recall | density / coverage "
           "| classes | cond. acc. | code acc. | samples/s | missed |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in [n for n in GENERATORS.names() if n in records]:
-        before, after = untrained_metrics(runner, name), records[name]["metrics"]
-        missed = verdicts(before, after, runner.data.num_classes)
+        before, after = untrained_metrics(context, name), records[name].metrics
+        missed = verdicts(before, after, context.data.num_classes)
         steps = trained.get(name, {}).get("steps")
         speed = sampled.get(name, {}).get("images_per_second")
         rows.append({"generator": name, "steps": steps, "fid_untrained": before["fid"], "fid": after["fid"],

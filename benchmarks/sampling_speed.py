@@ -22,7 +22,7 @@ import torch
 from ganbench.errors import UserError
 from ganbench.presets import get_preset
 from ganbench.runtime import configure_backends, resolve_device
-from generators import DataSpec, GenerativeModel, create_generator
+from ganbench.generators import DataSpec, GenerativeModel, create_generator
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ def measure(n: int, preset_name: str, device_name: str, cache: Path) -> dict[str
     """Seconds of each stage for ``n`` fakes, in this process."""
     import torch
 
-    from detectors.spectrum import SpectrumDetector
+    from ganbench.detectors.spectrum import SpectrumDetector
     from ganbench.data import load_dataset
     from ganbench.features import ClassifierExtractor
     from ganbench.metrics import fid_from_features
     from ganbench.presets import get_preset
     from ganbench.runtime import resolve_device, seed_everything
-    from generators import DataSpec, create_generator
+    from ganbench.generators import DataSpec, create_generator
 
     device = resolve_device(device_name)
     preset = get_preset(preset_name)

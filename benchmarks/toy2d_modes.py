@@ -30,8 +30,8 @@ import torch
 from ganbench.data import load_toy2d
 from ganbench.metrics import mode_coverage_2d
 from ganbench.runtime import resolve_device
-from generators import GENERATORS, DataSpec, create_generator
-from generators.trainer import TrainConfig, train
+from ganbench.generators import GENERATORS, DataSpec, create_generator
+from ganbench.generators.trainer import TrainConfig, train
 
 VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
 ANCHORS = {  # PacGAN Table 1: (modes, % high quality)

@@ -28,13 +28,13 @@ import torch.nn.functional as F
 from ganbench.data import load_dataset, to_float
 from ganbench.features import ClassifierExtractor
 from ganbench.presets import get_preset
-from ganbench.runner import training_inputs
+from ganbench.generation import training_inputs
 from ganbench.runtime import configure_backends, resolve_device, seed_everything
 from ganbench.store import RunStore
-from generators import GENERATORS, DataSpec, create_generator
-from generators.dcgan import DCGANDiscriminator, DCGANGenerator
-from generators.layers import init_dcgan_weights
-from generators.trainer import TrainConfig, train, uses_channels_last
+from ganbench.generators import GENERATORS, DataSpec, create_generator
+from ganbench.generators.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganbench.generators.layers import init_dcgan_weights
+from ganbench.generators.trainer import TrainConfig, train, uses_channels_last
 
 
 def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int,

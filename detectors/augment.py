@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from detectors.perturbations import blur, jpeg
+from ganbench.detectors.perturbations import blur, jpeg
 
 
 @dataclass(frozen=True)

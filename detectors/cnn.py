@@ -24,8 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from detectors.training import CNNDetector, TrainerConfig, images_to_unit
-from detectors.augment import BlurJpegConfig
+from ganbench.detectors import DETECTORS
+from ganbench.detectors.training import CNNDetector, TrainerConfig, images_to_unit
+from ganbench.detectors.augment import BlurJpegConfig
 from ganbench.errors import UserError
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
@@ -116,6 +117,7 @@ class TimmDetector(CNNDetector):
         return {"timm_model": self.model_name, "weights": self.weights_used or self.weights, **super().describe()}
 
 
+@DETECTORS.register
 class ResNet50Detector(TimmDetector):
     name = "cnn-resnet50"
     paper = "Wang et al., CNN-generated images are surprisingly easy to spot... for now"
@@ -123,6 +125,7 @@ class ResNet50Detector(TimmDetector):
     model_name = "resnet50"
 
 
+@DETECTORS.register
 class XceptionDetector(TimmDetector):
     name = "xception"
     paper = "Rossler et al., FaceForensics++ (Xception baseline)"
@@ -130,6 +133,7 @@ class XceptionDetector(TimmDetector):
     model_name = "legacy_xception"
 
 
+@DETECTORS.register
 class EfficientNetDetector(TimmDetector):
     name = "efficientnet"
     paper = "Dolhansky et al., The DeepFake Detection Challenge Dataset (EfficientNet baseline)"

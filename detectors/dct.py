@@ -18,7 +18,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from detectors.base import grayscale, in_chunks
+from ganbench.detectors import DETECTORS
+from ganbench.detectors.base import grayscale, in_chunks
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ def log_dct_features(images: torch.Tensor, eps: float = DCTConfig.eps) -> np.nda
     return torch.log(coefficients.abs() + eps).reshape(len(images), -1).numpy()
 
 
+@DETECTORS.register
 class DCTDetector:
     name = "dct"
     paper = "Frank et al., Leveraging Frequency Analysis for Deep Fake Image Recognition"

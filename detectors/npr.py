@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from detectors.training import CNNDetector, TrainerConfig, images_to_unit
+from ganbench.detectors import DETECTORS
+from ganbench.detectors.training import CNNDetector, TrainerConfig, images_to_unit
 
 
 def crop_even(x: torch.Tensor) -> torch.Tensor:
@@ -69,6 +70,7 @@ class ShallowResNet(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
 
+@DETECTORS.register
 class NPRDetector(CNNDetector):
     name = "npr"
     paper = "Tan et al., Rethinking the Up-Sampling Operations in CNN-based Generative Network (NPR)"

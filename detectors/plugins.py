@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from detectors.base import detector_name
+from ganbench.detectors.base import detector_name
 from ganbench.errors import UserError
 
 ENTRY_POINT_GROUP = "ganbench.detectors"
@@ -77,7 +77,7 @@ def entry_point(name: str) -> importlib.metadata.EntryPoint | None:
 
 def resolve_detector(spec: str) -> DetectorSpec:
     """A built-in name, an entry-point name of group ``ganbench.detectors``, or ``module:Class``."""
-    from detectors import DETECTORS
+    from ganbench.detectors import DETECTORS
 
     if spec in DETECTORS:
         return DetectorSpec(spec, DETECTORS.get(spec), "builtin")

@@ -30,7 +30,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from detectors.cnn import local_weights
+from ganbench.detectors import DETECTORS
+from ganbench.detectors.cnn import local_weights
 from ganbench.errors import UserError
 
 
@@ -83,6 +84,7 @@ def timm_backbone(spec: str) -> tuple[nn.Module, Callable[[torch.Tensor], torch.
     return model, prepare
 
 
+@DETECTORS.register
 class ProbeDetector:
     name = "probe"
     paper = "Ojha et al., Towards Universal Fake Image Detectors that Generalize Across Generative Models"

@@ -7,7 +7,7 @@
   ``all``), tested on each; with two generators or more.
 * ``leave-one-out``: trained on all generators but one (``all-but:<name>``), tested on the one
   left out; with three generators or more (with two it equals the cross-generator matrix).
-* ``robustness``: test-time perturbations (:func:`detectors.perturbations.robustness_grid`) of
+* ``robustness``: test-time perturbations (:func:`ganbench.detectors.perturbations.robustness_grid`) of
   reals and fakes alike, on the in-distribution pairs only, which keeps the unit count linear
   in the number of generators.
 * ``null``: real vs real on disjoint real splits (one labelled "fake"); a sound detector's AUC
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detectors.perturbations import robustness_grid
+from ganbench.detectors.perturbations import robustness_grid
 
 PROTOCOLS = ("in-distribution", "cross-generator", "train-on-all", "leave-one-out", "robustness", "null")
 

@@ -1,7 +1,7 @@
 """small-cnn: a compact CNN trained from scratch, the CPU baseline of the detector family.
 
 Three conv-BN-ReLU stages (16, 32, 64 channels) with max pooling, global average pooling and one
-logit, trained with the shared loop of :mod:`detectors.training` (no augmentation by default). It
+logit, trained with the shared loop of :mod:`ganbench.detectors.training` (no augmentation by default). It
 follows the shallow from-scratch baselines of Wang et al., "CNN-generated images are
 surprisingly easy to spot... for now", CVPR 2020, scaled to a few seconds on a CPU.
 """
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from detectors.training import CNNDetector, TrainerConfig
+from ganbench.detectors import DETECTORS
+from ganbench.detectors.training import CNNDetector, TrainerConfig
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
+@DETECTORS.register
 class SmallCNNDetector(CNNDetector):
     name = "small-cnn"
     paper = "compact from-scratch CNN baseline (after Wang et al., CNN-generated images are surprisingly easy to spot)"

@@ -15,7 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from detectors.base import grayscale, in_chunks
+from ganbench.detectors import DETECTORS
+from ganbench.detectors.base import grayscale, in_chunks
 
 
 def _ring_index(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,6 +42,7 @@ def azimuthal_average(images: torch.Tensor) -> np.ndarray:
     return in_chunks(_profiles, images)
 
 
+@DETECTORS.register
 class SpectrumDetector:
     name = "spectrum"
     paper = "Durall et al., Watch your Up-Convolution"

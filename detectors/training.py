@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from detectors.augment import BlurJpeg, BlurJpegConfig
+from ganbench.detectors.augment import BlurJpeg, BlurJpegConfig
 
 
 @dataclass(frozen=True)

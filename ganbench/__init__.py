@@ -1,3 +1,38 @@
-"""ganbench: train the GAN family, measure generation quality, benchmark deepfake detectors."""
+"""ganbench: train the GAN family, measure generation quality, benchmark deepfake detectors.
+
+An installed ganbench maps the top-level folders ``generators/``, ``detectors/`` and
+``leaderboards/`` to the subpackages ``ganbench.generators``, ``ganbench.detectors`` and
+``ganbench.leaderboards`` (``package-dir`` in ``pyproject.toml``). Run from a source checkout
+without installing (``python -m ganbench``), :class:`_CheckoutSubpackages` resolves the same
+names to those folders.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import sys
+from pathlib import Path
 
 __version__ = "0.1.0"
+
+SUBPACKAGES = ("generators", "detectors", "leaderboards")
+
+
+class _CheckoutSubpackages(importlib.machinery.PathFinder):
+    """Finds ``ganbench.<sub>`` in the checkout's top-level folder ``<sub>/`` (last resort)."""
+
+    root = Path(__file__).resolve().parent.parent
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):  # type: ignore[override]
+        package, _, sub = fullname.partition(".")
+        folder = cls.root / sub
+        if package != __name__ or sub not in SUBPACKAGES or not (folder / "__init__.py").is_file():
+            return None
+        return importlib.util.spec_from_file_location(fullname, folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+
+
+if not any(finder is _CheckoutSubpackages for finder in sys.meta_path):
+    sys.meta_path.append(_CheckoutSubpackages)

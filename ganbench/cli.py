@@ -1,4 +1,8 @@
-"""The ``ganbench`` command line (Typer + rich)."""
+"""The ``ganbench`` command line (Typer + rich).
+
+One function per command with its options; the commands are thin (they validate options and
+call the run context, the runner or the leaderboards), so the module stays one map of the CLI.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from ganbench import __version__
 from ganbench.errors import UserError
 
 if TYPE_CHECKING:
-    from ganbench.runner import RunSummary
+    from ganbench.units import RunSummary
 
 app = typer.Typer(name="ganbench", help="Train the GAN family, measure quality, benchmark deepfake detectors.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -60,19 +64,22 @@ class Listing(str, Enum):
     detectors = "detectors"
     datasets = "datasets"
     metrics = "metrics"
+    extractors = "extractors"
     suites = "suites"
     presets = "presets"
 
 
 def _listing(what: Listing) -> list[dict[str, Any]]:
+    """The rows of one registry, in registration order."""
     import dataclasses
 
-    from detectors import DETECTORS
+    from ganbench.detectors import DETECTORS
     from ganbench.data import DATASETS
     from ganbench.features import EXTRACTORS
+    from ganbench.metrics import METRICS
     from ganbench.presets import PRESETS
     from ganbench.suites import SUITES
-    from generators import GENERATORS
+    from ganbench.generators import GENERATORS
 
     if what is Listing.generators:
         return [cls.describe() for _, cls in GENERATORS]
@@ -80,20 +87,23 @@ def _listing(what: Listing) -> list[dict[str, Any]]:
         return [{"name": name, "paper": getattr(cls, "paper", ""), "year": getattr(cls, "year", None)}
                 for name, cls in DETECTORS]
     if what is Listing.datasets:
-        return [dataclasses.asdict(info) for _, info in DATASETS]
+        return [{"name": info.name, "description": info.description, "kind": info.kind, "offline": info.offline}
+                for _, info in DATASETS]
     if what is Listing.metrics:
-        return [{"name": name, "kind": "feature extractor", "description": cls.description} for name, cls in EXTRACTORS]
+        return [{**dataclasses.asdict(metric), "fields": ", ".join(metric.fields)} for _, metric in METRICS]
+    if what is Listing.extractors:
+        return [{"name": name, "description": cls.description} for name, cls in EXTRACTORS]
     if what is Listing.suites:
         return [{"name": name, "description": s.description, "generators": ", ".join(s.generators())}
                 for name, s in SUITES]
-    return [dataclasses.asdict(p) for _, p in PRESETS]
+    return [{**dataclasses.asdict(p), "training_images": p.training_images} for _, p in PRESETS]
 
 
 @app.command("list")
 @user_errors
 def list_command(what: Listing = typer.Argument(..., help="What to list."),
                  as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """List registered generators, detectors, data sets, metrics, suites or presets."""
+    """List registered generators, detectors, data sets, quality metrics, feature extractors, suites or presets."""
     rows = _listing(what)
     if as_json:
         typer.echo(json.dumps(rows, indent=1, default=str))
@@ -106,16 +116,21 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
     Console().print(table)
 
 
-def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, device: str, seed: int,
-                force: bool, quiet: bool, skip_bad: bool, checkpoint_every: Optional[int] = None,
+def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "digits", out: Path = Path("runs"),
+                device: str = "auto", seed: int = 0, checkpoint_every: Optional[int] = None,
                 extractor: str = "classifier", extractor_weights: Optional[Path] = None,
-                resolution: Optional[int] = None, detection_plan: Optional[str] = None, **extra: Any) -> Any:
+                resolution: Optional[int] = None, detection_plan: Optional[str] = None,
+                max_minutes: Optional[float] = None, **extra: Any) -> Any:
+    """The validated configuration of a command; ``extra`` are further :class:`RunConfig` fields."""
     from ganbench.features import check_extractor_name
+    from ganbench.planning import SEED_LIMIT
     from ganbench.presets import default_preset, get_preset
-    from ganbench.runner import RunConfig
+    from ganbench.context import RunConfig
     from ganbench.runtime import resolve_device
 
     check_extractor_name(extractor)
+    if not 0 <= seed < SEED_LIMIT:
+        raise UserError(f"--seed must be in [0, 2^32) (got {seed})")
     resolved = resolve_device(device)
     chosen = get_preset(preset or default_preset(resolved.type))
     if checkpoint_every is not None:
@@ -127,14 +142,15 @@ def _run_config(suite: str, preset: Optional[str], dataset: str, out: Path, devi
             raise UserError(f"--resolution must be a power of two, at least 8 (got {resolution})")
         chosen = chosen.with_overrides(resolution=resolution)
     if detection_plan is not None:
-        from detectors.protocols import PLANS
+        from ganbench.detectors.protocols import PLANS
 
         if detection_plan not in PLANS:
             raise UserError(f"--detection-plan must be one of {', '.join(PLANS)} (got {detection_plan!r})")
         chosen = chosen.with_overrides(detection_plan=detection_plan)
-    return RunConfig(suite=suite, preset=chosen, dataset=dataset,
-                     out=out, device=resolved, seed=seed, force=force, quiet=quiet, skip_bad=skip_bad,
-                     extractor=extractor, extractor_weights=extractor_weights, **extra)
+    if max_minutes is not None and not max_minutes > 0:
+        raise UserError(f"--max-minutes must be positive (got {max_minutes})")
+    return RunConfig(suite=suite, preset=chosen, dataset=dataset, out=out, device=resolved, seed=seed,
+                     extractor=extractor, extractor_weights=extractor_weights, max_minutes=max_minutes, **extra)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -159,15 +175,19 @@ ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-wei
                                    help="Local weights file of the inception or timm extractor.")
 CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile.")
 ShardOpt = typer.Option(None, "--shard", help="Run shard i of n (e.g. 2/4) of the suite against a shared --out.")
+SeedsOpt = typer.Option(None, "--seeds", help="Repeat every unit per seed: a count (3 means 0,1,2) or a comma list; "
+                                              "tables show mean ± std and intervals over seeds.")
+MaxMinutesOpt = typer.Option(None, "--max-minutes", help="Safety limit on each training's wall clock; a training it "
+                                                          "stops is recorded as truncated and left out of rankings.")
 JobsOpt = typer.Option(1, "--jobs", "-j", help="Worker processes sharing this machine's CPU threads; work items go "
                                               "to whichever worker is free.")
 
 
 def _close_run(summary: RunSummary, console: Console, out: Path) -> None:
-    """The run's last line; exit code 1 when a unit failed or diverged (after every other unit ran)."""
+    """The run's last line; exit code 1 when a unit failed, diverged or was truncated (after every other unit ran)."""
     console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")
     if summary.problems:
-        typer.echo(f"{len(summary.problems)} unit(s) failed or diverged", err=True)
+        typer.echo(f"{len(summary.problems)} unit(s) failed, diverged or were truncated", err=True)
         raise typer.Exit(1)
 
 
@@ -188,29 +208,42 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
         shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
-        detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt) -> None:
+        detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt,
+        max_minutes: Optional[float] = MaxMinutesOpt, seeds: Optional[str] = SeedsOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
     from ganbench.parallel import run_in_workers
-    from ganbench.runner import SuiteRunner, parse_shard
-    from generators.distributed import launched
-    from leaderboards import print_leaderboard
+    from ganbench.planning import parse_seeds, parse_shard
+    from ganbench.units import RunSummary
+    from ganbench.runner import SuiteRunner
+    from ganbench.generators.distributed import launched
+    from ganbench.leaderboards import print_leaderboard
 
     if launched():
         raise UserError("torchrun trains one generator data-parallel with `ganbench train`; "
                         "split a suite across machines with --shard i/n")
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: expected at least 1 worker")
+    if seeds is not None and seed != 0:
+        raise UserError("--seed and --seeds exclude each other: list the seeds with --seeds")
+    seed_list = (seed,) if seeds is None else parse_seeds(seeds)
     config = dataclasses.replace(
-        _run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
-                    extractor, extractor_weights, resolution, detection_plan, compile=compile_networks,
-                    shard=None if shard is None else parse_shard(shard)),
+        _run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force, quiet=quiet,
+                    skip_bad=skip_bad, checkpoint_every=checkpoint_every, extractor=extractor,
+                    extractor_weights=extractor_weights, resolution=resolution, detection_plan=detection_plan,
+                    compile=compile_networks, shard=None if shard is None else parse_shard(shard),
+                    max_minutes=max_minutes),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
-    summary = run_in_workers(config, console, jobs) if jobs > 1 else SuiteRunner(config, console).run()
+    summary = RunSummary()
+    for each in seed_list:
+        if len(seed_list) > 1:
+            console.print(f"[bold]seed {each}[/] ({seed_list.index(each) + 1} of {len(seed_list)})")
+        seeded = dataclasses.replace(config, seed=each)
+        summary.add(run_in_workers(seeded, console, jobs) if jobs > 1 else SuiteRunner(seeded, console).run())
     if not quiet:
-        print_leaderboard(summary.records, Console())
+        print_leaderboard(summary.bodies(), Console())
     _close_run(summary, console, out)
 
 
@@ -222,7 +255,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt,
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
-                  compile_networks: bool = CompileOpt, resolution: Optional[int] = ResolutionOpt) -> None:
+                  compile_networks: bool = CompileOpt, resolution: Optional[int] = ResolutionOpt,
+                  max_minutes: Optional[float] = MaxMinutesOpt) -> None:
     """Train one generator, sample its fakes and measure their quality.
 
     Under ``torchrun --nproc_per_node=N`` it trains data-parallel: one process per device, and
@@ -230,13 +264,16 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
     """
     import dataclasses
 
-    from ganbench.runner import DONE_SIGNAL, SuiteRunner, follow_training
-    from generators import GENERATORS
-    from generators import distributed
+    from ganbench.ranks import DONE_SIGNAL, follow_training
+    from ganbench.runner import SuiteRunner
+    from ganbench.generators import GENERATORS
+    from ganbench.generators import distributed
 
     GENERATORS.get(generator)
-    config = _run_config(generator, preset, dataset, out, device, seed, force, quiet, skip_bad, checkpoint_every,
-                         extractor, extractor_weights, resolution, compile=compile_networks)
+    config = _run_config(generator, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force,
+                         quiet=quiet, skip_bad=skip_bad, checkpoint_every=checkpoint_every, extractor=extractor,
+                         extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks,
+                         max_minutes=max_minutes)
     world, rank_device = distributed.init(config.device.type)
     if rank_device is not None:
         config = dataclasses.replace(config, device=rank_device)
@@ -247,15 +284,15 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
         console = Console(stderr=True, quiet=quiet)
         runner = SuiteRunner(config, console)
         try:
-            records = runner.run_generator(generator)
+            records = runner.generation.run_generator(generator)
         finally:
             world.share(DONE_SIGNAL)
     finally:
         distributed.shutdown()
     for record in records:
-        metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items() if isinstance(v, (int, float)))
-        console.print(f"{record['kind']}: {record['status']} {metrics}")
-    if any(r["status"] in ("failed", "diverged") for r in records):
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in record.metrics.items() if isinstance(v, (int, float)))
+        console.print(f"{record.kind}: {record.status} {metrics}")
+    if any(r.status in ("failed", "diverged") for r in records):
         raise typer.Exit(1)
 
 
@@ -271,13 +308,12 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
            truncation: Optional[float] = typer.Option(None, "--truncation", help="Truncation for variants that support it.")) -> None:
     """Sample from a trained generator into a PNG folder or an .npz."""
     from ganbench.imageio import save_npz, save_png_folder
-    from ganbench.runner import SuiteRunner
+    from ganbench.context import RunContext
 
     if n <= 0:
         raise UserError("--n must be positive")
-    config = _run_config(generator, preset, dataset, runs, device, train_seed, False, True, False)
-    runner = SuiteRunner(config, Console(stderr=True, quiet=True))
-    model = runner.trained_model(generator)
+    config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True)
+    model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(generator)
     labels = model.default_labels(n) if model.conditional else None
     images = model.sample(n, labels=labels, seed=seed, truncation=truncation)
     if out.suffix == ".npz":
@@ -335,24 +371,17 @@ def eval_detector(detector: str = typer.Argument(..., help="package.module:Class
     import dataclasses
 
     from ganbench.runner import SuiteRunner
-    from detectors.plugins import resolve_detector
+    from ganbench.detectors.plugins import resolve_detector
+    from ganbench.leaderboards.terminal import print_detector
 
     spec = resolve_detector(detector)
-    config = dataclasses.replace(_run_config(suite, preset, dataset, out, device, seed, force, quiet, skip_bad),
+    config = dataclasses.replace(_run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed,
+                                             force=force, quiet=quiet, skip_bad=skip_bad),
                                  detectors=(detector,), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
-    rows = [r for r in summary.records if r.get("detector") == spec.name and r["kind"] in ("detection", "null_check")]
     if not quiet:
-        table = Table(title=f"{spec.name} ({spec.source})", header_style="bold")
-        for column in ("protocol", "train", "test", "perturbation", "status", "auc", "ap", "acc", "eer"):
-            table.add_column(column)
-        for r in rows:
-            m = r.get("metrics") or {}
-            table.add_row(r.get("protocol", {}).get("name", ""), str(r.get("train_generator")), str(r.get("generator")),
-                          str(r.get("perturbation")), r["status"],
-                          *(f"{m[k]:.4f}" if isinstance(m.get(k), (int, float)) else "-" for k in ("auc", "ap", "acc", "eer")))
-        Console().print(table)
+        print_detector(summary.bodies(), Console(), spec.name)
     _close_run(summary, console, out)
 
 
@@ -363,8 +392,8 @@ def leaderboard_show(out: Path = OutOpt,
                      table: Optional[str] = typer.Option(None, "--table", help="generators, detectors or cross."),
                      sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID).")) -> None:
     """Show the leaderboard of a run folder."""
-    from leaderboards import json_rows, print_leaderboard
-    from leaderboards.publish import read_records
+    from ganbench.leaderboards import json_rows, print_leaderboard
+    from ganbench.leaderboards.publish import read_records
 
     if table not in (None, "generators", "detectors", "cross"):
         raise UserError(f"unknown table {table!r} (generators, detectors or cross)")
@@ -383,7 +412,7 @@ def leaderboard_publish(out: Path = OutOpt,
                                                     help="Comma list of md, html, csv, json."),
                         sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID).")) -> None:
     """Write leaderboard.md, results.csv, results.json and a static index.html with figures."""
-    from leaderboards.publish import parse_formats, publish
+    from ganbench.leaderboards.publish import parse_formats, publish
 
     written = publish(out, site, parse_formats(formats), sort)
     typer.echo("wrote " + ", ".join(str(p) for p in written))

@@ -17,6 +17,10 @@ Spec strings (``--dataset``):
 Resizing: images are center-cropped to a square, then resized with bilinear interpolation
 (antialiased when shrinking) and rounded back to uint8. The train/test split is stratified and
 fixed (``random_state=0``), independent of the run seed, so every run sees the same test set.
+
+Each loader registers itself with :func:`dataset` where it is defined; the module holds every
+file format's reader (npz, idx, CIFAR batches, image folders) beside the loader that uses it,
+which is why it is longer than most.
 """
 
 from __future__ import annotations
@@ -79,26 +83,36 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class DataRequest:
+    """What a ``--dataset`` spec asks of a loader: the part after ``name:``, and how to load."""
+
+    location: str
+    resolution: int
+    skip_bad: bool = False
+    warn: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     name: str
     description: str
     kind: str
     offline: bool
+    load: Callable[[DataRequest], Dataset]
 
 
 DATASETS: Registry[DatasetInfo] = Registry("data set")
-for _info in (
-    DatasetInfo("digits", "scikit-learn 8x8 handwritten digits, 1,797 images, 10 classes", "image", True),
-    DatasetInfo("toy2d", "alias of toy2d-ring", "points", True),
-    DatasetInfo("toy2d-ring", "8 Gaussians on a ring, radius 2, std 0.02", "points", True),
-    DatasetInfo("toy2d-grid", "25 Gaussians on a 5x5 grid over [-4,4]^2, std 0.05", "points", True),
-    DatasetInfo("mnist", "MNIST, idx files or npz (downloaded where a network exists)", "image", False),
-    DatasetInfo("fashion-mnist", "Fashion-MNIST, idx files or npz", "image", False),
-    DatasetInfo("cifar10", "CIFAR-10, python batches or npz", "image", False),
-    DatasetInfo("npz", "npz:PATH, x_train, y_train, x_test, y_test arrays in an .npz file", "image", True),
-    DatasetInfo("folder", "folder:PATH, an image folder with one sub-folder per class", "image", True),
-):
-    DATASETS.register(_info)
+
+
+def dataset(name: str, description: str, kind: str = "image", offline: bool = True
+            ) -> Callable[[Callable[[DataRequest], Dataset]], Callable[[DataRequest], Dataset]]:
+    """Register the decorated loader as data set ``name`` (``ganbench list datasets`` shows the rest)."""
+
+    def decorator(load: Callable[[DataRequest], Dataset]) -> Callable[[DataRequest], Dataset]:
+        DATASETS.register(DatasetInfo(name, description, kind, offline, load))
+        return load
+
+    return decorator
 
 
 # ----------------------------------------------------------------------------- array helpers
@@ -192,6 +206,11 @@ def load_digits(resolution: int = 32) -> Dataset:
     return _from_arrays("digits", images[train], labels[train], images[test], labels[test], resolution, "digits")
 
 
+@dataset("digits", "scikit-learn 8x8 handwritten digits, 1,797 images, 10 classes")
+def _digits(request: DataRequest) -> Dataset:
+    return load_digits(request.resolution)
+
+
 def toy2d_modes(layout: str) -> tuple[torch.Tensor, float]:
     """Mode centres and std of the ring-8 (radius 2, std 0.02) or grid-25 (spacing 2, std 0.05) mixture."""
     if layout == "ring":
@@ -219,6 +238,21 @@ def load_toy2d(layout: str = "ring", n_train: int = 20000, n_test: int = 5000) -
                    kind="points", modes=modes, mode_std=std)
 
 
+@dataset("toy2d", "alias of toy2d-ring", "points")
+def _toy2d(request: DataRequest) -> Dataset:
+    return load_toy2d("ring")
+
+
+@dataset("toy2d-ring", "8 Gaussians on a ring, radius 2, std 0.02", "points")
+def _toy2d_ring(request: DataRequest) -> Dataset:
+    return load_toy2d("ring")
+
+
+@dataset("toy2d-grid", "25 Gaussians on a 5x5 grid over [-4,4]^2, std 0.05", "points")
+def _toy2d_grid(request: DataRequest) -> Dataset:
+    return load_toy2d("grid")
+
+
 # ----------------------------------------------------------------------------- files
 
 
@@ -239,6 +273,13 @@ def load_npz(path: Path, resolution: int, name: str | None = None) -> Dataset:
         raise UserError(f"{path}: corrupt array data ({exc.__class__.__name__}: {exc})") from exc
     return _from_arrays(name or f"npz:{path.name}", arrays["x_train"], arrays["y_train"], arrays.get("x_test"),
                         arrays.get("y_test", np.zeros(0, np.int64)), resolution, str(path))
+
+
+@dataset("npz", "npz:PATH, x_train, y_train, x_test, y_test arrays in an .npz file")
+def _npz(request: DataRequest) -> Dataset:
+    if not request.location:
+        raise UserError("npz: needs a path, e.g. --dataset npz:data/mnist.npz")
+    return load_npz(Path(request.location).expanduser(), request.resolution)
 
 
 def _image_channels(mode: str) -> int:
@@ -288,6 +329,14 @@ def load_folder(path: Path, resolution: int, skip_bad: bool = False,
     dataset = _from_arrays(f"folder:{path.name}", x[train], y[train], x[test], y[test], resolution, str(path))
     dataset.notes["skipped_files"] = skipped
     return dataset
+
+
+@dataset("folder", "folder:PATH, an image folder with one sub-folder per class")
+def _folder(request: DataRequest) -> Dataset:
+    if not request.location:
+        raise UserError("folder: needs a path, e.g. --dataset folder:images/")
+    return load_folder(Path(request.location).expanduser(), request.resolution, skip_bad=request.skip_bad,
+                       warn=request.warn)
 
 
 # ----------------------------------------------------------------------------- standard sets
@@ -404,28 +453,26 @@ def load_standard(name: str, location: str | None, resolution: int) -> Dataset:
     return load_idx_dir(directory, name, resolution)
 
 
+@dataset("mnist", "MNIST, idx files or npz (downloaded where a network exists)", offline=False)
+def _mnist(request: DataRequest) -> Dataset:
+    return load_standard("mnist", request.location or None, request.resolution)
+
+
+@dataset("fashion-mnist", "Fashion-MNIST, idx files or npz", offline=False)
+def _fashion_mnist(request: DataRequest) -> Dataset:
+    return load_standard("fashion-mnist", request.location or None, request.resolution)
+
+
+@dataset("cifar10", "CIFAR-10, python batches or npz", offline=False)
+def _cifar10(request: DataRequest) -> Dataset:
+    return load_standard("cifar10", request.location or None, request.resolution)
+
+
 def load_dataset(spec: str, resolution: int = 32, skip_bad: bool = False,
                  warn: Callable[[str], None] | None = None) -> Dataset:
-    """Resolve a ``--dataset`` spec string to a :class:`Dataset`."""
-    kind, _, location = spec.partition(":")
-    DATASETS.get(kind)
-    if kind == "digits":
-        return load_digits(resolution)
-    if kind in {"toy2d", "toy2d-ring"}:
-        return load_toy2d("ring")
-    if kind == "toy2d-grid":
-        return load_toy2d("grid")
-    if kind == "npz":
-        if not location:
-            raise UserError("npz: needs a path, e.g. --dataset npz:data/mnist.npz")
-        return load_npz(Path(location).expanduser(), resolution)
-    if kind == "folder":
-        if not location:
-            raise UserError("folder: needs a path, e.g. --dataset folder:images/")
-        return load_folder(Path(location).expanduser(), resolution, skip_bad=skip_bad, warn=warn)
-    if kind in {"mnist", "fashion-mnist", "cifar10"}:
-        return load_standard(kind, location or None, resolution)
-    raise AssertionError(f"data set {kind!r} is registered but has no loader")
+    """Resolve a ``--dataset`` spec string (``name`` or ``name:location``) to a :class:`Dataset`."""
+    name, _, location = spec.partition(":")
+    return DATASETS.get(name).load(DataRequest(location, resolution, skip_bad, warn))
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Feature extractors for the quality metrics (a registry; ``ganbench list metrics``).
+"""Feature extractors for the quality metrics (``ganbench list extractors``).
 
 * ``classifier`` (the offline default): a small CNN trained deterministically on the real train
   split of the data set and cached by data-set fingerprint and seed. Its penultimate activations
@@ -12,7 +12,11 @@
 
 Every extractor maps uint8 ``N,C,H,W`` images to float32 features (and class probabilities when
 it has a classifier head) in batches under ``torch.inference_mode``, and states its protocol:
-name, weights hash and how images are resized into the network.
+name, weights hash and how images are resized into the network. Each extractor class registers
+itself in :data:`EXTRACTORS`; the quality measures computed over their outputs are listed in
+:data:`ganbench.metrics.METRICS`. The three extractor families and their weight loading (local
+file, cache, download with a checksum) live together here, which makes the module longer than
+most.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from ganbench.data import Dataset, to_float
 from ganbench.errors import UserError
 from ganbench.inception import INPUT_SIZE, FIDInceptionV3
 from ganbench.registry import Registry
-from ganbench.runtime import preserved_rng, torch_generator
+from ganbench.runtime import derive_seed, preserved_rng, torch_generator
 from ganbench.store import atomic_write_bytes
 
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -127,6 +131,10 @@ class FeatureExtractor:
         return Extracted(torch.cat(feats), torch.cat(probs) if probs else None)
 
 
+EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
+
+
+@EXTRACTORS.register
 class ClassifierExtractor(FeatureExtractor):
     name = "classifier"
     description = "small CNN trained on the real train split (offline default)"
@@ -187,6 +195,29 @@ class ClassifierExtractor(FeatureExtractor):
                 "classifier_test_acc": round(self.test_accuracy, 4)}
 
 
+class ContentClassifier(ClassifierExtractor):
+    """The frozen feature network of content (perceptual) losses, such as SRGAN's (Ledig et al.,
+    CVPR 2017): the reference classifier's architecture trained with its own recipe (Adam 2e-3,
+    batches of 64) and its own seed, derived from the run seed, so that its weights and cache
+    entry differ from the ``classifier`` extractor's and no generator is scored by the network it
+    trained against. It is no evaluation extractor and is not in :data:`EXTRACTORS`."""
+
+    name = "content-classifier"
+    description = "small CNN trained on the real train split with its own recipe and seed (content losses)"
+    recipe = "content-adam2e-3-b64"
+
+    def __init__(self, dataset: Dataset, cache_dir: Path, seed: int = 0, epochs: int = 6,
+                 device: torch.device | None = None) -> None:
+        self.seed = derive_seed(seed, self.recipe)
+        super().__init__(dataset, cache_dir, seed=self.seed, epochs=epochs, device=device)
+
+    def _fit(self, dataset: Dataset, seed: int, epochs: int, batch_size: int = 64, lr: float = 2e-3) -> None:
+        super()._fit(dataset, seed, epochs, batch_size=batch_size, lr=lr)
+
+    def protocol(self) -> dict[str, object]:
+        return {**super().protocol(), "recipe": self.recipe, "seed": self.seed}
+
+
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -224,6 +255,7 @@ def inception_weights_path(weights: Path | None) -> Path:
                         f"or set {INCEPTION_ENV}=PATH") from None
 
 
+@EXTRACTORS.register
 class InceptionExtractor(FeatureExtractor):
     name = "inception"
     description = "FID Inception-v3 (2015-12-05 graph; pytorch-fid weights), 2048-d pool3, 1008 classes"
@@ -252,6 +284,7 @@ class InceptionExtractor(FeatureExtractor):
                 "is_logits": "pool3 @ fc.weight (no bias)"}
 
 
+@EXTRACTORS.register
 class TimmExtractor(FeatureExtractor):
     """``timm:<model>``: pooled pre-logits features of a timm backbone (no class probabilities)."""
 
@@ -294,11 +327,6 @@ class TimmExtractor(FeatureExtractor):
         h, w = self.input_size
         return {"extractor": f"timm:{self.model_name}", "weights": self.weights_hash if self.pretrained else "random",
                 "resize": f"{self.resize_mode}-{h}x{w} (torch, align_corners=False), grey->rgb"}
-
-
-EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
-for _extractor in (ClassifierExtractor, InceptionExtractor, TimmExtractor):
-    EXTRACTORS.register(_extractor)
 
 
 def check_extractor_name(spec: str) -> None:

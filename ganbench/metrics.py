@@ -12,7 +12,8 @@
 * Mode coverage on 2-D mixtures: Srivastava et al., "VEEGAN", NeurIPS 2017; Lin et al.,
   "PacGAN: The power of two samples in generative adversarial networks", NeurIPS 2018.
 
-Every function accepts numpy arrays or torch tensors. Large matrices are processed in row chunks so
+Each metric is listed in :data:`METRICS` (``ganbench list metrics``) with the record fields it
+fills and its paper. Every function accepts numpy arrays or torch tensors. Large matrices are processed in row chunks so
 that memory stays at the inputs plus one ``chunk x N`` block.
 """
 
@@ -20,10 +21,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
+
+from ganbench.registry import Registry
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -256,3 +260,59 @@ def matched_code_accuracy(probs: ArrayLike, codes: ArrayLike) -> float:
     rows, cols = linear_sum_assignment(table, maximize=True)
     return float(table[rows, cols].sum() / len(code))
 
+
+@dataclass(frozen=True)
+class QualityMetric:
+    """A quality measure: the record fields it fills, what it is computed from, and its paper."""
+
+    name: str
+    fields: tuple[str, ...]
+    computed_on: str
+    paper: str
+    year: int
+
+
+METRICS: Registry[QualityMetric] = Registry("metric")
+METRICS.register(QualityMetric(
+    "fid", ("fid",), "extractor features",
+    "Heusel et al., GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium", 2017))
+METRICS.register(QualityMetric(
+    "kid", ("kid", "kid_std"), "extractor features", "Binkowski et al., Demystifying MMD GANs", 2018))
+METRICS.register(QualityMetric(
+    "is", ("is", "is_std"), "class probabilities (the extractor's, else the reference classifier's)",
+    "Salimans et al., Improved Techniques for Training GANs", 2016))
+METRICS.register(QualityMetric(
+    "precision-recall", ("precision", "recall"), "extractor features (k = 5 nearest neighbours)",
+    "Kynkaanniemi et al., Improved Precision and Recall Metric for Assessing Generative Models", 2019))
+METRICS.register(QualityMetric(
+    "density-coverage", ("density", "coverage"), "extractor features (k = 5 nearest neighbours)",
+    "Naeem et al., Reliable Fidelity and Diversity Metrics for Generative Models", 2020))
+METRICS.register(QualityMetric(
+    "mode-coverage", ("modes_covered", "high_quality", "mode_kl"), "2-D points against the toy2d mixture modes",
+    "Srivastava et al., VEEGAN: Reducing Mode Collapse in GANs using Implicit Variational Learning", 2017))
+METRICS.register(QualityMetric(
+    "class-coverage", ("classes_covered", "class_kl"), "reference classifier's predicted classes",
+    "Metz et al., Unrolled Generative Adversarial Networks", 2017))
+METRICS.register(QualityMetric(
+    "conditional-accuracy", ("conditional_accuracy",), "reference classifier vs the classes asked for",
+    "Odena et al., Conditional Image Synthesis with Auxiliary Classifier GANs", 2017))
+METRICS.register(QualityMetric(
+    "code-accuracy", ("code_accuracy",), "reference classifier vs InfoGAN's categorical code, best matching",
+    "Chen et al., InfoGAN: Interpretable Representation Learning by Information Maximizing GANs", 2016))
+METRICS.register(QualityMetric(
+    "psnr", ("psnr", "psnr_bicubic"), "paired outputs vs ground truth (super-resolution: bicubic baseline too)",
+    "as in the super-resolution tables of Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN",
+    2017))
+METRICS.register(QualityMetric(
+    "ssim", ("ssim", "ssim_bicubic"), "paired outputs vs ground truth (super-resolution: bicubic baseline too)",
+    "Wang et al., Image Quality Assessment: From Error Visibility to Structural Similarity", 2004))
+METRICS.register(QualityMetric(
+    "l1", ("l1",), "paired outputs vs ground truth",
+    "pix2pix's reconstruction term (Isola et al., Image-to-Image Translation with Conditional Adversarial Networks)",
+    2017))
+METRICS.register(QualityMetric(
+    "domain-accuracy", ("domain_acc",), "reference classifier's domain of each translation vs its target",
+    "Choi et al., StarGAN: Unified GANs for Multi-Domain Image-to-Image Translation", 2018))
+METRICS.register(QualityMetric(
+    "cycle-l1", ("cycle_l1",), "images vs their round trip through the target domain",
+    "Zhu et al., Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks", 2017))

@@ -27,7 +27,9 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from ganbench.runner import RunConfig, RunSummary, SuiteRunner
+from ganbench.context import RunConfig
+from ganbench.runner import SuiteRunner
+from ganbench.units import RunSummary
 
 STAGES = ("generators", "detectors")
 
@@ -60,10 +62,11 @@ def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary
     in a worker is tried once more in the last pass, where its error is shown."""
     runner = SuiteRunner(config, console)
     runner.plan()
-    if runner.data.kind == "image" and (runner.data.num_classes > 1 or config.extractor == "classifier"):
-        runner.extractor()
-    root = runner.store.root
-    del runner
+    context = runner.context
+    if context.data.kind == "image" and (context.data.num_classes > 1 or config.extractor == "classifier"):
+        context.extractor()
+    root = context.store.root
+    del runner, context
     all_threads = torch.get_num_threads()
     threads = max(1, all_threads // jobs)
     claims_root = Path(tempfile.mkdtemp(prefix="jobs-", dir=root))

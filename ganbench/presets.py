@@ -11,10 +11,12 @@ from ganbench.registry import Registry
 class Preset:
     """Budgets shared by every unit of a run.
 
-    ``steps`` counts generator updates; ``max_seconds`` caps a training unit's wall clock (the
-    record says when the cap, not the step budget, ended training). ``width`` scales every
-    variant's channel counts so that one preset is comparable across variants.
-    ``detection_plan`` (:func:`detectors.protocols.detection_plan`) decides which detectors are
+    ``steps`` counts generator updates, the same for every variant, and is the only training
+    budget: no result depends on the machine's speed or load (``--max-minutes`` is a safety limit
+    whose truncated trainings are left out of every ranking). A step trains on ``batch_size``
+    real images per discriminator update (``training_images`` over the budget). ``width`` scales every variant's
+    channel counts so that one preset is comparable across variants.
+    ``detection_plan`` (:func:`ganbench.detectors.protocols.detection_plan`) decides which detectors are
     trained: ``matrix`` (one per generator, train-on-all, leave-one-out) or ``compact`` (the
     first generator's and train-on-all), which keeps CPU presets' detector fits at two.
     """
@@ -24,7 +26,6 @@ class Preset:
     steps: int
     batch_size: int
     width: int
-    max_seconds: float | None
     checkpoint_every: int
     n_eval: int
     n_detector_train: int
@@ -36,23 +37,25 @@ class Preset:
     def with_overrides(self, **changes: object) -> Preset:
         return replace(self, **changes)
 
+    @property
+    def training_images(self) -> int:
+        """Real images seen by a variant with one D update per G update over the whole budget."""
+        return self.steps * self.batch_size
+
 
 PRESETS: Registry[Preset] = Registry("preset")
-for _preset in (
-    Preset("smoke", resolution=16, steps=20, batch_size=32, width=16, max_seconds=None,
-           checkpoint_every=10, n_eval=500, n_detector_train=128, n_detector_test=128,
-           detector_epochs=1, classifier_epochs=2, detection_plan="compact"),
-    Preset("quick", resolution=16, steps=1500, batch_size=64, width=32, max_seconds=60.0,
-           checkpoint_every=250, n_eval=2000, n_detector_train=1000, n_detector_test=500,
-           detector_epochs=4, classifier_epochs=6, detection_plan="compact"),
-    Preset("standard", resolution=32, steps=20000, batch_size=64, width=64, max_seconds=None,
-           checkpoint_every=1000, n_eval=10000, n_detector_train=5000, n_detector_test=2000,
-           detector_epochs=10, classifier_epochs=10),
-    Preset("full", resolution=32, steps=100000, batch_size=64, width=64, max_seconds=None,
-           checkpoint_every=5000, n_eval=50000, n_detector_train=20000, n_detector_test=10000,
-           detector_epochs=20, classifier_epochs=10),
-):
-    PRESETS.register(_preset)
+PRESETS.register(Preset("smoke", resolution=16, steps=20, batch_size=32, width=16,
+                        checkpoint_every=10, n_eval=500, n_detector_train=128, n_detector_test=128,
+                        detector_epochs=1, classifier_epochs=2, detection_plan="compact"))
+PRESETS.register(Preset("quick", resolution=16, steps=400, batch_size=64, width=32,
+                        checkpoint_every=250, n_eval=2000, n_detector_train=1000, n_detector_test=500,
+                        detector_epochs=4, classifier_epochs=6, detection_plan="compact"))
+PRESETS.register(Preset("standard", resolution=32, steps=20000, batch_size=64, width=64,
+                        checkpoint_every=1000, n_eval=10000, n_detector_train=5000, n_detector_test=2000,
+                        detector_epochs=10, classifier_epochs=10))
+PRESETS.register(Preset("full", resolution=32, steps=100000, batch_size=64, width=64,
+                        checkpoint_every=5000, n_eval=50000, n_detector_train=20000, n_detector_test=10000,
+                        detector_epochs=20, classifier_epochs=10))
 
 
 def get_preset(name: str) -> Preset:

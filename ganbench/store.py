@@ -4,44 +4,40 @@ Layout::
 
     <out>/records/<kind>-<label>-<key>.json   one JSON record per finished unit
     <out>/checkpoints/<label>-<key>.pt         generator checkpoints (weights_only loadable)
+    <out>/curves/<label>-<key>.jsonl           training curves: mean losses every few steps, cheap quality checks
+    <out>/tensorboard/<label>-<key>/           the same curves for TensorBoard (where it is installed)
     <out>/fakes/<label>-<key>.npz              quantized fakes (uint8), reused by later units
     <out>/samples/<label>-<key>.png            a sample grid per generator
     <out>/cache/                               feature extractors and other reusable state
-    <out>/locks/                               one lock file per unit being computed (pid, host)
+    <out>/locks/                               one lock file per unit being computed (JSON, heartbeat)
 
 Every file is written to a temporary name in the same folder and moved into place with
 ``os.replace``, so a reader sees the old file or the new one, never half of one. A record
 carries a checksum of its own body; a record that fails to parse or verify is treated as
-absent and its unit runs again.
+absent and its unit runs again. Curve files are the exception: they grow by whole lines,
+each flushed as written, and a resumed training rewrites its file atomically first
+(``ganbench.curves``).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import io
 import json
 import os
 import re
-import socket
 import tempfile
-import time
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ganbench import __version__
 from ganbench.errors import UserError
-
-RECORD_FIELDS = ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation",
-                 "detector", "status", "reason", "seconds", "metrics")
-STATUSES = ("ok", "failed", "diverged", "skipped")
-
+from ganbench.locks import UnitLock
+from ganbench.records import Record, record_from_dict
 
 def unit_key(config: dict[str, Any]) -> str:
     """Stable 12-hex key of a unit's full configuration (sorted JSON, sha256)."""
@@ -78,79 +74,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class UnitLock:
-    """An exclusive lock file holding ``<pid> <host>``; a lock whose process is dead is taken over.
-
-    Acquiring waits while a live process holds the lock, so two runs on one ``--out`` compute
-    each unit once: the second finds the first's record when the lock is released.
-    """
-
-    STALE_EMPTY_SECONDS = 10.0
-
-    def __init__(self, path: Path, poll: float = 0.2) -> None:
-        self.path, self.poll = path, poll
-        self.waited = False
-
-    def _owner(self) -> tuple[int, str] | None:
-        try:
-            pid, host = self.path.read_text().split()
-            return int(pid), host
-        except (OSError, ValueError):
-            return None
-
-    def _stale(self) -> bool:
-        owner = self._owner()
-        if owner is None:
-            try:
-                return time.time() - self.path.stat().st_mtime > self.STALE_EMPTY_SECONDS
-            except FileNotFoundError:
-                return False
-        pid, host = owner
-        return host == socket.gethostname() and not _process_alive(pid)
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self._stale():
-                    try:
-                        os.rename(self.path, self.path.with_name(f"{self.path.name}.stale-{os.getpid()}"))
-                        self.path.with_name(f"{self.path.name}.stale-{os.getpid()}").unlink()
-                    except FileNotFoundError:
-                        pass
-                    continue
-                self.waited = True
-                time.sleep(self.poll)
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()} {socket.gethostname()}")
-            return
-
-    def release(self) -> None:
-        owner = self._owner()
-        if owner is not None and owner[0] == os.getpid():
-            self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> UnitLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
 def write_npz(path: Path, **arrays: np.ndarray) -> None:
     """Save arrays as an ``.npz`` atomically."""
     buffer = io.BytesIO()
@@ -169,49 +92,6 @@ def read_npz(path: Path) -> dict[str, np.ndarray] | None:
 
 def _checksum(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@dataclass
-class Record:
-    """One finished unit. ``metrics`` holds numbers under the fixed keys listed in README."""
-
-    kind: str
-    key: str
-    dataset: str
-    preset: str
-    seed: int
-    status: str = "ok"
-    generator: str | None = None
-    train_generator: str | None = None
-    detector: str | None = None
-    perturbation: str | None = None
-    reason: str | None = None
-    seconds: float = 0.0
-    metrics: dict[str, float] = field(default_factory=dict)
-    protocol: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        body = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        body["metrics"] = {k: _plain_number(v) for k, v in self.metrics.items()}
-        body["ganbench_version"] = __version__
-        body["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        return body
-
-    @classmethod
-    def from_dict(cls, body: dict[str, Any]) -> Record:
-        return cls(**{name: body[name] for name in cls.__dataclass_fields__ if name in body})
-
-
-def _plain_number(value: Any) -> float | int | None:
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 CACHE_ENV = "GANBENCH_CACHE"
@@ -239,6 +119,13 @@ class RunStore:
     def checkpoint_path(self, label: str, key: str) -> Path:
         return self.root / "checkpoints" / f"{_safe(label)}-{key}.pt"
 
+    def curves_path(self, label: str, key: str) -> Path:
+        """The training curve (JSONL) of a training unit; not part of its result."""
+        return self.root / "curves" / f"{_safe(label)}-{key}.jsonl"
+
+    def tensorboard_dir(self, label: str, key: str) -> Path:
+        return self.root / "tensorboard" / f"{_safe(label)}-{key}"
+
     def fakes_path(self, label: str, key: str) -> Path:
         return self.root / "fakes" / f"{_safe(label)}-{key}.npz"
 
@@ -255,8 +142,10 @@ class RunStore:
         shared = os.environ.get(CACHE_ENV)
         return Path(shared) if shared else self.root / "cache"
 
-    def lock(self, kind: str, label: str, key: str) -> UnitLock:
-        return UnitLock(self.root / "locks" / f"{kind}-{_safe(label)}-{key}.lock")
+    def lock(self, kind: str, label: str, key: str, *, on_wait: Callable[[str], None] | None = None) -> UnitLock:
+        """The lock of one unit; ``on_wait`` receives a line now and then while another process holds it."""
+        return UnitLock(self.root / "locks" / f"{kind}-{_safe(label)}-{key}.lock", label=f"{kind} {label}",
+                        on_wait=on_wait)
 
     # -- records
     def write_record(self, record: Record, label: str) -> Path:
@@ -267,8 +156,8 @@ class RunStore:
         return path
 
     @staticmethod
-    def read_record_file(path: Path) -> dict[str, Any] | None:
-        """A verified record body, or None for a truncated, corrupt or tampered file."""
+    def read_record_body(path: Path) -> dict[str, Any] | None:
+        """A verified record's JSON body, or None for a truncated, corrupt or tampered file."""
         try:
             body = json.loads(path.read_text())
             checksum = body.pop("checksum")
@@ -276,15 +165,24 @@ class RunStore:
             return None
         return body if checksum == _checksum(body) else None
 
-    def find_record(self, kind: str, label: str, key: str) -> dict[str, Any] | None:
+    @classmethod
+    def read_record_file(cls, path: Path) -> Record | None:
+        """A verified record, typed by its kind, or None for a truncated, corrupt or tampered file."""
+        body = cls.read_record_body(path)
+        try:
+            return None if body is None else record_from_dict(body)
+        except TypeError:
+            return None
+
+    def find_record(self, kind: str, label: str, key: str) -> Record | None:
         path = self.record_path(kind, label, key)
         return self.read_record_file(path) if path.exists() else None
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self) -> Iterator[Record]:
         for path in sorted((self.root / "records").glob("*.json")):
-            body = self.read_record_file(path)
-            if body is not None:
-                yield body
+            record = self.read_record_file(path)
+            if record is not None:
+                yield record
 
     # -- tensors
     def save_checkpoint(self, path: Path, state: dict[str, Any]) -> None:

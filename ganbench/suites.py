@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from detectors import DETECTORS
+from ganbench.detectors import DETECTORS
 from ganbench.errors import UserError
 from ganbench.registry import Registry
-from generators import GENERATORS, GenerativeModel
-from generators.tricks import TRICK_NAMES
+from ganbench.generators import GENERATORS, GenerativeModel
+from ganbench.generators.tricks import TRICK_NAMES
 
 
 @dataclass(frozen=True)
@@ -30,20 +30,19 @@ class Suite:
 
 
 SUITES: Registry[Suite] = Registry("suite")
-for _suite in (
-    Suite("smoke", "DCGAN and the spectrum detector: the end-to-end check", lambda c: c.name == "dcgan", ("spectrum",)),
-    Suite("all", "every registered generator and detector", lambda c: True),
-    Suite("gans", "every GAN (no VAE or diffusion reference rows)", lambda c: c.family == "gan"),
-    Suite("unconditional", "noise-to-image GANs without labels",
-          lambda c: c.family == "gan" and c.task == "noise" and not c.conditional),
-    Suite("conditional", "class-conditional noise-to-image GANs", lambda c: c.task == "noise" and c.conditional),
-    Suite("translation", "image-to-image GANs (paired, unpaired, multi-domain)",
-          lambda c: c.task in {"paired", "unpaired", "multi-domain"}),
-    Suite("reference", "non-GAN reference generators (VAE, diffusion)", lambda c: c.family != "gan"),
-    Suite("tricks", "gan alone and with each training trick switched on (ablation)", lambda c: False, ("spectrum",),
-          members=("gan", *(f"gan+{trick}" for trick in TRICK_NAMES))),
-):
-    SUITES.register(_suite)
+SUITES.register(Suite("smoke", "DCGAN and the spectrum detector: the end-to-end check",
+                      lambda c: c.name == "dcgan", ("spectrum",)))
+SUITES.register(Suite("all", "every registered generator and detector", lambda c: True))
+SUITES.register(Suite("gans", "every GAN (no VAE or diffusion reference rows)", lambda c: c.family == "gan"))
+SUITES.register(Suite("unconditional", "noise-to-image GANs without labels",
+                      lambda c: c.family == "gan" and c.task == "noise" and not c.conditional))
+SUITES.register(Suite("conditional", "class-conditional noise-to-image GANs",
+                      lambda c: c.task == "noise" and c.conditional))
+SUITES.register(Suite("translation", "image-to-image GANs (paired, unpaired, multi-domain)",
+                      lambda c: c.task in {"paired", "unpaired", "multi-domain"}))
+SUITES.register(Suite("reference", "non-GAN reference generators (VAE, diffusion)", lambda c: c.family != "gan"))
+SUITES.register(Suite("tricks", "gan alone and with each training trick switched on (ablation)", lambda c: False,
+                      ("spectrum",), members=("gan", *(f"gan+{trick}" for trick in TRICK_NAMES))))
 
 
 def resolve_suite(spec: str) -> tuple[list[str], list[str]]:

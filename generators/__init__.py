@@ -2,38 +2,24 @@
 
 Names may carry training tricks after a ``+`` (``gan+packing``, ``lsgan+diffaugment+label-smoothing``):
 the registry resolves them to the base variant with those tricks switched on
-(``generators.tricks``), so every command that takes a generator name can ablate them.
+(``ganbench.generators.tricks``), so every command that takes a generator name can ablate them.
+
+Each variant module registers its class where it is defined, with ``@GENERATORS.register``;
+importing this package imports the modules of :data:`VARIANT_MODULES` in registry order.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 from dataclasses import fields, replace
 from typing import Any
 
 from ganbench.errors import UserError
 from ganbench.registry import Registry
-from generators.base import Batch, DataSpec, GenerativeModel
-from generators.biggan import BigGAN
-from generators.blocks import POINT_Z_DIM
-from generators.cgan import CGAN
-from generators.cyclegan import CycleGAN
-from generators.dcgan import DCGAN
-from generators.ddpm import DDPM
-from generators.gan import GAN
-from generators.infogan import InfoGAN
-from generators.lsgan import LSGAN
-from generators.pix2pix import Pix2Pix
-from generators.progan import ProGAN
-from generators.sagan import SAGAN
-from generators.sngan import SNGAN
-from generators.srgan import SRGAN
-from generators.stargan import StarGAN
-from generators.stylegan2 import StyleGAN2
-from generators.tricks import split_name
-from generators.vae import VAE
-from generators.wgan import WGAN
-from generators.wgan_gp import WGANGP
+from ganbench.generators.base import Batch, DataSpec, GenerativeModel
+from ganbench.generators.blocks import POINT_Z_DIM
+from ganbench.generators.tricks import split_name
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,9 +59,13 @@ class GeneratorRegistry(Registry[type[GenerativeModel]]):
 
 
 GENERATORS = GeneratorRegistry("generator")
-for _variant in (GAN, DCGAN, CGAN, InfoGAN, WGAN, WGANGP, LSGAN, SNGAN, SAGAN, BigGAN, ProGAN, StyleGAN2,
-                 Pix2Pix, CycleGAN, SRGAN, StarGAN, VAE, DDPM):
-    GENERATORS.register(_variant)
+
+#: The variant modules in registry order (suites and tables follow it). Each registers its class
+#: with ``@GENERATORS.register`` when imported here.
+VARIANT_MODULES = ("gan", "dcgan", "cgan", "infogan", "wgan", "wgan_gp", "lsgan", "sngan", "sagan", "biggan",
+                   "progan", "stylegan2", "pix2pix", "cyclegan", "srgan", "stargan", "vae", "ddpm")
+for _module in VARIANT_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
 
 def generator_config(name: str, width: int | None = None, kind: str = "image", **overrides: object) -> Any:

@@ -3,7 +3,7 @@
 A variant is an ``nn.Module`` that owns its networks (``G``, ``D`` and any extra heads), builds
 its optimizers in :meth:`GenerativeModel.configure_optimizers`, and performs one discriminator
 update in :meth:`discriminator_step` and one generator update in :meth:`generator_step`. The
-shared trainer (``generators.trainer``) decides how often each runs (``n_critic``), keeps the
+shared trainer (``ganbench.generators.trainer``) decides how often each runs (``n_critic``), keeps the
 EMA of the generator, checkpoints, enforces the budget and detects divergence.
 """
 
@@ -36,8 +36,8 @@ class Batch:
 
     ``real`` is float in [-1, 1] (images) or raw coordinates (points). Image-to-image tasks also
     fill ``source`` (the input image) and ``source_labels`` (its domain). ``progress`` is the
-    share of the training budget spent before this step, in [0, 1]: the step count or the wall
-    clock, whichever is further along (schedules such as ProGAN's growth follow it).
+    share of the step budget done before this step, in [0, 1] (schedules such as ProGAN's growth
+    follow it, so they never depend on the machine's speed).
     """
 
     real: torch.Tensor

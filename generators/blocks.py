@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from generators.base import DataSpec
-from generators.layers import MinibatchDiscrimination
-from generators.tricks import Tricks
+from ganbench.generators.base import DataSpec
+from ganbench.generators.layers import MinibatchDiscrimination
+from ganbench.generators.tricks import Tricks
 
 POINT_DIM = 2
 POINT_Z_DIM = 2  # the latent size of PacGAN's toy-2D experiments, for every variant on points

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from generators.base import Batch, DataSpec
-from generators.blocks import Discriminator, LabelConcat, MLPGenerator, MLPTrunk, image_shape
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.blocks import Discriminator, LabelConcat, MLPGenerator, MLPTrunk, image_shape
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 @dataclass
@@ -37,6 +38,7 @@ class CGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
+@GENERATORS.register
 class CGAN(NoiseGAN):
     name = "cgan"
     paper = "Mirza & Osindero, Conditional Generative Adversarial Nets"

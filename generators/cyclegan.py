@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from generators.base import Batch, DataSpec
-from generators.losses import discriminator_loss, generator_loss
-from generators.translation_blocks import (HistoryPool, PatchDiscriminator, ResnetGenerator, TranslationModel,
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.losses import discriminator_loss, generator_loss
+from ganbench.generators.translation_blocks import (HistoryPool, PatchDiscriminator, ResnetGenerator, TranslationModel,
                                            frozen, init_normal, instance_norm)
 
 LOSS = "lsgan"
@@ -49,6 +50,7 @@ class CycleGANConfig:
     pool_size: int = 50
 
 
+@GENERATORS.register
 class CycleGAN(TranslationModel):
     name = "cyclegan"
     paper = "Zhu et al., Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks"

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from generators.base import DataSpec
-from generators.layers import init_dcgan_weights
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import DataSpec
+from ganbench.generators.layers import init_dcgan_weights
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 def _n_blocks(resolution: int) -> int:
@@ -81,6 +82,7 @@ class DCGANConfig:
     loss: str = "nonsaturating"
 
 
+@GENERATORS.register
 class DCGAN(NoiseGAN):
     name = "dcgan"
     paper = "Radford et al., Unsupervised Representation Learning with Deep Convolutional GANs"

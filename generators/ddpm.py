@@ -8,7 +8,7 @@ A non-adversarial reference generator (family ``diffusion``). Defining component
 * a fixed forward process q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I) over
   T = 1000 steps, with a linear beta schedule (1e-4 to 0.02, Ho et al.) or the cosine schedule
   (offset s = 0.008, betas clipped at 0.999, Nichol & Dhariwal);
-* a U-Net eps_theta(x_t, t) with a sinusoidal time embedding (``generators.unet``), trained
+* a U-Net eps_theta(x_t, t) with a sinusoidal time embedding (``ganbench.generators.unet``), trained
   with the simplified objective E ||eps - eps_theta(sqrt(alpha_bar_t) x_0 + sqrt(1 -
   alpha_bar_t) eps, t)||^2 at t drawn uniformly (Adam 2e-4, gradients clipped at norm 1, EMA
   of the weights with decay 0.9999; Ho et al.'s 5,000-step learning-rate warm-up is left out
@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.base import Batch, DataSpec, GenerativeModel
-from generators.unet import UNet
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec, GenerativeModel
+from ganbench.generators.unet import UNet
 
 SCHEDULES = ("linear", "cosine")
 SAMPLERS = ("ancestral", "ddim")
@@ -141,6 +142,7 @@ class DenoisingNetwork(nn.Module):
         return F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, self.patch_size), t), self.patch_size)
 
 
+@GENERATORS.register
 class DDPM(GenerativeModel):
     """``G`` is the noise predictor; ``G_ema`` its EMA copy, which produces samples."""
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 
 
 from ganbench.errors import UserError
-from generators.base import DataSpec
-from generators.blocks import Discriminator, MLPGenerator, MLPTrunk, image_shape, point_discriminator, point_generator
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import DataSpec
+from ganbench.generators.blocks import Discriminator, MLPGenerator, MLPTrunk, image_shape, point_discriminator, point_generator
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 @dataclass
@@ -38,6 +39,7 @@ class GANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
+@GENERATORS.register
 class GAN(NoiseGAN):
     name = "gan"
     paper = "Goodfellow et al., Generative Adversarial Nets"

@@ -8,7 +8,7 @@ Defining components:
   continuous codes uniform on [-1, 1] (the paper's MNIST setting, with 62 noise dimensions);
 * an auxiliary network Q that *shares the discriminator's trunk* and adds one hidden layer,
   predicting the categorical code (logits) and the continuous codes (means);
-* the variational mutual-information term ``L_I`` (``generators.losses.mutual_information_loss``),
+* the variational mutual-information term ``L_I`` (``ganbench.generators.losses.mutual_information_loss``),
   weight 1 for the categorical code and 0.1 for the continuous ones, minimised by G and by D/Q
   together with the GAN loss;
 * the paper's MNIST networks: G is two dense layers (BatchNorm, ReLU) and two 4x4 stride-2
@@ -28,11 +28,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.errors import UserError
-from generators.base import Batch, DataSpec, GenerativeModel
-from generators.blocks import Discriminator
-from generators.layers import init_dcgan_weights
-from generators.losses import mutual_information_loss
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec, GenerativeModel
+from ganbench.generators.blocks import Discriminator
+from ganbench.generators.layers import init_dcgan_weights
+from ganbench.generators.losses import mutual_information_loss
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 def _check_resolution(resolution: int) -> int:
@@ -105,6 +106,7 @@ class InfoGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
+@GENERATORS.register
 class InfoGAN(GenerativeModel):
     name = "infogan"
     paper = "Chen et al., InfoGAN: Interpretable Representation Learning by Information Maximizing GANs"

@@ -17,12 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-from generators.base import DataSpec
-from generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
-from generators.dcgan import DCGANGenerator
-from generators.layers import init_dcgan_weights
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import DataSpec
+from ganbench.generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
+from ganbench.generators.dcgan import DCGANGenerator
+from ganbench.generators.layers import init_dcgan_weights
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 @dataclass
@@ -34,6 +35,7 @@ class LSGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
+@GENERATORS.register
 class LSGAN(NoiseGAN):
     name = "lsgan"
     paper = "Mao et al., Least Squares Generative Adversarial Networks"

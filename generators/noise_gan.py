@@ -3,8 +3,8 @@
 dcgan, gan, lsgan, sngan, sagan, wgan and wgan-gp differ in their networks, losses and
 regularizers, not in how a round goes: draw ``z ~ N(0, I)``, update D on real images against
 detached ``G(z)``, then update G through D, every batch D sees passing through the variant's
-:class:`generators.tricks.TrickHooks` (which also holds the variant's loss). A variant builds
-``G``, ``D`` (with ``features`` and ``classify``, as :class:`generators.blocks.Discriminator`
+:class:`ganbench.generators.tricks.TrickHooks` (which also holds the variant's loss). A variant builds
+``G``, ``D`` (with ``features`` and ``classify``, as :class:`ganbench.generators.blocks.Discriminator`
 has) and ``tricks`` in its ``__init__`` and overrides a step only where its paper changes it:
 SAGAN's two learning rates, WGAN's weight clipping and RMSprop, WGAN-GP's gradient penalty,
 and cGAN's steps, which feed the class label to both players.
@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from generators.base import Batch, GenerativeModel
-from generators.blocks import Discriminator
-from generators.tricks import TrickHooks
+from ganbench.generators.base import Batch, GenerativeModel
+from ganbench.generators.blocks import Discriminator
+from ganbench.generators.tricks import TrickHooks
 
 
 class NoiseGAN(GenerativeModel):

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from generators.base import Batch, DataSpec
-from generators.losses import discriminator_loss, generator_loss
-from generators.translation_blocks import PatchDiscriminator, TranslationModel, UNetGenerator, frozen, init_normal
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.losses import discriminator_loss, generator_loss
+from ganbench.generators.translation_blocks import PatchDiscriminator, TranslationModel, UNetGenerator, frozen, init_normal
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Pix2PixConfig:
     loss: str = "nonsaturating"
 
 
+@GENERATORS.register
 class Pix2Pix(TranslationModel):
     name = "pix2pix"
     paper = "Isola et al., Image-to-Image Translation with Conditional Adversarial Networks"

@@ -26,8 +26,7 @@ In the quick preset's minute on two threads (FID of 2,000 samples) three seeds w
 
 Growth schedule: the paper spends a fixed number of images on each fade-in and each
 stabilization. Here the trainer's budget is what is fixed, so the first ``growth_fraction`` of it
-(a quarter by default; measured by :attr:`generators.base.Batch.progress`: steps or wall clock,
-whichever is further along) is split evenly into the stabilization at 4x4 and one fade-in and
+(a quarter by default; measured in steps by :attr:`ganbench.generators.base.Batch.progress`) is split evenly into the stabilization at 4x4 and one fade-in and
 one stabilization per new level, the last being the fade-in of the full resolution; the rest
 trains at full resolution, as the paper's longer final phase does. Sampling always uses the
 full-resolution network.
@@ -41,10 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.base import Batch, DataSpec, GenerativeModel
-from generators.ema import warmup_ema_decay
-from generators.layers import LEAKY_SLOPE, EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm, channel_pyramid
-from generators.losses import discriminator_loss, drift_penalty, generator_loss, gradient_penalty
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec, GenerativeModel
+from ganbench.generators.ema import warmup_ema_decay
+from ganbench.generators.layers import LEAKY_SLOPE, EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm, channel_pyramid
+from ganbench.generators.losses import discriminator_loss, drift_penalty, generator_loss, gradient_penalty
 
 
 def growth_state(progress: float, levels: int, growth_fraction: float) -> tuple[int, float]:
@@ -144,6 +144,7 @@ class ProGANConfig:
     n_critic: int = 1
 
 
+@GENERATORS.register
 class ProGAN(GenerativeModel):
     """Progressively grown GAN; the level trained follows :attr:`Batch.progress`."""
 

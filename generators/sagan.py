@@ -22,10 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.base import DataSpec
-from generators.layers import ResBlockDown, SelfAttention, apply_spectral_norm, channel_pyramid
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import DataSpec
+from ganbench.generators.layers import ResBlockDown, SelfAttention, apply_spectral_norm, channel_pyramid
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 class ResBlockUp(nn.Module):
@@ -110,6 +111,7 @@ class SAGANConfig:
     loss: str = "hinge"
 
 
+@GENERATORS.register
 class SAGAN(NoiseGAN):
     """Self-attention GAN; attention sits at a quarter of the image resolution (at least 8x8) unless
     configured, where the paper found it most useful (32x32 feature maps of 128x128 images)."""

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from generators.base import DataSpec
-from generators.blocks import Discriminator, conv_stages, point_discriminator, point_generator
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import DataSpec
+from ganbench.generators.blocks import Discriminator, conv_stages, point_discriminator, point_generator
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 class SNGANGenerator(nn.Module):
@@ -76,6 +77,7 @@ class SNGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
+@GENERATORS.register
 class SNGAN(NoiseGAN):
     name = "sngan"
     paper = "Miyato et al., Spectral Normalization for Generative Adversarial Networks"

@@ -12,9 +12,8 @@ Defining components:
   trained on the real train split, attached with :meth:`SRGAN.set_content_network`; the pixel
   MSE when none is attached), plus 1e-3 times the adversarial loss ``-log D(G(x))``;
 * two stages, as in the paper, which initialises SRGAN with the trained MSE-based SRResNet: for
-  the first ``pretrain_fraction`` of the training budget (steps or wall clock, whichever ends
-  first) G is trained alone on the pixel MSE and D rests; then the adversarial stage trains both
-  with the perceptual loss;
+  the first ``pretrain_fraction`` of the step budget G is trained alone on the pixel MSE and D
+  rests; then the adversarial stage trains both with the perceptual loss;
 * Adam, learning rate 1e-4, beta1 = 0.9.
 
 Trains on the ``super-resolution`` task (:mod:`ganbench.tasks`): x4 bicubic down-sampled image
@@ -31,9 +30,10 @@ from torch import nn
 
 from ganbench.features import ReferenceClassifier
 from ganbench.tasks import sr_factor
-from generators.base import Batch, DataSpec
-from generators.losses import discriminator_loss, generator_loss
-from generators.translation_blocks import SRResNet, TranslationModel, VGGDiscriminator, frozen
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.losses import discriminator_loss, generator_loss
+from ganbench.generators.translation_blocks import SRResNet, TranslationModel, VGGDiscriminator, frozen
 
 
 def classifier_feature_maps(classifier: ReferenceClassifier) -> nn.Module:
@@ -52,6 +52,7 @@ class SRGANConfig:
     pretrain_fraction: float = 0.5
 
 
+@GENERATORS.register
 class SRGAN(TranslationModel):
     name = "srgan"
     paper = "Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN"

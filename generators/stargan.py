@@ -29,9 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.tasks import domain_count
-from generators.base import Batch, DataSpec
-from generators.losses import discriminator_loss, generator_loss, gradient_penalty
-from generators.translation_blocks import ResnetGenerator, TranslationModel, frozen
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.losses import discriminator_loss, generator_loss, gradient_penalty
+from ganbench.generators.translation_blocks import ResnetGenerator, TranslationModel, frozen
 
 LOSS = "wasserstein"
 
@@ -83,6 +84,7 @@ class StarGANConfig:
     gp_weight: float = 10.0
 
 
+@GENERATORS.register
 class StarGAN(TranslationModel):
     name = "stargan"
     paper = "Choi et al., StarGAN: Unified GANs for Multi-Domain Image-to-Image Translation"

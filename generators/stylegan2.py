@@ -31,11 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.base import Batch, DataSpec, GenerativeModel
-from generators.ema import warmup_ema_decay
-from generators.layers import (LEAKY_SLOPE, EqualizedConv2d, EqualizedLinear, MinibatchStdDev, ModulatedConv2d,
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec, GenerativeModel
+from ganbench.generators.ema import warmup_ema_decay
+from ganbench.generators.layers import (LEAKY_SLOPE, EqualizedConv2d, EqualizedLinear, MinibatchStdDev, ModulatedConv2d,
                                NoiseInjection, PixelNorm, channel_pyramid)
-from generators.losses import discriminator_loss, generator_loss, r1_penalty
+from ganbench.generators.losses import discriminator_loss, generator_loss, r1_penalty
 
 ACTIVATION_GAIN = math.sqrt(2)
 
@@ -178,6 +179,7 @@ class StyleGAN2Config:
     ema_decay: float = 0.998
 
 
+@GENERATORS.register
 class StyleGAN2(GenerativeModel):
     """StyleGAN2 (config F without path length regularization); ``truncation=psi`` acts in W."""
 

@@ -2,13 +2,16 @@
 
 The loop draws batches from a tensor already on the device, runs ``n_critic`` discriminator
 updates per generator update, keeps the generator EMA, checkpoints every ``checkpoint_every``
-steps (and resumes from the last checkpoint), stops at the step or wall-clock budget, and ends
-with status ``diverged`` at the first non-finite loss. On CUDA the steps run under bf16 autocast
+steps (and resumes from the last checkpoint), stops at the step budget, and ends with status
+``diverged`` at the first non-finite loss. Every schedule (ProGAN's growth, SRGAN's pre-training)
+follows :attr:`Batch.progress`, the share of the step budget done, so no result depends on the
+machine's speed or load. ``max_seconds`` is a safety limit only: a training it stops ends with
+status ``truncated``. On CUDA the steps run under bf16 autocast
 with channels_last memory format (``amp`` and ``channels_last``: ``None`` means on CUDA only,
 ``True`` on any device, ``False`` never), and on CPU channels_last is also the default of the
 convolutional variants it speeds up (``channels_last_on_cpu``); ``compile`` compiles every
 network with ``torch.compile``.
-Under ``torchrun`` the loop trains data-parallel (``generators.distributed``): each rank draws
+Under ``torchrun`` the loop trains data-parallel (``ganbench.generators.distributed``): each rank draws
 its own batches, gradients are averaged, and only the caller on rank 0 passes ``save``.
 """
 
@@ -26,8 +29,8 @@ import torch
 from ganbench.data import to_float
 from ganbench.errors import UserError
 from ganbench.runtime import accelerated, autocast, seed_everything
-from generators.base import Batch, GenerativeModel
-from generators.distributed import current as current_world
+from ganbench.generators.base import Batch, GenerativeModel
+from ganbench.generators.distributed import current as current_world
 
 CHECKPOINT_FORMAT = 1
 
@@ -191,14 +194,12 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
     model.train()
     started = time.perf_counter() - elapsed
     losses: dict[str, float] = {}
-    stopped_by = "steps"
+    status = "ok"
     while step < config.steps:
         if world.any(config.max_seconds is not None and time.perf_counter() - started > config.max_seconds, device):
-            stopped_by = "time"
+            status = "truncated"
             break
         progress = step / config.steps
-        if config.max_seconds is not None:
-            progress = max(progress, (time.perf_counter() - started) / config.max_seconds)
         with autocast(device, config.amp):
             logs: dict[str, torch.Tensor] = {}
             batch = batches.next(model.spec.kind, step, progress)
@@ -220,5 +221,5 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
             write(finished=False)
     elapsed = time.perf_counter() - started
     world.sync_buffers(model)
-    write(finished=True)
-    return TrainOutcome("ok", step, elapsed, stopped_by, losses=losses)
+    write(finished=status == "ok")
+    return TrainOutcome(status, step, elapsed, "time" if status == "truncated" else "steps", losses=losses)

@@ -23,7 +23,7 @@ from torch import nn
 
 from ganbench.data import to_float, to_uint8
 from ganbench.errors import UserError
-from generators.base import GenerativeModel
+from ganbench.generators.base import GenerativeModel
 
 Norm = Callable[[int], nn.Module]
 

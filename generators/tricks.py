@@ -1,7 +1,7 @@
 """Training tricks any variant can switch on, so that a suite can ablate them.
 
 Each variant's config carries a :class:`Tricks` (all off by default). The variant builds its
-discriminator with :class:`generators.blocks.Discriminator`, which reads the architectural
+discriminator with :class:`ganbench.generators.blocks.Discriminator`, which reads the architectural
 tricks (packing, minibatch discrimination), and routes every loss through one
 :class:`TrickHooks`, which applies the rest. A name such as ``gan+packing`` or
 ``lsgan+diffaugment+label-smoothing`` selects a variant with those tricks on at the defaults
@@ -12,7 +12,7 @@ below (see :func:`split_name`).
 * ``feature-matching``: G matches the mean of D's last hidden features on real data instead of
   fooling D (Salimans et al. 2016);
 * ``minibatch-discrimination``: 100 kernels of 5 dimensions before D's output (Salimans et al.
-  2016; ``generators.layers.MinibatchDiscrimination``);
+  2016; ``ganbench.generators.layers.MinibatchDiscrimination``);
 * ``instance-noise``: Gaussian noise of std 0.1, annealed linearly to 0 over 1,000 steps, on
   everything D sees (Sonderby et al., "Amortised MAP Inference for Image Super-resolution",
   ICLR 2017; Arjovsky & Bottou, ICLR 2017);
@@ -22,7 +22,7 @@ below (see :func:`split_name`).
 * ``historical-averaging``: ``||theta - mean of past theta||^2`` added to each player's loss
   (Salimans et al. 2016);
 * ``diffaugment``: color, translation and cutout on real and fake images before D (Zhao et
-  al., NeurIPS 2020; ``generators.diffaugment``).
+  al., NeurIPS 2020; ``ganbench.generators.diffaugment``).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import torch
 from torch import nn
 
 from ganbench.errors import UserError
-from generators.base import DataSpec
-from generators.diffaugment import diff_augment, parse_policy
-from generators.losses import TARGET_LOSSES, discriminator_loss, generator_loss
+from ganbench.generators.base import DataSpec
+from ganbench.generators.diffaugment import diff_augment, parse_policy
+from ganbench.generators.losses import TARGET_LOSSES, discriminator_loss, generator_loss
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.base import Batch, DataSpec, GenerativeModel
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec, GenerativeModel
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -123,6 +124,7 @@ class VAEConfig:
     betas: tuple[float, float] = (0.9, 0.999)
 
 
+@GENERATORS.register
 class VAE(GenerativeModel):
     """``E`` is the encoder q(z|x), ``G`` the decoder p(x|z) that produces samples."""
 

@@ -9,7 +9,7 @@ Defining components:
   after each critic update;
 * n_critic = 5 critic updates per generator update;
 * RMSprop with learning rate 5e-5 (no momentum-based optimiser);
-* the DCGAN generator (``generators.dcgan``).
+* the DCGAN generator (``ganbench.generators.dcgan``).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from generators.base import Batch, DataSpec
-from generators.blocks import ConvTrunk, Discriminator
-from generators.dcgan import DCGANGenerator
-from generators.layers import init_dcgan_weights
-from generators.losses import clip_weights
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.blocks import ConvTrunk, Discriminator
+from ganbench.generators.dcgan import DCGANGenerator
+from ganbench.generators.layers import init_dcgan_weights
+from ganbench.generators.losses import clip_weights
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 @dataclass
@@ -37,6 +38,7 @@ class WGANConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
+@GENERATORS.register
 class WGAN(NoiseGAN):
     name = "wgan"
     paper = "Arjovsky et al., Wasserstein Generative Adversarial Networks"

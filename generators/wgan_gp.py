@@ -5,7 +5,7 @@ Defining components:
 
 * the Wasserstein critic loss, with the Lipschitz constraint enforced softly by a gradient
   penalty ``lambda * E[(||grad f(x_hat)||_2 - 1)^2]``, lambda = 10, on random interpolates
-  ``x_hat`` between real and fake samples (``generators.losses.gradient_penalty``);
+  ``x_hat`` between real and fake samples (``ganbench.generators.losses.gradient_penalty``);
 * no BatchNorm in the critic (the penalty is per sample): a DCGAN-style convolutional critic
   without normalisation, or the shared toy-2D maxout critic on points;
 * n_critic = 5, Adam with learning rate 1e-4 and betas (0, 0.9).
@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from generators.base import Batch, DataSpec
-from generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
-from generators.dcgan import DCGANGenerator
-from generators.layers import init_dcgan_weights
-from generators.losses import gradient_penalty
-from generators.noise_gan import NoiseGAN
-from generators.tricks import TrickHooks, Tricks
+from ganbench.generators import GENERATORS
+from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
+from ganbench.generators.dcgan import DCGANGenerator
+from ganbench.generators.layers import init_dcgan_weights
+from ganbench.generators.losses import gradient_penalty
+from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.tricks import TrickHooks, Tricks
 
 
 @dataclass
@@ -37,6 +38,7 @@ class WGANGPConfig:
     tricks: Tricks = field(default_factory=Tricks)
 
 
+@GENERATORS.register
 class WGANGP(NoiseGAN):
     name = "wgan-gp"
     paper = "Gulrajani et al., Improved Training of Wasserstein GANs"

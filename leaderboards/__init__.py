@@ -1,9 +1,9 @@
 """Leaderboards: records -> pandas tables -> terminal, Markdown, CSV/JSON and a static HTML site
-(``leaderboards.publish``, imported on demand: it pulls in matplotlib)."""
+(``ganbench.leaderboards.publish``, imported on demand: it pulls in matplotlib)."""
 
-from leaderboards.tables import (Board, Column, Leaderboard, build_leaderboard, cross_boards, detector_boards,
+from ganbench.leaderboards.tables import (Board, Column, Leaderboard, build_leaderboard, cross_boards, detector_boards,
                                  generator_boards, json_rows, records_frame)
-from leaderboards.terminal import print_leaderboard
+from ganbench.leaderboards.terminal import print_leaderboard
 
 __all__ = ["Board", "Column", "Leaderboard", "build_leaderboard", "cross_boards", "detector_boards",
            "generator_boards", "json_rows", "print_leaderboard", "records_frame"]

@@ -30,7 +30,7 @@ def environment(records: list[dict[str, Any]], now: _dt.datetime | None = None) 
     """What produced the records (from the records; where they are silent, the publishing environment, so marked)."""
     train_infos = [r.get("info") or {} for r in records if r.get("kind") == "train"]
     created = _distinct(r.get("created") for r in records)
-    datasets: dict[str, list[str]] = {}
+    datasets: dict[str, list[Any]] = {}
     for record in records:
         if record.get("kind") == "train":
             datasets.setdefault(str(record.get("dataset")), []).append((record.get("info") or {}).get("data"))

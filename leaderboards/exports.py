@@ -1,8 +1,10 @@
 """Machine-readable results: ``results.csv`` (one tidy row per table cell) and ``results.json``.
 
 The CSV follows the tidy-data layout of Wickham, "Tidy Data", Journal of Statistical Software 2014:
-one row per (table, row, column) observation with its mean, std and seed count, so tables of
-different shapes and protocols share one file without mixing.
+one row per (table, row, column) observation with its mean, std, seed count and the bounds of the
+95% t-interval of the mean, so tables of different shapes and protocols share one file without
+mixing. A ranked table adds one ``rank`` observation per row: the competition rank (``mean``), its
+text with the tie mark (``text``) and the p-value of Welch's test against the row above (``p_value``).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from leaderboards.formatting import header
-from leaderboards.tables import Board, Leaderboard, json_rows
+from ganbench.leaderboards.formatting import RANK, header, legend, statistics_line
+from ganbench.leaderboards.tables import Board, Leaderboard, json_rows
+from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE
 
 CSV_COLUMNS = ("table", "kind", "title", "subject", "dataset", "preset", "row", "column", "label", "mean", "std",
-               "n", "text", "protocol")
+               "n", "ci_low", "ci_high", "p_value", "text", "protocol")
 
 
 def _plain(value: Any) -> Any:
@@ -38,14 +41,18 @@ def tidy_frame(leaderboard: Leaderboard) -> pd.DataFrame:
         for record in board.data.to_dict("records"):
             identity = {"table": index, "kind": board.kind, "title": board.title, "subject": board.subject,
                         "dataset": record.get("dataset"), "preset": record.get("preset"), "row": record.get(key)}
+            if board.rank_by:
+                rows.append(identity | {"column": "rank", "label": RANK.label, "mean": _plain(record.get("rank")),
+                                        "p_value": _plain(record.get("rank_p")), "text": record.get("rank_text"),
+                                        "protocol": statistics_line(board)})
             for column in board.columns[1:]:
                 if column.name in ("dataset", "preset"):
                     continue
                 label, protocol = header(board, column)
                 cell = {"column": column.name, "label": label, "protocol": protocol}
                 if column.numeric:
-                    cell |= {"mean": _plain(record.get(column.name)), "std": _plain(record.get(f"{column.name}_std")),
-                             "n": _plain(record.get(f"{column.name}_n"))}
+                    cell |= {name: _plain(record.get(column.name + suffix)) for name, suffix in
+                             (("mean", ""), ("std", "_std"), ("n", "_n"), ("ci_low", "_ci_low"), ("ci_high", "_ci_high"))}
                 else:
                     cell["text"] = _plain(record.get(column.name))
                 rows.append(identity | cell)
@@ -63,12 +70,16 @@ def board_json(index: int, board: Board) -> dict[str, Any]:
         columns.append({"name": column.name, "label": label, "protocol": protocol, "group": column.group,
                         "better": column.better, "numeric": column.numeric})
     rows = [{k: _plain(v) for k, v in record.items()} for record in board.data.to_dict("records")]
+    ranking = {"by": board.rank_by, "test": "Welch's t-test against the row above", "alpha": ALPHA,
+               "legend": legend(board)} if board.rank_by else None
     return {"table": index, "kind": board.kind, "title": board.title, "subject": board.subject,
-            "protocols": board.protocols, "columns": columns, "rows": rows}
+            "protocols": board.protocols, "statistics": statistics_line(board), "confidence": CONFIDENCE,
+            "ranking": ranking, "columns": columns, "rows": rows}
 
 
 def results_json(leaderboard: Leaderboard, env: dict[str, Any], records: list[dict[str, Any]]) -> str:
-    """Environment, every table (values, ``_std`` and ``_n`` per column), problems and the source records."""
+    """Environment, every table (values, ``_std``, ``_n``, ``_ci_low`` and ``_ci_high`` per column, ranks), problems
+    and the source records."""
     document = {"environment": env, "tables": [board_json(i, b) for i, b in enumerate(leaderboard.boards)],
                 "problems": leaderboard.problems, "records": json_rows(records)}
     return json.dumps(document, indent=1, default=str, allow_nan=False)

@@ -19,8 +19,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from leaderboards.tables import (DET_KEYS, NULL_GENERATOR, Board, _clean, _ok, _sig, is_human, perturbation_family,
-                                 perturbation_level)
+from ganbench.leaderboards.tables import (DET_KEYS, NULL_GENERATOR, Board, _clean, _ok, _sig, is_human,
+                                          perturbation_family, perturbation_level)
 
 DPI = 110
 MAX_ROC_CURVES = 12

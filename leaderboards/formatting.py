@@ -1,39 +1,81 @@
-"""Cell and header text shared by every rendering: ``mean ± std`` over seeds, protocol-naming headers.
+"""Cell, header and protocol text shared by every rendering.
 
-Numbers keep four significant digits (two for the spread); integers and large values are written
-out in full, so a reader never meets scientific notation in a leaderboard.
+Headers are short (``FID ↓``): each table states its protocols once, above it, naming the columns
+each one covers. A data set or preset shared by every row of a table moves from its columns into
+that statement. Every numeric column is written with one number of decimals, chosen so that the
+column's median magnitude keeps four significant digits (at most four decimals); counts are whole
+numbers; thousands are separated, so a reader never meets scientific notation in a leaderboard.
+
+A ranked table (``Board.rank_by``) opens with a rank column (``2=`` for a tie, see
+``ganbench.leaderboards.uncertainty``) and shows the 95% t-interval of its ranking metric in a
+column beside it, written with that metric's decimals; a statistics line above the table states
+the seed counts, the interval and the test once, and a legend below it explains the marks.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import statistics
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from leaderboards.protocols import describe
-from leaderboards.tables import Board, Column
+from ganbench.leaderboards.protocols import describe
+from ganbench.leaderboards.tables import Board, Column
+from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, TIE_MARK, UNTESTED_MARK, seed_counts
 
 ARROWS = {"lower": " ↓", "higher": " ↑"}
 MISSING = "–"
-SMALL = 1e-4
-
-
-def number(value: Any, digits: int = 4, integer: bool = False) -> str:
-    """A number for people: integers of count columns and values of 10^digits or more in full
-    (thousands separated), others with ``digits`` significant digits, trailing zeros kept."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    value = float(value)
-    if (integer and value.is_integer()) or abs(value) >= 10 ** digits:
-        return f"{value:,.0f}"
-    if value != 0 and abs(value) < SMALL:
-        return f"{value:.{digits - 1}e}"
-    text = f"{value:#.{digits}g}"
-    return f"{value:,.0f}" if "e" in text else text.rstrip(".")
+DIGITS = 4
+MAX_DECIMALS = 4
+SHARED = {"dataset": "data set", "preset": "preset"}
+RANK = Column("rank_text", "rank", numeric=False)
+GROUP_NAMES = {"quality": "quality", "detection": "detectability", "human": "human evaluation", "train": "cost",
+               "clean": "clean fakes", "robust": "perturbed fakes", "null": "real-vs-real null check"}
 
 
 def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def label(column: Column) -> str:
+    """The column's short header: its name and the direction that is better."""
+    return column.label + ARROWS.get(column.better or "", "")
+
+
+def right_aligned(column: Column) -> bool:
+    """Numbers and intervals align right, text left."""
+    return column.numeric or column.interval_of is not None
+
+
+def interval_column(column: Column) -> Column:
+    """The column showing the confidence interval of numeric ``column``."""
+    return Column(f"{column.name}_ci", f"{column.label} {CONFIDENCE:.0%} CI", numeric=False, interval_of=column.name)
+
+
+def header(board: Board, column: Column) -> tuple[str, str]:
+    """The column's short header and the text naming its protocol (for machine-readable exports)."""
+    protocol = board.protocols.get(column.group, {}) if column.group else {}
+    return label(column), describe(protocol) if protocol else ""
+
+
+def decimals(values: Iterable[Any], integer: bool = False) -> int:
+    """One number of decimals for a column: ``DIGITS`` significant digits at its median non-zero magnitude."""
+    finite = [float(v) for v in values if not is_missing(v) and math.isfinite(float(v))]
+    if integer:
+        return 0 if all(v.is_integer() for v in finite) else 1
+    magnitudes = [abs(v) for v in finite if v != 0]
+    if not magnitudes:
+        return 0
+    places = DIGITS - 1 - math.floor(math.log10(statistics.median(magnitudes)))
+    return min(max(places, 0), MAX_DECIMALS)
+
+
+def number(value: Any, places: int) -> str:
+    """``value`` with ``places`` decimals and thousands separated; a dash when missing; never ``-0``."""
+    if is_missing(value):
+        return MISSING
+    text = f"{float(value):,.{places}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
 
 
 def family_text(value: Any) -> str:
@@ -42,30 +84,139 @@ def family_text(value: Any) -> str:
     return "GAN" if str(value).lower() == "gan" else f"{value} (non-GAN)"
 
 
-def cell(row: Mapping[str, Any], column: Column) -> str:
-    """``mean ± std`` where several seeds ran, ``mean`` for one, a dash for none; text as is."""
+def interval(row: Mapping[str, Any], name: str, places: int) -> str:
+    """``[low, high]`` of column ``name``; ``n=1`` where one seed gives no interval; a dash for no value."""
+    if is_missing(row.get(name)):
+        return MISSING
+    low, high = row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
+    if is_missing(low) or is_missing(high):
+        count = row.get(f"{name}_n")
+        return MISSING if is_missing(count) else f"n={int(count)}"
+    return f"[{number(low, places)}, {number(high, places)}]"
+
+
+def cell(row: Mapping[str, Any], column: Column, places: int) -> str:
+    """``mean ± std`` where several seeds ran, ``mean`` for one, a dash for none; intervals; text as is."""
     value = row.get(column.name)
+    if column.interval_of:
+        return interval(row, column.interval_of, places)
     if column.name == "family":
         return family_text(value)
     if not column.numeric:
         return MISSING if is_missing(value) else str(value)
-    text = number(value, integer=column.integer)
+    text = number(value, places)
     spread = row.get(f"{column.name}_std")
     if text != MISSING and not is_missing(spread) and (row.get(f"{column.name}_n") or 0) > 1:
-        text += " ± 0" if spread == 0 else f" ± {number(spread, 2)}"
+        text += f" ± {number(spread, places)}"
     return text
 
 
-def header(board: Board, column: Column) -> tuple[str, str]:
-    """The column's label (with its better direction) and the text naming its protocol."""
-    protocol = board.protocols.get(column.group, {}) if column.group else {}
-    return column.label + ARROWS.get(column.better or "", ""), describe(protocol) if protocol else ""
+def shown_columns(board: Board) -> list[Column]:
+    """The board's columns less the data set and preset where every row shares one (the protocol names it).
+
+    A ranked board adds its rank column first and, where a row has two seeds or more, the interval of
+    the ranking metric beside that metric.
+    """
+    columns = [c for c in board.columns if c.name not in SHARED or board.data[c.name].nunique(dropna=False) != 1]
+    ranking = headline(board)
+    if ranking is None:
+        return columns
+    if any(n >= 2 for n in seed_counts(board.data, ranking.name)):
+        columns.insert(columns.index(ranking) + 1, interval_column(ranking))
+    return [RANK, *columns]
 
 
-def text_rows(board: Board) -> list[list[str]]:
-    return [[cell(row, c) for c in board.columns] for row in board.data.to_dict("records")]
+def column_places(board: Board, columns: Iterable[Column]) -> dict[str, int]:
+    """Decimals of each numeric column, from its values; an interval column takes its metric's."""
+    columns = list(columns)
+    places = {c.name: decimals(board.data[c.name], c.integer) for c in columns if c.numeric}
+    return places | {c.name: places[c.interval_of] for c in columns if c.interval_of in places}
+
+
+def text_rows(board: Board, columns: list[Column] | None = None) -> list[list[str]]:
+    """Cell texts of ``columns`` (the shown ones by default), one list per row."""
+    columns = shown_columns(board) if columns is None else columns
+    places = column_places(board, columns)
+    return [[cell(row, c, places.get(c.name, 0)) for c in columns] for row in board.data.to_dict("records")]
+
+
+def scope(board: Board) -> list[str]:
+    """What every row of the board shares outside its column groups: data set, preset and seed."""
+    parts = [f"{word} {board.data[name].iloc[0]}" for name, word in SHARED.items()
+             if board.column(name) and board.data[name].nunique(dropna=False) == 1]
+    seeds = {str(p["seed"]) for p in board.protocols.values() if "seed" in p}
+    if len(seeds) == 1:
+        parts.append(f"seed {seeds.pop()}")
+    return parts
 
 
 def protocol_lines(board: Board) -> list[str]:
+    """The table's protocol, stated once: ``Protocol: ...`` and, where column groups differ, one line per group.
+
+    A group line names the columns it covers: ``quality (FID, KID): classifier features · real test n=360``.
+    """
+    shown = shown_columns(board)
+    groups: dict[str, tuple[list[str], list[str]]] = {}
+    for group, protocol in board.protocols.items():
+        labels = [c.label for c in shown if c.group == group]
+        text = describe(protocol)
+        if labels and text:
+            names, covered = groups.setdefault(text, ([], []))
+            names.append(GROUP_NAMES.get(group, group))
+            covered.extend(labels)
+    lead = " · ".join(scope(board))
+    if len(groups) <= 1:
+        text = " · ".join(part for part in [lead, *groups] if part)
+        return [f"Protocol: {text}"] if text else []
+    head = f"Protocol: {lead}" if lead else "Protocol by column group:"
+    return [head] + [f"{', '.join(names)} ({', '.join(labels)}): {text}" for text, (names, labels) in groups.items()]
+
+
+def _seeds(counts: list[int]) -> str:
+    low, high = min(counts), max(counts)
+    return f"{high} seeds" if low == high else f"{low}–{high} seeds"
+
+
+def headline(board: Board) -> Column | None:
+    """The column a board is ranked by, if any."""
+    return board.column(board.rank_by) if board.rank_by else None
+
+
+def statistics_line(board: Board) -> str | None:
+    """How the numbers aggregate over seeds and how the rows are ranked, stated once above the table."""
+    ranking = headline(board)
+    names = [ranking.name] if ranking else [c.name for c in board.columns if c.numeric]
+    counts = [n for name in names for n in seed_counts(board.data, name)]
+    if not counts:
+        return None
+    if max(counts) < 2:
+        parts = ["one seed (n=1): no std, no interval"]
+    else:
+        parts = [f"mean ± std over {_seeds(counts)}"]
+        if ranking:
+            parts.append(f"[{CONFIDENCE:.0%} t-interval of the mean]" + (" (n=1: none)" if min(counts) < 2 else ""))
+    if ranking:
+        test = (f"Welch's t-test against the row above, α = {ALPHA:g}" if max(counts) >= 2
+                else "one seed: ranks not tested")
+        parts.append(f"rank by {label(ranking)}: {test}")
+    return "Statistics: " + " · ".join(parts)
+
+
+def legend(board: Board) -> str | None:
+    """The line below a ranked table that explains its rank marks."""
+    ranking = headline(board)
+    if ranking is None:
+        return None
+    if not any(n >= 2 for n in seed_counts(board.data, ranking.name)):
+        return f"Rank: order by {label(ranking)}; one seed: ranks not tested (no ties claimed either way)."
+    text = (f"Rank: rows marked k{TIE_MARK} are tied: Welch's t-test over seeds cannot tell each from the tied row "
+            f"above it (p ≥ {ALPHA:g}), so the chain shares one rank and the next rank skips the shared places "
+            f"(1{TIE_MARK}, 1{TIE_MARK}, 3).")
+    if any(isinstance(t, str) and t.endswith(UNTESTED_MARK) for t in board.data["rank_text"]):
+        text += f" k{UNTESTED_MARK}: one seed, rank not tested."
+    return text
+
+
+def protocol_fields(board: Board) -> list[str]:
     """One ``group: key=value, ...`` line per protocol of the board, every key included."""
     return [f"{group}: " + ", ".join(f"{k}={v}" for k, v in sorted(p.items())) for group, p in board.protocols.items()]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from leaderboards.formatting import header, protocol_lines, text_rows
-from leaderboards.tables import Board, Leaderboard
+from ganbench.leaderboards.formatting import (label, legend, protocol_lines, right_aligned, shown_columns,
+                                              statistics_line, text_rows)
+from ganbench.leaderboards.tables import Board, Leaderboard
 
 
 def escape(text: str) -> str:
@@ -20,15 +21,21 @@ def escape(text: str) -> str:
 
 
 def board_markdown(board: Board) -> str:
-    heads = []
-    for column in board.columns:
-        label, protocol = header(board, column)
-        heads.append(escape(f"{label} ({protocol})" if protocol else label))
-    align = ["---:" if c.numeric else ":---" for c in board.columns]
+    """A section for one table: its title, its protocol and statistics stated once, the table with short
+    headers, then the legend of its rank marks."""
+    columns = shown_columns(board)
+    heads = [escape(label(c)) for c in columns]
+    align = ["---:" if right_aligned(c) else ":---" for c in columns]
+    lead, *groups = protocol_lines(board) or [""]
     lines = [f"### {escape(board.title)}", ""]
-    lines += [f"Protocol — {escape(line)}  " for line in protocol_lines(board)]
-    lines += ["", "| " + " | ".join(heads) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(escape(v) for v in row) + " |" for row in text_rows(board)]
+    if lead:
+        lines += [escape(lead), ""] + [f"- {escape(line)}" for line in groups] + ([""] if groups else [])
+    if statistics := statistics_line(board):
+        lines += [escape(statistics), ""]
+    lines += ["| " + " | ".join(heads) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(escape(v) for v in row) + " |" for row in text_rows(board, columns)]
+    if marks := legend(board):
+        lines += ["", escape(marks)]
     return "\n".join(lines) + "\n"
 
 

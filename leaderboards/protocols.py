@@ -1,4 +1,4 @@
-"""Evaluation protocols: which records may share a table, and how a column header names its protocol.
+"""Evaluation protocols: which records may share a table, and the text that states a table's protocol.
 
 A number is only comparable to another measured under the same protocol: the same feature
 extractor (and weights), the same real split and sample counts (Heusel et al., "GANs Trained by a
@@ -49,18 +49,30 @@ def common(protocols: Iterable[Any]) -> dict[str, Any]:
 
 
 def describe(protocol: dict[str, Any]) -> str:
-    """Short text naming a protocol: extractor (and weights), real split and counts, fake counts."""
+    """Short text naming a protocol: features, real split and counts, fakes, training counts, threshold, source."""
     parts = []
     extractor = protocol.get("extractor")
-    if extractor:
+    if extractor == "none":
+        parts.append(f"2-D points, {protocol['modes']} modes" if "modes" in protocol else "raw samples")
+    elif extractor:
         weights = protocol.get("weights")
-        parts.append(f"{extractor} {str(weights)[:8]}" if weights else str(extractor))
+        parts.append(f"{extractor} features {str(weights)[:8]}" if weights else f"{extractor} features")
     if protocol.get("resize") not in (None, "none"):
         parts.append(f"resize {protocol['resize']}")
     if "n_real" in protocol:
         parts.append(f"real {protocol.get('real_split', '?')} n={protocol['n_real']}")
     if "n_fake" in protocol:
-        parts.append(f"fake n={protocol['n_fake']}")
+        fakes = protocol.get("fakes")
+        parts.append(f"fake n={protocol['n_fake']}" + (f" ({fakes})" if fakes else ""))
+    if "n_train_real" in protocol or "n_train_fake" in protocol:
+        real, fake = protocol.get("n_train_real", "?"), protocol.get("n_train_fake", "?")
+        parts.append(f"trained on real n={real} + fake n={fake}")
+    if "threshold" in protocol:
+        parts.append(f"threshold from {protocol['threshold']}")
+    if "bootstrap" in protocol:
+        parts.append(f"bootstrap {protocol['bootstrap']}")
+    if protocol.get("source") not in (None, "builtin"):
+        parts.append(f"detector {protocol['source']}")
     if "device" in protocol:
         parts.append(str(protocol["device"]))
     if "raters" in protocol:

@@ -14,12 +14,12 @@ from typing import Any
 
 from ganbench.errors import UserError
 from ganbench.store import RunStore, atomic_write_bytes
-from leaderboards.environment import environment
-from leaderboards.exports import results_csv, results_json
-from leaderboards.figures import file_name, heatmap_figure, robustness_figures, roc_figures, scatter_figure
-from leaderboards.html import Assets, SampleGrid, render_page
-from leaderboards.markdown import leaderboard_markdown
-from leaderboards.tables import Leaderboard, build_leaderboard, records_frame
+from ganbench.leaderboards.environment import environment
+from ganbench.leaderboards.exports import results_csv, results_json
+from ganbench.leaderboards.figures import file_name, heatmap_figure, robustness_figures, roc_figures, scatter_figure
+from ganbench.leaderboards.html import Assets, SampleGrid, render_page
+from ganbench.leaderboards.markdown import leaderboard_markdown
+from ganbench.leaderboards.tables import Leaderboard, build_leaderboard, records_frame
 
 FORMATS = ("md", "html", "csv", "json")
 OUTPUTS = {"md": "leaderboard.md", "csv": "results.csv", "json": "results.json", "html": "index.html"}
@@ -38,7 +38,7 @@ def read_records(run_dir: Path) -> list[dict[str, Any]]:
     folder = run_dir / "records"
     if not folder.is_dir():
         raise UserError(f"no records in {run_dir} (run `ganbench run --out {run_dir}` first)")
-    return [body for path in sorted(folder.glob("*.json")) if (body := RunStore.read_record_file(path)) is not None]
+    return [body for path in sorted(folder.glob("*.json")) if (body := RunStore.read_record_body(path)) is not None]
 
 
 def copy_samples(leaderboard: Leaderboard, run_dir: Path, site: Path) -> list[SampleGrid]:

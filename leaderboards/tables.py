@@ -1,6 +1,6 @@
 """Leaderboard tables built with pandas from the JSON records alone.
 
-Three tables, each split wherever the protocols of its rows differ (see ``leaderboards.protocols``):
+Three tables, each split wherever the protocols of its rows differ (see ``ganbench.leaderboards.protocols``):
 
 * generators: quality (FID, Heusel et al., NeurIPS 2017; KID, Binkowski et al., ICLR 2018; IS,
   Salimans et al., NeurIPS 2016; precision/recall, Kynkaanniemi et al., NeurIPS 2019;
@@ -13,7 +13,9 @@ Three tables, each split wherever the protocols of its rows differ (see ``leader
 * the cross-generator matrix of each detector: AUC, train generator x test generator.
 
 Every statistic is computed per seed first, then reported as mean, sample std and count over
-seeds.
+seeds, with the 95% t-interval of the mean; each table is ranked by its sort metric (FID for
+generators, in-distribution AUC for detectors), neighbours that Welch's t-test over seeds cannot
+tell apart sharing a rank (see ``ganbench.leaderboards.uncertainty``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from ganbench.errors import UserError
-from leaderboards.protocols import common, partition, signature
+from ganbench.leaderboards.protocols import common, partition, signature
+from ganbench.leaderboards.uncertainty import RANK_COLUMNS, ranked, with_intervals
 
 ROW_FIELDS = ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
               "status", "reason", "seconds", "metrics")
@@ -52,7 +55,8 @@ COUNTS = ("classes_covered", "modes_covered")
 
 @dataclass(frozen=True)
 class Column:
-    """One displayed column; numeric columns hold ``name``, ``name_std`` and ``name_n`` in the data."""
+    """One displayed column; numeric columns hold ``name``, ``name_std``, ``name_n``, ``name_ci_low`` and
+    ``name_ci_high`` in the data. ``interval_of`` names the numeric column whose interval a column shows."""
 
     name: str
     label: str
@@ -60,11 +64,15 @@ class Column:
     better: str | None = None
     numeric: bool = True
     integer: bool = False
+    interval_of: str | None = None
 
 
 @dataclass
 class Board:
-    """One table: rows that share every protocol named in ``protocols`` (group -> protocol)."""
+    """One table: rows that share every protocol named in ``protocols`` (group -> protocol).
+
+    ``rank_by`` names the numeric column the rows are ranked by (the data then holds ``RANK_COLUMNS``).
+    """
 
     kind: str
     title: str
@@ -72,19 +80,27 @@ class Board:
     data: pd.DataFrame
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     subject: str | None = None
+    rank_by: str | None = None
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
     def sorted_by(self, name: str) -> Board:
-        """Best first by ``name`` (ascending unless higher is better); missing values last."""
+        """Best first by ``name`` (ascending unless higher is better); missing values last.
+
+        A numeric column with a better direction also ranks the rows, ties marked by Welch's test.
+        """
         column = self.column(name)
         if column is None:
             return self
         ascending = column.better != "higher"
         tie = self.columns[0].name
-        data = self.data.sort_values([name, tie], ascending=[ascending, True], na_position="last", kind="stable")
-        return replace(self, data=data.reset_index(drop=True))
+        data = self.data.drop(columns=list(RANK_COLUMNS), errors="ignore")
+        data = data.sort_values([name, tie], ascending=[ascending, True], na_position="last", kind="stable")
+        data = data.reset_index(drop=True)
+        if column.numeric and column.better:
+            return replace(self, data=ranked(data, name), rank_by=name)
+        return replace(self, data=data, rank_by=None)
 
 
 @dataclass
@@ -194,7 +210,8 @@ def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], colu
         protocols = {g: common(data[f"protocol_{g}"]) for g in groups if f"protocol_{g}" in data}
         keep = [c.name for c in kept] + [f"{c.name}_{s}" for c in kept if c.numeric for s in ("std", "n")]
         keep += [t for t in text if t in data and t not in keep]
-        boards.append(Board(kind, title, kept, data[keep], {g: p for g, p in protocols.items() if p}))
+        data = with_intervals(data[keep], [c.name for c in kept if c.numeric])
+        boards.append(Board(kind, title, kept, data, {g: p for g, p in protocols.items() if p}))
     return boards
 
 
@@ -438,6 +455,7 @@ def cross_boards(frame: pd.DataFrame) -> list[Board]:
             for suffix, source in (("", "auc"), ("_std", "auc_std"), ("_n", "auc_n")):
                 data[f"{test}{suffix}"] = data.train_generator.map(cell[source])
             columns.append(Column(test, test, "clean", "higher"))
+        data = with_intervals(data, tests)
         boards.append(Board("cross", f"Cross-generator AUC · {detector} · {dataset} / {preset}", columns, data,
                             {"clean": common(rows.protocol)}, subject=detector))
     return boards

@@ -1,58 +1,65 @@
 """rich renderings of the leaderboard tables for a terminal.
 
-Terminals are narrow, so a header carries its protocol as a short tag (``[q]``) and the table's
-caption spells every tagged protocol out; data set and preset move to the title when one table
-holds a single one of each.
+Each table prints as its title, its protocol stated once, then the table with short headers. On a
+terminal rich fits the table to the window; written to a pipe or a file (where the width is
+unknown) a table keeps its natural width, so no column is ever folded to a few characters a line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from leaderboards.formatting import header, text_rows
-from leaderboards.protocols import describe
-from leaderboards.tables import Board, build_leaderboard
+from ganbench.leaderboards.formatting import (label, legend, protocol_lines, right_aligned, shown_columns,
+                                              statistics_line, text_rows)
+from ganbench.leaderboards.tables import Board, Leaderboard, build_leaderboard
 
 TABLES = ("generators", "detectors", "cross")
-SHARED = ("dataset", "preset")
-MIN_WIDTH, MAX_WIDTH = 5, 24
+PIPED_WIDTH = 10_000
 
 
-def _title(board: Board, hidden: list[str]) -> str:
-    if board.kind == "cross" or not hidden:
-        return board.title
-    return board.title + " · " + " / ".join(str(board.data[name].iloc[0]) for name in hidden)
+def legible(console: Console) -> Console:
+    """``console`` itself on a terminal; otherwise one writing to the same file that never narrows a table."""
+    if console.is_terminal:
+        return console
+    return Console(file=console.file, width=PIPED_WIDTH, quiet=console.quiet, no_color=console.no_color,
+                   highlight=False)
 
 
-def rich_table(board: Board, width: int = 200) -> Table:
-    """A rich table; user strings go in as ``Text`` so that rich never reads them as markup.
-
-    Columns keep their values unbroken where ``width`` allows it; otherwise rich folds cells.
-    """
-    hidden = [n for n in SHARED if board.column(n) and board.data[n].nunique(dropna=False) == 1]
-    shown = [i for i, c in enumerate(board.columns) if c.name not in hidden]
-    tags = {group: group[0] for group in board.protocols}
-    caption = "\n".join(f"[{tags[g]}] {g}: {describe(p) or ', '.join(f'{k}={v}' for k, v in sorted(p.items()))}"
-                        for g, p in board.protocols.items())
-    table = Table(title=Text(_title(board, hidden)), caption=Text(caption), caption_justify="left",
-                  header_style="bold")
-    rows = text_rows(board)
-    widths = [min(max([len(r[i]) for r in rows] + [MIN_WIDTH]), MAX_WIDTH) for i in shown]
-    words = [max(len(w) for w in (header(board, board.columns[i])[0] + " [x]").split()) for i in shown]
-    fits = sum(max(a, b) for a, b in zip(widths, words)) + 3 * len(widths) + 1 < width - 2
-    for index, widest in zip(shown, widths):
-        column = board.columns[index]
-        label, _ = header(board, column)
-        tag = f" [{tags[column.group]}]" if column.group in tags and board.kind != "cross" else ""
-        table.add_column(Text(label + tag), justify="right" if column.numeric else "left",
-                         min_width=widest if fits else None, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(row[i]) for i in shown))
+def rich_table(board: Board) -> Table:
+    """The board as a rich table; user strings go in as ``Text`` so that rich never reads them as markup."""
+    columns = shown_columns(board)
+    table = Table(header_style="bold")
+    for column in columns:
+        table.add_column(Text(label(column)), justify="right" if right_aligned(column) else "left", overflow="fold")
+    for row in text_rows(board, columns):
+        table.add_row(*(Text(value) for value in row))
     return table
+
+
+def board_renderable(board: Board) -> Group:
+    """Title, protocol (column groups indented under it), statistics, table and rank legend of one board."""
+    lines = [Text(("  " if index else "") + line, style="dim") for index, line in enumerate(protocol_lines(board))]
+    above = [Text(text, style="dim") for text in (statistics_line(board),) if text]
+    below = [Text(text, style="dim") for text in (legend(board),) if text]
+    return Group(Text(board.title, style="bold"), *lines, *above, rich_table(board), *below)
+
+
+def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str] = TABLES) -> None:
+    """The tables of ``kinds`` in that order, then the units that failed or diverged."""
+    out = legible(console)
+    for kind in kinds:
+        for board in leaderboard.of_kind(kind):
+            out.print(board_renderable(board))
+            out.print()
+    for problem in leaderboard.problems:
+        if problem["status"] != "skipped":
+            subject = " ".join(str(problem[k]) for k in ("generator", "detector") if problem.get(k))
+            out.print(Text(f"{problem['kind']} {subject}: {problem['status']} ({problem['reason']})", style="red"))
 
 
 def print_leaderboard(records: list[dict[str, Any]], console: Console, table: str | None = None,
@@ -62,11 +69,13 @@ def print_leaderboard(records: list[dict[str, Any]], console: Console, table: st
     if not leaderboard.boards and not leaderboard.problems:
         console.print("no records yet")
         return
-    for kind in TABLES:
-        if table in (None, kind):
-            for board in leaderboard.of_kind(kind):
-                console.print(rich_table(board, console.width))
-    for problem in leaderboard.problems:
-        if problem["status"] != "skipped":
-            subject = " ".join(str(problem[k]) for k in ("generator", "detector") if problem.get(k))
-            console.print(Text(f"{problem['kind']} {subject}: {problem['status']} ({problem['reason']})", style="red"))
+    print_boards(leaderboard, console, TABLES if table is None else (table,))
+
+
+def print_detector(records: list[dict[str, Any]], console: Console, detector: str) -> None:
+    """One detector's leaderboard rows: its detectors table, its cross-generator matrix and its unfinished units."""
+    leaderboard = build_leaderboard([r for r in records if r.get("detector") == detector])
+    if not leaderboard.boards and not leaderboard.problems:
+        console.print(f"no records of detector {detector}")
+        return
+    print_boards(leaderboard, console, ("detectors", "cross"))

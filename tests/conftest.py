@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 from ganbench.data import Dataset, load_digits
 from ganbench.store import CACHE_ENV
-from generators import DataSpec
+from ganbench.generators import DataSpec
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import ganbench.runner
+import ganbench.detection
+import ganbench.generation
 import ganbench.store
 from ganbench.cli import app
 
@@ -43,12 +44,12 @@ def arm(moment: str) -> None:
         def metrics(*args: Any, **kwargs: Any) -> Any:
             die()
 
-        ganbench.runner.generation_metrics = metrics  # type: ignore[assignment]
+        ganbench.generation.generation_metrics = metrics  # type: ignore[assignment]
     elif moment == "detector":
         def fit(*args: Any, **kwargs: Any) -> Any:
             die()
 
-        ganbench.runner.SuiteRunner.fit_detector = fit  # type: ignore[method-assign]
+        ganbench.detection.DetectionUnits.fit_detector = fit  # type: ignore[method-assign]
     else:
         raise SystemExit(f"unknown moment {moment!r}")
 

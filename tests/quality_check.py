@@ -14,8 +14,8 @@ from pathlib import Path
 from ganbench.data import Dataset, load_digits
 from ganbench.features import ClassifierExtractor
 from ganbench.metrics import fid_from_features
-from generators import GenerativeModel
-from generators.trainer import TrainConfig, train
+from ganbench.generators import GenerativeModel
+from ganbench.generators.trainer import TrainConfig, train
 
 CLASSIFIER_EPOCHS = 3
 

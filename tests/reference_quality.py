@@ -7,8 +7,8 @@ from pathlib import Path
 from ganbench.data import Dataset
 from ganbench.features import ClassifierExtractor
 from ganbench.metrics import fid_from_features
-from generators import DataSpec, GenerativeModel, create_generator
-from generators.trainer import TrainConfig, train
+from ganbench.generators import DataSpec, GenerativeModel, create_generator
+from ganbench.generators.trainer import TrainConfig, train
 
 
 def digits_extractor(data: Dataset, cache_dir: Path) -> ClassifierExtractor:

@@ -52,7 +52,7 @@ def test_sample_command_writes_png_folder_and_npz(smoke_run, tmp_path: Path):
 
 
 def test_failed_unit_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch):
-    from generators.dcgan import DCGAN
+    from ganbench.generators.dcgan import DCGAN
 
     def explode(self, batch):
         raise RuntimeError("boom")
@@ -66,7 +66,7 @@ def test_failed_unit_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch
     assert status["sample"]["status"] == "skipped" and status["detection"]["status"] == "skipped"
 
 
-@pytest.mark.parametrize("what", ["generators", "detectors", "datasets", "metrics", "suites", "presets"])
+@pytest.mark.parametrize("what", ["generators", "detectors", "datasets", "metrics", "extractors", "suites", "presets"])
 def test_list_json(what):
     result = CliRunner().invoke(app, ["list", what, "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)
@@ -104,7 +104,7 @@ def test_resolution_option_overrides_only_the_preset_resolution(tmp_path: Path):
     from ganbench.cli import _run_config
     from ganbench.presets import get_preset
 
-    config = _run_config("dcgan", "quick", "digits", tmp_path, "cpu", 0, False, True, False, resolution=32)
+    config = _run_config("dcgan", preset="quick", out=tmp_path, device="cpu", quiet=True, resolution=32)
     assert config.preset == get_preset("quick").with_overrides(resolution=32)
 
 
@@ -112,24 +112,26 @@ def test_a_changed_hyperparameter_retrains_instead_of_reusing(tmp_path: Path, mo
     import functools
 
     from ganbench.presets import get_preset
-    from ganbench.runner import RunConfig, SuiteRunner
-    from generators.gan import GAN, GANConfig
+    from ganbench.context import RunConfig
+    from ganbench.runner import SuiteRunner
+    from ganbench.generators.gan import GAN, GANConfig
 
     config = RunConfig(suite="gan", preset=get_preset("smoke"), out=tmp_path, quiet=True)
-    first = SuiteRunner(config).train_generator("gan")
+    first = SuiteRunner(config).generation.train_generator("gan")
     same = SuiteRunner(config)
-    assert same.train_generator("gan")["key"] == first["key"] and same.summary.computed == 0
+    assert same.generation.train_generator("gan").key == first.key and same.summary.computed == 0
     monkeypatch.setattr(GAN, "config_class", functools.partial(GANConfig, lr=1e-3))
     changed = SuiteRunner(config)
-    record = changed.train_generator("gan")
-    assert record["status"] == "ok" and record["key"] != first["key"] and changed.summary.computed == 1
+    record = changed.generation.train_generator("gan")
+    assert record.status == "ok" and record.key != first.key and changed.summary.computed == 1
 
 
 def test_detection_plan_changes_which_units_exist_not_their_keys(tmp_path: Path):
     from ganbench.cli import _run_config
-    from ganbench.runner import SuiteRunner
+    from ganbench.context import RunContext
 
-    compact = _run_config("dcgan", "smoke", "digits", tmp_path, "cpu", 0, False, True, False)
-    matrix = _run_config("dcgan", "smoke", "digits", tmp_path, "cpu", 0, False, True, False, detection_plan="matrix")
+    compact = _run_config("dcgan", preset="smoke", out=tmp_path, device="cpu", quiet=True)
+    matrix = _run_config("dcgan", preset="smoke", out=tmp_path, device="cpu", quiet=True,
+                         detection_plan="matrix")
     assert (compact.preset.detection_plan, matrix.preset.detection_plan) == ("compact", "matrix")
-    assert SuiteRunner(compact).base_config() == SuiteRunner(matrix).base_config()
+    assert RunContext(compact).scope.base() == RunContext(matrix).scope.base()

@@ -7,8 +7,8 @@ from torch import nn
 
 from ganbench.features import ClassifierExtractor
 from ganbench.metrics import fid_from_features
-from generators import DataSpec, create_generator
-from generators.trainer import TrainConfig, train
+from ganbench.generators import DataSpec, create_generator
+from ganbench.generators.trainer import TrainConfig, train
 
 
 def test_dcgan_architecture_follows_the_paper(image_spec):

@@ -13,10 +13,10 @@ from ganbench.data import Dataset
 from ganbench.features import ClassifierExtractor
 from ganbench.store import RunStore
 from ganbench.suites import SUITES
-from generators import GENERATORS, DataSpec
-from generators.ddpm import DDPM, DDPMConfig, NoiseSchedule, cosine_betas, ddim_timesteps, linear_betas
-from generators.trainer import TrainConfig, train
-from generators.unet import sinusoidal_embedding
+from ganbench.generators import GENERATORS, DataSpec
+from ganbench.generators.ddpm import DDPM, DDPMConfig, NoiseSchedule, cosine_betas, ddim_timesteps, linear_betas
+from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators.unet import sinusoidal_embedding
 from reference_quality import build, digits_extractor, fid, train_steps
 
 TINY = dict(width=8, channel_mults=(1, 2), attention_resolutions=(4,), patch_size=1)

@@ -9,16 +9,16 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from detectors import DETECTORS, RunSettings, build_detector
-from detectors.augment import BlurJpeg, BlurJpegConfig
-from detectors.cnn import EfficientNetDetector, ResNet50Detector, TimmDetector, XceptionDetector
-from detectors.dct import DCTDetector, dct2, log_dct_features
-from detectors.npr import NPRConfig, NPRDetector, npr_residual
-from detectors.perturbations import blur, jpeg
-from detectors.probe import ProbeDetector
-from detectors.small_cnn import SmallCNNDetector
-from detectors.spectrum import SpectrumDetector, azimuthal_average
-from detectors.training import CNNDetector
+from ganbench.detectors import DETECTORS, RunSettings, build_detector
+from ganbench.detectors.augment import BlurJpeg, BlurJpegConfig
+from ganbench.detectors.cnn import EfficientNetDetector, ResNet50Detector, TimmDetector, XceptionDetector
+from ganbench.detectors.dct import DCTDetector, dct2, log_dct_features
+from ganbench.detectors.npr import NPRConfig, NPRDetector, npr_residual
+from ganbench.detectors.perturbations import blur, jpeg
+from ganbench.detectors.probe import ProbeDetector
+from ganbench.detectors.small_cnn import SmallCNNDetector
+from ganbench.detectors.spectrum import SpectrumDetector, azimuthal_average
+from ganbench.detectors.training import CNNDetector
 from ganbench.errors import UserError
 
 
@@ -157,7 +157,7 @@ def test_npr_detector_trains_on_residuals(digits16) -> None:
 
 @pytest.mark.parametrize("cls", [ResNet50Detector, XceptionDetector, EfficientNetDetector])
 def test_timm_detectors_forward_small_images(cls, monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr("detectors.cnn.local_weights", lambda name: None)
+    monkeypatch.setattr("ganbench.detectors.cnn.local_weights", lambda name: None)
     detector = cls(seed=0, epochs=1)
     network = detector.build(1, 32, 32).eval()
     assert detector.weights_used == "scratch" and detector.config.augment == BlurJpegConfig()

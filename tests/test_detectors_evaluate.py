@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score
 
-from detectors.evaluate import (bootstrap_auc, detection_metrics, equal_error_rate, expected_calibration_error,
+from ganbench.detectors.evaluate import (bootstrap_auc, detection_metrics, equal_error_rate, expected_calibration_error,
                                 resampled_aucs, tpr_at_fpr, validation_threshold)
 
 

@@ -22,16 +22,17 @@ if str(ROOT) not in sys.path:
 
 from ganbench.presets import Preset  # noqa: E402
 
-TINY = Preset("tiny-ddp", resolution=16, steps=12, batch_size=16, width=8, max_seconds=None,
+TINY = Preset("tiny-ddp", resolution=16, steps=12, batch_size=16, width=8,
               checkpoint_every=5, n_eval=100, n_detector_train=60, n_detector_test=40,
               detector_epochs=1, classifier_epochs=1)
 
 
 def worker(out: Path, dump: Path) -> None:
-    import ganbench.runner as runner
+    import ganbench.generation as generation
+    import ganbench.ranks as ranks
     from ganbench.cli import app
     from ganbench.presets import PRESETS
-    from generators import distributed
+    from ganbench.generators import distributed
 
     PRESETS.register(TINY)
     world, _ = distributed.init("cpu")
@@ -43,14 +44,14 @@ def worker(out: Path, dump: Path) -> None:
     opt.step()
     (dump / f"toy{world.rank}.json").write_text(json.dumps(toy.weight.tolist()))
 
-    original = runner.train
+    original = generation.train
 
     def train_and_dump(model, *args, **kwargs):
         outcome = original(model, *args, **kwargs)
         torch.save({k: v.clone() for k, v in model.state_dict().items()}, dump / f"rank{world.rank}.pt")
         return outcome
 
-    runner.train = train_and_dump
+    generation.train = ranks.train = train_and_dump
     app(["train", "dcgan", "--preset", TINY.name, "--out", str(out), "--device", "cpu", "--quiet"],
         standalone_mode=False)
 
@@ -65,10 +66,10 @@ def one_thread():
 
 
 def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16, one_thread):
-    from ganbench.runner import RunConfig, build_generator, training_config
+    from ganbench.context import RunConfig, build_generator, training_config
     from ganbench.store import RunStore
-    from generators import DataSpec
-    from generators.trainer import train
+    from ganbench.generators import DataSpec
+    from ganbench.generators.trainer import train
 
     out, dump = tmp_path / "run", tmp_path / "dump"
     dump.mkdir()
@@ -91,8 +92,8 @@ def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, d
     # rank 0 alone wrote the unit records and the checkpoint; no lock is left behind
     kinds = sorted(p.name.split("-")[0] for p in (out / "records").glob("*.json"))
     assert kinds == ["generation", "sample", "train"]
-    records = {r["kind"]: r for r in RunStore(out).records()}
-    assert all(r["status"] == "ok" for r in records.values()) and records["train"]["metrics"]["steps"] == TINY.steps
+    records = {r.kind: r for r in RunStore(out).records()}
+    assert all(r.status == "ok" for r in records.values()) and records["train"].metrics["steps"] == TINY.steps
     assert not list((out / "locks").iterdir())
     (checkpoint,) = (out / "checkpoints").glob("dcgan-*.pt")
     state = RunStore.load_checkpoint(checkpoint)
@@ -111,8 +112,8 @@ def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, d
 
 
 def test_compiled_networks_keep_their_state_dict_keys(image_spec):
-    from generators import create_generator
-    from generators.trainer import compile_networks
+    from ganbench.generators import create_generator
+    from ganbench.generators.trainer import compile_networks
 
     model = create_generator("dcgan", image_spec, width=8)
     keys = list(model.state_dict())

@@ -10,13 +10,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from detectors.evaluate import validation_threshold
-from detectors.plugins import DetectorSpec, resolve_detector
-from detectors.protocols import detection_plan
+from ganbench.detectors.evaluate import validation_threshold
+from ganbench.detectors.plugins import DetectorSpec, resolve_detector
+from ganbench.detectors.protocols import detection_plan
 from ganbench.cli import app
 from ganbench.errors import UserError
 from ganbench.presets import get_preset
-from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.context import RunConfig
+from ganbench.runner import SuiteRunner
 
 PLUGIN = '''
 import numpy as np
@@ -147,7 +148,7 @@ def test_threshold_comes_from_validation_data_only(digits, tmp_path) -> None:
     runner = SuiteRunner(RunConfig(suite="dcgan", preset=get_preset("smoke"), out=tmp_path, quiet=True))
     real = digits.x_train[:100]
     fake = torch.flip(digits.x_train[100:200], dims=(3,)) // 2
-    state = runner.fit_detector(DetectorSpec("recorder", Recorder, "import:test"), "dcgan", real, fake)
+    state = runner.detection.fit_detector(DetectorSpec("recorder", Recorder, "import:test"), "dcgan", real, fake)
     model = state["model"]
     val_real, val_fake = model.scored
     assert torch.equal(val_real, real[:20]) and torch.equal(val_fake, fake[:20])
@@ -158,11 +159,11 @@ def test_threshold_comes_from_validation_data_only(digits, tmp_path) -> None:
 
 def test_null_check_is_near_chance_for_real_vs_real(tmp_path) -> None:
     runner = SuiteRunner(RunConfig(suite="dcgan", preset=get_preset("smoke"), out=tmp_path, quiet=True))
-    record = runner.null_check(resolve_detector("spectrum"))
-    m = record["metrics"]
-    assert record["kind"] == "null_check" and record["generator"] == record["train_generator"] == "real"
+    record = runner.detection.null_check(resolve_detector("spectrum"))
+    m = record.metrics
+    assert record.kind == "null_check" and record.generator == record.train_generator == "real"
     assert 0.35 < m["auc"] < 0.65 and m["auc_ci_low"] < 0.5 < m["auc_ci_high"] and m["null_pass"] == 1
-    assert record["protocol"]["n_real"] == record["protocol"]["n_fake"] > 100
+    assert record.protocol["n_real"] == record.protocol["n_fake"] > 100
 
 
 def test_protocol_plan_covers_matrix_train_on_all_and_leave_one_out() -> None:

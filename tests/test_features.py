@@ -128,7 +128,7 @@ def test_extractor_names_are_checked():
     assert result.exit_code == 2 and "did you mean 'inception'" in result.output
 
 
-def test_list_metrics_shows_every_extractor():
-    result = CliRunner().invoke(app, ["list", "metrics", "--json"])
+def test_list_extractors_shows_every_extractor():
+    result = CliRunner().invoke(app, ["list", "extractors", "--json"])
     assert result.exit_code == 0
     assert {"classifier", "inception", "timm"} <= {row["name"] for row in json.loads(result.stdout)}

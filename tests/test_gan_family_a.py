@@ -13,9 +13,9 @@ from torch.nn.utils import parametrize
 from ganbench.data import Dataset, load_toy2d, to_float
 from ganbench.features import ClassifierExtractor
 from ganbench.metrics import fid_from_features, matched_code_accuracy
-from generators import GENERATORS, Batch, DataSpec, GenerativeModel, create_generator
-from generators.losses import gradient_penalty
-from generators.trainer import TrainConfig, train
+from ganbench.generators import GENERATORS, Batch, DataSpec, GenerativeModel, create_generator
+from ganbench.generators.losses import gradient_penalty
+from ganbench.generators.trainer import TrainConfig, train
 
 SPEC16 = DataSpec("image", 1, 16, 10)
 POINTS = DataSpec("points", 0, 0, 8)
@@ -70,7 +70,7 @@ def test_registry_lists_the_family_with_papers() -> None:
     for name in FAMILY_A:
         cls = GENERATORS.get(name)
         assert cls.paper and 2014 <= cls.year <= 2018
-        assert cls.__module__.startswith("generators.")
+        assert cls.__module__.startswith("ganbench.generators.")
     assert {n for n in FAMILY_A if GENERATORS.get(n).conditional} == {"cgan"}
     assert {n for n in FAMILY_A if GENERATORS.get(n).supports_points} == {"gan", "wgan-gp", "lsgan", "sngan"}
 

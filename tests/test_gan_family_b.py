@@ -10,14 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.metrics import conditional_accuracy
-from generators import GENERATORS, Batch, DataSpec, create_generator
-from generators.ema import warmup_ema_decay
-from generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchStdDev,
+from ganbench.generators import GENERATORS, Batch, DataSpec, create_generator
+from ganbench.generators.ema import warmup_ema_decay
+from ganbench.generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchStdDev,
                                ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, SelfAttention,
                                has_spectral_norm)
-from generators.losses import drift_penalty, orthogonal_regularization
-from generators.progan import growth_state
-from generators.trainer import TrainConfig, train
+from ganbench.generators.losses import drift_penalty, orthogonal_regularization
+from ganbench.generators.progan import growth_state
+from ganbench.generators.trainer import TrainConfig, train
 from quality_check import digits, extractor, fid_before_after
 
 SPEC32 = DataSpec("image", 1, 32, 10)

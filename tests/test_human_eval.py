@@ -14,7 +14,7 @@ from ganbench.human_eval import Item, ItemSet, VoteLog, human_records, split_cou
 from ganbench.human_eval import votes as votes_module
 from ganbench.human_eval.votes import votes_path
 from ganbench.presets import get_preset
-from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.context import RunConfig, RunContext
 from ganbench.store import RunStore
 
 
@@ -113,7 +113,7 @@ def test_rater_names_never_share_a_vote_file(tmp_path: Path) -> None:
 
 def test_human_records_shape_and_numbers(tmp_path: Path) -> None:
     preset = get_preset("smoke").with_overrides(name="tiny", resolution=16)
-    runner = SuiteRunner(RunConfig(suite="dcgan", preset=preset, out=tmp_path, quiet=True))
+    context = RunContext(RunConfig(suite="dcgan", preset=preset, out=tmp_path, quiet=True))
     items = tuple(Item(p, "real", None, p, b"r") for p in range(4)) + tuple(
         Item(4 + p, "fake", "a" if p < 2 else "b", p, b"f") for p in range(4))
     item_set = ItemSet("k", items, ("a", "b", "c"), 16)
@@ -121,25 +121,25 @@ def test_human_records_shape_and_numbers(tmp_path: Path) -> None:
              + [{**_vote("fake", "real", "a"), "position": 4}, {**_vote("fake", "fake", "a"), "position": 5},
                 {**_vote("fake", "fake", "b"), "position": 6}])
     path = votes_path(tmp_path, "ann <1>")
-    written = [(r, label) for r, label in human_records(runner, item_set, "ann <1>", votes, path)]
+    written = [(r, label) for r, label in human_records(context, item_set, "ann <1>", votes, path)]
     for record, label in written:
-        runner.store.write_record(record, label)
+        context.store.write_record(record, label)
     assert sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "records").iterdir()) == [
         "detection-human-ann_1_-a", "detection-human-ann_1_-b", "human-ann_1_"]
-    rows = {(r["kind"], r["generator"]): r for r in RunStore(tmp_path).records()}
+    rows = {(r.kind, r.generator): r for r in RunStore(tmp_path).records()}
     assert set(rows) == {("detection", "a"), ("detection", "b"), ("human", None)}  # c has no votes yet
     a = rows[("detection", "a")]
-    assert (a["detector"], a["train_generator"], a["perturbation"], a["status"]) == ("human:ann <1>", "human", "none", "ok")
-    assert (a["dataset"], a["preset"], a["seed"]) == ("digits", "tiny", 0)
-    assert a["metrics"]["votes"] == 6 and a["metrics"]["fooled_rate"] == 0.5 and a["metrics"]["real_acc"] == 0.75
-    assert a["metrics"]["acc"] == pytest.approx(4 / 6)
-    assert (a["metrics"]["acc_ci_low"], a["metrics"]["acc_ci_high"]) == pytest.approx(wilson_interval(4, 6))
-    assert rows[("detection", "b")]["metrics"]["fooled_rate"] == 0.0
-    assert (a["protocol"]["n_real"], a["protocol"]["n_fake"], a["protocol"]["items"]) == (4, 2, 8)
-    assert a["info"]["complete"] is False and a["info"]["votes_file"].startswith("human/votes-ann_1_-")
+    assert (a.detector, a.train_generator, a.perturbation, a.status) == ("human:ann <1>", "human", "none", "ok")
+    assert (a.dataset, a.preset, a.seed) == ("digits", "tiny", 0)
+    assert a.metrics["votes"] == 6 and a.metrics["fooled_rate"] == 0.5 and a.metrics["real_acc"] == 0.75
+    assert a.metrics["acc"] == pytest.approx(4 / 6)
+    assert (a.metrics["acc_ci_low"], a.metrics["acc_ci_high"]) == pytest.approx(wilson_interval(4, 6))
+    assert rows[("detection", "b")].metrics["fooled_rate"] == 0.0
+    assert (a.protocol["n_real"], a.protocol["n_fake"], a.protocol["items"]) == (4, 2, 8)
+    assert a.info["complete"] is False and a.info["votes_file"].startswith("human/votes-ann_1_-")
     rater = rows[("human", None)]
-    assert rater["detector"] == "human:ann <1>" and rater["metrics"]["votes"] == 7
-    assert rater["metrics"]["fooled_rate"] == pytest.approx(1 / 3)
-    assert rater["metrics"]["acc"] == pytest.approx(5 / 7)
-    assert rater["seconds"] == pytest.approx(7 * 1.5)
-    assert rater["metrics"]["balanced_acc"] == pytest.approx((0.75 + 2 / 3) / 2)
+    assert rater.detector == "human:ann <1>" and rater.metrics["votes"] == 7
+    assert rater.metrics["fooled_rate"] == pytest.approx(1 / 3)
+    assert rater.metrics["acc"] == pytest.approx(5 / 7)
+    assert rater.seconds == pytest.approx(7 * 1.5)
+    assert rater.metrics["balanced_acc"] == pytest.approx((0.75 + 2 / 3) / 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import http.client
 import io
 import json
@@ -27,7 +28,8 @@ from ganbench.human_eval.server import RatingServer
 from ganbench.human_eval.votes import votes_path
 from ganbench.imageio import png_bytes
 from ganbench.presets import PRESETS, get_preset
-from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.context import RunConfig, RunContext
+from ganbench.runner import SuiteRunner
 from ganbench.runtime import derive_seed
 from ganbench.store import RunStore
 
@@ -41,13 +43,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
     """A real run folder holding a (barely) trained DCGAN checkpoint and its train record."""
     config = RunConfig(suite="dcgan", preset=TINY, out=tmp_path_factory.mktemp("human_run"), quiet=True)
     runner = SuiteRunner(config)
-    assert runner.train_generator("dcgan")["status"] == "ok"
+    assert runner.generation.train_generator("dcgan").status == "ok"
     return config
 
 
 @pytest.fixture(scope="module")
-def runner(run: RunConfig) -> SuiteRunner:
-    return SuiteRunner(run)
+def context(run: RunConfig) -> RunContext:
+    return RunContext(run)
 
 
 def _request(url: str, method: str = "GET", path: str = "/", body: Any = None,
@@ -82,8 +84,8 @@ def _png(state: dict[str, Any]) -> bytes:
 
 
 @pytest.fixture()
-def served(runner: SuiteRunner, tmp_path: Path) -> Iterator[tuple[str, ItemSet, Path]]:
-    item_set = build_item_set(runner, ["dcgan"], N, "ann")
+def served(context: RunContext, tmp_path: Path) -> Iterator[tuple[str, ItemSet, Path]]:
+    item_set = build_item_set(context, ["dcgan"], N, "ann")
     path = votes_path(tmp_path, "ann")
     server = RatingServer(RatingSession(item_set, VoteLog(path, "ann", item_set)), "ann").start()
     yield server.url, item_set, path
@@ -123,13 +125,13 @@ def test_votes_are_on_disk_in_order_balanced_and_blind(served: tuple[str, ItemSe
         assert "dcgan" not in text and "generator\"" not in text and "truth" not in text
 
 
-def test_resume_after_restart_skips_voted_images(runner: SuiteRunner, served: tuple[str, ItemSet, Path]) -> None:
+def test_resume_after_restart_skips_voted_images(context: RunContext, served: tuple[str, ItemSet, Path]) -> None:
     url, item_set, path = served
     for _ in range(5):
         status, _ = _vote(url, _state(url)["id"], "real")
         assert status == 200
     old_token = _state(url)["id"]
-    again = build_item_set(runner, ["dcgan"], N, "ann")
+    again = build_item_set(context, ["dcgan"], N, "ann")
     assert [i.png for i in again.items] == [i.png for i in item_set.items]  # deterministic per rater and seed
     server = RatingServer(RatingSession(again, VoteLog(path, "ann", again)), "ann").start()
     try:
@@ -145,15 +147,15 @@ def test_resume_after_restart_skips_voted_images(runner: SuiteRunner, served: tu
         server.stop()
 
 
-def test_order_depends_on_rater_but_images_do_not(runner: SuiteRunner) -> None:
-    ann = build_item_set(runner, ["dcgan"], N, "ann")
-    bob = build_item_set(runner, ["dcgan"], N, "bob")
+def test_order_depends_on_rater_but_images_do_not(context: RunContext) -> None:
+    ann = build_item_set(context, ["dcgan"], N, "ann")
+    bob = build_item_set(context, ["dcgan"], N, "bob")
     assert ann.key == bob.key
     assert sorted(i.name for i in ann.items) == sorted(i.name for i in bob.items)
     assert [i.name for i in ann.items] != [i.name for i in bob.items]
     # the fakes are new samples, not the runner's "fresh" set that detectors are tested on
     ours = {i.png for i in ann.items if i.truth == "fake"}
-    detectors_fresh = runner.trained_model("dcgan").sample(N // 2, seed=derive_seed(0, "dcgan", "fresh"))
+    detectors_fresh = context.trained_model("dcgan").sample(N // 2, seed=derive_seed(0, "dcgan", "fresh"))
     assert len(ours) == N // 2 and not ours & {png_bytes(x) for x in detectors_fresh}
 
 
@@ -175,9 +177,9 @@ def test_bad_requests_are_refused_and_record_nothing(served: tuple[str, ItemSet,
     assert len(path.read_text().splitlines()) == 1
 
 
-def test_page_escapes_the_rater_and_loads_nothing_external(runner: SuiteRunner, tmp_path: Path) -> None:
+def test_page_escapes_the_rater_and_loads_nothing_external(context: RunContext, tmp_path: Path) -> None:
     rater = '<script>alert("x")</script>&'
-    item_set = build_item_set(runner, ["dcgan"], 2, rater)
+    item_set = build_item_set(context, ["dcgan"], 2, rater)
     server = RatingServer(RatingSession(item_set, VoteLog(votes_path(tmp_path, rater), rater, item_set)), rater)
     server.start()
     try:
@@ -214,12 +216,12 @@ def test_run_human_eval_stops_on_ctrl_c_and_resumes_to_full_records(run: RunConf
     finished = run_human_eval(run, ["dcgan"], N, "cy", 0, lambda url, done, total: urls.put(url))
     helper.join()
     assert finished.complete
-    records = {(r["kind"], r["generator"]): r for r in RunStore(run.out).records() if r["detector"] == "human:cy"}
+    records = {(r.kind, r.generator): r for r in RunStore(run.out).records() if r.detector == "human:cy"}
     assert set(records) == {("detection", "dcgan"), ("human", None)}
-    row = records[("detection", "dcgan")]["metrics"]
+    row = records[("detection", "dcgan")].metrics
     assert (row["real_acc"], row["fake_acc"], row["fooled_rate"], row["acc"]) == (1.0, 0.0, 1.0, 0.5)
     assert (row["votes"], row["real_votes"], row["fake_votes"]) == (N, N // 2, N // 2)
-    assert records[("human", None)]["info"]["complete"] is True
+    assert records[("human", None)].info["complete"] is True
 
 
 def test_cli_rewrites_records_of_a_finished_rater_and_explains_missing_runs(
@@ -251,11 +253,12 @@ class DevTools:
     def __init__(self, browser: str, profile: Path) -> None:
         to_browser, self._writer = os.pipe()
         self._reader, from_browser = os.pipe()
-        high_in, high_out = (os.dup2(to_browser, 20), os.dup2(from_browser, 21))
+        high_in, high_out = (fcntl.fcntl(to_browser, fcntl.F_DUPFD, 10), fcntl.fcntl(from_browser, fcntl.F_DUPFD, 10))
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
                  "--remote-debugging-pipe", "about:blank"]
-        self.process = subprocess.Popen(["bash", "-c", 'exec "$0" "$@" 3<&20 4>&21 20<&- 21>&-', browser, *flags],
+        redirect = f'exec "$0" "$@" 3<&{high_in} 4>&{high_out} {high_in}<&- {high_out}>&-'
+        self.process = subprocess.Popen(["bash", "-c", redirect, browser, *flags],
                                         pass_fds=(high_in, high_out), stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         for fd in (to_browser, from_browser, high_in, high_out):
@@ -310,8 +313,8 @@ def _browser() -> str | None:
 
 
 @pytest.mark.skipif(_browser() is None, reason="no Chromium/Chrome installed (Debian: apt-get install chromium)")
-def test_a_rater_clicks_and_types_through_the_page_in_headless_chromium(runner: SuiteRunner, tmp_path: Path) -> None:
-    item_set = build_item_set(runner, ["dcgan"], 6, "dee")
+def test_a_rater_clicks_and_types_through_the_page_in_headless_chromium(context: RunContext, tmp_path: Path) -> None:
+    item_set = build_item_set(context, ["dcgan"], 6, "dee")
     path = votes_path(tmp_path, "dee")
     server = RatingServer(RatingSession(item_set, VoteLog(path, "dee", item_set)), "dee <b>").start()
     browser = DevTools(str(_browser()), tmp_path / "profile")

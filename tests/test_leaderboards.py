@@ -15,16 +15,21 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from rich.console import Console
 
-from detectors.evaluate import roc_points
+from ganbench.detectors.evaluate import roc_points
 from ganbench.cli import app
 from ganbench.errors import UserError
-from ganbench.store import Record, RunStore, unit_key
-from leaderboards import build_leaderboard, records_frame
-from leaderboards.environment import environment
-from leaderboards.exports import results_csv
-from leaderboards.markdown import leaderboard_markdown
-from leaderboards.publish import parse_formats, publish
+from ganbench.records import Record, record_from_dict
+from ganbench.store import RunStore, unit_key
+from ganbench.leaderboards import build_leaderboard, records_frame
+from ganbench.leaderboards.environment import environment
+from ganbench.leaderboards.exports import results_csv
+from ganbench.leaderboards.formatting import decimals, label, number, shown_columns
+from ganbench.leaderboards.markdown import leaderboard_markdown
+from ganbench.leaderboards.html import Assets, render_page, templates
+from ganbench.leaderboards.publish import parse_formats, publish
+from ganbench.leaderboards.terminal import print_detector
 
 GENERATORS = {"dcgan": "gan", "wgan": "gan", "vae": "vae"}
 FID = {("dcgan", 0): 10.0, ("dcgan", 1): 12.0, ("wgan", 0): 8.0, ("wgan", 1): 9.0, ("vae", 0): 30.0, ("vae", 1): 30.5}
@@ -246,26 +251,74 @@ def parse_number(text: str) -> tuple[float, float | None]:
     return float(mean.replace(",", "")), float(std.replace(",", "")) if std else None
 
 
+def places(text: str) -> int:
+    """Decimals written in a cell (of its mean; the spread uses the same)."""
+    mean = text.partition(" ± ")[0]
+    return len(mean.partition(".")[2])
+
+
 def test_markdown_round_trips_to_the_same_numbers(leaderboard, records) -> None:
     text = leaderboard_markdown(leaderboard, environment(records))
     tables = markdown_tables(text)
     assert len(tables) == len(leaderboard.boards) + 2  # environment, the tables, units that did not finish
     tables = tables[1:-1]
     for board, (heads, body) in zip(leaderboard.boards, tables):
-        assert len(heads) == len(board.columns) and len(body) == len(board.data)
-        for column, head in zip(board.columns, heads):
-            if column.group and board.protocols.get(column.group):
-                assert "(" in head, head  # every measured column names its protocol
+        columns = shown_columns(board)
+        assert heads == [label(c) for c in columns] and len(body) == len(board.data)
+        assert not any("(" in head or "n=" in head for head in heads), heads
+        for index, column in enumerate(columns):
+            cells = [cells[index] for cells in body if cells[index] != "–"]
+            if column.numeric and cells:
+                assert len({places(c) for c in cells}) == 1, (column.name, cells)  # one format per column
         for record, cells in zip(board.data.to_dict("records"), body):
-            for column, text_cell in zip(board.columns, cells):
+            for column, text_cell in zip(columns, cells):
                 if not column.numeric or text_cell == "–":
                     continue
                 mean, std = parse_number(text_cell)
-                assert mean == pytest.approx(record[column.name], rel=6e-4, abs=1e-9)
+                tolerance = 0.51 * 10 ** -places(text_cell) + 1e-12
+                assert mean == pytest.approx(record[column.name], abs=tolerance)
                 if std is not None:
-                    assert std == pytest.approx(record[f"{column.name}_std"], rel=0.04)  # the spread keeps two digits
-    gen_heads = tables[0][0]
-    assert any(h.startswith("FID ↓ (classifier · real test n=360 · fake n=500)") for h in gen_heads)
+                    assert std == pytest.approx(record[f"{column.name}_std"], abs=tolerance)
+    assert tables[0][0][:7] == ["rank", "generator", "family", "seeds ↑", "FID ↓", "FID 95% CI", "IS ↑"]
+    assert [row[4] for row in tables[0][1]] == ["8.50 ± 0.71", "11.00 ± 1.41", "30.25 ± 0.35"]
+    assert [row[5] for row in tables[0][1]] == ["[2.15, 14.85]", "[-1.71, 23.71]", "[27.07, 33.43]"]
+
+
+def sections(markdown: str) -> dict[str, list[str]]:
+    """The lines of each ``###`` section of a Markdown document, by title."""
+    found: dict[str, list[str]] = {}
+    for part in markdown.split("\n### ")[1:]:
+        title, *lines = part.split("\n")
+        found[title] = lines
+    return found
+
+
+def test_markdown_states_each_protocol_once_above_its_table(leaderboard, records) -> None:
+    text = leaderboard_markdown(leaderboard, environment(records))
+    found = sections(text)
+    assert len(found) == len(leaderboard.boards)
+    for title, lines in found.items():
+        table = next(i for i, line in enumerate(lines) if line.startswith("|"))
+        protocol = [i for i, line in enumerate(lines) if line.startswith("Protocol")]
+        assert len(protocol) == 1 and protocol[0] < table, title
+    generators = found["Generators"]
+    assert generators[1] == "Protocol: data set digits · preset smoke"
+    assert "- quality (FID, IS, classes covered): classifier features · real test n=360 · fake n=500" in generators
+    assert "- cost (train s, sampling img/s): cpu" in generators
+    assert found["Detectors"][1] == ("Protocol: data set digits · preset smoke · real test n=200 · fake n=200 · "
+                                     "threshold from validation of train generator")
+    assert found["Cross-generator AUC · cnn · digits / smoke"][1].startswith("Protocol: real test n=200")
+    assert text.count("n=360") == 1
+
+
+def test_numbers_keep_one_format_per_column() -> None:
+    assert decimals([3.955, 156.7, 110.0, 20.02, 29.09]) == 2
+    assert decimals([0.05513, 0.1766, 8.712, 0.001601]) == 4
+    assert decimals([4522.0, 66393.0, 36.39]) == 0
+    assert decimals([10, 9, 4], integer=True) == 0 and decimals([9.5, 10], integer=True) == 1
+    assert decimals([0.0, float("nan")]) == 0
+    assert number(66393.0, 0) == "66,393" and number(0.0002160, 4) == "0.0002" and number(-0.00001, 2) == "0.00"
+    assert number(float("nan"), 2) == "–"
 
 
 def test_csv_round_trips_exactly(leaderboard) -> None:
@@ -293,7 +346,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("run")
     store = RunStore(run)
     for record in synthetic_records(names):
-        store.write_record(Record.from_dict(record), f"{record['kind']}-{record['key']}")
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
     for name in names:
         for seed in (0, 1):
             Image.new("L", (34, 34), 128).save(run / "samples" / f"{safe(name)}-s{seed}.png")
@@ -362,6 +415,36 @@ def test_user_strings_are_escaped(site: Path) -> None:
     assert any(r["row"] == "<script>alert(1)</script>" for r in rows)
 
 
+def test_html_states_each_protocol_once_above_its_table(site: Path) -> None:
+    page = (site / "index.html").read_text()
+    tables = [part for part in page.split("<h3>")[1:] if "<table>" in part]
+    assert len(tables) == 4
+    for part in tables:
+        protocol = '<div class="protocol">'
+        assert part.count(protocol) == 1 and part.index(protocol) < part.index("<table>")
+    generators = tables[0]
+    assert "<p>Protocol: data set digits · preset smoke</p>" in generators
+    quality = "quality (FID, IS, classes covered): classifier features · real test n=360 · fake n=500"
+    assert f"<li>{quality}</li>" in generators
+    heads = re.findall(r'<th class="(?:num|text)" scope="col">([^<]*)</th>', generators)
+    assert heads[:6] == ["rank", "generator", "family", "seeds ↑", "FID ↓", "FID 95% CI"]
+    assert "extractor=classifier" in generators.split("<table>")[1]  # every field, in a collapsed block below
+
+
+def test_templates_escape_detector_names() -> None:
+    name = '<script>alert("x")</script>'
+    records = [r | {"detector": name} if r.get("detector") == "cnn" else r
+               for r in synthetic_records({"dcgan": "gan", "vae": "vae"}, seeds=(0,))]
+    page = render_page(build_leaderboard(records), environment(records), Assets())
+    parser = PageParser()
+    parser.feed(page)
+    assert templates().autoescape is True
+    assert "script" not in parser.tags and "<script>" not in page
+    text = "".join(parser.text)
+    assert name in text and f"Cross-generator AUC · {name} · digits / smoke" in text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
 def test_json_holds_tables_environment_and_records(site: Path) -> None:
     document = json.loads((site / "results.json").read_text())
     kinds = [t["kind"] for t in document["tables"]]
@@ -370,7 +453,8 @@ def test_json_holds_tables_environment_and_records(site: Path) -> None:
     dcgan = next(r for r in generators["rows"] if r["generator"] == "dcgan")
     assert dcgan["fid"] == pytest.approx(11.0) and dcgan["fid_n"] == 2
     fid = next(c for c in generators["columns"] if c["name"] == "fid")
-    assert fid["protocol"] == "classifier · real test n=360 · fake n=500" and fid["better"] == "lower"
+    assert fid["label"] == "FID ↓" and fid["better"] == "lower"
+    assert fid["protocol"] == "classifier features · real test n=360 · fake n=500"
     assert document["environment"]["device"] == ["cpu"]
     assert len(document["records"]) > 100
 
@@ -382,7 +466,7 @@ def test_cli_publish_show_and_errors(site: Path, tmp_path: Path, cli) -> None:
     run = tmp_path / "run"
     store = RunStore(run)
     for record in synthetic_records({"dcgan": "gan", "vae": "vae"}, seeds=(0,)):
-        store.write_record(Record.from_dict(record), f"{record['kind']}-{record['key']}")
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
     result = cli.invoke(app, ["leaderboard", "publish", "--out", str(run), "--site", str(tmp_path / "s"),
                               "--format", "md,csv"])
     assert result.exit_code == 0, result.output
@@ -394,6 +478,47 @@ def test_cli_publish_show_and_errors(site: Path, tmp_path: Path, cli) -> None:
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output
     missing = cli.invoke(app, ["leaderboard", "publish", "--out", str(tmp_path / "none"), "--site", str(tmp_path)])
     assert missing.exit_code == 2 and "no records" in missing.output
+
+
+def header_lines(output: str, labels: list[str]) -> list[str]:
+    """The output lines holding every label of ``labels``."""
+    return [line for line in output.splitlines() if all(label in line for label in labels)]
+
+
+def test_piped_terminal_output_keeps_headers_whole(tmp_path: Path, cli) -> None:
+    run = tmp_path / "run"
+    store = RunStore(run)
+    for record in synthetic_records(seeds=(0,)):
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
+    shown = cli.invoke(app, ["leaderboard", "show", "--out", str(run)], env={"COLUMNS": "40"})
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    labels = ["generator", "family", "seeds ↑", "FID ↓", "IS ↑", "classes covered ↑", "humans fooled ↑",
+              "detector AUC mean ↓", "detector AUC worst ↓", "parameters", "train s ↓", "sampling img/s ↑"]
+    (generators,) = [lines.index(line) for line in header_lines(shown.output, labels)]
+    assert lines.index("Protocol: data set digits · preset smoke") < generators
+    assert "  quality (FID, IS, classes covered): classifier features w0 · real test n=360 · fake n=500" in lines
+    (detectors,) = header_lines(shown.output, ["detector", "in-dist AUC ↑", "cross-gen AUC ↑", "AUC JPEG ↑",
+                                               "AUC blur ↑", "null-check AUC", "scoring img/s ↑"])
+    assert lines.index(detectors) > lines.index("Detectors")
+    assert any("spectrum" in line and "0.9000" in line and "400.0" in line for line in lines)
+    assert len(header_lines(shown.output, ["trained on ↓ · tested on →", "dcgan ↑", "vae ↑", "wgan ↑"])) == 2
+    assert "train broken: failed (RuntimeError: <boom>)" in lines
+
+
+def test_one_detector_prints_its_rows_and_matrix(records) -> None:
+    buffer = io.StringIO()
+    print_detector(records, Console(file=buffer, width=60), "spectrum")
+    output = buffer.getvalue()
+    lines = output.splitlines()
+    assert "Generators" not in lines and "Cross-generator AUC · cnn · digits / smoke" not in lines
+    (header,) = [lines.index(line) for line in header_lines(output, ["in-dist AUC ↑", "worst generator", "fit s ↓"])]
+    assert lines.index("Detectors") < lines.index("Protocol: data set digits · preset smoke · real test n=200 · "
+                                                   "fake n=200 · threshold from validation of train generator") < header
+    assert lines.index("Cross-generator AUC · spectrum · digits / smoke") > header
+    empty = io.StringIO()
+    print_detector(records, Console(file=empty, width=60), "absent")
+    assert empty.getvalue() == "no records of detector absent\n"
 
 
 def test_records_frame_keeps_documented_columns(records) -> None:

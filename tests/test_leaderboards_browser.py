@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganbench.store import Record, RunStore
-from leaderboards.publish import publish
+from ganbench.records import record_from_dict
+from ganbench.store import RunStore
+from ganbench.leaderboards.publish import publish
 from test_leaderboards import safe, synthetic_records
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -29,7 +30,7 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     store = RunStore(run)
     names = {"dcgan": "gan", "vae": "vae"}
     for record in synthetic_records(names, seeds=(0,)):
-        store.write_record(Record.from_dict(record), f"{record['kind']}-{record['key']}")
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
     for name in names:
         for seed in (0,):
             grid = np.indices((64, 64)).sum(0) % 16 * 16

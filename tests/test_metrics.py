@@ -18,7 +18,9 @@ from ganbench.data import load_digits, load_toy2d
 from ganbench.features import FeatureExtractor
 from ganbench.presets import get_preset
 from ganbench.quality import QualityConfig, generation_metrics
-from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.context import RunConfig
+from ganbench.records import SampleRecord
+from ganbench.runner import SuiteRunner
 from ganbench.store import write_npz
 
 
@@ -241,19 +243,20 @@ def test_generation_metrics_rank_real_images_above_noise():
     assert protocol["kid_subset_size"] == 200 and protocol["feature_dim"] == 16 and protocol["extractor"] == "pooled"
 
 
-def fake_sample_record(runner: SuiteRunner, **arrays: np.ndarray) -> dict:
-    write_npz(runner.store.root / "fakes" / "given.npz", **arrays)
-    return {"key": "given", "status": "ok", "info": {"fakes": "fakes/given.npz"}}
+def fake_sample_record(runner: SuiteRunner, **arrays: np.ndarray) -> SampleRecord:
+    write_npz(runner.context.store.root / "fakes" / "given.npz", **arrays)
+    return SampleRecord(kind="sample", key="given", dataset="digits", preset="smoke", seed=0,
+                        info={"fakes": "fakes/given.npz"})
 
 
 def test_runner_measures_images_with_the_classifier(tmp_path: Path):
     preset = get_preset("smoke").with_overrides(resolution=8, classifier_epochs=2)
     runner = SuiteRunner(RunConfig(suite="dcgan", preset=preset, out=tmp_path, quiet=True))
-    images = runner.data.x_train[:200].numpy()
-    record = runner.evaluate_generator("dcgan", fake_sample_record(
-        runner, eval=images, eval_labels=runner.data.y_train[:200].numpy()))
-    assert record["status"] == "ok", record["reason"]
-    metrics, protocol = record["metrics"], record["protocol"]
+    images = runner.context.data.x_train[:200].numpy()
+    record = runner.generation.evaluate_generator("dcgan", fake_sample_record(
+        runner, eval=images, eval_labels=runner.context.data.y_train[:200].numpy()))
+    assert record.status == "ok", record.reason
+    metrics, protocol = record.metrics, record.protocol
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage",
             "classes_covered", "class_kl", "conditional_accuracy"} <= set(metrics)
     assert metrics["conditional_accuracy"] > 0.5 and metrics["classes_covered"] >= 8
@@ -266,11 +269,11 @@ def test_runner_measures_images_with_the_classifier(tmp_path: Path):
 def test_runner_scores_an_unsupervised_code_after_matching(tmp_path: Path):
     preset = get_preset("smoke").with_overrides(resolution=8, classifier_epochs=2)
     runner = SuiteRunner(RunConfig(suite="infogan", preset=preset, out=tmp_path, quiet=True))
-    labels = runner.data.y_train[:200].numpy()
-    record = runner.evaluate_generator("infogan", fake_sample_record(
-        runner, eval=runner.data.x_train[:200].numpy(), eval_codes=(labels + 3) % 10))
-    assert record["status"] == "ok", record["reason"]
-    assert record["metrics"]["code_accuracy"] > 0.5 and "conditional_accuracy" not in record["metrics"]
+    labels = runner.context.data.y_train[:200].numpy()
+    record = runner.generation.evaluate_generator("infogan", fake_sample_record(
+        runner, eval=runner.context.data.x_train[:200].numpy(), eval_codes=(labels + 3) % 10))
+    assert record.status == "ok", record.reason
+    assert record.metrics["code_accuracy"] > 0.5 and "conditional_accuracy" not in record.metrics
 
 
 def test_runner_measures_points_by_mode_coverage(tmp_path: Path):
@@ -278,9 +281,9 @@ def test_runner_measures_points_by_mode_coverage(tmp_path: Path):
                                    quiet=True))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        record = runner.evaluate_generator("dcgan", fake_sample_record(runner, eval=runner.data.x_test[:500].numpy()))
-    assert record["status"] == "ok", record["reason"]
+        record = runner.generation.evaluate_generator("dcgan", fake_sample_record(runner, eval=runner.context.data.x_test[:500].numpy()))
+    assert record.status == "ok", record.reason
     # 98.9% of a 2-D Gaussian lies within 3 std of its mean
-    assert record["metrics"]["modes_covered"] == 25 and record["metrics"]["high_quality"] > 97
-    assert record["metrics"]["mode_kl"] < 0.05
-    assert record["protocol"]["extractor"] == "none" and record["protocol"]["n_fake"] == 500
+    assert record.metrics["modes_covered"] == 25 and record.metrics["high_quality"] > 97
+    assert record.metrics["mode_kl"] < 0.05
+    assert record.protocol["extractor"] == "none" and record.protocol["n_fake"] == 500

@@ -12,11 +12,11 @@ import torch
 from torch import nn
 
 from ganbench.features import ReferenceClassifier
-from ganbench.runner import training_inputs
+from ganbench.generation import training_inputs
 from ganbench.runtime import accelerated, autocast
-from generators import GENERATORS, DataSpec, create_generator
-from generators.losses import gradient_penalty, r1_penalty
-from generators.trainer import TrainConfig, train
+from ganbench.generators import GENERATORS, DataSpec, create_generator
+from ganbench.generators.losses import gradient_penalty, r1_penalty
+from ganbench.generators.trainer import TrainConfig, train
 
 
 def test_speed_options_default_to_cuda_only() -> None:

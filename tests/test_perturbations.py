@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from detectors.perturbations import blur, gaussian_kernel, jpeg, jpeg_bytes, noise, perturb, resize, robustness_grid
+from ganbench.detectors.perturbations import blur, gaussian_kernel, jpeg, jpeg_bytes, noise, perturb, resize, robustness_grid
 from ganbench.errors import UserError
 
 

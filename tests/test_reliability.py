@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from ganbench.cli import app
 from ganbench.presets import get_preset
-from ganbench.store import RunStore, UnitLock, read_npz
+from ganbench.locks import UnitLock
+from ganbench.store import RunStore, read_npz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,14 +125,14 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path):
     lock = UnitLock(path)
     started = time.time()
     with lock:
-        assert path.read_text().split()[0] == str(os.getpid())
+        assert json.loads(path.read_text())["pid"] == os.getpid()
     assert time.time() - started < 2 and not lock.waited and not path.exists()
 
 
 def test_lock_of_a_live_process_is_waited_for(tmp_path: Path):
     path = tmp_path / "unit.lock"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path.insert(0, sys.argv[2]); from ganbench.store import UnitLock; "
+        "import sys, time; sys.path.insert(0, sys.argv[2]); from ganbench.locks import UnitLock; "
         "lock = UnitLock(__import__('pathlib').Path(sys.argv[1])); lock.acquire(); "
         "print('held', flush=True); time.sleep(1.5); lock.release()"), str(path), str(ROOT)],
         stdout=subprocess.PIPE, text=True)
@@ -143,7 +144,7 @@ def test_lock_of_a_live_process_is_waited_for(tmp_path: Path):
 
 
 def test_divergence_ends_the_unit_and_skips_its_dependants(tmp_path: Path, monkeypatch):
-    from generators.dcgan import DCGAN
+    from ganbench.generators.dcgan import DCGAN
 
     step_of = DCGAN.generator_step
 
@@ -185,8 +186,8 @@ def test_full_disk_is_one_line_and_keeps_earlier_records(tmp_path: Path, monkeyp
 
 def test_checkpoint_of_another_variant_is_refused(tmp_path: Path):
     from ganbench.errors import UserError
-    from generators import DataSpec, create_generator
-    from generators.trainer import TrainConfig, train
+    from ganbench.generators import DataSpec, create_generator
+    from ganbench.generators.trainer import TrainConfig, train
 
     path = tmp_path / "other.pt"
     RunStore(tmp_path).save_checkpoint(path, {"variant": "wgan", "model": {}})

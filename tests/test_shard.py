@@ -14,12 +14,12 @@ import torch
 
 from ganbench.cli import app
 from ganbench.presets import PRESETS, Preset
-from ganbench.runner import shard_of
+from ganbench.planning import shard_of
 from ganbench.store import RunStore
-from generators import GENERATORS
-from generators.dcgan import DCGAN
+from ganbench.generators import GENERATORS
+from ganbench.generators.dcgan import DCGAN
 
-TINY = Preset("tiny-shard", resolution=16, steps=8, batch_size=16, width=8, max_seconds=None,
+TINY = Preset("tiny-shard", resolution=16, steps=8, batch_size=16, width=8,
               checkpoint_every=100, n_eval=100, n_detector_train=60, n_detector_test=40,
               detector_epochs=1, classifier_epochs=1)
 
@@ -49,8 +49,8 @@ def run(cli, out: Path, *extra: str) -> None:
 
 def comparable(out: Path) -> dict[tuple[str, str], tuple]:
     """Every record's identity and results; timings (``*seconds*`` metrics) naturally differ."""
-    return {(r["kind"], r["key"]): (r["status"], r["generator"], r["train_generator"],
-                                    {k: v for k, v in r["metrics"].items() if "second" not in k})
+    return {(r.kind, r.key): (r.status, r.generator, r.train_generator,
+                              {k: v for k, v in r.metrics.items() if "second" not in k})
             for r in RunStore(out).records()}
 
 

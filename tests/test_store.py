@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from ganbench.errors import UserError
-from ganbench.store import CACHE_ENV, Record, RunStore, atomic_write_bytes, read_npz, unit_key, write_npz
+from ganbench.records import Record
+from ganbench.locks import LOCK_TIMEOUT_ENV, UnitLock, _pid_scope
+from ganbench.store import CACHE_ENV, RunStore, atomic_write_bytes, read_npz, unit_key, write_npz
 
 
 def test_unit_key_is_stable_and_order_free():
@@ -38,7 +47,7 @@ def test_records_round_trip_and_damaged_ones_are_ignored(tmp_path: Path):
                     metrics={"fid": 12.5, "nan": float("nan")})
     path = store.write_record(record, "dcgan")
     body = store.find_record("generation", "dcgan", "abc")
-    assert body["metrics"] == {"fid": 12.5, "nan": None} and body["status"] == "ok"
+    assert body.metrics == {"fid": 12.5, "nan": None} and body.status == "ok"
 
     text = path.read_text()
     path.write_text(text[: len(text) // 2])
@@ -90,3 +99,186 @@ def test_runs_share_the_reference_classifier_through_the_cache_variable(smoke_ru
 def test_without_the_cache_variable_a_run_keeps_its_own_cache(tmp_path: Path, monkeypatch):
     monkeypatch.delenv(CACHE_ENV)
     assert RunStore(tmp_path).cache_dir == tmp_path / "cache"
+
+
+# -- unit locks
+
+
+def write_lock(path: Path, host: str = "other-host", pid: int = 4242, heartbeat: float | None = None,
+               **extra: Any) -> None:
+    """A lock file as another process writes it, put in place atomically."""
+    body = {"host": host, "pid": pid, "unit": "train dcgan", "started": time.time(),
+            "heartbeat": time.time() if heartbeat is None else heartbeat, "token": "theirs", **extra}
+    tmp = path.with_name(path.name + ".writing")
+    tmp.write_text(json.dumps(body))
+    os.replace(tmp, path)
+
+
+def lock_body(path: Path) -> dict[str, Any]:
+    """The lock file's JSON (read again if caught in the middle of a heartbeat)."""
+    for _ in range(20):
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            time.sleep(0.01)
+    raise AssertionError(f"{path} holds no JSON")
+
+
+def acquire_in_background(lock: UnitLock) -> threading.Thread:
+    thread = threading.Thread(target=lock.acquire, daemon=True)
+    thread.start()
+    return thread
+
+
+def heartbeat_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("lock heartbeat")]
+
+
+def test_lock_of_another_host_is_waited_for_while_it_beats_then_taken_over(tmp_path: Path):
+    path = tmp_path / "unit.lock"
+    write_lock(path)
+    messages: list[str] = []
+    lock = UnitLock(path, poll=0.01, label="train dcgan", timeout=0.5, on_wait=messages.append, report_every=0.1)
+    started = time.monotonic()
+    thread = acquire_in_background(lock)
+    while time.monotonic() - started < 0.8:
+        write_lock(path)
+        time.sleep(0.05)
+    assert thread.is_alive() and not lock.held and lock.waited
+    assert "waiting for train dcgan: locked by pid 4242 on other-host" in messages[0]
+    assert "waiting since" in messages[0] and len(messages) >= 3
+
+    beats_stopped = time.monotonic()
+    thread.join(3)
+    assert not thread.is_alive() and lock.held and time.monotonic() - beats_stopped > 0.4
+    body = lock_body(path)
+    assert (body["host"], body["pid"], body["unit"]) == (socket.gethostname(), os.getpid(), "train dcgan")
+    assert "took over the lock of pid 4242 on other-host" in messages[-1]
+    lock.release()
+    assert not path.exists() and not heartbeat_threads()
+
+
+def test_lock_of_a_dead_process_of_this_host_is_taken_over_at_once(tmp_path: Path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / "unit.lock"
+    write_lock(path, host=socket.gethostname(), pid=dead.pid, pid_scope=_pid_scope())
+    started = time.monotonic()
+    with UnitLock(path, poll=0.01, timeout=60) as lock:
+        assert lock_body(path)["pid"] == os.getpid()
+    assert time.monotonic() - started < 1 and not lock.waited and not path.exists()
+
+
+def test_a_pid_of_another_boot_or_namespace_is_not_judged_here(tmp_path: Path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / "unit.lock"
+    write_lock(path, host=socket.gethostname(), pid=dead.pid, pid_scope="another boot")
+    started = time.monotonic()
+    with UnitLock(path, poll=0.01, timeout=0.3) as lock:
+        assert lock.waited and time.monotonic() - started > 0.25
+
+
+def race_for_the_lock(path: str, log: str, barrier: Any, die: bool) -> None:
+    """Take the lock, mark entering and leaving in ``log``, then release it or die holding it."""
+    barrier.wait()
+    lock = UnitLock(Path(path), poll=0.005, timeout=2)
+    lock.acquire()
+    with open(log, "a") as f:
+        f.write(f"enter {os.getpid()}\n")
+    time.sleep(0.02)
+    with open(log, "a") as f:
+        f.write(f"exit {os.getpid()}\n")
+    if die:
+        os._exit(0)
+    lock.release()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_processes_racing_to_take_over_a_stale_lock_hold_it_one_at_a_time(tmp_path: Path):
+    """Four processes race for a stale lock of another host; where dead processes can be told from
+    live ones, two of them die holding it, so the others race again to take over a dead process's
+    lock. Every hold is whole and alone."""
+    context = multiprocessing.get_context("fork")
+    dying = Path("/proc/self/stat").exists()
+    for round_ in range(5):
+        path, log = tmp_path / f"unit-{round_}.lock", tmp_path / f"log-{round_}"
+        write_lock(path, heartbeat=time.time() - 60)
+        barrier = context.Barrier(4)
+        racers = [context.Process(target=race_for_the_lock, args=(str(path), str(log), barrier, dying and i % 2 == 0))
+                  for i in range(4)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(10)
+        assert [racer.exitcode for racer in racers] == [0] * 4
+        events = [line.split() for line in log.read_text().splitlines()]
+        assert len(events) == 8
+        for enter, leave in zip(events[::2], events[1::2]):
+            assert enter[0] == "enter" and leave == ["exit", enter[1]], events
+        assert {pid for _, pid in events} == {str(racer.pid) for racer in racers}
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_heartbeat_advances_while_held_and_stops_on_release(tmp_path: Path):
+    path = tmp_path / "unit.lock"
+    with UnitLock(path, timeout=0.4, heartbeat=0.05) as lock:
+        first = lock_body(path)
+        time.sleep(0.3)
+        later = lock_body(path)
+        assert later["heartbeat"] > first["heartbeat"] + 0.1
+        assert later["started"] == first["started"] and later["token"] == first["token"]
+        assert len(heartbeat_threads()) == 1 and not lock.lost
+    assert not path.exists() and not heartbeat_threads()
+
+
+def test_old_format_lock_is_understood(tmp_path: Path):
+    path = tmp_path / "unit.lock"
+    path.write_text("4242 other-host")
+    messages: list[str] = []
+    lock = UnitLock(path, poll=0.01, timeout=1, on_wait=messages.append)
+    thread = acquire_in_background(lock)
+    time.sleep(0.2)
+    assert thread.is_alive() and "locked by pid 4242 on other-host" in messages[0]
+    os.utime(path, (time.time() - 60, time.time() - 60))
+    thread.join(2)
+    assert lock.held and lock_body(path)["pid"] == os.getpid()
+    lock.release()
+    assert not path.exists()
+
+
+def test_an_owner_that_was_taken_over_leaves_the_new_lock_alone(tmp_path: Path):
+    path = tmp_path / "unit.lock"
+    lock = UnitLock(path, timeout=60, heartbeat=0.02)
+    lock.acquire()
+    write_lock(path)
+    time.sleep(0.2)
+    assert lock.lost
+    lock.release()
+    assert lock_body(path)["host"] == "other-host" and not heartbeat_threads()
+
+
+def test_lock_is_released_on_exceptions(tmp_path: Path):
+    path = tmp_path / "unit.lock"
+    with pytest.raises(KeyError), UnitLock(path):
+        assert path.exists()
+        raise KeyError("boom")
+    assert not path.exists() and not heartbeat_threads()
+
+
+def test_lock_timeout_comes_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(LOCK_TIMEOUT_ENV, "0.5")
+    lock = UnitLock(tmp_path / "unit.lock")
+    assert lock.timeout == 0.5 and lock.heartbeat == 0.125
+    assert UnitLock(tmp_path / "unit.lock", timeout=300).heartbeat == 10
+    monkeypatch.setenv(LOCK_TIMEOUT_ENV, "soon")
+    with pytest.raises(UserError, match=LOCK_TIMEOUT_ENV):
+        UnitLock(tmp_path / "unit.lock")
+
+
+def test_store_lock_names_its_unit(tmp_path: Path):
+    store = RunStore(tmp_path)
+    with store.lock("train", "dcgan", "abc", on_wait=print) as lock:
+        assert lock_body(tmp_path / "locks" / "train-dcgan-abc.lock")["unit"] == "train dcgan"
+        assert lock.on_wait is print and not lock.waited
+    assert not list((tmp_path / "locks").iterdir())

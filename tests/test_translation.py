@@ -13,10 +13,10 @@ from ganbench.errors import UserError
 from ganbench.features import ClassifierExtractor, ReferenceClassifier
 from ganbench.tasks import FakeInputs, TaskView, fake_inputs, task_view
 from ganbench.translation_metrics import domain_accuracy, l1_error, psnr
-from generators import GENERATORS, Batch, DataSpec, create_generator
-from generators.losses import gradient_penalty
-from generators.trainer import TrainConfig, train
-from generators.translation_blocks import (HistoryPool, PatchDiscriminator, ResidualBlock, ResnetGenerator,
+from ganbench.generators import GENERATORS, Batch, DataSpec, create_generator
+from ganbench.generators.losses import gradient_penalty
+from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators.translation_blocks import (HistoryPool, PatchDiscriminator, ResidualBlock, ResnetGenerator,
                                            TranslationModel)
 
 SPEC = DataSpec("image", 1, 16, 10)

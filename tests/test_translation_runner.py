@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from ganbench.presets import get_preset
-from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.context import RunConfig
+from ganbench.runner import SuiteRunner
 from ganbench.suites import resolve_suite
 
 TINY = get_preset("smoke").with_overrides(name="tiny", resolution=16, steps=2, batch_size=8, width=4,
@@ -24,14 +25,14 @@ def test_runner_translates_test_inputs_and_records_task_measures(tmp_path):
     runner = SuiteRunner(RunConfig(suite="pix2pix,cyclegan,spectrum", preset=TINY, out=tmp_path, quiet=True))
     summary = runner.run()
     assert not summary.problems, summary.problems
-    records = {(r["kind"], r["generator"]): r for r in summary.records}
+    records = {(r.kind, r.generator): r for r in summary.records}
     for name, keys in (("pix2pix", {"psnr", "ssim", "l1"}), ("cyclegan", {"domain_acc", "cycle_l1"})):
         generation = records[("generation", name)]
-        assert keys <= set(generation["metrics"]) and "fid" in generation["metrics"]
-        fakes = runner.fakes(records[("sample", name)])
+        assert keys <= set(generation.metrics) and "fid" in generation.metrics
+        fakes = runner.context.fakes(records[("sample", name)])
         assert {k: len(v) for k, v in fakes.items()} == {"eval": 400, "detector_train": 60, "fresh": 40}
         assert all(v.dtype == torch.uint8 and v.shape[1:] == (1, 16, 16) for v in fakes.values())
-    assert 0 <= records[("generation", "cyclegan")]["metrics"]["domain_acc"] <= 1
-    detections = [r for r in summary.records if r["kind"] == "detection"]
-    pairs = {(r["train_generator"], r["generator"]) for r in detections if r["perturbation"] == "none"}
+    assert 0 <= records[("generation", "cyclegan")].metrics["domain_acc"] <= 1
+    detections = [r for r in summary.records if r.kind == "detection"]
+    pairs = {(r.train_generator, r.generator) for r in detections if r.perturbation == "none"}
     assert pairs == {(a, b) for a in ("pix2pix", "cyclegan", "all") for b in ("pix2pix", "cyclegan")}

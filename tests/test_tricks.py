@@ -13,11 +13,11 @@ from ganbench.cli import app
 from ganbench.data import Dataset, to_float
 from ganbench.errors import UserError
 from ganbench.suites import SUITES, resolve_suite
-from generators import GENERATORS, Batch, DataSpec, create_generator
-from generators.diffaugment import cutout, diff_augment, translation
-from generators.layers import MinibatchDiscrimination
-from generators.trainer import TrainConfig, train
-from generators.tricks import TRICK_NAMES, Tricks
+from ganbench.generators import GENERATORS, Batch, DataSpec, create_generator
+from ganbench.generators.diffaugment import cutout, diff_augment, translation
+from ganbench.generators.layers import MinibatchDiscrimination
+from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators.tricks import TRICK_NAMES, Tricks
 
 SPEC16 = DataSpec("image", 1, 16, 10)
 POINTS = DataSpec("points", 0, 0, 8)

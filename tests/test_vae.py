@@ -13,9 +13,9 @@ from ganbench.data import Dataset, to_float
 from ganbench.features import ClassifierExtractor
 from ganbench.store import RunStore
 from ganbench.suites import SUITES
-from generators import GENERATORS, DataSpec
-from generators.trainer import TrainConfig, train
-from generators.vae import VAE, VAEConfig, gaussian_kl, reconstruction_nll, reparameterize
+from ganbench.generators import GENERATORS, DataSpec
+from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators.vae import VAE, VAEConfig, gaussian_kl, reconstruction_nll, reparameterize
 from reference_quality import build, digits_extractor, fid, train_steps
 
 

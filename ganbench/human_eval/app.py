@@ -23,7 +23,7 @@ from ganbench.human_eval.server import serve
 from ganbench.human_eval.session import RatingSession
 from ganbench.human_eval.votes import VoteLog, votes_path
 from ganbench.presets import default_preset, get_preset
-from ganbench.runner import RunConfig, SuiteRunner
+from ganbench.context import RunConfig, RunContext
 from ganbench.store import RunStore
 
 MAX_RATER_LENGTH = 64
@@ -66,15 +66,15 @@ def resolve_run(out: Path, dataset: str, preset: str | None, seed: int,
     if not (out / "records").is_dir():
         raise UserError(f"no run in {out}: train generators first (`ganbench run --out {out}` "
                         f"or `ganbench train GENERATOR --out {out}`)")
-    trained = [r for r in RunStore(out).records() if r["kind"] == "train" and r["status"] == "ok"
-               and r["dataset"] == dataset and r["seed"] == seed]
+    trained = [r for r in RunStore(out).records() if r.kind == "train" and r.ok and r.dataset == dataset
+               and r.seed == seed]
     if preset is None:
-        presets = sorted({r["preset"] for r in trained})
+        presets = sorted({r.preset for r in trained})
         if len(presets) > 1:
             raise UserError(f"{out} holds generators trained with presets {', '.join(presets)}; choose one with --preset")
         preset = presets[0] if presets else default_preset("cpu")
     if generators is None:
-        generators = sorted({r["generator"] for r in trained if r["preset"] == preset})
+        generators = sorted({r.generator for r in trained if r.preset == preset})
         if not generators:
             raise UserError(f"no trained generator in {out} for data set {dataset!r}, preset {preset!r}, seed {seed} "
                             f"(run `ganbench train GENERATOR --out {out}` first)")
@@ -91,17 +91,17 @@ def run_human_eval(config: RunConfig, generators: list[str], n: int, rater: str,
     votes are all in already is not served; their records are (re)written.
     """
     rater = check_rater(rater)
-    runner = SuiteRunner(config, Console(stderr=True, quiet=True))
-    item_set = build_item_set(runner, generators, n, rater)
-    path = votes_path(runner.store.root, rater)
+    context = RunContext(config, Console(stderr=True, quiet=True))
+    item_set = build_item_set(context, generators, n, rater)
+    path = votes_path(context.store.root, rater)
     session = RatingSession(item_set, VoteLog(path, rater, item_set))
     if not session.complete:
         serve(session, rater, port,
               None if on_ready is None else lambda url: on_ready(url, session.answered, session.total))
     votes = session.close()
     outcome = HumanEvalOutcome(rater, len(votes), len(item_set), path)
-    for record, label in human_records(runner, item_set, rater, votes, path):
-        outcome.records.append(runner.store.write_record(record, label))
+    for record, label in human_records(context, item_set, rater, votes, path):
+        outcome.records.append(context.store.write_record(record, label))
         if record.kind == "human":
             outcome.metrics = record.metrics
         else:

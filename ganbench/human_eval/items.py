@@ -18,9 +18,9 @@ import torch
 
 from ganbench.errors import UserError
 from ganbench.imageio import png_bytes
-from ganbench.runner import SuiteRunner
+from ganbench.context import RunContext
 from ganbench.runtime import derive_seed, preserved_rng, torch_generator
-from ganbench.store import unit_key
+from ganbench.units import human_eval_set_key
 
 REAL = "real"
 FAKE = "fake"
@@ -77,26 +77,21 @@ def split_counts(n: int, generators: list[str] | tuple[str, ...]) -> tuple[int, 
     return n - n_fake, {g: share + (i < extra) for i, g in enumerate(generators)}
 
 
-def set_key(runner: SuiteRunner, generators: tuple[str, ...], n: int) -> str:
-    """Key of the image set: the run (data, preset, seed), the generators and the count."""
-    return unit_key({"unit": "human-eval", **runner.base_config(), "generators": list(generators), "n": n})
-
-
 def order_seed(seed: int, rater: str) -> int:
     return derive_seed(seed, "human-eval", "order", rater)
 
 
-def build_item_set(runner: SuiteRunner, generators: list[str], n: int, rater: str) -> ItemSet:
-    """Real test images and fresh fakes of ``generators`` (trained in ``runner``'s run), shuffled for ``rater``."""
-    data = runner.data
+def build_item_set(context: RunContext, generators: list[str], n: int, rater: str) -> ItemSet:
+    """Real test images and fresh fakes of ``generators`` (trained in ``context``'s run), shuffled for ``rater``."""
+    data = context.data
     if data.kind != "image":
-        raise UserError(f"human evaluation needs an image data set; {runner.config.dataset!r} holds points")
+        raise UserError(f"human evaluation needs an image data set; {context.config.dataset!r} holds points")
     names = tuple(sorted(dict.fromkeys(generators)))
     n_real, n_fakes = split_counts(n, names)
     if n_real > len(data.x_test):
         raise UserError(f"--n {n} asks for {n_real} real images but the test split holds {len(data.x_test)}")
-    models = {name: runner.trained_model(name) for name in names}
-    seed = runner.config.seed
+    models = {name: context.trained_model(name) for name in names}
+    seed = context.config.seed
     pool: list[tuple[str, str | None, int, torch.Tensor]] = []
     chosen = torch.randperm(len(data.x_test), generator=torch_generator(derive_seed(seed, "human-eval", REAL)))
     for index in chosen[:n_real].sort().values.tolist():
@@ -108,4 +103,4 @@ def build_item_set(runner: SuiteRunner, generators: list[str], n: int, rater: st
     order = torch.randperm(len(pool), generator=torch_generator(order_seed(seed, rater))).tolist()
     items = tuple(Item(position, pool[j][0], pool[j][1], pool[j][2], png_bytes(pool[j][3]))
                   for position, j in enumerate(order))
-    return ItemSet(set_key(runner, names, n), items, names, data.resolution)
+    return ItemSet(human_eval_set_key(context.scope, names, n), items, names, data.resolution)

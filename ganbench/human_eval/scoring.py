@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.human_eval.items import FAKE, REAL, ItemSet
-from ganbench.runner import SuiteRunner
-from ganbench.store import Record, unit_key
+from ganbench.context import RunContext
+from ganbench.records import Record
+from ganbench.units import human_key
 
 Z95 = 1.959963984540054
 RATES = ("acc", "real_acc", "fake_acc", "fooled_rate")
@@ -65,7 +66,7 @@ def vote_metrics(votes: Sequence[dict[str, Any]]) -> dict[str, float]:
     return metrics
 
 
-def human_records(runner: SuiteRunner, item_set: ItemSet, rater: str, votes: Sequence[dict[str, Any]],
+def human_records(context: RunContext, item_set: ItemSet, rater: str, votes: Sequence[dict[str, Any]],
                   votes_file: Path) -> list[tuple[Record, str]]:
     """The rater's records (and their file labels): one per generator with votes, one for the rater."""
     real = [v for v in votes if v["truth"] == REAL]
@@ -74,14 +75,14 @@ def human_records(runner: SuiteRunner, item_set: ItemSet, rater: str, votes: Seq
               "decision": "the rater's vote", "interval": "Wilson 95%", "items": len(item_set),
               "answered": len(votes)}
     info = {"rater": rater, "set": item_set.key, "complete": len(votes) == len(item_set),
-            "votes_file": str(votes_file.relative_to(runner.store.root))}
+            "votes_file": str(votes_file.relative_to(context.store.root))}
     out: list[tuple[Record, str]] = []
     for generator in item_set.generators:
         fake = [v for v in votes if v["generator"] == generator]
         if not fake:
             continue
-        key = unit_key({"unit": "human", "set": item_set.key, "rater": rater, "generator": generator})
-        record = runner.new_record("detection", key, generator=generator, train_generator="human",
+        key = human_key(item_set.key, rater, generator)
+        record = context.scope.new_record("detection", key, generator=generator, train_generator="human",
                                    detector=detector, perturbation="none")
         record.metrics = vote_metrics(real + fake)
         record.seconds = round(sum(v["seconds"] or 0.0 for v in real + fake), 3)
@@ -89,8 +90,8 @@ def human_records(runner: SuiteRunner, item_set: ItemSet, rater: str, votes: Seq
         record.info = dict(info)
         out.append((record, f"human-{rater}-{generator}"))
     if votes:
-        key = unit_key({"unit": "human", "set": item_set.key, "rater": rater})
-        record = runner.new_record("human", key, train_generator="human", detector=detector, perturbation="none")
+        key = human_key(item_set.key, rater)
+        record = context.scope.new_record("human", key, train_generator="human", detector=detector, perturbation="none")
         record.metrics = vote_metrics(votes)
         record.seconds = round(sum(v["seconds"] or 0.0 for v in votes), 3)
         record.protocol = {**shared, "n_real": len(real), "n_fake": len(votes) - len(real),

@@ -1,0 +1,138 @@
+"""The run context: what any command needs from a run, without building a suite runner.
+
+A :class:`RunContext` holds the run's configuration, its store, its data set (loaded once), the
+data spec generators are built for, the shared reference classifier (trained or read from the
+cache on first use) and the fakes read so far; it reads trained generators back by their
+training unit's key. ``ganbench run`` builds its units on it; ``sample``, human evaluation and
+the benchmarks use it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ganbench.data import Dataset, load_dataset
+from ganbench.errors import UserError
+from ganbench.features import ClassifierExtractor
+from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_generator
+from ganbench.generators.trainer import TrainConfig
+from ganbench.presets import Preset
+from ganbench.runtime import configure_backends, derive_seed, preserved_rng, seed_everything
+from ganbench.records import SampleRecord, TrainRecord
+from ganbench.store import RunStore, read_npz
+from ganbench.units import Scope, train_unit
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    suite: str
+    preset: Preset
+    dataset: str = "digits"
+    out: Path = Path("runs")
+    device: torch.device = torch.device("cpu")
+    seed: int = 0
+    force: bool = False
+    quiet: bool = False
+    skip_bad: bool = False
+    detectors: tuple[str, ...] = ()
+    fakes: tuple[str, ...] = ()
+    extractor: str = "classifier"
+    extractor_weights: Path | None = None
+    compile: bool = False
+    shard: tuple[int, int] | None = None
+    max_minutes: float | None = None
+
+
+def run_data(config: RunConfig, warn: Any = None) -> tuple[Dataset, DataSpec]:
+    """The run's data set at the preset's resolution, and the spec generators are built for."""
+    data = load_dataset(config.dataset, config.preset.resolution, skip_bad=config.skip_bad,
+                        warn=warn or (lambda message: None))
+    return data, DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
+
+
+def build_generator(config: RunConfig, spec: DataSpec, name: str) -> GenerativeModel:
+    """A freshly initialised generator; the initialisation depends only on the run seed and the name."""
+    seed_everything(derive_seed(config.seed, "init", name))
+    return create_generator(name, spec, width=config.preset.width).to(config.device)
+
+
+def training_config(config: RunConfig) -> TrainConfig:
+    p = config.preset
+    max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
+    return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=max_seconds,
+                       checkpoint_every=p.checkpoint_every, compile=config.compile)
+
+
+class RunContext:
+    """A run's configuration, store, data, reference classifier, fakes and trained generators."""
+
+    def __init__(self, config: RunConfig, console: Console | None = None) -> None:
+        self.config = config
+        self.console = console or Console(stderr=True, quiet=config.quiet)
+        self.store = RunStore(config.out)
+        self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
+        self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed)
+        self._extractor: ClassifierExtractor | None = None
+        self._fakes: dict[str, dict[str, torch.Tensor]] = {}
+        configure_backends(config.device)
+
+    @contextmanager
+    def progress(self) -> Iterator[Progress]:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.fields[losses]}"), console=self.console, transient=True,
+                      disable=self.config.quiet) as progress:
+            yield progress
+
+    def supports(self, name: str) -> bool:
+        """Whether generator ``name`` trains on this run's kind of data."""
+        cls = GENERATORS.get(name)
+        return cls.supports_points if self.data.kind == "points" else cls.supports_images
+
+    def build(self, name: str) -> GenerativeModel:
+        return build_generator(self.config, self.spec, name)
+
+    def extractor(self) -> ClassifierExtractor:
+        """The reference classifier of the run's data set (trained once, then read from the cache)."""
+        if self._extractor is None:
+            with preserved_rng():
+                self._extractor = ClassifierExtractor(self.data, self.store.cache_dir, seed=self.config.seed,
+                                                      epochs=self.config.preset.classifier_epochs,
+                                                      device=self.config.device)
+        return self._extractor
+
+    def fakes(self, sample_record: SampleRecord) -> dict[str, torch.Tensor]:
+        """The fake sets a sample unit wrote, read once."""
+        path = sample_record.fakes_file
+        if path not in self._fakes:
+            arrays = read_npz(self.store.root / path)
+            if arrays is None:
+                raise RuntimeError(f"fakes file {path} is missing or truncated")
+            self._fakes[path] = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        return self._fakes[path]
+
+    def load_trained(self, name: str, train_record: TrainRecord) -> GenerativeModel:
+        """The generator of a finished training record, with its checkpoint's weights."""
+        model = self.build(name)
+        state = self.store.load_checkpoint(self.store.root / train_record.checkpoint)
+        if state.get("variant") != name:
+            raise UserError(f"checkpoint of {state.get('variant')!r} where {name!r} was expected")
+        model.load_state_dict(state["model"])
+        return model
+
+    def trained_model(self, name: str) -> GenerativeModel:
+        """The finished checkpoint of ``name`` for this run's data set, preset and seed."""
+        unit = train_unit(self.scope, name)
+        record = self.store.find_record(unit.kind, unit.label, unit.key)
+        if not isinstance(record, TrainRecord) or not record.ok:
+            raise UserError(f"no trained {name} in {self.store.root} for data set {self.config.dataset!r}, "
+                            f"preset {self.config.preset.name!r}, seed {self.config.seed} "
+                            f"(run `ganbench train {name}` first)")
+        return self.load_trained(name, record)

@@ -1,0 +1,200 @@
+"""The detection half of a run: detectors fitted on one generator's fakes, tested on every generator's.
+
+* ``detection`` (D, train set, test G', perturbation) -> D fitted on real-train vs the
+  ``detector_train`` fakes of the training generator(s), threshold from a validation slice of
+  that same data, evaluated on real-test vs G''s ``fresh`` fakes (or an external ``--fakes``
+  set), both perturbed alike; the protocols (cross-generator matrix, train-on-all,
+  leave-one-out, robustness) are listed in :mod:`ganbench.detectors.protocols`
+* ``null_check`` D -> D fitted and tested on real vs real (disjoint splits), AUC with a bootstrap
+  interval
+
+A detector is fitted only when one of its units is missing, and then once for all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.context import RunContext
+from ganbench.detectors.base import RunSettings, accepted_arguments, build_detector, describe, wants_extractor
+from ganbench.detectors.evaluate import bootstrap_auc, detection_metrics, roc_points, validation_threshold
+from ganbench.detectors.external import ExternalFakes, load_external
+from ganbench.detectors.perturbations import perturb
+from ganbench.detectors.plugins import DetectorSpec, checked_scores
+from ganbench.detectors.protocols import EvalUnit, TrainingSet
+from ganbench.errors import UserError
+from ganbench.generators import GENERATORS
+from ganbench.runtime import derive_seed, seed_everything
+from ganbench.records import ExternalFakesRecord, Record, SampleRecord
+from ganbench.units import UnitEngine, detection_unit, null_check_unit
+
+VALIDATION_FRACTION = 0.2
+
+
+def detector_config(spec: DetectorSpec) -> dict[str, Any]:
+    """What a detection unit's key says about its detector."""
+    return {"detector": spec.name} if spec.builtin else {"detector": spec.name, "source": spec.source}
+
+
+def scores(spec: DetectorSpec, model: Any, images: torch.Tensor) -> np.ndarray:
+    return checked_scores(spec.name, model.score(images), len(images))
+
+
+class DetectionUnits:
+    """The detection and null-check units of a run's detectors."""
+
+    def __init__(self, context: RunContext, engine: UnitEngine) -> None:
+        self.context, self.engine = context, engine
+        self.external: dict[str, ExternalFakes] = {}
+
+    def load_external_fakes(self) -> None:
+        """The ``--fakes`` sets, resized to the run's resolution and channel count."""
+        data = self.context.data
+        for option in self.context.config.fakes:
+            fakes = load_external(option, data.resolution, data.channels)
+            if fakes.name in self.external or fakes.name in GENERATORS:
+                raise UserError(f"--fakes name {fakes.name!r} is already a generator or another --fakes set")
+            self.external[fakes.name] = fakes
+
+    def real_subset(self, images: torch.Tensor, n: int, purpose: str) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(derive_seed(self.context.config.seed, "real", purpose))
+        index = torch.randperm(len(images), generator=gen)[: min(n, len(images))]
+        return images[index.sort().values]
+
+    def test_sets(self, samples: dict[str, Record]) -> dict[str, Record]:
+        """Records standing for every test generator: sample records, and one unwritten record per external set."""
+        tests = dict(samples)
+        for name, fakes in self.external.items():
+            tests[name] = self.context.scope.new_record(
+                ExternalFakesRecord.KIND, fakes.fingerprint, generator=name,
+                info={"source": fakes.source, "n": len(fakes.images)})
+        return tests
+
+    def test_fakes(self, name: str, record: Record, n: int) -> torch.Tensor:
+        if name in self.external:
+            return self.external[name].images[:n]
+        return self.context.fakes(record)["fresh"][:n]
+
+    def training_fakes(self, generators: tuple[str, ...], samples: dict[str, SampleRecord]) -> torch.Tensor:
+        """``detector_train`` fakes of one generator, or an equal, shuffled share of each of several."""
+        if len(generators) == 1:
+            return self.context.fakes(samples[generators[0]])["detector_train"]
+        share = self.context.config.preset.n_detector_train // len(generators)
+        mixed = torch.cat([self.context.fakes(samples[g])["detector_train"][:share] for g in generators])
+        gen = torch.Generator().manual_seed(derive_seed(self.context.config.seed, "mix", *generators))
+        return mixed[torch.randperm(len(mixed), generator=gen)]
+
+    def build_detector(self, spec: DetectorSpec, train_label: str) -> Any:
+        c = self.context.config
+        settings = RunSettings(seed=derive_seed(c.seed, spec.name, train_label), epochs=c.preset.detector_epochs,
+                               device=c.device,
+                               extractor=self.context.extractor() if wants_extractor(spec.cls) else None)
+        seed_everything(settings.seed)
+        return build_detector(spec.cls, settings)
+
+    def fit_detector(self, spec: DetectorSpec, train_label: str, real: torch.Tensor,
+                     fake: torch.Tensor) -> dict[str, Any]:
+        """Fit on all but a validation slice of each class; the threshold comes from that slice."""
+        n_val_real, n_val_fake = int(len(real) * VALIDATION_FRACTION), int(len(fake) * VALIDATION_FRACTION)
+        model = self.build_detector(spec, train_label)
+        validation = (real[:n_val_real], fake[:n_val_fake])
+        started = time.perf_counter()
+        model.fit(real[n_val_real:], fake[n_val_fake:], **accepted_arguments(model.fit, {"validation": validation}))
+        fit_seconds = time.perf_counter() - started
+        val_scores = np.concatenate([scores(spec, model, validation[0]), scores(spec, model, validation[1])])
+        val_labels = np.concatenate([np.zeros(n_val_real), np.ones(n_val_fake)])
+        return {"model": model, "threshold": validation_threshold(val_labels, val_scores), "fit_seconds": fit_seconds,
+                "n_train_real": len(real) - n_val_real, "n_train_fake": len(fake) - n_val_fake}
+
+    def detector_evaluations(self, spec: DetectorSpec, training: TrainingSet, samples: dict[str, SampleRecord],
+                             tests: dict[str, Record]) -> None:
+        """One ``detection`` unit per evaluation of ``training``; the detector is fitted only if some unit is missing."""
+        ctx, seed = self.context, self.context.config.seed
+        fitted: dict[str, Any] = {}
+
+        def fit() -> dict[str, Any]:
+            if not fitted:
+                real = self.real_subset(ctx.data.x_train, ctx.config.preset.n_detector_train, "detector_train")
+                fitted.update(self.fit_detector(spec, training.label, real,
+                                                self.training_fakes(training.generators, samples)))
+            return fitted
+
+        real_test = self.real_subset(ctx.data.x_test, ctx.config.preset.n_detector_test, "detector_test")
+        real_scores: dict[str, np.ndarray] = {}
+
+        def scored_real(model: Any, perturbation: str) -> np.ndarray:
+            """The real test images' scores under ``perturbation``: the same for every test generator."""
+            if perturbation not in real_scores:
+                real = perturb(real_test, perturbation, derive_seed(seed, "real"))
+                real_scores[perturbation] = scores(spec, model, real)
+            return real_scores[perturbation]
+
+        train_keys = [samples[g].key for g in training.generators]
+        train_blocker = next((samples[g] for g in training.generators if not samples[g].ok), None)
+        for evaluation in training.units:
+            test_record = tests[evaluation.test]
+            unit = detection_unit(ctx.scope, detector_config(spec), training.label, train_keys, evaluation.test,
+                                  test_record.key, evaluation.perturbation)
+
+            def compute(record: Record, evaluation: EvalUnit = evaluation, test_record: Record = test_record) -> None:
+                state = fit()
+                fake = self.test_fakes(evaluation.test, test_record, len(real_test))
+                fake = perturb(fake, evaluation.perturbation, derive_seed(seed, evaluation.test))
+                real = scored_real(state["model"], evaluation.perturbation)
+                started = time.perf_counter()
+                fake_scores = scores(spec, state["model"], fake)
+                score_seconds = time.perf_counter() - started
+                all_scores = np.concatenate([real, fake_scores])
+                labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
+                record.metrics = detection_metrics(labels, all_scores, state["threshold"])
+                record.protocol = {"name": evaluation.protocol, "train_generators": list(training.generators),
+                                   "n_train_real": state["n_train_real"], "n_train_fake": state["n_train_fake"],
+                                   "n_real": len(real), "n_fake": len(fake), "real_split": "test",
+                                   "fakes": "external" if evaluation.test in self.external else "fresh",
+                                   "threshold": "validation of train generator(s)", "source": spec.source}
+                record.info = {"fit_seconds": round(state["fit_seconds"], 3),
+                               "images_per_second": len(fake) / max(score_seconds, 1e-9),
+                               "threshold": state["threshold"], "detector": describe(state["model"]),
+                               "roc": roc_points(labels, all_scores)}
+
+            blocked = train_blocker or (None if test_record.ok else test_record)
+            self.engine.run(unit, compute, blocked_by=blocked, generator=evaluation.test,
+                            train_generator=training.label, detector=spec.name, perturbation=evaluation.perturbation)
+
+    def null_check(self, spec: DetectorSpec) -> Record:
+        """Real vs real: disjoint halves of the real train split (one labelled fake) to fit, of the test split to test."""
+        ctx, seed = self.context, self.context.config.seed
+
+        def halves(images: torch.Tensor, n: int, purpose: str) -> tuple[torch.Tensor, torch.Tensor]:
+            shuffled = self.real_subset(images, len(images), purpose)
+            gen = torch.Generator().manual_seed(derive_seed(seed, "null-order", purpose))
+            shuffled = shuffled[torch.randperm(len(shuffled), generator=gen)]
+            half = min(len(shuffled) // 2, n)
+            return shuffled[:half], shuffled[half : 2 * half]
+
+        def compute(record: Record) -> None:
+            train_a, train_b = halves(ctx.data.x_train, ctx.config.preset.n_detector_train, "null_train")
+            test_a, test_b = halves(ctx.data.x_test, ctx.config.preset.n_detector_test, "null_test")
+            state = self.fit_detector(spec, "real", train_a, train_b)
+            all_scores = np.concatenate([scores(spec, state["model"], test_a), scores(spec, state["model"], test_b)])
+            labels = np.concatenate([np.zeros(len(test_a)), np.ones(len(test_b))])
+            metrics = detection_metrics(labels, all_scores, state["threshold"])
+            low, high = bootstrap_auc(labels, all_scores, seed=derive_seed(seed, "bootstrap", spec.name))
+            metrics.update(auc_ci_low=low, auc_ci_high=high, null_pass=int(low <= 0.5 <= high))
+            record.metrics = metrics
+            record.protocol = {"name": "null", "n_train_real": state["n_train_real"],
+                               "n_train_fake": state["n_train_fake"], "n_real": len(test_a), "n_fake": len(test_b),
+                               "real_split": "test (disjoint halves)", "bootstrap": "1000 resamples, 95% percentile",
+                               "pass": "the 95% interval of the AUC contains 0.5", "source": spec.source}
+            record.info = {"fit_seconds": round(state["fit_seconds"], 3), "threshold": state["threshold"],
+                           "detector": describe(state["model"])}
+            if not metrics["null_pass"]:
+                ctx.console.print(f"[yellow]{spec.name} fails the real-vs-real null check "
+                                  f"(AUC {metrics['auc']:.3f}, 95% CI {low:.3f}-{high:.3f})")
+
+        return self.engine.run(null_check_unit(ctx.scope, detector_config(spec)), compute, generator="real",
+                               train_generator="real", detector=spec.name, perturbation="none")

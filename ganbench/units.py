@@ -1,0 +1,194 @@
+"""The unit engine: what each kind of unit is keyed by, and how a unit is read back or computed once.
+
+A unit is one step of a run (``train``, ``sample``, ``generation``, ``detection``,
+``null_check``, and the human-evaluation image set). Its key hashes everything that changes its
+result: the :class:`Scope` every unit shares (data set and its content fingerprint, preset,
+seed) and the unit's own configuration. Each kind has exactly one key function below, used by
+every module that needs the key (running, resuming, sharding, reading a trained model back).
+
+:class:`UnitEngine` reads a finished unit's record back, or computes it under the unit's lock and
+writes its record atomically; a unit that raises is recorded as ``failed`` with its reason, and a
+unit whose input failed is recorded as ``skipped``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from ganbench.errors import UserError
+from ganbench.generators import generator_config
+from ganbench.presets import Preset
+from ganbench.records import Record, new_record
+from ganbench.store import RunStore, unit_key
+
+FAKE_SETS = ("eval", "detector_train", "fresh")
+# Preset fields that change no unit's result: how often training checkpoints, which detectors the plan fits.
+NO_RESULT_FIELDS = ("checkpoint_every", "detection_plan")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What every unit of a run shares: the data set, the preset and the seed."""
+
+    dataset: str
+    data_fingerprint: str
+    data_kind: str
+    preset: Preset
+    seed: int
+
+    def base(self) -> dict[str, Any]:
+        """The part of every unit key that the scope contributes."""
+        preset = {k: v for k, v in dataclasses.asdict(self.preset).items() if k not in NO_RESULT_FIELDS}
+        return {"dataset": self.dataset, "data": self.data_fingerprint, "preset": preset, "seed": self.seed}
+
+    def new_record(self, kind: str, key: str, **fields: Any) -> Record:
+        return new_record(kind, key, dataset=self.dataset, preset=self.preset.name, seed=self.seed, **fields)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit's kind, file label, configuration and key."""
+
+    kind: str
+    label: str
+    config: dict[str, Any]
+    key: str
+
+
+def _unit(scope: Scope, kind: str, label: str, config: dict[str, Any]) -> Unit:
+    return Unit(kind, label, config, unit_key({"unit": kind, **scope.base(), **config}))
+
+
+def fake_counts(preset: Preset) -> dict[str, int]:
+    """How many fakes each of a generator's three sets holds."""
+    return {"eval": preset.n_eval, "detector_train": preset.n_detector_train, "fresh": preset.n_detector_test}
+
+
+def train_unit(scope: Scope, generator: str) -> Unit:
+    """Training: the variant and its hyper-parameters, so a changed default retrains."""
+    hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind))
+    return _unit(scope, "train", generator, {"generator": generator, "hyperparameters": hyperparameters})
+
+
+def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
+    """Sampling the three fake sets of a trained generator."""
+    config = {"generator": generator, "train": train_key, "counts": fake_counts(scope.preset)}
+    return _unit(scope, "sample", generator, config)
+
+
+def generation_unit(scope: Scope, generator: str, sample_key: str, extractor: str,
+                    extractor_weights: str | None) -> Unit:
+    """Quality metrics of a sample unit's ``eval`` fakes (points have no extractor)."""
+    points = scope.data_kind == "points"
+    config: dict[str, Any] = {"generator": generator, "fakes": sample_key, "extractor": "none" if points else extractor}
+    if extractor_weights and not points:
+        config["extractor_weights"] = extractor_weights
+    return _unit(scope, "generation", generator, config)
+
+
+def detection_unit(scope: Scope, detector: dict[str, Any], train_label: str, train_keys: list[str],
+                   test: str, test_key: str, perturbation: str) -> Unit:
+    """One evaluation of a detector fitted on ``train_keys``' fakes, on ``test``'s fresh fakes."""
+    config = {**detector, "train": train_keys[0] if len(train_keys) == 1 else train_keys, "test": test_key,
+              "perturbation": perturbation}
+    return _unit(scope, "detection", f"{detector['detector']}-{train_label}-{test}-{perturbation}", config)
+
+
+def null_check_unit(scope: Scope, detector: dict[str, Any]) -> Unit:
+    """A detector fitted and tested on real against real images."""
+    return _unit(scope, "null_check", f"{detector['detector']}-real-real", {**detector, "null": "real-vs-real"})
+
+
+def human_eval_set_key(scope: Scope, generators: tuple[str, ...], n: int) -> str:
+    """The image set raters see: the run, the generators rated and the count."""
+    return _unit(scope, "human-eval", "", {"generators": list(generators), "n": n}).key
+
+
+def human_key(set_key: str, rater: str, generator: str | None = None) -> str:
+    """A rater's record over a whole image set, or over one generator's fakes in it."""
+    config = {"unit": "human", "set": set_key, "rater": rater}
+    return unit_key(config if generator is None else {**config, "generator": generator})
+
+
+@dataclass
+class RunSummary:
+    records: list[Record] = field(default_factory=list)
+    computed: int = 0
+    reused: int = 0
+
+    @property
+    def problems(self) -> list[Record]:
+        return [r for r in self.records if r.status in ("failed", "diverged", "truncated")]
+
+    def add(self, other: RunSummary) -> None:
+        """Take in the records and counts of another part of the same run."""
+        self.records += other.records
+        self.computed += other.computed
+        self.reused += other.reused
+
+    def bodies(self) -> list[dict[str, Any]]:
+        """The records as their JSON bodies, as the leaderboards read them."""
+        return [r.to_dict() for r in self.records]
+
+
+def always(record: Record) -> bool:
+    return True
+
+
+class UnitEngine:
+    """Reads back or computes units of one scope in one store; keeps the summary of what it did."""
+
+    def __init__(self, store: RunStore, scope: Scope, console: Console, force: bool = False) -> None:
+        self.store, self.scope, self.console, self.force = store, scope, console, force
+        self.summary = RunSummary()
+
+    def finished(self, unit: Unit, reusable: Callable[[Record], bool] = always) -> Record | None:
+        """The unit's record when it finished (ok or diverged) and ``reusable`` accepts it."""
+        existing = self.store.find_record(unit.kind, unit.label, unit.key)
+        if existing is not None and existing.finished and reusable(existing):
+            return existing
+        return None
+
+    def run(self, unit: Unit, compute: Callable[[Record], None], blocked_by: Record | None = None,
+            reusable: Callable[[Record], bool] = always, **fields: Any) -> Record:
+        """The unit's record: read back if finished (and its outputs intact), else computed now."""
+        existing = None if self.force else self.finished(unit, reusable)
+        if existing is None:
+            with self.store.lock(unit.kind, unit.label, unit.key, on_wait=self.console.print) as lock:
+                existing = self.finished(unit, reusable) if lock.waited or not self.force else None
+                if existing is None:
+                    body = self._compute(unit, compute, blocked_by, fields)
+                    self.summary.computed += 1
+                    self.summary.records.append(body)
+                    return body
+        self.summary.reused += 1
+        self.summary.records.append(existing)
+        return existing
+
+    def _compute(self, unit: Unit, compute: Callable[[Record], None], blocked_by: Record | None,
+                 fields: dict[str, Any]) -> Record:
+        record = self.scope.new_record(unit.kind, unit.key, **fields)
+        started = time.perf_counter()
+        if blocked_by is not None:
+            record.status = "skipped"
+            record.reason = f"{blocked_by.generator or blocked_by.kind} {blocked_by.status}: {blocked_by.reason}"
+        else:
+            try:
+                compute(record)
+            except UserError:
+                raise
+            except Exception as exc:
+                record.status = "failed"
+                record.reason = f"{exc.__class__.__name__}: {exc}"
+                record.info["traceback"] = traceback.format_exc(limit=8)
+                self.console.print(f"[red]{unit.kind} {unit.label} failed: {record.reason}")
+        record.seconds = record.seconds or round(time.perf_counter() - started, 3)
+        self.store.write_record(record, unit.label)
+        return self.store.find_record(unit.kind, unit.label, unit.key) or record

@@ -1,0 +1,182 @@
+"""Intervals over seeds and tie-aware ranks, from synthetic records whose statistics are computed by hand."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import pandas as pd
+import pytest
+from rich.console import Console
+from scipy import stats
+
+from test_leaderboards import DET_PROTOCOL, GEN_PROTOCOL, make, markdown_tables, sections
+
+from ganbench.leaderboards import build_leaderboard
+from ganbench.leaderboards.environment import environment
+from ganbench.leaderboards.exports import results_csv, results_json
+from ganbench.leaderboards.formatting import legend, shown_columns, statistics_line, text_rows
+from ganbench.leaderboards.html import Assets, render_page
+from ganbench.leaderboards.markdown import leaderboard_markdown
+from ganbench.leaderboards.terminal import print_boards
+from ganbench.leaderboards.uncertainty import tie_ranks, welch_p
+
+# dcgan and wgan overlap over their seeds; vae is far behind both.
+FID = {"dcgan": [10.0, 12.0, 11.0], "wgan": [10.5, 11.5, 12.5], "vae": [30.0, 30.5, 31.0]}
+FAMILY = {"dcgan": "gan", "wgan": "gan", "vae": "vae"}
+# spectrum and cnn overlap; weak is far behind both.
+IN_AUC = {"spectrum": [0.90, 0.92, 0.91], "cnn": [0.91, 0.90, 0.93], "weak": [0.60, 0.61, 0.62]}
+T_975_2 = 4.302652729911275  # Student's t, 97.5% quantile, 2 degrees of freedom (printed tables: 4.303)
+TIED = "Rank: rows marked k= are tied"
+UNTESTED = "one seed: ranks not tested"
+
+
+def seeded_records(seeds: tuple[int, ...] = (0, 1, 2), fid: dict[str, list[float]] = FID) -> list[dict[str, Any]]:
+    records = []
+    for seed in seeds:
+        for name, values in fid.items():
+            records.append(make("train", seed, generator=name, metrics={"params": 1000, "train_seconds": 2.0},
+                                info={"family": FAMILY.get(name, "gan"), "device": "cpu"}))
+            records.append(make("generation", seed, generator=name, protocol=GEN_PROTOCOL,
+                                metrics={"fid": values[seed], "is": 2.0 + len(name) + 0.1 * seed}))
+        for detector, values in IN_AUC.items():
+            records.append(make("detection", seed, generator="dcgan", train_generator="dcgan", detector=detector,
+                                perturbation="none", protocol=DET_PROTOCOL, metrics={"auc": values[seed]}))
+    return records
+
+
+@pytest.fixture(scope="module")
+def leaderboard():
+    return build_leaderboard(seeded_records())
+
+
+def board_of(leaderboard, kind: str):
+    (board,) = leaderboard.of_kind(kind)
+    return board
+
+
+def by(board, key: str) -> dict[str, dict[str, Any]]:
+    return {r[key]: r for r in board.data.to_dict("records")}
+
+
+def test_intervals_equal_the_hand_computed_t_interval(leaderboard) -> None:
+    dcgan = by(board_of(leaderboard, "generators"), "generator")["dcgan"]
+    half = T_975_2 * 1.0 / math.sqrt(3)  # FIDs 10, 12, 11: mean 11, sample std 1
+    assert dcgan["fid"] == pytest.approx(11.0) and dcgan["fid_std"] == pytest.approx(1.0)
+    assert dcgan["fid_ci_low"] == pytest.approx(11.0 - half) and dcgan["fid_ci_high"] == pytest.approx(11.0 + half)
+    spectrum = by(board_of(leaderboard, "detectors"), "detector")["spectrum"]
+    half = T_975_2 * 0.01 / math.sqrt(3)  # AUCs 0.90, 0.92, 0.91: mean 0.91, sample std 0.01
+    assert spectrum["in_auc_ci_low"] == pytest.approx(0.91 - half)
+    assert spectrum["in_auc_ci_high"] == pytest.approx(0.91 + half)
+
+
+def test_welch_p_value_equals_scipy() -> None:
+    samples = [([10.0, 12.0, 11.0], [10.5, 11.5, 12.5]), ([1.0, 2.0, 4.0, 8.0], [3.0, 3.5]),
+               ([0.9, 0.92, 0.91], [0.6, 0.61, 0.62, 0.58, 0.66])]
+    for a, b in samples:
+        summary = [value for s in (a, b) for value in (float(pd.Series(s).mean()), float(pd.Series(s).std()), len(s))]
+        assert welch_p(*summary) == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-9)
+    assert math.isnan(welch_p(1.0, math.nan, 1, 2.0, 0.5, 3))
+    assert welch_p(1.0, 0.0, 3, 1.0, 0.0, 3) == 1.0 and welch_p(1.0, 0.0, 3, 2.0, 0.0, 3) == 0.0
+
+
+def test_overlapping_rows_share_a_rank_and_a_separated_one_does_not(leaderboard) -> None:
+    generators = board_of(leaderboard, "generators")
+    assert generators.rank_by == "fid"
+    assert list(generators.data.generator) == ["dcgan", "wgan", "vae"]
+    assert list(generators.data.rank_text) == ["1=", "1=", "3"]
+    expected = stats.ttest_ind(FID["dcgan"], FID["wgan"], equal_var=False).pvalue
+    assert generators.data.rank_p[1] == pytest.approx(expected) and expected >= 0.05
+    assert generators.data.rank_p[2] < 0.05
+    detectors = board_of(leaderboard, "detectors")
+    assert detectors.rank_by == "in_auc"
+    assert list(detectors.data.rank_text) == ["1=", "1=", "3"]
+    assert list(detectors.data.detector)[2] == "weak"
+
+
+def test_ties_chain_and_ranks_skip_shared_places() -> None:
+    cells = tie_ranks([10.0, 11.0, 12.0, 40.0], [1.0, 1.0, 1.0, 1.0], [3, 3, 3, 3])
+    assert [c.text for c in cells] == ["1=", "1=", "1=", "4"]  # 10 vs 12 alone would differ; the chain holds
+    cells = tie_ranks([10.0, 30.0, 31.0, math.nan], [1.0, 1.0, 1.0, math.nan], [3, 3, 3, math.nan])
+    assert [c.text for c in cells] == ["1", "2=", "2=", None]
+
+
+def test_sort_ranks_by_the_chosen_column(leaderboard) -> None:
+    board = board_of(leaderboard.sorted_by("is"), "generators")
+    assert board.rank_by == "is" and list(board.data.generator) == ["dcgan", "wgan", "vae"]
+    assert list(board.data.rank_text) == ["1", "2", "3"]
+    labels = [c.label for c in shown_columns(board)]
+    assert labels[:7] == ["rank", "generator", "family", "seeds", "FID", "IS", "IS 95% CI"]
+    assert "rank by IS ↑" in statistics_line(board)
+    unranked = board_of(leaderboard.sorted_by("params"), "generators")
+    assert unranked.rank_by is None and "rank_text" not in unranked.data and legend(unranked) is None
+
+
+def test_one_seed_says_ranks_are_not_tested() -> None:
+    leaderboard = build_leaderboard(seeded_records(seeds=(0,)))
+    generators = board_of(leaderboard, "generators")
+    assert list(generators.data.rank_text) == ["1", "2", "3"]
+    assert generators.data.rank_p.isna().all() and not generators.data.rank_tied.any()
+    assert "FID 95% CI" not in [c.label for c in shown_columns(generators)]
+    assert statistics_line(generators) == ("Statistics: one seed (n=1): no std, no interval · rank by FID ↓: "
+                                           f"{UNTESTED}")
+    assert UNTESTED in legend(generators) and "=" not in legend(generators)
+
+
+def test_rows_with_one_seed_among_several_are_marked_untested() -> None:
+    records = [r for r in seeded_records() if r["seed"] == 0 or r.get("generator") != "vae"]
+    generators = board_of(build_leaderboard(records), "generators")
+    assert list(generators.data.rank_text) == ["1=", "1=", "3?"]
+    columns = shown_columns(generators)
+    assert [row[columns.index(next(c for c in columns if c.label == "FID 95% CI"))]
+            for row in text_rows(generators, columns)][2] == "n=1"
+    assert "mean ± std over 1–3 seeds" in statistics_line(generators)
+    assert "k?: one seed, rank not tested." in legend(generators)
+
+
+def test_every_renderer_shows_ranks_statistics_and_legend(leaderboard) -> None:
+    records = seeded_records()
+    markdown = leaderboard_markdown(leaderboard, environment(records))
+    lines = sections(markdown)["Generators"]
+    table = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    statistics = next(i for i, line in enumerate(lines) if line.startswith("Statistics:"))
+    after = next(i for i, line in enumerate(lines) if line.startswith(TIED))
+    assert statistics < table < after
+    assert "Welch's t-test against the row above, α = 0.05" in lines[statistics]
+    heads, body = markdown_tables(markdown)[1]
+    assert heads[:6] == ["rank", "generator", "family", "seeds ↑", "FID ↓", "FID 95% CI"]
+    half = T_975_2 / math.sqrt(3)
+    assert [row[0] for row in body] == ["1=", "1=", "3"]
+    assert body[0][4:6] == ["11.00 ± 1.00", f"[{11 - half:.2f}, {11 + half:.2f}]"]
+
+    buffer = io.StringIO()
+    print_boards(leaderboard, Console(file=buffer, width=100), ("generators", "detectors"))
+    output = buffer.getvalue().splitlines()
+    head = next(i for i, line in enumerate(output) if "rank" in line and "FID 95% CI" in line)
+    assert output.index(next(line for line in output if line.startswith("Statistics: mean ± std over 3 seeds"))) < head
+    assert any(line.startswith(TIED) for line in output[head:])
+    assert any("1=" in line and "dcgan" in line for line in output)
+
+    page = render_page(leaderboard, environment(records), Assets())
+    generators = page.split('<section id="generators">')[1].split("</section>")[0]
+    assert '<th class="text" scope="col">rank</th>' in generators
+    assert '<td class="rank">1=</td>' in generators and '<td class="rank">3</td>' in generators
+    assert generators.index('<p class="statistics">') < generators.index("<table>")
+    assert generators.index('<p class="legend">Rank: rows marked k= are tied') > generators.index("</table>")
+
+
+def test_exports_carry_interval_bounds_and_ranks(leaderboard) -> None:
+    frame = pd.read_csv(io.StringIO(results_csv(leaderboard)))
+    (fid,) = frame[(frame.kind == "generators") & (frame.row == "dcgan") & (frame.column == "fid")].to_dict("records")
+    half = T_975_2 / math.sqrt(3)
+    assert fid["ci_low"] == pytest.approx(11 - half) and fid["ci_high"] == pytest.approx(11 + half)
+    ranks = frame[(frame.kind == "generators") & (frame.column == "rank")]
+    assert list(ranks.text) == ["1=", "1=", "3"] and list(ranks["mean"]) == [1, 1, 3]
+    assert ranks.p_value.isna().tolist() == [True, False, False]
+    document = json.loads(results_json(leaderboard, environment(seeded_records()), []))
+    generators = document["tables"][0]
+    assert generators["ranking"]["by"] == "fid" and generators["ranking"]["alpha"] == 0.05
+    assert [r["rank_text"] for r in generators["rows"]] == ["1=", "1=", "3"]
+    assert generators["rows"][0]["fid_ci_low"] == pytest.approx(11 - half)
