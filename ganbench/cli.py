@@ -50,13 +50,17 @@ def user_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
-          version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    _debug["on"] = debug
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    _debug["on"] = debug
 
 
 class Listing(str, Enum):
@@ -186,6 +190,8 @@ JobsOpt = typer.Option(1, "--jobs", "-j", help="Worker processes sharing this ma
 def _close_run(summary: RunSummary, console: Console, out: Path) -> None:
     """The run's last line; exit code 1 when a unit failed, diverged or was truncated (after every other unit ran)."""
     console.print(f"{summary.computed} unit(s) computed, {summary.reused} reused; records in {out}/records")
+    console.print(f"next: ganbench leaderboard show --out {out}   or   ganbench leaderboard publish --out {out} "
+                  f"--site site", markup=False, highlight=False, soft_wrap=True)
     if summary.problems:
         typer.echo(f"{len(summary.problems)} unit(s) failed, diverged or were truncated", err=True)
         raise typer.Exit(1)
@@ -305,14 +311,16 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
            runs: Path = typer.Option(Path("runs"), "--runs", help="Run folder holding the checkpoint."),
            preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, device: str = DeviceOpt,
            train_seed: int = typer.Option(0, "--train-seed", help="Seed the generator was trained with."),
-           truncation: Optional[float] = typer.Option(None, "--truncation", help="Truncation for variants that support it.")) -> None:
+           truncation: Optional[float] = typer.Option(None, "--truncation", help="Truncation for variants that support it."),
+           resolution: Optional[int] = ResolutionOpt) -> None:
     """Sample from a trained generator into a PNG folder or an .npz."""
     from ganbench.imageio import save_npz, save_png_folder
     from ganbench.context import RunContext
 
     if n <= 0:
         raise UserError("--n must be positive")
-    config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True)
+    config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
+                         resolution=resolution)
     model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(generator)
     labels = model.default_labels(n) if model.conditional else None
     images = model.sample(n, labels=labels, seed=seed, truncation=truncation)
@@ -334,12 +342,12 @@ def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder wit
                dataset: str = DatasetOpt,
                preset: Optional[str] = typer.Option(None, "--preset", "-p",
                                                     help="Preset of the run (default: the one it was trained with)."),
-               seed: int = SeedOpt) -> None:
+               seed: int = SeedOpt, resolution: Optional[int] = ResolutionOpt) -> None:
     """Rate real and fake images in a local browser page; the rater becomes a detector row."""
     from ganbench.human_eval import resolve_run, run_human_eval
 
     names = None if generators is None else [g.strip() for g in generators.split(",") if g.strip()]
-    config, names = resolve_run(out, dataset, preset, seed, names)
+    config, names = resolve_run(out, dataset, preset, seed, names, resolution)
     console = Console(stderr=True)
 
     def ready(url: str, answered: int, total: int) -> None:

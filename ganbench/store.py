@@ -21,6 +21,7 @@ each flushed as written, and a resumed training rewrites its file atomically fir
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -39,6 +40,7 @@ from ganbench.errors import UserError
 from ganbench.locks import UnitLock
 from ganbench.records import Record, record_from_dict
 
+
 def unit_key(config: dict[str, Any]) -> str:
     """Stable 12-hex key of a unit's full configuration (sorted JSON, sha256)."""
     blob = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
@@ -49,16 +51,26 @@ def _safe(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:80]
 
 
+@functools.cache
+def file_mode() -> int:
+    """The mode a new file gets from the process umask (0644 under the usual 022), read once."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file, fsync and ``os.replace``.
 
-    A failed write (full disk, no permission) leaves the previous file untouched and raises a
-    :class:`UserError` naming the file.
+    The file is readable as the umask allows (a temporary file alone would be 0600), so a run
+    folder or a published site can be shared as it is. A failed write (full disk, no
+    permission) leaves the previous file untouched and raises a :class:`UserError` naming the file.
     """
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

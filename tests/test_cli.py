@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from ganbench import __version__
 from ganbench.cli import app
 
 
@@ -135,3 +137,21 @@ def test_detection_plan_changes_which_units_exist_not_their_keys(tmp_path: Path)
                          detection_plan="matrix")
     assert (compact.preset.detection_plan, matrix.preset.detection_plan) == ("compact", "matrix")
     assert RunContext(compact).scope.base() == RunContext(matrix).scope.base()
+
+
+def test_sample_finds_a_run_trained_at_another_resolution(tmp_path: Path):
+    runs = tmp_path / "runs"
+    trained = CliRunner().invoke(app, ["train", "gan", "--preset", "smoke", "--resolution", "8", "--out", str(runs),
+                                       "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    args = ["sample", "gan", "--preset", "smoke", "--runs", str(runs), "--n", "4"]
+    missing = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a.npz")])
+    assert missing.exit_code == 2 and "no trained gan" in missing.output
+    found = CliRunner().invoke(app, [*args, "--resolution", "8", "--out", str(tmp_path / "b.npz")])
+    assert found.exit_code == 0, found.output
+    assert np.load(tmp_path / "b.npz")["x"].shape[-1] == 8
+
+
+def test_version_prints_without_a_command():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == __version__

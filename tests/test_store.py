@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ import torch
 from ganbench.errors import UserError
 from ganbench.records import Record
 from ganbench.locks import LOCK_TIMEOUT_ENV, UnitLock, _pid_scope
-from ganbench.store import CACHE_ENV, RunStore, atomic_write_bytes, read_npz, unit_key, write_npz
+from ganbench.store import CACHE_ENV, RunStore, atomic_write_bytes, file_mode, read_npz, unit_key, write_npz
 
 
 def test_unit_key_is_stable_and_order_free():
@@ -282,3 +283,17 @@ def test_store_lock_names_its_unit(tmp_path: Path):
         assert lock_body(tmp_path / "locks" / "train-dcgan-abc.lock")["unit"] == "train dcgan"
         assert lock.on_wait is print and not lock.waited
     assert not list((tmp_path / "locks").iterdir())
+
+
+def test_written_files_are_readable_as_the_umask_allows(tmp_path: Path):
+    previous = os.umask(0o022)
+    file_mode.cache_clear()
+    try:
+        store = RunStore(tmp_path)
+        record = store.write_record(Record(kind="train", key="k", dataset="digits", preset="smoke", seed=0), "gan")
+        checkpoint = store.checkpoint_path("gan", "k")
+        store.save_checkpoint(checkpoint, {"step": 1})
+        assert {stat.S_IMODE(p.stat().st_mode) for p in (record, checkpoint)} == {0o644}
+    finally:
+        os.umask(previous)
+        file_mode.cache_clear()

@@ -56,8 +56,8 @@ def check_rater(rater: str) -> str:
     return name
 
 
-def resolve_run(out: Path, dataset: str, preset: str | None, seed: int,
-                generators: list[str] | None) -> tuple[RunConfig, list[str]]:
+def resolve_run(out: Path, dataset: str, preset: str | None, seed: int, generators: list[str] | None,
+                resolution: int | None = None) -> tuple[RunConfig, list[str]]:
     """The run configuration of ``out`` and the generators to rate.
 
     Without ``preset``, the one preset the run's generators were trained with is used; without
@@ -78,7 +78,10 @@ def resolve_run(out: Path, dataset: str, preset: str | None, seed: int,
         if not generators:
             raise UserError(f"no trained generator in {out} for data set {dataset!r}, preset {preset!r}, seed {seed} "
                             f"(run `ganbench train GENERATOR --out {out}` first)")
-    config = RunConfig(suite=",".join(generators), preset=get_preset(preset), dataset=dataset, out=out,
+    chosen = get_preset(preset)
+    if resolution is not None:
+        chosen = chosen.with_overrides(resolution=resolution)
+    config = RunConfig(suite=",".join(generators), preset=chosen, dataset=dataset, out=out,
                        device=torch.device("cpu"), seed=seed, quiet=True)
     return config, generators
 
