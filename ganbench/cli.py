@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
@@ -25,12 +26,41 @@ from ganbench.errors import UserError
 if TYPE_CHECKING:
     from ganbench.units import RunSummary
 
+# Typer raises click's exception classes (vendored in newer Typer releases): found through its own BadParameter.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class OneLineErrors(typer.core.TyperGroup):
+    """Usage errors (unknown option, a value of the wrong type) end with one line and exit code 2,
+    like every other user error, instead of click's usage block."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _USAGE_ERROR as exc:
+            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            typer.echo(f"error: {' '.join(exc.format_message().split())}{where}", err=True)
+            sys.exit(2)
+        except _CLICK_EXCEPTION as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(name="ganbench", help="Train the GAN family, measure quality, benchmark deepfake detectors.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=OneLineErrors)
 leaderboard_app = typer.Typer(help="Leaderboard tables from the records of a run.", no_args_is_help=True)
 app.add_typer(leaderboard_app, name="leaderboard")
 
 _debug = {"on": False}
+MAX_RESOLUTION = 1024
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -142,8 +172,8 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
             raise UserError("--checkpoint-every must be positive")
         chosen = chosen.with_overrides(checkpoint_every=checkpoint_every)
     if resolution is not None:
-        if resolution < 8 or resolution & (resolution - 1):
-            raise UserError(f"--resolution must be a power of two, at least 8 (got {resolution})")
+        if resolution < 8 or resolution > MAX_RESOLUTION or resolution & (resolution - 1):
+            raise UserError(f"--resolution must be a power of two from 8 to {MAX_RESOLUTION} (got {resolution})")
         chosen = chosen.with_overrides(resolution=resolution)
     if detection_plan is not None:
         from ganbench.detectors.protocols import PLANS
@@ -312,13 +342,16 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
            preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, device: str = DeviceOpt,
            train_seed: int = typer.Option(0, "--train-seed", help="Seed the generator was trained with."),
            truncation: Optional[float] = typer.Option(None, "--truncation", help="Truncation for variants that support it."),
-           resolution: Optional[int] = ResolutionOpt) -> None:
+           resolution: Optional[int] = ResolutionOpt,
+           force: bool = typer.Option(False, "--force", help="Overwrite an existing --out.")) -> None:
     """Sample from a trained generator into a PNG folder or an .npz."""
     from ganbench.imageio import save_npz, save_png_folder
     from ganbench.context import RunContext
 
     if n <= 0:
         raise UserError("--n must be positive")
+    if not force and (out.is_file() or (out.is_dir() and any(out.iterdir()))):
+        raise UserError(f"--out {out} exists; pass --force to overwrite it")
     config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
                          resolution=resolution)
     model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(generator)

@@ -23,7 +23,7 @@ LAYERS = [
     {"generators", "detectors"},
     {"suites", "units"},
     {"context"},
-    {"generation", "detection", "task_measures", "planning", "ranks"},
+    {"generation", "curves", "detection", "task_measures", "planning", "ranks"},
     {"runner", "parallel", "human_eval"},
     {"cli", "api", "__main__"},
 ]

@@ -1,0 +1,117 @@
+"""Every user mistake ends with one line on stderr and exit code 2, before any work, losing nothing.
+
+Each case runs a command against a run folder that already holds a record; afterwards the
+records are byte-identical and no unit was computed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from ganbench.cli import app
+from ganbench.records import Record
+from ganbench.store import RunStore
+
+CASES: dict[str, list[str]] = {
+    "unknown suite": ["run", "--suite", "nosuch"],
+    "unknown detector": ["run", "--detectors", "nosuch"],
+    "empty detector list": ["run", "--detectors", ","],
+    "unknown data set": ["run", "--dataset", "nosuch"],
+    "npz without a path": ["run", "--dataset", "npz:"],
+    "npz that does not exist": ["run", "--dataset", "npz:{tmp}/missing.npz"],
+    "npz that is not an npz": ["run", "--dataset", "npz:{tmp}/garbage.npz"],
+    "npz without arrays": ["run", "--dataset", "npz:{tmp}/empty.npz"],
+    "folder without a path": ["run", "--dataset", "folder:"],
+    "folder that does not exist": ["run", "--dataset", "folder:{tmp}/nowhere"],
+    "empty folder": ["run", "--dataset", "folder:{tmp}/empty_folder"],
+    "unknown preset": ["run", "--preset", "nosuch"],
+    "resolution not a power of two": ["run", "--resolution", "12"],
+    "resolution too small": ["run", "--resolution", "4"],
+    "resolution too large": ["run", "--resolution", "65536"],
+    "resolution not a number": ["run", "--resolution", "big"],
+    "negative seed": ["run", "--seed", "-1"],
+    "seed of 2^64": ["run", "--seed", "18446744073709551616"],
+    "seed not a number": ["run", "--seed", "abc"],
+    "no seeds": ["run", "--seeds", "0"],
+    "seeds not numbers": ["run", "--seeds", "a,b"],
+    "a seed twice": ["run", "--seeds", "1,1"],
+    "seeds out of range": ["run", "--seeds", "0,4294967296"],
+    "seed and seeds": ["run", "--seed", "3", "--seeds", "2"],
+    "no workers": ["run", "--jobs", "0"],
+    "shard 0 of 2": ["run", "--shard", "0/2"],
+    "shard 3 of 2": ["run", "--shard", "3/2"],
+    "shard not i/n": ["run", "--shard", "x"],
+    "checkpoint every 0 steps": ["run", "--checkpoint-every", "0"],
+    "unknown detection plan": ["run", "--detection-plan", "nosuch"],
+    "unknown extractor": ["run", "--extractor", "nosuch"],
+    "no minutes": ["run", "--max-minutes", "0"],
+    "negative minutes": ["run", "--max-minutes", "-1"],
+    "fakes without a name": ["run", "--fakes", "folder:{tmp}"],
+    "fakes that do not exist": ["run", "--fakes", "x=folder:{tmp}/nowhere"],
+    "out is a file": ["run", "--out", "{tmp}/garbage.npz"],
+    "unknown device": ["run", "--device", "tpu"],
+    "unknown option": ["run", "--nosuch"],
+    "train an unknown generator": ["train", "nosuch"],
+    "train with an unknown trick": ["train", "gan+nosuch"],
+    "sample no images": ["sample", "gan", "--n", "0", "--out", "{tmp}/s.npz"],
+    "sample an untrained generator": ["sample", "gan", "--n", "4", "--out", "{tmp}/s.npz"],
+    "sample over an existing file": ["sample", "gan", "--n", "4", "--out", "{tmp}/garbage.npz"],
+    "show an unknown table": ["leaderboard", "show", "--table", "nosuch"],
+    "show a folder with no run": ["leaderboard", "show", "--out", "{tmp}/nowhere"],
+    "publish an unknown format": ["leaderboard", "publish", "--format", "pdf", "--site", "{tmp}/site"],
+    "evaluate a detector that cannot be imported": ["eval-detector", "nosuch_module:Detector"],
+    "evaluate an unknown built-in": ["eval-detector", "nosuch"],
+    "rate an odd number of images": ["human-eval", "--n", "3"],
+    "rate a folder with no run": ["human-eval", "--out", "{tmp}/nowhere"],
+    "rate as nobody": ["human-eval", "--rater", "  "],
+    "list an unknown registry": ["list", "nosuch"],
+}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("bad_inputs")
+    (tmp / "garbage.npz").write_bytes(b"not a zip archive")
+    np.savez(tmp / "empty.npz", other=np.zeros(3))
+    (tmp / "empty_folder").mkdir()
+    return tmp
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "records").glob("*"))}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_user_mistake_is_one_line_and_exit_code_2(case: str, inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    RunStore(out).write_record(Record(kind="train", key="abc", dataset="digits", preset="smoke", seed=0,
+                                      generator="dcgan"), "dcgan")
+    before = snapshot(out)
+    args = [a.format(tmp=inputs) for a in CASES[case]]
+    if "--out" not in args:
+        args += ["--runs", str(out)] if args[0] == "sample" else ["--out", str(out)]
+    if args[0] in ("run", "train", "sample", "human-eval") and "--preset" not in args:
+        args += ["--preset", "smoke"]
+    result = CliRunner().invoke(app, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, (case, result.output)
+    assert len(lines) == 1 and lines[0].startswith("error: "), (case, result.output)
+    assert "Traceback" not in result.output and not isinstance(result.exception, (AssertionError, TypeError))
+    assert snapshot(out) == before
+    if case == "sample over an existing file":
+        assert "exists" in lines[0]
+
+
+def test_there_are_at_least_forty_cases() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
+def test_cuda_without_a_gpu_is_a_user_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "--preset", "smoke", "--device", "cuda", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
