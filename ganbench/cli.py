@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ganbench import __version__
-from ganbench.errors import UserError
+from ganbench.errors import Interrupted, UserError, raise_interrupted
 
 if TYPE_CHECKING:
     from ganbench.units import RunSummary
@@ -460,7 +461,14 @@ def leaderboard_publish(out: Path = OutOpt,
 
 
 def main() -> None:
-    app()
+    """The console script: SIGINT and SIGTERM stop the run with one line and exit code 130 / 143."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, raise_interrupted)
+    try:
+        app()
+    except Interrupted as exc:
+        typer.echo(exc.message(), err=True)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ganbench.errors import UserError
+from ganbench.errors import Interrupted, UserError
 from ganbench.generators import generator_config
 from ganbench.presets import Preset
 from ganbench.records import Record, new_record
@@ -182,6 +182,9 @@ class UnitEngine:
         else:
             try:
                 compute(record)
+            except Interrupted as exc:
+                exc.unit, exc.out = exc.unit or f"{unit.kind} {unit.label}", self.store.root
+                raise
             except UserError:
                 raise
             except Exception as exc:
