@@ -62,8 +62,8 @@ GENERATORS = GeneratorRegistry("generator")
 
 #: The variant modules in registry order (suites and tables follow it). Each registers its class
 #: with ``@GENERATORS.register`` when imported here.
-VARIANT_MODULES = ("gan", "dcgan", "cgan", "infogan", "wgan", "wgan_gp", "lsgan", "sngan", "sagan", "biggan",
-                   "progan", "stylegan2", "pix2pix", "cyclegan", "srgan", "stargan", "vae", "ddpm")
+VARIANT_MODULES = ("gan", "dcgan", "cgan", "acgan", "infogan", "wgan", "wgan_gp", "lsgan", "sngan", "sagan",
+                   "biggan", "progan", "stylegan2", "pix2pix", "cyclegan", "srgan", "stargan", "vae", "ddpm")
 for _module in VARIANT_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ganbench.leaderboards.formatting import RANK, header, legend, statistics_line
 from ganbench.leaderboards.tables import Board, Leaderboard, json_rows
-from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE
+from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, HIGH, LOW
 
 CSV_COLUMNS = ("table", "kind", "title", "subject", "dataset", "preset", "row", "column", "label", "mean", "std",
                "n", "ci_low", "ci_high", "p_value", "text", "protocol")
@@ -52,7 +52,7 @@ def tidy_frame(leaderboard: Leaderboard) -> pd.DataFrame:
                 cell = {"column": column.name, "label": label, "protocol": protocol}
                 if column.numeric:
                     cell |= {name: _plain(record.get(column.name + suffix)) for name, suffix in
-                             (("mean", ""), ("std", "_std"), ("n", "_n"), ("ci_low", "_ci_low"), ("ci_high", "_ci_high"))}
+                             (("mean", ""), ("std", "_std"), ("n", "_n"), ("ci_low", LOW), ("ci_high", HIGH))}
                 else:
                     cell["text"] = _plain(record.get(column.name))
                 rows.append(identity | cell)
@@ -78,8 +78,8 @@ def board_json(index: int, board: Board) -> dict[str, Any]:
 
 
 def results_json(leaderboard: Leaderboard, env: dict[str, Any], records: list[dict[str, Any]]) -> str:
-    """Environment, every table (values, ``_std``, ``_n``, ``_ci_low`` and ``_ci_high`` per column, ranks), problems
-    and the source records."""
+    """Environment, every table (values, ``_std``, ``_n``, ``_seed_ci_low`` and ``_seed_ci_high`` per column,
+    ranks), problems and the source records."""
     document = {"environment": env, "tables": [board_json(i, b) for i, b in enumerate(leaderboard.boards)],
                 "problems": leaderboard.problems, "records": json_rows(records)}
     return json.dumps(document, indent=1, default=str, allow_nan=False)

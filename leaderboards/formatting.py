@@ -21,7 +21,7 @@ from typing import Any
 
 from ganbench.leaderboards.protocols import describe
 from ganbench.leaderboards.tables import Board, Column
-from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, TIE_MARK, UNTESTED_MARK, seed_counts
+from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, HIGH, LOW, TIE_MARK, UNTESTED_MARK, seed_counts
 
 ARROWS = {"lower": " ↓", "higher": " ↑"}
 MISSING = "–"
@@ -88,7 +88,7 @@ def interval(row: Mapping[str, Any], name: str, places: int) -> str:
     """``[low, high]`` of column ``name``; ``n=1`` where one seed gives no interval; a dash for no value."""
     if is_missing(row.get(name)):
         return MISSING
-    low, high = row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high")
+    low, high = row.get(name + LOW), row.get(name + HIGH)
     if is_missing(low) or is_missing(high):
         count = row.get(f"{name}_n")
         return MISSING if is_missing(count) else f"n={int(count)}"
@@ -109,6 +109,11 @@ def cell(row: Mapping[str, Any], column: Column, places: int) -> str:
     if text != MISSING and not is_missing(spread) and (row.get(f"{column.name}_n") or 0) > 1:
         text += f" ± {number(spread, places)}"
     return text
+
+
+def headline(board: Board) -> Column | None:
+    """The column a board is ranked by, if any."""
+    return board.column(board.rank_by) if board.rank_by else None
 
 
 def shown_columns(board: Board) -> list[Column]:
@@ -175,11 +180,6 @@ def protocol_lines(board: Board) -> list[str]:
 def _seeds(counts: list[int]) -> str:
     low, high = min(counts), max(counts)
     return f"{high} seeds" if low == high else f"{low}–{high} seeds"
-
-
-def headline(board: Board) -> Column | None:
-    """The column a board is ranked by, if any."""
-    return board.column(board.rank_by) if board.rank_by else None
 
 
 def statistics_line(board: Board) -> str | None:

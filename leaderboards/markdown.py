@@ -47,8 +47,9 @@ def environment_markdown(env: dict[str, Any]) -> str:
     return "| | |\n|:---|:---|\n" + "\n".join(f"| {escape(k)} | {escape(v)} |" for k, v in rows) + "\n"
 
 
-SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds. Detector AUC: every detector (and training "
-             "generator) on the generator's fresh, clean fakes; lower means harder to detect."),
+SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds; ranked by the sort metric, with its 95% "
+             "t-interval. Detector AUC: every detector (and training generator) on the generator's fresh, clean "
+             "fakes; lower means harder to detect."),
             ("detectors", "Detectors", "In-distribution: trained and tested on the same generator. Cross-generator: "
              "mean over the off-diagonal of the matrix below. Robustness: mean AUC under each perturbation family."),
             ("cross", "Cross-generator matrices", "Rows: the generator the detector was trained on; columns: the "

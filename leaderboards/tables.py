@@ -55,8 +55,8 @@ COUNTS = ("classes_covered", "modes_covered")
 
 @dataclass(frozen=True)
 class Column:
-    """One displayed column; numeric columns hold ``name``, ``name_std``, ``name_n``, ``name_ci_low`` and
-    ``name_ci_high`` in the data. ``interval_of`` names the numeric column whose interval a column shows."""
+    """One displayed column; numeric columns hold ``name``, ``name_std``, ``name_n``, ``name_seed_ci_low``
+    and ``name_seed_ci_high`` in the data. ``interval_of`` names the numeric column whose interval a column shows."""
 
     name: str
     label: str
@@ -88,7 +88,8 @@ class Board:
     def sorted_by(self, name: str) -> Board:
         """Best first by ``name`` (ascending unless higher is better); missing values last.
 
-        A numeric column with a better direction also ranks the rows, ties marked by Welch's test.
+        A numeric column aggregated over seeds with a better direction also ranks the rows, ties marked by
+        Welch's test.
         """
         column = self.column(name)
         if column is None:
@@ -98,7 +99,7 @@ class Board:
         data = self.data.drop(columns=list(RANK_COLUMNS), errors="ignore")
         data = data.sort_values([name, tie], ascending=[ascending, True], na_position="last", kind="stable")
         data = data.reset_index(drop=True)
-        if column.numeric and column.better:
+        if column.numeric and column.better and data.get(f"{name}_n", pd.Series(dtype=float)).notna().any():
             return replace(self, data=ranked(data, name), rank_by=name)
         return replace(self, data=data, rank_by=None)
 

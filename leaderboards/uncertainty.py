@@ -28,6 +28,7 @@ ALPHA = 0.05
 TIE_MARK = "="
 UNTESTED_MARK = "?"
 RANK_COLUMNS = ("rank", "rank_text", "rank_p", "rank_tied")
+LOW, HIGH = "_seed_ci_low", "_seed_ci_high"
 
 
 def _floats(data: pd.DataFrame, column: str) -> list[float]:
@@ -46,13 +47,13 @@ def t_interval(mean: float, std: float, n: float, confidence: float = CONFIDENCE
 
 
 def with_intervals(data: pd.DataFrame, names: Iterable[str], confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """``data`` plus ``<name>_ci_low`` and ``<name>_ci_high`` for each column ``name`` with ``_std`` and ``_n``."""
+    """``data`` plus the interval bounds ``<name>_seed_ci_low`` and ``<name>_seed_ci_high`` of each column ``name``."""
     data = data.copy()
     for name in names:
-        bounds = [t_interval(mean, std, n, confidence)
-                  for mean, std, n in zip(_floats(data, name), _floats(data, f"{name}_std"), _floats(data, f"{name}_n"))]
-        data[f"{name}_ci_low"] = [low for low, _ in bounds]
-        data[f"{name}_ci_high"] = [high for _, high in bounds]
+        summaries = zip(_floats(data, name), _floats(data, f"{name}_std"), _floats(data, f"{name}_n"))
+        bounds = [t_interval(mean, std, n, confidence) for mean, std, n in summaries]
+        data[name + LOW] = [low for low, _ in bounds]
+        data[name + HIGH] = [high for _, high in bounds]
     return data
 
 

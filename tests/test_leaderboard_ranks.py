@@ -65,11 +65,12 @@ def test_intervals_equal_the_hand_computed_t_interval(leaderboard) -> None:
     dcgan = by(board_of(leaderboard, "generators"), "generator")["dcgan"]
     half = T_975_2 * 1.0 / math.sqrt(3)  # FIDs 10, 12, 11: mean 11, sample std 1
     assert dcgan["fid"] == pytest.approx(11.0) and dcgan["fid_std"] == pytest.approx(1.0)
-    assert dcgan["fid_ci_low"] == pytest.approx(11.0 - half) and dcgan["fid_ci_high"] == pytest.approx(11.0 + half)
+    assert dcgan["fid_seed_ci_low"] == pytest.approx(11.0 - half)
+    assert dcgan["fid_seed_ci_high"] == pytest.approx(11.0 + half)
     spectrum = by(board_of(leaderboard, "detectors"), "detector")["spectrum"]
     half = T_975_2 * 0.01 / math.sqrt(3)  # AUCs 0.90, 0.92, 0.91: mean 0.91, sample std 0.01
-    assert spectrum["in_auc_ci_low"] == pytest.approx(0.91 - half)
-    assert spectrum["in_auc_ci_high"] == pytest.approx(0.91 + half)
+    assert spectrum["in_auc_seed_ci_low"] == pytest.approx(0.91 - half)
+    assert spectrum["in_auc_seed_ci_high"] == pytest.approx(0.91 + half)
 
 
 def test_welch_p_value_equals_scipy() -> None:
@@ -112,6 +113,7 @@ def test_sort_ranks_by_the_chosen_column(leaderboard) -> None:
     assert "rank by IS ↑" in statistics_line(board)
     unranked = board_of(leaderboard.sorted_by("params"), "generators")
     assert unranked.rank_by is None and "rank_text" not in unranked.data and legend(unranked) is None
+    assert board_of(leaderboard.sorted_by("seeds"), "generators").rank_by is None  # a count, not over seeds
 
 
 def test_one_seed_says_ranks_are_not_tested() -> None:
@@ -179,4 +181,4 @@ def test_exports_carry_interval_bounds_and_ranks(leaderboard) -> None:
     generators = document["tables"][0]
     assert generators["ranking"]["by"] == "fid" and generators["ranking"]["alpha"] == 0.05
     assert [r["rank_text"] for r in generators["rows"]] == ["1=", "1=", "3"]
-    assert generators["rows"][0]["fid_ci_low"] == pytest.approx(11 - half)
+    assert generators["rows"][0]["fid_seed_ci_low"] == pytest.approx(11 - half)

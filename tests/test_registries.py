@@ -25,9 +25,9 @@ from ganbench.registry import Registry
 from ganbench.suites import SUITES
 
 EXPECTED_ORDER = {
-    "generators": (GENERATORS, ["gan", "dcgan", "cgan", "infogan", "wgan", "wgan-gp", "lsgan", "sngan", "sagan",
-                                "biggan", "progan", "stylegan2", "pix2pix", "cyclegan", "srgan", "stargan", "vae",
-                                "ddpm"]),
+    "generators": (GENERATORS, ["gan", "dcgan", "cgan", "acgan", "infogan", "wgan", "wgan-gp", "lsgan", "sngan",
+                                "sagan", "biggan", "progan", "stylegan2", "pix2pix", "cyclegan", "srgan", "stargan",
+                                "vae", "ddpm"]),
     "detectors": (DETECTORS, ["spectrum", "dct", "cnn-resnet50", "xception", "efficientnet", "npr", "probe",
                               "small-cnn"]),
     "presets": (PRESETS, ["smoke", "quick", "standard", "full"]),
