@@ -5,7 +5,7 @@ Each line is one JSON object, written and flushed as soon as it is known:
 
 * ``{"step": 10, "window": 10, "losses": {"loss_d": 1.31, "loss_g": 0.72}}``: the mean of each loss
   over the ``window`` steps that end at ``step``; a line every ``every`` steps and at the last step;
-* ``{"step": 80, "n_fake": 64, "quality": {"fid": 93.1, "classes_covered": 9, "class_kl": 0.21}}``:
+* ``{"step": 80, "n_fake": 32, "quality": {"fid": 93.1, "classes_covered": 9, "class_kl": 0.21}}``:
   the cheap check, at every multiple of ``budget // checks`` and at the last step of the budget.
 
 The cheap check (:class:`QualityProbe`) measures ``n_fake`` fakes drawn with one fixed seed: for
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -50,12 +51,29 @@ UNCHECKED_FAMILIES = ("diffusion",)
 @dataclass(frozen=True)
 class CurveConfig:
     """How often and how much: a loss line every ``every`` steps, ``checks`` evenly spaced cheap
-    checks over the budget (plus the last step), each of ``n_fake`` fakes against ``n_real`` reals."""
+    checks over the budget (plus the last step), each of ``n_fake`` fakes against ``n_real`` reals.
+
+    32 fakes keep the five checks within 2% of a training at the quick preset on one CPU thread
+    (``benchmarks/curves_overhead.py``; the reference classifier's features dominate the cost)."""
 
     every: int = 10
     checks: int = 5
-    n_fake: int = 64
+    n_fake: int = 32
     n_real: int = 256
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.checks < 0 or min(self.n_fake, self.n_real) < 2:
+            raise ValueError(f"invalid {self}: every >= 1, checks >= 0 and at least two fakes and reals")
+
+
+def _statistics(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased covariance (float64) of few features, as :func:`gaussian_statistics`
+    computes them, on torch's threads (a small product through a multi-threaded BLAS pool costs
+    more than the product)."""
+    x = features.double()
+    mean = x.mean(0)
+    centred = x - mean
+    return mean.numpy(), (centred.T @ centred / (len(x) - 1)).numpy()
 
 
 _REAL_STATISTICS: dict[tuple[str, str, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -64,7 +82,7 @@ _REAL_STATISTICS: dict[tuple[str, str, int, int], tuple[np.ndarray, np.ndarray]]
 class QualityProbe:
     """The cheap quality check of one data set, with fixed reals, inputs and seed."""
 
-    def __init__(self, data: Dataset, extractor: ClassifierExtractor | None, seed: int, n_fake: int = 64,
+    def __init__(self, data: Dataset, extractor: ClassifierExtractor | None, seed: int, n_fake: int = 32,
                  n_real: int = 256) -> None:
         if data.kind == "image" and extractor is None:
             raise ValueError("the cheap check of images needs the reference classifier")
@@ -95,20 +113,16 @@ class QualityProbe:
         return model.sample(n, labels=labels if codes is None else codes, seed=self.seed)
 
     def __call__(self, model: GenerativeModel) -> dict[str, float]:
-        """The check's numbers; the global RNG state and the networks' modes are left as they were."""
-        was_training = model.training
-        try:
-            with preserved_rng():
-                fakes = self.fakes(model)
-        finally:
-            model.train(was_training)
+        """The check's numbers; the global RNG state is left as it was, and ``sample``/``translate``
+        put the networks back in the mode they found them in."""
+        with preserved_rng():
+            fakes = self.fakes(model)
         if self.data.kind == "points":
             assert self.data.modes is not None and self.data.mode_std is not None
             return mode_coverage_2d(fakes, self.data.modes, self.data.mode_std)
         assert self.extractor is not None
         extracted = self.extractor.extract(fakes)
-        mean, cov = gaussian_statistics(extracted.features)
-        quality = {"fid": frechet_distance(*self.real_statistics(), mean, cov)}
+        quality = {"fid": frechet_distance(*self.real_statistics(), *_statistics(extracted.features))}
         if self.data.num_classes > 1 and extracted.probs is not None:
             quality.update(class_coverage(extracted.probs))
         return quality
@@ -141,8 +155,10 @@ class CurveLogger:
         self._step = 0
 
     def resume(self, step: int) -> None:
-        """Continue after ``step``: keep the complete lines of steps up to it, drop the rest."""
-        self.close()
+        """Continue after ``step``: keep the complete lines of steps up to it, drop the rest (and any
+        losses not written yet)."""
+        self._close_files()
+        self._sums, self._counts, self._window = {}, {}, 0
         kept = []
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -153,13 +169,15 @@ class CurveLogger:
                     continue
         atomic_write_bytes(self.path, "".join(kept).encode())
         self._file = self.path.open("a", encoding="utf-8")
-        self._step = step
         if self.tensorboard is not None:
             self._writer = _tensorboard(self.tensorboard, step + 1)
 
-    def _write(self, body: dict[str, Any], group: str, values: dict[str, float]) -> None:
+    def _start(self) -> None:
+        """A training that did not resume starts afresh."""
         if self._file is None:
             self.resume(0)
+
+    def _write(self, body: dict[str, Any], group: str, values: dict[str, float]) -> None:
         assert self._file is not None
         self._file.write(json.dumps(body, separators=(",", ":")) + "\n")
         self._file.flush()
@@ -169,8 +187,7 @@ class CurveLogger:
 
     def on_step(self, step: int, losses: dict[str, float]) -> None:
         """Add one step's losses; write their means every ``every`` steps and at the last step."""
-        if self._file is None:
-            self.resume(0)
+        self._start()
         for name, value in losses.items():
             self._sums[name] = self._sums.get(name, 0.0) + value
             self._counts[name] = self._counts.get(name, 0) + 1
@@ -192,6 +209,7 @@ class CurveLogger:
     def check(self, step: int, model: GenerativeModel) -> None:
         """Run the cheap check on ``model`` and write its line."""
         assert self.probe is not None
+        self._start()
         quality = {name: plain_number(value) for name, value in self.probe(model).items()}
         self._write({"step": step, "n_fake": self.probe.n_fake, "quality": quality}, "quality",
                     {k: v for k, v in quality.items() if v is not None})
@@ -200,6 +218,9 @@ class CurveLogger:
         """Write the losses of a window cut short (a stopped training), then close the file."""
         if self._window:
             self._flush_losses()
+        self._close_files()
+
+    def _close_files(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -214,9 +235,15 @@ class CurveLogger:
         self.close()
 
 
-def curve_probe(model: GenerativeModel, data: Dataset, extractor: ClassifierExtractor | None, seed: int,
-                config: CurveConfig = CurveConfig()) -> QualityProbe | None:
-    """The cheap check for ``model`` on ``data``, or None where the variant logs losses only."""
+def curve_probe(model: GenerativeModel, data: Dataset, extractor: Callable[[], ClassifierExtractor] | None,
+                seed: int, config: CurveConfig = CurveConfig()) -> QualityProbe | None:
+    """The cheap check for ``model`` on ``data``, or None where the training logs losses only: a
+    variant of an unchecked family, no checks asked for, or images without a reference classifier
+    (``extractor`` builds it, and is only called where a check needs it)."""
     if model.family in UNCHECKED_FAMILIES or config.checks <= 0:
         return None
-    return QualityProbe(data, extractor if data.kind == "image" else None, seed, config.n_fake, config.n_real)
+    if data.kind == "points":
+        return QualityProbe(data, None, seed, config.n_fake, config.n_real)
+    if extractor is None:
+        return None
+    return QualityProbe(data, extractor(), seed, config.n_fake, config.n_real)

@@ -96,7 +96,7 @@ class GenerationUnits:
                         curves.resume(0 if state is None else int(state["step"]))
                     return state
 
-                x, y, task_inputs = training_inputs(model, ctx.data, lambda: ctx.extractor().model)
+                x, y, task_inputs = training_inputs(model, ctx.data, lambda: ctx.content_network().model)
                 outcome = train(model, x, y, training_config(ctx.config), checkpoint, **task_inputs,
                                 save=ctx.store.save_checkpoint, load=load, on_step=on_step)
             record.status = outcome.status
@@ -111,6 +111,8 @@ class GenerationUnits:
             record.info = {"stopped_by": outcome.stopped_by, "losses": outcome.losses,
                            "checkpoint": str(checkpoint.relative_to(ctx.store.root)), **model.describe(),
                            "device": str(ctx.config.device), "torch": torch.__version__, "data": ctx.data.fingerprint}
+            if isinstance(model, TranslationModel) and model.needs_reference:
+                record.info["content_network"] = ctx.content_network().protocol()
             if curves is not None:
                 record.info["curves"] = str(curves.path.relative_to(ctx.store.root))
 
@@ -122,9 +124,9 @@ class GenerationUnits:
         if self.curves is None:
             return None
         ctx = self.context
-        extractor = ctx.extractor() if ctx.data.kind == "image" else None
-        probe = curve_probe(model, ctx.data, extractor, ctx.config.seed, self.curves)
-        if probe is not None and extractor is not None:
+        classifier = ctx.data.num_classes > 1 or ctx.config.extractor == "classifier"
+        probe = curve_probe(model, ctx.data, ctx.extractor if classifier else None, ctx.config.seed, self.curves)
+        if probe is not None and probe.extractor is not None:
             probe.real_statistics()
         return CurveLogger(ctx.store.curves_path(name, key), ctx.config.preset.steps, probe, self.curves,
                            tensorboard=ctx.store.tensorboard_dir(name, key))

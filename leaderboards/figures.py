@@ -1,5 +1,5 @@
-"""matplotlib figures of a report, saved as PNG: ROC curves, cross-generator heatmaps, robustness curves
-and the quality-vs-detectability scatter.
+"""matplotlib figures of a report, saved as PNG: ROC curves, cross-generator heatmaps, robustness curves,
+the quality-vs-detectability scatter and each generator's training curves.
 
 ROC curves follow Fawcett, "An introduction to ROC analysis", Pattern Recognition Letters 2006;
 robustness curves (AUC against JPEG quality and blur sigma) follow Wang et al., "CNN-generated
@@ -10,14 +10,17 @@ object-oriented API with the Agg canvas, so no display and no global pyplot stat
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ganbench.leaderboards.tables import (DET_KEYS, NULL_GENERATOR, Board, _clean, _ok, _sig, is_human,
                                           perturbation_family, perturbation_level)
@@ -26,6 +29,8 @@ DPI = 110
 MAX_ROC_CURVES = 12
 LEVEL_AXES = {"jpeg": ("JPEG quality", True), "blur": ("blur sigma", False), "resize": ("resize factor", True),
               "noise": ("noise sigma", False)}
+CURVE_QUALITY = (("fid", "cheap FID ↓", "classes_covered", "classes covered ↑"),
+                 ("modes_covered", "modes covered ↑", "high_quality", "% high quality ↑"))
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ def roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
     if ok.empty or "info" not in ok:
         return []
     det = _clean(ok)
+    if det.empty:
+        return []
     det = det[(det.train_generator == det.generator) | det.train_generator.isna()]
     det = det[det["info"].map(lambda i: bool(i.get("roc")))]
     files = []
@@ -190,4 +197,98 @@ def robustness_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
         _save(figure, site / name)
         files.append(FigureFile(name, f"Robustness · {dataset} / {preset}",
                                 "AUC against perturbation strength per detector; dashed lines: the clean AUC"))
+    return files
+
+
+def read_curve(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The loss lines and the quality lines of a training curve file (JSONL), each sorted by step;
+    lines that do not parse (a line cut short by a kill) are left out."""
+    losses, quality = [], []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            body = json.loads(line)
+            step = int(body["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(body.get("losses"), dict):
+            losses.append({"step": step, **body["losses"]})
+        if isinstance(body.get("quality"), dict):
+            quality.append({"step": step, **body["quality"]})
+    return sorted(losses, key=lambda b: b["step"]), sorted(quality, key=lambda b: b["step"])
+
+
+def _series(lines: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:
+    points = [(b["step"], float(b[name])) for b in lines if isinstance(b.get(name), (int, float))]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def curve_files(records: list[dict[str, Any]], run_dir: Path) -> dict[tuple[str, str, str], tuple[int, Path]]:
+    """(generator, data set, preset) -> (seed, curve file) of its lowest seed whose file is in the run folder."""
+    root = run_dir.resolve()
+    found: dict[tuple[str, str, str], tuple[int, Path]] = {}
+    for record in records:
+        relative = (record.get("info") or {}).get("curves")
+        if record.get("kind") != "train" or not record.get("generator") or not isinstance(relative, str):
+            continue
+        path = (root / relative).resolve()
+        if not (path.is_relative_to(root) and path.suffix == ".jsonl" and path.is_file()):
+            continue
+        ident = (str(record["generator"]), str(record["dataset"]), str(record["preset"]))
+        seed = int(record.get("seed") or 0)
+        if ident not in found or seed < found[ident][0]:
+            found[ident] = (seed, path)
+    return found
+
+
+def curve_figure(ident: tuple[str, str, str], seed: int, path: Path, site: Path) -> FigureFile | None:
+    """Losses (left) and the cheap quality check (right) of one training over its steps."""
+    losses, quality = read_curve(path)
+    if not losses and not quality:
+        return None
+    generator, dataset, preset = ident
+    figure = Figure(figsize=(8.4, 3.4), layout="tight")
+    loss_ax, quality_ax = figure.subplots(1, 2)
+    names = [n for n in dict.fromkeys(k for b in losses for k in b) if n != "step"]
+    for name in names:
+        loss_ax.plot(*_series(losses, name), lw=1.2, label=name)
+    loss_ax.set_xlabel("step")
+    loss_ax.set_ylabel("loss (mean over each window)")
+    loss_ax.grid(alpha=0.3)
+    if names:
+        loss_ax.legend(fontsize=7)
+    shown = next((q for q in CURVE_QUALITY if any(q[0] in b for b in quality)), None)
+    if shown is None:
+        quality_ax.text(0.5, 0.5, "losses only (no quality checks)", ha="center", va="center", fontsize=9,
+                        transform=quality_ax.transAxes)
+        quality_ax.set_axis_off()
+    else:
+        main, main_label, other, other_label = shown
+        quality_ax.plot(*_series(quality, main), "o-", color="C0", label=main_label)
+        quality_ax.set_xlabel("step")
+        quality_ax.set_ylabel(main_label, color="C0")
+        quality_ax.grid(alpha=0.3)
+        axes = [(quality_ax, main)]
+        steps, values = _series(quality, other)
+        if values:
+            twin = quality_ax.twinx()
+            twin.plot(steps, values, "s--", color="C1", label=other_label)
+            twin.set_ylabel(other_label, color="C1")
+            twin.set_ylim(0, max(values) * 1.1 + 1)
+            axes.append((twin, other))
+        for ax, metric in axes:
+            if metric.endswith("_covered"):
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(f"{generator} · {dataset} / {preset} · seed {seed}", fontsize=10)
+    name = file_name("curves", generator, dataset, preset, key=(seed, path.name))
+    _save(figure, site / name)
+    return FigureFile(name, f"Training curves · {generator} · {dataset} / {preset}",
+                      f"losses and cheap quality checks of {generator} over its training steps")
+
+
+def curve_figures(records: list[dict[str, Any]], run_dir: Path, site: Path) -> list[FigureFile]:
+    """One figure per generator (data set, preset; lowest seed) from the curve files its train records name."""
+    files = []
+    for ident, (seed, path) in sorted(curve_files(records, run_dir).items()):
+        if (figure := curve_figure(ident, seed, path, site)) is not None:
+            files.append(figure)
     return files

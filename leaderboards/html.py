@@ -39,6 +39,7 @@ class Assets:
     roc: list[FigureFile] = field(default_factory=list)
     robustness: list[FigureFile] = field(default_factory=list)
     samples: list[SampleGrid] = field(default_factory=list)
+    curves: list[FigureFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,11 @@ def render_page(leaderboard: Leaderboard, env: dict[str, Any], assets: Assets) -
     generators = [(i, b) for i, b in boards if b.kind == "generators"]
     detectors = [b for _, b in boards if b.kind == "detectors"]
     cross = [(i, b) for i, b in boards if b.kind == "cross"]
-    present = {"generators": bool(generators), "samples": bool(assets.samples), "detectors": bool(detectors),
+    present = {"generators": bool(generators), "samples": bool(assets.samples),
+               "curves": bool(assets.curves), "detectors": bool(detectors),
                "cross": bool(cross), "robustness": bool(detectors), "problems": bool(leaderboard.problems)}
-    titles = {"generators": "Generators", "samples": "Samples", "detectors": "Detectors", "cross": "Cross-generator",
+    titles = {"generators": "Generators", "samples": "Samples",
+              "curves": "Training curves", "detectors": "Detectors", "cross": "Cross-generator",
               "robustness": "Robustness", "problems": "Units that did not finish"}
     sections = {anchor: title for anchor, title in titles.items() if present[anchor]} or {"empty": "No results"}
     return templates().get_template("index.html.j2").render(
@@ -154,7 +157,7 @@ def render_page(leaderboard: Leaderboard, env: dict[str, Any], assets: Assets) -
         generators=[table_view(b) for _, b in generators],
         scatter=[assets.scatter[i] for i, _ in generators if i in assets.scatter],
         non_gan=any(is_non_gan(b, r) for _, b in generators for r in b.data.to_dict("records")),
-        samples=assets.samples,
+        samples=assets.samples, curves=assets.curves,
         detectors=[table_view(b) for b in detectors], roc=assets.roc,
         cross=[(assets.heatmaps.get(i), table_view(b)) for i, b in cross],
         robustness=assets.robustness,

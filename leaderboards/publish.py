@@ -1,8 +1,9 @@
 """``ganbench leaderboard publish``: every rendering of a run folder's records into one site folder.
 
 The site holds ``leaderboard.md``, ``results.csv``, ``results.json`` and ``index.html`` with its
-PNGs (figures and a copy of each generator's sample grid) beside it, so the folder can be
-opened from disk, zipped, or served as is. Every number comes from the stored records.
+PNGs (figures, a copy of each generator's sample grid and its training curves, drawn from the
+curve file its train record names) beside it, so the folder can be opened from disk, zipped, or
+served as is. Every number comes from the stored records and the curve files they name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from ganbench.errors import UserError
 from ganbench.store import RunStore, atomic_write_bytes
 from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv, results_json
-from ganbench.leaderboards.figures import file_name, heatmap_figure, robustness_figures, roc_figures, scatter_figure
+from ganbench.leaderboards.figures import (curve_figures, file_name, heatmap_figure, robustness_figures, roc_figures,
+                                           scatter_figure)
 from ganbench.leaderboards.html import Assets, SampleGrid, render_page
 from ganbench.leaderboards.markdown import leaderboard_markdown
 from ganbench.leaderboards.tables import Leaderboard, build_leaderboard, records_frame
@@ -64,7 +66,7 @@ def copy_samples(leaderboard: Leaderboard, run_dir: Path, site: Path) -> list[Sa
 def build_assets(leaderboard: Leaderboard, records: list[dict[str, Any]], run_dir: Path, site: Path) -> Assets:
     frame = records_frame(records)
     assets = Assets(roc=roc_figures(frame, site), robustness=robustness_figures(frame, site),
-                    samples=copy_samples(leaderboard, run_dir, site))
+                    samples=copy_samples(leaderboard, run_dir, site), curves=curve_figures(records, run_dir, site))
     for index, board in enumerate(leaderboard.boards):
         if board.kind == "generators" and (figure := scatter_figure(board, site)) is not None:
             assets.scatter[index] = figure
