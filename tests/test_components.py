@@ -9,7 +9,7 @@ and the fake image they mix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -19,10 +19,20 @@ from torch import nn
 from ganbench.generators import Batch, DataSpec, GenerativeModel, create_generator
 from ganbench.generators.ema import warmup_ema_decay
 from ganbench.generators.layers import ModulatedConv2d
+from ganbench.generators.progan import ProGANConfig
 from ganbench.generators.translation_blocks import HistoryPool
 
 SPEC = DataSpec("image", 1, 16, 10)
 LABELS = torch.arange(8) % 10
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """The networks here are tiny: one thread runs them faster than several competing ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 class Calls:
@@ -101,6 +111,7 @@ def assert_on_segments(mixed: torch.Tensor, real: torch.Tensor, fake: torch.Tens
     alpha = ((mixed - fake).flatten(1) * direction).sum(1) / direction.pow(2).sum(1)
     shape = (-1, *([1] * (real.dim() - 1)))
     torch.testing.assert_close(mixed, alpha.view(shape) * real + (1 - alpha.view(shape)) * fake)
+    alpha = alpha.detach()
     assert float(alpha.min()) >= -1e-5 and float(alpha.max()) <= 1 + 1e-5
     assert float(alpha.std()) > 0.1, "interpolates must be random mixtures, not the real or the fake images"
 
@@ -188,7 +199,8 @@ def test_infogan_latent_is_noise_a_one_hot_code_and_uniform_continuous_codes() -
 
 
 def test_progan_critic_loss_is_wasserstein_plus_penalty_at_interpolates_plus_drift() -> None:
-    model = build("progan", width=8)
+    assert (ProGANConfig.gp_weight, ProGANConfig.drift_weight) == (10.0, 1e-3)
+    model = build("progan", width=8, drift_weight=1.0)  # at 1e-3 the drift term is below float32 resolution
     critic = Calls(model.D)
     losses = recorded_losses(model)
     batch = Batch(images(), LABELS, 0, progress=1.0)
@@ -198,7 +210,7 @@ def test_progan_critic_loss_is_wasserstein_plus_penalty_at_interpolates_plus_dri
     real_out, fake_out, _, fake_for_g = critic.outputs
     assert_on_segments(mixed, real, fake)
     penalty = penalty_at(lambda x: model.D(x, level, alpha), mixed)
-    expected = wasserstein_d(real_out, fake_out) + 10 * penalty + 1e-3 * real_out.pow(2).mean()
+    expected = wasserstein_d(real_out, fake_out) + 10 * penalty + real_out.pow(2).mean()
     torch.testing.assert_close(losses[0], expected)
     torch.testing.assert_close(losses[1], critic_g(fake_for_g))
 
