@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.data import load_dataset, to_float
-from ganbench.features import ClassifierExtractor
+from ganbench.features import ContentClassifier
 from ganbench.presets import get_preset
 from ganbench.generation import training_inputs
 from ganbench.runtime import configure_backends, resolve_device, seed_everything
@@ -63,7 +63,7 @@ def training_data(model, data, preset, device: torch.device) -> tuple[torch.Tens
     def reference() -> torch.nn.Module:
         with tempfile.TemporaryDirectory() as folder:
             cache = RunStore(folder).cache_dir
-            return ClassifierExtractor(data, cache, epochs=preset.classifier_epochs, device=device).model
+            return ContentClassifier(data, cache, epochs=preset.classifier_epochs, device=device).model
 
     return training_inputs(model, data, reference)
 

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ganbench.data import Dataset, load_dataset
 from ganbench.errors import UserError
-from ganbench.features import ClassifierExtractor
+from ganbench.features import ClassifierExtractor, ContentClassifier
 from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_generator
 from ganbench.generators.trainer import TrainConfig
 from ganbench.presets import Preset
@@ -81,6 +81,7 @@ class RunContext:
         self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
         self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed)
         self._extractor: ClassifierExtractor | None = None
+        self._content_network: ContentClassifier | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}
         configure_backends(config.device)
 
@@ -107,6 +108,16 @@ class RunContext:
                                                       epochs=self.config.preset.classifier_epochs,
                                                       device=self.config.device)
         return self._extractor
+
+    def content_network(self) -> ContentClassifier:
+        """The frozen network of content losses (SRGAN's): a classifier of the run's data set trained
+        with its own recipe and seed, never the network of an extractor that scores the run."""
+        if self._content_network is None:
+            with preserved_rng():
+                self._content_network = ContentClassifier(self.data, self.store.cache_dir, seed=self.config.seed,
+                                                          epochs=self.config.preset.classifier_epochs,
+                                                          device=self.config.device)
+        return self._content_network
 
     def fakes(self, sample_record: SampleRecord) -> dict[str, torch.Tensor]:
         """The fake sets a sample unit wrote, read once."""

@@ -23,7 +23,8 @@ from typing import Any
 from rich.console import Console
 
 from ganbench.errors import Interrupted, UserError
-from ganbench.generators import generator_config
+from ganbench.features import ContentClassifier
+from ganbench.generators import GENERATORS, generator_config
 from ganbench.presets import Preset
 from ganbench.records import Record, new_record
 from ganbench.store import RunStore, unit_key
@@ -72,9 +73,13 @@ def fake_counts(preset: Preset) -> dict[str, int]:
 
 
 def train_unit(scope: Scope, generator: str) -> Unit:
-    """Training: the variant and its hyper-parameters, so a changed default retrains."""
+    """Training: the variant and its hyper-parameters, so a changed default retrains, and the
+    recipe of the content network a variant's loss uses (SRGAN's)."""
     hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind))
-    return _unit(scope, "train", generator, {"generator": generator, "hyperparameters": hyperparameters})
+    config: dict[str, Any] = {"generator": generator, "hyperparameters": hyperparameters}
+    if getattr(GENERATORS.get(generator), "needs_reference", False):
+        config["content_network"] = ContentClassifier.recipe
+    return _unit(scope, "train", generator, config)
 
 
 def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:

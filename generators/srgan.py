@@ -8,9 +8,14 @@ Defining components:
 * a VGG-style discriminator: eight 3x3 convolutions with strided down-sampling, 64 to 512
   channels, LeakyReLU 0.2, two dense layers to one logit;
 * the perceptual loss: a content loss, the MSE between feature maps of a fixed, frozen network
-  (the paper's VGG19 ``phi_5,4``; here the last convolutional block of the reference classifier
-  trained on the real train split, attached with :meth:`SRGAN.set_content_network`; the pixel
-  MSE when none is attached), plus 1e-3 times the adversarial loss ``-log D(G(x))``;
+  (the paper's VGG19 ``phi_5,4``, a classifier that plays no part in its evaluation; here the
+  last convolutional block of a classifier trained on the real train split, attached with
+  :meth:`SRGAN.set_content_network`; the pixel MSE when none is attached), plus 1e-3 times the
+  adversarial loss ``-log D(G(x))``. A run attaches ``RunContext.content_network()``
+  (:class:`ganbench.features.ContentClassifier`): the reference classifier's architecture
+  trained with its own recipe and seed, so its weights differ from the ``classifier``
+  extractor's and SRGAN is never scored by the features it was trained to match; the train
+  record names it (``info["content_network"]``: recipe, seed, weights hash);
 * two stages, as in the paper, which initialises SRGAN with the trained MSE-based SRResNet: for
   the first ``pretrain_fraction`` of the step budget G is trained alone on the pixel MSE and D
   rests; then the adversarial stage trains both with the perceptual loss;

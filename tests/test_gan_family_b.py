@@ -388,8 +388,9 @@ def test_stylegan2_ema_and_w_avg_follow_training() -> None:
 
 
 # (resolution, steps, FID ratio to beat); StyleGAN2's smooth untrained samples already score a low
-# FID, and so do ProGAN's at 16x16, where its growth has one level less to show
-SHORT_RUNS = {"sagan": (16, 150, 0.6), "biggan": (16, 80, 0.6), "progan": (32, 150, 0.6), "stylegan2": (16, 150, 0.75)}
+# FID, and so do ProGAN's at 16x16, where its growth has one level less to show, and BigGAN's,
+# whose untrained EMA samples with standing BatchNorm statistics score 96 here (183 with G's initial ones)
+SHORT_RUNS = {"sagan": (16, 150, 0.6), "biggan": (16, 80, 0.7), "progan": (32, 150, 0.6), "stylegan2": (16, 150, 0.75)}
 
 
 @pytest.mark.parametrize("name", sorted(SHORT_RUNS))
