@@ -144,7 +144,7 @@ class UnitLock:
     if it is still the owner's inode). Two processes racing to take over one stale lock thus
     run one after the other, and the second finds either a fresh lock or a new inode; an owner
     that was taken over while suspended never removes or rewrites its successor's lock, and
-    reports ``lost``. No helper files are left behind.
+    reports ``lost``. No extra files are left behind.
 
     ``waited`` is true when a live holder was waited for (its result may now exist). While
     waiting, ``on_wait`` receives one line naming the unit, the holder, its heartbeat age and
