@@ -66,16 +66,6 @@ class CurveConfig:
             raise ValueError(f"invalid {self}: every >= 1, checks >= 0 and at least two fakes and reals")
 
 
-def _statistics(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and unbiased covariance (float64) of few features, as :func:`gaussian_statistics`
-    computes them, on torch's threads (a small product through a multi-threaded BLAS pool costs
-    more than the product)."""
-    x = features.double()
-    mean = x.mean(0)
-    centred = x - mean
-    return mean.numpy(), (centred.T @ centred / (len(x) - 1)).numpy()
-
-
 _REAL_STATISTICS: dict[tuple[str, str, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -88,19 +78,16 @@ class QualityProbe:
             raise ValueError("the cheap check of images needs the reference classifier")
         self.data, self.extractor, self.n_fake, self.n_real = data, extractor, n_fake, n_real
         self.seed = derive_seed(seed, "curves")
-        self._real: tuple[np.ndarray, np.ndarray] | None = None
 
     def real_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and covariance of the fixed real subset's features, computed once per process."""
         assert self.extractor is not None
-        if self._real is None:
-            key = (self.extractor.weights_hash, self.data.fingerprint, self.n_real, self.seed)
-            if key not in _REAL_STATISTICS:
-                x = self.data.x_test
-                order = torch.randperm(len(x), generator=torch_generator(self.seed))[: self.n_real]
-                _REAL_STATISTICS[key] = gaussian_statistics(self.extractor.extract(x[order.sort().values]).features)
-            self._real = _REAL_STATISTICS[key]
-        return self._real
+        key = (self.extractor.weights_hash, self.data.fingerprint, self.n_real, self.seed)
+        if key not in _REAL_STATISTICS:
+            x = self.data.x_test
+            order = torch.randperm(len(x), generator=torch_generator(self.seed))[: self.n_real]
+            _REAL_STATISTICS[key] = gaussian_statistics(self.extractor.extract(x[order.sort().values]).features)
+        return _REAL_STATISTICS[key]
 
     def fakes(self, model: GenerativeModel) -> torch.Tensor:
         """``n_fake`` fakes of ``model``: sampled with the fixed seed, or translated from fixed test inputs."""
@@ -122,7 +109,7 @@ class QualityProbe:
             return mode_coverage_2d(fakes, self.data.modes, self.data.mode_std)
         assert self.extractor is not None
         extracted = self.extractor.extract(fakes)
-        quality = {"fid": frechet_distance(*self.real_statistics(), *_statistics(extracted.features))}
+        quality = {"fid": frechet_distance(*self.real_statistics(), *gaussian_statistics(extracted.features))}
         if self.data.num_classes > 1 and extracted.probs is not None:
             quality.update(class_coverage(extracted.probs))
         return quality

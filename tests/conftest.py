@@ -18,6 +18,20 @@ from ganbench.generators import DataSpec
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(scope="module")
+def module_one_thread() -> Iterator[None]:
+    """One CPU thread for a whole test module of tiny networks, which one thread runs fastest."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def one_thread(module_one_thread: None) -> None:
+    """One CPU thread for a single test (like a torchrun worker)."""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """All runs of the test session (in-process and subprocesses) share trained reference classifiers."""

@@ -11,9 +11,11 @@ import functools
 import tempfile
 from pathlib import Path
 
+import torch
+
 from ganbench.data import Dataset, load_digits
 from ganbench.features import ClassifierExtractor
-from ganbench.metrics import fid_from_features
+from ganbench.metrics import conditional_accuracy, fid_from_features
 from ganbench.generators import GenerativeModel
 from ganbench.generators.trainer import TrainConfig, train
 
@@ -49,3 +51,20 @@ def fid_before_after(model: GenerativeModel, steps: int, batch_size: int = 32, n
     outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=steps, batch_size=batch_size, seed=seed))
     assert outcome.status == "ok", outcome
     return before, fid(model, n, seed)
+
+
+def conditional_accuracy_before_after(model: GenerativeModel, steps: int, batch_size: int = 32,
+                                      n: int = 500) -> tuple[float, float]:
+    """The reference classifier's accuracy on ``n`` samples of the classes asked for (balanced),
+    untrained and after ``steps`` training steps on digits."""
+    data = digits(model.spec.resolution)
+    labels = torch.arange(n) % data.num_classes
+
+    def accuracy() -> float:
+        probs = extractor(model.spec.resolution).extract(model.sample(n, labels=labels, seed=0)).probs
+        return conditional_accuracy(probs, labels)
+
+    before = accuracy()
+    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=steps, batch_size=batch_size))
+    assert outcome.status == "ok", outcome
+    return before, accuracy()

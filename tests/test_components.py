@@ -9,7 +9,7 @@ and the fake image they mix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -26,13 +26,7 @@ SPEC = DataSpec("image", 1, 16, 10)
 LABELS = torch.arange(8) % 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """The networks here are tiny: one thread runs them faster than several competing ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("module_one_thread")
 
 
 class Calls:

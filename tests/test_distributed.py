@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,15 +53,6 @@ def worker(out: Path, dump: Path) -> None:
     generation.train = ranks.train = train_and_dump
     app(["train", "dcgan", "--preset", TINY.name, "--out", str(out), "--device", "cpu", "--quiet"],
         standalone_mode=False)
-
-
-@pytest.fixture()
-def one_thread():
-    """One CPU thread, like the torchrun workers; fastest for such small tensors."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16, one_thread):
