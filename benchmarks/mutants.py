@@ -50,6 +50,7 @@ TRANSLATION = "tests/test_translation.py"
 METRICS = "tests/test_metrics.py"
 DETECTION = "tests/test_detectors_evaluate.py"
 PERTURBATIONS = "tests/test_perturbations.py"
+STYLEGAN3 = "tests/test_stylegan3.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -95,6 +96,10 @@ GP_STEPS = node_ids(COMPONENTS, "test_wgan_gp_critic_loss_penalises_gradients_at
                    "test_progan_critic_loss_is_wasserstein_plus_penalty_at_interpolates_plus_drift",
                    "test_stargan_critic_loss_is_wasserstein_plus_domain_classification_plus_penalty")
 STYLEGAN2_D = node_ids(COMPONENTS, "test_stylegan2_discriminator_adds_r1_every_sixteen_steps_scaled_by_the_interval")
+SG3_FILTERS = node_ids(STYLEGAN3, "test_lowpass_filters_are_kaisers_and_meet_their_stop_band_attenuation")
+SG3_SCHEDULE = node_ids(STYLEGAN3, "test_layer_schedule_is_the_papers")
+SG3_FOURIER = node_ids(STYLEGAN3, "test_fourier_features_are_band_limited_sinusoids_moved_by_the_input_transform")
+SG3_EQUIVARIANCE = node_ids(STYLEGAN3, "test_translation_equivariance_is_far_above_stylegan2s")
 EMA = node_ids(COMPONENTS, "test_ema_update_moves_the_average_a_share_one_minus_decay_towards_the_weights",
               "test_ddpm_ema_decay_is_min_of_decay_and_one_plus_n_over_ten_plus_n")
 CYCLEGAN_D = node_ids(COMPONENTS, "test_cyclegan_discriminators_are_least_squares_on_fakes_from_the_pool")
@@ -258,6 +263,53 @@ MUTANTS: list[Mutant] = [
       "ws = w_avg + truncation * (ws - w_avg)", "ws = truncation * ws",
       "StyleGAN2's truncation shrinks w towards 0 instead of the average w",
       node_ids(FAMILY_B, "test_stylegan2_truncation_zero_gives_the_mean_w_image")),
+    # ------------------------------------------------------------------ StyleGAN3
+    m("stylegan3-up-filter-removed", "generators/stylegan3.py",
+      "up_taps = TAPS_PER_SAMPLE * self.up if self.up > 1 else 1", "up_taps = 1",
+      "StyleGAN3 upsamples by zero insertion without the low-pass interpolation filter",
+      SG3_EQUIVARIANCE, SG3_FILTERS),
+    m("stylegan3-down-filter-removed", "generators/stylegan3.py",
+      "down_taps = TAPS_PER_SAMPLE * self.down if self.down > 1 else 1", "down_taps = 1",
+      "StyleGAN3 subsamples without the low-pass anti-aliasing filter", SG3_EQUIVARIANCE, SG3_FILTERS),
+    m("stylegan3-activation-not-upsampled", "generators/stylegan3.py",
+      "ACTIVATION_UPSAMPLING = 2", "ACTIVATION_UPSAMPLING = 1",
+      "StyleGAN3's leaky ReLU applied at the layer's own rate instead of twice it", SG3_EQUIVARIANCE, SG3_FILTERS),
+    m("stylegan3-rectangular-window", "generators/stylegan3.py",
+      "return 0.1102 * (attenuation - 8.7)", "return 0.0",
+      "StyleGAN3's high-attenuation filters windowed by a rectangle instead of Kaiser's window", SG3_FILTERS),
+    m("stylegan3-kaiser-estimate-halved", "generators/stylegan3.py",
+      "2.285 * (taps - 1) * 2 * math.pi * width / rate + 7.95", "2.285 * (taps - 1) * math.pi * width / rate + 7.95",
+      "Kaiser's attenuation estimate (and so the window's shape) computed with half the transition band",
+      SG3_FILTERS),
+    m("stylegan3-resampling-gain-dropped", "generators/stylegan3.py",
+      "taps[tap.clamp(0, len(taps) - 1)] * up", "taps[tap.clamp(0, len(taps) - 1)]",
+      "zero-insertion upsampling without the gain that keeps the signal's DC level",
+      node_ids(STYLEGAN3, "test_resampling_matrix_is_zero_insertion_padding_filtering_and_subsampling")),
+    m("stylegan3-fourier-zero-frequency", "generators/stylegan3.py",
+      "freqs = freqs / (radii * radii.square().exp().pow(0.25)) * spec.cutoff", "freqs = freqs * 0",
+      "StyleGAN3's Fourier features frozen at zero frequency (a constant input)", SG3_FOURIER),
+    m("stylegan3-input-transform-ignored", "generators/stylegan3.py",
+      "return rotation @ translation @ user", "return rotation @ translation",
+      "the user transform of StyleGAN3's input grid ignored", SG3_FOURIER, SG3_EQUIVARIANCE),
+    m("stylegan3-no-margin", "generators/stylegan3.py",
+      "else rate + 2 * margin", "else rate",
+      "StyleGAN3's layers without the 10-sample margin around the image", SG3_SCHEDULE, SG3_EQUIVARIANCE),
+    m("stylegan3-not-critically-sampled", "generators/stylegan3.py",
+      "share = min(index / (num_layers - num_critical), 1.0)", "share = index / num_layers",
+      "StyleGAN3's cutoff reaches half the output rate only at the last layer", SG3_SCHEDULE),
+    m("stylegan3-input-not-normalised", "generators/stylegan3.py",
+      "x = x * self.magnitude.rsqrt().to(x.dtype)", "x = x",
+      "StyleGAN3's layers ignore the tracked magnitude of their input",
+      node_ids(STYLEGAN3, "test_each_layer_divides_its_input_by_its_tracked_rms")),
+    m("stylegan3-deep-mapping", "generators/stylegan3.py",
+      "mapping_layers: int = 2", "mapping_layers: int = 8",
+      "StyleGAN3 with StyleGAN2's eight mapping layers instead of config T's two",
+      node_ids(STYLEGAN3, "test_config_t_trains_like_stylegan2_without_mixing_noise_or_deep_mapping")),
+    m("eq-t-unmasked", "generators/equivariance.py",
+      "mse = float(((moved - rendered.double() * scale).square() * mask).sum() / mask.sum())",
+      "mse = float((moved - rendered.double() * scale).square().mean())",
+      "EQ-T averaged over pixels the translated reference does not cover",
+      node_ids(STYLEGAN3, "test_eq_t_is_the_psnr_of_the_moved_reference_on_the_pixels_it_covers")),
     # ------------------------------------------------------------------ EMA
     m("ema-plain-copy", "generators/base.py",
       "ema_p.lerp_(p.detach(), 1.0 - self.ema_decay)", "ema_p.copy_(p.detach())",
@@ -353,17 +405,17 @@ MUTANTS: list[Mutant] = [
       "IS splits measured against the marginal of all samples, not their own",
       node_ids(FORMULAS, "test_inception_score_uses_each_splits_own_marginal")),
     m("knn-radius-off-by-one", "ganbench/metrics.py",
-      "np.partition(block, k, axis=1)[:, k]", "np.partition(block, k - 1, axis=1)[:, k - 1]",
+      "return nearest[:, k]", "return nearest[:, k - 1]",
       "k-NN radii of precision/recall count the sample itself as a neighbour", PRDC),
     m("density-not-divided-by-k", "ganbench/metrics.py",
-      '"density": density_hits / (k * len(f))', '"density": density_hits / len(f)',
+      '"density": int(density_hits) / (k * len(f))', '"density": int(density_hits) / len(f)',
       "density not normalised by k", PRDC),
     m("coverage-radius-doubled", "ganbench/metrics.py",
-      "covered |= block.min(axis=1) < real_radii", "covered |= block.min(axis=1) < 2 * real_radii",
+      "covered[rows] |= within_real.any(1)", "covered[rows] |= (d2 < 4 * real_r2[rows, None]).any(1)",
       "coverage with twice the real k-NN radius", PRDC),
     m("recall-uses-real-radii", "ganbench/metrics.py",
-      "recalled |= (block < fake_radii[None, start : start + CHUNK]).any(axis=1)",
-      "recalled |= (block < real_radii[:, None]).any(axis=1)",
+      "recalled[rows] |= blocks.below(d2, fake_r2[None, cols]).any(1)",
+      "recalled[rows] |= blocks.below(d2, real_r2[rows, None]).any(1)",
       "recall measured with the real manifold instead of the fake one", PRDC),
     # ------------------------------------------------------------------ detection metrics, perturbations
     m("auc-orientation", "detectors/evaluate.py",
@@ -371,11 +423,11 @@ MUTANTS: list[Mutant] = [
       "AUC computed with real as the positive class",
       node_ids(FORMULAS, "test_auc_is_the_probability_that_a_fake_outscores_a_real_image"),
       node_ids(DETECTION, "test_metrics_agree_with_scikit_learn", "test_known_cases")),
-    m("eer-uses-fpr-only", "detectors/evaluate.py",
-      "return float((fpr[i] + fnr[i]) / 2)", "return float(fpr[i])",
-      "EER read from the false-positive rate alone",
+    m("eer-not-interpolated", "detectors/evaluate.py",
+      "return float(fpr[last] + step * (fpr[last + 1] - fpr[last]))", "return float(fpr[last])",
+      "EER read at the ROC vertex before FPR and FNR cross instead of interpolated",
       node_ids(FORMULAS, "test_equal_error_rate_averages_fpr_and_fnr_where_they_meet"),
-      node_ids(DETECTION, "test_known_cases")),
+      node_ids(DETECTION, "test_equal_error_rate_is_interpolated_on_the_roc")),
     m("threshold-maximises-tpr", "detectors/evaluate.py",
       "best = int(np.argmax(tpr - fpr))", "best = int(np.argmax(tpr))",
       "validation threshold maximises TPR instead of TPR - FPR",

@@ -8,6 +8,8 @@ autocast, channels_last and (``--compile``) ``torch.compile``, while the plain l
 eager: the ratio is then the speed-up of ganbench's GPU path. ``--compare-memory-formats`` times
 contiguous and channels_last training of each generator interleaved; on CPU the trainer uses
 channels_last for the variants whose ``channels_last_on_cpu`` says it is faster.
+``--compare-read-every 1,10`` times the trainer reading its losses from the device after every
+step (what it did before it kept them there) and every 10 steps (its default), interleaved.
 
     PYTHONPATH=. python benchmarks/train_step.py [--device cuda] [--compile] [--out FILE.json]
 """
@@ -20,6 +22,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -38,20 +41,20 @@ from ganbench.generators.trainer import TrainConfig, train, uses_channels_last
 
 
 def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.device, steps: int, warmup: int,
-                       compile_networks: bool, channels_last: bool | None = None) -> float:
+                       compile_networks: bool, channels_last: bool | None = None, read_every: int = 10) -> float:
     """Images/s over ``steps`` trainer steps after ``warmup`` (timed between on_step callbacks)."""
     seed_everything(0)
     model = create_generator(name, spec, width=preset.width).to(device)
     marks: dict[int, float] = {}
 
-    def on_step(step: int, losses: dict[str, float]) -> None:
+    def on_step(step: int, losses: Mapping[str, float]) -> None:
         if step in (warmup, warmup + steps):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             marks[step] = time.perf_counter()
 
     config = TrainConfig(steps=warmup + steps, batch_size=preset.batch_size, checkpoint_every=10**9,
-                         compile=compile_networks, channels_last=channels_last)
+                         compile=compile_networks, channels_last=channels_last, read_every=read_every)
     x, y, sources = training_data(model, data, preset, device)
     train(model, x, y, config, on_step=on_step, **sources)
     images = steps * preset.batch_size * model.pack_size * (model.n_critic + 1)
@@ -119,6 +122,8 @@ def main() -> None:
                         help="the trainer's memory format (default: the trainer's own choice for the device)")
     parser.add_argument("--compare-memory-formats", action="store_true",
                         help="time contiguous and channels_last training interleaved and report the speed-up")
+    parser.add_argument("--compare-read-every", default=None, metavar="A,B",
+                        help="time the trainer reading losses every A and every B steps, interleaved")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
@@ -127,6 +132,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     channels_last = {"default": None, "contiguous": False, "channels_last": True}[args.memory_format]
+    read_intervals = [int(s) for s in args.compare_read_every.split(",")] if args.compare_read_every else []
+    if read_intervals and len(read_intervals) != 2:
+        parser.error("--compare-read-every takes two intervals, e.g. 1,10")
     configure_backends(device)
     preset = get_preset(args.preset)
     data = load_dataset("digits", preset.resolution)
@@ -136,6 +144,11 @@ def main() -> None:
     for name in names:
         runs: dict[str, list[float]] = {"ganbench": [], "plain": [], "contiguous": [], "channels_last": []}
         for _ in range(args.repeats):
+            for every in read_intervals:
+                runs.setdefault(f"read_every={every}", []).append(trainer_throughput(
+                    name, data, spec, preset, device, args.steps, args.warmup, args.compile, channels_last, every))
+            if read_intervals:
+                continue
             if args.compare_memory_formats:
                 for fmt, choice in (("contiguous", False), ("channels_last", True)):
                     runs[fmt].append(trainer_throughput(name, data, spec, preset, device, args.steps, args.warmup,
@@ -145,6 +158,13 @@ def main() -> None:
                                                        args.compile, channels_last))
             if name == "dcgan":
                 runs["plain"].append(plain_dcgan_throughput(data, spec, preset, device, args.steps, args.warmup))
+        if read_intervals:
+            a, b = (f"read_every={every}" for every in read_intervals)
+            row = {"generator": name, a: statistics.median(runs[a]), b: statistics.median(runs[b])}
+            row["speedup"] = row[b] / row[a]
+            rows.append(row)
+            print(f"{name:20s} {a} {row[a]:9.1f}  {b} {row[b]:9.1f} img/s  speedup {row['speedup']:.3f}", flush=True)
+            continue
         if args.compare_memory_formats:
             default = "channels_last" if uses_channels_last(GENERATORS.get(name), device) else "contiguous"
             row = {"generator": name, "default": default,
@@ -166,7 +186,8 @@ def main() -> None:
               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
               "threads": torch.get_num_threads(), "torch": torch.__version__, "compile": args.compile,
               "amp_bf16": device.type == "cuda", "memory_format": args.memory_format,
-              "compare_memory_formats": args.compare_memory_formats, "preset": preset.name,
+              "compare_memory_formats": args.compare_memory_formats, "compare_read_every": read_intervals,
+              "preset": preset.name,
               "resolution": preset.resolution, "width": preset.width, "batch_size": preset.batch_size,
               "steps": args.steps, "repeats": args.repeats, "rows": rows}
     if args.out:

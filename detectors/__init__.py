@@ -16,7 +16,7 @@ from ganbench.detectors.base import Detector, RunSettings, build_detector, detec
 DETECTORS: Registry[type] = Registry("detector")
 
 #: The detector modules in registry order (suites and tables follow it).
-DETECTOR_MODULES = ("spectrum", "dct", "cnn", "npr", "probe", "small_cnn")
+DETECTOR_MODULES = ("spectrum", "dct", "cnn", "npr", "probe", "small_cnn", "one_class")
 for _module in DETECTOR_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 

@@ -10,17 +10,31 @@ Fitting: ``fit(real, fake)`` gets uint8 ``N,C,H,W`` tensors; a ``fit`` that also
 ``validation`` parameter receives ``(real_val, fake_val)`` from the training generator(s), e.g.
 for model selection. The decision threshold is never the detector's business: the runner picks
 it on that validation pair and applies it unchanged to every test set.
+
+Constructor arguments chosen by the user (``ganbench detect --detector-arg key=value``) travel on
+the detector's spec and are passed by :func:`build_detector` next to the run settings; a name the
+``__init__`` does not accept is a :class:`ganbench.errors.UserError`.
+
+Saving (optional): a detector that can be saved once fitted implements ``state()``, returning a
+flat ``dict[str, numpy.ndarray | torch.Tensor]`` of everything ``fit`` learned, and
+``load_state(state)``, which restores it into a freshly built instance (constructor arguments are
+stored beside the state, see :mod:`ganbench.detectors.saved`). Scores are probabilities of
+"fake" when the class declares ``outputs_probability = True`` and logits otherwise; that decides
+the default threshold (0.5 or 0) where no validation data exists. A class whose instances score
+without being fitted (e.g. one that loads its own released weights) declares ``needs_fit = False``.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+
+from ganbench.errors import UserError
 
 
 @runtime_checkable
@@ -55,14 +69,33 @@ def accepted_arguments(function: Any, offered: dict[str, Any]) -> dict[str, Any]
     return {k: v for k, v in offered.items() if k in parameters}
 
 
-def build_detector(cls: type, settings: RunSettings) -> Any:
-    """Instantiate ``cls`` with the run settings its ``__init__`` names."""
+def check_arguments(cls: type, arguments: Iterable[tuple[str, object]]) -> dict[str, object]:
+    """``arguments`` as a dict; a name that ``cls.__init__`` does not accept is a UserError."""
+    given = dict(arguments)
+    accepted = {} if cls.__init__ is object.__init__ else accepted_arguments(cls.__init__, given)
+    refused = sorted(set(given) - set(accepted))
+    if refused:
+        raise UserError(f"detector {detector_name(cls)} does not accept the argument(s) {', '.join(refused)}")
+    return given
+
+
+def build_detector(cls: type, settings: RunSettings, arguments: Iterable[tuple[str, object]] = ()) -> Any:
+    """Instantiate ``cls`` with the run settings its ``__init__`` names and the user's ``arguments``
+    (which override a setting of the same name)."""
+    given = check_arguments(cls, arguments)
     offered = {"seed": settings.seed, "epochs": settings.epochs, "device": settings.device}
     if settings.extractor is not None:
         offered["extractor"] = settings.extractor
     if cls.__init__ is object.__init__:
         return cls()
-    return cls(**accepted_arguments(cls.__init__, offered))
+    if not given:
+        return cls(**accepted_arguments(cls.__init__, offered))
+    try:
+        return cls(**{**accepted_arguments(cls.__init__, offered), **given})
+    except (TypeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise UserError(f"detector {detector_name(cls)}: bad value among {', '.join(sorted(given))} ({reason})"
+                        ) from None
 
 
 def wants_extractor(cls: type) -> bool:

@@ -98,6 +98,15 @@ class TimmDetector(CNNDetector):
         self.mean = torch.zeros(1)
         self.std = torch.ones(1)
 
+    @classmethod
+    def weights_files(cls, arguments: dict[str, Any]) -> list[Path]:
+        """The local weights file ``weights`` resolves to, if any (none for scratch or hub)."""
+        weights = str(arguments.get("weights", "auto"))
+        if weights in ("scratch", "hub"):
+            return []
+        path = local_weights(cls.model_name) if weights == "auto" else Path(weights).expanduser()
+        return [] if path is None else [path]
+
     def build(self, channels: int, height: int, width: int) -> nn.Module:
         model, self.weights_used = create_timm(self.model_name, channels, self.weights)
         if self.weights_used == "scratch":
@@ -115,6 +124,21 @@ class TimmDetector(CNNDetector):
 
     def describe(self) -> dict[str, Any]:
         return {"timm_model": self.model_name, "weights": self.weights_used or self.weights, **super().describe()}
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {**super().state(), "mean": self.mean, "std": self.std}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """The saved network, built without looking for pretrained weights, and its input normalization."""
+        self.weights = "scratch"
+        super().load_state(state)
+        mean, std = torch.as_tensor(state["mean"]).float(), torch.as_tensor(state["std"]).float()
+        expected = (1, self.input_shape[0], 1, 1)
+        if mean.shape != expected or std.shape != expected or not bool((std > 0).all()):
+            raise ValueError(f"input normalization of shape {tuple(mean.shape)} / {tuple(std.shape)}, "
+                             f"expected {expected} with positive std")
+        self.mean, self.std = mean, std
+        self.weights_used = "saved detector"
 
 
 @DETECTORS.register

@@ -10,7 +10,7 @@ from fake.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ganbench.detectors import DETECTORS
 from ganbench.detectors.base import grayscale, in_chunks
+from ganbench.detectors.linear_state import load_pipeline_state, pipeline_state
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class DCTDetector:
     name = "dct"
     paper = "Frank et al., Leveraging Frequency Analysis for Deep Fake Image Recognition"
     year = 2020
+    outputs_probability = True
 
     def __init__(self, seed: int = 0, config: DCTConfig = DCTConfig()) -> None:
         self.config = config
@@ -68,3 +70,10 @@ class DCTDetector:
 
     def score(self, images: torch.Tensor) -> np.ndarray:
         return in_chunks(lambda chunk: self.model.predict_proba(log_dct_features(chunk, self.config.eps))[:, 1], images)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {**pipeline_state(self.model), "eps": np.array(self.config.eps)}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        load_pipeline_state(self.model, state)
+        self.config = replace(self.config, eps=float(state["eps"]))

@@ -6,8 +6,16 @@ Fake Image Recognition", ICML 2020: JPEG quality 100..30, Gaussian blur sigma 0.
 down-and-up resize and additive Gaussian noise. Real and fake images go through exactly the same
 function, so a perturbation can never become a label cue.
 
-A perturbation is named by a spec string ``kind:value`` (``jpeg:70``, ``blur:2``, ``resize:0.5``,
-``noise:10`` with noise sigma in 0..255 pixel units); :func:`perturb` applies one.
+Both papers blur 256-px images (Wang et al. test on 256x256 ProGAN images; Frank et al. on
+256x256 LSUN/CelebA crops), so a blur sigma is a length on a 256-px image: the grid's blur
+``blur:S@256px`` scales sigma ``S`` to the image, ``S * side / 256`` pixels with ``side`` its
+shorter side (sigma 4 is 0.125 px on 8-px digits, 0.44 px on 28-px MNIST, 4 px at 256 px). JPEG
+quality, the resize factor and the noise std (0..255 intensity units) do not depend on the
+image size and stay as they are.
+
+A perturbation is named by a spec string ``kind:value`` (``jpeg:70``, ``blur:2@256px`` (sigma 2
+on a 256-px side), ``blur:2`` (sigma 2 pixels), ``resize:0.5``, ``noise:10``); :func:`perturb`
+applies one, :func:`perturbation_protocol` and :func:`grid_protocol` state it for a record.
 """
 
 from __future__ import annotations
@@ -27,12 +35,45 @@ JPEG_QUALITIES = (100, 90, 80, 70, 60, 50, 40, 30)
 BLUR_SIGMAS = (0, 1, 2, 3, 4)
 RESIZE_SCALES = (0.5,)
 NOISE_SIGMAS = (5, 10, 20)
+REFERENCE_SIDE = 256
+REFERENCE_MARK = f"@{REFERENCE_SIDE}px"
 
 
 def robustness_grid() -> list[str]:
     """Every perturbation spec of the robustness protocol, in curve order."""
-    return ([f"jpeg:{q}" for q in JPEG_QUALITIES] + [f"blur:{s}" for s in BLUR_SIGMAS]
+    return ([f"jpeg:{q}" for q in JPEG_QUALITIES] + [f"blur:{s}{REFERENCE_MARK}" for s in BLUR_SIGMAS]
             + [f"resize:{s}" for s in RESIZE_SCALES] + [f"noise:{s}" for s in NOISE_SIGMAS])
+
+
+def blur_sigma_pixels(value: str, height: int, width: int) -> float:
+    """The blur sigma in pixels that the value of a ``blur:`` spec means on an image of ``height`` x ``width``."""
+    sigma, mark, rest = value.partition("@")
+    if mark and rest != REFERENCE_MARK[1:]:
+        raise UserError(f"bad blur reference {value!r} (use blur:SIGMA or blur:SIGMA{REFERENCE_MARK})")
+    try:
+        number = float(sigma)
+    except ValueError:
+        raise UserError(f"bad blur sigma {value!r} (use blur:SIGMA or blur:SIGMA{REFERENCE_MARK})") from None
+    if number < 0:
+        raise UserError(f"blur sigma must be >= 0, got {value!r}")
+    return number * min(height, width) / REFERENCE_SIDE if mark else number
+
+
+def perturbation_protocol(spec: str, height: int, width: int) -> dict[str, object]:
+    """What a record says of its perturbation: the spec and, for a blur, the sigma it meant in pixels."""
+    kind, _, value = spec.partition(":")
+    protocol: dict[str, object] = {"spec": spec, "kind": kind}
+    if kind == "blur":
+        protocol["sigma_px"] = round(blur_sigma_pixels(value, height, width), 6)
+    return protocol
+
+
+def grid_protocol(height: int, width: int) -> dict[str, object]:
+    """The exact robustness grid on ``height`` x ``width`` images: every spec and the blur sigmas in pixels."""
+    return {"specs": robustness_grid(), "image_px": [height, width],
+            "blur_sigma_px": [round(blur_sigma_pixels(f"{s}{REFERENCE_MARK}", height, width), 6) for s in BLUR_SIGMAS],
+            "blur_reference": f"sigma on a {REFERENCE_SIDE}-px side (Wang et al. 2020, Frank et al. 2020), "
+                              f"scaled by the shorter side / {REFERENCE_SIDE}"}
 
 
 def _pil(image: torch.Tensor) -> Image.Image:
@@ -114,18 +155,20 @@ def noise(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
 
 
 def perturb(images: torch.Tensor, spec: str, seed: int = 0) -> torch.Tensor:
-    """Apply the perturbation named by ``spec`` (``none``, ``jpeg:Q``, ``blur:S``, ``resize:F``, ``noise:S``)."""
+    """Apply the perturbation named by ``spec`` (``none``, ``jpeg:Q``, ``blur:S``, ``blur:S@256px``, ``resize:F``,
+    ``noise:S``)."""
     if spec == "none":
         return images
     kind, _, value = spec.partition(":")
+    if kind == "blur":
+        return blur(images, blur_sigma_pixels(value, *images.shape[-2:]))
     try:
         number = float(value)
     except ValueError:
-        raise UserError(f"bad perturbation {spec!r} (use jpeg:Q, blur:SIGMA, resize:SCALE or noise:SIGMA)") from None
+        raise UserError(f"bad perturbation {spec!r} (use jpeg:Q, blur:SIGMA, blur:SIGMA{REFERENCE_MARK}, "
+                        "resize:SCALE or noise:SIGMA)") from None
     if kind == "jpeg":
         return jpeg(images, int(number))
-    if kind == "blur":
-        return blur(images, number)
     if kind == "resize":
         return resize(images, number)
     if kind == "noise":

@@ -23,11 +23,13 @@ ENTRY_POINT_GROUP = "ganbench.detectors"
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """A resolved detector: the name its records carry, its class and where it came from."""
+    """A resolved detector: the name its records carry, its class, where it came from, and the
+    constructor arguments the user chose (passed by :func:`ganbench.detectors.base.build_detector`)."""
 
     name: str
     cls: type
-    source: str  # "builtin", "entry-point:<value>" or "import:<module:Class>"
+    source: str  # "builtin", "entry-point:<value>", "import:<module:Class>" or "published:<name>"
+    arguments: tuple[tuple[str, object], ...] = ()
 
     @property
     def builtin(self) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from torch import nn
 
 from ganbench.detectors import DETECTORS
 from ganbench.detectors.cnn import local_weights
+from ganbench.detectors.linear_state import load_pipeline_state, pipeline_state
 from ganbench.errors import UserError
 
 
@@ -89,6 +91,7 @@ class ProbeDetector:
     name = "probe"
     paper = "Ojha et al., Towards Universal Fake Image Detectors that Generalize Across Generative Models"
     year = 2023
+    outputs_probability = True
 
     def __init__(self, seed: int = 0, device: torch.device | str | None = None, extractor: Any = None,
                  backbone: str | nn.Module = "classifier", config: ProbeConfig = ProbeConfig()) -> None:
@@ -116,6 +119,15 @@ class ProbeDetector:
         self.model = make_pipeline(StandardScaler(),
                                    LogisticRegression(C=config.C, max_iter=config.max_iter, random_state=seed))
 
+    @classmethod
+    def weights_files(cls, arguments: dict[str, Any]) -> list[Path]:
+        """A ``timm:`` backbone's local weights file (the ``classifier`` backbone is keyed by the run)."""
+        backbone = arguments.get("backbone", "classifier")
+        if not isinstance(backbone, str) or not backbone.startswith("timm:"):
+            return []
+        path = local_weights(backbone.removeprefix("timm:"))
+        return [] if path is None else [path]
+
     def fit(self, real: torch.Tensor, fake: torch.Tensor) -> None:
         features = np.concatenate([self.features(real), self.features(fake)])
         labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
@@ -126,3 +138,14 @@ class ProbeDetector:
 
     def describe(self) -> dict[str, Any]:
         return {"backbone": self.backbone_name, "frozen": True}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The logistic-regression head; only a ``timm:`` backbone, rebuilt from the constructor
+        argument and its local weights, can come back with it."""
+        if not self.backbone_name.startswith("timm:"):
+            raise UserError(f"probe: a probe over backbone {self.backbone_name!r} cannot be saved "
+                            "(only backbone=timm:<model> can be rebuilt from its weights)")
+        return pipeline_state(self.model)
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        load_pipeline_state(self.model, state)

@@ -9,9 +9,13 @@
   left out; with three generators or more (with two it equals the cross-generator matrix).
 * ``robustness``: test-time perturbations (:func:`ganbench.detectors.perturbations.robustness_grid`) of
   reals and fakes alike, on the in-distribution pairs only, which keeps the unit count linear
-  in the number of generators.
+  in the number of generators; blur sigmas are set on a 256-px side and scaled to the image, and
+  each record states its perturbation and the whole grid in pixels.
 * ``null``: real vs real on disjoint real splits (one labelled "fake"); a sound detector's AUC
-  stays near 0.5 (checked with a bootstrap interval by the runner).
+  stays near 0.5. Each check records the bootstrap interval of its AUC and the p-value of
+  AUC = 0.5; one honest detector in twenty fails a single 95% check by chance, so tables judge
+  the checks of their detectors together (Holm, "A simple sequentially rejective multiple test
+  procedure", Scandinavian Journal of Statistics 1979).
 """
 
 from __future__ import annotations

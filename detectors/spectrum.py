@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ganbench.detectors import DETECTORS
 from ganbench.detectors.base import grayscale, in_chunks
+from ganbench.detectors.linear_state import load_pipeline_state, pipeline_state
 
 
 def _ring_index(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,6 +48,7 @@ class SpectrumDetector:
     name = "spectrum"
     paper = "Durall et al., Watch your Up-Convolution"
     year = 2020
+    outputs_probability = True
 
     def __init__(self, seed: int = 0) -> None:
         self.model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
@@ -58,3 +60,9 @@ class SpectrumDetector:
 
     def score(self, images: torch.Tensor) -> np.ndarray:
         return self.model.predict_proba(azimuthal_average(images))[:, 1]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return pipeline_state(self.model)
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        load_pipeline_state(self.model, state)

@@ -110,6 +110,7 @@ class CNNDetector:
     paper = ""
     year = 0
     trainer = TrainerConfig()
+    outputs_probability = True
 
     def __init__(self, seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None,
                  augment: bool | None = None) -> None:
@@ -120,6 +121,7 @@ class CNNDetector:
             config = replace(config, augment=BlurJpegConfig() if augment else None)
         self.config = config
         self.network: nn.Module | None = None
+        self.input_shape: tuple[int, int, int] | None = None
         self.history = TrainHistory()
 
     def build(self, channels: int, height: int, width: int) -> nn.Module:
@@ -133,6 +135,7 @@ class CNNDetector:
             validation: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         torch.manual_seed(self.seed)
         _, c, h, w = real.shape
+        self.input_shape = (c, h, w)
         self.network = self.build(c, h, w).to(self.device)
         self.history = train_binary(self.network, self.prepare, real, fake, self.config, self.seed, self.device,
                                     validation)
@@ -141,6 +144,21 @@ class CNNDetector:
         if self.network is None:
             raise RuntimeError(f"{self.name}: score() before fit()")
         return torch.sigmoid(predict_logits(self.network, self.prepare, images, self.device)).double().numpy()
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The fitted network's weights (``network.<key>``) and the ``input_shape`` it was built for."""
+        if self.network is None:
+            raise RuntimeError(f"{self.name}: state() before fit()")
+        shape = torch.tensor(self.input_shape, dtype=torch.int64)
+        return {"input_shape": shape, **{f"network.{k}": v for k, v in self.network.state_dict().items()}}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Rebuild the network for the saved ``input_shape`` and load its weights strictly."""
+        c, h, w = (int(v) for v in state["input_shape"])
+        self.input_shape = (c, h, w)
+        self.network = self.build(c, h, w).to(self.device)
+        weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+        self.network.load_state_dict(weights, strict=True)
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"epochs": self.config.epochs, "batch_size": self.config.batch_size,

@@ -5,6 +5,9 @@ An installed ganbench maps the top-level folders ``generators/``, ``detectors/``
 ``ganbench.leaderboards`` (``package-dir`` in ``pyproject.toml``). Run from a source checkout
 without installing (``python -m ganbench``), :class:`_CheckoutSubpackages` resolves the same
 names to those folders.
+
+``compute_metrics`` and ``compute_statistics`` (:mod:`ganbench.api`) are importable from here;
+they load on first use, so importing ganbench stays cheap.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 SUBPACKAGES = ("generators", "detectors", "leaderboards")
+API = ("compute_metrics", "compute_statistics")
 
 
 class _CheckoutSubpackages(importlib.machinery.PathFinder):
@@ -36,3 +40,12 @@ class _CheckoutSubpackages(importlib.machinery.PathFinder):
 
 if not any(finder is _CheckoutSubpackages for finder in sys.meta_path):
     sys.meta_path.append(_CheckoutSubpackages)
+
+
+def __getattr__(name: str) -> object:
+    """The Python API's functions, imported when first asked for."""
+    if name in API:
+        from ganbench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -155,9 +155,12 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
                 device: str = "auto", seed: int = 0, checkpoint_every: Optional[int] = None,
                 extractor: str = "classifier", extractor_weights: Optional[Path] = None,
                 resolution: Optional[int] = None, detection_plan: Optional[str] = None,
-                max_minutes: Optional[float] = None, **extra: Any) -> Any:
-    """The validated configuration of a command; ``extra`` are further :class:`RunConfig` fields."""
+                max_minutes: Optional[float] = None, sets: tuple[str, ...] = (),
+                config_file: Optional[Path] = None, **extra: Any) -> Any:
+    """The validated configuration of a command; ``extra`` are further :class:`RunConfig` fields.
+    ``--config`` and ``--set`` overrides apply first, the command's own options after them."""
     from ganbench.features import check_extractor_name
+    from ganbench.overrides import build_overrides
     from ganbench.planning import SEED_LIMIT
     from ganbench.presets import default_preset, get_preset
     from ganbench.context import RunConfig
@@ -167,14 +170,15 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
     if not 0 <= seed < SEED_LIMIT:
         raise UserError(f"--seed must be in [0, 2^32) (got {seed})")
     resolved = resolve_device(device)
-    chosen = get_preset(preset or default_preset(resolved.type))
+    overrides = build_overrides(sets, config_file)
+    chosen = overrides.apply_to_preset(get_preset(preset or default_preset(resolved.type)))
     if checkpoint_every is not None:
         if checkpoint_every <= 0:
             raise UserError("--checkpoint-every must be positive")
         chosen = chosen.with_overrides(checkpoint_every=checkpoint_every)
     if resolution is not None:
-        if resolution < 8 or resolution > MAX_RESOLUTION or resolution & (resolution - 1):
-            raise UserError(f"--resolution must be a power of two from 8 to {MAX_RESOLUTION} (got {resolution})")
+        if resolution < 8 or resolution > MAX_RESOLUTION:
+            raise UserError(f"--resolution must be from 8 to {MAX_RESOLUTION} pixels (got {resolution})")
         chosen = chosen.with_overrides(resolution=resolution)
     if detection_plan is not None:
         from ganbench.detectors.protocols import PLANS
@@ -185,7 +189,8 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
     if max_minutes is not None and not max_minutes > 0:
         raise UserError(f"--max-minutes must be positive (got {max_minutes})")
     return RunConfig(suite=suite, preset=chosen, dataset=dataset, out=out, device=resolved, seed=seed,
-                     extractor=extractor, extractor_weights=extractor_weights, max_minutes=max_minutes, **extra)
+                     extractor=extractor, extractor_weights=extractor_weights, max_minutes=max_minutes,
+                     overrides=overrides, **extra)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -197,10 +202,18 @@ SeedOpt = typer.Option(0, "--seed", help="Seed of the run.")
 ForceOpt = typer.Option(False, "--force", help="Recompute finished units.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars or tables.")
 SkipBadOpt = typer.Option(False, "--skip-bad", help="Skip unreadable images in folder data sets.")
+AllowSmallOpt = typer.Option(False, "--allow-small", help="Run on a data set under 50 training or 20 test images "
+                                                           "(never under 10 and 6), with a warning.")
 CheckpointOpt = typer.Option(None, "--checkpoint-every", help="Checkpoint training every N steps (preset default).")
-ResolutionOpt = typer.Option(None, "--resolution", help="Image side in pixels, a power of two (preset default).")
+ResolutionOpt = typer.Option(None, "--resolution", help="Side of the real images in pixels, reached by centre crop and "
+                                                        "downsampling; above the native size images are enlarged, "
+                                                        "with a warning (default: native, at most the preset's "
+                                                        "maximum).")
 PlanOpt = typer.Option(None, "--detection-plan", help="matrix (a detector per generator, leave-one-out) or compact "
                                                       "(the first generator's and train-on-all); preset default.")
+SetOpt = typer.Option([], "--set", help="TARGET.FIELD=VALUE: override a preset field (preset.steps=2000) or a "
+                                        "generator's hyper-parameter (dcgan.lr=1e-4); repeatable, wins over --config.")
+ConfigOpt = typer.Option(None, "--config", help="A TOML file with [preset] and [<generator>] tables of overrides.")
 FakesOpt = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: external fakes as one more test "
                                             "generator for every detector (repeatable).")
 DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (names, entry points or "
@@ -241,12 +254,14 @@ def _detector_list(spec: Optional[str]) -> tuple[str, ...]:
 @user_errors
 def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
         device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt, quiet: bool = QuietOpt,
-        skip_bad: bool = SkipBadOpt, checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
+        skip_bad: bool = SkipBadOpt, allow_small: bool = AllowSmallOpt,
+        checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
         shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
         detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt,
-        max_minutes: Optional[float] = MaxMinutesOpt, seeds: Optional[str] = SeedsOpt) -> None:
+        max_minutes: Optional[float] = MaxMinutesOpt, seeds: Optional[str] = SeedsOpt,
+        sets: list[str] = SetOpt, config_file: Optional[Path] = ConfigOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
@@ -267,10 +282,10 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     seed_list = (seed,) if seeds is None else parse_seeds(seeds)
     config = dataclasses.replace(
         _run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force, quiet=quiet,
-                    skip_bad=skip_bad, checkpoint_every=checkpoint_every, extractor=extractor,
+                    skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every, extractor=extractor,
                     extractor_weights=extractor_weights, resolution=resolution, detection_plan=detection_plan,
                     compile=compile_networks, shard=None if shard is None else parse_shard(shard),
-                    max_minutes=max_minutes),
+                    max_minutes=max_minutes, sets=tuple(sets), config_file=config_file),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
     summary = RunSummary()
@@ -289,11 +304,12 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
 def train_command(generator: str = typer.Argument(..., help="Generator name (ganbench list generators)."),
                   preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, out: Path = OutOpt,
                   device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
-                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt,
+                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, allow_small: bool = AllowSmallOpt,
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
                   compile_networks: bool = CompileOpt, resolution: Optional[int] = ResolutionOpt,
-                  max_minutes: Optional[float] = MaxMinutesOpt) -> None:
+                  max_minutes: Optional[float] = MaxMinutesOpt, sets: list[str] = SetOpt,
+                  config_file: Optional[Path] = ConfigOpt) -> None:
     """Train one generator, sample its fakes and measure their quality.
 
     Under ``torchrun --nproc_per_node=N`` it trains data-parallel: one process per device, and
@@ -308,9 +324,10 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
 
     GENERATORS.get(generator)
     config = _run_config(generator, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force,
-                         quiet=quiet, skip_bad=skip_bad, checkpoint_every=checkpoint_every, extractor=extractor,
+                         quiet=quiet, skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every,
+                         extractor=extractor,
                          extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks,
-                         max_minutes=max_minutes)
+                         max_minutes=max_minutes, sets=tuple(sets), config_file=config_file)
     world, rank_device = distributed.init(config.device.type)
     if rank_device is not None:
         config = dataclasses.replace(config, device=rank_device)
@@ -343,9 +360,11 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
            preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt, device: str = DeviceOpt,
            train_seed: int = typer.Option(0, "--train-seed", help="Seed the generator was trained with."),
            truncation: Optional[float] = typer.Option(None, "--truncation", help="Truncation for variants that support it."),
-           resolution: Optional[int] = ResolutionOpt,
+           resolution: Optional[int] = ResolutionOpt, sets: list[str] = SetOpt,
+           config_file: Optional[Path] = ConfigOpt,
            force: bool = typer.Option(False, "--force", help="Overwrite an existing --out.")) -> None:
-    """Sample from a trained generator into a PNG folder or an .npz."""
+    """Sample from a trained generator into a PNG folder or an .npz (the same --set/--config as
+    its training find it)."""
     from ganbench.imageio import save_npz, save_png_folder
     from ganbench.context import RunContext
 
@@ -354,7 +373,7 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     if not force and (out.is_file() or (out.is_dir() and any(out.iterdir()))):
         raise UserError(f"--out {out} exists; pass --force to overwrite it")
     config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
-                         resolution=resolution)
+                         resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file)
     model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(generator)
     labels = model.default_labels(n) if model.conditional else None
     images = model.sample(n, labels=labels, seed=seed, truncation=truncation)
@@ -363,6 +382,35 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     else:
         save_png_folder(images, out, labels)
     typer.echo(f"wrote {n} samples of {generator} to {out}")
+
+
+@app.command("data-report")
+@user_errors
+def data_report(dataset: str = typer.Argument(..., help="A --dataset spec, e.g. folder:images/ or npz:data.npz."),
+                preset: Optional[str] = PresetOpt, resolution: Optional[int] = ResolutionOpt,
+                extractor: str = ExtractorOpt, skip_bad: bool = SkipBadOpt,
+                allow_small: bool = AllowSmallOpt) -> None:
+    """Check an image data set as a run would: images per class, sizes, duplicates, warnings; exit code 2 where a
+    run would refuse it."""
+    from ganbench.context import run_data
+    from ganbench.data_health import inspect_dataset, needs_classes, refusal
+
+    def echo_warning(message: str) -> None:
+        typer.echo(f"warning: {message}")
+
+    config = _run_config("all", preset=preset, dataset=dataset, device="cpu", resolution=resolution,
+                         extractor=extractor, skip_bad=skip_bad, allow_small=allow_small)
+    data, _ = run_data(config, warn=echo_warning, check=False)
+    if data.kind != "image":
+        raise UserError(f"{dataset} holds points, not images; data-report checks image data sets")
+    health = inspect_dataset(data)
+    findings = health.findings(needs_classes(extractor), allow_small)
+    typer.echo(health.summary())
+    for message in findings.warnings:
+        echo_warning(message)
+    if findings.refusals:
+        raise UserError(refusal(health.name, findings))
+    typer.echo("a run would start on this data set")
 
 
 @app.command("human-eval")
@@ -408,23 +456,94 @@ def eval_detector(detector: str = typer.Argument(..., help="package.module:Class
                                                            "import path), an entry-point name or a built-in name."),
                   suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str = DatasetOpt,
                   out: Path = OutOpt, device: str = DeviceOpt, seed: int = SeedOpt, force: bool = ForceOpt,
-                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, fakes: list[str] = FakesOpt) -> None:
+                  quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, allow_small: bool = AllowSmallOpt,
+                  fakes: list[str] = FakesOpt,
+                  detector_args: list[str] = typer.Option([], "--detector-arg", help="key=value: a constructor "
+                                                          "argument of the detector (repeatable; part of its key).")
+                  ) -> None:
     """Train and evaluate one detector like the built-ins, against fresh fakes of every generator of the suite."""
     import dataclasses
 
+    from ganbench.detector_choice import parse_arguments
+    from ganbench.detectors.base import check_arguments
     from ganbench.runner import SuiteRunner
     from ganbench.detectors.plugins import resolve_detector
     from ganbench.leaderboards.terminal import print_detector
 
     spec = resolve_detector(detector)
+    arguments = parse_arguments(detector_args)
+    check_arguments(spec.cls, arguments)
     config = dataclasses.replace(_run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed,
-                                             force=force, quiet=quiet, skip_bad=skip_bad),
-                                 detectors=(detector,), fakes=tuple(fakes))
+                                             force=force, quiet=quiet, skip_bad=skip_bad, allow_small=allow_small),
+                                 detectors=(detector,), fakes=tuple(fakes), detector_arguments=arguments)
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
     if not quiet:
         print_detector(summary.bodies(), Console(), spec.name)
     _close_run(summary, console, out)
+
+
+class Resize(str, Enum):
+    center_crop = "center-crop"
+    resize = "resize"
+
+
+@app.command("detect")
+@user_errors
+def detect(detectors: list[str] = typer.Option(..., "--detector",
+                                               help="A built-in name (ganbench list detectors), a published one "
+                                                    "(cnndetection, univfd), module:Class or an entry point; "
+                                                    "SPEC@PATH loads it fitted from PATH (a file written by "
+                                                    "--save-detector, or the published checkpoint). Repeatable."),
+           detector_args: list[str] = typer.Option([], "--detector-arg",
+                                                   help="key=value constructor argument of every --detector (int, "
+                                                        "float, true/false, none or text, e.g. backbone=PATH). "
+                                                        "Repeatable."),
+           real: Optional[str] = typer.Option(None, "--real", help="folder:PATH or npz:PATH: the reals that every "
+                                                                   "--fakes set is tested against."),
+           fakes: list[str] = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: one generator's "
+                                                               "fakes (repeatable)."),
+           root: Optional[Path] = typer.Option(None, "--root", help="CNNDetection layout: <root>/<generator>/0_real "
+                                                                    "and 1_fake, or <root>/<generator>/<class>/0_real "
+                                                                    "and 1_fake; each generator against its own "
+                                                                    "reals."),
+           train_real: Optional[str] = typer.Option(None, "--train-real", help="folder:PATH or npz:PATH of real "
+                                                                               "training images for detectors "
+                                                                               "that are not fitted yet."),
+           train_fakes: Optional[str] = typer.Option(None, "--train-fakes", help="folder:PATH or npz:PATH of fake "
+                                                                                 "training images."),
+           size: Optional[int] = typer.Option(None, "--size", help="Score at N x N instead of the native size."),
+           resize: Resize = typer.Option(Resize.center_crop, "--resize", help="How --size is reached: centre crop, "
+                                                                              "or centre square crop and resize."),
+           perturbations: list[str] = typer.Option([], "--perturbation", help="none, jpeg:Q, blur:SIGMA, "
+                                                                              "resize:SCALE or noise:SIGMA, applied "
+                                                                              "alike to reals and fakes (repeatable; "
+                                                                              "default none)."),
+           scores: Optional[Path] = typer.Option(None, "--scores", help="Write per-image scores to PATH.csv (or "
+                                                                        ".parquet with pyarrow)."),
+           save_detector: Optional[Path] = typer.Option(None, "--save-detector", help="Save the detector fitted "
+                                                                                      "here to PATH (load it later "
+                                                                                      "as --detector NAME@PATH)."),
+           as_json: bool = typer.Option(False, "--json", help="Print the results and protocol as JSON."),
+           device: str = DeviceOpt, seed: int = SeedOpt, quiet: bool = QuietOpt) -> None:
+    """Score detectors on outside real and fake folders (CNNDetection layout too), without training generators."""
+    from ganbench.forensics import Detect, DetectRequest
+    from ganbench.forensics_output import json_document, results_table, write_scores
+    from ganbench.leaderboards.terminal import legible
+    from ganbench.runtime import resolve_device
+
+    console = Console(stderr=True, quiet=quiet)
+    request = DetectRequest(detectors=detectors, arguments=detector_args, real=real, fakes=fakes, root=root,
+                            train_real=train_real, train_fakes=train_fakes, size=size, resize=resize.value,
+                            perturbations=perturbations, save_detector=save_detector, scores=scores,
+                            device=resolve_device(device), seed=seed)
+    outcome = Detect(request, lambda line: console.print(line, markup=False, highlight=False)).run()
+    if scores is not None:
+        console.print(f"wrote {write_scores(scores, outcome.scored)} scores to {scores}", markup=False)
+    if as_json:
+        typer.echo(json.dumps(json_document(outcome), indent=1, default=str))
+    elif not quiet:
+        legible(Console()).print(results_table(outcome))
 
 
 @leaderboard_app.command("show")
@@ -458,6 +577,134 @@ def leaderboard_publish(out: Path = OutOpt,
 
     written = publish(out, site, parse_formats(formats), sort)
     typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+InputHelp = ("folder:PATH, npz:PATH, a data set (digits, mnist:PATH, dataset:SPEC@test|train|all), "
+             "run:RUNDIR:GENERATOR (run:RUNDIR:GENERATOR@SEED names the training seed) or stats:PATH.npz")
+ScoreExtractorOpt = typer.Option(None, "--extractor", help="inception (the default where its weights are found "
+                                                           "offline), classifier (trained on a data-set input) or "
+                                                           "timm:<model>.")
+AntialiasOpt = typer.Option(False, "--antialias", help="Antialias when shrinking images larger than 299 px into "
+                                                       "Inception (default: pytorch-fid's resize, no antialiasing).")
+ScoreNOpt = typer.Option(None, "--n", help="Images per input (a seeded subset); fakes sampled from a run: input "
+                                           "(default: as many as the other input holds).")
+ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samples and of KID's subsets.")
+ScoreQuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+
+
+def _score_options(extractor: Optional[str], extractor_weights: Optional[Path], antialias: bool, n: Optional[int],
+                   seed: int, device: str) -> Any:
+    import dataclasses
+
+    from ganbench.folder_metrics import ScoreOptions
+    from ganbench.quality import QualityConfig
+    from ganbench.runtime import resolve_device
+
+    return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, antialias=antialias, n=n, seed=seed,
+                        device=resolve_device(device), quality=dataclasses.replace(QualityConfig(), seed=seed))
+
+
+def _feature_progress(progress: Any) -> Callable[[str, int, int], None]:
+    """A progress bar per input whose features are being extracted."""
+    tasks: dict[str, Any] = {}
+
+    def report(spec: str, done: int, total: int) -> None:
+        if spec not in tasks:
+            tasks[spec] = progress.add_task(f"features of {spec}", total=total)
+        progress.update(tasks[spec], completed=done)
+
+    return report
+
+
+def _scoring_progress(quiet: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True, disable=quiet)
+
+
+def _print_scores(result: dict[str, Any], console: Console) -> None:
+    metrics, protocol = result["metrics"], result["protocol"]
+    title = " vs ".join(protocol[k]["spec"] for k in ("input1", "input2") if k in protocol)
+    table = Table(title=title, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        if not name.endswith("_std"):
+            spread = metrics.get(f"{name}_std")
+            table.add_row(name.upper() if name in ("fid", "kid", "is") else name,
+                          f"{value:.4f}" + ("" if spread is None else f" ± {spread:.4f}"))
+    console.print(table)
+    weights = protocol.get("weights", "unknown")
+    console.print(f"extractor {protocol.get('extractor', 'unknown')} (weights {weights}; resize "
+                  f"{protocol.get('resize', 'unknown')})", markup=False, highlight=False, soft_wrap=True)
+    for key in ("input1", "input2"):
+        if key in protocol:
+            item = protocol[key]
+            sizes = f", sizes {', '.join(item['image_sizes'])}" if item.get("image_sizes") else ""
+            console.print(f"{key}: {item['spec']}, n {item.get('n', 'unknown')}{sizes}", markup=False,
+                          highlight=False, soft_wrap=True)
+
+
+@app.command("metrics")
+@user_errors
+def metrics_command(input1: str = typer.Argument(..., help=f"The samples scored: {InputHelp}."),
+                    input2: Optional[str] = typer.Argument(None, help="The reference, in the same forms (without it, "
+                                                                      "only the Inception Score of INPUT1)."),
+                    fid: bool = typer.Option(False, "--fid", help="Frechet Inception Distance."),
+                    kid: bool = typer.Option(False, "--kid", help="Kernel Inception Distance (mean ± std)."),
+                    isc: bool = typer.Option(False, "--is", help="Inception Score of INPUT1 (mean ± std)."),
+                    prdc: bool = typer.Option(False, "--prdc", help="Precision, recall, density and coverage."),
+                    extractor: Optional[str] = ScoreExtractorOpt,
+                    extractor_weights: Optional[Path] = ExtractorWeightsOpt, antialias: bool = AntialiasOpt,
+                    n: Optional[int] = ScoreNOpt, seed: int = ScoreSeedOpt, device: str = DeviceOpt,
+                    as_json: bool = typer.Option(False, "--json", help="Print metrics and protocol as JSON."),
+                    quiet: bool = ScoreQuietOpt) -> None:
+    """Score samples against a reference: FID, KID, IS, precision/recall/density/coverage (default: all that apply)."""
+    from ganbench.folder_metrics import score
+
+    wanted = [name for name, on in (("fid", fid), ("kid", kid), ("is", isc), ("prdc", prdc)) if on] or None
+    options = _score_options(extractor, extractor_weights, antialias, n, seed, device)
+    errors = Console(stderr=True)
+
+    def warn(message: str) -> None:
+        errors.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+    with _scoring_progress(quiet) as progress:
+        result = score([input1] if input2 is None else [input1, input2], wanted, options,
+                       report=_feature_progress(progress), warn=warn)
+    if as_json:
+        typer.echo(json.dumps(result, indent=1, default=str))
+    else:
+        _print_scores(result, Console())
+
+
+@app.command("stats")
+@user_errors
+def stats_command(source: str = typer.Argument(..., metavar="INPUT", help="Images: folder:PATH, npz:PATH, a data "
+                                                                         "set or run:RUNDIR:GENERATOR."),
+                  out: Path = typer.Option(..., "--out", "-o", help="The .npz to write: mu and sigma as pytorch-fid "
+                                                                    "writes them, plus the protocol."),
+                  extractor: Optional[str] = ScoreExtractorOpt,
+                  extractor_weights: Optional[Path] = ExtractorWeightsOpt, antialias: bool = AntialiasOpt,
+                  n: Optional[int] = ScoreNOpt, seed: int = ScoreSeedOpt, device: str = DeviceOpt,
+                  force: bool = typer.Option(False, "--force", help="Overwrite an existing --out."),
+                  quiet: bool = ScoreQuietOpt) -> None:
+    """Write the FID statistics of a set of images (readable by pytorch-fid and by `metrics stats:PATH`)."""
+    from ganbench.fid_stats import write_statistics
+    from ganbench.folder_metrics import statistics
+
+    if out.suffix != ".npz":
+        raise UserError(f"--out {out}: statistics files end in .npz (pytorch-fid reads no other)")
+    if out.exists() and not force:
+        raise UserError(f"--out {out} exists; pass --force to overwrite it")
+    options = _score_options(extractor, extractor_weights, antialias, n, seed, device)
+    with _scoring_progress(quiet) as progress:
+        stats = statistics(source, options, report=_feature_progress(progress))
+    write_statistics(out, stats)
+    protocol = stats.protocol or {}
+    typer.echo(f"wrote the statistics of {protocol.get('n')} images of {source} ({stats.dim}-d "
+               f"{protocol.get('extractor')} features, weights {protocol.get('weights')}) to {out}")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ the benchmarks use it directly.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ganbench.data import Dataset, load_dataset
+from ganbench.data_health import check_dataset, needs_classes
 from ganbench.errors import UserError
+from ganbench.geometry import Geometry, SizeRequest
+from ganbench.overrides import Overrides
 from ganbench.features import ClassifierExtractor, ContentClassifier
 from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_generator
 from ganbench.generators.trainer import TrainConfig
@@ -42,6 +46,7 @@ class RunConfig:
     force: bool = False
     quiet: bool = False
     skip_bad: bool = False
+    allow_small: bool = False
     detectors: tuple[str, ...] = ()
     fakes: tuple[str, ...] = ()
     extractor: str = "classifier"
@@ -49,19 +54,33 @@ class RunConfig:
     compile: bool = False
     shard: tuple[int, int] | None = None
     max_minutes: float | None = None
+    overrides: Overrides = Overrides()
+    detector_arguments: tuple[tuple[str, object], ...] = ()
 
 
-def run_data(config: RunConfig, warn: Any = None) -> tuple[Dataset, DataSpec]:
-    """The run's data set at the preset's resolution, and the spec generators are built for."""
-    data = load_dataset(config.dataset, config.preset.resolution, skip_bad=config.skip_bad,
-                        warn=warn or (lambda message: None))
-    return data, DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
+def run_data(config: RunConfig, warn: Any = None, check: bool = True) -> tuple[Dataset, DataSpec]:
+    """The run's data set at its native side (or the side the preset declares), and the spec
+    generators are built for: their canvas and the measured image size (``ganbench.geometry``).
+    With ``check``, an unusable image set is refused first (``ganbench.data_health``)."""
+    warn = warn or (lambda message: None)
+    request = SizeRequest(config.preset.resolution, config.preset.max_resolution)
+    data = load_dataset(config.dataset, request, skip_bad=config.skip_bad, warn=warn)
+    if data.kind != "image":
+        return data, DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
+    if check:
+        check_dataset(data, needs_classes(config.extractor), allow_small=config.allow_small, warn=warn)
+    if data.notes.get("enlarged"):
+        warn(f"real images enlarged from their native {data.notes['native_size']} px to {data.resolution} px "
+             "(--resolution above the native size); the records say so")
+    geometry = Geometry.for_images(data.resolution)
+    return data, DataSpec(data.kind, data.channels, geometry.model_size, data.num_classes, data.resolution)
 
 
 def build_generator(config: RunConfig, spec: DataSpec, name: str) -> GenerativeModel:
     """A freshly initialised generator; the initialisation depends only on the run seed and the name."""
     seed_everything(derive_seed(config.seed, "init", name))
-    return create_generator(name, spec, width=config.preset.width).to(config.device)
+    return create_generator(name, spec, width=config.preset.width,
+                            **config.overrides.for_generator(name)).to(config.device)
 
 
 def training_config(config: RunConfig) -> TrainConfig:
@@ -79,7 +98,8 @@ class RunContext:
         self.console = console or Console(stderr=True, quiet=config.quiet)
         self.store = RunStore(config.out)
         self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
-        self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed)
+        self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed,
+                           config.overrides)
         self._extractor: ClassifierExtractor | None = None
         self._content_network: ContentClassifier | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}
@@ -107,14 +127,20 @@ class RunContext:
                 self._extractor = ClassifierExtractor(self.data, self.store.cache_dir, seed=self.config.seed,
                                                       epochs=self.config.preset.classifier_epochs,
                                                       device=self.config.device)
+            if self._extractor.rebuilt_cache:
+                self.console.print(f"[yellow]damaged cache {self._extractor.cache_path} was trained again and replaced")
         return self._extractor
 
     def content_network(self) -> ContentClassifier:
-        """The frozen network of content losses (SRGAN's): a classifier of the run's data set trained
-        with its own recipe and seed, never the network of an extractor that scores the run."""
+        """The frozen network of content losses (SRGAN's): a classifier of the run's data set on the
+        model canvas, where the loss sees images, trained with its own recipe and seed, never the
+        network of an extractor that scores the run."""
         if self._content_network is None:
+            to_model = self.spec.geometry.to_model
+            canvas = dataclasses.replace(self.data, x_train=to_model(self.data.x_train),
+                                         x_test=to_model(self.data.x_test))
             with preserved_rng():
-                self._content_network = ContentClassifier(self.data, self.store.cache_dir, seed=self.config.seed,
+                self._content_network = ContentClassifier(canvas, self.store.cache_dir, seed=self.config.seed,
                                                           epochs=self.config.preset.classifier_epochs,
                                                           device=self.config.device)
         return self._content_network

@@ -16,6 +16,12 @@ logs losses only: each of its fakes costs a whole denoising chain, which no chea
 With so few fakes the FID is biased upwards (FID falls as samples grow): it tracks one training
 over its steps and is no substitute for the generation unit's FID.
 
+The trainer hands each step's losses over as a mapping read lazily from the device
+(``ganbench.generators.step_losses``): the logger keeps them and looks at their values only when it
+writes a line or runs a check, so on CUDA it adds no wait for the device to the steps in between.
+A step with a non-finite loss ends the losses and checks of the curve: the training diverged there
+(the trainer stops within its read interval and records that step).
+
 The check never changes the training: it samples from the variant's sampling network (the EMA
 copy where there is one) with a dedicated seeded generator under :func:`preserved_rng`, and the
 networks return to train mode. On resume (:meth:`CurveLogger.resume`) lines past the
@@ -27,7 +33,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -94,7 +101,8 @@ class QualityProbe:
         n = self.n_fake
         if isinstance(model, TranslationModel):
             data = self.data
-            inputs = fake_inputs(model.task_view, data.x_test[:n], data.y_test[:n], data.num_classes, n, self.seed)
+            inputs = fake_inputs(model.task_view, model.spec.geometry.to_model(data.x_test[:n]), data.y_test[:n],
+                                 data.num_classes, n, self.seed)
             return model.translate(inputs.source, inputs.target_labels, seed=self.seed)
         labels, codes = model.evaluation_conditions(n)
         return model.sample(n, labels=labels if codes is None else codes, seed=self.seed)
@@ -140,12 +148,15 @@ class CurveLogger:
         self._counts: dict[str, int] = {}
         self._window = 0
         self._step = 0
+        self._unread: list[tuple[int, Mapping[str, float]]] = []
+        self._diverged = False
 
     def resume(self, step: int) -> None:
         """Continue after ``step``: keep the complete lines of steps up to it, drop the rest (and any
         losses not written yet)."""
         self._close_files()
         self._sums, self._counts, self._window = {}, {}, 0
+        self._unread, self._diverged = [], False
         kept = []
         if self.path.exists():
             for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -172,18 +183,31 @@ class CurveLogger:
             for name, value in values.items():
                 self._writer.add_scalar(f"{group}/{name}", value, body["step"])
 
-    def on_step(self, step: int, losses: dict[str, float]) -> None:
-        """Add one step's losses; write their means every ``every`` steps and at the last step."""
+    def on_step(self, step: int, losses: Mapping[str, float]) -> None:
+        """Keep one step's losses; write their means every ``every`` steps and at the last step."""
         self._start()
-        for name, value in losses.items():
-            self._sums[name] = self._sums.get(name, 0.0) + value
-            self._counts[name] = self._counts.get(name, 0) + 1
-        self._window += 1
-        self._step = step
+        self._unread.append((step, losses))
         if step % self.config.every == 0 or step == self.budget:
             self._flush_losses()
 
+    def _add_unread(self) -> None:
+        """Add the kept steps' values to the window, in step order, up to the first non-finite step."""
+        for step, losses in self._unread:
+            values = dict(losses)
+            if self._diverged or not all(math.isfinite(v) for v in values.values()):
+                self._diverged = True
+                break
+            for name, value in values.items():
+                self._sums[name] = self._sums.get(name, 0.0) + value
+                self._counts[name] = self._counts.get(name, 0) + 1
+            self._window += 1
+            self._step = step
+        self._unread = []
+
     def _flush_losses(self) -> None:
+        self._add_unread()
+        if not self._window:
+            return
         means = {name: self._sums[name] / self._counts[name] for name in self._sums}
         self._write({"step": self._step, "window": self._window, "losses": means}, "loss", means)
         self._sums, self._counts, self._window = {}, {}, 0
@@ -194,17 +218,19 @@ class CurveLogger:
                                                                      or step == self.budget)
 
     def check(self, step: int, model: GenerativeModel) -> None:
-        """Run the cheap check on ``model`` and write its line."""
+        """Run the cheap check on ``model`` and write its line (none once a loss was not finite)."""
         assert self.probe is not None
         self._start()
+        self._add_unread()
+        if self._diverged:
+            return
         quality = {name: plain_number(value) for name, value in self.probe(model).items()}
         self._write({"step": step, "n_fake": self.probe.n_fake, "quality": quality}, "quality",
                     {k: v for k, v in quality.items() if v is not None})
 
     def close(self) -> None:
         """Write the losses of a window cut short (a stopped training), then close the file."""
-        if self._window:
-            self._flush_losses()
+        self._flush_losses()
         self._close_files()
 
     def _close_files(self) -> None:

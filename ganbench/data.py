@@ -3,7 +3,7 @@
 Spec strings (``--dataset``):
 
 * ``digits`` - scikit-learn's embedded 8x8 handwritten digits (1,797 images, 10 classes); the
-  0..16 intensities are scaled to 0..255 and resized to the run's resolution.
+  0..16 intensities are scaled to 0..255.
 * ``toy2d`` / ``toy2d-ring`` - 8 Gaussians on a ring of radius 2, std 0.02;
   ``toy2d-grid`` - 25 Gaussians on a grid over [-4, 4]^2 with spacing 2, std 0.05
   (the mode-collapse benchmark of VEEGAN and PacGAN). Points, not images.
@@ -12,11 +12,15 @@ Spec strings (``--dataset``):
   authors' sites where a network exists.
 * ``npz:PATH`` - arrays ``x_train, y_train, x_test, y_test`` (uint8 images ``N,H,W``,
   ``N,H,W,C`` or ``N,C,H,W``); an empty test split is made by a stratified 80/20 split.
-* ``folder:PATH`` - one sub-folder per class (or images directly inside), any file PIL reads.
+* ``folder:PATH`` - one sub-folder per class (or images directly inside), decoded by the rules of
+  :mod:`ganbench.folders`.
 
-Resizing: images are center-cropped to a square, then resized with bilinear interpolation
-(antialiased when shrinking) and rounded back to uint8. The train/test split is stratified and
-fixed (``random_state=0``), independent of the run seed, so every run sees the same test set.
+Size: every set keeps its native side (the shorter side of its images, after a centre crop to a
+square) unless a run declares another or its preset caps it (:class:`ganbench.geometry.SizeRequest`);
+a declared side is reached with bilinear interpolation (antialiased when shrinking), rounded back
+to uint8. ``Dataset.notes`` says the native side and whether the images were enlarged. The
+train/test split is stratified and fixed (``random_state=0``), independent of the run seed, so
+every run sees the same test set.
 
 Each loader registers itself with :func:`dataset` where it is defined; the module holds every
 file format's reader (npz, idx, CIFAR batches, image folders) beside the loader that uses it,
@@ -42,10 +46,12 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.errors import UserError
+from ganbench.folders import read_folder, scan_folder
+from ganbench.geometry import SizeRequest, size_request
 from ganbench.registry import Registry
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 SPLIT_SEED = 0
+MIN_FOLDER_SIDE = 8
 TEST_FRACTION = 0.2
 
 
@@ -87,7 +93,7 @@ class DataRequest:
     """What a ``--dataset`` spec asks of a loader: the part after ``name:``, and how to load."""
 
     location: str
-    resolution: int
+    resolution: int | SizeRequest | None
     skip_bad: bool = False
     warn: Callable[[str], None] | None = None
 
@@ -161,7 +167,7 @@ def stratified_split(n: int, labels: np.ndarray, test_fraction: float = TEST_FRA
 
 
 def _from_arrays(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                 y_test: np.ndarray, resolution: int, source: str) -> Dataset:
+                 y_test: np.ndarray, resolution: int | SizeRequest | None, source: str) -> Dataset:
     x_train = to_nchw_uint8(np.asarray(x_train), source)
     y_train = np.asarray(y_train).astype(np.int64).reshape(-1)
     if len(y_train) != len(x_train):
@@ -182,20 +188,23 @@ def _from_arrays(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np
     if y_train.min() < 0:
         raise UserError(f"{source}: labels must be non-negative integers")
     num_classes = int(max(y_train.max(), y_test.max() if len(y_test) else 0)) + 1
+    native = int(min(x_train.shape[-2:]))
+    side = size_request(resolution).choose(native)
     return Dataset(
         name=name,
-        x_train=resize_images(torch.from_numpy(x_train), resolution),
+        x_train=resize_images(torch.from_numpy(x_train), side),
         y_train=torch.from_numpy(y_train),
-        x_test=resize_images(torch.from_numpy(x_test), resolution),
+        x_test=resize_images(torch.from_numpy(x_test), side),
         y_test=torch.from_numpy(y_test),
         num_classes=num_classes,
+        notes={"native_size": native, "enlarged": side > native},
     )
 
 
 # ----------------------------------------------------------------------------- embedded sets
 
 
-def load_digits(resolution: int = 32) -> Dataset:
+def load_digits(resolution: int | SizeRequest | None = None) -> Dataset:
     """scikit-learn's 8x8 digits; intensities 0..16 scaled to 0..255."""
     from sklearn.datasets import load_digits as sk_digits
 
@@ -256,7 +265,10 @@ def _toy2d_grid(request: DataRequest) -> Dataset:
 # ----------------------------------------------------------------------------- files
 
 
-def load_npz(path: Path, resolution: int, name: str | None = None) -> Dataset:
+def load_npz(path: Path, resolution: int | SizeRequest | None, name: str | None = None) -> Dataset:
+    """Arrays ``x_train, y_train`` (and ``x_test, y_test``); labels are whole numbers 0..K-1 of any
+    numeric dtype (``2.0`` is read as 2, ``2.5`` refused); an absent or empty test split is cut
+    from the training images."""
     if not path.exists():
         raise UserError(f"no such file: {path}")
     try:
@@ -271,8 +283,29 @@ def load_npz(path: Path, resolution: int, name: str | None = None) -> Dataset:
         arrays = {k: archive[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in keys}
     except Exception as exc:
         raise UserError(f"{path}: corrupt array data ({exc.__class__.__name__}: {exc})") from exc
-    return _from_arrays(name or f"npz:{path.name}", arrays["x_train"], arrays["y_train"], arrays.get("x_test"),
-                        arrays.get("y_test", np.zeros(0, np.int64)), resolution, str(path))
+    source = str(path)
+    x_train, x_test = arrays["x_train"], arrays.get("x_test")
+    y_train = _integer_labels(arrays["y_train"], source, "y_train")
+    y_test = _integer_labels(arrays.get("y_test", np.zeros(0, np.int64)), source, "y_test")
+    n_train = len(x_train) if x_train.ndim else 0
+    n_test = len(x_test) if x_test is not None and x_test.ndim else 0
+    if n_train == 0:
+        raise UserError(f"{path}: x_train holds no images (shape {x_train.shape})")
+    for key, images, n in (("x_train", x_train, n_train), ("x_test", x_test, n_test)):
+        if n and images.size == 0:
+            raise UserError(f"{path}: {key} holds images of zero size (shape {images.shape})")
+    if len(y_train) != n_train:
+        raise UserError(f"{path}: {n_train} training images but {len(y_train)} labels")
+    if x_test is not None and len(y_test) != n_test:
+        raise UserError(f"{path}: {n_test} test images but {len(y_test)} labels")
+    top = int(max(y_train.max(), y_test.max(initial=0)))
+    if top >= n_train + n_test:
+        raise UserError(f"{path}: labels go up to {top} for {n_train + n_test} images; labels must be class "
+                        "indices 0..K-1")
+    if n_test == 0:
+        train, test = _split_indices(y_train, source)
+        x_train, x_test, y_train, y_test = x_train[train], x_train[test], y_train[train], y_train[test]
+    return _from_arrays(name or f"npz:{path.name}", x_train, y_train, x_test, y_test, resolution, source)
 
 
 @dataset("npz", "npz:PATH, x_train, y_train, x_test, y_test arrays in an .npz file")
@@ -282,52 +315,48 @@ def _npz(request: DataRequest) -> Dataset:
     return load_npz(Path(request.location).expanduser(), request.resolution)
 
 
-def _image_channels(mode: str) -> int:
-    return 1 if mode in {"1", "L", "LA", "I", "I;16", "F"} else 3
+def _integer_labels(labels: np.ndarray, source: str, key: str) -> np.ndarray:
+    """Labels as int64 class indices; non-integral, non-finite, negative or non-numeric ones are refused."""
+    y = np.asarray(labels).reshape(-1)
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise UserError(f"{source}: {key} holds {int(bad.sum())} label(s) that are not whole numbers "
+                            f"(first {y[bad][0]}); labels must be class indices 0..K-1")
+    elif y.dtype.kind not in "iub":
+        raise UserError(f"{source}: {key} must hold class indices 0..K-1, got dtype {y.dtype}")
+    if y.size and y.min() < 0:
+        raise UserError(f"{source}: {key} holds negative labels (down to {y.min()}); labels must be class "
+                        "indices 0..K-1")
+    return y.astype(np.int64)
+
+
+def _split_indices(labels: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stratified_split` of ``labels``; a set too small to split is refused with its numbers."""
+    n, classes = len(labels), len(np.unique(labels))
+    try:
+        return stratified_split(n, labels)
+    except ValueError:
+        raise UserError(f"{source}: {n} image(s) in {classes} class(es) are too few to split into train and test "
+                        f"({TEST_FRACTION:.0%} test, every class in both splits where it has 2 images or more); "
+                        "add images") from None
 
 
 def load_folder(path: Path, resolution: int, skip_bad: bool = False,
                 warn: Callable[[str], None] | None = None) -> Dataset:
-    """Class sub-folders (sorted names -> labels 0..K-1) or a flat folder of one class."""
-    from PIL import Image, UnidentifiedImageError
+    """Class sub-folders (sorted names -> labels 0..K-1) or a flat folder of one class, each file
+    decoded by the rules of :mod:`ganbench.folders` and resized as it is read.
 
-    if not path.exists():
-        raise UserError(f"no such folder: {path}")
-    if not path.is_dir():
-        raise UserError(f"not a folder: {path}")
-    classes = sorted(p for p in path.iterdir() if p.is_dir())
-    groups = [(i, sorted(c.rglob("*"))) for i, c in enumerate(classes)] or [(0, sorted(path.iterdir()))]
-    files = [(label, f) for label, fs in groups for f in fs if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
-    if not files:
-        raise UserError(f"{path}: no image files found")
-    images, labels, skipped, channels = [], [], 0, {}
-    for label, file in files:
-        try:
-            with Image.open(file) as img:
-                img.load()
-                c = _image_channels(img.mode)
-                arr = np.asarray(img.convert("L" if c == 1 else "RGB"))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            if skip_bad:
-                skipped += 1
-                continue
-            raise UserError(f"corrupt or unreadable image {file} ({exc.__class__.__name__}); "
-                            "pass --skip-bad to skip such files") from exc
-        channels.setdefault(c, file)
-        if len(channels) > 1:
-            raise UserError(f"{path}: images of mixed channel counts ({channels[1]} is grey, {channels[3]} is RGB)")
-        arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-        images.append(resize_images(torch.from_numpy(np.require(arr, requirements=["C", "W"]))[None], resolution)[0])
-        labels.append(label)
-    if skipped and warn:
-        warn(f"skipped {skipped} unreadable image file(s) in {path}")
-    if not images:
-        raise UserError(f"{path}: no readable images")
-    x = torch.stack(images).numpy()
-    y = np.asarray(labels, dtype=np.int64)
-    train, test = stratified_split(len(x), y)
+    ``notes`` gain ``skipped_files``, ``repeated_files`` (reached twice through links, read once)
+    and ``source_sizes``: each split's ``H, W`` of the files before resizing.
+    """
+    folder = read_folder(path, lambda pixels: resize_images(torch.from_numpy(pixels)[None], resolution)[0],
+                         skip_bad=skip_bad, warn=warn)
+    x, y = torch.stack(folder.images).numpy(), folder.labels
+    train, test = _split_indices(y, str(path))
     dataset = _from_arrays(f"folder:{path.name}", x[train], y[train], x[test], y[test], resolution, str(path))
-    dataset.notes["skipped_files"] = skipped
+    dataset.notes.update(skipped_files=len(folder.skipped), repeated_files=folder.layout.repeated,
+                         source_sizes={"train": folder.sizes[train], "test": folder.sizes[test]})
     return dataset
 
 
@@ -335,8 +364,27 @@ def load_folder(path: Path, resolution: int, skip_bad: bool = False,
 def _folder(request: DataRequest) -> Dataset:
     if not request.location:
         raise UserError("folder: needs a path, e.g. --dataset folder:images/")
-    return load_folder(Path(request.location).expanduser(), request.resolution, skip_bad=request.skip_bad,
-                       warn=request.warn)
+    path = Path(request.location).expanduser()
+    native = folder_native_side(path)
+    side = size_request(request.resolution).choose(native)
+    data = load_folder(path, side, skip_bad=request.skip_bad, warn=request.warn)
+    data.notes.update(native_size=native, enlarged=side > native)
+    return data
+
+
+def folder_native_side(path: Path) -> int:
+    """A folder's native side: the median of its images' shorter sides, read from the file headers
+    of the files :func:`ganbench.folders.scan_folder` finds (links followed by its rules)."""
+    from PIL import Image
+
+    sides = []
+    for file in scan_folder(path).files:
+        try:
+            with Image.open(file.path) as img:
+                sides.append(min(img.size))
+        except Exception:
+            continue
+    return int(np.median(sides)) if sides else MIN_FOLDER_SIDE
 
 
 # ----------------------------------------------------------------------------- standard sets
@@ -377,7 +425,7 @@ def _find_idx(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def load_idx_dir(directory: Path, name: str, resolution: int) -> Dataset:
+def load_idx_dir(directory: Path, name: str, resolution: int | SizeRequest | None) -> Dataset:
     found = {key: _find_idx(directory, stem) for key, stem in IDX_FILES.items()}
     missing = [IDX_FILES[k] for k, v in found.items() if v is None]
     if missing:
@@ -387,7 +435,7 @@ def load_idx_dir(directory: Path, name: str, resolution: int) -> Dataset:
                         resolution, str(directory))
 
 
-def load_cifar_dir(directory: Path, resolution: int) -> Dataset:
+def load_cifar_dir(directory: Path, resolution: int | SizeRequest | None) -> Dataset:
     """The python-pickle batches of CIFAR-10 (``data_batch_1..5``, ``test_batch``)."""
     base = directory / "cifar-10-batches-py" if (directory / "cifar-10-batches-py").is_dir() else directory
 
@@ -428,7 +476,7 @@ def download(url: str, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def load_standard(name: str, location: str | None, resolution: int) -> Dataset:
+def load_standard(name: str, location: str | None, resolution: int | SizeRequest | None) -> Dataset:
     """mnist / fashion-mnist / cifar10 from an explicit path, the data root, or a download."""
     if location:
         path = Path(location).expanduser()
@@ -468,7 +516,7 @@ def _cifar10(request: DataRequest) -> Dataset:
     return load_standard("cifar10", request.location or None, request.resolution)
 
 
-def load_dataset(spec: str, resolution: int = 32, skip_bad: bool = False,
+def load_dataset(spec: str, resolution: int | SizeRequest | None = None, skip_bad: bool = False,
                  warn: Callable[[str], None] | None = None) -> Dataset:
     """Resolve a ``--dataset`` spec string (``name`` or ``name:location``) to a :class:`Dataset`."""
     name, _, location = spec.partition(":")

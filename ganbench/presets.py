@@ -19,10 +19,11 @@ class Preset:
     ``detection_plan`` (:func:`ganbench.detectors.protocols.detection_plan`) decides which detectors are
     trained: ``matrix`` (one per generator, train-on-all, leave-one-out) or ``compact`` (the
     first generator's and train-on-all), which keeps CPU presets' detector fits at two.
+    Images keep their data set's native side up to ``max_resolution`` (larger ones are
+    downsampled); ``resolution`` declares a side instead (``--resolution``; see ``ganbench.geometry``).
     """
 
     name: str
-    resolution: int
     steps: int
     batch_size: int
     width: int
@@ -33,6 +34,8 @@ class Preset:
     detector_epochs: int
     classifier_epochs: int
     detection_plan: str = "matrix"
+    max_resolution: int = 32
+    resolution: int | None = None
 
     def with_overrides(self, **changes: object) -> Preset:
         return replace(self, **changes)
@@ -44,16 +47,16 @@ class Preset:
 
 
 PRESETS: Registry[Preset] = Registry("preset")
-PRESETS.register(Preset("smoke", resolution=16, steps=20, batch_size=32, width=16,
+PRESETS.register(Preset("smoke", steps=20, batch_size=32, width=16,
                         checkpoint_every=10, n_eval=500, n_detector_train=128, n_detector_test=128,
                         detector_epochs=1, classifier_epochs=2, detection_plan="compact"))
-PRESETS.register(Preset("quick", resolution=16, steps=400, batch_size=64, width=32,
+PRESETS.register(Preset("quick", steps=400, batch_size=64, width=32,
                         checkpoint_every=250, n_eval=2000, n_detector_train=1000, n_detector_test=500,
                         detector_epochs=4, classifier_epochs=6, detection_plan="compact"))
-PRESETS.register(Preset("standard", resolution=32, steps=20000, batch_size=64, width=64,
+PRESETS.register(Preset("standard", steps=20000, batch_size=64, width=64,
                         checkpoint_every=1000, n_eval=10000, n_detector_train=5000, n_detector_test=2000,
                         detector_epochs=10, classifier_epochs=10))
-PRESETS.register(Preset("full", resolution=32, steps=100000, batch_size=64, width=64,
+PRESETS.register(Preset("full", steps=100000, batch_size=64, width=64,
                         checkpoint_every=5000, n_eval=50000, n_detector_train=20000, n_detector_test=10000,
                         detector_epochs=20, classifier_epochs=10))
 

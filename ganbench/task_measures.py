@@ -1,7 +1,9 @@
 """Task measures of image-to-image generators on a run's test split.
 
-Paired tasks (edges -> image, super-resolution) are scored against their ground truth with PSNR,
-SSIM and L1 (super-resolution also reports the bicubic baseline); unpaired and multi-domain ones
+Inputs are made on the networks' canvas as in training, and every output is measured in the
+image geometry (``ganbench.geometry``). Paired tasks (edges -> image, super-resolution) are
+scored against their ground truth with PSNR, SSIM and L1 (super-resolution also reports the
+bicubic baseline); unpaired and multi-domain ones
 (CycleGAN, StarGAN) by the domain accuracy of their translations and the cycle reconstruction
 error. Domains that are class groups are read by the run's reference classifier; style domains
 by a reference classifier trained on the styled train split (cached like the first).
@@ -23,20 +25,25 @@ from ganbench.translation_metrics import bicubic_baseline, cycle_error, domain_a
 
 def task_measures(context: RunContext, model: TranslationModel) -> dict[str, float]:
     """The task's measures on one pass over the test split."""
-    data = context.data
+    data, geometry = context.data, model.spec.geometry
     seed = derive_seed(context.config.seed, model.name, "task-measures")
-    inputs = fake_inputs(model.task_view, data.x_test, data.y_test, data.num_classes, len(data.x_test), seed)
+    inputs = fake_inputs(model.task_view, geometry.to_model(data.x_test), data.y_test, data.num_classes,
+                         len(data.x_test), seed)
     with preserved_rng():
         outputs = model.translate(inputs.source, inputs.target_labels, seed=seed)
         if inputs.truth is not None:
-            measures = paired_measures(outputs, inputs.truth)
+            measures = paired_measures(outputs, geometry.to_image(inputs.truth))
             if model.task_view == "super-resolution":
-                measures.update(bicubic_baseline(inputs.source, inputs.truth))
+                measures.update(bicubic_baseline(inputs.source, inputs.truth, crop=geometry.to_image))
             return measures
         predict = domain_predictor(context, model.task_view)
+
+        def translate(images: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+            return model.translate(geometry.to_model(images), domains, seed=seed)
+
         return {"domain_acc": domain_accuracy(predict, outputs, inputs.target_labels),
-                "cycle_l1": cycle_error(lambda images, domains: model.translate(images, domains, seed=seed),
-                                        inputs.source, inputs.source_labels, inputs.target_labels)}
+                "cycle_l1": cycle_error(translate, geometry.to_image(inputs.source), inputs.source_labels,
+                                        inputs.target_labels)}
 
 
 def domain_predictor(context: RunContext, task: str) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -43,6 +43,7 @@ from ganbench.registry import Registry
 from ganbench.runtime import derive_seed
 
 MAX_DOMAINS = 5
+DETECTION_REALS = "detector_real"
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 # A black-to-white step gives a Sobel response of 4 * 255; that maps to 255.
 SOBEL_SCALE = 0.25
@@ -235,14 +236,19 @@ class FakeInputs:
 
 
 def split_for_fakes(n: int, names: tuple[str, ...], seed: int) -> dict[str, torch.Tensor]:
-    """Test-split indices for each fake set.
+    """Test-split indices for each fake set, and for the detectors' real test images.
 
-    The first set (``eval``) uses the whole test split; the others share a seeded permutation,
-    cut into disjoint slices, so detectors are trained and tested on fakes of different inputs.
+    The first set (``eval``) uses the whole test split. A seeded permutation of the split keeps its
+    first half as :data:`DETECTION_REALS`, the real images detectors are tested on, which are never
+    translated into fakes; the other half is cut into disjoint slices, one per further set, so
+    detectors are trained and tested on fakes of different inputs and no real test image is the
+    source of a fake it is compared with.
     """
     order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, "fake-inputs")))
-    slices = order.tensor_split(len(names) - 1) if len(names) > 1 else ()
-    return {names[0]: torch.arange(n), **{name: part.sort().values for name, part in zip(names[1:], slices)}}
+    reals, sources = order[: n // 2], order[n // 2 :]
+    slices = sources.tensor_split(len(names) - 1) if len(names) > 1 else ()
+    return {names[0]: torch.arange(n), DETECTION_REALS: reals.sort().values,
+            **{name: part.sort().values for name, part in zip(names[1:], slices)}}
 
 
 def fake_inputs(task: str, images: torch.Tensor, labels: torch.Tensor, num_classes: int, n: int,

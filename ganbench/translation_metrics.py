@@ -82,9 +82,11 @@ def paired_measures(outputs: torch.Tensor, truth: torch.Tensor) -> dict[str, flo
     return {"psnr": psnr(outputs, truth), "ssim": ssim(outputs, truth), "l1": l1_error(outputs, truth)}
 
 
-def bicubic_baseline(low_res: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-    """PSNR and SSIM of bicubic up-sampling of ``low_res`` to the size of ``truth``."""
-    upsampled = upsample_bicubic(low_res, truth.shape[-1])
+def bicubic_baseline(low_res: torch.Tensor, truth: torch.Tensor,
+                     crop: Callable[[torch.Tensor], torch.Tensor] = lambda images: images) -> dict[str, float]:
+    """PSNR and SSIM of bicubic up-sampling of ``low_res`` to the size of ``truth``, both seen
+    through ``crop`` (the measured window of a model canvas)."""
+    upsampled, truth = crop(upsample_bicubic(low_res, truth.shape[-1])), crop(truth)
     return {"psnr_bicubic": psnr(upsampled, truth), "ssim_bicubic": ssim(upsampled, truth)}
 
 

@@ -25,6 +25,7 @@ from rich.console import Console
 from ganbench.errors import Interrupted, UserError
 from ganbench.features import ContentClassifier
 from ganbench.generators import GENERATORS, generator_config
+from ganbench.overrides import Overrides
 from ganbench.presets import Preset
 from ganbench.records import Record, new_record
 from ganbench.store import RunStore, unit_key
@@ -36,13 +37,15 @@ NO_RESULT_FIELDS = ("checkpoint_every", "detection_plan")
 
 @dataclass(frozen=True)
 class Scope:
-    """What every unit of a run shares: the data set, the preset and the seed."""
+    """What every unit of a run shares: the data set, the preset and the seed; ``overrides`` of
+    generators' hyper-parameters enter only the keys of those generators' units."""
 
     dataset: str
     data_fingerprint: str
     data_kind: str
     preset: Preset
     seed: int
+    overrides: Overrides = Overrides()
 
     def base(self) -> dict[str, Any]:
         """The part of every unit key that the scope contributes."""
@@ -75,7 +78,8 @@ def fake_counts(preset: Preset) -> dict[str, int]:
 def train_unit(scope: Scope, generator: str) -> Unit:
     """Training: the variant and its hyper-parameters, so a changed default retrains, and the
     recipe of the content network a variant's loss uses (SRGAN's)."""
-    hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind))
+    hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind,
+                                                          **scope.overrides.for_generator(generator)))
     config: dict[str, Any] = {"generator": generator, "hyperparameters": hyperparameters}
     if getattr(GENERATORS.get(generator), "needs_reference", False):
         config["content_network"] = ContentClassifier.recipe

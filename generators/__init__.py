@@ -63,19 +63,21 @@ GENERATORS = GeneratorRegistry("generator")
 #: The variant modules in registry order (suites and tables follow it). Each registers its class
 #: with ``@GENERATORS.register`` when imported here.
 VARIANT_MODULES = ("gan", "dcgan", "cgan", "acgan", "infogan", "wgan", "wgan_gp", "lsgan", "sngan", "sagan",
-                   "biggan", "progan", "stylegan2", "pix2pix", "cyclegan", "srgan", "stargan", "vae", "ddpm")
+                   "biggan", "progan", "stylegan2", "stylegan3", "pix2pix", "cyclegan", "srgan", "stargan", "vae",
+                   "ddpm")
 for _module in VARIANT_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
 
 def generator_config(name: str, width: int | None = None, kind: str = "image", **overrides: object) -> Any:
-    """A registered variant's configuration: its defaults, the preset's width and any overrides.
+    """A registered variant's configuration: its defaults, the preset's width and any overrides
+    (an overridden width wins over the preset's).
 
     On points (``kind="points"``) the latent is two-dimensional unless ``z_dim`` is overridden.
     """
     config = GENERATORS.get(name).config_class(**overrides)
     names = {f.name for f in fields(config)}
-    if width is not None and "width" in names:
+    if width is not None and "width" in names and "width" not in overrides:
         config = replace(config, width=width)
     if kind == "points" and "z_dim" in names and "z_dim" not in overrides:
         config = replace(config, z_dim=POINT_Z_DIM)

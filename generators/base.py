@@ -17,17 +17,29 @@ import torch
 from torch import nn
 
 from ganbench.data import to_uint8
+from ganbench.geometry import Geometry
 from ganbench.runtime import torch_generator
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """What a generator is asked to model: ``kind`` is ``image`` or ``points``."""
+    """What a generator is asked to model: ``kind`` is ``image`` or ``points``.
+
+    Networks work at ``resolution`` (a power of two); ``image_size`` is the side of the images
+    that are measured (0: the same). Training batches are real images on the ``resolution``
+    canvas; :meth:`GenerativeModel.sample` and ``TranslationModel.translate`` return images of
+    ``image_size`` (``ganbench.geometry``).
+    """
 
     kind: str
     channels: int
     resolution: int
     num_classes: int
+    image_size: int = 0
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(self.image_size or self.resolution, self.resolution)
 
 
 @dataclass
@@ -146,7 +158,8 @@ class GenerativeModel(nn.Module):
     @torch.inference_mode()
     def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0,
                truncation: float | None = None, batch_size: int = 500) -> torch.Tensor:
-        """``n`` samples on the CPU: uint8 ``N,C,H,W`` images (float points for toy2d)."""
+        """``n`` samples on the CPU: uint8 ``N,C,H,W`` images cropped to the measured image size
+        (float points for toy2d)."""
         if self.conditional and labels is None:
             labels = self.default_labels(n)
         gen = torch_generator(seed, self.device)
@@ -158,7 +171,8 @@ class GenerativeModel(nn.Module):
                 size = min(batch_size, n - start)
                 chunk_labels = None if labels is None else labels[start : start + size].to(self.device)
                 out = self.generate(size, chunk_labels, gen, truncation).float()
-                chunks.append(out.cpu() if self.spec.kind == "points" else to_uint8(out).cpu())
+                chunks.append(out.cpu() if self.spec.kind == "points" else
+                              self.spec.geometry.to_image(to_uint8(out)).cpu())
         finally:
             self.train(was_training)
         return torch.cat(chunks) if chunks else torch.empty(0)

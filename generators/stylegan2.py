@@ -191,12 +191,17 @@ class StyleGAN2(GenerativeModel):
 
     def __init__(self, spec: DataSpec, config: StyleGAN2Config | None = None) -> None:
         super().__init__(spec)
-        self.config = config or StyleGAN2Config()
+        self.config = config or self.config_class()
         c = self.config
-        self.G = StyleGAN2Generator(c.z_dim, c.w_dim, c.mapping_layers, c.mapping_lr_mul, spec.channels,
-                                    spec.resolution, c.width)
+        self.G = self.build_generator()
         self.D = StyleGAN2Discriminator(spec.channels, spec.resolution, c.width, c.mbstd_group)
         self.init_ema(c.ema_decay)
+
+    def build_generator(self) -> nn.Module:
+        """G: the mapping network and this variant's synthesis network."""
+        c = self.config
+        return StyleGAN2Generator(c.z_dim, c.w_dim, c.mapping_layers, c.mapping_lr_mul, self.spec.channels,
+                                  self.spec.resolution, c.width)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

@@ -3,23 +3,26 @@
 The loop draws batches from a tensor already on the device, runs ``n_critic`` discriminator
 updates per generator update, keeps the generator EMA, checkpoints every ``checkpoint_every``
 steps (and resumes from the last checkpoint), stops at the step budget, and ends with status
-``diverged`` at the first non-finite loss. Every schedule (ProGAN's growth, SRGAN's pre-training)
-follows :attr:`Batch.progress`, the share of the step budget done, so no result depends on the
-machine's speed or load. ``max_seconds`` is a safety limit only: a training it stops ends with
-status ``truncated``. On CUDA the steps run under bf16 autocast
-with channels_last memory format (``amp`` and ``channels_last``: ``None`` means on CUDA only,
-``True`` on any device, ``False`` never), and on CPU channels_last is also the default of the
-convolutional variants it speeds up (``channels_last_on_cpu``); ``compile`` compiles every
-network with ``torch.compile``.
+``diverged`` when a loss is not finite. The losses stay on the device and are read every
+``read_every`` steps, at checkpoints and at the end (``ganbench.generators.step_losses``), so on
+CUDA no step waits for the GPU's queue to drain: a divergence is acted on at the next read, within
+``read_every`` steps, and recorded at the first step whose loss was not finite; no checkpoint is
+written past it. Every schedule (ProGAN's growth, SRGAN's pre-training) follows
+:attr:`Batch.progress`, the share of the step budget done, so no result depends on the machine's
+speed or load. ``max_seconds`` is a safety limit only: a training it stops ends with status
+``truncated`` (under ``torchrun`` the ranks agree on it every ``read_every`` steps). On CUDA the
+steps run under bf16 autocast with channels_last memory format (``amp`` and ``channels_last``:
+``None`` means on CUDA only, ``True`` on any device, ``False`` never), and on CPU channels_last is
+also the default of the convolutional variants it speeds up (``channels_last_on_cpu``);
+``compile`` compiles every network with ``torch.compile``.
 Under ``torchrun`` the loop trains data-parallel (``ganbench.generators.distributed``): each rank draws
 its own batches, gradients are averaged, and only the caller on rank 0 passes ``save``.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,8 @@ from ganbench.data import to_float
 from ganbench.errors import UserError
 from ganbench.runtime import accelerated, autocast, seed_everything
 from ganbench.generators.base import Batch, GenerativeModel
-from ganbench.generators.distributed import current as current_world
+from ganbench.generators.distributed import World, current as current_world
+from ganbench.generators.step_losses import LossReader, StepLosses
 
 CHECKPOINT_FORMAT = 1
 
@@ -45,6 +49,15 @@ class TrainConfig:
     amp: bool | None = None
     channels_last: bool | None = None
     compile: bool = False
+    read_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.read_every < 1:
+            raise ValueError(f"read_every must be at least 1, got {self.read_every}")
+
+    def reads_at(self, step: int) -> bool:
+        """Whether the losses are read after ``step``: every ``read_every`` steps, at checkpoints and at the end."""
+        return step % self.read_every == 0 or step % self.checkpoint_every == 0 or step == self.steps
 
 
 @dataclass
@@ -74,7 +87,9 @@ class DeviceBatches:
 
     def next_index(self) -> torch.Tensor:
         if self.position + self.batch_size > len(self.order):
-            self.order = torch.randperm(len(self.x), generator=self.generator).to(self.x.device)
+            order = torch.randperm(len(self.x), generator=self.generator)
+            # from pinned memory the copy to the GPU does not wait for the queued steps
+            self.order = order.pin_memory().to(self.x.device, non_blocking=True) if self.x.is_cuda else order
             self.position = 0
         index = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
@@ -137,18 +152,35 @@ def compile_networks(model: GenerativeModel) -> None:
         network.compile()
 
 
+def first_divergence(steps: list[StepLosses], world: World, device: torch.device) -> StepLosses | None:
+    """The losses of the first of ``steps`` with a non-finite loss on any rank (read now), or None.
+
+    Under ``torchrun`` every rank returns its own losses of that step, the earliest over the ranks.
+    """
+    bad = next((losses for losses in steps if not losses.finite()), None)
+    if not world.any(bad is not None, device):
+        return None
+    if world.active:
+        first = min(step for step in world.gather(None if bad is None else bad.step) if step is not None)
+        return next(losses for losses in steps if losses.step == first)
+    return bad
+
+
 def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
           checkpoint: Path | None = None,
           source: torch.Tensor | None = None, source_labels: torch.Tensor | None = None,
           save: Callable[[Path, dict[str, Any]], None] | None = None,
           load: Callable[[Path], dict[str, Any] | None] | None = None,
-          on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainOutcome:
+          on_step: Callable[[int, Mapping[str, float]], None] | None = None) -> TrainOutcome:
     """Train ``model`` on uint8 images (or float points) ``x`` with labels ``y``.
 
     Image-to-image variants also get ``source`` images (and their ``source_labels``), batched
     alongside ``x``.
     When ``checkpoint`` exists (and ``load`` returns its state, not None) it is resumed; when ``save`` is given the loop writes checkpoints
     there every ``config.checkpoint_every`` steps and at the end.
+    ``on_step(step, losses)`` runs after every step; ``losses`` is a :class:`StepLosses`, a mapping
+    read lazily: looking at its values on a step where the trainer did not read (see
+    :meth:`TrainConfig.reads_at`) costs a wait for the device, keeping it to look later does not.
     """
     device = model.device
     world = current_world()
@@ -191,12 +223,19 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
                 state["ranks"] = ranks
             save(checkpoint, state)
 
+    def stopped(diverged: StepLosses) -> TrainOutcome:
+        return TrainOutcome("diverged", step, time.perf_counter() - started, "diverged", diverged_at=diverged.step,
+                            losses=dict(diverged))
+
     model.train()
     started = time.perf_counter() - elapsed
-    losses: dict[str, float] = {}
+    reader = LossReader()
+    unchecked: list[StepLosses] = []
+    losses: Mapping[str, float] = {}
     status = "ok"
     while step < config.steps:
-        if world.any(config.max_seconds is not None and time.perf_counter() - started > config.max_seconds, device):
+        out_of_time = config.max_seconds is not None and time.perf_counter() - started > config.max_seconds
+        if (not world.active or step % config.read_every == 0) and world.any(out_of_time, device):
             status = "truncated"
             break
         progress = step / config.steps
@@ -210,16 +249,22 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
             logs.update(model.generator_step(batch))
         model.update_ema()
         step += 1
-        losses = {k: float(v) for k, v in logs.items()}
-        if world.any(not all(math.isfinite(v) for v in losses.values()), device):
-            elapsed = time.perf_counter() - started
-            return TrainOutcome("diverged", step, elapsed, "diverged", diverged_at=step, losses=losses)
+        losses = reader.add(step, logs)
+        unchecked.append(losses)
+        if config.reads_at(step):
+            diverged = first_divergence(unchecked, world, device)
+            unchecked = []
+            if diverged is not None:
+                return stopped(diverged)
         if on_step is not None:
             on_step(step, losses)
         if step % config.checkpoint_every == 0 and step < config.steps:
             elapsed = time.perf_counter() - started
             write(finished=False)
+    diverged = first_divergence(unchecked, world, device)
+    if diverged is not None:
+        return stopped(diverged)
     elapsed = time.perf_counter() - started
     world.sync_buffers(model)
     write(finished=status == "ok")
-    return TrainOutcome(status, step, elapsed, "time" if status == "truncated" else "steps", losses=losses)
+    return TrainOutcome(status, step, elapsed, "time" if status == "truncated" else "steps", losses=dict(losses))

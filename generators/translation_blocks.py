@@ -312,6 +312,9 @@ class TranslationModel(GenerativeModel):
                   batch_size: int = 256) -> torch.Tensor:
         """uint8 ``source`` images -> uint8 outputs on the CPU, quantized like every fake.
 
+        Sources lie on the networks' canvas (task views of ``Geometry.to_model`` images, as in
+        training); each output is cropped back to the measured image size (``ganbench.geometry``).
+
         ``target_labels`` picks each output's domain (unpaired and multi-domain variants). Networks
         run in eval mode, except dropout where the variant uses it as noise (``stochastic``);
         ``seed`` fixes that noise.
@@ -324,6 +327,7 @@ class TranslationModel(GenerativeModel):
                 if isinstance(m, nn.Dropout):
                     m.train()
         chunks = []
+        geometry = self.spec.geometry
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(seed)
@@ -331,7 +335,7 @@ class TranslationModel(GenerativeModel):
                     chunk = slice(start, start + batch_size)
                     x = to_float(source[chunk]).to(self.device)
                     labels = None if target_labels is None else target_labels[chunk].to(self.device)
-                    chunks.append(to_uint8(self.translate_float(x, labels)).cpu())
+                    chunks.append(geometry.to_image(to_uint8(self.translate_float(x, labels))).cpu())
         finally:
             self.train(was_training)
         return torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.uint8)

@@ -1,10 +1,12 @@
 """Machine-readable results: ``results.csv`` (one tidy row per table cell) and ``results.json``.
 
 The CSV follows the tidy-data layout of Wickham, "Tidy Data", Journal of Statistical Software 2014:
-one row per (table, row, column) observation with its mean, std, seed count and the bounds of the
-95% t-interval of the mean, so tables of different shapes and protocols share one file without
-mixing. A ranked table adds one ``rank`` observation per row: the competition rank (``mean``), its
-text with the tie mark (``text``) and the p-value of Welch's test against the row above (``p_value``).
+one row per (table, row, column) observation with its mean, std, seed count and the bounds of its
+95% interval, so tables of different shapes and protocols share one file without mixing. The
+interval is the one the tables show, named in ``interval``: ``seeds`` (the t-interval of the mean
+over seeds) or ``bootstrap`` (the bootstrap interval of a detection number measured with one
+seed). A ranked table adds one ``rank`` observation per row: the competition rank (``mean``), its
+text with the tie mark (``text``) and the p-value of the test against the row above (``p_value``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from ganbench.leaderboards.formatting import RANK, header, legend, statistics_line
+from ganbench.leaderboards.formatting import (RANK, header, interval_statement, legend, rank_test_text,
+                                              statistics_line)
 from ganbench.leaderboards.tables import Board, Leaderboard, json_rows
-from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, HIGH, LOW
+from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, rank_tests, row_interval
 
 CSV_COLUMNS = ("table", "kind", "title", "subject", "dataset", "preset", "row", "column", "label", "mean", "std",
-               "n", "ci_low", "ci_high", "p_value", "text", "protocol")
+               "n", "ci_low", "ci_high", "interval", "p_value", "text", "protocol")
 
 
 def _plain(value: Any) -> Any:
@@ -52,7 +55,9 @@ def tidy_frame(leaderboard: Leaderboard) -> pd.DataFrame:
                 cell = {"column": column.name, "label": label, "protocol": protocol}
                 if column.numeric:
                     cell |= {name: _plain(record.get(column.name + suffix)) for name, suffix in
-                             (("mean", ""), ("std", "_std"), ("n", "_n"), ("ci_low", LOW), ("ci_high", HIGH))}
+                             (("mean", ""), ("std", "_std"), ("n", "_n"))}
+                    if shown := row_interval(record, column.name):
+                        cell |= {"ci_low": shown[0], "ci_high": shown[1], "interval": shown[2]}
                 else:
                     cell["text"] = _plain(record.get(column.name))
                 rows.append(identity | cell)
@@ -68,18 +73,18 @@ def board_json(index: int, board: Board) -> dict[str, Any]:
     for column in board.columns:
         label, protocol = header(board, column)
         columns.append({"name": column.name, "label": label, "protocol": protocol, "group": column.group,
-                        "better": column.better, "numeric": column.numeric})
+                        "better": column.better, "numeric": column.numeric, "with_interval": column.with_interval})
     rows = [{k: _plain(v) for k, v in record.items()} for record in board.data.to_dict("records")]
-    ranking = {"by": board.rank_by, "test": "Welch's t-test against the row above", "alpha": ALPHA,
+    ranking = {"by": board.rank_by, "test": rank_test_text(rank_tests(board.data, board.rank_by)), "alpha": ALPHA,
                "legend": legend(board)} if board.rank_by else None
     return {"table": index, "kind": board.kind, "title": board.title, "subject": board.subject,
             "protocols": board.protocols, "statistics": statistics_line(board), "confidence": CONFIDENCE,
-            "ranking": ranking, "columns": columns, "rows": rows}
+            "intervals": interval_statement(board), "ranking": ranking, "columns": columns, "rows": rows}
 
 
 def results_json(leaderboard: Leaderboard, env: dict[str, Any], records: list[dict[str, Any]]) -> str:
     """Environment, every table (values, ``_std``, ``_n``, ``_seed_ci_low`` and ``_seed_ci_high`` per column,
-    ranks), problems and the source records."""
+    ``_boot_ci_low`` and ``_boot_ci_high`` per detection column, ranks), problems and the source records."""
     document = {"environment": env, "tables": [board_json(i, b) for i, b in enumerate(leaderboard.boards)],
                 "problems": leaderboard.problems, "records": json_rows(records)}
     return json.dumps(document, indent=1, default=str, allow_nan=False)

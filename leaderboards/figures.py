@@ -1,10 +1,15 @@
-"""matplotlib figures of a report, saved as PNG: ROC curves, cross-generator heatmaps, robustness curves,
-the quality-vs-detectability scatter and each generator's training curves.
+"""matplotlib figures of a report, saved as PNG: ROC curves (per detector and per generator), reliability
+diagrams, cross-generator heatmaps, robustness curves, the quality-vs-detectability scatter and each
+generator's training curves.
 
 ROC curves follow Fawcett, "An introduction to ROC analysis", Pattern Recognition Letters 2006;
-robustness curves (AUC against JPEG quality and blur sigma) follow Wang et al., "CNN-generated
-images are surprisingly easy to spot... for now", CVPR 2020. Figures use matplotlib's
-object-oriented API with the Agg canvas, so no display and no global pyplot state are needed.
+reliability diagrams (fraction of fakes against the mean predicted probability per bin, the
+diagonal for perfect calibration) follow DeGroot and Fienberg, "The comparison and evaluation of
+forecasters", The Statistician 1983, and Guo et al., "On Calibration of Modern Neural Networks",
+ICML 2017; robustness curves (AUC against JPEG quality and blur sigma) follow Wang et al.,
+"CNN-generated images are surprisingly easy to spot... for now", CVPR 2020. Figures use
+matplotlib's object-oriented API with the Agg canvas, so no display and no global pyplot state are
+needed.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ganbench.leaderboards.tables import (DET_KEYS, NULL_GENERATOR, Board, _clean, _ok, _sig, is_human,
-                                          perturbation_family, perturbation_level)
+                                          perturbation_family, perturbation_level, perturbation_reference)
 
 DPI = 110
 MAX_ROC_CURVES = 12
@@ -112,16 +117,34 @@ def heatmap_figure(board: Board, site: Path) -> FigureFile:
     return FigureFile(name, board.title, f"cross-generator AUC heatmap of {board.subject}")
 
 
-def roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
-    """Per detector (data set, preset, protocol): in-distribution ROC curves of each test generator, lowest seed."""
+def _clean_with(frame: pd.DataFrame, info_key: str) -> pd.DataFrame:
+    """Clean detection rows whose ``info`` holds ``info_key``, with the ``sig_clean`` column."""
     ok = _ok(frame)
     if ok.empty or "info" not in ok:
-        return []
+        return ok.iloc[0:0]
     det = _clean(ok)
-    if det.empty:
-        return []
-    det = det[(det.train_generator == det.generator) | det.train_generator.isna()]
-    det = det[det["info"].map(lambda i: bool(i.get("roc")))]
+    return det[det["info"].map(lambda i: isinstance(i, dict) and bool(i.get(info_key)))] if not det.empty else det
+
+
+def _in_distribution(det: pd.DataFrame) -> pd.DataFrame:
+    return det[(det.train_generator == det.generator) | det.train_generator.isna()] if not det.empty else det
+
+
+def _roc_axes(ax: Any, title: str) -> None:
+    """Chance diagonal, unit square, axis names, title, legend and grid of a ROC plot."""
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate (real called fake)")
+    ax.set_ylabel("true positive rate (fake caught)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+
+
+def roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
+    """Per detector (data set, preset, protocol): in-distribution ROC curves of each test generator, lowest seed."""
+    det = _in_distribution(_clean_with(frame, "roc"))
     files = []
     for (detector, dataset, preset, sig), rows in det.groupby(DET_KEYS + ["sig_clean"], sort=True):
         rows = rows.sort_values(["generator", "seed"]).drop_duplicates("generator").head(MAX_ROC_CURVES)
@@ -131,18 +154,72 @@ def roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
             points = np.asarray(row.info["roc"], dtype=float)
             auc = getattr(row, "auc", float("nan"))
             ax.plot(points[:, 0], points[:, 1], lw=1.5, label=f"{row.generator} (AUC {auc:.3f}, seed {row.seed})")
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.01)
-        ax.set_xlabel("false positive rate (real called fake)")
-        ax.set_ylabel("true positive rate (fake caught)")
-        ax.set_title(f"{detector} · {dataset} / {preset}", fontsize=10)
-        ax.legend(fontsize=7, loc="lower right")
-        ax.grid(alpha=0.3)
+        _roc_axes(ax, f"{detector} · {dataset} / {preset}")
         name = file_name("roc", detector, dataset, preset, key=sig)
         _save(figure, site / name)
         files.append(FigureFile(name, f"ROC · {detector} · {dataset} / {preset}",
                                 f"in-distribution ROC curves of {detector}, one per generator"))
+    return files
+
+
+def _train_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """In-distribution first, then training on all generators, then the other training sets by name."""
+    rank = np.where(rows.train_generator == rows.generator, 0, np.where(rows.train_generator == "all", 1, 2))
+    return rows.assign(order=rank).sort_values(["order", "detector", "train_generator", "seed"]).drop(columns="order")
+
+
+def generator_roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
+    """Per test generator (data set, preset, protocol): the clean ROC curve of each detector and training set,
+    in-distribution first, lowest seed."""
+    det = _clean_with(frame, "roc")
+    files = []
+    for (generator, dataset, preset, sig), rows in det.groupby(["generator", "dataset", "preset", "sig_clean"],
+                                                                sort=True):
+        rows = _train_order(rows.assign(train_generator=rows.train_generator.fillna(rows.generator)))
+        rows = rows.drop_duplicates(["detector", "train_generator"]).head(MAX_ROC_CURVES)
+        figure = Figure(figsize=(4.8, 4.4), layout="tight")
+        ax = figure.subplots()
+        for row in rows.itertuples(index=False):
+            points = np.asarray(row.info["roc"], dtype=float)
+            auc = getattr(row, "auc", float("nan"))
+            trained = "in-dist" if row.train_generator == row.generator else f"trained on {row.train_generator}"
+            ax.plot(points[:, 0], points[:, 1], lw=1.5, label=f"{row.detector} ({trained}, AUC {auc:.3f})")
+        _roc_axes(ax, f"fakes of {generator} · {dataset} / {preset}")
+        name = file_name("generator_roc", generator, dataset, preset, key=sig)
+        _save(figure, site / name)
+        files.append(FigureFile(name, f"ROC · fakes of {generator} · {dataset} / {preset}",
+                                f"ROC curves of every detector on the fresh fakes of {generator}"))
+    return files
+
+
+def calibration_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
+    """Per detector whose scores are probabilities (data set, preset, protocol): the in-distribution reliability
+    diagram of each test generator, lowest seed; marker area follows the images in a bin."""
+    det = _in_distribution(_clean_with(frame, "reliability"))
+    files = []
+    for (detector, dataset, preset, sig), rows in det.groupby(DET_KEYS + ["sig_clean"], sort=True):
+        rows = rows.sort_values(["generator", "seed"]).drop_duplicates("generator").head(MAX_ROC_CURVES)
+        figure = Figure(figsize=(4.8, 4.4), layout="tight")
+        ax = figure.subplots()
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="perfect calibration")
+        for index, row in enumerate(rows.itertuples(index=False)):
+            bins = np.asarray(row.info["reliability"], dtype=float)
+            ece = getattr(row, "ece", float("nan"))
+            color = f"C{index % 10}"
+            ax.plot(bins[:, 0], bins[:, 1], "-", color=color, lw=1.2,
+                    label=f"{row.generator} (ECE {ece:.3f}, seed {row.seed})")
+            ax.scatter(bins[:, 0], bins[:, 1], s=12 + 150 * bins[:, 2] / bins[:, 2].sum(), color=color, alpha=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("mean predicted probability of fake (per bin)")
+        ax.set_ylabel("fraction of fakes (per bin)")
+        ax.set_title(f"{detector} · {dataset} / {preset}", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3)
+        name = file_name("calibration", detector, dataset, preset, key=sig)
+        _save(figure, site / name)
+        files.append(FigureFile(name, f"Calibration · {detector} · {dataset} / {preset}",
+                                f"in-distribution reliability diagrams of {detector}, one per generator"))
     return files
 
 
@@ -177,8 +254,11 @@ def robustness_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
             continue
         figure = Figure(figsize=(4.2 * len(families), 3.8), layout="tight")
         axes = np.atleast_1d(figure.subplots(1, len(families)))
+        references = {perturbation_family(p): perturbation_reference(p) for p in rows.perturbation}
         for ax, family in zip(axes, families):
             label, reverse = LEVEL_AXES.get(family, (f"{family} level", False))
+            if references.get(family):
+                label += f" on a {references[family].removesuffix('px')}-px side"
             for index, (detector, (curve, clean_auc)) in enumerate(curves[family].items()):
                 color = f"C{index % 10}"
                 ax.plot(curve.index, curve.values, "o-", color=color, label=str(detector))

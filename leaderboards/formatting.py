@@ -10,6 +10,11 @@ A ranked table (``Board.rank_by``) opens with a rank column (``2=`` for a tie, s
 ``ganbench.leaderboards.uncertainty``) and shows the 95% t-interval of its ranking metric in a
 column beside it, written with that metric's decimals; a statistics line above the table states
 the seed counts, the interval and the test once, and a legend below it explains the marks.
+
+Detection numbers (``Column.with_interval``) carry their interval in the cell itself,
+``0.9310 [0.9050, 0.9550]``: the t-interval over seeds where a row has two seeds or more, the
+bootstrap interval of its records otherwise; the table's protocol line says which, and a number
+whose records hold no interval is written alone.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any
 
 from ganbench.leaderboards.protocols import describe
 from ganbench.leaderboards.tables import Board, Column
-from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, HIGH, LOW, TIE_MARK, UNTESTED_MARK, seed_counts
+from ganbench.leaderboards.uncertainty import (ALPHA, BOOTSTRAP, CONFIDENCE, HIGH, LOW, SEEDS, TIE_MARK, UNTESTED_MARK,
+                                               interval_kinds, rank_tests, row_interval, seed_counts)
 
 ARROWS = {"lower": " ↓", "higher": " ↑"}
 MISSING = "–"
@@ -96,7 +102,8 @@ def interval(row: Mapping[str, Any], name: str, places: int) -> str:
 
 
 def cell(row: Mapping[str, Any], column: Column, places: int) -> str:
-    """``mean ± std`` where several seeds ran, ``mean`` for one, a dash for none; intervals; text as is."""
+    """``mean ± std`` where several seeds ran, ``mean`` for one, a dash for none, then ``[low, high]`` in a
+    ``with_interval`` column that has one; intervals; text as is."""
     value = row.get(column.name)
     if column.interval_of:
         return interval(row, column.interval_of, places)
@@ -108,6 +115,8 @@ def cell(row: Mapping[str, Any], column: Column, places: int) -> str:
     spread = row.get(f"{column.name}_std")
     if text != MISSING and not is_missing(spread) and (row.get(f"{column.name}_n") or 0) > 1:
         text += f" ± {number(spread, places)}"
+    if column.with_interval and (shown := row_interval(row, column.name)):
+        text += f" [{number(shown[0], places)}, {number(shown[1], places)}]"
     return text
 
 
@@ -120,13 +129,13 @@ def shown_columns(board: Board) -> list[Column]:
     """The board's columns less the data set and preset where every row shares one (the protocol names it).
 
     A ranked board adds its rank column first and, where a row has two seeds or more, the interval of
-    the ranking metric beside that metric.
+    the ranking metric beside that metric (unless its cells show it).
     """
     columns = [c for c in board.columns if c.name not in SHARED or board.data[c.name].nunique(dropna=False) != 1]
     ranking = headline(board)
     if ranking is None:
         return columns
-    if any(n >= 2 for n in seed_counts(board.data, ranking.name)):
+    if not ranking.with_interval and any(n >= 2 for n in seed_counts(board.data, ranking.name)):
         columns.insert(columns.index(ranking) + 1, interval_column(ranking))
     return [RANK, *columns]
 
@@ -155,10 +164,24 @@ def scope(board: Board) -> list[str]:
     return parts
 
 
+def interval_statement(board: Board) -> str | None:
+    """What the ``[low, high]`` in the board's cells are, where its cells show any."""
+    kinds = interval_kinds(board.data, [c.name for c in board.columns if c.with_interval])
+    seeds = f"{CONFIDENCE:.0%} t-interval of the mean over seeds"
+    bootstrap = (f"{CONFIDENCE:.0%} bootstrap interval of each evaluation (a cell averaging several shows "
+                 "their mean bounds)")
+    if kinds == {SEEDS}:
+        return f"intervals [low, high]: {seeds}"
+    if kinds == {BOOTSTRAP}:
+        return f"intervals [low, high]: {bootstrap}"
+    return f"intervals [low, high]: {seeds}; where a cell has one seed, the {bootstrap}" if kinds else None
+
+
 def protocol_lines(board: Board) -> list[str]:
     """The table's protocol, stated once: ``Protocol: ...`` and, where column groups differ, one line per group.
 
     A group line names the columns it covers: ``quality (FID, KID): classifier features · real test n=360``.
+    The first line also says what the intervals in the cells are.
     """
     shown = shown_columns(board)
     groups: dict[str, tuple[list[str], list[str]]] = {}
@@ -169,10 +192,11 @@ def protocol_lines(board: Board) -> list[str]:
             names, covered = groups.setdefault(text, ([], []))
             names.append(GROUP_NAMES.get(group, group))
             covered.extend(labels)
-    lead = " · ".join(scope(board))
+    lead, intervals = " · ".join(scope(board)), interval_statement(board)
     if len(groups) <= 1:
-        text = " · ".join(part for part in [lead, *groups] if part)
+        text = " · ".join(part for part in [lead, *groups, intervals] if part)
         return [f"Protocol: {text}"] if text else []
+    lead = " · ".join(part for part in [lead, intervals] if part)
     head = f"Protocol: {lead}" if lead else "Protocol by column group:"
     return [head] + [f"{', '.join(names)} ({', '.join(labels)}): {text}" for text, (names, labels) in groups.items()]
 
@@ -182,6 +206,19 @@ def _seeds(counts: list[int]) -> str:
     return f"{high} seeds" if low == high else f"{low}–{high} seeds"
 
 
+def rank_test_text(tests: set[str]) -> str:
+    """The test that ranks a board's rows, for the statistics line."""
+    welch = f"Welch's t-test against the row above, α = {ALPHA:g}"
+    bootstrap = f"z-test on the bootstrap standard errors against the row above, α = {ALPHA:g}"
+    if tests == {SEEDS}:
+        return welch
+    if tests == {BOOTSTRAP}:
+        return bootstrap
+    if tests:
+        return f"{welch} (rows with two seeds or more); {bootstrap} (rows with one)"
+    return "one seed: ranks not tested"
+
+
 def statistics_line(board: Board) -> str | None:
     """How the numbers aggregate over seeds and how the rows are ranked, stated once above the table."""
     ranking = headline(board)
@@ -189,16 +226,15 @@ def statistics_line(board: Board) -> str | None:
     counts = [n for name in names for n in seed_counts(board.data, name)]
     if not counts:
         return None
+    inline = interval_kinds(board.data, [c.name for c in board.columns if c.with_interval])
     if max(counts) < 2:
-        parts = ["one seed (n=1): no std, no interval"]
+        parts = ["one seed (n=1): no std" + ("" if inline else ", no interval")]
     else:
         parts = [f"mean ± std over {_seeds(counts)}"]
-        if ranking:
+        if ranking and not ranking.with_interval:
             parts.append(f"[{CONFIDENCE:.0%} t-interval of the mean]" + (" (n=1: none)" if min(counts) < 2 else ""))
     if ranking:
-        test = (f"Welch's t-test against the row above, α = {ALPHA:g}" if max(counts) >= 2
-                else "one seed: ranks not tested")
-        parts.append(f"rank by {label(ranking)}: {test}")
+        parts.append(f"rank by {label(ranking)}: {rank_test_text(rank_tests(board.data, ranking.name))}")
     return "Statistics: " + " · ".join(parts)
 
 
@@ -207,13 +243,20 @@ def legend(board: Board) -> str | None:
     ranking = headline(board)
     if ranking is None:
         return None
-    if not any(n >= 2 for n in seed_counts(board.data, ranking.name)):
+    tests = rank_tests(board.data, ranking.name)
+    if not tests:
         return f"Rank: order by {label(ranking)}; one seed: ranks not tested (no ties claimed either way)."
-    text = (f"Rank: rows marked k{TIE_MARK} are tied: Welch's t-test over seeds cannot tell each from the tied row "
+    test = {frozenset({SEEDS}): "Welch's t-test over seeds",
+            frozenset({BOOTSTRAP}): "a z-test on their bootstrap standard errors"}.get(
+        frozenset(tests), "the test (Welch's over seeds, or a z-test on bootstrap standard errors for one seed)")
+    text = (f"Rank: rows marked k{TIE_MARK} are tied: {test} cannot tell each from the tied row "
             f"above it (p ≥ {ALPHA:g}), so the chain shares one rank and the next rank skips the shared places "
             f"(1{TIE_MARK}, 1{TIE_MARK}, 3).")
     if any(isinstance(t, str) and t.endswith(UNTESTED_MARK) for t in board.data["rank_text"]):
-        text += f" k{UNTESTED_MARK}: one seed, rank not tested."
+        text += (f" k{UNTESTED_MARK}: not tested against the row above (one of the two has a single seed)."
+                 if BOOTSTRAP not in tests else
+                 f" k{UNTESTED_MARK}: not tested against the row above (each test needs two seeds or more on both "
+                 "sides, or one seed and a bootstrap interval on both).")
     return text
 
 

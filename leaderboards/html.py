@@ -37,6 +37,8 @@ class Assets:
     scatter: dict[int, FigureFile] = field(default_factory=dict)
     heatmaps: dict[int, FigureFile] = field(default_factory=dict)
     roc: list[FigureFile] = field(default_factory=list)
+    generator_roc: list[FigureFile] = field(default_factory=list)
+    calibration: list[FigureFile] = field(default_factory=list)
     robustness: list[FigureFile] = field(default_factory=list)
     samples: list[SampleGrid] = field(default_factory=list)
     curves: list[FigureFile] = field(default_factory=list)
@@ -158,7 +160,8 @@ def render_page(leaderboard: Leaderboard, env: dict[str, Any], assets: Assets) -
         scatter=[assets.scatter[i] for i, _ in generators if i in assets.scatter],
         non_gan=any(is_non_gan(b, r) for _, b in generators for r in b.data.to_dict("records")),
         samples=assets.samples, curves=assets.curves,
-        detectors=[table_view(b) for b in detectors], roc=assets.roc,
+        detectors=[table_view(b) for b in detectors], roc=assets.roc, generator_roc=assets.generator_roc,
+        calibration=assets.calibration,
         cross=[(assets.heatmaps.get(i), table_view(b)) for i, b in cross],
         robustness=assets.robustness,
         problems=problem_rows(leaderboard.problems))

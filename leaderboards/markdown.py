@@ -51,7 +51,9 @@ SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds; ranked 
              "t-interval. Detector AUC: every detector (and training generator) on the generator's fresh, clean "
              "fakes; lower means harder to detect."),
             ("detectors", "Detectors", "In-distribution: trained and tested on the same generator. Cross-generator: "
-             "mean over the off-diagonal of the matrix below. Robustness: mean AUC under each perturbation family."),
+             "mean over the off-diagonal of the matrix below. Robustness: mean AUC under each perturbation family. "
+             "[low, high]: the 95% interval the protocol line names. Null check: real vs real; the checks of a table "
+             "are judged together (Holm), so a sound detector is not called failed by a 1-in-20 chance."),
             ("cross", "Cross-generator matrices", "Rows: the generator the detector was trained on; columns: the "
              "generator of the fresh test fakes."))
 

@@ -17,9 +17,10 @@ from typing import Any
 # Keys that vary with the run seed or are measurements, not protocol: rows averaged over seeds
 # legitimately differ in them.
 VOLATILE_KEYS = frozenset({"seed", "classifier_test_acc"})
-# Keys that say which cell of the evaluation design a detection row fills (its protocol name and
-# training generators): tables lay these out as rows and columns, so they do not split tables.
-DESIGN_KEYS = frozenset({"name", "train_generators"})
+# Keys that say which cell of the evaluation design a detection row fills (its protocol name,
+# training generators, the detector's identity and the perturbation of a robustness row): tables
+# lay these out as rows and columns, so they do not split tables.
+DESIGN_KEYS = frozenset({"name", "train_generators", "detector", "perturbation"})
 # Extractors trained on the run's own real train split with the run seed: their weights are a
 # function of (data set, preset, seed), which already key the rows, so they do not split tables.
 PER_RUN_EXTRACTORS = frozenset({"classifier"})
@@ -71,6 +72,10 @@ def describe(protocol: dict[str, Any]) -> str:
         parts.append(f"threshold from {protocol['threshold']}")
     if "bootstrap" in protocol:
         parts.append(f"bootstrap {protocol['bootstrap']}")
+    if isinstance(protocol.get("robustness_grid"), dict):
+        parts.append(grid_text(protocol["robustness_grid"]))
+    if "correction" in protocol:
+        parts.append(str(protocol["correction"]))
     if protocol.get("source") not in (None, "builtin"):
         parts.append(f"detector {protocol['source']}")
     if "device" in protocol:
@@ -78,6 +83,23 @@ def describe(protocol: dict[str, Any]) -> str:
     if "raters" in protocol:
         parts.append(f"{protocol['raters']} rater(s)")
     return " · ".join(parts)
+
+
+def _numbers(values: Iterable[Any]) -> str:
+    return ", ".join(f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in values)
+
+
+def grid_text(grid: dict[str, Any]) -> str:
+    """The robustness grid of a record: its specs by family and the blur sigmas in pixels on the run's images."""
+    families: dict[str, list[str]] = {}
+    for spec in grid.get("specs", []):
+        kind, _, value = str(spec).partition(":")
+        families.setdefault(kind, []).append(value)
+    parts = [f"{kind} {', '.join(values)}" for kind, values in families.items()]
+    if grid.get("blur_sigma_px") is not None:
+        size = "x".join(str(v) for v in grid.get("image_px", []))
+        parts.append(f"blur sigma in px on {size} images: {_numbers(grid['blur_sigma_px'])}")
+    return "robustness grid " + "; ".join(parts)
 
 
 def compatible(a: Sequence[str | None], b: Sequence[str | None]) -> bool:

@@ -9,6 +9,7 @@ served as is. Every number comes from the stored records and the curve files the
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from ganbench.errors import UserError
 from ganbench.store import RunStore, atomic_write_bytes
 from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv, results_json
-from ganbench.leaderboards.figures import (curve_figures, file_name, heatmap_figure, robustness_figures, roc_figures,
-                                           scatter_figure)
+from ganbench.leaderboards.figures import (calibration_figures, curve_figures, file_name, generator_roc_figures,
+                                           heatmap_figure, robustness_figures, roc_figures, scatter_figure)
 from ganbench.leaderboards.html import Assets, SampleGrid, render_page
 from ganbench.leaderboards.markdown import leaderboard_markdown
 from ganbench.leaderboards.tables import Leaderboard, build_leaderboard, records_frame
@@ -36,11 +37,23 @@ def parse_formats(text: str) -> list[str]:
 
 
 def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every verified record of a run folder (corrupt ones are left out, as the runner does)."""
+    """Every verified record of a run folder; corrupt or hand-edited ones are left out, as the
+    runner does (it recomputes them), and named in one warning on stderr."""
     folder = run_dir / "records"
     if not folder.is_dir():
         raise UserError(f"no records in {run_dir} (run `ganbench run --out {run_dir}` first)")
-    return [body for path in sorted(folder.glob("*.json")) if (body := RunStore.read_record_body(path)) is not None]
+    bodies, damaged = [], []
+    for path in sorted(folder.glob("*.json")):
+        body = RunStore.read_record_body(path)
+        if body is None:
+            damaged.append(path.name)
+        else:
+            bodies.append(body)
+    if damaged:
+        shown = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+        sys.stderr.write(f"warning: left out {len(damaged)} damaged or edited record(s) in {folder}: {shown} "
+                         f"(`ganbench run` with the same options recomputes them)\n")
+    return bodies
 
 
 def copy_samples(leaderboard: Leaderboard, run_dir: Path, site: Path) -> list[SampleGrid]:
@@ -65,7 +78,8 @@ def copy_samples(leaderboard: Leaderboard, run_dir: Path, site: Path) -> list[Sa
 
 def build_assets(leaderboard: Leaderboard, records: list[dict[str, Any]], run_dir: Path, site: Path) -> Assets:
     frame = records_frame(records)
-    assets = Assets(roc=roc_figures(frame, site), robustness=robustness_figures(frame, site),
+    assets = Assets(roc=roc_figures(frame, site), generator_roc=generator_roc_figures(frame, site),
+                    calibration=calibration_figures(frame, site), robustness=robustness_figures(frame, site),
                     samples=copy_samples(leaderboard, run_dir, site), curves=curve_figures(records, run_dir, site))
     for index, board in enumerate(leaderboard.boards):
         if board.kind == "generators" and (figure := scatter_figure(board, site)) is not None:

@@ -6,20 +6,25 @@ Three tables, each split wherever the protocols of its rows differ (see ``ganben
   Salimans et al., NeurIPS 2016; precision/recall, Kynkaanniemi et al., NeurIPS 2019;
   density/coverage, Naeem et al., ICML 2020; mode coverage), cost, and *detectability*: the mean
   and worst-case AUC of the detectors on the generator's fresh fakes;
-* detectors: in-distribution, cross-generator, leave-one-out and train-on-all AUC, robustness
-  per perturbation family and the real-vs-real null check, following the cross-generator protocol
-  of Wang et al., "CNN-generated images are surprisingly easy to spot... for now", CVPR 2020, and
-  DeepfakeBench (Yan et al., NeurIPS 2023 Datasets and Benchmarks);
+* detectors: in-distribution AUC, AP, balanced accuracy, TPR at 1% FPR, EER and (for probability
+  outputs) ECE, cross-generator, leave-one-out and train-on-all AUC, robustness per perturbation
+  family and the real-vs-real null check, following the cross-generator protocol of Wang et al.,
+  "CNN-generated images are surprisingly easy to spot... for now", CVPR 2020, and DeepfakeBench
+  (Yan et al., NeurIPS 2023 Datasets and Benchmarks); the null checks of a table are judged
+  together, with Holm's correction;
 * the cross-generator matrix of each detector: AUC, train generator x test generator.
 
 Every statistic is computed per seed first, then reported as mean, sample std and count over
-seeds, with the 95% t-interval of the mean; each table is ranked by its sort metric (FID for
-generators, in-distribution AUC for detectors), neighbours that Welch's t-test over seeds cannot
-tell apart sharing a rank (see ``ganbench.leaderboards.uncertainty``).
+seeds, with the 95% t-interval of the mean; a detection record's bootstrap bounds
+(``<metric>_ci_low``, ``<metric>_ci_high``) are averaged like its value, into
+``<column>_boot_ci_low`` / ``_high``, and shown where a row has one seed. Each table is ranked by
+its sort metric (FID for generators, in-distribution AUC for detectors), neighbours that the test
+of ``ganbench.leaderboards.uncertainty`` cannot tell apart sharing a rank.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import reduce
@@ -30,7 +35,8 @@ import pandas as pd
 
 from ganbench.errors import UserError
 from ganbench.leaderboards.protocols import common, partition, signature
-from ganbench.leaderboards.uncertainty import RANK_COLUMNS, ranked, with_intervals
+from ganbench.leaderboards.uncertainty import (ALPHA, BOOT_HIGH, BOOT_LOW, RANK_COLUMNS, holm_adjusted, ranked,
+                                               with_intervals)
 
 ROW_FIELDS = ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
               "status", "reason", "seconds", "metrics")
@@ -51,12 +57,17 @@ GENERATION_METRICS: dict[str, tuple[str, str | None]] = {
 }
 
 COUNTS = ("classes_covered", "modes_covered")
+RECORD_BOUNDS = {"_ci_low": BOOT_LOW, "_ci_high": BOOT_HIGH}
+IN_DISTRIBUTION = ("auc", "ap", "balanced_acc", "tpr_at_1fpr", "eer", "ece")
+NULL_P_VALUES = "null_p_values"
 
 
 @dataclass(frozen=True)
 class Column:
     """One displayed column; numeric columns hold ``name``, ``name_std``, ``name_n``, ``name_seed_ci_low``
-    and ``name_seed_ci_high`` in the data. ``interval_of`` names the numeric column whose interval a column shows."""
+    and ``name_seed_ci_high`` in the data (detection numbers also ``name_boot_ci_low`` and ``name_boot_ci_high``).
+    ``interval_of`` names the numeric column whose interval a column shows; ``with_interval`` columns show their
+    own interval in each cell."""
 
     name: str
     label: str
@@ -65,6 +76,7 @@ class Column:
     numeric: bool = True
     integer: bool = False
     interval_of: str | None = None
+    with_interval: bool = False
 
 
 @dataclass
@@ -121,6 +133,16 @@ class Leaderboard:
 
 
 # ---------------------------------------------------------------------------------------- records
+def detector_label(name: str, identity: Any) -> str:
+    """A detector's row label: its name, with the constructor arguments and weights files (name and
+    digest) it ran with, so that e.g. a pretrained and a from-scratch run never share a row."""
+    if not isinstance(identity, dict):
+        return name
+    arguments = ", ".join(f"{k}={v}" for k, v in sorted((identity.get("arguments") or {}).items()))
+    weights = ", ".join(f"{file} {digest[:8]}" for file, digest in sorted((identity.get("weights") or {}).items()))
+    return name + (f" ({arguments})" if arguments else "") + (f" [{weights}]" if weights else "")
+
+
 def json_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records reduced to the documented row fields (plus ``protocol`` and ``key``)."""
     rows = []
@@ -142,6 +164,8 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         if row["kind"] == "detection" and row["perturbation"] is None:
             row["perturbation"] = "none"
         row.update({k: v for k, v in (record.get("metrics") or {}).items() if k not in row})
+        if row.get("detector"):
+            row["detector"] = detector_label(row["detector"], (record.get("protocol") or {}).get("detector"))
         row["protocol"] = record.get("protocol") or {}
         row["info"] = record.get("info") or {}
         rows.append(row)
@@ -197,6 +221,22 @@ def _merge_all(parts: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
     return reduce(lambda a, b: a.merge(b, on=on, how="outer", sort=False), parts)
 
 
+def _with_bounds(frame: pd.DataFrame, names: list[str]) -> list[str]:
+    """``names`` and the bootstrap bounds (``<name>_ci_low``, ``_ci_high``) that the records of ``frame`` carry."""
+    return names + _present(frame, [name + suffix for name in names for suffix in RECORD_BOUNDS])
+
+
+def _bootstrap_bounds(table: pd.DataFrame) -> pd.DataFrame:
+    """Record bounds, averaged like their values, renamed ``<name>_boot_ci_low`` / ``_high`` (std and count dropped)."""
+    renamed, dropped = {}, []
+    for column in table.columns:
+        for suffix, target in RECORD_BOUNDS.items():
+            if column.endswith(suffix):
+                renamed[column] = column[: -len(suffix)] + target
+                dropped += [f"{column}_std", f"{column}_n"]
+    return table.drop(columns=[c for c in dropped if c in table]).rename(columns=renamed)
+
+
 def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], columns: list[Column],
             text: list[str]) -> list[Board]:
     """Split ``merged`` wherever a protocol group's signature differs; keep the columns each part fills."""
@@ -210,6 +250,7 @@ def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], colu
             continue
         protocols = {g: common(data[f"protocol_{g}"]) for g in groups if f"protocol_{g}" in data}
         keep = [c.name for c in kept] + [f"{c.name}_{s}" for c in kept if c.numeric for s in ("std", "n")]
+        keep += [c.name + s for c in kept if c.numeric for s in (BOOT_LOW, BOOT_HIGH) if c.name + s in data]
         keep += [t for t in text if t in data and t not in keep]
         data = with_intervals(data[keep], [c.name for c in kept if c.numeric])
         boards.append(Board(kind, title, kept, data, {g: p for g, p in protocols.items() if p}))
@@ -316,11 +357,12 @@ def _clean(ok: pd.DataFrame) -> pd.DataFrame:
 
 
 def _worst(in_dist: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """The test generator with the lowest in-distribution AUC (mean over seeds), with its std and count."""
-    per_gen = over_seeds(in_dist, by + ["generator"], ["auc"]).dropna(subset=["auc"])
+    """The test generator with the lowest in-distribution AUC (mean over seeds), with its std, count and bounds."""
+    columns = _with_bounds(in_dist, ["auc"])
+    per_gen = _bootstrap_bounds(over_seeds(in_dist, by + ["generator"], columns)).dropna(subset=["auc"])
     worst = per_gen.loc[per_gen.groupby(by, sort=False)["auc"].idxmin()]
-    return worst.rename(columns={"generator": "worst_generator", "auc": "worst_auc", "auc_std": "worst_auc_std",
-                                 "auc_n": "worst_auc_n"})
+    renamed = {c: f"worst_{c}" for c in worst if c.startswith("auc")}
+    return worst.rename(columns={"generator": "worst_generator", **renamed})
 
 
 def _detector_clean(ok: pd.DataFrame) -> pd.DataFrame | None:
@@ -334,13 +376,15 @@ def _detector_clean(ok: pd.DataFrame) -> pd.DataFrame | None:
     loo = det[train == "all-but:" + det.generator.fillna("")]
     everything = det[train == "all"]
     parts = []
-    metrics = _present(in_dist, ["auc", "ap", "acc"])
+    metrics = _present(in_dist, IN_DISTRIBUTION)
     if metrics:
-        per_gen = _per_seed(in_dist, by + ["generator"], metrics)
-        parts.append(per_gen.groupby(by + ["seed"], sort=False)[metrics].mean().add_prefix("in_").reset_index())
+        columns = _with_bounds(in_dist, metrics)
+        per_gen = _per_seed(in_dist, by + ["generator"], columns)
+        parts.append(per_gen.groupby(by + ["seed"], sort=False)[columns].mean().add_prefix("in_").reset_index())
     for name, rows in (("cross_auc", cross), ("loo_auc", loo), ("all_auc", everything)):
         if not rows.empty and _present(rows, ["auc"]):
-            parts.append(_per_seed(rows, by, ["auc"]).rename(columns={"auc": name}))
+            columns = _with_bounds(rows, ["auc"])
+            parts.append(_per_seed(rows, by, columns).rename(columns={c: name + c[len("auc"):] for c in columns}))
     det = det.assign(fit_seconds=_info(det, "fit_seconds"), detect_ips=_info(det, "images_per_second"))
     fits = _per_seed(det.assign(train_generator=det.train_generator.fillna("-")), by + ["train_generator"],
                      _present(det, ["fit_seconds"]))
@@ -352,9 +396,10 @@ def _detector_clean(ok: pd.DataFrame) -> pd.DataFrame | None:
         return None
     per_seed = _merge_all(parts, by + ["seed"])
     columns = [c for c in per_seed.columns if c not in by + ["seed"]]
-    table = over_seeds(per_seed, by, columns)
+    table = _bootstrap_bounds(over_seeds(per_seed, by, columns))
     if metrics:
-        table = table.merge(_worst(_per_seed(in_dist, by + ["generator"], ["auc"]), by), on=by, how="left")
+        table = table.merge(_worst(_per_seed(in_dist, by + ["generator"], _with_bounds(in_dist, ["auc"])), by), on=by,
+                            how="left")
     return table.merge(_protocols(det, by, "clean"), on=by)
 
 
@@ -363,11 +408,17 @@ def perturbation_family(perturbation: str) -> str:
 
 
 def perturbation_level(perturbation: str) -> float | None:
-    _, _, level = perturbation.partition(":")
+    """The number of a spec (``jpeg:70`` -> 70; ``blur:2@256px`` -> 2, a sigma on a 256-px side)."""
+    level = perturbation.partition(":")[2].partition("@")[0]
     try:
         return float(level)
     except ValueError:
         return None
+
+
+def perturbation_reference(perturbation: str) -> str | None:
+    """The image side a spec's level is set on (``blur:2@256px`` -> ``256px``), if any."""
+    return perturbation.partition("@")[2] or None
 
 
 def _robustness(ok: pd.DataFrame) -> pd.DataFrame | None:
@@ -377,44 +428,84 @@ def _robustness(ok: pd.DataFrame) -> pd.DataFrame | None:
         return None
     det = det.assign(sig_robust=_sig(det), family="auc_" + det.perturbation.map(perturbation_family))
     by = DET_KEYS + ["sig_robust"]
-    per_seed = _per_seed(det, by + ["family"], ["auc"])
-    wide = per_seed.pivot_table(index=by + ["seed"], columns="family", values="auc", aggfunc="mean").reset_index()
-    wide.columns.name = None
-    families = [c for c in wide.columns if c.startswith("auc_")]
-    return over_seeds(wide, by, families).merge(_protocols(det, by, "robust"), on=by)
+    values = _with_bounds(det, ["auc"])
+    per_seed = _per_seed(det, by + ["family"], values)
+    wide = per_seed.pivot_table(index=by + ["seed"], columns="family", values=values, aggfunc="mean")
+    wide.columns = [family + value[len("auc"):] for value, family in wide.columns]
+    wide = wide.reset_index()
+    columns = [c for c in wide.columns if c.startswith("auc_")]
+    return _bootstrap_bounds(over_seeds(wide, by, columns)).merge(_protocols(det, by, "robust"), on=by)
 
 
 def _null_check(ok: pd.DataFrame) -> pd.DataFrame | None:
+    """Per detector: the null checks' AUC with its interval, and the p-value of each check (of each seed)."""
     null = ok[ok.kind.isin(["detection", "null_check"]) & ok.detector.notna() & (ok.generator == NULL_GENERATOR)]
-    columns = _present(null, ["auc", "auc_ci_low", "auc_ci_high"])
-    if null.empty or not columns:
+    if null.empty or not _present(null, ["auc"]):
         return None
     null = null.assign(sig_null=_sig(null))
     by = DET_KEYS + ["sig_null"]
-    table = over_seeds(_per_seed(null, by, columns), by, columns)
-    renamed = {c: f"null_{c}" for c in columns} | {f"{c}_{s}": f"null_{c}_{s}" for c in columns for s in ("std", "n")}
-    return table.rename(columns=renamed).merge(_protocols(null, by, "null"), on=by)
+    columns = _with_bounds(null, ["auc"])
+    table = _bootstrap_bounds(over_seeds(_per_seed(null, by, columns), by, columns))
+    table = table.rename(columns={c: f"null_{c}" for c in table if c.startswith("auc")})
+    if "null_p" in null:
+        checks = null.groupby(by, sort=False)["null_p"].agg(
+            lambda p: tuple(float(v) for v in pd.to_numeric(p, errors="coerce").dropna()))
+        table = table.merge(checks.rename(NULL_P_VALUES).reset_index(), on=by)
+    return table.merge(_protocols(null, by, "null"), on=by)
+
+
+def _null_verdicts(board: Board) -> Board:
+    """The board's null-check verdicts: Holm's correction over every check of its rows (one per detector and seed)."""
+    if NULL_P_VALUES not in board.data:
+        return board
+    data = board.data.drop(columns=NULL_P_VALUES)
+    checks = [(row, p) for row, values in enumerate(board.data[NULL_P_VALUES]) if isinstance(values, tuple)
+              for p in values]
+    if not checks:
+        return replace(board, data=data)
+    adjusted = holm_adjusted([p for _, p in checks])
+    counted, failed, smallest = Counter(), Counter(), {}
+    for (row, _), p in zip(checks, adjusted):
+        counted[row] += 1
+        failed[row] += p <= ALPHA
+        smallest[row] = min(p, smallest.get(row, 1.0))
+    verdicts = [None] * len(data)
+    for row, count in counted.items():
+        seeds = f" in {failed[row]}/{count} seeds" if count > 1 else ""
+        verdicts[row] = f"fail{seeds}" if failed[row] else "pass"
+    data = data.assign(null_verdict=verdicts, null_p_holm=[smallest.get(row, np.nan) for row in range(len(data))])
+    at = next(i for i, c in enumerate(board.columns) if c.name == "null_auc") + 1
+    columns = board.columns[:at] + [Column("null_verdict", "null check", "null", numeric=False),
+                                    Column("null_p_holm", "null Holm p", "null")] + board.columns[at:]
+    correction = (f"Holm-Bonferroni over the {len(checks)} null checks of this table (family-wise α = {ALPHA:g}; "
+                  f"one check alone fails a sound detector 1 time in {round(1 / ALPHA)})")
+    protocols = board.protocols | {"null": board.protocols.get("null", {}) | {"correction": correction}}
+    return replace(board, columns=columns, data=data, protocols=protocols)
 
 
 ROBUSTNESS_LABELS = {"jpeg": "AUC JPEG", "blur": "AUC blur", "resize": "AUC resize", "noise": "AUC noise"}
 
 
 def _detector_columns(merged: pd.DataFrame) -> list[Column]:
-    families = sorted((c[4:] for c in merged.columns if c.startswith("auc_") and not c.endswith(("_std", "_n"))),
+    families = sorted((c[4:] for c in merged.columns if c.startswith("auc_")
+                       and not c.endswith(("_std", "_n", BOOT_LOW, BOOT_HIGH))),
                       key=lambda f: (list(ROBUSTNESS_LABELS).index(f) if f in ROBUSTNESS_LABELS else 99, f))
     return [
         Column("detector", "detector", numeric=False), Column("dataset", "data set", numeric=False),
         Column("preset", "preset", numeric=False),
-        Column("in_auc", "in-dist AUC", "clean", "higher"), Column("in_ap", "in-dist AP", "clean", "higher"),
-        Column("in_acc", "in-dist acc", "clean", "higher"),
+        Column("in_auc", "in-dist AUC", "clean", "higher", with_interval=True),
+        Column("in_ap", "in-dist AP", "clean", "higher", with_interval=True),
+        Column("in_balanced_acc", "in-dist bal. acc", "clean", "higher", with_interval=True),
+        Column("in_tpr_at_1fpr", "in-dist TPR@1%FPR", "clean", "higher", with_interval=True),
+        Column("in_eer", "in-dist EER", "clean", "lower"), Column("in_ece", "in-dist ECE", "clean", "lower"),
         Column("worst_generator", "worst generator", numeric=False),
-        Column("worst_auc", "worst AUC", "clean", "higher"),
-        Column("cross_auc", "cross-gen AUC", "clean", "higher"),
-        Column("loo_auc", "leave-one-out AUC", "clean", "higher"),
-        Column("all_auc", "train-on-all AUC", "clean", "higher"),
-        *[Column(f"auc_{f}", ROBUSTNESS_LABELS.get(f, f"AUC {f}"), "robust", "higher") for f in families],
-        Column("null_auc", "null-check AUC", "null"), Column("null_auc_ci_low", "null CI low", "null"),
-        Column("null_auc_ci_high", "null CI high", "null"),
+        Column("worst_auc", "worst AUC", "clean", "higher", with_interval=True),
+        Column("cross_auc", "cross-gen AUC", "clean", "higher", with_interval=True),
+        Column("loo_auc", "leave-one-out AUC", "clean", "higher", with_interval=True),
+        Column("all_auc", "train-on-all AUC", "clean", "higher", with_interval=True),
+        *[Column(f"auc_{f}", ROBUSTNESS_LABELS.get(f, f"AUC {f}"), "robust", "higher", with_interval=True)
+          for f in families],
+        Column("null_auc", "null-check AUC", "null", with_interval=True),
         Column("fit_seconds", "fit s", "clean", "lower"), Column("detect_ips", "scoring img/s", "clean", "higher"),
     ]
 
@@ -428,8 +519,9 @@ def detector_boards(frame: pd.DataFrame) -> list[Board]:
     if not parts:
         return []
     merged = _merge_all(parts, DET_KEYS)
-    boards = _boards("detectors", "Detectors", merged, ["clean", "robust", "null"], _detector_columns(merged), [])
-    return [b.sorted_by("in_auc") if b.column("in_auc") else b for b in boards]
+    boards = _boards("detectors", "Detectors", merged, ["clean", "robust", "null"], _detector_columns(merged),
+                     [NULL_P_VALUES])
+    return [b.sorted_by("in_auc") if b.column("in_auc") else b for b in map(_null_verdicts, boards)]
 
 
 # ---------------------------------------------------------------------------------------- cross matrix
@@ -446,16 +538,18 @@ def cross_boards(frame: pd.DataFrame) -> list[Board]:
     det = det[det.train_generator.notna() & det.auc.notna()] if "auc" in det else det.iloc[0:0]
     boards = []
     for (detector, dataset, preset, sig), rows in det.groupby(DET_KEYS + ["sig_clean"], sort=True):
-        per_seed = _per_seed(rows, ["train_generator", "generator"], ["auc"])
-        cells = over_seeds(per_seed, ["train_generator", "generator"], ["auc"])
+        values = _with_bounds(rows, ["auc"])
+        per_seed = _per_seed(rows, ["train_generator", "generator"], values)
+        cells = _bootstrap_bounds(over_seeds(per_seed, ["train_generator", "generator"], values))
         tests = sorted(rows.generator.unique())
         data = pd.DataFrame({"train_generator": _train_order(rows.train_generator.unique(), tests)})
         columns = [Column("train_generator", "trained on ↓ · tested on →", numeric=False)]
         for test in tests:
             cell = cells[cells.generator == test].set_index("train_generator")
-            for suffix, source in (("", "auc"), ("_std", "auc_std"), ("_n", "auc_n")):
-                data[f"{test}{suffix}"] = data.train_generator.map(cell[source])
-            columns.append(Column(test, test, "clean", "higher"))
+            for suffix in ("", "_std", "_n", BOOT_LOW, BOOT_HIGH):
+                if "auc" + suffix in cell:
+                    data[f"{test}{suffix}"] = data.train_generator.map(cell["auc" + suffix])
+            columns.append(Column(test, test, "clean", "higher", with_interval=True))
         data = with_intervals(data, tests)
         boards.append(Board("cross", f"Cross-generator AUC · {detector} · {dataset} / {preset}", columns, data,
                             {"clean": common(rows.protocol)}, subject=detector))

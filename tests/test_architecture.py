@@ -17,13 +17,15 @@ FOLDERS = {"ganbench": ROOT / "ganbench", "ganbench.generators": ROOT / "generat
            "ganbench.detectors": ROOT / "detectors", "ganbench.leaderboards": ROOT / "leaderboards"}
 
 CORE = {"errors", "registry", "runtime", "data", "imageio", "inception", "metrics", "features", "quality", "store",
-        "presets", "tasks", "translation_metrics", "records", "locks"}
+        "presets", "tasks", "translation_metrics", "records", "locks", "geometry", "image_sets", "fid_stats",
+        "folders", "data_health"}
 LAYERS = [
     CORE,
     {"generators", "detectors"},
-    {"suites", "units"},
+    {"suites", "units", "overrides"},
     {"context"},
-    {"generation", "curves", "detection", "task_measures", "planning", "ranks"},
+    {"generation", "curves", "detection", "task_measures", "planning", "ranks", "forensics", "forensics_output",
+     "outside_data", "folder_metrics", "detector_choice"},
     {"runner", "parallel", "human_eval"},
     {"cli", "api", "__main__"},
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 from ganbench.cli import app
@@ -30,7 +31,6 @@ CASES: dict[str, list[str]] = {
     "folder that does not exist": ["run", "--dataset", "folder:{tmp}/nowhere"],
     "empty folder": ["run", "--dataset", "folder:{tmp}/empty_folder"],
     "unknown preset": ["run", "--preset", "nosuch"],
-    "resolution not a power of two": ["run", "--resolution", "12"],
     "resolution too small": ["run", "--resolution", "4"],
     "resolution too large": ["run", "--resolution", "65536"],
     "resolution not a number": ["run", "--resolution", "big"],
@@ -70,6 +70,17 @@ CASES: dict[str, list[str]] = {
     "rate a folder with no run": ["human-eval", "--out", "{tmp}/nowhere"],
     "rate as nobody": ["human-eval", "--rater", "  "],
     "list an unknown registry": ["list", "nosuch"],
+    "npz with no images": ["run", "--dataset", "npz:{tmp}/no_images.npz"],
+    "npz with fractional labels": ["run", "--dataset", "npz:{tmp}/half_labels.npz"],
+    "npz of three images": ["run", "--dataset", "npz:{tmp}/three.npz"],
+    "npz under the minimum size": ["run", "--dataset", "npz:{tmp}/seventy.npz"],
+    "train on three images": ["train", "dcgan", "--dataset", "npz:{tmp}/three.npz"],
+    "folder of one image": ["run", "--dataset", "folder:{tmp}/one_image"],
+    "folder of one class": ["run", "--dataset", "folder:{tmp}/one_class"],
+    "folder of 1x1 images": ["run", "--dataset", "folder:{tmp}/dots"],
+    "folder linking to itself": ["run", "--dataset", "folder:{tmp}/self_link"],
+    "folder with a float image": ["run", "--dataset", "folder:{tmp}/float_image"],
+    "folder mixing grey and colour": ["run", "--dataset", "folder:{tmp}/grey_and_colour"],
 }
 
 
@@ -79,6 +90,24 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "garbage.npz").write_bytes(b"not a zip archive")
     np.savez(tmp / "empty.npz", other=np.zeros(3))
     (tmp / "empty_folder").mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(tmp / "no_images.npz", x_train=np.zeros((0, 8, 8), np.uint8), y_train=np.zeros(0, np.int64))
+    np.savez(tmp / "half_labels.npz", x_train=rng.integers(0, 256, (100, 8, 8), dtype=np.uint8),
+             y_train=np.arange(100) / 2)
+    for name, n in (("three", 3), ("seventy", 70)):
+        np.savez(tmp / f"{name}.npz", x_train=rng.integers(0, 256, (n, 8, 8), dtype=np.uint8), y_train=np.arange(n) % 2)
+    folders = {"one_image": ("",), "one_class": ("a",), "dots": ("a", "b"), "self_link": ("a", "b"),
+               "float_image": ("a", "b"), "grey_and_colour": ("a", "b")}
+    for name, classes in folders.items():
+        for label in classes:
+            (tmp / name / label).mkdir(parents=True, exist_ok=True)
+            for i in range(1 if name == "one_image" else 15):
+                side = 1 if name == "dots" else 8
+                pixels = rng.integers(0, 256, (side, side), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp / name / label / f"{i}.png")
+    (tmp / "self_link" / "zz").symlink_to(tmp / "self_link", target_is_directory=True)
+    Image.fromarray(np.ones((8, 8), np.float32)).save(tmp / "float_image" / "b" / "depth.tif")
+    Image.new("RGB", (8, 8)).save(tmp / "grey_and_colour" / "b" / "colour.png")
     return tmp
 
 

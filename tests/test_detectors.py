@@ -36,9 +36,9 @@ def auc(detector, real: torch.Tensor, fake: torch.Tensor) -> float:
 
 def test_registry_lists_every_detector_with_paper_and_year() -> None:
     assert DETECTORS.names() == ["spectrum", "dct", "cnn-resnet50", "xception", "efficientnet", "npr", "probe",
-                                 "small-cnn"]
+                                 "small-cnn", "one-class"]
     for _, cls in DETECTORS:
-        assert cls.paper and 2015 < cls.year < 2030
+        assert cls.paper and 2000 < cls.year < 2030
 
 
 def test_run_settings_reach_only_the_arguments_a_class_names() -> None:

@@ -51,6 +51,18 @@ class Nan(Brightness):
 class NoScore:
     def fit(self, real, fake):
         pass
+
+
+class FromCheckpoint(Brightness):
+    """Brightness plus an offset read from a checkpoint file named by a constructor default."""
+
+    name = "from-checkpoint"
+
+    def __init__(self, checkpoint="offset.txt"):
+        self.offset = float(Path(checkpoint).read_text())
+
+    def score(self, images):
+        return super().score(images) + self.offset
 '''
 
 
@@ -95,12 +107,38 @@ def test_plugin_outside_the_project_gets_records_like_a_builtin(evaluated) -> No
     assert {r["generator"] for r in by_protocol["cross-generator"]} == {"outside"}
     assert len(by_protocol["robustness"]) == 17
     assert all(r["status"] == "ok" and r["protocol"]["source"] == "import:ext_detectors:Brightness" for r in rows)
-    assert {"auc", "ap", "acc", "real_acc", "fake_acc", "balanced_acc", "eer", "tpr_at_1fpr", "ece"} <= set(
+    assert {"auc", "ap", "acc", "real_acc", "fake_acc", "balanced_acc", "eer", "tpr_at_1fpr"} <= set(
         detection[0]["metrics"])
     assert len({r["info"]["threshold"] for r in detection}) == 1
     null = [r for r in rows if r["kind"] == "null_check"]
     assert len(null) == 1 and null[0]["generator"] == "real"
     assert null[0]["metrics"]["auc_ci_low"] <= null[0]["metrics"]["auc"] <= null[0]["metrics"]["auc_ci_high"]
+
+
+def test_a_swapped_checkpoint_recomputes_the_detector_units(evaluated, workspace, monkeypatch) -> None:
+    out, _ = evaluated
+    monkeypatch.chdir(workspace)
+    args = ["eval-detector", "ext_detectors:FromCheckpoint", "--suite", "dcgan", "--preset", "smoke",
+            "--out", str(out), "-q"]
+
+    def weights_and_fits() -> tuple[set[str], int]:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        rows = [r for r in records(out) if r.get("detector") == "from-checkpoint" and r["kind"] == "detection"]
+        return {json.dumps(r["protocol"]["detector"]["weights"]) for r in rows}, (workspace / "fits.log").read_text().count("fit")
+
+    (workspace / "offset.txt").write_text("0.0")
+    first, fits = weights_and_fits()
+    assert weights_and_fits() == (first, fits)
+    (workspace / "offset.txt").write_text("1.0")
+    second, refits = weights_and_fits()
+    assert len(first) == 1 and len(second) == 2 and refits > fits
+    (workspace / "other.txt").write_text("2.0")
+    args += ["--detector-arg", "checkpoint=other.txt"]
+    third, fits_with_argument = weights_and_fits()
+    assert len(third) == 3 and fits_with_argument > refits
+    rows = [r for r in records(out) if r.get("detector") == "from-checkpoint" and r["kind"] == "detection"]
+    assert {"checkpoint": "other.txt"} in [r["protocol"]["detector"]["arguments"] for r in rows]
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 import ganbench.features as features
 from ganbench.cli import app
 from ganbench.errors import UserError
+from ganbench.inception import trunk_hash
 from ganbench.features import (INCEPTION_ENV, InceptionExtractor, TimmExtractor, check_extractor_name,
-                               resize_for_network, state_hash)
+                               resize_for_network)
 
 
 def reference_fid_network() -> torch.nn.Module:
@@ -54,7 +55,7 @@ def test_inception_matches_pytorch_fid_pipeline_with_the_same_weights(tmp_path: 
     torch.testing.assert_close(ours.features, expected, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours.probs, torch.softmax(logits.double(), 1).float(), rtol=1e-4, atol=1e-7)
     protocol = extractor.protocol()
-    assert protocol["weights"] == state_hash(extractor.model) and protocol["resize"].startswith("bilinear-299")
+    assert protocol["weights"] == trunk_hash(extractor.model) and protocol["resize"].startswith("bilinear-299")
 
 
 def test_inception_without_weights_offline_is_one_clear_user_error(monkeypatch):
@@ -63,6 +64,7 @@ def test_inception_without_weights_offline_is_one_clear_user_error(monkeypatch):
 
     monkeypatch.delenv(INCEPTION_ENV, raising=False)
     monkeypatch.setattr(features, "download_inception_weights", offline)
+    monkeypatch.setattr(features, "packaged_weights", lambda: None)
     with pytest.raises(UserError) as info:
         InceptionExtractor()
     message = str(info.value)

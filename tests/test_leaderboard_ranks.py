@@ -21,7 +21,7 @@ from ganbench.leaderboards.formatting import legend, shown_columns, statistics_l
 from ganbench.leaderboards.html import Assets, render_page
 from ganbench.leaderboards.markdown import leaderboard_markdown
 from ganbench.leaderboards.terminal import print_boards
-from ganbench.leaderboards.uncertainty import tie_ranks, welch_p
+from ganbench.leaderboards.uncertainty import bootstrap_z_p, holm_adjusted, tie_ranks, welch_p
 
 # dcgan and wgan overlap over their seeds; vae is far behind both.
 FID = {"dcgan": [10.0, 12.0, 11.0], "wgan": [10.5, 11.5, 12.5], "vae": [30.0, 30.5, 31.0]}
@@ -135,7 +135,7 @@ def test_rows_with_one_seed_among_several_are_marked_untested() -> None:
     assert [row[columns.index(next(c for c in columns if c.label == "FID 95% CI"))]
             for row in text_rows(generators, columns)][2] == "n=1"
     assert "mean ± std over 1–3 seeds" in statistics_line(generators)
-    assert "k?: one seed, rank not tested." in legend(generators)
+    assert "k?: not tested against the row above (one of the two has a single seed)." in legend(generators)
 
 
 def test_every_renderer_shows_ranks_statistics_and_legend(leaderboard) -> None:
@@ -182,3 +182,57 @@ def test_exports_carry_interval_bounds_and_ranks(leaderboard) -> None:
     assert generators["ranking"]["by"] == "fid" and generators["ranking"]["alpha"] == 0.05
     assert [r["rank_text"] for r in generators["rows"]] == ["1=", "1=", "3"]
     assert generators["rows"][0]["fid_seed_ci_low"] == pytest.approx(11 - half)
+
+
+def test_holm_adjusted_p_values_by_hand() -> None:
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept monotone at 0.06
+    assert holm_adjusted([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm_adjusted([0.4, 0.9]) == pytest.approx([0.8, 0.9]) and holm_adjusted([0.7, 0.6]) == [1.0, 1.0]
+
+
+def test_bootstrap_z_test_reads_standard_errors_from_the_intervals() -> None:
+    z = stats.norm.ppf(0.975)
+    se_a, se_b = 0.08 / (2 * z), 0.06 / (2 * z)  # intervals 0.08 and 0.06 wide
+    expected = 2 * stats.norm.sf(0.05 / math.hypot(se_a, se_b))
+    assert bootstrap_z_p(0.90, 0.86, 0.94, 0.85, 0.83, 0.89) == pytest.approx(expected)
+    assert bootstrap_z_p(0.85, 0.83, 0.89, 0.90, 0.86, 0.94) == pytest.approx(expected)
+    assert math.isnan(bootstrap_z_p(0.9, math.nan, 0.94, 0.85, 0.83, 0.89))
+
+
+def one_seed_detectors(values: dict[str, tuple[float, float, float]]) -> list[dict[str, Any]]:
+    return [make("detection", 0, generator="dcgan", train_generator="dcgan", detector=detector, perturbation="none",
+                 protocol=DET_PROTOCOL, metrics={"auc": auc, "auc_ci_low": low, "auc_ci_high": high})
+            for detector, (auc, low, high) in values.items()]
+
+
+def test_one_seed_detector_ranks_use_the_bootstrap_intervals() -> None:
+    """a and b overlap (p 0.73), c is far below: a and b share rank 1, c is 3rd; d has no interval."""
+    records = one_seed_detectors({"a": (0.90, 0.86, 0.94), "b": (0.89, 0.85, 0.93), "c": (0.70, 0.66, 0.74),
+                                  "d": (0.60, math.nan, math.nan)})
+    board = board_of(build_leaderboard(records), "detectors")
+    assert list(board.data.detector) == ["a", "b", "c", "d"]
+    assert list(board.data.rank_text) == ["1=", "1=", "3", "4?"]
+    se = 0.08 / (2 * stats.norm.ppf(0.975))
+    assert board.data.rank_p[1] == pytest.approx(2 * stats.norm.sf(0.01 / (se * math.sqrt(2))))
+    assert "z-test on the bootstrap standard errors against the row above, α = 0.05" in statistics_line(board)
+    assert "a z-test on their bootstrap standard errors cannot tell" in legend(board)
+    assert "k?: not tested against the row above (each test needs two seeds or more on both sides" in legend(board)
+    assert [c.label for c in shown_columns(board)][:3] == ["rank", "detector", "in-dist AUC"]
+
+
+def test_a_table_mixing_seed_counts_names_both_intervals() -> None:
+    """spectrum ran three seeds (t-interval over seeds); late ran one (its bootstrap interval); neither test applies."""
+    records = [r for r in seeded_records() if r.get("detector") in ("spectrum", None)]
+    records += one_seed_detectors({"late": (0.70, 0.66, 0.74)})
+    board = board_of(build_leaderboard(records), "detectors")
+    cells = {row[1]: row[2] for row in text_rows(board)}
+    half = T_975_2 * 0.01 / math.sqrt(3)
+    assert cells["spectrum"] == f"0.9100 ± 0.0100 [{0.91 - half:.4f}, {0.91 + half:.4f}]"
+    assert cells["late"] == "0.7000 [0.6600, 0.7400]"
+    lead = [line for line in (leaderboard_markdown(build_leaderboard(records), environment(records)).splitlines())
+            if line.startswith("Protocol: data set digits")]
+    assert any("95% t-interval of the mean over seeds; where a cell has one seed, the 95% bootstrap interval" in line
+               for line in lead)
+    assert list(board.data.rank_text) == ["1", "2?"]
+    assert "Welch's t-test against the row above, α = 0.05 (rows with two seeds or more); z-test" in \
+        statistics_line(board)

@@ -25,11 +25,13 @@ from ganbench.store import RunStore, unit_key
 from ganbench.leaderboards import build_leaderboard, records_frame
 from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv
-from ganbench.leaderboards.formatting import decimals, label, number, shown_columns
+from ganbench.leaderboards.formatting import (decimals, label, number, protocol_lines, shown_columns, statistics_line,
+                                              text_rows)
 from ganbench.leaderboards.markdown import leaderboard_markdown
 from ganbench.leaderboards.html import Assets, render_page, templates
 from ganbench.leaderboards.publish import parse_formats, publish
 from ganbench.leaderboards.terminal import print_detector
+from ganbench.leaderboards.uncertainty import row_interval
 
 GENERATORS = {"dcgan": "gan", "wgan": "gan", "vae": "vae"}
 FID = {("dcgan", 0): 10.0, ("dcgan", 1): 12.0, ("wgan", 0): 8.0, ("wgan", 1): 9.0, ("vae", 0): 30.0, ("vae", 1): 30.5}
@@ -38,6 +40,9 @@ DETECTORS = ("spectrum", "cnn")
 GEN_PROTOCOL = {"extractor": "classifier", "resize": "none", "n_real": 360, "n_fake": 500, "real_split": "test"}
 DET_PROTOCOL = {"n_real": 200, "n_fake": 200, "real_split": "test", "threshold": "validation of train generator"}
 ROC = [[0.0, 0.0], [0.1, 0.6], [0.3, 0.9], [1.0, 1.0]]
+RELIABILITY = [[0.1, 0.2, 150], [0.5, 0.45, 50], [0.9, 0.8, 200]]
+BELOW, ABOVE = 0.03, 0.02  # each record's bootstrap interval: [value - BELOW, value + ABOVE]
+NULL_P = {("spectrum", 0): 0.5, ("spectrum", 1): 0.6, ("cnn", 0): 0.001, ("cnn", 1): 0.3}
 
 
 def auc(detector: str, train: str, test: str, seed: int) -> float:
@@ -48,6 +53,14 @@ def auc(detector: str, train: str, test: str, seed: int) -> float:
 
 def safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def detection_metrics(value: float) -> dict[str, float]:
+    """AUC, AP, balanced accuracy and TPR@1%FPR derived from one number, each with its bootstrap bounds."""
+    values = {"auc": value, "ap": value, "acc": value - 0.1, "balanced_acc": value - 0.1, "tpr_at_1fpr": value - 0.3}
+    bounds = {f"{k}_ci_{side}": v + shift for k, v in values.items() if k != "acc"
+              for side, shift in (("low", -BELOW), ("high", ABOVE))}
+    return values | bounds
 
 
 def make(kind: str, seed: int = 0, dataset: str = "digits", preset: str = "smoke", **fields: Any) -> dict[str, Any]:
@@ -72,17 +85,19 @@ def synthetic_records(names: dict[str, str] = GENERATORS, seeds: tuple[int, ...]
                 for train in names:
                     value = auc(detector, train, name, seed)
                     records.append(make("detection", seed, generator=name, train_generator=train, detector=detector,
-                                        perturbation="none", metrics={"auc": value, "ap": value, "acc": value - 0.1},
-                                        protocol=DET_PROTOCOL, info={"fit_seconds": 1.5, "images_per_second": 400.0,
-                                                                     "roc": ROC}))
-                for perturbation, drop in (("jpeg:90", 0.05), ("jpeg:50", 0.2), ("blur:1", 0.1), ("blur:2", 0.3)):
+                                        perturbation="none", metrics=detection_metrics(value), protocol=DET_PROTOCOL,
+                                        info={"fit_seconds": 1.5, "images_per_second": 400.0, "roc": ROC,
+                                              "reliability": RELIABILITY}))
+                for perturbation, drop in (("jpeg:90", 0.05), ("jpeg:50", 0.2), ("blur:1@256px", 0.1),
+                                           ("blur:2@256px", 0.3)):
                     records.append(make("detection", seed, generator=name, train_generator=name, detector=detector,
                                         perturbation=perturbation, protocol=DET_PROTOCOL,
-                                        metrics={"auc": auc(detector, name, name, seed) - drop}))
+                                        metrics=detection_metrics(auc(detector, name, name, seed) - drop)))
         for detector in DETECTORS:
             records.append(make("detection", seed, generator="real", train_generator="dcgan", detector=detector,
                                 perturbation="none", protocol=DET_PROTOCOL,
-                                metrics={"auc": 0.5 + 0.01 * seed, "auc_ci_low": 0.44, "auc_ci_high": 0.56}))
+                                metrics={"auc": 0.5 + 0.01 * seed, "auc_ci_low": 0.44, "auc_ci_high": 0.56,
+                                         "null_p": NULL_P[detector, seed]}))
     records.append(make("detection", 0, generator="dcgan", detector="human:alice", perturbation="none",
                         metrics={"fooled_rate": 0.4}, protocol={"n_real": 20, "n_fake": 20}))
     records.append(make("detection", 0, generator="dcgan", detector="human:bob", perturbation="none",
@@ -187,8 +202,14 @@ def test_detector_table(leaderboard) -> None:
     assert spectrum["cross_auc"] == pytest.approx(np.mean(cross))
     assert spectrum["auc_jpeg"] == pytest.approx(np.mean(in_dist) - (0.05 + 0.2) / 2)
     assert spectrum["auc_blur"] == pytest.approx(np.mean(in_dist) - (0.1 + 0.3) / 2)
-    assert spectrum["null_auc"] == pytest.approx(0.505) and spectrum["null_auc_ci_low"] == pytest.approx(0.44)
+    assert spectrum["null_auc"] == pytest.approx(0.505) and spectrum["null_auc_boot_ci_low"] == pytest.approx(0.44)
     assert spectrum["fit_seconds"] == pytest.approx(1.5) and spectrum["detect_ips"] == pytest.approx(400.0)
+    assert spectrum["in_balanced_acc"] == pytest.approx(np.mean(in_dist) - 0.1)
+    assert spectrum["in_tpr_at_1fpr"] == pytest.approx(np.mean(in_dist) - 0.3)
+    for name in ("in_auc", "in_ap", "in_balanced_acc", "in_tpr_at_1fpr", "worst_auc", "cross_auc", "auc_jpeg",
+                 "auc_blur"):
+        assert spectrum[f"{name}_boot_ci_low"] == pytest.approx(spectrum[name] - BELOW), name
+        assert spectrum[f"{name}_boot_ci_high"] == pytest.approx(spectrum[name] + ABOVE), name
 
 
 def test_cross_matrix(leaderboard) -> None:
@@ -247,8 +268,17 @@ def markdown_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
 
 
 def parse_number(text: str) -> tuple[float, float | None]:
-    mean, _, std = text.partition(" ± ")
+    mean, _, std = text.partition(" [")[0].partition(" ± ")
     return float(mean.replace(",", "")), float(std.replace(",", "")) if std else None
+
+
+def parse_interval(text: str) -> tuple[float, float] | None:
+    """The ``[low, high]`` written after a number, if any."""
+    _, bracket, bounds = text.partition(" [")
+    if not bracket:
+        return None
+    low, high = bounds.rstrip("]").split(", ")
+    return float(low.replace(",", "")), float(high.replace(",", ""))
 
 
 def places(text: str) -> int:
@@ -260,6 +290,7 @@ def places(text: str) -> int:
 def test_markdown_round_trips_to_the_same_numbers(leaderboard, records) -> None:
     text = leaderboard_markdown(leaderboard, environment(records))
     tables = markdown_tables(text)
+    intervals = 0
     assert len(tables) == len(leaderboard.boards) + 2  # environment, the tables, units that did not finish
     tables = tables[1:-1]
     for board, (heads, body) in zip(leaderboard.boards, tables):
@@ -279,9 +310,16 @@ def test_markdown_round_trips_to_the_same_numbers(leaderboard, records) -> None:
                 assert mean == pytest.approx(record[column.name], abs=tolerance)
                 if std is not None:
                     assert std == pytest.approx(record[f"{column.name}_std"], abs=tolerance)
+                shown = row_interval(record, column.name) if column.with_interval else None
+                written = parse_interval(text_cell)
+                assert (written is None) == (shown is None), (column.name, text_cell)
+                if written:
+                    assert written == pytest.approx(shown[:2], abs=tolerance)
+                    intervals += 1
     assert tables[0][0][:7] == ["rank", "generator", "family", "seeds ↑", "FID ↓", "FID 95% CI", "IS ↑"]
     assert [row[4] for row in tables[0][1]] == ["8.50 ± 0.71", "11.00 ± 1.41", "30.25 ± 0.35"]
     assert [row[5] for row in tables[0][1]] == ["[2.15, 14.85]", "[-1.71, 23.71]", "[27.07, 33.43]"]
+    assert intervals > 30
 
 
 def sections(markdown: str) -> dict[str, list[str]]:
@@ -305,8 +343,11 @@ def test_markdown_states_each_protocol_once_above_its_table(leaderboard, records
     assert generators[1] == "Protocol: data set digits · preset smoke"
     assert "- quality (FID, IS, classes covered): classifier features · real test n=360 · fake n=500" in generators
     assert "- cost (train s, sampling img/s): cpu" in generators
-    assert found["Detectors"][1] == ("Protocol: data set digits · preset smoke · real test n=200 · fake n=200 · "
-                                     "threshold from validation of train generator")
+    assert found["Detectors"][1] == ("Protocol: data set digits · preset smoke · intervals [low, high]: 95% "
+                                     "t-interval of the mean over seeds")
+    assert any(line.startswith("- real-vs-real null check (null-check AUC, null check, null Holm p): ")
+               and line.endswith("Holm-Bonferroni over the 4 null checks of this table (family-wise α = 0.05; one "
+                                 "check alone fails a sound detector 1 time in 20)") for line in found["Detectors"])
     assert found["Cross-generator AUC · cnn · digits / smoke"][1].startswith("Protocol: real test n=200")
     assert text.count("n=360") == 1
 
@@ -387,8 +428,10 @@ def test_html_parses_and_every_image_exists(site: Path) -> None:
     assert parser.tags.count("table") >= 5
     assert not parser.links, "the page must not load anything from elsewhere"
     kinds = {name.split("-")[0] for name in parser.images}
-    assert kinds == {"scatter", "samples", "roc", "cross", "robustness"}
+    assert kinds == {"scatter", "samples", "roc", "generator_roc", "calibration", "cross", "robustness"}
     assert len([n for n in parser.images if n.startswith("samples")]) == 3
+    assert len([n for n in parser.images if n.startswith("generator_roc")]) == 3  # one per test generator
+    assert len([n for n in parser.images if n.startswith("calibration")]) == len(DETECTORS)
     for name in parser.images:
         assert "/" not in name and (site / name).is_file(), name
         with Image.open(site / name) as image:
@@ -513,8 +556,8 @@ def test_one_detector_prints_its_rows_and_matrix(records) -> None:
     lines = output.splitlines()
     assert "Generators" not in lines and "Cross-generator AUC · cnn · digits / smoke" not in lines
     (header,) = [lines.index(line) for line in header_lines(output, ["in-dist AUC ↑", "worst generator", "fit s ↓"])]
-    assert lines.index("Detectors") < lines.index("Protocol: data set digits · preset smoke · real test n=200 · "
-                                                   "fake n=200 · threshold from validation of train generator") < header
+    assert lines.index("Detectors") < lines.index("Protocol: data set digits · preset smoke · intervals [low, high]: "
+                                                   "95% t-interval of the mean over seeds") < header
     assert lines.index("Cross-generator AUC · spectrum · digits / smoke") > header
     empty = io.StringIO()
     print_detector(records, Console(file=empty, width=60), "absent")
@@ -526,3 +569,112 @@ def test_records_frame_keeps_documented_columns(records) -> None:
     for name in ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
                  "status", "fid", "auc", "protocol", "info"):
         assert name in frame
+
+
+# ------------------------------------------------------------------------------ intervals and null checks
+def one_seed_records() -> list[dict[str, Any]]:
+    return synthetic_records(seeds=(0,))
+
+
+@pytest.fixture(scope="module")
+def one_seed():
+    return build_leaderboard(one_seed_records())
+
+
+def cells_of(board, detector: str) -> dict[str, str]:
+    """The shown cell texts of one detector's row, by column label."""
+    columns = shown_columns(board)
+    (cells,) = [cells for record, cells in zip(board.data.to_dict("records"), text_rows(board, columns))
+                if record["detector"] == detector]
+    return {c.label: text for c, text in zip(columns, cells)}
+
+
+def test_one_seed_detection_cells_show_their_bootstrap_interval(one_seed, leaderboard) -> None:
+    (board,) = one_seed.of_kind("detectors")
+    spectrum = cells_of(board, "spectrum")
+    assert spectrum["in-dist AUC"] == "0.9000 [0.8700, 0.9200]"  # mean of 0.95, 0.90, 0.85; bounds -0.03, +0.02
+    assert spectrum["in-dist TPR@1%FPR"] == "0.6000 [0.5700, 0.6200]"
+    assert spectrum["null-check AUC"] == "0.5000 [0.4400, 0.5600]"
+    assert spectrum["fit s"] == "1.500"
+    assert protocol_lines(board)[0].endswith("intervals [low, high]: 95% bootstrap interval of each evaluation "
+                                             "(a cell averaging several shows their mean bounds)")
+    cross = next(b for b in one_seed.of_kind("cross") if b.subject == "cnn")
+    assert text_rows(cross)[0][1:] == ["0.9100 [0.8800, 0.9300]", "0.5600 [0.5300, 0.5800]", "0.6100 [0.5800, 0.6300]"]
+    frame = pd.read_csv(io.StringIO(results_csv(one_seed)))
+    (cell,) = frame[(frame.kind == "detectors") & (frame.row == "spectrum") & (frame.column == "in_auc")].to_dict(
+        "records")
+    assert (cell["ci_low"], cell["ci_high"], cell["interval"]) == (pytest.approx(0.87), pytest.approx(0.92),
+                                                                    "bootstrap")
+    several = pd.read_csv(io.StringIO(results_csv(leaderboard)))
+    assert set(several[several.column == "in_auc"].interval) == {"seeds"}
+
+
+def without_intervals(record: dict[str, Any]) -> dict[str, Any]:
+    metrics = {k: v for k, v in record["metrics"].items() if "_ci_" not in k and k != "null_p"}
+    return record | {"metrics": metrics}
+
+
+def test_records_without_intervals_render_numbers_alone() -> None:
+    leaderboard = build_leaderboard([without_intervals(r) for r in one_seed_records()])
+    (board,) = leaderboard.of_kind("detectors")
+    spectrum = cells_of(board, "spectrum")
+    assert spectrum["in-dist AUC"] == "0.9000" and spectrum["null-check AUC"] == "0.5000"
+    assert "null check" not in spectrum
+    assert "intervals" not in " ".join(protocol_lines(board))
+    assert statistics_line(board) == ("Statistics: one seed (n=1): no std, no interval · rank by in-dist AUC ↑: "
+                                      "one seed: ranks not tested")
+    markdown = leaderboard_markdown(leaderboard, environment(one_seed_records()))
+    assert "[0." not in markdown.split("## Detectors")[1]
+
+
+def null_records(p_values: dict[str, float]) -> list[dict[str, Any]]:
+    records = []
+    for detector, p in p_values.items():
+        records.append(make("detection", 0, generator="dcgan", train_generator="dcgan", detector=detector,
+                            perturbation="none", metrics=detection_metrics(0.9), protocol=DET_PROTOCOL))
+        records.append(make("null_check", 0, generator="real", train_generator="real", detector=detector,
+                            perturbation="none", protocol=DET_PROTOCOL,
+                            metrics={"auc": 0.55, "auc_ci_low": 0.51, "auc_ci_high": 0.6, "null_p": p,
+                                     "null_pass": int(p >= 0.05)}))
+    return records
+
+
+def test_null_checks_are_judged_together_with_holm() -> None:
+    """A single check at p = 0.03 fails alone; among four checks Holm multiplies it by 4 and it passes."""
+    (board,) = build_leaderboard(null_records({"a": 0.03, "b": 0.2, "c": 0.5, "d": 0.9})).of_kind("detectors")
+    rows = by_detector(board)
+    assert [rows[d]["null_verdict"] for d in "abcd"] == ["pass"] * 4
+    assert [rows[d]["null_p_holm"] for d in "abcd"] == pytest.approx([0.12, 0.6, 1.0, 1.0])
+    assert "Holm-Bonferroni over the 4 null checks of this table" in board.protocols["null"]["correction"]
+    assert any("Holm-Bonferroni over the 4 null checks" in line for line in protocol_lines(board))
+    (board,) = build_leaderboard(null_records({"a": 0.004, "b": 0.02, "c": 0.5})).of_kind("detectors")
+    rows = by_detector(board)
+    assert [rows[d]["null_verdict"] for d in "abc"] == ["fail", "fail", "pass"]  # 0.012 and 0.04 <= 0.05
+    assert cells_of(board, "a")["null check"] == "fail"
+
+
+def by_detector(board) -> dict[str, dict[str, Any]]:
+    return {r["detector"]: r for r in board.data.to_dict("records")}
+
+
+def test_null_verdict_counts_the_seeds_that_fail(leaderboard) -> None:
+    (board,) = leaderboard.of_kind("detectors")
+    rows = by_detector(board)
+    # p-values 0.5, 0.6 (spectrum) and 0.001, 0.3 (cnn): Holm multiplies 0.001 by 4, 0.3 by 3, then 2 and 1
+    assert rows["spectrum"]["null_verdict"] == "pass" and rows["cnn"]["null_verdict"] == "fail in 1/2 seeds"
+    assert rows["cnn"]["null_p_holm"] == pytest.approx(0.004) and rows["spectrum"]["null_p_holm"] == pytest.approx(1.0)
+
+
+def test_page_without_probability_detectors_says_so(one_seed) -> None:
+    page = render_page(one_seed, environment(one_seed_records()), Assets())
+    assert "No detector in these records declares probability outputs" in page
+
+
+def test_a_detector_run_with_other_weights_or_arguments_gets_its_own_row() -> None:
+    identity = {"arguments": {}, "weights": {}}
+    pretrained = {"arguments": {"weights": "auto"}, "weights": {"resnet50.pth": "1a2b3c4d5e6f7a8b"}}
+    rows = [make("detection", detector="cnn", generator="a", train_generator="a", perturbation="none",
+                 metrics=detection_metrics(0.9), protocol={"name": "in-distribution", "detector": identity}),
+            make("detection", detector="cnn", generator="a", train_generator="a", perturbation="none",
+                 metrics=detection_metrics(0.7), protocol={"name": "in-distribution", "detector": pretrained})]
+    assert sorted(records_frame(rows)["detector"]) == ["cnn", "cnn (weights=auto) [resnet50.pth 1a2b3c4d]"]

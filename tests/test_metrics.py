@@ -155,7 +155,7 @@ def test_inception_score_of_a_half_confident_classifier():
 
 @pytest.mark.parametrize("k", [3, 5])
 def test_prdc_matches_the_prdc_package(k, monkeypatch):
-    monkeypatch.setattr(M, "CHUNK", 64)  # several chunks on both axes
+    monkeypatch.setattr(M, "PRDC_BLOCK", 64)  # several blocks on both axes
     rng = np.random.default_rng(9)
     real, fake = correlated(rng, 300, 12), correlated(rng, 230, 12, shift=0.2, scale=1.3)
     ours = M.prdc_from_features(real, fake, k=k)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.detectors.perturbations import blur, gaussian_kernel, jpeg, jpeg_bytes, noise, perturb, resize, robustness_grid
+from ganbench.detectors.perturbations import (blur, gaussian_kernel, grid_protocol, jpeg, jpeg_bytes, noise, perturb,
+                                             perturbation_protocol, resize, robustness_grid)
 from ganbench.errors import UserError
 
 
@@ -78,10 +79,35 @@ def test_noise_has_the_stated_std_and_follows_the_seed() -> None:
 def test_grid_and_spec_parsing() -> None:
     grid = robustness_grid()
     assert grid[:8] == [f"jpeg:{q}" for q in (100, 90, 80, 70, 60, 50, 40, 30)]
-    assert {"blur:0", "blur:4", "resize:0.5", "noise:5", "noise:10", "noise:20"} <= set(grid) and len(grid) == 17
+    assert grid[8:13] == [f"blur:{s}@256px" for s in range(5)]
+    assert {"resize:0.5", "noise:5", "noise:10", "noise:20"} <= set(grid) and len(grid) == 17
     x = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)
     assert perturb(x, "none") is x
     assert np.array_equal(perturb(x, "jpeg:70").numpy(), jpeg(x, 70).numpy())
-    for bad in ("jpeg:high", "sharpen:2", "jpeg:0", "resize:2"):
+    for bad in ("jpeg:high", "sharpen:2", "jpeg:0", "resize:2", "blur:2@128px", "blur:-1", "blur:x@256px",
+                "jpeg:70@256px"):
         with pytest.raises(UserError):
             perturb(x, bad)
+
+
+def test_grid_blur_scales_with_the_image_side() -> None:
+    """Sigma S on a 256-px side is S * side / 256 pixels (the shorter side); a plain blur:S stays in pixels."""
+    rng = torch.Generator().manual_seed(0)
+    side_32 = torch.randint(0, 256, (2, 1, 32, 32), dtype=torch.uint8, generator=rng)
+    assert torch.equal(perturb(side_32, "blur:4@256px"), blur(side_32, 0.5))
+    assert not torch.equal(perturb(side_32, "blur:4@256px"), blur(side_32, 4.0))
+    assert torch.equal(perturb(side_32, "blur:2"), blur(side_32, 2.0))
+    wide = torch.randint(0, 256, (1, 1, 16, 48), dtype=torch.uint8, generator=rng)
+    assert torch.equal(perturb(wide, "blur:4@256px"), blur(wide, 0.25))
+    full = torch.randint(0, 256, (1, 1, 256, 256), dtype=torch.uint8, generator=rng)
+    assert torch.equal(perturb(full, "blur:3@256px"), blur(full, 3.0))
+
+
+def test_records_state_the_perturbation_and_the_exact_grid() -> None:
+    assert perturbation_protocol("blur:2@256px", 28, 28) == {"spec": "blur:2@256px", "kind": "blur",
+                                                             "sigma_px": pytest.approx(0.21875)}
+    assert perturbation_protocol("jpeg:70", 28, 28) == {"spec": "jpeg:70", "kind": "jpeg"}
+    grid = grid_protocol(28, 20)
+    assert grid["specs"] == robustness_grid() and grid["image_px"] == [28, 20]
+    assert grid["blur_sigma_px"] == pytest.approx([0.0, 0.078125, 0.15625, 0.234375, 0.3125])
+    assert "256" in grid["blur_reference"]

@@ -26,10 +26,10 @@ from ganbench.suites import SUITES
 
 EXPECTED_ORDER = {
     "generators": (GENERATORS, ["gan", "dcgan", "cgan", "acgan", "infogan", "wgan", "wgan-gp", "lsgan", "sngan",
-                                "sagan", "biggan", "progan", "stylegan2", "pix2pix", "cyclegan", "srgan", "stargan",
-                                "vae", "ddpm"]),
+                                "sagan", "biggan", "progan", "stylegan2", "stylegan3", "pix2pix", "cyclegan", "srgan",
+                                "stargan", "vae", "ddpm"]),
     "detectors": (DETECTORS, ["spectrum", "dct", "cnn-resnet50", "xception", "efficientnet", "npr", "probe",
-                              "small-cnn"]),
+                              "small-cnn", "one-class"]),
     "presets": (PRESETS, ["smoke", "quick", "standard", "full"]),
     "suites": (SUITES, ["smoke", "all", "gans", "unconditional", "conditional", "translation", "reference",
                         "tricks"]),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganbench.errors import UserError
-from ganbench.tasks import (TASKS, downsample, fake_inputs, sobel_edges, split_for_fakes, sr_factor, task_view,
+from ganbench.tasks import (DETECTION_REALS, TASKS, downsample, fake_inputs, sobel_edges, split_for_fakes, sr_factor, task_view,
                             upsample_bicubic)
 
 
@@ -77,11 +77,13 @@ def test_fake_inputs_use_the_split_once_then_shifted_copies(digits16):
     assert torch.equal(unpaired.target_labels, 1 - unpaired.source_labels)
 
 
-def test_fake_sets_come_from_disjoint_test_inputs():
+def test_fake_sets_and_detection_reals_come_from_disjoint_test_inputs():
     index = split_for_fakes(100, ("eval", "detector_train", "fresh"), seed=0)
     assert torch.equal(index["eval"], torch.arange(100))
     train, fresh = set(index["detector_train"].tolist()), set(index["fresh"].tolist())
-    assert not train & fresh and len(train | fresh) == 100
+    reals = set(index[DETECTION_REALS].tolist())
+    assert not train & fresh and not reals & (train | fresh) and len(reals | train | fresh) == 100
+    assert len(reals) == 50
 
 
 def test_unknown_task_is_a_user_error(digits16):

@@ -1,0 +1,396 @@
+"""GPU check in one command: training, sampling and feature throughput, PRDC at 50k, determinism.
+
+    python benchmarks/gpu.py [--quick] [--cpu] [--variants dcgan,wgan-gp] [--out gpu-check.json]
+
+On a CUDA machine it prints markdown tables under a line naming the card
+(``torch.cuda.get_device_name``) and the torch, CUDA and cuDNN versions, and writes them as JSON:
+
+1. training: every image variant (``--quick``: one of each kind) through the shared trainer at 32
+   and 64 px on synthetic RGB images, with bf16 autocast (the trainer's CUDA default) and without;
+   images/s (``batch x pack x (n_critic + 1)`` per step, as ``benchmarks/train_step.py``), steps/s
+   and peak memory (``torch.cuda.max_memory_allocated``);
+2. host syncs per 100 steps, counted by ``torch.cuda.set_sync_debug_mode``: the trainer reads
+   losses every 10 steps (10 per 100), so more means the variant's own step waits for the GPU;
+3. sampling: images/s of ``GenerativeModel.sample`` (uint8 on the host, as the sample unit gets them);
+4. features: images/s of the reference classifier (128-d) and of the FID Inception (2048-d, resized
+   to 299 on the host as ``InceptionExtractor`` does), with random weights, which cost the same;
+5. PRDC (k = 5; Kynkaanniemi et al. 2019, Naeem et al. 2020) at 50k x 2048 on the GPU;
+6. determinism: each variant trained twice from one seed under
+   ``torch.use_deterministic_algorithms`` (``CUBLAS_WORKSPACE_CONFIG=:4096:8``, cuDNN without
+   autotuning): whether every step's losses and the final weights are identical, and the
+   operations that have no deterministic kernel (PyTorch warns instead of failing).
+
+Without CUDA it says so in one line and exits 2; ``--cpu`` runs the same on the CPU at tiny sizes
+(8 and 16 px, width 4), which is what the tests run. It exits 1 when a measurement failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.data import Dataset, load_npz, to_float
+from ganbench.features import ContentClassifier, ReferenceClassifier, resize_for_network
+from ganbench.generation import training_inputs
+from ganbench.inception import INPUT_SIZE, FIDInceptionV3
+from ganbench.metrics import prdc_from_features
+from ganbench.presets import get_preset
+from ganbench.runtime import configure_backends, seed_everything
+from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_generator
+from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators.translation_blocks import TranslationModel
+
+QUICK_VARIANTS = ("dcgan", "wgan-gp", "sngan", "biggan", "stylegan2", "pix2pix", "vae", "ddpm")
+CPU_QUICK_VARIANTS = ("dcgan", "wgan-gp")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each measurement does."""
+
+    resolutions: tuple[int, ...]
+    width: int
+    batch: int
+    warmup: int
+    steps: int
+    sync_steps: int
+    samples: int
+    feature_images: int
+    inception_images: int
+    prdc_n: int
+    prdc_dim: int
+    determinism_steps: int
+
+
+def sizes_for(device: torch.device, quick: bool) -> Sizes:
+    if device.type == "cpu":
+        return Sizes((8, 16), width=4, batch=8, warmup=1, steps=2, sync_steps=0, samples=32, feature_images=64,
+                     inception_images=1, prdc_n=1000, prdc_dim=64, determinism_steps=3)
+    standard = get_preset("standard")
+    if quick:
+        return Sizes((32, 64), standard.width, standard.batch_size, warmup=3, steps=10, sync_steps=30, samples=2000,
+                     feature_images=2000, inception_images=1000, prdc_n=50000, prdc_dim=2048, determinism_steps=10)
+    return Sizes((32, 64), standard.width, standard.batch_size, warmup=5, steps=30, sync_steps=100, samples=10000,
+                 feature_images=10000, inception_images=5000, prdc_n=50000, prdc_dim=2048, determinism_steps=20)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def synthetic_data(folder: Path, resolution: int, n: int) -> Dataset:
+    """Random RGB images in 10 classes through the npz loader (content does not change the cost)."""
+    rng = np.random.default_rng(0)
+    path = folder / f"synthetic-{resolution}.npz"
+    test = max(n // 4, 10)
+    np.savez(path, x_train=rng.integers(0, 256, (n, resolution, resolution, 3), dtype=np.uint8),
+             y_train=np.arange(n) % 10, x_test=rng.integers(0, 256, (test, resolution, resolution, 3), dtype=np.uint8),
+             y_test=np.arange(test) % 10)
+    return load_npz(path, resolution, name=f"synthetic-rgb-{resolution}")
+
+
+def spec_of(data: Dataset) -> DataSpec:
+    return DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
+
+
+def failure(exc: BaseException) -> str:
+    return f"failed: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+class Bench:
+    """The measurements of one device at one set of sizes."""
+
+    def __init__(self, device: torch.device, sizes: Sizes, cache: Path) -> None:
+        self.device, self.sizes, self.cache = device, sizes, cache
+        self.content: dict[str, torch.nn.Module] = {}
+
+    def build(self, name: str, data: Dataset) -> tuple[GenerativeModel, torch.Tensor, torch.Tensor, dict[str, Any]]:
+        seed_everything(0)
+        model = create_generator(name, spec_of(data), width=self.sizes.width).to(self.device)
+        x, y, task = training_inputs(model, data, lambda: self.content_network(data))
+        return model, x, y, task
+
+    def content_network(self, data: Dataset) -> torch.nn.Module:
+        if data.name not in self.content:
+            self.content[data.name] = ContentClassifier(data, self.cache, epochs=1, device=self.device).model
+        return self.content[data.name]
+
+    def config(self, steps: int, amp: bool | None) -> TrainConfig:
+        return TrainConfig(steps=steps, batch_size=self.sizes.batch, checkpoint_every=10**9, amp=amp)
+
+    def training(self, name: str, data: Dataset, amp: bool) -> tuple[dict[str, Any], GenerativeModel | None]:
+        """Throughput of one variant at one size; the trained model for the sampling check."""
+        s = self.sizes
+        row: dict[str, Any] = {"variant": name, "resolution": data.resolution, "amp_bf16": amp}
+        try:
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
+            model, x, y, task = self.build(name, data)
+            marks: dict[int, float] = {}
+
+            def on_step(step: int, losses: Mapping[str, float]) -> None:
+                if step in (s.warmup, s.warmup + s.steps):
+                    synchronize(self.device)
+                    marks[step] = time.perf_counter()
+
+            outcome = train(model, x, y, self.config(s.warmup + s.steps, amp), on_step=on_step, **task)
+            seconds = marks[s.warmup + s.steps] - marks[s.warmup]
+            images = s.steps * s.batch * model.pack_size * (model.n_critic + 1)
+            row.update(status=outcome.status, images_per_second=images / seconds, steps_per_second=s.steps / seconds,
+                       peak_memory_mib=torch.cuda.max_memory_allocated(self.device) / 2**20
+                       if self.device.type == "cuda" else None)
+            return row, model
+        except Exception as exc:  # one variant's failure is a row of the table, not the end of the check
+            row["status"] = failure(exc)
+            return row, None
+
+    def host_syncs(self, name: str, data: Dataset) -> dict[str, Any]:
+        """Synchronising CUDA calls per 100 training steps after the warm-up steps."""
+        s = self.sizes
+        row: dict[str, Any] = {"variant": name, "resolution": data.resolution}
+        try:
+            model, x, y, task = self.build(name, data)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                start: list[int] = []
+
+                def on_step(step: int, losses: Mapping[str, float]) -> None:
+                    if step == s.warmup:
+                        torch.cuda.set_sync_debug_mode("warn")
+                        start.append(len(caught))
+
+                try:
+                    train(model, x, y, self.config(s.warmup + s.sync_steps, None), on_step=on_step, **task)
+                finally:
+                    torch.cuda.set_sync_debug_mode("default")
+            syncs = sum("synchroniz" in str(w.message) for w in caught[start[0]:])
+            row.update(status="ok", syncs_per_100_steps=100 * syncs / s.sync_steps)
+        except Exception as exc:
+            row["status"] = failure(exc)
+        return row
+
+    def sampling(self, name: str, model: GenerativeModel) -> dict[str, Any]:
+        n = self.sizes.samples // (20 if model.family == "diffusion" else 1)
+        row: dict[str, Any] = {"variant": name, "resolution": model.spec.resolution, "n": n}
+        try:
+            labels, codes = model.evaluation_conditions(n)
+            synchronize(self.device)
+            started = time.perf_counter()
+            model.sample(n, labels=labels if codes is None else codes, seed=0)
+            row.update(status="ok", images_per_second=n / (time.perf_counter() - started))
+        except Exception as exc:
+            row["status"] = failure(exc)
+        return row
+
+    def features(self, data: Dataset, inception: bool) -> list[dict[str, Any]]:
+        """Images/s of the reference classifier's network on ``data``'s images (and of the Inception
+        network, whose input is resized to 299 whatever the data), in batches of 100 as ``extract``."""
+        s, device = self.sizes, self.device
+        classifier = ReferenceClassifier(data.channels, data.num_classes).to(device).eval()
+        networks: list[tuple[str, int, Callable[[torch.Tensor], torch.Tensor], int]] = [
+            ("classifier", ReferenceClassifier.feature_dim,
+             lambda chunk: classifier.features(to_float(chunk).to(device)), s.feature_images)]
+        if inception:
+            network = FIDInceptionV3().to(device).eval()
+            networks.append(("inception", 2048, lambda chunk: network(
+                resize_for_network(chunk, (INPUT_SIZE, INPUT_SIZE), "bilinear", False).to(device))[0],
+                s.inception_images))
+        rows = []
+        for name, dim, forward, n in networks:
+            images = data.x_train[torch.arange(n) % len(data.x_train)]
+            with torch.inference_mode():
+                forward(images[: min(n, 100)])
+                synchronize(device)
+                started = time.perf_counter()
+                for chunk in images.split(100):
+                    forward(chunk).float().cpu()
+            rows.append({"network": name, "feature_dim": dim, "resolution": data.resolution, "n": n,
+                         "images_per_second": n / (time.perf_counter() - started)})
+        return rows
+
+    def prdc(self) -> dict[str, Any]:
+        s = self.sizes
+        generator = torch.Generator(self.device).manual_seed(0)
+        real = torch.randn(s.prdc_n, s.prdc_dim, device=self.device, generator=generator)
+        fake = 1.05 * torch.randn(s.prdc_n, s.prdc_dim, device=self.device, generator=generator) + 0.02
+        synchronize(self.device)
+        started = time.perf_counter()
+        values = prdc_from_features(real, fake, k=5)
+        return {"n": s.prdc_n, "dim": s.prdc_dim, "seconds": time.perf_counter() - started, **values}
+
+    def determinism(self, name: str, data: Dataset) -> dict[str, Any]:
+        row: dict[str, Any] = {"variant": name, "resolution": data.resolution, "steps": self.sizes.determinism_steps}
+        try:
+            with deterministic_algorithms() as caught:
+                runs = [self.losses_and_weights(name, data) for _ in range(2)]
+            (losses_a, weights_a), (losses_b, weights_b) = runs
+            differing = [key for key, value in weights_a.items() if not torch.equal(value, weights_b[key])]
+            nondeterministic = sorted({str(w.message).split(" does not have a deterministic")[0]
+                                       for w in caught if "deterministic" in str(w.message)})
+            row.update(status="ok", same_losses=losses_a == losses_b, same_weights=not differing,
+                       tensors_differing=len(differing), nondeterministic_ops=nondeterministic)
+        except Exception as exc:
+            row["status"] = failure(exc)
+        return row
+
+    def losses_and_weights(self, name: str, data: Dataset) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
+        model, x, y, task = self.build(name, data)
+        losses: list[dict[str, float]] = []
+        train(model, x, y, self.config(self.sizes.determinism_steps, None),
+              on_step=lambda step, values: losses.append(dict(values)), **task)
+        return losses, {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+
+
+@contextmanager
+def deterministic_algorithms() -> Iterator[list[warnings.WarningMessage]]:
+    """Deterministic kernels (a warning where there is none), cuDNN without autotuning; restored after."""
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[2], saved[3]
+
+
+def rate(value: float) -> str:
+    """A throughput with three significant digits, whole numbers from 100 up."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str, Any]]) -> str:
+    """A markdown table of ``rows``: each column is (header, key, format spec or function); a
+    missing value shows as -."""
+    lines = [f"### {title}", "", "| " + " | ".join(header for header, _, _ in columns) + " |",
+             "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for _, key, spec in columns:
+            value = row.get(key)
+            cells.append("-" if value is None else spec(value) if callable(spec) else format(value, spec) if spec
+                         else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def header(device: torch.device) -> dict[str, Any]:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return {"device": name, "torch": torch.__version__, "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
+            "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
+
+
+def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> int:
+    sizes = sizes_for(device, quick)
+    configure_backends(device)
+    info = header(device)
+    print(f"# ganbench GPU check: {info['device']}, torch {info['torch']}, CUDA {info['cuda']}, "
+          f"cuDNN {info['cudnn']}{' (quick)' if quick else ''}\n", flush=True)
+    amps = [True, False] if device.type == "cuda" and torch.cuda.is_bf16_supported() else [False]
+    result: dict[str, Any] = {**info, "quick": quick, "sizes": asdict(sizes), "training": [], "host_syncs": [],
+                              "sampling": [], "features": [], "prdc": None, "determinism": []}
+    with tempfile.TemporaryDirectory() as folder:
+        bench = Bench(device, sizes, Path(folder))
+        datasets = [synthetic_data(Path(folder), resolution, max(4 * sizes.batch, 128))
+                    for resolution in sizes.resolutions]
+        for data in datasets:
+            for name in variants:
+                for amp in amps:
+                    row, model = bench.training(name, data, amp)
+                    result["training"].append(row)
+                    print(f"train {name} {data.resolution}px amp={amp}: {row['status']}", file=sys.stderr, flush=True)
+                    if model is not None and amp == amps[0] and not isinstance(model, TranslationModel):
+                        result["sampling"].append(bench.sampling(name, model))
+                    del model
+                if device.type == "cuda":
+                    result["host_syncs"].append(bench.host_syncs(name, data))
+                    torch.cuda.empty_cache()
+        result["features"] = [row for data in datasets for row in bench.features(data, data is datasets[-1])]
+        result["prdc"] = bench.prdc()
+        result["determinism"] = [bench.determinism(name, datasets[0]) for name in variants]
+    print(report(result))
+    out.write_text(json.dumps(result, indent=1, default=str))
+    print(f"wrote {out}")
+    failed = [row for key in ("training", "host_syncs", "sampling", "determinism") for row in result[key]
+              if row["status"] != "ok"]
+    return 1 if failed else 0
+
+
+def report(result: dict[str, Any]) -> str:
+    prdc = result["prdc"]
+    parts = [
+        table("Training throughput", result["training"],
+              [("variant", "variant", ""), ("px", "resolution", "d"), ("bf16", "amp_bf16", ""),
+               ("img/s", "images_per_second", rate), ("steps/s", "steps_per_second", rate),
+               ("peak MiB", "peak_memory_mib", ",.0f"), ("status", "status", "")]),
+        table("Host syncs per 100 training steps (the trainer's own: 10)", result["host_syncs"],
+              [("variant", "variant", ""), ("px", "resolution", "d"), ("syncs", "syncs_per_100_steps", ".0f"),
+               ("status", "status", "")]) if result["host_syncs"] else "",
+        table("Sampling throughput (uint8 on the host)", result["sampling"],
+              [("variant", "variant", ""), ("px", "resolution", "d"), ("n", "n", ",d"),
+               ("img/s", "images_per_second", rate), ("status", "status", "")]),
+        table("Feature throughput (batches of 100)", result["features"],
+              [("network", "network", ""), ("dim", "feature_dim", "d"), ("px", "resolution", "d"), ("n", "n", ",d"),
+               ("img/s", "images_per_second", rate)]),
+        f"### PRDC (k = 5)\n\n{prdc['n']:,} x {prdc['dim']} per set: {prdc['seconds']:.2f} s "
+        f"(precision {prdc['precision']:.4f}, recall {prdc['recall']:.4f}, density {prdc['density']:.4f}, "
+        f"coverage {prdc['coverage']:.4f})\n",
+        table("Determinism (same seed twice, deterministic algorithms)", result["determinism"],
+              [("variant", "variant", ""), ("steps", "steps", "d"), ("same losses", "same_losses", ""),
+               ("same weights", "same_weights", ""), ("ops without a deterministic kernel", "nondeterministic_ops", ""),
+               ("status", "status", "")]),
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one variant of each kind, fewer steps and samples")
+    parser.add_argument("--cpu", action="store_true", help="run on the CPU at tiny sizes (no GPU needed)")
+    parser.add_argument("--variants", default=None, help="comma list of generators (default: see --quick)")
+    parser.add_argument("--out", type=Path, default=Path("gpu-check.json"), help="JSON file to write")
+    args = parser.parse_args()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if not args.cpu and not torch.cuda.is_available():
+        print(f"no CUDA device here (torch {torch.__version__}); run on a GPU machine, or pass --cpu for the "
+              "same check at tiny sizes", file=sys.stderr)
+        sys.exit(2)
+    device = torch.device("cpu" if args.cpu else "cuda")
+    images = [name for name, cls in GENERATORS if cls.supports_images]
+    if args.variants:
+        variants = args.variants.split(",")
+        unknown = sorted(set(variants) - set(images))
+        if unknown:
+            print(f"unknown image generator(s) {', '.join(unknown)}; known: {', '.join(images)}", file=sys.stderr)
+            sys.exit(2)
+    elif args.quick:
+        variants = [name for name in images if name in (CPU_QUICK_VARIANTS if args.cpu else QUICK_VARIANTS)]
+    else:
+        variants = images
+    sys.exit(run(device, args.quick, variants, args.out))
+
+
+if __name__ == "__main__":
+    main()

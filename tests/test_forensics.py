@@ -1,0 +1,288 @@
+"""``ganbench detect``: detectors fitted, saved and scored test-only on outside folders."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_digits
+from typer.testing import CliRunner
+
+from ganbench.cli import app
+from ganbench.detectors.evaluate import detection_metrics
+from ganbench.detectors.perturbations import blur, noise
+from ganbench.errors import UserError
+from ganbench.detector_choice import parse_arguments, parse_detector, parse_value
+from ganbench.forensics import VALIDATION_FRACTION
+from ganbench.outside_data import Framing
+
+
+def digits16(start: int, n: int) -> torch.Tensor:
+    """n digits as uint8 ``N,1,16,16`` (each 8x8 pixel doubled)."""
+    images = np.round(load_digits().images[start : start + n] * 255 / 16).astype(np.uint8)
+    return torch.from_numpy(np.kron(images, np.ones((2, 2), dtype=np.uint8)))[:, None]
+
+
+def save_pngs(folder: Path, images: torch.Tensor) -> None:
+    folder.mkdir(parents=True)
+    for i, image in enumerate(images):
+        Image.fromarray(image[0].numpy()).save(folder / f"{i:03d}.png")
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Training folders (digits vs noisy digits) and a CNNDetection root with two generators, one
+    unbalanced, one with class sub-folders."""
+    root = tmp_path_factory.mktemp("forensics")
+    save_pngs(root / "train" / "real", digits16(0, 40))
+    save_pngs(root / "train" / "fake", noise(digits16(40, 40), 25.0, seed=1))
+    save_pngs(root / "test" / "noisy" / "0_real", digits16(100, 12))
+    save_pngs(root / "test" / "noisy" / "1_fake", noise(digits16(120, 8), 25.0, seed=2))
+    for index, name in enumerate(("airplane", "cat")):
+        save_pngs(root / "test" / "blurry" / name / "0_real", digits16(200 + 10 * index, 5))
+        save_pngs(root / "test" / "blurry" / name / "1_fake", blur(digits16(300 + 10 * index, 5), 1.0))
+    return root
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(app, ["detect", *args])
+
+
+def train_args(root: Path) -> list[str]:
+    return ["--train-real", f"folder:{root / 'train' / 'real'}", "--train-fakes", f"folder:{root / 'train' / 'fake'}"]
+
+
+@pytest.fixture(scope="module")
+def fitted(folders: Path) -> tuple[Path, dict, Path]:
+    """spectrum fitted on the training folders, saved, and scored on the CNNDetection root."""
+    saved, scores = folders / "spectrum.npz", folders / "fit_scores.csv"
+    result = invoke("--detector", "spectrum", *train_args(folders), "--root", str(folders / "test"),
+                    "--save-detector", str(saved), "--scores", str(scores), "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    return saved, json.loads(result.stdout), scores
+
+
+def read_scores(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_test_only_scoring_of_a_saved_detector_matches_its_fit(folders: Path, fitted: tuple[Path, dict, Path],
+                                                               tmp_path: Path) -> None:
+    saved, fit_document, _ = fitted
+    scores = tmp_path / "scores.csv"
+    result = invoke("--detector", f"spectrum@{saved}", "--root", str(folders / "test"), "--scores", str(scores),
+                    "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert [{**row, "detector": "spectrum"} for row in document["results"]] == fit_document["results"]
+    assert {row["detector"] for row in document["results"]} == {"spectrum@spectrum.npz"}
+    protocol = document["protocol"]["detectors"]["spectrum@spectrum.npz"]
+    assert protocol["threshold"] == fit_document["protocol"]["detectors"]["spectrum"]["threshold"]
+    assert "validation" in protocol["threshold_source"]
+    rows = read_scores(scores)
+    assert len(rows) == 12 + 8 + 10 + 10
+    assert all(row["label"] == ("0" if "/0_real/" in row["path"] else "1") for row in rows)
+    assert {row["generator"] for row in rows} == {"noisy", "blurry"}
+    noisy = [r for r in rows if r["generator"] == "noisy"]
+    assert sum(r["label"] == "0" for r in noisy) == 12 and sum(r["label"] == "1" for r in noisy) == 8
+
+
+def test_reported_numbers_are_detection_metrics_of_the_written_scores(fitted: tuple[Path, dict, Path]) -> None:
+    _, document, scores = fitted
+    rows = read_scores(scores)
+    for result in document["results"]:
+        mine = [r for r in rows if r["generator"] == result["generator"]]
+        labels = np.array([int(r["label"]) for r in mine])
+        values = np.array([float(r["score"]) for r in mine])
+        expected = detection_metrics(labels, values, result["threshold"])
+        for key, value in expected.items():
+            assert result[key] == pytest.approx(value, abs=1e-12), key
+        assert (result["n_real"], result["n_fake"]) == (int((labels == 0).sum()), int((labels == 1).sum()))
+    noisy = next(r for r in document["results"] if r["generator"] == "noisy")
+    assert noisy["auc"] > 0.95 and noisy["n_real"] == 12 and noisy["n_fake"] == 8
+
+
+def test_swapping_real_and_fake_folders_gives_one_minus_the_auc(folders: Path,
+                                                                fitted: tuple[Path, dict, Path]) -> None:
+    saved = fitted[0]
+    real, fake = folders / "test" / "noisy" / "0_real", folders / "test" / "noisy" / "1_fake"
+
+    def auc(real_folder: Path, fake_folder: Path) -> float:
+        result = invoke("--detector", f"spectrum@{saved}", "--real", f"folder:{real_folder}", "--fakes",
+                        f"g=folder:{fake_folder}", "--json", "--quiet")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["results"][0]["auc"]
+
+    straight, swapped = auc(real, fake), auc(fake, real)
+    assert straight > 0.95
+    assert swapped == pytest.approx(1 - straight, abs=1e-12)
+
+
+def test_the_table_shows_each_detector_and_generator_with_both_counts(folders: Path,
+                                                                       fitted: tuple[Path, dict, Path]) -> None:
+    saved, document, _ = fitted
+    result = invoke("--detector", f"spectrum@{saved}", "--root", str(folders / "test"))
+    assert result.exit_code == 0, result.output
+    assert "scoring noisy: 12 real and 8 fake images" in result.stderr
+    noisy = next(r for r in document["results"] if r["generator"] == "noisy")
+    line = next(line for line in result.stdout.splitlines() if "noisy" in line)
+    assert "spectrum" in line and f"{noisy['auc']:.4f}" in line and f"{noisy['balanced_acc']:.4f}" in line
+    assert " 12 " in line and " 8 " in line
+
+
+def test_a_perturbation_is_applied_alike_and_reported(folders: Path, fitted: tuple[Path, dict, Path],
+                                                      tmp_path: Path) -> None:
+    scores = tmp_path / "scores.csv"
+    result = invoke("--detector", f"spectrum@{fitted[0]}", "--root", str(folders / "test"), "--perturbation", "none",
+                    "--perturbation", "blur:1", "--scores", str(scores), "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = read_scores(scores)
+    clean = {r["path"]: float(r["score"]) for r in rows if r["perturbation"] == "none"}
+    blurred = {r["path"]: float(r["score"]) for r in rows if r["perturbation"] == "blur:1"}
+    assert clean.keys() == blurred.keys() and len(clean) == 40
+    assert all(clean[p] != blurred[p] for p in clean)
+    assert [r["perturbation"] for r in json.loads(result.stdout)["results"]] == ["none", "blur:1"] * 2
+
+
+def test_the_help_names_the_weights_syntax() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0 and "SPEC@PATH" in result.output
+
+
+def test_detector_arguments_are_parsed_and_reach_the_constructor() -> None:
+    assert [parse_value(v) for v in ("3", "0.5", "true", "False", "none", "a/b.pth")] == [3, 0.5, True, False, None,
+                                                                                      "a/b.pth"]
+    choice = parse_detector("small-cnn", parse_arguments(["epochs=1", "augment=true"]))
+    from ganbench.detectors import RunSettings, build_detector
+
+    model = build_detector(choice.spec.cls, RunSettings(epochs=4), choice.spec.arguments)
+    assert model.config.epochs == 1 and model.config.augment is not None
+    with pytest.raises(UserError, match="does not accept the argument"):
+        parse_detector("spectrum", parse_arguments(["bogus=1"]))
+    with pytest.raises(UserError, match="key=value"):
+        parse_arguments(["nonsense"])
+
+
+def test_framing_crops_the_centre_or_resizes_and_never_pads() -> None:
+    image = torch.arange(36, dtype=torch.uint8).view(1, 6, 6)
+    assert torch.equal(Framing(2, "center-crop").apply(image, "x"), image[:, 2:4, 2:4])
+    assert Framing(None).apply(image, "x") is image
+    assert Framing(3, "resize").apply(image, "x").shape == (1, 3, 3)
+    with pytest.raises(UserError, match="smaller than --size"):
+        Framing(8, "center-crop").apply(image, "x")
+
+
+def test_the_validation_slice_is_the_runs() -> None:
+    from ganbench.detection import VALIDATION_FRACTION as RUN_FRACTION
+
+    assert VALIDATION_FRACTION == RUN_FRACTION
+
+
+def bad_inputs(root: Path, saved: Path) -> dict[str, list[str]]:
+    test = str(root / "test")
+    return {
+        "missing 1_fake": ["--detector", f"spectrum@{saved}", "--root", str(root / "bad" / "no_fake")],
+        "empty 0_real": ["--detector", f"spectrum@{saved}", "--root", str(root / "bad" / "empty_real")],
+        "root without generators": ["--detector", f"spectrum@{saved}", "--root", str(root / "bad" / "bare")],
+        "truncated saved detector": ["--detector", f"spectrum@{root / 'bad' / 'truncated.npz'}", "--root", test],
+        "not a saved detector": ["--detector", f"spectrum@{root / 'bad' / 'plain.npz'}", "--root", test],
+        "saved detector of another kind": ["--detector", f"dct@{saved}", "--root", test],
+        "missing weights file": ["--detector", f"spectrum@{root / 'nowhere.npz'}", "--root", test],
+        "unknown detector": ["--detector", "nosuch", "--root", test],
+        "malformed detector arg": ["--detector", f"spectrum@{saved}", "--detector-arg", "seed", "--root", test],
+        "refused detector arg": ["--detector", f"spectrum@{saved}", "--detector-arg", "bogus=1", "--root", test],
+        "scores into a missing folder": ["--detector", f"spectrum@{saved}", "--root", test, "--scores",
+                                         str(root / "nowhere" / "s.csv")],
+        "scores of an unknown format": ["--detector", f"spectrum@{saved}", "--root", test, "--scores",
+                                        str(root / "s.txt")],
+        "not fitted, no training data": ["--detector", "spectrum", "--root", test],
+        "published without checkpoint": ["--detector", "cnndetection", "--root", test],
+        "fakes without reals": ["--detector", f"spectrum@{saved}", "--fakes", f"x=folder:{test}/noisy/1_fake"],
+        "nothing to score": ["--detector", f"spectrum@{saved}"],
+        "bad perturbation": ["--detector", f"spectrum@{saved}", "--root", test, "--perturbation", "jpeg:x"],
+        "fixed-size detector without --size": ["--detector", f"univfd@{saved}", "--root", test],
+        "saving with a bad scores path": ["--detector", "spectrum", *train_args(root), "--root", test,
+                                          "--save-detector", str(root / "never.npz"), "--scores",
+                                          str(root / "nowhere" / "s.csv")],
+    }
+
+
+@pytest.fixture(scope="module")
+def broken(folders: Path, fitted: tuple[Path, dict, Path]) -> Path:
+    bad = folders / "bad"
+    save_pngs(bad / "no_fake" / "g" / "0_real", digits16(0, 2))
+    (bad / "empty_real" / "g" / "0_real").mkdir(parents=True)
+    save_pngs(bad / "empty_real" / "g" / "1_fake", digits16(0, 2))
+    (bad / "bare").mkdir()
+    (bad / "truncated.npz").write_bytes(fitted[0].read_bytes()[:300])
+    np.savez(bad / "plain.npz", x=np.zeros(3))
+    return bad
+
+
+@pytest.mark.parametrize("case", list(bad_inputs(Path("."), Path("."))))
+def test_a_bad_input_is_one_line_and_exit_code_2(case: str, folders: Path, fitted: tuple[Path, dict, Path],
+                                                 broken: Path) -> None:
+    result = invoke(*bad_inputs(folders, fitted[0])[case])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, (case, result.output)
+    assert len(lines) == 1 and lines[0].startswith("error: "), (case, result.output)
+    assert "Traceback" not in result.output
+    assert not (folders / "never.npz").exists()
+
+
+def test_a_detector_fitted_at_one_size_cannot_silently_score_another(folders: Path, fitted: tuple[Path, dict, Path],
+                                                                      tmp_path: Path) -> None:
+    save_pngs(tmp_path / "g" / "0_real", torch.zeros(2, 1, 20, 20, dtype=torch.uint8))
+    save_pngs(tmp_path / "g" / "1_fake", torch.zeros(2, 1, 20, 20, dtype=torch.uint8))
+    result = invoke("--detector", f"spectrum@{fitted[0]}", "--root", str(tmp_path), "--quiet")
+    assert result.exit_code == 2 and "cannot score" in result.output and "Traceback" not in result.output
+
+
+PLUGIN = '''
+class Brightness:
+    """Already fitted: scores mean brightness minus 100, a logit-like score."""
+
+    needs_fit = False
+
+    def fit(self, real, fake):
+        raise AssertionError("a detector that needs no fit is never fitted")
+
+    def score(self, images):
+        return images.float().mean(dim=(1, 2, 3)).numpy() - 100.0
+'''
+
+
+def test_a_ready_plugin_from_an_import_path_scores_npz_sets_without_training(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "ready_detectors.py").write_text(PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    real, fake = digits16(0, 6), digits16(6, 4) // 2
+    np.savez(tmp_path / "real.npz", x=real.numpy())
+    np.savez(tmp_path / "fake.npz", images=fake.numpy())
+    scores = tmp_path / "scores.csv"
+    result = invoke("--detector", "ready_detectors:Brightness", "--real", f"npz:{tmp_path / 'real.npz'}",
+                    "--fakes", f"dim=npz:{tmp_path / 'fake.npz'}", "--scores", str(scores), "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["results"][0]
+    brightness = torch.cat([real, fake]).float().mean(dim=(1, 2, 3)).numpy() - 100.0
+    labels = np.r_[np.zeros(6), np.ones(4)]
+    assert row["threshold"] == 0.0 and row["auc"] == pytest.approx(detection_metrics(labels, brightness, 0.0)["auc"])
+    paths = [r["path"] for r in read_scores(scores)]
+    assert paths[0] == f"{tmp_path / 'real.npz'}#0" and paths[-1] == f"{tmp_path / 'fake.npz'}#3"
+
+
+def test_parquet_scores_need_pyarrow(folders: Path, fitted: tuple[Path, dict, Path], tmp_path: Path) -> None:
+    result = invoke("--detector", f"spectrum@{fitted[0]}", "--root", str(folders / "test"), "--scores",
+                    str(tmp_path / "s.parquet"), "--quiet")
+    if importlib.util.find_spec("pyarrow") is None:
+        assert result.exit_code == 2 and "pyarrow" in result.output and len(result.output.strip().splitlines()) == 1
+        return
+    import pandas as pd
+
+    assert result.exit_code == 0 and len(pd.read_parquet(tmp_path / "s.parquet")) == 40

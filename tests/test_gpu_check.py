@@ -1,0 +1,59 @@
+"""``benchmarks/gpu.py``: the whole check on the CPU at tiny sizes, and its one line without CUDA."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.usefixtures("module_one_thread")
+
+
+@pytest.fixture(scope="module")
+def gpu_check() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ganbench_gpu_check", ROOT / "benchmarks" / "gpu.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv,message", [([], "no CUDA device here"),
+                                          (["--cpu", "--variants", "dcgan,nope"], "unknown image generator(s) nope")])
+def test_mistakes_end_with_one_line_and_exit_2(gpu_check: ModuleType, argv: list[str], message: str,
+                                               monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(sys, "argv", ["gpu.py", *argv])
+    with pytest.raises(SystemExit) as stopped:
+        gpu_check.main()
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_cpu_check_measures_every_section(gpu_check: ModuleType, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "check.json"
+    assert gpu_check.run(torch.device("cpu"), quick=True, variants=["dcgan"], out=out) == 0
+    result = json.loads(out.read_text())
+    assert result["device"].startswith("CPU") and result["torch"] == torch.__version__
+    assert [(r["resolution"], r["amp_bf16"], r["status"]) for r in result["training"]] == [(8, False, "ok"),
+                                                                                          (16, False, "ok")]
+    assert all(r["images_per_second"] > 0 and r["steps_per_second"] > 0 for r in result["training"])
+    assert [(r["resolution"], r["status"]) for r in result["sampling"]] == [(8, "ok"), (16, "ok")]
+    assert [(r["network"], r["resolution"]) for r in result["features"]] == [("classifier", 8), ("classifier", 16),
+                                                                             ("inception", 16)]
+    assert result["prdc"]["n"] == 1000 and 0 < result["prdc"]["precision"] <= 1
+    (determinism,) = result["determinism"]
+    assert determinism["status"] == "ok" and determinism["same_losses"] and determinism["same_weights"]
+    printed = capsys.readouterr().out
+    assert printed.startswith("# ganbench GPU check: CPU")
+    for title in ("Training throughput", "Sampling throughput", "Feature throughput", "PRDC (k = 5)", "Determinism"):
+        assert f"### {title}" in printed

