@@ -125,6 +125,7 @@ class DetectionUnits:
                              tests: dict[str, Record]) -> None:
         """One ``detection`` unit per evaluation of ``training``; the detector is fitted only if some unit is missing."""
         ctx, seed = self.context, self.context.config.seed
+        identity = detector_config(spec)
         fitted: dict[str, Any] = {}
 
         def fit() -> dict[str, Any]:
@@ -148,7 +149,7 @@ class DetectionUnits:
         train_blocker = next((samples[g] for g in training.generators if not samples[g].ok), None)
         for evaluation in training.units:
             test_record = tests[evaluation.test]
-            unit = detection_unit(ctx.scope, detector_config(spec), training.label, train_keys, evaluation.test,
+            unit = detection_unit(ctx.scope, identity, training.label, train_keys, evaluation.test,
                                   test_record.key, evaluation.perturbation)
 
             def compute(record: Record, evaluation: EvalUnit = evaluation, test_record: Record = test_record) -> None:
@@ -170,7 +171,7 @@ class DetectionUnits:
                                    "n_real": len(real), "n_fake": len(fake),
                                    "real_split": "test (half never translated)",
                                    "fakes": "external" if evaluation.test in self.external else "fresh",
-                                   "threshold": "validation of train generator(s)", "source": spec.source, "detector": detector_config(spec),
+                                   "threshold": "validation of train generator(s)", "source": spec.source, "detector": identity,
                                    "bootstrap": bootstrap_protocol()}
                 if evaluation.perturbation != "none":
                     size = fake.shape[-2:]
@@ -190,6 +191,7 @@ class DetectionUnits:
     def null_check(self, spec: DetectorSpec) -> Record:
         """Real vs real: disjoint halves of the real train split (one labelled fake) to fit, of the test split to test."""
         ctx, seed = self.context, self.context.config.seed
+        identity = detector_config(spec)
 
         def halves(images: torch.Tensor, n: int, purpose: str) -> tuple[torch.Tensor, torch.Tensor]:
             shuffled = self.real_subset(images, len(images), purpose)
@@ -213,7 +215,7 @@ class DetectionUnits:
                                "real_split": "test (disjoint halves)", "bootstrap": bootstrap_protocol(),
                                "pass": "the 95% interval of the AUC contains 0.5 (one check, uncorrected)",
                                "p_value": "bootstrap p of AUC = 0.5 (null_p), for a correction over detectors",
-                               "source": spec.source, "detector": detector_config(spec)}
+                               "source": spec.source, "detector": identity}
             record.info = {"fit_seconds": round(state["fit_seconds"], 3), "threshold": state["threshold"],
                            "detector": describe(state["model"])}
             if not metrics["null_pass"]:
@@ -222,5 +224,5 @@ class DetectionUnits:
                                   f"p {metrics['null_p']:.3f}); about 1 sound detector in 20 fails one by chance, "
                                   "so the leaderboard judges all detectors' checks together (Holm-Bonferroni)")
 
-        return self.engine.run(null_check_unit(ctx.scope, detector_config(spec)), compute, generator="real",
+        return self.engine.run(null_check_unit(ctx.scope, identity), compute, generator="real",
                                train_generator="real", detector=spec.name, perturbation="none")

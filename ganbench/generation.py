@@ -112,6 +112,7 @@ class GenerationUnits:
                               "train_seconds": round(outcome.seconds, 3)}
             overrides = ctx.config.overrides
             record.protocol = {"hyperparameters": unit.config["hyperparameters"],
+                               **({"geometry": model.spec.geometry.protocol()} if ctx.data.kind == "image" else {}),
                                "overrides": {**({"preset": dict(overrides.preset)} if overrides.preset else {}),
                                              **({name: overrides.for_generator(name)}
                                                 if overrides.for_generator(name) else {})}}

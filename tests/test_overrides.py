@@ -59,6 +59,7 @@ def test_overrides_reach_the_model_and_the_train_record(tmp_path: Path):
     assert train["metrics"]["steps"] == 3
     assert train["protocol"]["overrides"] == {"preset": {"steps": 3}, "dcgan": {"z_dim": 16}}
     assert train["protocol"]["hyperparameters"]["z_dim"] == 16
+    assert train["protocol"]["geometry"]["image_size"] == 8 and train["protocol"]["geometry"]["model_size"] == 16
     from ganbench.cli import _run_config
 
     config = _run_config("dcgan", preset="smoke", out=out, device="cpu", quiet=True, sets=("dcgan.z_dim=16",),
