@@ -12,6 +12,7 @@ file is taken to be one.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import inspect
 import os
@@ -20,6 +21,13 @@ from typing import Any
 
 from ganbench.detectors.plugins import DetectorSpec
 from ganbench.store import file_digest
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions_of_packages() -> dict[str, list[str]]:
+    """Top-level package -> distributions; scanning every installed distribution takes seconds,
+    and installing a package mid-process is not a case worth that cost per call."""
+    return importlib.metadata.packages_distributions()
 
 
 def code_identity(cls: type) -> dict[str, str]:
@@ -31,7 +39,7 @@ def code_identity(cls: type) -> dict[str, str]:
         identity["source_sha256"] = "unknown"
     top = cls.__module__.partition(".")[0]
     try:
-        distributions = importlib.metadata.packages_distributions().get(top, [])
+        distributions = _distributions_of_packages().get(top, [])
         if distributions:
             identity["version"] = importlib.metadata.version(distributions[0])
     except importlib.metadata.PackageNotFoundError:

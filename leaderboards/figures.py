@@ -223,15 +223,21 @@ def calibration_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
     return files
 
 
-def _robustness_curves(rows: pd.DataFrame, clean: pd.DataFrame) -> dict[str, dict[str, tuple[pd.Series, float]]]:
-    """family -> detector -> (mean AUC per level, mean clean AUC of the same detector/train/test pairs)."""
+RobustnessCurve = tuple[pd.DataFrame, float]
+
+
+def _robustness_curves(rows: pd.DataFrame, clean: pd.DataFrame) -> dict[str, dict[str, RobustnessCurve]]:
+    """family -> detector -> (per level: mean AUC and the mean of its records' bootstrap bounds
+    ``auc_ci_low``/``auc_ci_high``, averaged as the tables average them; mean clean AUC of the
+    same detector/train/test pairs)."""
     rows = rows.assign(family=rows.perturbation.map(perturbation_family),
                        level=rows.perturbation.map(perturbation_level)).dropna(subset=["level", "auc"])
+    bounds = [name for name in ("auc_ci_low", "auc_ci_high") if name in rows]
     pairs = ["detector", "train_generator", "generator", "seed"]
-    curves: dict[str, dict[str, tuple[pd.Series, float]]] = {}
+    curves: dict[str, dict[str, RobustnessCurve]] = {}
     for (family, detector), part in rows.groupby(["family", "detector"], sort=True):
         matched = clean.merge(part[pairs].drop_duplicates(), on=pairs)
-        curve = part.groupby("level")["auc"].mean().sort_index()
+        curve = part.groupby("level")[["auc", *bounds]].mean().sort_index()
         curves.setdefault(family, {})[detector] = (curve, float(matched.auc.mean()) if not matched.empty else np.nan)
     return curves
 
@@ -261,7 +267,10 @@ def robustness_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
                 label += f" on a {references[family].removesuffix('px')}-px side"
             for index, (detector, (curve, clean_auc)) in enumerate(curves[family].items()):
                 color = f"C{index % 10}"
-                ax.plot(curve.index, curve.values, "o-", color=color, label=str(detector))
+                ax.plot(curve.index, curve["auc"], "o-", color=color, label=str(detector))
+                if {"auc_ci_low", "auc_ci_high"} <= set(curve) and curve[["auc_ci_low", "auc_ci_high"]].notna().all(axis=None):
+                    ax.fill_between(curve.index, curve["auc_ci_low"], curve["auc_ci_high"], color=color, alpha=0.15,
+                                    lw=0)
                 if np.isfinite(clean_auc):
                     ax.axhline(clean_auc, color=color, ls="--", lw=0.9)
             if reverse:
@@ -276,7 +285,8 @@ def robustness_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
         name = file_name("robustness", dataset, preset, key=sig)
         _save(figure, site / name)
         files.append(FigureFile(name, f"Robustness · {dataset} / {preset}",
-                                "AUC against perturbation strength per detector; dashed lines: the clean AUC"))
+                                "AUC against perturbation strength per detector; bands: 95% bootstrap intervals over images "
+                                "(the mean of the averaged records' bounds); dashed lines: the clean AUC"))
     return files
 
 
