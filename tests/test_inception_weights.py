@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from pytorch_fid import inception as pytorch_fid_inception
 
 from ganbench.data import load_dataset
 from ganbench.errors import UserError
@@ -114,3 +115,29 @@ def test_large_images_are_resized_as_pytorch_fid_does(random_trunk: FIDInception
     pytorch_fid = F.interpolate(images.float() / 255, size=(299, 299), mode="bilinear", align_corners=False)
     torch.testing.assert_close(seen[False], pytorch_fid)
     assert (seen[True] - pytorch_fid).abs().max() > 0.05
+
+
+@needs_extra
+def test_pytorch_fids_network_with_the_mapped_weights_gives_identical_features() -> None:
+    """pytorch-fid's FID Inception graph with the packaged weights loaded: the same pool3 features,
+    bit for bit, at and below 299 px (both pipelines resize the same way, then run the same ops)."""
+    p = pytorch_fid_inception
+    extractor = InceptionExtractor(PACKAGED)
+    net = p._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = p.FIDInceptionA(192, 32), p.FIDInceptionA(256, 64), p.FIDInceptionA(
+        288, 64)
+    net.Mixed_6b, net.Mixed_6c = p.FIDInceptionC(768, 128), p.FIDInceptionC(768, 160)
+    net.Mixed_6d, net.Mixed_6e = p.FIDInceptionC(768, 160), p.FIDInceptionC(768, 192)
+    net.Mixed_7b, net.Mixed_7c = p.FIDInceptionE_1(1280), p.FIDInceptionE_2(2048)
+    missing, unexpected = net.load_state_dict(extractor.model.state_dict(), strict=False)
+    assert not unexpected and set(missing) == {"fc.weight", "fc.bias"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(p, "fid_inception_v3", lambda: net)
+        pipeline = p.InceptionV3([3], resize_input=True, normalize_input=True).eval()
+    for side in (28, 299):
+        images = torch.randint(0, 256, (2, 3, side, side), dtype=torch.uint8, generator=torch.Generator().manual_seed(side))
+        ours = extractor.extract(images).features
+        with torch.inference_mode():
+            theirs = pipeline(images.float() / 255)[0].flatten(1)
+        assert ours.abs().mean() > 0.05
+        assert torch.equal(ours, theirs), (side, (ours - theirs).abs().max().item())
