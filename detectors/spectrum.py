@@ -2,9 +2,8 @@
 Neural Networks are Failing to Reproduce Spectral Distributions", CVPR 2020.
 
 The greyscale image's 2-D power spectrum (no resizing before the FFT) is reduced to a 1-D
-azimuthal average: the mean log power over rings of equal spatial frequency. A standardized
-logistic regression separates real from fake on that profile. The profile depends only on the
-magnitude spectrum, so a circular shift of the image leaves it unchanged.
+azimuthal average (``ganbench.spectra``): the mean log power over rings of equal spatial
+frequency. A standardized logistic regression separates real from fake on that profile.
 """
 
 from __future__ import annotations
@@ -16,31 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ganbench.detectors import DETECTORS
-from ganbench.detectors.base import grayscale, in_chunks
 from ganbench.detectors.linear_state import load_pipeline_state, pipeline_state
-
-
-def _ring_index(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integer radius of every pixel of the centred spectrum, and the pixel count per radius."""
-    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
-    radius = torch.sqrt(yy.double() ** 2 + xx.double() ** 2).round().long().view(-1)
-    return radius, torch.bincount(radius).double()
-
-
-def _profiles(images: torch.Tensor) -> np.ndarray:
-    radius, counts = _ring_index(*images.shape[-2:])
-    if len(images) == 0:
-        return np.zeros((0, len(counts)))
-    gray = grayscale(images)
-    power = torch.fft.fftshift(torch.fft.fft2(gray).abs().pow(2), dim=(-2, -1))
-    log_power = torch.log1p(power.reshape(len(gray), -1))
-    sums = torch.zeros(len(gray), len(counts), dtype=torch.float64).index_add_(1, radius, log_power)
-    return (sums / counts).numpy()
-
-
-def azimuthal_average(images: torch.Tensor) -> np.ndarray:
-    """uint8 ``N,C,H,W`` -> ``N,R`` mean log power spectrum per integer radius, in chunks of images."""
-    return in_chunks(_profiles, images)
+from ganbench.spectra import azimuthal_average
 
 
 @DETECTORS.register

@@ -6,8 +6,9 @@ An installed ganbench maps the top-level folders ``generators/``, ``detectors/``
 without installing (``python -m ganbench``), :class:`_CheckoutSubpackages` resolves the same
 names to those folders.
 
-``compute_metrics`` and ``compute_statistics`` (:mod:`ganbench.api`) are importable from here;
-they load on first use, so importing ganbench stays cheap.
+The Python API (:mod:`ganbench.api`: ``compute_metrics``, ``compute_statistics``,
+``train_generator``, ``sample_generator``, ``evaluate_detector``) is importable from here; it
+loads on first use, so importing ganbench stays cheap.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 SUBPACKAGES = ("generators", "detectors", "leaderboards")
-API = ("compute_metrics", "compute_statistics")
+API = ("compute_metrics", "compute_statistics", "train_generator", "sample_generator", "evaluate_detector")
 
 
 class _CheckoutSubpackages(importlib.machinery.PathFinder):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import traceback
@@ -62,6 +63,7 @@ app.add_typer(leaderboard_app, name="leaderboard")
 
 _debug = {"on": False}
 MAX_RESOLUTION = 1024
+PIPED_WIDTH = 10_000
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -79,6 +81,16 @@ def user_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def table_console() -> Console:
+    """The console that prints tables on standard output: fitted to a terminal (or to ``COLUMNS``
+    where it is set); written to a pipe or a file, where rich would assume 80 columns and fold every
+    cell to a few characters, each table keeps its natural width."""
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(width=PIPED_WIDTH, highlight=False)
 
 
 def _print_version(value: bool) -> None:
@@ -148,7 +160,7 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
         table.add_column(column)
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
-    Console().print(table)
+    table_console().print(table)
 
 
 def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "digits", out: Path = Path("runs"),
@@ -213,7 +225,7 @@ PlanOpt = typer.Option(None, "--detection-plan", help="matrix (a detector per ge
                                                       "(the first generator's and train-on-all); preset default.")
 SetOpt = typer.Option([], "--set", help="TARGET.FIELD=VALUE: override a preset field (preset.steps=2000) or a "
                                         "generator's hyper-parameter (dcgan.lr=1e-4); repeatable, wins over --config.")
-ConfigOpt = typer.Option(None, "--config", help="A TOML file with [preset] and [<generator>] tables of overrides.")
+ConfigOpt = typer.Option(None, "--config", help="A TOML file with \\[preset] and \\[<generator>] tables of overrides.")
 FakesOpt = typer.Option([], "--fakes", help="NAME=folder:PATH or NAME=npz:PATH: external fakes as one more test "
                                             "generator for every detector (repeatable).")
 DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (names, entry points or "
@@ -229,6 +241,21 @@ MaxMinutesOpt = typer.Option(None, "--max-minutes", help="Safety limit on each t
                                                           "stops is recorded as truncated and left out of rankings.")
 JobsOpt = typer.Option(1, "--jobs", "-j", help="Worker processes sharing this machine's CPU threads; work items go "
                                               "to whichever worker is free.")
+MemoryBudgetOpt = typer.Option("auto", "--memory-budget", help="Most decoded image bytes a folder data set may hold "
+                                                               "in memory (512MB, 4GB; auto: a quarter of the RAM; "
+                                                               "0: stream always); a larger one streams from a "
+                                                               "memory-mapped cache file.")
+DataWorkersOpt = typer.Option(None, "--data-workers", help="Processes decoding a folder and feeding streamed "
+                                                           "training (0: none; default one per CPU, at most 8).")
+
+
+def _data_options(memory_budget: str, data_workers: Optional[int]) -> dict[str, Any]:
+    """``--memory-budget`` and ``--data-workers`` as :class:`RunConfig` fields."""
+    from ganbench.data_cache import parse_memory_budget
+
+    if data_workers is not None and data_workers < 0:
+        raise UserError(f"--data-workers {data_workers}: expected 0 or more")
+    return {"memory_budget": parse_memory_budget(memory_budget), "data_workers": data_workers}
 
 
 def _close_run(summary: RunSummary, console: Console, out: Path) -> None:
@@ -261,7 +288,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
         detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt,
         max_minutes: Optional[float] = MaxMinutesOpt, seeds: Optional[str] = SeedsOpt,
-        sets: list[str] = SetOpt, config_file: Optional[Path] = ConfigOpt) -> None:
+        sets: list[str] = SetOpt, config_file: Optional[Path] = ConfigOpt,
+        memory_budget: str = MemoryBudgetOpt, data_workers: Optional[int] = DataWorkersOpt) -> None:
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
@@ -285,7 +313,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
                     skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every, extractor=extractor,
                     extractor_weights=extractor_weights, resolution=resolution, detection_plan=detection_plan,
                     compile=compile_networks, shard=None if shard is None else parse_shard(shard),
-                    max_minutes=max_minutes, sets=tuple(sets), config_file=config_file),
+                    max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
+                    **_data_options(memory_budget, data_workers)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
     console = Console(stderr=True, quiet=quiet)
     summary = RunSummary()
@@ -295,7 +324,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         seeded = dataclasses.replace(config, seed=each)
         summary.add(run_in_workers(seeded, console, jobs) if jobs > 1 else SuiteRunner(seeded, console).run())
     if not quiet:
-        print_leaderboard(summary.bodies(), Console())
+        print_leaderboard(summary.bodies(), table_console())
     _close_run(summary, console, out)
 
 
@@ -309,7 +338,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
                   compile_networks: bool = CompileOpt, resolution: Optional[int] = ResolutionOpt,
                   max_minutes: Optional[float] = MaxMinutesOpt, sets: list[str] = SetOpt,
-                  config_file: Optional[Path] = ConfigOpt) -> None:
+                  config_file: Optional[Path] = ConfigOpt, memory_budget: str = MemoryBudgetOpt,
+                  data_workers: Optional[int] = DataWorkersOpt) -> None:
     """Train one generator, sample its fakes and measure their quality.
 
     Under ``torchrun --nproc_per_node=N`` it trains data-parallel: one process per device, and
@@ -327,7 +357,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                          quiet=quiet, skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every,
                          extractor=extractor,
                          extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks,
-                         max_minutes=max_minutes, sets=tuple(sets), config_file=config_file)
+                         max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
+                         **_data_options(memory_budget, data_workers))
     world, rank_device = distributed.init(config.device.type)
     if rank_device is not None:
         config = dataclasses.replace(config, device=rank_device)
@@ -424,12 +455,13 @@ def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder wit
                dataset: str = DatasetOpt,
                preset: Optional[str] = typer.Option(None, "--preset", "-p",
                                                     help="Preset of the run (default: the one it was trained with)."),
-               seed: int = SeedOpt, resolution: Optional[int] = ResolutionOpt) -> None:
+               seed: int = SeedOpt, resolution: Optional[int] = ResolutionOpt,
+               allow_small: bool = AllowSmallOpt) -> None:
     """Rate real and fake images in a local browser page; the rater becomes a detector row."""
     from ganbench.human_eval import resolve_run, run_human_eval
 
     names = None if generators is None else [g.strip() for g in generators.split(",") if g.strip()]
-    config, names = resolve_run(out, dataset, preset, seed, names, resolution)
+    config, names = resolve_run(out, dataset, preset, seed, names, resolution, allow_small)
     console = Console(stderr=True)
 
     def ready(url: str, answered: int, total: int) -> None:
@@ -437,7 +469,7 @@ def human_eval(out: Path = typer.Option(..., "--out", "-o", help="Run folder wit
         console.print(f"rate {left} images as {rater!r} at {url}  (Ctrl-C stops; votes are kept)", markup=False,
                       highlight=False, soft_wrap=True)
 
-    outcome = run_human_eval(config, names, n, rater, port, ready)
+    outcome = run_human_eval(config, names, n, rater, port, ready, console)
     if not outcome.records:
         console.print(f"no votes yet; nothing written (votes go to {outcome.votes_file})", markup=False,
                       soft_wrap=True)
@@ -479,7 +511,7 @@ def eval_detector(detector: str = typer.Argument(..., help="package.module:Class
     console = Console(stderr=True, quiet=quiet)
     summary = SuiteRunner(config, console).run()
     if not quiet:
-        print_detector(summary.bodies(), Console(), spec.name)
+        print_detector(summary.bodies(), table_console(), spec.name)
     _close_run(summary, console, out)
 
 
@@ -529,7 +561,6 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
     """Score detectors on outside real and fake folders (CNNDetection layout too), without training generators."""
     from ganbench.forensics import Detect, DetectRequest
     from ganbench.forensics_output import json_document, results_table, write_scores
-    from ganbench.leaderboards.terminal import legible
     from ganbench.runtime import resolve_device
 
     console = Console(stderr=True, quiet=quiet)
@@ -543,39 +574,54 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
     if as_json:
         typer.echo(json.dumps(json_document(outcome), indent=1, default=str))
     elif not quiet:
-        legible(Console()).print(results_table(outcome))
+        table_console().print(results_table(outcome))
+
+
+ReportSourcesArg = typer.Argument(None, metavar="SOURCES", help="Run folders or results.json files of earlier "
+                                                                "`leaderboard publish` runs, merged with every --out "
+                                                                "(one row per unit; a unit whose records disagree "
+                                                                "keeps the first source's and is named as a "
+                                                                "conflict).")
+ReportOutOpt = typer.Option([], "--out", "-o", help="Run folder to read (repeatable; default runs when no source is "
+                                                    "given).")
+
+
+def _report_sources(sources: Optional[list[Path]], outs: list[Path]) -> list[Path]:
+    """The report's sources: the --out run folders, then the positional ones; ``runs`` when none is given."""
+    return [*outs, *(sources or [])] or [Path("runs")]
 
 
 @leaderboard_app.command("show")
 @user_errors
-def leaderboard_show(out: Path = OutOpt,
+def leaderboard_show(sources: Optional[list[Path]] = ReportSourcesArg, outs: list[Path] = ReportOutOpt,
                      as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list of rows."),
                      table: Optional[str] = typer.Option(None, "--table", help="generators, detectors or cross."),
                      sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID).")) -> None:
-    """Show the leaderboard of a run folder."""
+    """Show the leaderboard of run folders and earlier reports' results.json files, merged."""
     from ganbench.leaderboards import json_rows, print_leaderboard
-    from ganbench.leaderboards.publish import read_records
+    from ganbench.leaderboards.sources import read_sources
 
     if table not in (None, "generators", "detectors", "cross"):
         raise UserError(f"unknown table {table!r} (generators, detectors or cross)")
-    records = read_records(out)
+    merged = read_sources(_report_sources(sources, outs))
     if as_json:
-        typer.echo(json.dumps(json_rows(records), indent=1, default=str))
+        typer.echo(json.dumps(json_rows(merged.records), indent=1, default=str))
     else:
-        print_leaderboard(records, Console(), table, sort)
+        print_leaderboard(merged.records, Console(), table, sort, merged.problems)
 
 
 @leaderboard_app.command("publish")
 @user_errors
-def leaderboard_publish(out: Path = OutOpt,
+def leaderboard_publish(sources: Optional[list[Path]] = ReportSourcesArg, outs: list[Path] = ReportOutOpt,
                         site: Path = typer.Option(Path("site"), "--site", help="Folder for the published report."),
                         formats: str = typer.Option("md,html,csv,json", "--format",
                                                     help="Comma list of md, html, csv, json."),
                         sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID).")) -> None:
-    """Write leaderboard.md, results.csv, results.json and a static index.html with figures."""
+    """Write leaderboard.md, results.csv, results.json and a static index.html with figures, from run folders and
+    earlier reports' results.json files, merged."""
     from ganbench.leaderboards.publish import parse_formats, publish
 
-    written = publish(out, site, parse_formats(formats), sort)
+    written = publish(_report_sources(sources, outs), site, parse_formats(formats), sort)
     typer.echo("wrote " + ", ".join(str(p) for p in written))
 
 
@@ -676,7 +722,7 @@ def metrics_command(input1: str = typer.Argument(..., help=f"The samples scored:
     if as_json:
         typer.echo(json.dumps(result, indent=1, default=str))
     else:
-        _print_scores(result, Console())
+        _print_scores(result, table_console())
 
 
 @app.command("stats")
@@ -707,6 +753,13 @@ def stats_command(source: str = typer.Argument(..., metavar="INPUT", help="Image
                f"{protocol.get('extractor')} features, weights {protocol.get('weights')}) to {out}")
 
 
+def _ignore_signals() -> None:
+    """Once the command has ended (or is reporting its interruption), SIGINT and SIGTERM change
+    nothing: no second report, no death by signal while the interpreter exits."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def main() -> None:
     """The console script: SIGINT and SIGTERM stop the run with one line and exit code 130 / 143."""
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -714,8 +767,11 @@ def main() -> None:
     try:
         app()
     except Interrupted as exc:
+        _ignore_signals()
         typer.echo(exc.message(), err=True)
         sys.exit(exc.exit_code)
+    finally:
+        _ignore_signals()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the benchmarks use it directly.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ganbench.data import Dataset, load_dataset
+from ganbench.data import Dataset, StreamOptions, load_dataset
+from ganbench.data_cache import default_workers, parse_memory_budget
 from ganbench.data_health import check_dataset, needs_classes
 from ganbench.errors import UserError
 from ganbench.geometry import Geometry, SizeRequest
@@ -31,8 +33,8 @@ from ganbench.generators.trainer import TrainConfig
 from ganbench.presets import Preset
 from ganbench.runtime import configure_backends, derive_seed, preserved_rng, seed_everything
 from ganbench.records import SampleRecord, TrainRecord
-from ganbench.store import RunStore, read_npz
-from ganbench.units import Scope, train_unit
+from ganbench.store import CACHE_ENV, DamagedFile, RunStore, load_npz, quarantine
+from ganbench.units import Scope, train_unit, warn_damage
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,17 @@ class RunConfig:
     max_minutes: float | None = None
     overrides: Overrides = Overrides()
     detector_arguments: tuple[tuple[str, object], ...] = ()
+    memory_budget: int | None = None
+    data_workers: int | None = None
+
+    @property
+    def stream(self) -> StreamOptions:
+        """How the run holds a folder data set (``ganbench.data_cache``: ``memory_budget`` None is
+        ``auto``, ``data_workers`` None is one per CPU, at most 8)."""
+        budget = parse_memory_budget("auto") if self.memory_budget is None else self.memory_budget
+        workers = default_workers() if self.data_workers is None else self.data_workers
+        cache = os.environ.get(CACHE_ENV)
+        return StreamOptions(budget, workers, Path(cache) if cache else self.out / "cache", self.quiet)
 
 
 def run_data(config: RunConfig, warn: Any = None, check: bool = True) -> tuple[Dataset, DataSpec]:
@@ -64,7 +77,7 @@ def run_data(config: RunConfig, warn: Any = None, check: bool = True) -> tuple[D
     With ``check``, an unusable image set is refused first (``ganbench.data_health``)."""
     warn = warn or (lambda message: None)
     request = SizeRequest(config.preset.resolution, config.preset.max_resolution)
-    data = load_dataset(config.dataset, request, skip_bad=config.skip_bad, warn=warn)
+    data = load_dataset(config.dataset, request, skip_bad=config.skip_bad, warn=warn, stream=config.stream)
     if data.kind != "image":
         return data, DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
     if check:
@@ -87,7 +100,8 @@ def training_config(config: RunConfig) -> TrainConfig:
     p = config.preset
     max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
     return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=max_seconds,
-                       checkpoint_every=p.checkpoint_every, compile=config.compile)
+                       checkpoint_every=p.checkpoint_every, compile=config.compile,
+                       data_workers=config.stream.workers)
 
 
 class RunContext:
@@ -127,9 +141,12 @@ class RunContext:
                 self._extractor = ClassifierExtractor(self.data, self.store.cache_dir, seed=self.config.seed,
                                                       epochs=self.config.preset.classifier_epochs,
                                                       device=self.config.device)
-            if self._extractor.rebuilt_cache:
-                self.console.print(f"[yellow]damaged cache {self._extractor.cache_path} was trained again and replaced")
+            self.warn_damage(self._extractor.damaged_cache)
         return self._extractor
+
+    def warn_damage(self, line: str | None) -> None:
+        """Print the warning line of a damaged file that was moved aside (``ganbench.store.quarantine``)."""
+        warn_damage(self.console, line)
 
     def content_network(self) -> ContentClassifier:
         """The frozen network of content losses (SRGAN's): a classifier of the run's data set on the
@@ -143,15 +160,21 @@ class RunContext:
                 self._content_network = ContentClassifier(canvas, self.store.cache_dir, seed=self.config.seed,
                                                           epochs=self.config.preset.classifier_epochs,
                                                           device=self.config.device)
+            self.warn_damage(self._content_network.damaged_cache)
         return self._content_network
 
     def fakes(self, sample_record: SampleRecord) -> dict[str, torch.Tensor]:
-        """The fake sets a sample unit wrote, read once."""
+        """The fake sets a sample unit wrote, read once. A damaged file is moved aside and the unit
+        reading it fails: the next run samples the fakes again (sample units check their fakes)."""
         path = sample_record.fakes_file
         if path not in self._fakes:
-            arrays = read_npz(self.store.root / path)
-            if arrays is None:
-                raise RuntimeError(f"fakes file {path} is missing or truncated")
+            try:
+                arrays = load_npz(self.store.root / path, "fakes")
+            except FileNotFoundError:
+                raise RuntimeError(f"fakes file {path} is missing; the next run samples it again") from None
+            except DamagedFile as exc:
+                self.warn_damage(quarantine(exc.damage, "the next run samples them again"))
+                raise RuntimeError(f"fakes file {path} is damaged; the next run samples it again") from None
             self._fakes[path] = {k: torch.from_numpy(v) for k, v in arrays.items()}
         return self._fakes[path]
 

@@ -13,7 +13,16 @@ Spec strings (``--dataset``):
 * ``npz:PATH`` - arrays ``x_train, y_train, x_test, y_test`` (uint8 images ``N,H,W``,
   ``N,H,W,C`` or ``N,C,H,W``); an empty test split is made by a stratified 80/20 split.
 * ``folder:PATH`` - one sub-folder per class (or images directly inside), decoded by the rules of
-  :mod:`ganbench.folders`.
+  :mod:`ganbench.folders`, in parallel worker processes for large folders. A folder whose decoded
+  uint8 size exceeds the run's memory budget (:class:`StreamOptions`) is decoded once into a
+  memory-mapped cache file (:mod:`ganbench.data_cache`) and streamed from it; its arrays are then
+  views of that file and :attr:`Dataset.cache` says where it lives.
+
+Downloads are checked against the checksums their publishers list (:data:`CHECKSUMS`): the MD5s of
+the MNIST idx files (LeCun, Cortes and Burges, yann.lecun.com/exdb/mnist, the files torchvision's
+``MNIST.resources`` list), of the Fashion-MNIST files (Xiao et al. 2017, the README of
+github.com/zalandoresearch/fashion-mnist) and of CIFAR-10's python archive (Krizhevsky 2009,
+cs.toronto.edu/~kriz/cifar.html); a file that does not match is deleted and the run stops.
 
 Size: every set keeps its native side (the shorter side of its images, after a centre crop to a
 square) unless a run declares another or its preset caps it (:class:`ganbench.geometry.SizeRequest`);
@@ -31,6 +40,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import pickle
 import struct
@@ -46,13 +56,39 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.errors import UserError
-from ganbench.folders import read_folder, scan_folder
+from ganbench.folders import channels_of, read_folder, scan_folder
 from ganbench.geometry import SizeRequest, size_request
 from ganbench.registry import Registry
 
 SPLIT_SEED = 0
 MIN_FOLDER_SIDE = 8
 TEST_FRACTION = 0.2
+HASH_CHUNK = 1 << 24
+
+
+@dataclass(frozen=True)
+class CacheFile:
+    """A streamed data set's images on disk: raw uint8 ``N,C,S,S``, the train split then the test
+    split, with the content fingerprint of the four arrays (the one :attr:`Dataset.fingerprint`
+    gives) and the digest that names the cache."""
+
+    path: Path
+    shape: tuple[int, int, int, int]
+    n_train: int
+    fingerprint: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a run holds a folder data set: ``budget`` bytes of decoded uint8 images at most in
+    memory (0: stream every folder set), ``workers`` decoding (and feeding training) processes
+    (0: none, all in this process), the cache folder and whether progress is shown."""
+
+    budget: int
+    workers: int
+    cache_dir: Path
+    quiet: bool = True
 
 
 @dataclass
@@ -69,6 +105,8 @@ class Dataset:
     modes: torch.Tensor | None = None
     mode_std: float | None = None
     notes: dict[str, object] = field(default_factory=dict)
+    #: set by the streamed loader only; ``dataclasses.replace`` (new arrays) drops it
+    cache: CacheFile | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def channels(self) -> int:
@@ -79,13 +117,28 @@ class Dataset:
         return int(self.x_train.shape[-1]) if self.kind == "image" else 0
 
     @property
+    def data_path(self) -> str:
+        """``memory`` (the arrays live in memory) or ``streamed`` (views of a cache file)."""
+        return "memory" if self.cache is None else "streamed"
+
+    @property
     def fingerprint(self) -> str:
-        """Short content hash of all four arrays: caches and records key on it."""
-        digest = hashlib.sha256()
-        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
-            digest.update(str(tuple(array.shape)).encode())
-            digest.update(array.contiguous().numpy().tobytes())
-        return digest.hexdigest()[:16]
+        """Short content hash of all four arrays: caches and records key on it (a streamed set's
+        was computed, the same way, when its cache was built)."""
+        if self.cache is not None:
+            return self.cache.fingerprint
+        return content_fingerprint(self.x_train, self.y_train, self.x_test, self.y_test)
+
+
+def content_fingerprint(*arrays: torch.Tensor) -> str:
+    """SHA-256 (first 16 hex digits) of each array's shape and bytes, read in chunks of rows."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(str(tuple(array.shape)).encode())
+        row = max(1, math.prod(array.shape[1:]) * array.element_size())
+        for chunk in array.split(max(1, HASH_CHUNK // row)):
+            digest.update(chunk.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -96,6 +149,7 @@ class DataRequest:
     resolution: int | SizeRequest | None
     skip_bad: bool = False
     warn: Callable[[str], None] | None = None
+    stream: StreamOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -303,7 +357,7 @@ def load_npz(path: Path, resolution: int | SizeRequest | None, name: str | None 
         raise UserError(f"{path}: labels go up to {top} for {n_train + n_test} images; labels must be class "
                         "indices 0..K-1")
     if n_test == 0:
-        train, test = _split_indices(y_train, source)
+        train, test = split_indices(y_train, source)
         x_train, x_test, y_train, y_test = x_train[train], x_train[test], y_train[train], y_train[test]
     return _from_arrays(name or f"npz:{path.name}", x_train, y_train, x_test, y_test, resolution, source)
 
@@ -331,7 +385,7 @@ def _integer_labels(labels: np.ndarray, source: str, key: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _split_indices(labels: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(labels: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`stratified_split` of ``labels``; a set too small to split is refused with its numbers."""
     n, classes = len(labels), len(np.unique(labels))
     try:
@@ -342,18 +396,29 @@ def _split_indices(labels: np.ndarray, source: str) -> tuple[np.ndarray, np.ndar
                         "add images") from None
 
 
+@dataclass(frozen=True)
+class ResizeTo:
+    """``C,H,W`` uint8 pixels -> the ``side x side`` image :func:`resize_images` makes of them
+    (a class, not a closure, so that worker processes can receive it)."""
+
+    side: int
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return resize_images(torch.from_numpy(pixels)[None], self.side)[0].numpy()
+
+
 def load_folder(path: Path, resolution: int, skip_bad: bool = False,
-                warn: Callable[[str], None] | None = None) -> Dataset:
+                warn: Callable[[str], None] | None = None, workers: int = 1) -> Dataset:
     """Class sub-folders (sorted names -> labels 0..K-1) or a flat folder of one class, each file
-    decoded by the rules of :mod:`ganbench.folders` and resized as it is read.
+    decoded by the rules of :mod:`ganbench.folders` (by ``workers`` processes) and resized as it
+    is read.
 
     ``notes`` gain ``skipped_files``, ``repeated_files`` (reached twice through links, read once)
     and ``source_sizes``: each split's ``H, W`` of the files before resizing.
     """
-    folder = read_folder(path, lambda pixels: resize_images(torch.from_numpy(pixels)[None], resolution)[0],
-                         skip_bad=skip_bad, warn=warn)
-    x, y = torch.stack(folder.images).numpy(), folder.labels
-    train, test = _split_indices(y, str(path))
+    folder = read_folder(path, ResizeTo(resolution), skip_bad=skip_bad, warn=warn, workers=workers)
+    x, y = np.stack(folder.images), folder.labels
+    train, test = split_indices(y, str(path))
     dataset = _from_arrays(f"folder:{path.name}", x[train], y[train], x[test], y[test], resolution, str(path))
     dataset.notes.update(skipped_files=len(folder.skipped), repeated_files=folder.layout.repeated,
                          source_sizes={"train": folder.sizes[train], "test": folder.sizes[test]})
@@ -365,26 +430,59 @@ def _folder(request: DataRequest) -> Dataset:
     if not request.location:
         raise UserError("folder: needs a path, e.g. --dataset folder:images/")
     path = Path(request.location).expanduser()
-    native = folder_native_side(path)
-    side = size_request(request.resolution).choose(native)
-    data = load_folder(path, side, skip_bad=request.skip_bad, warn=request.warn)
-    data.notes.update(native_size=native, enlarged=side > native)
+    headers = folder_headers(path)
+    side = size_request(request.resolution).choose(headers.native_side)
+    stream = request.stream
+    if stream is not None and headers.decoded_bytes(side) > stream.budget:
+        from ganbench.data_cache import load_streamed_folder
+
+        data = load_streamed_folder(path, side, stream, skip_bad=request.skip_bad, warn=request.warn)
+    else:
+        workers = decode_workers(stream.workers if stream else 1, headers.files)
+        data = load_folder(path, side, skip_bad=request.skip_bad, warn=request.warn, workers=workers)
+    data.notes.update(native_size=headers.native_side, enlarged=side > headers.native_side)
     return data
 
 
-def folder_native_side(path: Path) -> int:
-    """A folder's native side: the median of its images' shorter sides, read from the file headers
-    of the files :func:`ganbench.folders.scan_folder` finds (links followed by its rules)."""
+PARALLEL_DECODE_FILES = 256
+
+
+def decode_workers(workers: int, files: int) -> int:
+    """Processes that decode a folder of ``files`` images: ``workers`` from
+    :data:`PARALLEL_DECODE_FILES` files up (fewer never pay for starting them), else 1."""
+    return max(1, workers) if files >= PARALLEL_DECODE_FILES else 1
+
+
+@dataclass(frozen=True)
+class FolderHeaders:
+    """What a folder's file headers say before any pixel is decoded."""
+
+    files: int
+    native_side: int
+    channels: int
+
+    def decoded_bytes(self, side: int) -> int:
+        """The uint8 size of every image at ``side x side``."""
+        return self.files * self.channels * side * side
+
+
+def folder_headers(path: Path) -> FolderHeaders:
+    """A folder's file count, native side (the median of its images' shorter sides) and channel
+    count (3 when any file opens in a colour mode), read from the file headers of the files
+    :func:`ganbench.folders.scan_folder` finds (links followed by its rules)."""
     from PIL import Image
 
-    sides = []
-    for file in scan_folder(path).files:
+    sides, colour = [], False
+    files = scan_folder(path).files
+    for file in files:
         try:
             with Image.open(file.path) as img:
                 sides.append(min(img.size))
+                colour = colour or channels_of(img.mode) == 3
         except Exception:
             continue
-    return int(np.median(sides)) if sides else MIN_FOLDER_SIDE
+    native = int(np.median(sides)) if sides else MIN_FOLDER_SIDE
+    return FolderHeaders(len(files), native, 3 if colour else 1)
 
 
 # ----------------------------------------------------------------------------- standard sets
@@ -399,6 +497,22 @@ DOWNLOADS = {
     "mnist": "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "fashion-mnist": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+}
+#: published MD5 of every file :data:`DOWNLOADS` fetches, by data set and file name
+CHECKSUMS = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+    "cifar10": {"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"},
 }
 
 
@@ -461,18 +575,27 @@ def data_root() -> Path:
     return Path(os.environ.get("GANBENCH_DATA", Path.home() / ".cache" / "ganbench" / "data"))
 
 
-def download(url: str, target: Path) -> None:
-    """Download to ``target`` atomically; no network is a user error that says what to do instead."""
+def download(url: str, target: Path, md5: str | None = None) -> None:
+    """Download to ``target`` atomically; no network is a user error that says what to do instead.
+    With ``md5``, a file whose MD5 differs is deleted and refused: nothing half-written or
+    tampered with is ever kept under ``target``'s name."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
+    digest = hashlib.md5(usedforsecurity=False)
     try:
         with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as f:
             while chunk := response.read(1 << 20):
+                digest.update(chunk)
                 f.write(chunk)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
         raise UserError(f"could not download {url} ({exc.__class__.__name__}); with no network, put the files in "
                         f"{target.parent} or pass --dataset npz:PATH") from exc
+    if md5 is not None and digest.hexdigest() != md5:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{url}: downloaded file has MD5 {digest.hexdigest()}, not the published {md5}; it was "
+                        "deleted (a broken transfer or a changed file), try again or put a checked copy in "
+                        f"{target.parent}")
     os.replace(tmp, target)
 
 
@@ -491,13 +614,13 @@ def load_standard(name: str, location: str | None, resolution: int | SizeRequest
     if name == "cifar10":
         if not (directory / "cifar-10-batches-py").is_dir():
             archive = directory / "cifar-10-python.tar.gz"
-            download(DOWNLOADS["cifar10"], archive)
+            download(DOWNLOADS["cifar10"], archive, CHECKSUMS["cifar10"][archive.name])
             with tarfile.open(archive) as tar:
                 tar.extractall(directory, filter="data")
         return load_cifar_dir(directory, resolution)
     for stem in IDX_FILES.values():
         if _find_idx(directory, stem) is None:
-            download(DOWNLOADS[name] + stem + ".gz", directory / (stem + ".gz"))
+            download(DOWNLOADS[name] + stem + ".gz", directory / (stem + ".gz"), CHECKSUMS[name][stem + ".gz"])
     return load_idx_dir(directory, name, resolution)
 
 
@@ -517,10 +640,11 @@ def _cifar10(request: DataRequest) -> Dataset:
 
 
 def load_dataset(spec: str, resolution: int | SizeRequest | None = None, skip_bad: bool = False,
-                 warn: Callable[[str], None] | None = None) -> Dataset:
-    """Resolve a ``--dataset`` spec string (``name`` or ``name:location``) to a :class:`Dataset`."""
+                 warn: Callable[[str], None] | None = None, stream: StreamOptions | None = None) -> Dataset:
+    """Resolve a ``--dataset`` spec string (``name`` or ``name:location``) to a :class:`Dataset`;
+    ``stream`` lets a folder set larger than its budget stream from a cache file."""
     name, _, location = spec.partition(":")
-    return DATASETS.get(name).load(DataRequest(location, resolution, skip_bad, warn))
+    return DATASETS.get(name).load(DataRequest(location, resolution, skip_bad, warn, stream))
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:

@@ -194,11 +194,12 @@ class DetectionUnits:
         identity = detector_config(spec)
 
         def halves(images: torch.Tensor, n: int, purpose: str) -> tuple[torch.Tensor, torch.Tensor]:
-            shuffled = self.real_subset(images, len(images), purpose)
+            """Two disjoint, shuffled halves of at most ``n`` images each, gathered without copying
+            the whole split (a streamed split stays on disk)."""
             gen = torch.Generator().manual_seed(derive_seed(seed, "null-order", purpose))
-            shuffled = shuffled[torch.randperm(len(shuffled), generator=gen)]
-            half = min(len(shuffled) // 2, n)
-            return shuffled[:half], shuffled[half : 2 * half]
+            order = torch.randperm(len(images), generator=gen)
+            half = min(len(images) // 2, n)
+            return images[order[:half]], images[order[half : 2 * half]]
 
         def compute(record: Record) -> None:
             train_a, train_b = halves(ctx.data.x_train, ctx.config.preset.n_detector_train, "null_train")

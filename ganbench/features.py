@@ -45,7 +45,7 @@ from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archi
                                 trunk_hash)
 from ganbench.registry import Registry
 from ganbench.runtime import derive_seed, preserved_rng, torch_generator
-from ganbench.store import atomic_write_bytes
+from ganbench.store import Damage, DamagedFile, atomic_write_bytes, load_torch, quarantine
 
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                  "pt_inception-2015-12-05-6726825d.pth")
@@ -157,9 +157,9 @@ class ClassifierExtractor(FeatureExtractor):
             torch.manual_seed(seed)
             self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
         cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}.pt"
-        self.cache_path, self.rebuilt_cache = cache, False
+        self.cache_path = cache
+        self.damaged_cache: str | None = None
         if not self._load_cache(cache):
-            self.rebuilt_cache = cache.exists()
             with preserved_rng():
                 self._fit(dataset, seed, epochs)
             buffer = io.BytesIO()
@@ -170,17 +170,20 @@ class ClassifierExtractor(FeatureExtractor):
         self.test_accuracy = self.accuracy(dataset.x_test, dataset.y_test)
 
     def _load_cache(self, cache: Path) -> bool:
-        """Whether the cached weights loaded; a damaged cache file (truncated, foreign) is trained
-        again and overwritten, never an error that repeats on every run."""
-        if not cache.exists():
-            return False
+        """Whether the cached weights loaded. A damaged cache file (truncated, corrupt: its CRC-32s
+        fail; or the weights of another network) is moved aside, its warning line kept in
+        ``damaged_cache``, and the classifier trained again, never an error that repeats on every run."""
         try:
-            state = torch.load(cache, map_location=self.device, weights_only=True)
+            state = load_torch(cache, "classifier cache", map_location=self.device)
             expected = self.model.state_dict()
-            if set(state) != set(expected) or any(state[k].shape != v.shape for k, v in expected.items()):
-                return False
+            if (not isinstance(state, dict) or set(state) != set(expected)
+                    or any(getattr(state[k], "shape", None) != v.shape for k, v in expected.items())):
+                raise DamagedFile(Damage("classifier cache", cache, "weights of another network"))
             self.model.load_state_dict(state)
-        except Exception:
+        except FileNotFoundError:
+            return False
+        except DamagedFile as exc:
+            self.damaged_cache = quarantine(exc.damage, f"training the {self.name} again")
             return False
         return True
 

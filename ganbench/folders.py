@@ -32,6 +32,10 @@ its first frame:
 A file that cannot be decoded or is refused stops loading with one line naming it; with
 ``skip_bad`` it is skipped and counted in one warning.
 
+Parallel decoding: with ``workers`` above 1, files are decoded (and prepared) by that many worker
+processes in chunks of :data:`DECODE_CHUNK` files, at most two chunks per worker in flight, and
+taken back in file order, so the result is the one a serial read gives.
+
 Channels: ``1``, ``L``, ``LA`` and the integer modes are grey (one channel); the colour modes give
 three. A data set is all grey or all colour: a folder that mixes them is refused, naming a file
 of each, rather than guessing which one the user meant.
@@ -39,12 +43,14 @@ of each, rather than guessing which one the user meant.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -56,6 +62,7 @@ INTEGER_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
 GREY_MODES = {"1", "L", "LA"} | INTEGER_MODES
 COLOUR_MODES = {"P", "PA", "RGB", "RGBX", "RGBA", "YCbCr", "CMYK"}
 SIXTEEN_BIT_MAX = 65535
+DECODE_CHUNK = 32
 
 T = TypeVar("T")
 
@@ -97,11 +104,13 @@ class DecodedImage:
 
 @dataclass
 class FolderImages(Generic[T]):
-    """The prepared images of a folder with, per image, its label, its ``H, W`` and mode as stored;
-    the files skipped (name and reason) and the folder's channel count."""
+    """The prepared images of a folder with, per image, its file's place in ``layout.files``
+    (``read``), its label, its ``H, W`` and mode as stored; the files skipped (name and reason)
+    and the folder's channel count. ``images`` is empty where a ``keep`` callback took them."""
 
     layout: FolderLayout
     images: list[T]
+    read: np.ndarray
     labels: np.ndarray
     sizes: np.ndarray
     modes: list[str]
@@ -251,39 +260,102 @@ def channels_of(mode: str) -> int:
     return 1 if mode in GREY_MODES else 3
 
 
+@dataclass(frozen=True)
+class Prepared(Generic[T]):
+    """One file after decoding and ``prepare``: the image, its mode and ``H, W`` as stored, or
+    why it could not be read (``error``)."""
+
+    image: T | None
+    mode: str
+    size: tuple[int, int]
+    error: str | None = None
+
+
+def prepare_file(path: Path, prepare: Callable[[np.ndarray], T]) -> Prepared[T]:
+    """Decode ``path`` and prepare its pixels; an unreadable file comes back with its reason."""
+    try:
+        decoded = decode_image(path)
+    except UnreadableImage as exc:
+        return Prepared(None, "", (0, 0), str(exc))
+    return Prepared(prepare(decoded.pixels), decoded.mode, decoded.size)
+
+
+def _prepare_chunk(paths: list[Path], prepare: Callable[[np.ndarray], T]) -> list[Prepared[T]]:
+    return [prepare_file(path, prepare) for path in paths]
+
+
+def _one_thread() -> None:
+    """Worker set-up: one thread per process (the workers are the parallelism)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def prepared_files(paths: Sequence[Path], prepare: Callable[[np.ndarray], T], workers: int = 1
+                   ) -> Iterator[Prepared[T]]:
+    """:func:`prepare_file` of every path, in order; by ``workers`` processes when above 1
+    (``prepare`` must then be picklable)."""
+    if workers <= 1:
+        yield from (prepare_file(path, prepare) for path in paths)
+        return
+    chunks = [list(paths[start : start + DECODE_CHUNK]) for start in range(0, len(paths), DECODE_CHUNK)]
+    pool = ProcessPoolExecutor(workers, initializer=_one_thread)
+    pending: list[Future[list[Prepared[T]]]] = []
+    try:
+        for chunk in chunks:
+            pending.append(pool.submit(_prepare_chunk, chunk, prepare))
+            if len(pending) >= 2 * workers:
+                yield from pending.pop(0).result()
+        for future in pending:
+            yield from future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def read_folder(root: Path, prepare: Callable[[np.ndarray], T], skip_bad: bool = False,
-                warn: Callable[[str], None] | None = None) -> FolderImages[T]:
-    """Scan ``root``, decode every file and pass its ``C,H,W`` pixels through ``prepare`` (one at a
-    time, so that a folder of large images never sits in memory at full size)."""
+                warn: Callable[[str], None] | None = None, workers: int = 1,
+                keep: Callable[[int, T], None] | None = None,
+                advance: Callable[[int], None] | None = None) -> FolderImages[T]:
+    """Scan ``root``, decode every file (by ``workers`` processes) and pass its ``C,H,W`` pixels
+    through ``prepare`` (one at a time, so that a folder of large images never sits in memory at
+    full size). ``keep(file_number, image)``, when given, receives each prepared image instead of
+    the returned list; ``advance(1)`` is called after every file."""
     layout = scan_folder(root)
     if not layout.files:
         raise UserError(f"{root}: no image files found")
     images: list[T] = []
-    labels, sizes, modes, skipped = [], [], [], []
+    read, labels, sizes, modes, skipped = [], [], [], [], []
     first_of: dict[int, Path] = {}
-    for file in layout.files:
-        try:
-            decoded = decode_image(file.path)
-        except UnreadableImage as exc:
-            if not skip_bad:
-                raise UserError(f"corrupt or unreadable image {file.path} ({exc}); "
-                                "pass --skip-bad to skip such files") from None
-            skipped.append(f"{file.path.relative_to(root)} ({exc})")
-            continue
-        channels = channels_of(decoded.mode)
-        first_of.setdefault(channels, file.path)
-        if len(first_of) > 1:
-            raise UserError(f"{root}: images of mixed channel counts ({first_of[1]} is grey, {first_of[3]} is "
-                            "colour); convert them to one")
-        images.append(prepare(decoded.pixels))
-        labels.append(file.label)
-        sizes.append(decoded.size)
-        modes.append(decoded.mode)
+    decoded = prepared_files([file.path for file in layout.files], prepare, workers)
+    with contextlib.closing(decoded):
+        for number, (file, prepared) in enumerate(zip(layout.files, decoded)):
+            if advance is not None:
+                advance(1)
+            if prepared.error is not None:
+                if not skip_bad:
+                    raise UserError(f"corrupt or unreadable image {file.path} ({prepared.error}); "
+                                    "pass --skip-bad to skip such files")
+                skipped.append(f"{file.path.relative_to(root)} ({prepared.error})")
+                continue
+            channels = channels_of(prepared.mode)
+            first_of.setdefault(channels, file.path)
+            if len(first_of) > 1:
+                raise UserError(f"{root}: images of mixed channel counts ({first_of[1]} is grey, {first_of[3]} is "
+                                "colour); convert them to one")
+            image = cast(T, prepared.image)
+            if keep is None:
+                images.append(image)
+            else:
+                keep(number, image)
+            read.append(number)
+            labels.append(file.label)
+            sizes.append(prepared.size)
+            modes.append(prepared.mode)
     if warn and skipped:
         warn(f"skipped {len(skipped)} unreadable image file(s) in {root}, first {skipped[0]}")
     if warn and layout.beside_classes:
         warn(f"ignored {layout.beside_classes} image file(s) directly in {root} beside its class folders")
-    if not images:
+    if not read:
         raise UserError(f"{root}: no readable images")
-    return FolderImages(layout, images, np.asarray(labels, dtype=np.int64),
+    return FolderImages(layout, images, np.asarray(read, dtype=np.int64), np.asarray(labels, dtype=np.int64),
                         np.asarray(sizes, dtype=np.int64).reshape(-1, 2), modes, skipped, next(iter(first_of)))

@@ -35,18 +35,25 @@ from ganbench.quality import QualityConfig, generation_metrics
 from ganbench.ranks import TRAIN_SIGNAL
 from ganbench.runtime import derive_seed, preserved_rng
 from ganbench.records import Record, SampleRecord, TrainRecord
-from ganbench.store import read_npz, write_npz
+from ganbench.store import Damage, DamagedFile, load_npz, load_torch, quarantine, write_npz
+from ganbench.streaming import StreamedImages
 from ganbench.task_measures import task_measures
 from ganbench.tasks import fake_inputs, split_for_fakes, task_view
-from ganbench.units import FAKE_SETS, UnitEngine, fake_counts, generation_unit, sample_unit, train_unit
+from ganbench.units import (FAKE_SETS, UnitEngine, fake_counts, generation_unit, sample_unit, train_unit,
+                            warn_damage)
 
 
 def training_inputs(model: GenerativeModel, data: Dataset, reference: Callable[[], torch.nn.Module]
-                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+                    ) -> tuple[torch.Tensor | StreamedImages, torch.Tensor, dict[str, torch.Tensor]]:
     """Train-split images on the model canvas (``ganbench.geometry``) and labels; for an
     image-to-image variant, its task view of those images: targets as images, and the inputs as
     ``source`` (``ganbench.tasks``). A variant whose content loss needs a reference network gets
-    ``reference()``."""
+    ``reference()``. A streamed data set's images stay in its cache file (``ganbench.streaming``)."""
+    if data.cache is not None:
+        if isinstance(model, TranslationModel):
+            raise UserError(f"{data.name}: image-to-image variants ({model.name}) build their task view of the "
+                            "whole train split in memory, which is over --memory-budget; raise --memory-budget")
+        return StreamedImages(data.cache, model.spec.geometry), data.y_train, {}
     images = model.spec.geometry.to_model(data.x_train) if data.kind == "image" else data.x_train
     if not isinstance(model, TranslationModel):
         return images, data.y_train, {}
@@ -111,7 +118,9 @@ class GenerationUnits:
             record.metrics = {"steps": outcome.steps, "params": model.parameter_count(),
                               "train_seconds": round(outcome.seconds, 3)}
             overrides = ctx.config.overrides
-            record.protocol = {"hyperparameters": unit.config["hyperparameters"],
+            record.protocol = {"hyperparameters": unit.config["hyperparameters"], "data_path": ctx.data.data_path,
+                               "memory_budget": ctx.config.stream.budget,
+                               **({"data_cache": ctx.data.cache.digest} if ctx.data.cache is not None else {}),
                                **({"geometry": model.spec.geometry.protocol()} if ctx.data.kind == "image" else {}),
                                "overrides": {**({"preset": dict(overrides.preset)} if overrides.preset else {}),
                                              **({name: overrides.for_generator(name)}
@@ -125,15 +134,20 @@ class GenerationUnits:
                 record.info["curves"] = str(curves.path.relative_to(ctx.store.root))
 
         return self.engine.run(unit, compute, generator=name,
-                               reusable=lambda record: not record.ok or self.intact_checkpoint(record, checkpoint))
+                               reusable=lambda record: not record.ok or self.intact_checkpoint(checkpoint))
 
-    def intact_checkpoint(self, record: Record, path: Path) -> bool:
-        """Whether a finished training's checkpoint still loads as a finished one (with ``weights_only``,
-        no code runs); a damaged one is trained again."""
-        if not path.exists():
+    @staticmethod
+    def intact_checkpoint(path: Path) -> bool | Damage:
+        """Whether a finished training's checkpoint still loads as a finished one (CRC-32s checked,
+        ``weights_only``: no code runs); the :class:`Damage` of a damaged one, which the unit engine
+        moves aside before the generator is trained again."""
+        try:
+            state = load_torch(path, "checkpoint")
+        except FileNotFoundError:
             return False
-        state = self.resumable_checkpoint(path)
-        return state is not None and bool(state.get("finished"))
+        except DamagedFile as exc:
+            return exc.damage
+        return bool(state.get("finished"))
 
     def curve_logger(self, name: str, key: str, model: GenerativeModel) -> CurveLogger | None:
         """The curve logger of a training (its cheap check built before the training's clock starts)."""
@@ -148,12 +162,18 @@ class GenerationUnits:
                            tensorboard=ctx.store.tensorboard_dir(name, key))
 
     def resumable_checkpoint(self, path: Path) -> dict[str, Any] | None:
-        """A checkpoint to resume from, or None (start afresh) when it is damaged."""
+        """The checkpoint of an unfinished training to resume from (called under the training's
+        lock), or None: train from step 0. A damaged checkpoint is moved aside with a warning; a
+        finished one is trained again too, since its record, which holds the losses, is missing,
+        damaged or forced out."""
         try:
-            return self.context.store.load_checkpoint(path)
-        except UserError as exc:
-            self.context.console.print(f"[yellow]ignoring damaged checkpoint: {exc}")
+            state = load_torch(path, "checkpoint")
+        except FileNotFoundError:
             return None
+        except DamagedFile as exc:
+            warn_damage(self.context.console, quarantine(exc.damage, "training from step 0"))
+            return None
+        return None if state.get("finished") else state
 
     def sample_generator(self, name: str, train_record: TrainRecord) -> Record:
         ctx = self.context
@@ -190,8 +210,16 @@ class GenerationUnits:
             record.info = {"task_measures": sorted(measures), "fakes": str(path.relative_to(ctx.store.root)),
                            "samples": str(grid.relative_to(ctx.store.root))}
 
-        def intact(record: Record) -> bool:
-            return isinstance(record, SampleRecord) and read_npz(ctx.store.root / record.fakes_file) is not None
+        def intact(record: Record) -> bool | Damage:
+            if not isinstance(record, SampleRecord):
+                return False
+            try:
+                load_npz(ctx.store.root / record.fakes_file, "fakes")
+            except FileNotFoundError:
+                return False
+            except DamagedFile as exc:
+                return exc.damage
+            return True
 
         blocked = None if train_record.ok else train_record
         return self.engine.run(unit, compute, blocked_by=blocked, reusable=intact, generator=name)

@@ -10,24 +10,35 @@ run writes them (the per-unit locks still apply); a last pass in the calling pro
 unit back, computes whatever a failed worker left, and returns the summary. Only the wall clock
 differs: each worker has fewer threads, so a unit capped by wall clock (the ``quick`` preset's
 training) can take fewer steps than in a serial run with every thread.
+
+SIGINT and SIGTERM stop a worker's work item as they stop the main process (its unit's lock
+released, no traceback); an idle or starting worker ignores them (it is spawned with SIGINT
+ignored) and leaves when the pool shuts down. An interrupted main process stops its workers
+before it exits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
 
 from ganbench.context import RunConfig
+from ganbench.errors import Interrupted
 from ganbench.runner import SuiteRunner
 from ganbench.units import RunSummary
 
@@ -55,6 +66,46 @@ def _run_stage(config: RunConfig, stage: str, claims: Path) -> int:
     return runner.run(stage, Claims(claims).take).computed
 
 
+def _set_signals(handler: Any) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    """A busy worker's SIGINT and SIGTERM: stop its work item once (a second signal, such as the
+    main process's terminate after a Ctrl-C, does not break the unwinding)."""
+    _set_signals(signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _start_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+    _set_signals(signal.SIG_IGN)
+
+
+def _worker_stage(config: RunConfig, stage: str, claims: Path) -> int:
+    """:func:`_run_stage` in a worker, stopped by SIGINT and SIGTERM only while it runs."""
+    _set_signals(_stop_worker)
+    try:
+        return _run_stage(config, stage, claims)
+    finally:
+        _set_signals(signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Workers spawned in here inherit an ignored SIGINT (a Ctrl-C while they import would print a
+    traceback); in the main thread only, where signal handlers live."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary:
     """Run the suite with ``jobs`` workers (this process and ``jobs - 1`` spawned ones), then read
     it back in this process. The reference classifier, which the generation units share, is
@@ -73,15 +124,22 @@ def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary
     computed = 0
     try:
         with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+                                 initializer=_start_worker, initargs=(threads,)) as pool:
             torch.set_num_threads(threads)
             for stage in STAGES:
                 console.print(f"[bold]{stage}[/]: {jobs} workers, {threads} thread(s) each")
                 folder = claims_root / stage
                 folder.mkdir()
-                others = [pool.submit(_run_stage, config, stage, folder) for _ in range(jobs - 1)]
-                computed += _run_stage(config, stage, folder)
-                computed += sum(future.result() for future in others)
+                with _sigint_ignored():
+                    others = [pool.submit(_worker_stage, config, stage, folder) for _ in range(jobs - 1)]
+                try:
+                    computed += _run_stage(config, stage, folder)
+                    computed += sum(future.result() for future in others)
+                except Interrupted as exc:
+                    for worker in multiprocessing.active_children():
+                        worker.terminate()
+                    exc.unit, exc.out = exc.unit or f"the {stage} of the run ({jobs} workers)", exc.out or root
+                    raise
     except BrokenProcessPool:
         console.print("[yellow]a worker process died; the remaining units run in this process")
     finally:

@@ -12,11 +12,17 @@ Layout::
     <out>/locks/                               one lock file per unit being computed (JSON, heartbeat)
 
 Every file is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a reader sees the old file or the new one, never half of one. A record
-carries a checksum of its own body; a record that fails to parse or verify is treated as
-absent and its unit runs again. Curve files are the exception: they grow by whole lines,
-each flushed as written, and a resumed training rewrites its file atomically first
-(``ganbench.curves``).
+``os.replace``, so a reader sees the old file or the new one, never half of one. Curve files are
+the exception: they grow by whole lines, each flushed as written, and a resumed training rewrites
+its file atomically first (``ganbench.curves``).
+
+Damage (a truncated, corrupt or edited file) is detected on reading, never trusted: a record
+carries a checksum of its own body; a checkpoint or a cached network is a zip archive whose
+members' CRC-32s are checked before ``torch.load`` (which checks none) loads it with
+``weights_only``; an ``.npz`` of fakes is read through ``zipfile``, which checks them. A
+:class:`Damage` names the file and the reason; :func:`quarantine` moves the file aside to
+``<name>.damaged`` (one copy kept, an older one replaced), and the caller says on one line what
+is recomputed.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +109,78 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+DAMAGED_SUFFIX = ".damaged"
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A file that failed its checksum or its safe load: what it holds, where, why, and the
+    ``os.stat`` of the copy that was read (so that a copy rewritten since is never moved aside)."""
+
+    what: str
+    path: Path
+    reason: str
+    seen: os.stat_result | None = None
+
+
+class DamagedFile(Exception):
+    """Raised by the readers below for a file that is there but damaged."""
+
+    def __init__(self, damage: Damage) -> None:
+        super().__init__(f"{damage.path}: {damage.reason}")
+        self.damage = damage
+
+
+def quarantine(damage: Damage, then: str) -> str | None:
+    """Move a damaged file aside to ``<name>.damaged`` (replacing an older copy) and return the one
+    warning line that says what, which file and ``then``, what happens now. None when the file is
+    gone or was rewritten since it was read (another process dealt with it first)."""
+    aside = damage.path.with_name(damage.path.name + DAMAGED_SUFFIX)
+    try:
+        if damage.seen is not None and _identity(damage.seen) != _identity(os.stat(damage.path)):
+            return None
+        os.replace(damage.path, aside)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UserError(f"cannot move damaged {damage.what} {damage.path} aside: {exc.strerror or exc}") from exc
+    return f"warning: damaged {damage.what} {damage.path}: {damage.reason}; moved aside to {aside.name}; {then}"
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    """What tells one copy of a file from another written at the same path (inodes are reused)."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def _zip_damage(file: Any) -> str | None:
+    """Why a file that ends like a zip archive (as ``torch.save`` writes) is damaged, or None when
+    every member's header and CRC-32 check out (other files are left to ``torch.load``)."""
+    try:
+        if not zipfile.is_zipfile(file):
+            return None
+        file.seek(0)
+        with zipfile.ZipFile(file) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
+        return f"damaged zip archive: {exc}"
+    return None if bad is None else f"CRC-32 mismatch in {bad}"
+
+
+def load_torch(path: Path, what: str, map_location: Any = "cpu") -> Any:
+    """``torch.load(..., weights_only=True)`` of a file whose zip CRC-32s check out; raises
+    :class:`DamagedFile` when either fails, ``FileNotFoundError`` when it is missing."""
+    with open(path, "rb") as f:
+        seen = os.fstat(f.fileno())
+        reason = _zip_damage(f)
+        if reason is None:
+            f.seek(0)
+            try:
+                return torch.load(f, map_location=map_location, weights_only=True)
+            except Exception as exc:
+                reason = f"unreadable or unsafe: {exc.__class__.__name__}"
+    raise DamagedFile(Damage(what, path, reason, seen))
+
+
 def write_npz(path: Path, **arrays: np.ndarray) -> None:
     """Save arrays as an ``.npz`` atomically."""
     buffer = io.BytesIO()
@@ -109,12 +188,24 @@ def write_npz(path: Path, **arrays: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` (never unpickling; zipfile checks each member's CRC-32); raises
+    :class:`DamagedFile` for a damaged file, ``FileNotFoundError`` for a missing one."""
+    with open(path, "rb") as f:
+        seen = os.fstat(f.fileno())
+        try:
+            with np.load(f, allow_pickle=False) as archive:
+                return {k: archive[k] for k in archive.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            reason = f"unreadable: {exc.__class__.__name__}: {exc}"
+    raise DamagedFile(Damage(what, path, reason, seen))
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray] | None:
-    """Arrays of an ``.npz`` (never unpickling), or None if it is missing or truncated."""
+    """Arrays of an ``.npz`` (never unpickling), or None if it is missing or damaged."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {k: archive[k] for k in archive.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return load_npz(path, "npz")
+    except (FileNotFoundError, DamagedFile):
         return None
 
 
@@ -184,27 +275,51 @@ class RunStore:
         return path
 
     @staticmethod
-    def read_record_body(path: Path) -> dict[str, Any] | None:
-        """A verified record's JSON body, or None for a truncated, corrupt or tampered file."""
+    def verified_body(path: Path) -> dict[str, Any]:
+        """A record file's JSON body after its checksum is checked (and removed); raises
+        :class:`DamagedFile` for a file that is not JSON, lacks its checksum or fails it (edited or
+        corrupt), ``FileNotFoundError`` for a missing one."""
+        with open(path, "rb") as f:
+            seen = os.fstat(f.fileno())
+            raw = f.read()
         try:
-            body = json.loads(path.read_text())
+            body = json.loads(raw)
             checksum = body.pop("checksum")
-        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        except (ValueError, KeyError, AttributeError, TypeError):
+            raise DamagedFile(Damage("record", path, "not a JSON record with a checksum", seen)) from None
+        if checksum != _checksum(body):
+            raise DamagedFile(Damage("record", path, "checksum mismatch: edited or corrupt", seen))
+        return body
+
+    @classmethod
+    def load_record(cls, path: Path) -> Record:
+        """A verified record, typed by its kind; raises like :meth:`verified_body`, and
+        :class:`DamagedFile` for fields of no known record layout."""
+        body = cls.verified_body(path)
+        try:
+            return record_from_dict(body)
+        except TypeError:
+            raise DamagedFile(Damage("record", path, "fields of no known record layout")) from None
+
+    @classmethod
+    def read_record_body(cls, path: Path) -> dict[str, Any] | None:
+        """A verified record's JSON body, or None for a missing, truncated, corrupt or tampered file."""
+        try:
+            return cls.verified_body(path)
+        except (OSError, DamagedFile):
             return None
-        return body if checksum == _checksum(body) else None
 
     @classmethod
     def read_record_file(cls, path: Path) -> Record | None:
-        """A verified record, typed by its kind, or None for a truncated, corrupt or tampered file."""
-        body = cls.read_record_body(path)
+        """A verified record, typed by its kind, or None for a missing, truncated, corrupt or tampered file."""
         try:
-            return None if body is None else record_from_dict(body)
-        except TypeError:
+            return cls.load_record(path)
+        except (OSError, DamagedFile):
             return None
 
     def find_record(self, kind: str, label: str, key: str) -> Record | None:
-        path = self.record_path(kind, label, key)
-        return self.read_record_file(path) if path.exists() else None
+        """The unit's verified record, or None when it has none or a damaged one."""
+        return self.read_record_file(self.record_path(kind, label, key))
 
     def records(self) -> Iterator[Record]:
         for path in sorted((self.root / "records").glob("*.json")):
@@ -220,9 +335,12 @@ class RunStore:
 
     @staticmethod
     def load_checkpoint(path: Path) -> dict[str, Any]:
-        """Load with ``weights_only=True``: a checkpoint can never run code."""
+        """Load with ``weights_only=True`` (a checkpoint can never run code) after checking its
+        CRC-32s (:func:`load_torch`); a missing or damaged file is a :class:`UserError`."""
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise UserError(f"{path}: unreadable or unsafe checkpoint ({exc.__class__.__name__})") from exc
+            return load_torch(path, "checkpoint")
+        except FileNotFoundError:
+            raise UserError(f"{path}: no such checkpoint") from None
+        except DamagedFile as exc:
+            raise UserError(f"{path}: damaged checkpoint: {exc.damage.reason}") from exc
 

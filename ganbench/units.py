@@ -8,7 +8,9 @@ every module that needs the key (running, resuming, sharding, reading a trained 
 
 :class:`UnitEngine` reads a finished unit's record back, or computes it under the unit's lock and
 writes its record atomically; a unit that raises is recorded as ``failed`` with its reason, and a
-unit whose input failed is recorded as ``skipped``.
+unit whose input failed is recorded as ``skipped``. A damaged record, or a damaged output of a
+finished unit (its checkpoint, its fakes), is moved aside under the unit's lock, where no other
+process writes it, named on one warning line, and the unit is computed again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ganbench.generators import GENERATORS, generator_config
 from ganbench.overrides import Overrides
 from ganbench.presets import Preset
 from ganbench.records import Record, new_record
-from ganbench.store import RunStore, unit_key
+from ganbench.store import Damage, DamagedFile, RunStore, quarantine, unit_key
 
 FAKE_SETS = ("eval", "detector_train", "fresh")
 # Preset fields that change no unit's result: how often training checkpoints, which detectors the plan fits.
@@ -147,8 +149,22 @@ class RunSummary:
         return [r.to_dict() for r in self.records]
 
 
-def always(record: Record) -> bool:
+def warn_damage(console: Console, line: str | None) -> None:
+    """Print the warning line of a damaged file moved aside (:func:`ganbench.store.quarantine`),
+    under ``--quiet`` too: a healed run must still say what it recomputed and why."""
+    if line is None:
+        return
+    if console.quiet:
+        print(line, file=console.file, flush=True)
+    else:
+        console.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+def always(record: Record) -> bool | Damage:
     return True
+
+
+Reusable = Callable[[Record], "bool | Damage"]
 
 
 class UnitEngine:
@@ -158,20 +174,39 @@ class UnitEngine:
         self.store, self.scope, self.console, self.force = store, scope, console, force
         self.summary = RunSummary()
 
-    def finished(self, unit: Unit, reusable: Callable[[Record], bool] = always) -> Record | None:
-        """The unit's record when it finished (ok or diverged) and ``reusable`` accepts it."""
-        existing = self.store.find_record(unit.kind, unit.label, unit.key)
-        if existing is not None and existing.finished and reusable(existing):
-            return existing
-        return None
+    def finished(self, unit: Unit, reusable: Reusable = always, heal: bool = False) -> Record | None:
+        """The unit's record when it finished (ok or diverged) and ``reusable`` accepts it: True
+        reuses it, False computes the unit again, a :class:`Damage` (a damaged output) too. With
+        ``heal`` (only under the unit's lock) a damaged record or output is moved aside first."""
+        path = self.store.record_path(unit.kind, unit.label, unit.key)
+        try:
+            existing = self.store.load_record(path)
+        except OSError:
+            return None
+        except DamagedFile as exc:
+            if heal:
+                self.report_damage(exc.damage, unit)
+            return None
+        if not existing.finished:
+            return None
+        verdict = reusable(existing)
+        if isinstance(verdict, Damage):
+            if heal:
+                self.report_damage(verdict, unit)
+            return None
+        return existing if verdict else None
+
+    def report_damage(self, damage: Damage, unit: Unit) -> None:
+        """Move a damaged file aside and say so on one line."""
+        warn_damage(self.console, quarantine(damage, f"computing {unit.kind} {unit.label} again"))
 
     def run(self, unit: Unit, compute: Callable[[Record], None], blocked_by: Record | None = None,
-            reusable: Callable[[Record], bool] = always, **fields: Any) -> Record:
+            reusable: Reusable = always, **fields: Any) -> Record:
         """The unit's record: read back if finished (and its outputs intact), else computed now."""
         existing = None if self.force else self.finished(unit, reusable)
         if existing is None:
             with self.store.lock(unit.kind, unit.label, unit.key, on_wait=self.console.print) as lock:
-                existing = self.finished(unit, reusable) if lock.waited or not self.force else None
+                existing = self.finished(unit, reusable, heal=True) if lock.waited or not self.force else None
                 if existing is None:
                     body = self._compute(unit, compute, blocked_by, fields)
                     self.summary.computed += 1

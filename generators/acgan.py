@@ -28,6 +28,10 @@ covers all classes of the data set.
 
 Sampling asks for any labels (``sample(n, labels)``; balanced classes by default), so the
 conditional-accuracy metric applies.
+
+Architecture schedule (:meth:`ACGAN.architecture`): DCGAN's (``ganbench.generators.dcgan``), a
+stage per doubling from 4x4 in G and per halving down to 4x4 in D, channels halving from at
+most ``8 width`` at 4x4.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.blocks import ConvTrunk, Discriminator, LabelConcat
-from ganbench.generators.dcgan import DCGANGenerator
+from ganbench.generators.architecture import Architecture
+from ganbench.generators.dcgan import DCGANGenerator, convolutional_architecture
 from ganbench.generators.layers import init_dcgan_weights
 from ganbench.generators.noise_gan import NoiseGAN
 from ganbench.generators.tricks import TrickHooks, Tricks
@@ -98,6 +103,10 @@ class ACGAN(NoiseGAN):
         init_dcgan_weights(self.G)
         init_dcgan_weights(self.D)
         self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: ACGANConfig | None = None) -> Architecture:
+        return convolutional_architecture(spec, (config or ACGANConfig()).width)
 
     def sample_labels(self, n: int) -> torch.Tensor:
         """``c ~ p_c``: classes drawn uniformly for the fakes of a training step."""

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ganbench.data import to_uint8
+from ganbench.generators.architecture import Architecture
 from ganbench.geometry import Geometry
 from ganbench.runtime import torch_generator
 
@@ -176,6 +177,13 @@ class GenerativeModel(nn.Module):
         finally:
             self.train(was_training)
         return torch.cat(chunks) if chunks else torch.empty(0)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: object | None = None) -> Architecture:
+        """Each network's :class:`ganbench.generators.architecture.Schedule` for the images of
+        ``spec`` under ``config`` (the defaults when None), keyed by the network's attribute path
+        on the model."""
+        raise NotImplementedError(f"{cls.name} states no architecture schedule")
 
     @classmethod
     def describe(cls) -> dict[str, object]:

@@ -24,7 +24,17 @@ Defining components:
 * the truncation trick: at sampling, ``truncation=t`` draws z from a normal truncated to
   ``|z| < t``, trading variety for fidelity.
 
-Networks are residual and sized by ``width``; like BigGAN's 32x32 models, no self-attention.
+Networks are residual and sized by ``width``. Architecture schedule (:meth:`BigGAN.architecture`):
+as in the paper's architecture tables (Appendix B), G has one residual up-block per doubling from
+4x4 (five for 128 px images, six for 256) and D one residual down-block per halving to 4x4 plus
+one block there; channels are ``2 width`` at 4x4 and halve with each doubling up to 32 px;
+larger images keep ``2 width`` up to an eighth of their side
+(``ganbench.generators.layers.channel_pyramid``; the paper's 128 px G has 16, 16, 8, 4, 2 and 1
+times ``ch`` from 4x4 up). Like the paper's 32 px (CIFAR-10) networks, those up to 32 px have no
+self-attention; from 64 px a non-local block follows the G block that reaches half the image
+side, and the D block that reaches it, as at 64x64 in the 128 px networks, never above 64x64
+(the attention matrix of a 128x128 map has 2^28 entries per image): 32x32 at 64 px, 64x64 at 128
+and 256 px.
 
 Learning rates and D steps: the paper's ImageNet schedule (G 5e-5, D 2e-4, two D steps per G
 step; ``lr_g=5e-5, lr_d=2e-4, d_steps=2``) is tuned for batches of 2,048, and the authors'
@@ -45,12 +55,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture
 from ganbench.generators.base import Batch, DataSpec, GenerativeModel
 from ganbench.generators.ema import warmup_ema_decay
 from ganbench.generators.layers import (ConditionalBatchNorm2d, HierarchicalLatent, ProjectionHead, ResBlockDown,
-                               apply_spectral_norm, channel_pyramid)
+                                        SelfAttention, apply_spectral_norm, channel_pyramid, residual_architecture)
 from ganbench.generators.losses import discriminator_loss, generator_loss, orthogonal_regularization
 from ganbench.runtime import torch_generator
+
+
+ATTENTION_FROM = 64  # the smallest image side whose networks have a non-local block
+MAX_ATTENTION_SIDE = 64
+
+
+def attention_side(resolution: int) -> int | None:
+    """The side of the maps with a non-local block: half the image from 64 px, at most 64; none below."""
+    return min(resolution // 2, MAX_ATTENTION_SIDE) if resolution >= ATTENTION_FROM else None
 
 
 def truncated_normal(shape: tuple[int, ...], threshold: float, device: torch.device,
@@ -80,15 +100,20 @@ class GBlock(nn.Module):
 
 
 class BigGANGenerator(nn.Module):
-    """(z, y) -> first z chunk -> 4x4 -> conditioned up-blocks -> BN ReLU conv3x3 tanh."""
+    """(z, y) -> first z chunk -> 4x4 -> conditioned up-blocks [with a non-local block after the one
+    reaching ``attention`` px] -> BN ReLU conv3x3 tanh."""
 
     def __init__(self, z_dim: int, shared_dim: int, num_classes: int, channels: int, resolution: int,
-                 width: int) -> None:
+                 width: int, attention: int | None = None) -> None:
         super().__init__()
         chans = channel_pyramid(width, resolution)
         self.latent = HierarchicalLatent(z_dim, len(chans) - 1, num_classes, shared_dim)
         self.linear = nn.Linear(self.latent.chunk, 4 * 4 * chans[0])
         self.blocks = nn.ModuleList(GBlock(chans[i - 1], chans[i], self.latent.cond_dim) for i in range(1, len(chans)))
+        sides = [4 * 2**i for i in range(1, len(chans))]
+        self.attention_after = sides.index(attention) if attention in sides else None
+        if self.attention_after is not None:
+            self.attention = SelfAttention(chans[self.attention_after + 1])
         self.out = nn.Sequential(nn.BatchNorm2d(chans[-1]), nn.ReLU(), nn.Conv2d(chans[-1], channels, 3, padding=1),
                                  nn.Tanh())
         self.start_channels = chans[0]
@@ -97,19 +122,27 @@ class BigGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         first, conds = self.latent(z, labels)
         h = self.linear(first).view(len(z), self.start_channels, 4, 4)
-        for block, cond in zip(self.blocks, conds):
+        for index, (block, cond) in enumerate(zip(self.blocks, conds)):
             h = block(h, cond)
+            if index == self.attention_after:
+                h = self.attention(h)
         return self.out(h)
 
 
 class BigGANDiscriminator(nn.Module):
-    """resolution -> residual down-blocks -> 4x4 -> one more block -> ReLU, sum-pool -> projection head."""
+    """resolution -> residual down-blocks [with a non-local block after the one reaching
+    ``attention`` px] -> 4x4 -> one more block -> ReLU, sum-pool -> projection head."""
 
-    def __init__(self, channels: int, resolution: int, width: int, num_classes: int) -> None:
+    def __init__(self, channels: int, resolution: int, width: int, num_classes: int,
+                 attention: int | None = None) -> None:
         super().__init__()
         chans = channel_pyramid(width, resolution)[::-1]
         ins = [channels, *chans[:-1]]
-        blocks = [ResBlockDown(i, o, preactivation=k > 0) for k, (i, o) in enumerate(zip(ins, chans[:-1]))]
+        blocks: list[nn.Module] = []
+        for k, (i, o) in enumerate(zip(ins, chans[:-1])):
+            blocks.append(ResBlockDown(i, o, preactivation=k > 0))
+            if resolution >> (k + 1) == attention:
+                blocks.append(SelfAttention(o))
         blocks.append(ResBlockDown(chans[-2], chans[-1], downsample=False))
         self.blocks = nn.Sequential(*blocks)
         self.head = ProjectionHead(chans[-1], num_classes)
@@ -153,11 +186,17 @@ class BigGAN(GenerativeModel):
         self.config = config or BigGANConfig()
         c = self.config
         classes = max(spec.num_classes, 1)
-        self.G = BigGANGenerator(c.z_dim, c.shared_dim, classes, spec.channels, spec.resolution, c.width)
-        self.D = BigGANDiscriminator(spec.channels, spec.resolution, c.width, classes)
+        attention = attention_side(spec.resolution)
+        self.G = BigGANGenerator(c.z_dim, c.shared_dim, classes, spec.channels, spec.resolution, c.width, attention)
+        self.D = BigGANDiscriminator(spec.channels, spec.resolution, c.width, classes, attention)
         self.n_critic = c.d_steps
         self.init_ema(c.ema_decay)
         self._standing_current = False
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: BigGANConfig | None = None) -> Architecture:
+        return residual_architecture(spec.channels, spec.resolution, (config or BigGANConfig()).width,
+                                     attention_side(spec.resolution))
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

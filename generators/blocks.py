@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganbench.generators.architecture import Schedule, capped_doubling
 from ganbench.generators.base import DataSpec
 from ganbench.generators.layers import MinibatchDiscrimination
 from ganbench.generators.tricks import Tricks
@@ -90,21 +91,38 @@ def conv_stages(resolution: int) -> int:
     return stages
 
 
+#: DCGAN-style stacks never exceed this many times ``width`` channels: DCGAN's 64 px generator
+#: (Radford et al. 2015, Fig. 1) has 1024 channels at 4x4 and 128 at its last hidden layer.
+DCGAN_CHANNEL_CAP = 8
+
+
+def dcgan_channels(width: int, resolution: int) -> list[int]:
+    """Channels of a DCGAN-style discriminator's maps at ``resolution / 2``, ``/ 4``, ..., 4x4 (the
+    generator's, from 4x4 up, in reverse): ``width`` doubling per stage, at most ``8 width``."""
+    return capped_doubling(width, conv_stages(resolution), DCGAN_CHANNEL_CAP * width)
+
+
+def conv_trunk_schedule(in_channels: int, resolution: int, width: int) -> Schedule:
+    """:class:`ConvTrunk`'s path: the image, then one stride-2 stage per halving down to 4x4."""
+    sides = tuple(resolution >> i for i in range(conv_stages(resolution) + 1))
+    return Schedule(sides, (in_channels, *dcgan_channels(width, resolution)))
+
+
 class ConvTrunk(nn.Module):
-    """DCGAN-style discriminator trunk: 4x4 stride-2 convs down to 4x4, channels doubling,
-    LeakyReLU 0.2, BatchNorm on every conv but the first (or none); output flattened."""
+    """DCGAN-style discriminator trunk: 4x4 stride-2 convs down to 4x4, channels doubling (at most
+    ``8 width``, :func:`dcgan_channels`), LeakyReLU 0.2, BatchNorm on every conv but the first (or
+    none); output flattened."""
 
     def __init__(self, in_channels: int, resolution: int, width: int, batchnorm: bool = True) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        ch = width
-        for _ in range(conv_stages(resolution) - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batchnorm)]
-            layers += [nn.BatchNorm2d(ch * 2)] if batchnorm else []
+        channels = dcgan_channels(width, resolution)
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for cin, cout in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=not batchnorm)]
+            layers += [nn.BatchNorm2d(cout)] if batchnorm else []
             layers += [nn.LeakyReLU(0.2, True)]
-            ch *= 2
         self.net = nn.Sequential(*layers, nn.Flatten())
-        self.feature_dim = ch * 16
+        self.feature_dim = channels[-1] * 16
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -11,6 +11,11 @@ Defining components:
 
 Fakes in D's update carry the labels of the real batch; sampling asks for any labels
 (``sample(n, labels)``; balanced classes by default).
+
+Architecture schedule (:meth:`CGAN.architecture`): the paper's networks are multilayer
+perceptrons with no resolution levels, so an image size changes only the layers that read or
+write pixels: G has two hidden layers of ``8 width`` ReLU units and a dense output of
+``C x N x N`` values, D two maxout layers of ``8 width`` units on the flattened image and its one-hot label.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, Schedule
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.blocks import Discriminator, LabelConcat, MLPGenerator, MLPTrunk, image_shape
 from ganbench.generators.noise_gan import NoiseGAN
@@ -56,6 +62,13 @@ class CGAN(NoiseGAN):
         self.D = Discriminator(lambda m: MLPTrunk((math.prod(shape) + k) * m, hidden, depth=2, pieces=c.maxout_pieces),
                                c.tricks)
         self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: CGANConfig | None = None) -> Architecture:
+        hidden = 8 * (config or CGANConfig()).width
+        return {"G": Schedule((spec.resolution,), (spec.channels,),
+                              dense=(hidden, hidden, spec.channels * spec.resolution**2)),
+                "D.trunk": Schedule((), (), dense=(hidden, hidden))}
 
     def fake(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.G(self.condition(self.noise(len(labels), generator), labels))

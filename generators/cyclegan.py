@@ -4,7 +4,9 @@ Cycle-Consistent Adversarial Networks", ICCV 2017 (arXiv:1703.10593).
 Defining components:
 
 * two ResNet-block generators, ``G_AB``: A -> B and ``G_BA``: B -> A (instance norm; 6 blocks
-  as for 128 px images, 9 from 256 px);
+  as for 128 px images, 9 from 256 px; Appendix 7.2: c7s1-64, d128, d256, 6 or 9 R256, u128,
+  u64, c7s1-3: two stride-2 halvings before the blocks and two doublings after them, at every
+  size);
 * two PatchGAN discriminators, ``D_A`` and ``D_B``;
 * the least-squares adversarial loss (Mao et al. 2017): D minimises
   ``((D(y) - 1)^2 + D(G(x))^2) / 2``, G minimises ``(D(G(x)) - 1)^2``;
@@ -12,6 +14,10 @@ Defining components:
 * the identity loss ``|G_AB(b) - b|_1 + |G_BA(a) - a|_1`` weighted 0.5 lambda;
 * discriminators updated on a history pool of the 50 last generated images;
 * Adam, learning rate 2e-4, beta1 = 0.5; weights ~ N(0, 0.02).
+
+Architecture schedule (:meth:`CycleGAN.architecture`): the generators above, with 3 residual
+blocks below 128 px (a choice for 16-64 px images), and the 70x70 PatchGAN discriminators
+(``ganbench.generators.translation_blocks.patch_schedule``).
 
 Trains on the ``two-domain`` task (:mod:`ganbench.tasks`): ``Batch.source`` holds domain A
 images, ``Batch.real`` domain B images, unpaired. ``translate`` maps to domain 1 (B) with
@@ -28,8 +34,10 @@ import torch.nn.functional as F
 from ganbench.generators import GENERATORS
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.losses import discriminator_loss, generator_loss
+from ganbench.generators.architecture import Architecture
 from ganbench.generators.translation_blocks import (HistoryPool, PatchDiscriminator, ResnetGenerator, TranslationModel,
-                                           frozen, init_normal, instance_norm)
+                                                    frozen, init_normal, instance_norm, patch_schedule,
+                                                    resnet_schedule)
 
 LOSS = "lsgan"
 
@@ -73,6 +81,14 @@ class CycleGAN(TranslationModel):
         self.pool_a = HistoryPool(c.pool_size, (ch, spec.resolution, spec.resolution))
         self.pool_b = HistoryPool(c.pool_size, (ch, spec.resolution, spec.resolution))
         self._fakes: tuple[Batch, torch.Tensor, torch.Tensor] | None = None
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: CycleGANConfig | None = None) -> Architecture:
+        c, ch, size = config or CycleGANConfig(), spec.channels, spec.resolution
+        blocks = c.n_blocks if c.n_blocks is not None else default_blocks(size)
+        generator = resnet_schedule(ch, ch, size, c.width, blocks)
+        critic = patch_schedule(ch, size, c.width)
+        return {"G_AB": generator, "G_BA": generator, "D_A": critic, "D_B": critic}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

@@ -23,6 +23,14 @@ The network here is small: one residual block per level and, by default, the U-N
 non-overlapping 4x4 patches (pixel unshuffle in, pixel shuffle out), so a 32x32 image is an 8x8
 grid; ``patch_size=1`` with ``width=128, channel_mults=(1, 2, 2, 2), num_res_blocks=2,
 attention_resolutions=(16,), dropout=0.1`` is Ho et al.'s CIFAR-10 network.
+
+Architecture schedule (:meth:`DDPM.architecture`): Ho et al.'s U-Nets halve their maps once per
+level, four levels at 32 px (``channel_mults`` (1, 2, 2, 2)) and six at 256 px ((1, 1, 2, 2, 4,
+4)): more pixels, more levels. ``channel_mults`` gives the levels up to 32 px; each doubling of
+the image above 32 px adds a level with the last multiplier (:func:`level_multipliers`; with
+the default (1, 2) and 4x4 patches: (1, 2, 2) at 64 px, (1, 2, 2, 2) at 128, (1, 2, 2, 2, 2) at
+256), so the innermost map stays 4x4 and self-attention stays where ``attention_resolutions``
+puts it on the patch grid (the 4x4 maps by default; Ho et al. use the 16x16 ones).
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, from_path
 from ganbench.generators.base import Batch, DataSpec, GenerativeModel
-from ganbench.generators.unet import UNet
+from ganbench.generators.unet import UNet, unet_schedule
 
 SCHEDULES = ("linear", "cosine")
 SAMPLERS = ("ancestral", "ddim")
@@ -126,6 +135,15 @@ class DDPMConfig:
     clip_denoised: bool = True
 
 
+LEVELS_UP_TO = 32  # the image side up to which ``channel_mults`` gives the U-Net's levels as they are
+
+
+def level_multipliers(resolution: int, config: DDPMConfig) -> tuple[int, ...]:
+    """``channel_mults``, extended by its last multiplier once per doubling of the image above 32 px."""
+    extra = max(0, round(math.log2(resolution / LEVELS_UP_TO)))
+    return (*config.channel_mults, *(config.channel_mults[-1:] * extra))
+
+
 class DenoisingNetwork(nn.Module):
     """eps_theta(x_t, t) on pixels: the U-Net applied to ``patch_size`` x ``patch_size`` patches."""
 
@@ -135,7 +153,7 @@ class DenoisingNetwork(nn.Module):
         if resolution % p:
             raise ValueError(f"resolution {resolution} is not divisible by the patch size {p}")
         self.patch_size = p
-        self.unet = UNet(channels * p * p, resolution // p, config.width, config.channel_mults,
+        self.unet = UNet(channels * p * p, resolution // p, config.width, level_multipliers(resolution, config),
                          config.num_res_blocks, config.attention_resolutions, config.dropout)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -165,6 +183,15 @@ class DDPM(GenerativeModel):
         self.schedule = NoiseSchedule(make_betas(c.schedule, c.timesteps))
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.init_ema(c.ema_decay)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: DDPMConfig | None = None) -> Architecture:
+        c = config or DDPMConfig()
+        size, ch, p = spec.resolution, spec.channels, c.patch_size
+        unet = unet_schedule(size // p, c.width, level_multipliers(size, c), c.num_res_blocks,
+                             c.attention_resolutions, ch * p * p)
+        path = [(size, ch), *zip(unet.sides, unet.channels), (size, ch)]
+        return {"G": from_path(path, unet.residual_blocks, unet.attention)}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         self.opt = torch.optim.Adam(self.G.parameters(), lr=self.config.lr, foreach=True)

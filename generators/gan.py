@@ -12,6 +12,11 @@ Defining components:
 
 Adam (2e-4, beta1 0.5) replaces the paper's SGD with momentum, and the image generator uses
 BatchNorm; both follow common practice and keep the variant comparable under one budget.
+
+Architecture schedule (:meth:`GAN.architecture`): the paper's networks are multilayer
+perceptrons with no resolution levels, so an image size changes only the layers that read or
+write pixels: G has two hidden layers of ``8 width`` ReLU units and a dense output of
+``C x N x N`` values, D two maxout layers of ``8 width`` units on the flattened image.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, Schedule
 from ganbench.generators.base import DataSpec
 from ganbench.generators.blocks import Discriminator, MLPGenerator, MLPTrunk, image_shape, point_discriminator, point_generator
 from ganbench.generators.noise_gan import NoiseGAN
@@ -62,3 +68,9 @@ class GAN(NoiseGAN):
             self.D = Discriminator(lambda m: MLPTrunk(math.prod(shape) * m, hidden, depth=2, pieces=c.maxout_pieces),
                                    c.tricks)
         self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: GANConfig | None = None) -> Architecture:
+        hidden, image = 8 * (config or GANConfig()).width, ((spec.resolution,), (spec.channels,))
+        return {"G": Schedule(*image, dense=(hidden, hidden, spec.channels * spec.resolution**2)),
+                "D.trunk": Schedule(*image, dense=(hidden, hidden))}

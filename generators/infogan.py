@@ -17,6 +17,15 @@ Defining components:
   beta1 0.5.
 
 ``sample(n, labels=codes)`` fixes the categorical code (the unsupervised "class").
+
+Architecture schedule (:meth:`InfoGAN.architecture`): the paper's generators reshape the dense
+output to a small map and add one 4x4 stride-2 transposed convolution per doubling (MNIST: 7x7
+-> 14 -> 28; CelebA: 2x2 -> 4 -> 8 -> 16 -> 32, Table 1 of the appendix), and its discriminators
+mirror them. Here the dense layer reaches ``N / 4`` below 32 px and 8x8 from 32 px up, with ``2
+width`` channels; each doubling above 32 px adds one transposed convolution of ``2 width``
+channels (BatchNorm, ReLU) before the last two in G, and one stride-2 convolution of ``2 width``
+channels (BatchNorm, LeakyReLU 0.1) after the first two in D, so the dense layers stay the size
+they have at 32 px.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from torch import nn
 
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, Schedule, doublings
 from ganbench.generators.base import Batch, DataSpec, GenerativeModel
 from ganbench.generators.blocks import Discriminator
 from ganbench.generators.layers import init_dcgan_weights
@@ -36,40 +46,61 @@ from ganbench.generators.losses import mutual_information_loss
 from ganbench.generators.tricks import TrickHooks, Tricks
 
 
-def _check_resolution(resolution: int) -> int:
+DENSE_SIDE = 8  # the side of the dense layer's map from 32 px up
+
+
+def dense_side(resolution: int) -> int:
+    """The side of the map that G's dense layers produce and D's dense layer reads."""
     if resolution < 8 or resolution % 4:
         raise ValueError(f"InfoGAN needs a resolution divisible by 4 and >= 8, got {resolution}")
-    return resolution // 4
+    side = min(resolution // 4, DENSE_SIDE)
+    doublings(side, resolution)
+    return side
+
+
+def extra_stages(resolution: int) -> int:
+    """Stride-2 stages of ``2 width`` channels beyond the paper's two, one per doubling above 32 px."""
+    return len(doublings(dense_side(resolution), resolution)) - 3
 
 
 class InfoGANGenerator(nn.Module):
-    """[z, c] -> dense 16w -> dense 2w x (R/4)^2 -> deconv w -> deconv C, Tanh."""
+    """[z, c] -> dense 16w -> dense 2w x side^2 -> [deconv 2w per doubling above 32 px] -> deconv w ->
+    deconv C, Tanh."""
 
     def __init__(self, in_features: int, channels: int, resolution: int, width: int) -> None:
         super().__init__()
-        self.side, self.ch = _check_resolution(resolution), 2 * width
+        self.side, self.ch = dense_side(resolution), 2 * width
         self.dense = nn.Sequential(
             nn.Linear(in_features, 16 * width, bias=False), nn.BatchNorm1d(16 * width), nn.ReLU(True),
             nn.Linear(16 * width, self.ch * self.side**2, bias=False), nn.BatchNorm1d(self.ch * self.side**2),
-            nn.ReLU(True))
+            nn.ReLU(True), nn.Unflatten(1, (self.ch, self.side, self.side)))
+        extra: list[nn.Module] = []
+        for _ in range(extra_stages(resolution)):
+            extra += [nn.ConvTranspose2d(self.ch, self.ch, 4, 2, 1, bias=False), nn.BatchNorm2d(self.ch), nn.ReLU(True)]
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(self.ch, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
             nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh())
+        self.extra = nn.Sequential(*extra)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.deconv(self.dense(latent).view(len(latent), self.ch, self.side, self.side))
+        return self.deconv(self.extra(self.dense(latent)))
 
 
 class InfoGANTrunk(nn.Module):
-    """x -> conv w -> conv 2w (BatchNorm) -> dense 16w (BatchNorm), LeakyReLU 0.1: shared by D and Q."""
+    """x -> conv w -> conv 2w (BatchNorm) -> [conv 2w (BatchNorm) per doubling above 32 px] -> dense
+    16w (BatchNorm), LeakyReLU 0.1: shared by D and Q."""
 
     def __init__(self, in_channels: int, resolution: int, width: int) -> None:
         super().__init__()
-        side = _check_resolution(resolution)
+        side = dense_side(resolution)
+        extra: list[nn.Module] = []
+        for _ in range(extra_stages(resolution)):
+            extra += [nn.Conv2d(2 * width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width),
+                      nn.LeakyReLU(0.1, True)]
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.1, True),
             nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.1, True),
-            nn.Flatten(),
+            *extra, nn.Flatten(),
             nn.Linear(2 * width * side**2, 16 * width, bias=False), nn.BatchNorm1d(16 * width), nn.LeakyReLU(0.1, True))
         self.feature_dim = 16 * width
 
@@ -125,6 +156,14 @@ class InfoGAN(GenerativeModel):
         for net in (self.G, self.D, self.Q):
             init_dcgan_weights(net)
         self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: InfoGANConfig | None = None) -> Architecture:
+        w, side = (config or InfoGANConfig()).width, dense_side(spec.resolution)
+        sides = doublings(side, spec.resolution)
+        extra = (2 * w,) * extra_stages(spec.resolution)
+        return {"G": Schedule(sides, (2 * w, *extra, w, spec.channels), dense=(16 * w, 2 * w * side**2)),
+                "D.trunk": Schedule(sides[::-1], (spec.channels, w, 2 * w, *extra), dense=(16 * w,))}
 
     @property
     def code_values(self) -> int:

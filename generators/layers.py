@@ -29,18 +29,43 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganbench.generators.architecture import Architecture, Schedule, doublings
+
 LEAKY_SLOPE = 0.2
+
+
+#: Levels, counted back from the image, below the cap of :func:`channel_pyramid`: those of a
+#: 32 px network after its 4x4 level.
+LEVELS_BELOW_CAP = 3
 
 
 def channel_pyramid(width: int, resolution: int, minimum: int = 4) -> list[int]:
     """Channel counts at 4x4, 8x8, ..., ``resolution`` for networks with two 3x3 convolutions per
-    resolution: ``2 * width`` at 4x4, halving with every doubling of the resolution, never below
-    ``minimum``. Each level then costs about what one 4x4 transposed convolution of DCGAN (``4 *
-    width`` channels at 4x4) costs, so variants of one preset train at comparable speed."""
+    resolution, never below ``minimum``: ``2 * width`` at 4x4, halving with every doubling up to
+    32 px; a larger image keeps ``2 * width`` up to an eighth of its side, then halves (64 px: 2w,
+    2w, w, w/2, w/4). This is ProGAN's and StyleGAN's ``min(cap, base / side)`` (ProGAN: cap 512,
+    base 16384; Karras et al. 2018, Table 2) with the cap ``2 * width`` and the base growing with
+    the image so that its last three levels always have ``width``, ``width / 2`` and ``width / 4``
+    channels. At 32 px each level costs about what one 4x4 transposed convolution of DCGAN (``4 *
+    width`` channels at 4x4) costs, so variants of one preset train at comparable speed; from the
+    cap on, each level costs about as much as the next, as in the papers."""
     levels = int(math.log2(resolution)) - 1
     if resolution < 8 or 2 ** (levels + 1) != resolution:
         raise ValueError(f"need a power-of-two resolution >= 8, got {resolution}")
-    return [max(2 * width >> level, minimum) for level in range(levels)]
+    capped = max(1, levels - LEVELS_BELOW_CAP)
+    return [max(2 * width >> max(0, level - capped + 1), minimum) for level in range(levels)]
+
+
+def residual_architecture(channels: int, resolution: int, width: int, attention: int | None) -> Architecture:
+    """The paths of SAGAN's and BigGAN's residual networks: G from 4x4 to the image by one up-block
+    per doubling, D from the image by one down-block per halving and one more block at 4x4,
+    channels from :func:`channel_pyramid`, self-attention after the block whose maps are
+    ``attention`` px (none when None)."""
+    chans = channel_pyramid(width, resolution)
+    sides = doublings(4, resolution)
+    at = (attention,) if attention in sides[1:] else ()
+    return {"G": Schedule(sides, (*chans[:-1], max(chans[-1], channels)), len(chans) - 1, at),
+            "D": Schedule(sides[::-1], (max(chans[-1], channels), *chans[-2::-1]), len(chans), at)}
 
 # ----------------------------------------------------------------------------- spectral norm
 

@@ -10,6 +10,10 @@ Defining components:
 * a linear D output (no sigmoid);
 * DCGAN-style convolutional networks with BatchNorm on images (the shared toy-2D MLPs on
   points), Adam with learning rate 2e-4 and beta1 0.5.
+
+Architecture schedule (:meth:`LSGAN.architecture`): DCGAN's (``ganbench.generators.dcgan``), a
+stage per doubling from 4x4 in G and per halving down to 4x4 in D, channels halving from at
+most ``8 width`` at 4x4.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from dataclasses import dataclass, field
 from ganbench.generators import GENERATORS
 from ganbench.generators.base import DataSpec
 from ganbench.generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
-from ganbench.generators.dcgan import DCGANGenerator
+from ganbench.generators.architecture import Architecture
+from ganbench.generators.dcgan import DCGANGenerator, convolutional_architecture
 from ganbench.generators.layers import init_dcgan_weights
 from ganbench.generators.noise_gan import NoiseGAN
 from ganbench.generators.tricks import TrickHooks, Tricks
@@ -58,3 +63,7 @@ class LSGAN(NoiseGAN):
             init_dcgan_weights(self.G)
             init_dcgan_weights(self.D)
         self.tricks = TrickHooks(c.tricks, "lsgan", spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: LSGANConfig | None = None) -> Architecture:
+        return convolutional_architecture(spec, (config or LSGANConfig()).width)

@@ -12,6 +12,12 @@ Defining components:
 * Adam, learning rate 2e-4, beta1 = 0.5; weights ~ N(0, 0.02).
 
 Trains on the ``edges`` task (:mod:`ganbench.tasks`): Sobel edge map -> image.
+
+Architecture schedule (:meth:`Pix2Pix.architecture`): the paper's U-Net (Appendix 6.1.1) halves
+the image down to 1x1 and doubles it back, ``log2(N)`` levels each way (eight at 256 px:
+C64-C128-C256-C512-C512-C512-C512-C512), channels ``min(2^i width, 8 width)``, dropout on the
+three innermost decoder levels; the discriminator is the 70x70 PatchGAN (C64-C128-C256-C512) from
+64 px, with fewer strided layers below.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.losses import discriminator_loss, generator_loss
-from ganbench.generators.translation_blocks import PatchDiscriminator, TranslationModel, UNetGenerator, frozen, init_normal
+from ganbench.generators.translation_blocks import (PatchDiscriminator, TranslationModel, UNetGenerator, frozen,
+                                                    init_normal, patch_schedule, unet_schedule)
 
 
 @dataclass
@@ -57,6 +65,11 @@ class Pix2Pix(TranslationModel):
         init_normal(self.G)
         init_normal(self.D)
         self._fake: tuple[Batch, torch.Tensor] | None = None
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: Pix2PixConfig | None = None) -> Architecture:
+        width, ch = (config or Pix2PixConfig()).width, spec.channels
+        return {"G": unet_schedule(ch, ch, spec.resolution, width), "D": patch_schedule(2 * ch, spec.resolution, width)}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

@@ -30,6 +30,15 @@ stabilization. Here the trainer's budget is what is fixed, so the first ``growth
 one stabilization per new level, the last being the fade-in of the full resolution; the rest
 trains at full resolution, as the paper's longer final phase does. Sampling always uses the
 full-resolution network.
+
+Architecture schedule (:meth:`ProGAN.architecture`): levels 4x4, 8x8, ..., N, as in the paper's
+Table 2 (nine levels for 1024 px, seven for 256, five for 64): G has a 4x4 block and one block
+of two 3x3 convolutions per doubling, each level its 1x1 ``to_rgb``; D mirrors it with a 1x1
+``from_rgb`` per level and a 4x4 block with minibatch standard deviation. The paper's channels are
+``min(512, 16384 / res)`` at ``res x res``: 512 up to 32x32, then halving with every doubling.
+Here the cap is ``2 width`` and the last three levels have ``width``, ``width / 2`` and ``width
+/ 4`` channels (``ganbench.generators.layers.channel_pyramid``): up to 32 px only 4x4 is capped,
+and each doubling of the image above 32 px adds a capped level at the low-resolution end.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, from_path
 from ganbench.generators.base import Batch, DataSpec, GenerativeModel
 from ganbench.generators.ema import warmup_ema_decay
 from ganbench.generators.layers import LEAKY_SLOPE, EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm, channel_pyramid
@@ -163,6 +173,16 @@ class ProGAN(GenerativeModel):
         self.G = ProGANGenerator(c.z_dim, spec.channels, spec.resolution, c.width)
         self.D = ProGANDiscriminator(spec.channels, spec.resolution, c.width, c.mbstd_group)
         self.init_ema(c.ema_decay)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: ProGANConfig | None = None) -> Architecture:
+        chans = channel_pyramid((config or ProGANConfig()).width, spec.resolution)
+        sides = [4 * 2**level for level in range(len(chans))]
+        generator = [*zip(sides, chans), (spec.resolution, spec.channels)]
+        critic = [(spec.resolution, spec.channels)]
+        critic += [(side, max(chans[level], chans[level - 1])) for level, side in reversed(list(enumerate(sides)))
+                   if level > 0]
+        return {"G": from_path(generator), "D": from_path([*critic, (4, chans[0]), (1, chans[0])])}
 
     def growth(self, batch: Batch) -> tuple[int, float]:
         """(level, alpha) at the batch's point of the training budget."""

@@ -12,6 +12,15 @@ Defining components:
 
 The networks are SNGAN's residual ones (BatchNorm in G only), sized by ``width``. The paper's
 ImageNet model is class-conditional; this is its unconditional form.
+
+Architecture schedule (:meth:`SAGAN.architecture`): as in SNGAN's and the paper's ResNet
+networks, G has one residual up-block per doubling from 4x4 (five for 128 px images) and D one
+residual down-block per halving to 4x4 plus one block there; channels are ``2 width`` at 4x4 and
+halve with each doubling up to 32 px; larger images keep ``2 width`` up to an eighth of their
+side (``ganbench.generators.layers.channel_pyramid``). Self-attention sits
+after the block that reaches a quarter of the image side (at least 8): the 32x32 maps of the
+paper's 128 px networks, where it found attention most useful (Table 1: feat32 and feat64 beat
+feat8 and feat16), 16x16 at 64 px and 64x64 at 256 px.
 """
 
 from __future__ import annotations
@@ -23,8 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture
 from ganbench.generators.base import DataSpec
-from ganbench.generators.layers import ResBlockDown, SelfAttention, apply_spectral_norm, channel_pyramid
+from ganbench.generators.layers import (ResBlockDown, SelfAttention, apply_spectral_norm, channel_pyramid,
+                                       residual_architecture)
 from ganbench.generators.noise_gan import NoiseGAN
 from ganbench.generators.tricks import TrickHooks, Tricks
 
@@ -111,6 +122,11 @@ class SAGANConfig:
     loss: str = "hinge"
 
 
+def attention_side(resolution: int, config: SAGANConfig) -> int:
+    """The side of the maps with self-attention: configured, or a quarter of the image (at least 8)."""
+    return config.attention_resolution or max(resolution // 4, 8)
+
+
 @GENERATORS.register
 class SAGAN(NoiseGAN):
     """Self-attention GAN; attention sits at a quarter of the image resolution (at least 8x8) unless
@@ -126,10 +142,15 @@ class SAGAN(NoiseGAN):
         super().__init__(spec)
         self.config = config or SAGANConfig()
         c = self.config
-        attention = c.attention_resolution or max(spec.resolution // 4, 8)
+        attention = attention_side(spec.resolution, c)
         self.G = SAGANGenerator(c.z_dim, spec.channels, spec.resolution, c.width, attention)
         self.D = SAGANDiscriminator(spec.channels, spec.resolution, c.width, attention)
         self.tricks = TrickHooks(Tricks(), c.loss, spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: SAGANConfig | None = None) -> Architecture:
+        c = config or SAGANConfig()
+        return residual_architecture(spec.channels, spec.resolution, c.width, attention_side(spec.resolution, c))
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

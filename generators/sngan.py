@@ -13,6 +13,12 @@ Defining components:
 * Adam with learning rate 2e-4, betas (0.5, 0.999), one D update per G update.
 
 On toy2d both players are the shared toy-2D MLPs, with spectral norm on every D layer.
+
+Architecture schedule (:meth:`SNGAN.architecture`): Table 3's networks are given for 32 px
+(CIFAR-10: G 4x4x512 -> 8 -> 16 -> 32, D 64-64, 128-128, 256-256 down to 4x4, then 512) and 48
+px (STL-10: the same stages from 6x6): one stage per doubling, channels ``8 width`` at 4x4 and
+halving per doubling towards the image (``width`` 64 is the paper's). Larger images add stages
+at the low-resolution end that keep the paper's 512 (``8 width``) channels.
 """
 
 from __future__ import annotations
@@ -23,10 +29,19 @@ import torch
 from torch import nn
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, Schedule, doublings
 from ganbench.generators.base import DataSpec
-from ganbench.generators.blocks import Discriminator, conv_stages, point_discriminator, point_generator
+from ganbench.generators.blocks import (DCGAN_CHANNEL_CAP, Discriminator, conv_stages, point_discriminator,
+                                       point_generator)
 from ganbench.generators.noise_gan import NoiseGAN
 from ganbench.generators.tricks import TrickHooks, Tricks
+
+
+def sngan_channels(width: int, resolution: int) -> list[int]:
+    """Channels at 4x4, 8x8, ..., ``resolution``: ``width`` at the image, doubling towards 4x4 up
+    to ``8 width``."""
+    stages = conv_stages(resolution)
+    return [min(width * 2 ** (stages - level), DCGAN_CHANNEL_CAP * width) for level in range(stages + 1)]
 
 
 class SNGANGenerator(nn.Module):
@@ -34,15 +49,13 @@ class SNGANGenerator(nn.Module):
 
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int) -> None:
         super().__init__()
-        stages = conv_stages(resolution)
-        self.base = width * 2 ** stages
+        chans = sngan_channels(width, resolution)
+        self.base = chans[0]
         self.dense = nn.Linear(z_dim, 16 * self.base)
         layers: list[nn.Module] = [nn.BatchNorm2d(self.base), nn.ReLU(True)]
-        ch = self.base
-        for _ in range(stages):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
-            ch //= 2
-        layers += [nn.Conv2d(ch, channels, 3, 1, 1), nn.Tanh()]
+        for cin, cout in zip(chans, chans[1:]):
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.BatchNorm2d(cout), nn.ReLU(True)]
+        layers += [nn.Conv2d(chans[-1], channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -54,15 +67,16 @@ class SNGANTrunk(nn.Module):
 
     def __init__(self, in_channels: int, resolution: int, width: int) -> None:
         super().__init__()
+        chans = sngan_channels(width, resolution)[::-1]
         layers: list[nn.Module] = []
-        cin, ch = in_channels, width
-        for _ in range(conv_stages(resolution)):
+        cin = in_channels
+        for ch in chans[:-1]:
             layers += [nn.Conv2d(cin, ch, 3, 1, 1), nn.LeakyReLU(0.1, True),
                        nn.Conv2d(ch, ch, 4, 2, 1), nn.LeakyReLU(0.1, True)]
-            cin, ch = ch, ch * 2
-        layers += [nn.Conv2d(cin, ch, 3, 1, 1), nn.LeakyReLU(0.1, True), nn.Flatten()]
+            cin = ch
+        layers += [nn.Conv2d(cin, chans[-1], 3, 1, 1), nn.LeakyReLU(0.1, True), nn.Flatten()]
         self.net = nn.Sequential(*layers)
-        self.feature_dim = ch * 16
+        self.feature_dim = chans[-1] * 16
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -98,3 +112,10 @@ class SNGAN(NoiseGAN):
             self.D = Discriminator(lambda m: SNGANTrunk(spec.channels * m, spec.resolution, c.width), c.tricks,
                                    spectral=True)
         self.tricks = TrickHooks(c.tricks, "hinge", spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: SNGANConfig | None = None) -> Architecture:
+        chans = sngan_channels((config or SNGANConfig()).width, spec.resolution)
+        sides = doublings(4, spec.resolution)
+        return {"G": Schedule(sides, (*chans[:-1], max(chans[-1], spec.channels))),
+                "D.trunk": Schedule(sides[::-1], (max(chans[-1], spec.channels), *chans[-2::-1]))}

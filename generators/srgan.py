@@ -23,6 +23,13 @@ Defining components:
 
 Trains on the ``super-resolution`` task (:mod:`ganbench.tasks`): x4 bicubic down-sampled image
 (x2 below 32 px) -> image.
+
+Architecture schedule (:meth:`SRGAN.architecture`): the paper's Fig. 4 at every size: G keeps
+the input's size through its 16 residual blocks (``n_blocks``), then one conv + pixel-shuffle x2
+stage per doubling (two for x4); D has eight 3x3 convolutions, 64 to 512 channels (``width`` 64),
+every second of stride 2 (so maps of ``N / 16``), then Dense(1024) and Dense(1). Its first dense
+layer reads the whole ``N / 16`` map, as the paper's reads the 6x6 map of its 96 px crops: its
+weights grow with the pixel count (``8 width x (N / 16)^2 x 16 width``).
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ from torch import nn
 from ganbench.features import ReferenceClassifier
 from ganbench.tasks import sr_factor
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.losses import discriminator_loss, generator_loss
-from ganbench.generators.translation_blocks import SRResNet, TranslationModel, VGGDiscriminator, frozen
+from ganbench.generators.translation_blocks import (SRResNet, TranslationModel, VGGDiscriminator, frozen,
+                                                    srresnet_schedule, vgg_schedule)
 
 
 def classifier_feature_maps(classifier: ReferenceClassifier) -> nn.Module:
@@ -78,6 +87,12 @@ class SRGAN(TranslationModel):
         # Kept out of the module tree: the frozen network is neither trained nor checkpointed.
         self.__dict__["content_network"] = None
         self._fake: tuple[Batch, torch.Tensor] | None = None
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: SRGANConfig | None = None) -> Architecture:
+        c, size = config or SRGANConfig(), spec.resolution
+        return {"G": srresnet_schedule(spec.channels, size, sr_factor(size), c.width, c.n_blocks),
+                "D": vgg_schedule(spec.channels, size, c.width)}
 
     def set_content_network(self, network: nn.Module | ReferenceClassifier) -> None:
         """Freeze ``network`` (a reference classifier, or any module from images in [-1, 1] to

@@ -15,6 +15,11 @@ Defining components:
   (cycle) loss ``|x - G(G(x, c'), c)|_1`` with lambda_rec = 10;
 * five D updates per G update; Adam, learning rate 1e-4, betas (0.5, 0.999).
 
+Architecture schedule (:meth:`StarGAN.architecture`): the paper's Table 4 (128 px) at every
+size: G is two stride-2 halvings, 6 residual blocks (``n_blocks``) and two doublings; D halves
+the image with 4x4 stride-2 convolutions down to 2x2 (six layers at 128 px, 64 to 2048 channels
+for ``width`` 64), then ``src`` keeps the 2x2 map and ``cls`` reads it whole.
+
 Trains on the ``multi-domain`` task (:mod:`ganbench.tasks`): images labelled with one of K
 domains (single-label, as for the paper's RaFD expressions).
 """
@@ -30,9 +35,10 @@ from torch import nn
 
 from ganbench.tasks import domain_count
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, from_path
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.losses import discriminator_loss, generator_loss, gradient_penalty
-from ganbench.generators.translation_blocks import ResnetGenerator, TranslationModel, frozen
+from ganbench.generators.translation_blocks import ResnetGenerator, TranslationModel, frozen, resnet_schedule
 
 LOSS = "wasserstein"
 
@@ -101,6 +107,14 @@ class StarGAN(TranslationModel):
         self.num_domains = domain_count("multi-domain", spec.num_classes)
         self.G = ConditionalGenerator(spec.channels, self.num_domains, c.width, c.n_blocks)
         self.D = StarDiscriminator(spec.channels, spec.resolution, self.num_domains, c.width)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: StarGANConfig | None = None) -> Architecture:
+        c, ch, size = config or StarGANConfig(), spec.channels, spec.resolution
+        levels = int(math.log2(size)) - 1
+        trunk = [(size >> (i + 1), c.width * 2**i) for i in range(levels)]
+        critic = from_path([(size, ch), *trunk, (2, 1), (1, domain_count("multi-domain", spec.num_classes))])
+        return {"G": resnet_schedule(ch, ch, size, c.width, c.n_blocks), "D": critic}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

@@ -20,6 +20,16 @@ Defining components:
 
 Simplifications: bilinear up- and average-pool downsampling instead of FIR filtering, and no
 path length regularization. Latent sizes and channels are sized by ``width``.
+
+Architecture schedule (:meth:`StyleGAN2.architecture`): levels 4x4, 8x8, ..., N, as in the
+paper's Fig. 7: the synthesis network has one 3x3 modulated convolution at 4x4 and two per
+doubling (the first upsampling), each level a ``to_rgb`` whose outputs are summed; D has one
+residual block of two 3x3 convolutions per halving down to 4x4 (``log2(N) - 2`` of them), then
+minibatch standard deviation, a 3x3 convolution and two dense layers. Config F's channels are
+``min(512, 32768 / res)`` (512 up to 64x64, then halving); here the cap is ``2 width`` and the
+last three levels have ``width``, ``width / 2`` and ``width / 4`` channels
+(``ganbench.generators.layers.channel_pyramid``): up to 32 px only 4x4 is capped, and each
+doubling of the image above 32 px adds a capped level at the low-resolution end.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, Schedule, from_path
 from ganbench.generators.base import Batch, DataSpec, GenerativeModel
 from ganbench.generators.ema import warmup_ema_decay
 from ganbench.generators.layers import (LEAKY_SLOPE, EqualizedConv2d, EqualizedLinear, MinibatchStdDev, ModulatedConv2d,
@@ -162,6 +173,13 @@ class StyleGAN2Discriminator(nn.Module):
         return self.final(self.blocks(self.from_rgb(x))).view(-1)
 
 
+def discriminator_schedule(spec: DataSpec, chans: list[int]) -> Schedule:
+    """:class:`StyleGAN2Discriminator`'s path for the channels of :func:`channel_pyramid`."""
+    path = [(spec.resolution, spec.channels)]
+    path += [(4 * 2**level, max(chans[level], chans[level - 1])) for level in range(len(chans) - 1, 0, -1)]
+    return from_path([*path, (4, chans[0])], residual_blocks=len(chans) - 1)
+
+
 @dataclass
 class StyleGAN2Config:
     z_dim: int = 128
@@ -196,6 +214,13 @@ class StyleGAN2(GenerativeModel):
         self.G = self.build_generator()
         self.D = StyleGAN2Discriminator(spec.channels, spec.resolution, c.width, c.mbstd_group)
         self.init_ema(c.ema_decay)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: StyleGAN2Config | None = None) -> Architecture:
+        chans = channel_pyramid((config or cls.config_class()).width, spec.resolution)
+        sides = [4 * 2**level for level in range(len(chans))]
+        return {"G": from_path([(side, max(ch, spec.channels)) for side, ch in zip(sides, chans)]),
+                "D": discriminator_schedule(spec, chans)}
 
     def build_generator(self) -> nn.Module:
         """G: the mapping network and this variant's synthesis network."""

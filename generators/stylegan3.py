@@ -58,6 +58,13 @@ folded into the downsampling ones. The activation magnitudes are tracked on ever
 forward pass of G (the paper's code: in D's pass only). Config R (rotation equivariance: 1x1
 convolutions, radial filters, doubled channels, blurred images for D early in training) is not
 implemented.
+
+Architecture schedule (:meth:`StyleGAN3.architecture`): the layers are given by
+:func:`layer_schedule`; ``num_layers`` counts them up to 32 px, and each doubling of the image
+above 32 px adds one (:func:`synthesis_layers`; 5, 6 and 7 at 64, 128 and 256 px), since it adds
+one octave to the range the cutoff climbs from ``f_c,0 = 2`` to ``s_N / 2``: from 64 px up each
+layer below the critically sampled ones raises the cutoff by at most 1.33 octaves (the paper's
+14 layers raise it by 0.5 to 0.67). D is StyleGAN2's (``ganbench.generators.stylegan2``).
 """
 
 from __future__ import annotations
@@ -71,8 +78,10 @@ from torch import nn
 
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
-from ganbench.generators.layers import LEAKY_SLOPE, EqualizedLinear, ModulatedConv2d
-from ganbench.generators.stylegan2 import MappingNetwork, StyleGAN2, StyleGAN2Config
+from ganbench.generators.architecture import Architecture, from_path
+from ganbench.generators.base import DataSpec
+from ganbench.generators.layers import LEAKY_SLOPE, EqualizedLinear, ModulatedConv2d, channel_pyramid
+from ganbench.generators.stylegan2 import MappingNetwork, StyleGAN2, StyleGAN2Config, discriminator_schedule
 
 FIRST_CUTOFF = 2.0
 FIRST_STOPBAND = 2 ** 2.1
@@ -297,6 +306,14 @@ class StyleGAN3Config(StyleGAN2Config):
     margin: int = 10
 
 
+LAYERS_UP_TO = 32  # the image side up to which ``num_layers`` synthesis layers are used as they are
+
+
+def synthesis_layers(resolution: int, config: StyleGAN3Config) -> int:
+    """``num_layers``, plus one per doubling of the image above 32 px."""
+    return config.num_layers + max(0, round(math.log2(resolution / LAYERS_UP_TO)))
+
+
 class StyleGAN3Generator(nn.Module):
     """StyleGAN2's mapping network and the alias-free synthesis network."""
 
@@ -304,8 +321,8 @@ class StyleGAN3Generator(nn.Module):
         super().__init__()
         c = config
         self.mapping = MappingNetwork(c.z_dim, c.w_dim, c.mapping_layers, c.mapping_lr_mul)
-        self.synthesis = AliasFreeSynthesis(c.w_dim, channels, resolution, c.width, c.num_layers, c.num_critical,
-                                            c.margin)
+        self.synthesis = AliasFreeSynthesis(c.w_dim, channels, resolution, c.width, synthesis_layers(resolution, c),
+                                            c.num_critical, c.margin)
 
     def forward(self, ws: torch.Tensor, generator: torch.Generator | None = None,
                 transform: torch.Tensor | None = None) -> torch.Tensor:
@@ -321,6 +338,14 @@ class StyleGAN3(StyleGAN2):
     paper = "Karras et al., Alias-Free Generative Adversarial Networks"
     year = 2021
     config_class = StyleGAN3Config
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: StyleGAN3Config | None = None) -> Architecture:
+        c = config or StyleGAN3Config()
+        layers = layer_schedule(spec.resolution, c.width, spec.channels, synthesis_layers(spec.resolution, c),
+                                c.num_critical, c.margin)
+        return {"G": from_path([(layers[0].size, layers[0].channels), *((s.size, s.channels) for s in layers)]),
+                "D": discriminator_schedule(spec, channel_pyramid(c.width, spec.resolution))}
 
     def build_generator(self) -> nn.Module:
         return StyleGAN3Generator(self.config, self.spec.channels, self.spec.resolution)

@@ -1,6 +1,8 @@
 """One training loop for every variant.
 
-The loop draws batches from a tensor already on the device, runs ``n_critic`` discriminator
+The loop draws batches from a tensor already on the device (or, for a streamed data set, from
+its cache file through a ``DataLoader`` of ``data_workers`` processes, in the same order:
+``ganbench.streaming``), runs ``n_critic`` discriminator
 updates per generator update, keeps the generator EMA, checkpoints every ``checkpoint_every``
 steps (and resumes from the last checkpoint), stops at the step budget, and ends with status
 ``diverged`` when a loss is not finite. The losses stay on the device and are read every
@@ -22,7 +24,7 @@ its own batches, gradients are averaged, and only the caller on rank 0 passes ``
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ import torch
 from ganbench.data import to_float
 from ganbench.errors import UserError
 from ganbench.runtime import accelerated, autocast, seed_everything
+from ganbench.streaming import BatchOrder, StreamedImages, batch_loader
 from ganbench.generators.base import Batch, GenerativeModel
 from ganbench.generators.distributed import World, current as current_world
 from ganbench.generators.step_losses import LossReader, StepLosses
@@ -50,6 +53,7 @@ class TrainConfig:
     channels_last: bool | None = None
     compile: bool = False
     read_every: int = 10
+    data_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.read_every < 1:
@@ -113,7 +117,41 @@ class DeviceBatches:
         self.position = int(state["position"])
 
 
-def checkpoint_state(model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer], batches: DeviceBatches,
+class StreamedBatches:
+    """:class:`DeviceBatches`' batches, read from a streamed data set's cache file by a
+    ``DataLoader`` (``workers`` processes, pinned memory on CUDA) and moved to ``device``; its
+    state is :class:`DeviceBatches`' too, so a checkpoint resumes on either path."""
+
+    def __init__(self, images: StreamedImages, y: torch.Tensor, batch_size: int, seed: int, workers: int,
+                 device: torch.device, channels_last: bool) -> None:
+        self.images, self.y, self.workers = images, y.to(device), workers
+        self.device, self.channels_last = device, channels_last
+        self.order = BatchOrder(len(images), batch_size, seed)
+        self.loaded: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    def next(self, kind: str, step: int, progress: float = 0.0) -> Batch:
+        """The next batch, images converted to float [-1, 1] on the device."""
+        if self.loaded is None:
+            self.loaded = iter(batch_loader(self.images, self.order, self.workers, self.device.type == "cuda"))
+        index = self.order.next_index()
+        read, images = next(self.loaded)
+        if not torch.equal(read, index):
+            raise RuntimeError("streamed batches came back out of order")
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return Batch(to_float(images), self.y[index.to(self.device)], step, progress=progress)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.order.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.order.load_state_dict(state)
+        self.loaded = None
+
+
+def checkpoint_state(model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
+                     batches: DeviceBatches | StreamedBatches,
                      step: int, elapsed: float, finished: bool) -> dict[str, Any]:
     state = {
         "format": CHECKPOINT_FORMAT,
@@ -166,13 +204,14 @@ def first_divergence(steps: list[StepLosses], world: World, device: torch.device
     return bad
 
 
-def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
+def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Tensor, config: TrainConfig,
           checkpoint: Path | None = None,
           source: torch.Tensor | None = None, source_labels: torch.Tensor | None = None,
           save: Callable[[Path, dict[str, Any]], None] | None = None,
           load: Callable[[Path], dict[str, Any] | None] | None = None,
           on_step: Callable[[int, Mapping[str, float]], None] | None = None) -> TrainOutcome:
-    """Train ``model`` on uint8 images (or float points) ``x`` with labels ``y``.
+    """Train ``model`` on uint8 images (or float points) ``x`` with labels ``y``; ``x`` may be a
+    streamed data set's train split (:class:`ganbench.streaming.StreamedImages`).
 
     Image-to-image variants also get ``source`` images (and their ``source_labels``), batched
     alongside ``x``.
@@ -193,10 +232,15 @@ def train(model: GenerativeModel, x: torch.Tensor, y: torch.Tensor, config: Trai
         compile_networks(model)
     optimizers = model.configure_optimizers()
     world.average_gradients(optimizers)
-    batches = DeviceBatches(_prepare(x, model.spec.kind, device, channels_last), y.to(device),
-                            config.batch_size * model.pack_size, world.seed(config.seed),
-                            source=None if source is None else _prepare(source, "image", device, channels_last),
-                            source_labels=None if source_labels is None else source_labels.to(device))
+    batches: DeviceBatches | StreamedBatches
+    if isinstance(x, StreamedImages):
+        batches = StreamedBatches(x, y, config.batch_size * model.pack_size, world.seed(config.seed),
+                                  config.data_workers, device, channels_last)
+    else:
+        batches = DeviceBatches(_prepare(x, model.spec.kind, device, channels_last), y.to(device),
+                                config.batch_size * model.pack_size, world.seed(config.seed),
+                                source=None if source is None else _prepare(source, "image", device, channels_last),
+                                source_labels=None if source_labels is None else source_labels.to(device))
     step, elapsed = 0, 0.0
     state = world.share(load(checkpoint) if checkpoint is not None and load is not None and checkpoint.exists()
                         else None)

@@ -23,6 +23,7 @@ from torch import nn
 
 from ganbench.data import to_float, to_uint8
 from ganbench.errors import UserError
+from ganbench.generators.architecture import Schedule, from_path
 from ganbench.generators.base import GenerativeModel
 
 Norm = Callable[[int], nn.Module]
@@ -82,6 +83,19 @@ def _log2(resolution: int, minimum: int) -> int:
 # ----------------------------------------------------------------------------- pix2pix
 
 
+def unet_channels(width: int, resolution: int) -> list[int]:
+    """Encoder channels of :class:`UNetGenerator`, one level per halving down to 1x1: C64-C128-C256-C512-C512-..."""
+    return [min(width * 2**i, width * 8) for i in range(_log2(resolution, 4))]
+
+
+def unet_schedule(in_channels: int, out_channels: int, resolution: int, width: int) -> Schedule:
+    """:class:`UNetGenerator`'s path: the image, ``log2(N)`` halvings to 1x1, as many doublings back."""
+    chans = unet_channels(width, resolution)
+    down = [(resolution >> (i + 1), ch) for i, ch in enumerate(chans)]
+    up = [(resolution >> i, chans[i - 1]) for i in range(len(chans) - 1, 0, -1)]
+    return from_path([(resolution, in_channels), *down, *up, (resolution, out_channels)])
+
+
 class UNetGenerator(nn.Module):
     """Encoder C64-C128-C256-C512-... down to 1x1 and a mirrored decoder; decoder level ``i``
     receives the encoder's activation of the same size concatenated to its input (the skips).
@@ -94,8 +108,8 @@ class UNetGenerator(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, resolution: int, width: int = 64,
                  dropout: float = 0.5) -> None:
         super().__init__()
-        levels = _log2(resolution, 4)
-        chans = [min(width * 2**i, width * 8) for i in range(levels)]
+        chans = unet_channels(width, resolution)
+        levels = len(chans)
         self.down = nn.ModuleList()
         for i, ch in enumerate(chans):
             layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2)]
@@ -126,6 +140,23 @@ class UNetGenerator(nn.Module):
         return x
 
 
+def patch_layers(resolution: int) -> int:
+    """PatchGAN's strided layers after the first: the paper's 3 (the 70x70 PatchGAN) from 64 px,
+    fewer below so that the map of a 32 px image stays at least 6x6."""
+    return max(1, min(3, _log2(resolution, 16) - 3))
+
+
+def patch_schedule(in_channels: int, resolution: int, width: int, n_layers: int | None = None) -> Schedule:
+    """:class:`PatchDiscriminator`'s path, down to its map of patch logits."""
+    n_layers = n_layers if n_layers is not None else patch_layers(resolution)
+    side = resolution // 2
+    path = [(resolution, in_channels), (side, width)]
+    for i in range(1, n_layers + 1):
+        side = (side - 2) // (2 if i < n_layers else 1) + 1
+        path.append((side, width * min(2**i, 8)))
+    return from_path([*path, (side - 1, 1)])
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN: a fully convolutional D whose output is a map of logits, one per image patch.
 
@@ -136,7 +167,7 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_channels: int, resolution: int, width: int = 64, norm: Norm = batch_norm,
                  n_layers: int | None = None) -> None:
         super().__init__()
-        n_layers = n_layers if n_layers is not None else max(1, min(3, _log2(resolution, 16) - 3))
+        n_layers = n_layers if n_layers is not None else patch_layers(resolution)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
         ch = width
         for i in range(1, n_layers + 1):
@@ -165,6 +196,15 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
+
+
+def resnet_schedule(in_channels: int, out_channels: int, resolution: int, width: int, n_blocks: int,
+                    n_down: int = 2) -> Schedule:
+    """:class:`ResnetGenerator`'s path: c7s1 at full size, ``n_down`` halvings, the residual blocks,
+    ``n_down`` doublings, c7s1 to the output."""
+    down = [(resolution >> i, width * 2**i) for i in range(n_down + 1)]
+    return from_path([(resolution, in_channels), *down, *down[-2::-1], (resolution, out_channels)],
+                     residual_blocks=n_blocks)
 
 
 class ResnetGenerator(nn.Module):
@@ -246,6 +286,17 @@ class PixelShuffleUpsample(nn.Sequential):
         super().__init__(nn.Conv2d(channels, channels * 4, 3, 1, 1), nn.PixelShuffle(2), nn.PReLU(channels))
 
 
+def srresnet_schedule(channels: int, resolution: int, scale: int, width: int, n_blocks: int) -> Schedule:
+    """:class:`SRResNet`'s path from the ``resolution / scale`` input: the residual trunk, then per x2
+    stage a convolution to ``4 width`` channels and a pixel shuffle."""
+    side = resolution // scale
+    path = [(side, channels), (side, width)]
+    while side < resolution:
+        path += [(side, 4 * width), (2 * side, width)]
+        side *= 2
+    return from_path([*path, (resolution, channels)], residual_blocks=n_blocks)
+
+
 class SRResNet(nn.Module):
     """Conv9-PReLU, ``n_blocks`` residual blocks, Conv3-BN plus a long skip, log2(scale) pixel-shuffle
     x2 stages, Conv9 to C with Tanh."""
@@ -266,6 +317,17 @@ class SRResNet(nn.Module):
         return self.tail(self.upsample(h + self.body(h)))
 
 
+VGG_CONVOLUTIONS = 8
+
+
+def vgg_schedule(channels: int, resolution: int, width: int) -> Schedule:
+    """:class:`VGGDiscriminator`'s path: eight 3x3 convolutions, every second of stride 2, then two dense layers."""
+    path = [(resolution, channels)]
+    for i in range(VGG_CONVOLUTIONS):
+        path.append((resolution >> ((i + 1) // 2), width * 2 ** (i // 2)))
+    return from_path(path, dense=(width * 16, 1))
+
+
 class VGGDiscriminator(nn.Module):
     """Eight 3x3 convolutions, 64 to 512 channels, every second one of stride 2 (BatchNorm after
     the first, LeakyReLU 0.2), then Dense(1024), LeakyReLU and Dense(1) to one logit."""
@@ -275,7 +337,7 @@ class VGGDiscriminator(nn.Module):
         _log2(resolution, 16)
         layers: list[nn.Module] = []
         cin = channels
-        for i in range(8):
+        for i in range(VGG_CONVOLUTIONS):
             cout = width * 2 ** (i // 2)
             layers.append(nn.Conv2d(cin, cout, 3, 1 + i % 2, 1, bias=i == 0))
             if i:

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.generators.architecture import Schedule, from_path
+
 
 def group_count(channels: int, limit: int = 32) -> int:
     """The largest number of GroupNorm groups, at most ``limit``, that divides ``channels``."""
@@ -119,6 +121,37 @@ class Level(nn.Module):
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         return self.attention(self.block(x, temb))
+
+
+def unet_schedule(resolution: int, width: int, channel_mults: tuple[int, ...], num_res_blocks: int,
+                  attention_resolutions: tuple[int, ...], out_channels: int) -> Schedule:
+    """:class:`UNet`'s path from its stem to its output on a ``resolution`` grid: per level
+    ``num_res_blocks`` blocks and a halving, the middle, per level ``num_res_blocks + 1`` blocks
+    fed by the skips (their widest maps are the concatenations) and a doubling, the head."""
+    path, skips, attention = [(resolution, width)], [width], []
+    ch, res = width, resolution
+    for i, mult in enumerate(channel_mults):
+        for _ in range(num_res_blocks):
+            path.append((res, max(ch, width * mult)))
+            ch = width * mult
+            skips.append(ch)
+            attention += [res] if res in attention_resolutions else []
+        if i < len(channel_mults) - 1:
+            res //= 2
+            path.append((res, ch))
+            skips.append(ch)
+    path.append((res, ch))
+    attention.append(res)
+    for i, mult in reversed(list(enumerate(channel_mults))):
+        for _ in range(num_res_blocks + 1):
+            path.append((res, ch + skips.pop()))
+            ch = width * mult
+            attention += [res] if res in attention_resolutions else []
+        if i > 0:
+            res *= 2
+            path.append((res, ch))
+    blocks = len(channel_mults) * (2 * num_res_blocks + 1) + 2
+    return from_path([*path, (res, out_channels)], residual_blocks=blocks, attention=tuple(attention))
 
 
 class UNet(nn.Module):

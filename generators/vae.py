@@ -14,6 +14,12 @@ A non-adversarial reference generator (family ``vae``). Defining components:
 
 Training has no discriminator: ``n_critic = 0`` and each trainer step is one ELBO update (Adam;
 the paper used Adagrad).
+
+Architecture schedule (:meth:`VAE.architecture`): the paper's encoder and decoder are MLPs; here
+they are DCGAN-style convolutional stacks (``ganbench.generators.dcgan``): one 4x4 stride-2
+convolution per halving down to 4x4 in the encoder and one transposed convolution per doubling in
+the decoder, channels halving from at most ``8 width`` at 4x4
+(``ganbench.generators.blocks.dcgan_channels``).
 """
 
 from __future__ import annotations
@@ -26,16 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.generators import GENERATORS
+from ganbench.generators.architecture import Architecture, Schedule
 from ganbench.generators.base import Batch, DataSpec, GenerativeModel
+from ganbench.generators.blocks import conv_trunk_schedule, dcgan_channels
+from ganbench.generators.dcgan import generator_schedule
 
 LIKELIHOODS = ("bernoulli", "gaussian")
-
-
-def _n_blocks(resolution: int) -> int:
-    blocks = int(math.log2(resolution)) - 2
-    if resolution < 8 or 2 ** (blocks + 2) != resolution:
-        raise ValueError(f"the VAE needs a power-of-two resolution >= 8, got {resolution}")
-    return blocks
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -82,10 +84,10 @@ class VAEEncoder(nn.Module):
     def __init__(self, channels: int, resolution: int, width: int, z_dim: int) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        ch_in, ch = channels, width
-        for _ in range(_n_blocks(resolution)):
+        ch_in = channels
+        for ch in dcgan_channels(width, resolution):
             layers += [nn.Conv2d(ch_in, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-            ch_in, ch = ch, ch * 2
+            ch_in = ch
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.head = nn.Linear(ch_in * 16, 2 * z_dim)
 
@@ -99,19 +101,17 @@ class VAEDecoder(nn.Module):
 
     def __init__(self, channels: int, resolution: int, width: int, z_dim: int) -> None:
         super().__init__()
-        blocks = _n_blocks(resolution)
-        self.ch = width * 2 ** (blocks - 1)
-        self.project = nn.Sequential(nn.Linear(z_dim, self.ch * 16), nn.ReLU(True))
+        chans = dcgan_channels(width, resolution)[::-1]
+        self.ch = chans[0]
+        self.project = nn.Sequential(nn.Linear(z_dim, self.ch * 16), nn.ReLU(True), nn.Unflatten(1, (self.ch, 4, 4)))
         layers: list[nn.Module] = []
-        ch = self.ch
-        for _ in range(blocks - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1), nn.ReLU(True)]
-            ch //= 2
-        layers.append(nn.ConvTranspose2d(ch, channels, 4, 2, 1))
+        for cin, cout in zip(chans, chans[1:]):
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.ReLU(True)]
+        layers.append(nn.ConvTranspose2d(chans[-1], channels, 4, 2, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.project(z).view(len(z), self.ch, 4, 4))
+        return self.net(self.project(z))
 
 
 @dataclass
@@ -143,6 +143,14 @@ class VAE(GenerativeModel):
             raise ValueError(f"unknown likelihood {c.likelihood!r}; expected one of {LIKELIHOODS}")
         self.E = VAEEncoder(spec.channels, spec.resolution, c.width, c.z_dim)
         self.G = VAEDecoder(spec.channels, spec.resolution, c.width, c.z_dim)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: VAEConfig | None = None) -> Architecture:
+        c = config or VAEConfig()
+        encoder = conv_trunk_schedule(spec.channels, spec.resolution, c.width)
+        decoder = generator_schedule(spec.channels, spec.resolution, c.width)
+        return {"E": Schedule(encoder.sides, encoder.channels, dense=(2 * c.z_dim,)),
+                "G": Schedule(decoder.sides, decoder.channels, dense=(16 * decoder.channels[0],))}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         params = list(self.E.parameters()) + list(self.G.parameters())

@@ -10,6 +10,10 @@ Defining components:
 * n_critic = 5 critic updates per generator update;
 * RMSprop with learning rate 5e-5 (no momentum-based optimiser);
 * the DCGAN generator (``ganbench.generators.dcgan``).
+
+Architecture schedule (:meth:`WGAN.architecture`): DCGAN's (``ganbench.generators.dcgan``), a
+stage per doubling from 4x4 in G and per halving down to 4x4 in D, channels halving from at
+most ``8 width`` at 4x4.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import torch
 from ganbench.generators import GENERATORS
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.blocks import ConvTrunk, Discriminator
-from ganbench.generators.dcgan import DCGANGenerator
+from ganbench.generators.architecture import Architecture
+from ganbench.generators.dcgan import DCGANGenerator, convolutional_architecture
 from ganbench.generators.layers import init_dcgan_weights
 from ganbench.generators.losses import clip_weights
 from ganbench.generators.noise_gan import NoiseGAN
@@ -58,6 +63,10 @@ class WGAN(NoiseGAN):
         init_dcgan_weights(self.D)
         clip_weights(self.D, c.clip)
         self.tricks = TrickHooks(c.tricks, "wasserstein", spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: WGANConfig | None = None) -> Architecture:
+        return convolutional_architecture(spec, (config or WGANConfig()).width)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

@@ -9,6 +9,10 @@ Defining components:
 * no BatchNorm in the critic (the penalty is per sample): a DCGAN-style convolutional critic
   without normalisation, or the shared toy-2D maxout critic on points;
 * n_critic = 5, Adam with learning rate 1e-4 and betas (0, 0.9).
+
+Architecture schedule (:meth:`WGANGP.architecture`): DCGAN's (``ganbench.generators.dcgan``), a
+stage per doubling from 4x4 in G and per halving down to 4x4 in D, channels halving from at
+most ``8 width`` at 4x4.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import torch
 from ganbench.generators import GENERATORS
 from ganbench.generators.base import Batch, DataSpec
 from ganbench.generators.blocks import ConvTrunk, Discriminator, point_discriminator, point_generator
-from ganbench.generators.dcgan import DCGANGenerator
+from ganbench.generators.architecture import Architecture
+from ganbench.generators.dcgan import DCGANGenerator, convolutional_architecture
 from ganbench.generators.layers import init_dcgan_weights
 from ganbench.generators.losses import gradient_penalty
 from ganbench.generators.noise_gan import NoiseGAN
@@ -62,6 +67,10 @@ class WGANGP(NoiseGAN):
             init_dcgan_weights(self.G)
             init_dcgan_weights(self.D)
         self.tricks = TrickHooks(c.tricks, "wasserstein", spec, self.G, self.D)
+
+    @classmethod
+    def architecture(cls, spec: DataSpec, config: WGANGPConfig | None = None) -> Architecture:
+        return convolutional_architecture(spec, (config or WGANGPConfig()).width)
 
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         with torch.no_grad():

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from ganbench.leaderboards.formatting import (RANK, header, interval_statement, legend, rank_test_text,
                                               statistics_line)
+from ganbench.leaderboards.sources import RESULTS_FORMAT
 from ganbench.leaderboards.tables import Board, Leaderboard, json_rows
 from ganbench.leaderboards.uncertainty import ALPHA, CONFIDENCE, rank_tests, row_interval
 
@@ -78,13 +80,24 @@ def board_json(index: int, board: Board) -> dict[str, Any]:
     ranking = {"by": board.rank_by, "test": rank_test_text(rank_tests(board.data, board.rank_by)), "alpha": ALPHA,
                "legend": legend(board)} if board.rank_by else None
     return {"table": index, "kind": board.kind, "title": board.title, "subject": board.subject,
-            "protocols": board.protocols, "statistics": statistics_line(board), "confidence": CONFIDENCE,
+            "notice": board.notice, "protocols": board.protocols, "statistics": statistics_line(board), "confidence": CONFIDENCE,
             "intervals": interval_statement(board), "ranking": ranking, "columns": columns, "rows": rows}
 
 
-def results_json(leaderboard: Leaderboard, env: dict[str, Any], records: list[dict[str, Any]]) -> str:
+def record_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documented row fields of each record plus its ``info``, ``created`` and ``ganbench_version``: every
+    field a report needs, so a published ``results.json`` can be read back as a source."""
+    return [row | {"info": record.get("info") or {}, "created": record.get("created"),
+                   "ganbench_version": record.get("ganbench_version")}
+            for row, record in zip(json_rows(records), records)]
+
+
+def results_json(leaderboard: Leaderboard, env: dict[str, Any], records: list[dict[str, Any]],
+                 sources: Sequence[str] = ()) -> str:
     """Environment, every table (values, ``_std``, ``_n``, ``_seed_ci_low`` and ``_seed_ci_high`` per column,
-    ``_boot_ci_low`` and ``_boot_ci_high`` per detection column, ranks), problems and the source records."""
-    document = {"environment": env, "tables": [board_json(i, b) for i, b in enumerate(leaderboard.boards)],
-                "problems": leaderboard.problems, "records": json_rows(records)}
+    ``_boot_ci_low`` and ``_boot_ci_high`` per detection column, ranks, notice), problems, the sources and the
+    records (``format`` 2: every field of each record; see ``ganbench.leaderboards.sources``)."""
+    document = {"format": RESULTS_FORMAT, "environment": env,
+                "tables": [board_json(i, b) for i, b in enumerate(leaderboard.boards)],
+                "problems": leaderboard.problems, "sources": list(sources), "records": record_rows(records)}
     return json.dumps(document, indent=1, default=str, allow_nan=False)

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from ganbench.leaderboards.figures import FigureFile
 from ganbench.leaderboards.formatting import (RANK, cell, column_places, is_missing, label, legend, protocol_fields,
                                               protocol_lines, right_aligned, shown_columns, statistics_line)
-from ganbench.leaderboards.markdown import SECTIONS
+from ganbench.leaderboards.markdown import SECTIONS, problems_title
 from ganbench.leaderboards.tables import Board, Leaderboard
 
 
@@ -42,6 +42,7 @@ class Assets:
     robustness: list[FigureFile] = field(default_factory=list)
     samples: list[SampleGrid] = field(default_factory=list)
     curves: list[FigureFile] = field(default_factory=list)
+    spectra: list[FigureFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class TableView:
     rows: list[Row]
     statistics: str | None = None
     legend: str | None = None
+    notice: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -101,7 +103,8 @@ def is_non_gan(board: Board, row: dict[str, Any]) -> bool:
 
 
 def table_view(board: Board) -> TableView:
-    """The board's title, protocol, statistics, short headers, cells (the best of each column marked) and legend."""
+    """The board's title, notice, protocol, statistics, short headers, cells (the best of each column marked) and
+    legend."""
     columns = shown_columns(board)
     places = column_places(board, columns)
     best = _best_rows(board)
@@ -123,7 +126,8 @@ def table_view(board: Board) -> TableView:
                               badge=column.name == "family" and non_gan))
         rows.append(Row(cells, non_gan))
     return TableView(board.title, protocol_lines(board), protocol_fields(board),
-                     [Head(label(c), right_aligned(c)) for c in columns], rows, statistics_line(board), legend(board))
+                     [Head(label(c), right_aligned(c)) for c in columns], rows, statistics_line(board), legend(board),
+                     board.notice)
 
 
 def environment_items(env: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -146,12 +150,15 @@ def render_page(leaderboard: Leaderboard, env: dict[str, Any], assets: Assets) -
     generators = [(i, b) for i, b in boards if b.kind == "generators"]
     detectors = [b for _, b in boards if b.kind == "detectors"]
     cross = [(i, b) for i, b in boards if b.kind == "cross"]
+    arms_race = [b for _, b in boards if b.kind == "arms_race"]
     present = {"generators": bool(generators), "samples": bool(assets.samples),
                "curves": bool(assets.curves), "detectors": bool(detectors),
-               "cross": bool(cross), "robustness": bool(detectors), "problems": bool(leaderboard.problems)}
+               "cross": bool(cross), "arms_race": bool(arms_race), "robustness": bool(detectors),
+               "problems": bool(leaderboard.problems)}
     titles = {"generators": "Generators", "samples": "Samples",
               "curves": "Training curves", "detectors": "Detectors", "cross": "Cross-generator",
-              "robustness": "Robustness", "problems": "Units that did not finish"}
+              "arms_race": "Arms race",
+              "robustness": "Robustness", "problems": problems_title(leaderboard.problems)}
     sections = {anchor: title for anchor, title in titles.items() if present[anchor]} or {"empty": "No results"}
     return templates().get_template("index.html.j2").render(
         env=env, environment=environment_items(env), sections=sections,
@@ -161,7 +168,8 @@ def render_page(leaderboard: Leaderboard, env: dict[str, Any], assets: Assets) -
         non_gan=any(is_non_gan(b, r) for _, b in generators for r in b.data.to_dict("records")),
         samples=assets.samples, curves=assets.curves,
         detectors=[table_view(b) for b in detectors], roc=assets.roc, generator_roc=assets.generator_roc,
-        calibration=assets.calibration,
+        calibration=assets.calibration, spectra=assets.spectra,
         cross=[(assets.heatmaps.get(i), table_view(b)) for i, b in cross],
+        arms_race=[table_view(b) for b in arms_race],
         robustness=assets.robustness,
         problems=problem_rows(leaderboard.problems))

@@ -21,8 +21,8 @@ def escape(text: str) -> str:
 
 
 def board_markdown(board: Board) -> str:
-    """A section for one table: its title, its protocol and statistics stated once, the table with short
-    headers, then the legend of its rank marks."""
+    """A section for one table: its title, its protocol and statistics stated once, its notice as a quote
+    (smoke-preset rows) right above the table with short headers, then the legend of its rank marks."""
     columns = shown_columns(board)
     heads = [escape(label(c)) for c in columns]
     align = ["---:" if right_aligned(c) else ":---" for c in columns]
@@ -32,6 +32,8 @@ def board_markdown(board: Board) -> str:
         lines += [escape(lead), ""] + [f"- {escape(line)}" for line in groups] + ([""] if groups else [])
     if statistics := statistics_line(board):
         lines += [escape(statistics), ""]
+    if board.notice:
+        lines += [f"> **{escape(board.notice)}**", ""]
     lines += ["| " + " | ".join(heads) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(escape(v) for v in row) + " |" for row in text_rows(board, columns)]
     if marks := legend(board):
@@ -55,7 +57,17 @@ SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds; ranked 
              "[low, high]: the 95% interval the protocol line names. Null check: real vs real; the checks of a table "
              "are judged together (Holm), so a sound detector is not called failed by a 1-in-20 chance."),
             ("cross", "Cross-generator matrices", "Rows: the generator the detector was trained on; columns: the "
-             "generator of the fresh test fakes."))
+             "generator of the fresh test fakes."),
+            ("arms_race", "Arms race", "Each detector trained on the fakes of one generator of the pair and tested on "
+             "the fresh fakes of the same and of the other generator (train → test), AUC with its 95% interval. "
+             "The one-class detector never sees a fake: it is fitted on reals only."))
+
+
+def problems_title(problems: list[dict[str, Any]]) -> str:
+    """The heading of the problems section; it names conflicting records where merged sources disagree."""
+    if any(p["status"] == "conflict" for p in problems):
+        return "Units that did not finish, conflicting records"
+    return "Units that did not finish"
 
 
 def leaderboard_markdown(leaderboard: Leaderboard, env: dict[str, Any]) -> str:
@@ -65,7 +77,7 @@ def leaderboard_markdown(leaderboard: Leaderboard, env: dict[str, Any]) -> str:
         if boards:
             parts += [f"## {title}", "", note, ""] + [board_markdown(b) for b in boards]
     if leaderboard.problems:
-        parts += ["## Units that did not finish", "", "| unit | subject | status | reason |", "|:---|:---|:---|:---|"]
+        parts += [f"## {problems_title(leaderboard.problems)}", "", "| unit | subject | status | reason |", "|:---|:---|:---|:---|"]
         for p in leaderboard.problems:
             subject = " ".join(str(p[k]) for k in ("generator", "train_generator", "detector") if p.get(k))
             parts.append(f"| {escape(p['kind'])} | {escape(subject)} | {escape(p['status'])} | {escape(p['reason'] or '')} |")

@@ -1,27 +1,34 @@
-"""``ganbench leaderboard publish``: every rendering of a run folder's records into one site folder.
+"""``ganbench leaderboard publish``: every rendering of the records of one or more sources (run folders
+and ``results.json`` files of earlier reports, merged by :mod:`ganbench.leaderboards.sources`) into one
+site folder.
 
 The site holds ``leaderboard.md``, ``results.csv``, ``results.json`` and ``index.html`` with its
 PNGs (figures, a copy of each generator's sample grid and its training curves, drawn from the
 curve file its train record names) beside it, so the folder can be opened from disk, zipped, or
-served as is. Every number comes from the stored records and the curve files they name.
+served as is. Every number comes from the stored records and the curve files they name. Sample grids
+and training curves are files of a run folder: they are drawn for the units whose files a run-folder
+source holds, never for records known only from a ``results.json``.
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ganbench.errors import UserError
-from ganbench.store import RunStore, atomic_write_bytes
+from ganbench.store import atomic_write_bytes
+from ganbench.leaderboards.arms_race import with_arms_race
 from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv, results_json
-from ganbench.leaderboards.figures import (calibration_figures, curve_figures, file_name, generator_roc_figures,
-                                           heatmap_figure, robustness_figures, roc_figures, scatter_figure)
+from ganbench.leaderboards.figures import (FigureFile, calibration_figures, curve_figure, curve_files, file_name,
+                                           generator_roc_figures, heatmap_figure, robustness_figures, roc_figures,
+                                           scatter_figure)
 from ganbench.leaderboards.html import Assets, SampleGrid, render_page
 from ganbench.leaderboards.markdown import leaderboard_markdown
+from ganbench.leaderboards.sources import read_sources
+from ganbench.leaderboards.spectra import spectra_figures
 from ganbench.leaderboards.tables import Leaderboard, build_leaderboard, records_frame
 
 FORMATS = ("md", "html", "csv", "json")
@@ -36,29 +43,20 @@ def parse_formats(text: str) -> list[str]:
     return list(dict.fromkeys(formats))
 
 
-def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every verified record of a run folder; corrupt or hand-edited ones are left out, as the
-    runner does (it recomputes them), and named in one warning on stderr."""
-    folder = run_dir / "records"
-    if not folder.is_dir():
-        raise UserError(f"no records in {run_dir} (run `ganbench run --out {run_dir}` first)")
-    bodies, damaged = [], []
-    for path in sorted(folder.glob("*.json")):
-        body = RunStore.read_record_body(path)
-        if body is None:
-            damaged.append(path.name)
-        else:
-            bodies.append(body)
-    if damaged:
-        shown = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
-        sys.stderr.write(f"warning: left out {len(damaged)} damaged or edited record(s) in {folder}: {shown} "
-                         f"(`ganbench run` with the same options recomputes them)\n")
-    return bodies
+def run_file(run_dirs: Sequence[Path], relative: object, suffix: str) -> Path | None:
+    """The file ``relative`` names inside the first run folder that holds it (never a path leading out of it)."""
+    if not isinstance(relative, str):
+        return None
+    for run_dir in run_dirs:
+        root = run_dir.resolve()
+        path = (root / relative).resolve()
+        if path.is_relative_to(root) and path.suffix.lower() == suffix and path.is_file():
+            return path
+    return None
 
 
-def copy_samples(leaderboard: Leaderboard, run_dir: Path, site: Path) -> list[SampleGrid]:
-    """Copy each generator row's sample grid (a PNG inside the run folder) next to the page."""
-    root = run_dir.resolve()
+def copy_samples(leaderboard: Leaderboard, run_dirs: Sequence[Path], site: Path) -> list[SampleGrid]:
+    """Copy each generator row's sample grid (a PNG inside a run folder) next to the page."""
     grids, seen = [], set()
     for board in leaderboard.of_kind("generators"):
         for row in board.data.to_dict("records"):
@@ -66,21 +64,33 @@ def copy_samples(leaderboard: Leaderboard, run_dir: Path, site: Path) -> list[Sa
             if ident in seen:
                 continue
             seen.add(ident)
-            relative = row.get("samples")
-            source = (root / relative).resolve() if isinstance(relative, str) else None
+            source = run_file(run_dirs, row.get("samples"), ".png")
             name = None
-            if source and source.is_relative_to(root) and source.suffix.lower() == ".png" and source.is_file():
+            if source is not None:
                 name = file_name("samples", *ident)
                 shutil.copyfile(source, site / name)
             grids.append(SampleGrid(*map(str, ident), name))
     return grids
 
 
-def build_assets(leaderboard: Leaderboard, records: list[dict[str, Any]], run_dir: Path, site: Path) -> Assets:
+def run_curve_figures(records: list[dict[str, Any]], run_dirs: Sequence[Path], site: Path) -> list[FigureFile]:
+    """One figure per generator (data set, preset; lowest seed) from the curve files the run folders hold."""
+    found: dict[tuple[str, str, str], tuple[int, Path]] = {}
+    for run_dir in run_dirs:
+        for ident, (seed, path) in curve_files(records, run_dir).items():
+            if ident not in found or seed < found[ident][0]:
+                found[ident] = (seed, path)
+    figures = (curve_figure(ident, seed, path, site) for ident, (seed, path) in sorted(found.items()))
+    return [figure for figure in figures if figure is not None]
+
+
+def build_assets(leaderboard: Leaderboard, records: list[dict[str, Any]], run_dirs: Sequence[Path],
+                 site: Path) -> Assets:
     frame = records_frame(records)
     assets = Assets(roc=roc_figures(frame, site), generator_roc=generator_roc_figures(frame, site),
                     calibration=calibration_figures(frame, site), robustness=robustness_figures(frame, site),
-                    samples=copy_samples(leaderboard, run_dir, site), curves=curve_figures(records, run_dir, site))
+                    samples=copy_samples(leaderboard, run_dirs, site),
+                    curves=run_curve_figures(records, run_dirs, site), spectra=spectra_figures(records, run_dirs, site))
     for index, board in enumerate(leaderboard.boards):
         if board.kind == "generators" and (figure := scatter_figure(board, site)) is not None:
             assets.scatter[index] = figure
@@ -89,22 +99,25 @@ def build_assets(leaderboard: Leaderboard, records: list[dict[str, Any]], run_di
     return assets
 
 
-def publish(run_dir: Path, site: Path, formats: Sequence[str] = FORMATS, sort: str | None = None) -> list[Path]:
-    """Write the chosen renderings of ``run_dir``'s records into ``site``; returns the files written."""
-    records = read_records(run_dir)
+def publish(sources: Path | Sequence[Path], site: Path, formats: Sequence[str] = FORMATS,
+            sort: str | None = None) -> list[Path]:
+    """Write the chosen renderings of the records of ``sources`` (run folders, ``results.json`` files) into
+    ``site``; returns the files written."""
+    merged = read_sources([sources] if isinstance(sources, Path) else list(sources))
+    records = merged.records
     if site.exists() and not site.is_dir():
         raise UserError(f"--site {site} exists and is not a folder")
     try:
         site.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create --site {site}: {exc.strerror or exc}") from exc
-    leaderboard = build_leaderboard(records, sort)
+    leaderboard = with_arms_race(build_leaderboard(records, sort, merged.problems), records)
     env = environment(records)
     texts = {
         "md": lambda: leaderboard_markdown(leaderboard, env),
         "csv": lambda: results_csv(leaderboard),
-        "json": lambda: results_json(leaderboard, env, records),
-        "html": lambda: render_page(leaderboard, env, build_assets(leaderboard, records, run_dir, site)),
+        "json": lambda: results_json(leaderboard, env, records, [str(p) for p in merged.sources]),
+        "html": lambda: render_page(leaderboard, env, build_assets(leaderboard, records, merged.run_folders, site)),
     }
     written = []
     for fmt in formats:

@@ -14,6 +14,10 @@ Three tables, each split wherever the protocols of its rows differ (see ``ganben
   together, with Holm's correction;
 * the cross-generator matrix of each detector: AUC, train generator x test generator.
 
+Rows of different data sets or presets never share a table (a budget is part of the protocol), and
+a table of ``smoke``-preset rows carries :data:`SMOKE_NOTICE`: the smoke preset checks that the
+pipeline runs in seconds; its numbers measure nothing.
+
 Every statistic is computed per seed first, then reported as mean, sample std and count over
 seeds, with the 95% t-interval of the mean; a detection record's bootstrap bounds
 (``<metric>_ci_low``, ``<metric>_ci_high``) are averaged like its value, into
@@ -58,6 +62,8 @@ GENERATION_METRICS: dict[str, tuple[str, str | None]] = {
 
 COUNTS = ("classes_covered", "modes_covered")
 RECORD_BOUNDS = {"_ci_low": BOOT_LOW, "_ci_high": BOOT_HIGH}
+SMOKE_PRESET = "smoke"
+SMOKE_NOTICE = "smoke preset: pipeline check, not a result"
 IN_DISTRIBUTION = ("auc", "ap", "balanced_acc", "tpr_at_1fpr", "eer", "ece")
 NULL_P_VALUES = "null_p_values"
 
@@ -93,6 +99,12 @@ class Board:
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     subject: str | None = None
     rank_by: str | None = None
+    presets: tuple[str, ...] = ()
+
+    @property
+    def notice(self) -> str | None:
+        """The warning a rendering shows above the table (smoke-preset rows), if any."""
+        return SMOKE_NOTICE if SMOKE_PRESET in self.presets else None
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -239,9 +251,11 @@ def _bootstrap_bounds(table: pd.DataFrame) -> pd.DataFrame:
 
 def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], columns: list[Column],
             text: list[str]) -> list[Board]:
-    """Split ``merged`` wherever a protocol group's signature differs; keep the columns each part fills."""
+    """Split ``merged`` wherever the data set, the preset or a protocol group's signature differs; keep the
+    columns each part fills."""
     sig_columns = [f"sig_{g}" for g in groups if f"sig_{g}" in merged]
-    signatures = [[v if isinstance(v, str) and v else None for v in row] for row in merged[sig_columns].itertuples(index=False)]
+    signatures = [[f"{dataset}/{preset}", *(v if isinstance(v, str) and v else None for v in sigs)]
+                  for dataset, preset, *sigs in merged[["dataset", "preset", *sig_columns]].itertuples(index=False)]
     boards = []
     for members in partition(signatures):
         data = merged.iloc[members].reset_index(drop=True)
@@ -253,7 +267,8 @@ def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], colu
         keep += [c.name + s for c in kept if c.numeric for s in (BOOT_LOW, BOOT_HIGH) if c.name + s in data]
         keep += [t for t in text if t in data and t not in keep]
         data = with_intervals(data[keep], [c.name for c in kept if c.numeric])
-        boards.append(Board(kind, title, kept, data, {g: p for g, p in protocols.items() if p}))
+        presets = tuple(sorted({str(p) for p in data["preset"].dropna()})) if "preset" in data else ()
+        boards.append(Board(kind, title, kept, data, {g: p for g, p in protocols.items() if p}, presets=presets))
     return boards
 
 
@@ -270,12 +285,21 @@ def _quality(ok: pd.DataFrame) -> pd.DataFrame | None:
     return table.merge(seeds, on=by).merge(_protocols(gen, by, "quality"), on=by)
 
 
+# The generator table's detector AUC averages over training cells (a detector trained on one
+# generator, on all of them), whose training sets differ in size by design (train-on-all splits its
+# fakes evenly, rounding down): those sizes do not split that table; the protocol line keeps what
+# the cells share.
+TRAINING_CELL_KEYS = frozenset({"n_train_fake", "n_train_real"})
+
+
 def _detectability(ok: pd.DataFrame) -> pd.DataFrame | None:
     det = ok[(ok.kind == "detection") & (ok.perturbation == "none") & (ok.generator != NULL_GENERATOR)
              & ~ok.detector.map(is_human)]
     if det.empty or "auc" not in det or det.auc.isna().all():
         return None
-    det = det.assign(sig_detection=_sig(det), train_generator=det.train_generator.fillna("-"))
+    cells_agnostic = det["protocol"].map(lambda p: signature({k: v for k, v in (p or {}).items()
+                                                              if k not in TRAINING_CELL_KEYS}) or "")
+    det = det.assign(sig_detection=cells_agnostic, train_generator=det.train_generator.fillna("-"))
     by = GEN_KEYS + ["sig_detection"]
     pairs = _per_seed(det, by + ["detector", "train_generator"], ["auc"])
     per_seed = pairs.groupby(by + ["seed"], sort=False)["auc"].agg(detect_auc_mean="mean", detect_auc_worst="min")
@@ -552,7 +576,7 @@ def cross_boards(frame: pd.DataFrame) -> list[Board]:
             columns.append(Column(test, test, "clean", "higher", with_interval=True))
         data = with_intervals(data, tests)
         boards.append(Board("cross", f"Cross-generator AUC · {detector} · {dataset} / {preset}", columns, data,
-                            {"clean": common(rows.protocol)}, subject=detector))
+                            {"clean": common(rows.protocol)}, subject=detector, presets=(str(preset),)))
     return boards
 
 
@@ -565,10 +589,13 @@ def problems(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in bad[fields].to_dict("records")]
 
 
-def build_leaderboard(records: Iterable[dict[str, Any]], sort: str | None = None) -> Leaderboard:
-    """Every table of a set of records, optionally sorted by one column."""
+def build_leaderboard(records: Iterable[dict[str, Any]], sort: str | None = None,
+                      conflicts: Iterable[dict[str, Any]] = ()) -> Leaderboard:
+    """Every table of a set of records, optionally sorted by one column; ``conflicts`` (records of one unit
+    that disagree, from merged sources) join the problems."""
     frame = records_frame(records)
     if frame.empty:
-        return Leaderboard([], [])
-    board = Leaderboard(generator_boards(frame) + detector_boards(frame) + cross_boards(frame), problems(frame))
+        return Leaderboard([], list(conflicts))
+    board = Leaderboard(generator_boards(frame) + detector_boards(frame) + cross_boards(frame),
+                        problems(frame) + list(conflicts))
     return board.sorted_by(sort) if sort else board

@@ -1,13 +1,14 @@
 """rich renderings of the leaderboard tables for a terminal.
 
-Each table prints as its title, its protocol stated once, then the table with short headers. On a
+Each table prints as its title, its protocol stated once, its notice (a table of smoke-preset rows
+says that it is a pipeline check, not a result), then the table with short headers. On a
 terminal rich fits the table to the window; written to a pipe or a file (where the width is
 unknown) a table keeps its natural width, so no column is ever folded to a few characters a line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -42,11 +43,12 @@ def rich_table(board: Board) -> Table:
 
 
 def board_renderable(board: Board) -> Group:
-    """Title, protocol (column groups indented under it), statistics, table and rank legend of one board."""
+    """Title, protocol (column groups indented under it), statistics, notice, table and rank legend of one board."""
+    notice = [Text(board.notice, style="bold yellow")] if board.notice else []
     lines = [Text(("  " if index else "") + line, style="dim") for index, line in enumerate(protocol_lines(board))]
     above = [Text(text, style="dim") for text in (statistics_line(board),) if text]
     below = [Text(text, style="dim") for text in (legend(board),) if text]
-    return Group(Text(board.title, style="bold"), *lines, *above, rich_table(board), *below)
+    return Group(Text(board.title, style="bold"), *lines, *above, *notice, rich_table(board), *below)
 
 
 def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str] = TABLES) -> None:
@@ -63,9 +65,10 @@ def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str
 
 
 def print_leaderboard(records: list[dict[str, Any]], console: Console, table: str | None = None,
-                      sort: str | None = None) -> None:
-    """Print the tables of ``records`` (all, or one of ``TABLES``), optionally sorted by a column."""
-    leaderboard = build_leaderboard(records, sort)
+                      sort: str | None = None, conflicts: Sequence[dict[str, Any]] = ()) -> None:
+    """Print the tables of ``records`` (all, or one of ``TABLES``), optionally sorted by a column, then the
+    problems (``conflicts``: records of merged sources that disagree)."""
+    leaderboard = build_leaderboard(records, sort, conflicts)
     if not leaderboard.boards and not leaderboard.problems:
         console.print("no records yet")
         return

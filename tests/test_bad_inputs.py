@@ -81,6 +81,16 @@ CASES: dict[str, list[str]] = {
     "folder linking to itself": ["run", "--dataset", "folder:{tmp}/self_link"],
     "folder with a float image": ["run", "--dataset", "folder:{tmp}/float_image"],
     "folder mixing grey and colour": ["run", "--dataset", "folder:{tmp}/grey_and_colour"],
+    "config file that does not exist": ["run", "--config", "{tmp}/missing.toml"],
+    "config file that is not TOML": ["run", "--config", "{tmp}/garbage.npz"],
+    "config with an unknown field": ["run", "--config", "{tmp}/unknown_field.toml"],
+    "set an unknown preset field": ["run", "--set", "preset.nosuch=1"],
+    "set an unknown hyper-parameter": ["run", "--set", "dcgan.nosuch=1"],
+    "set an unknown generator": ["run", "--set", "nosuch.lr=1e-4"],
+    "set without a value": ["run", "--set", "dcgan.lr"],
+    "set a number to text": ["run", "--set", "preset.steps=many"],
+    "train with a negative seed": ["train", "dcgan", "--seed", "-1"],
+    "sample over an existing folder": ["sample", "gan", "--n", "4", "--out", "{tmp}/one_class"],
 }
 
 
@@ -90,6 +100,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "garbage.npz").write_bytes(b"not a zip archive")
     np.savez(tmp / "empty.npz", other=np.zeros(3))
     (tmp / "empty_folder").mkdir()
+    (tmp / "unknown_field.toml").write_text("[preset]\nnosuch = 3\n")
     rng = np.random.default_rng(0)
     np.savez(tmp / "no_images.npz", x_train=np.zeros((0, 8, 8), np.uint8), y_train=np.zeros(0, np.int64))
     np.savez(tmp / "half_labels.npz", x_train=rng.integers(0, 256, (100, 8, 8), dtype=np.uint8),

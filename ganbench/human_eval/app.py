@@ -57,11 +57,13 @@ def check_rater(rater: str) -> str:
 
 
 def resolve_run(out: Path, dataset: str, preset: str | None, seed: int, generators: list[str] | None,
-                resolution: int | None = None) -> tuple[RunConfig, list[str]]:
+                resolution: int | None = None, allow_small: bool = False) -> tuple[RunConfig, list[str]]:
     """The run configuration of ``out`` and the generators to rate.
 
     Without ``preset``, the one preset the run's generators were trained with is used; without
-    ``generators``, every generator trained in the run for that data set, preset and seed.
+    ``generators``, every generator trained in the run for that data set, preset and seed. With
+    ``allow_small`` a data set under the size a run needs is rated with a warning, as ``run
+    --allow-small`` trains on it (``ganbench.data_health``).
     """
     if not (out / "records").is_dir():
         raise UserError(f"no run in {out}: train generators first (`ganbench run --out {out}` "
@@ -82,19 +84,21 @@ def resolve_run(out: Path, dataset: str, preset: str | None, seed: int, generato
     if resolution is not None:
         chosen = chosen.with_overrides(resolution=resolution)
     config = RunConfig(suite=",".join(generators), preset=chosen, dataset=dataset, out=out,
-                       device=torch.device("cpu"), seed=seed, quiet=True)
+                       device=torch.device("cpu"), seed=seed, quiet=True, allow_small=allow_small)
     return config, generators
 
 
 def run_human_eval(config: RunConfig, generators: list[str], n: int, rater: str, port: int,
-                   on_ready: Callable[[str, int, int], None] | None = None) -> HumanEvalOutcome:
+                   on_ready: Callable[[str, int, int], None] | None = None,
+                   console: Console | None = None) -> HumanEvalOutcome:
     """Rate ``n`` images of ``config``'s run as ``rater`` in a browser; records are written at the end.
 
     ``on_ready(url, answered, total)`` is called once the page is being served. A rater whose
-    votes are all in already is not served; their records are (re)written.
+    votes are all in already is not served; their records are (re)written. Warnings about the
+    data set go to ``console`` (none without it).
     """
     rater = check_rater(rater)
-    context = RunContext(config, Console(stderr=True, quiet=True))
+    context = RunContext(config, console or Console(stderr=True, quiet=True))
     item_set = build_item_set(context, generators, n, rater)
     path = votes_path(context.store.root, rater)
     session = RatingSession(item_set, VoteLog(path, rater, item_set))

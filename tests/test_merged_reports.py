@@ -1,0 +1,126 @@
+"""One report from many sources: run folders and results.json files merged by unit, conflicts named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ganbench.cli import app
+from ganbench.errors import UserError
+from ganbench.leaderboards import build_leaderboard
+from ganbench.leaderboards.publish import publish
+from ganbench.leaderboards.sources import read_records, read_results, read_sources
+from ganbench.records import record_from_dict
+from ganbench.store import RunStore, unit_key
+
+
+def variant(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The record of another unit: ``changes`` applied, a new key, and no files of the original run folder."""
+    info = {k: v for k, v in (body.get("info") or {}).items() if k not in ("samples", "curves", "checkpoint", "fakes")}
+    return {**body, **changes, "info": info, "key": unit_key({"of": body["key"], **changes})}
+
+
+def write_run(folder: Path, bodies: list[dict[str, Any]]) -> Path:
+    store = RunStore(folder)
+    for body in bodies:
+        store.write_record(record_from_dict(body), f"{body['kind']}-{body['key']}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sources(smoke_run, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The smoke run (digits); a second run folder of the same units on mnist plus one unit of the smoke run
+    with another FID (a conflict); a results.json published from a third folder (the smoke units, seed 1)."""
+    smoke, result = smoke_run
+    assert result.exit_code == 0, result.output
+    records = read_records(smoke)
+    root = tmp_path_factory.mktemp("merged")
+    generation = next(r for r in records if r["kind"] == "generation")
+    edited = {**generation, "metrics": {**generation["metrics"], "fid": generation["metrics"]["fid"] + 1.0}}
+    mnist = write_run(root / "mnist", [variant(r, dataset="mnist") for r in records] + [edited])
+    seed1 = write_run(root / "seed1", [variant(r, seed=1) for r in records])
+    publish(seed1, root / "earlier", ["json"])
+    return {"smoke": smoke, "mnist": mnist, "results": root / "earlier" / "results.json", "records": records,
+            "generation": generation, "root": root}
+
+
+def board_keys(board) -> set[tuple[str, str]]:
+    return set(zip(board.data["dataset"], board.data["preset"])) if "dataset" in board.data else set()
+
+
+def test_the_merged_report_holds_every_source_and_names_the_conflict(sources: dict[str, Any]) -> None:
+    lines: list[str] = []
+    merged = read_sources([sources["smoke"], sources["mnist"], sources["results"]], lines.append)
+    n = len(sources["records"])
+    assert len(merged.records) == 3 * n  # the conflicting record kept once, from the first source
+    assert merged.run_folders == [sources["smoke"], sources["mnist"]]
+    (conflict,) = merged.conflicts
+    (line,) = lines
+    generation = sources["generation"]
+    assert generation["key"] in line and str(sources["smoke"]) in line and str(sources["mnist"]) in line
+    assert "fid" in line and "(kept)" in line
+    kept = next(r for r in merged.records if r["key"] == generation["key"])
+    assert kept["metrics"]["fid"] == generation["metrics"]["fid"]
+    leaderboard = build_leaderboard(merged.records, conflicts=merged.problems)
+    generators = leaderboard.of_kind("generators")
+    assert sorted(board_keys(b).pop() for b in generators) == [("digits", "smoke"), ("mnist", "smoke")]
+    assert all(len(board_keys(b)) == 1 for b in leaderboard.boards if b.kind != "cross")
+    digits = next(b for b in generators if board_keys(b) == {("digits", "smoke")})
+    assert list(digits.data["seeds"]) == [2]  # seed 0 from the run folder, seed 1 from the results.json
+    fids = [r["metrics"]["fid"] for r in merged.records if r["kind"] == "generation" and r["dataset"] == "digits"]
+    assert digits.data["fid"].iloc[0] == pytest.approx(sum(fids) / 2)
+    assert [p["status"] for p in leaderboard.problems] == ["conflict"]
+
+
+def test_the_cli_merges_and_publishes(sources: dict[str, Any], tmp_path: Path) -> None:
+    cli = CliRunner()
+    args = ["--out", str(sources["smoke"]), "--out", str(sources["mnist"]), str(sources["results"])]
+    shown = cli.invoke(app, ["leaderboard", "show", *args, "--table", "generators"], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    warnings = [line for line in shown.stderr.splitlines() if line.startswith("warning: conflicting records")]
+    assert len(warnings) == 1 and sources["generation"]["key"] in warnings[0]
+    assert shown.stdout.count("Generators") == 2 and "data set mnist" in shown.stdout
+    assert f"generation dcgan: conflict (key {sources['generation']['key']}" in shown.stdout
+    site = tmp_path / "site"
+    published = cli.invoke(app, ["leaderboard", "publish", *args, "--site", str(site)])
+    assert published.exit_code == 0, published.output
+    markdown = (site / "leaderboard.md").read_text()
+    assert "## Units that did not finish, conflicting records" in markdown and "| conflict |" in markdown
+    page = (site / "index.html").read_text()
+    assert page.count('alt="samples of dcgan"') == 1  # only the run folder that holds the grid shows it
+    assert page.count("sample grid not found") == 1  # the mnist units name no file of a run folder
+    document = json.loads((site / "results.json").read_text())
+    assert document["sources"] == [str(sources["smoke"]), str(sources["mnist"]), str(sources["results"])]
+    again = read_sources([site / "results.json"], lambda line: None)
+    assert len(again.records) == 3 * len(sources["records"])
+    assert build_leaderboard(again.records).boards[0].data.equals(build_leaderboard(
+        read_sources([sources["smoke"], sources["mnist"], sources["results"]], lambda line: None).records
+    ).boards[0].data)
+
+
+def test_bad_and_old_results_files(tmp_path: Path, sources: dict[str, Any]) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(UserError, match="not a JSON file"):
+        read_results(broken)
+    (tmp_path / "other.json").write_text(json.dumps({"tables": []}))
+    with pytest.raises(UserError, match="no records list"):
+        read_results(tmp_path / "other.json")
+    (tmp_path / "row.json").write_text(json.dumps({"format": 2, "records": [{"kind": "train"}]}))
+    with pytest.raises(UserError, match="record 0 is not a ganbench record"):
+        read_results(tmp_path / "row.json")
+    document = json.loads(sources["results"].read_text())
+    old = {"records": [{k: v for k, v in r.items() if k not in ("info", "created", "ganbench_version")}
+                       for r in document["records"]]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    lines: list[str] = []
+    assert len(read_results(tmp_path / "old.json", lines.append)) == len(document["records"])
+    assert len(lines) == 1 and "older ganbench" in lines[0]
+    result = CliRunner().invoke(app, ["leaderboard", "show", str(broken), "--out", str(sources["smoke"])])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and "not a JSON file" in result.output
+    twice = CliRunner().invoke(app, ["leaderboard", "show", "--out", str(sources["smoke"]), str(sources["smoke"])])
+    assert twice.exit_code == 2 and "more than once" in twice.output
