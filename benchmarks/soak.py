@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganbench.records import without_wall_clock
+
 ROOT = Path(__file__).resolve().parents[1]
-WALL_CLOCK = ("created", "checksum", "seconds")
 KINDS = {"kill -9": signal.SIGKILL, "SIGINT": signal.SIGINT}
 
 
@@ -52,14 +53,6 @@ def environment() -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("GANBENCH_CACHE", None)
     return env
-
-
-def without_wall_clock(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_wall_clock(v) for k, v in value.items() if k not in WALL_CLOCK and "second" not in k}
-    if isinstance(value, list):
-        return [without_wall_clock(v) for v in value]
-    return value
 
 
 def records(out: Path) -> dict[str, Any]:

@@ -116,15 +116,6 @@ def describe(detector: object) -> dict[str, Any]:
     return dict(method()) if callable(method) else {}
 
 
-def grayscale(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``N,C,H,W`` -> float64 ``N,H,W`` luminance (ITU-R BT.601 weights for RGB)."""
-    x = images.double()
-    if x.shape[1] == 3:
-        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(1, 3, 1, 1)
-        return (x * weights).sum(1)
-    return x.mean(1)
-
-
 def in_chunks(function: Callable[[torch.Tensor], np.ndarray], images: torch.Tensor, chunk: int = 1024) -> np.ndarray:
     """``function`` applied to ``chunk`` images at a time and concatenated: memory flat in ``N``."""
     return np.concatenate([function(images[start : start + chunk]) for start in range(0, max(len(images), 1), chunk)])

@@ -19,7 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ganbench.detectors import DETECTORS
-from ganbench.detectors.base import grayscale, in_chunks
+from ganbench.detectors.base import in_chunks
+from ganbench.spectra import luminance
 from ganbench.detectors.linear_state import load_pipeline_state, pipeline_state
 
 
@@ -47,7 +48,7 @@ def dct2(x: torch.Tensor) -> torch.Tensor:
 
 def log_dct_features(images: torch.Tensor, eps: float = DCTConfig.eps) -> np.ndarray:
     """uint8 ``N,C,H,W`` -> ``N,H*W`` log-magnitude DCT coefficients of the greyscale image."""
-    coefficients = dct2(grayscale(images))
+    coefficients = dct2(luminance(images))
     return torch.log(coefficients.abs() + eps).reshape(len(images), -1).numpy()
 
 

@@ -169,3 +169,17 @@ class ExternalFakesRecord(Record):
     """Stands for a ``--fakes`` set among the test generators; never written to disk."""
 
     KIND: ClassVar[str] = "external"
+
+
+WALL_CLOCK_FIELDS = ("created", "checksum", "seconds")
+
+
+def without_wall_clock(value: Any) -> Any:
+    """A record body less the fields no seed fixes: times, rates per second, the checksum over them
+    (what two runs of one command on one thread count must agree on)."""
+    if isinstance(value, dict):
+        return {k: without_wall_clock(v) for k, v in value.items()
+                if k not in WALL_CLOCK_FIELDS and "second" not in k}
+    if isinstance(value, list):
+        return [without_wall_clock(v) for v in value]
+    return value

@@ -17,18 +17,9 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 from ganbench.features import ClassifierExtractor
 from ganbench.presets import get_preset
+from ganbench.records import without_wall_clock
 from ganbench.store import CACHE_ENV, Damage, DamagedFile, RunStore, load_npz, load_torch, quarantine
 
-WALL_CLOCK = ("created", "checksum", "seconds")
-
-
-def without_wall_clock(value: Any) -> Any:
-    """A record body less the fields no seed fixes: times, rates per second, the checksum over them."""
-    if isinstance(value, dict):
-        return {k: without_wall_clock(v) for k, v in value.items() if k not in WALL_CLOCK and "second" not in k}
-    if isinstance(value, list):
-        return [without_wall_clock(v) for v in value]
-    return value
 
 
 def bodies(out: Path) -> dict[str, Any]:
