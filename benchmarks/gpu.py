@@ -27,12 +27,14 @@ Without CUDA it says so in one line and exits 2; ``--cpu`` runs the same on the 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -54,6 +56,7 @@ from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_ge
 from ganbench.generators.trainer import TrainConfig, train
 from ganbench.generators.translation_blocks import TranslationModel
 
+PROJECT = Path(__file__).resolve().parents[1]
 QUICK_VARIANTS = ("dcgan", "wgan-gp", "sngan", "biggan", "stylegan2", "pix2pix", "vae", "ddpm")
 CPU_QUICK_VARIANTS = ("dcgan", "wgan-gp")
 
@@ -165,21 +168,22 @@ class Bench:
         row: dict[str, Any] = {"variant": name, "resolution": data.resolution}
         try:
             model, x, y, task = self.build(name, data)
-            with warnings.catch_warnings(record=True) as caught:
+            sources: collections.Counter[str] = collections.Counter()
+            with warnings.catch_warnings():
                 warnings.simplefilter("always")
-                start: list[int] = []
+                warnings.showwarning = lambda message, *rest: count_sync(message, sources)
 
                 def on_step(step: int, losses: Mapping[str, float]) -> None:
                     if step == s.warmup:
                         torch.cuda.set_sync_debug_mode("warn")
-                        start.append(len(caught))
 
                 try:
                     train(model, x, y, self.config(s.warmup + s.sync_steps, None), on_step=on_step, **task)
                 finally:
                     torch.cuda.set_sync_debug_mode("default")
-            syncs = sum("synchroniz" in str(w.message) for w in caught[start[0]:])
-            row.update(status="ok", syncs_per_100_steps=100 * syncs / s.sync_steps)
+            syncs = sum(sources.values())
+            row.update(status="ok", syncs_per_100_steps=100 * syncs / s.sync_steps,
+                       sources={where: 100 * n / s.sync_steps for where, n in sources.most_common(3)})
         except Exception as exc:
             row["status"] = failure(exc)
         return row
@@ -256,6 +260,16 @@ class Bench:
         return losses, {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
 
 
+def count_sync(message: Warning | str, sources: collections.Counter[str]) -> None:
+    """Count one synchronising CUDA call under the project line that made it (``file:line``)."""
+    if "synchroniz" not in str(message):
+        return
+    inside = [frame for frame in traceback.extract_stack()
+              if Path(frame.filename).resolve().is_relative_to(PROJECT) and not {"benchmarks", "site-packages"} & set(Path(frame.filename).parts)]
+    where = inside[-1] if inside else None
+    sources[f"{Path(where.filename).name}:{where.lineno}" if where else "outside the project"] += 1
+
+
 @contextmanager
 def deterministic_algorithms() -> Iterator[list[warnings.WarningMessage]]:
     """Deterministic kernels (a warning where there is none), cuDNN without autotuning; restored after."""
@@ -292,6 +306,10 @@ def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str, 
     return "\n".join(lines) + "\n"
 
 
+def sync_sources(sources: Mapping[str, float]) -> str:
+    return ", ".join(f"{where} ({n:.0f})" for where, n in sources.items()) or "-"
+
+
 def header(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
@@ -311,6 +329,9 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> in
     amps = [True, False] if device.type == "cuda" and torch.cuda.is_bf16_supported() else [False]
     result: dict[str, Any] = {**info, "quick": quick, "sizes": asdict(sizes), "training": [], "host_syncs": [],
                               "sampling": [], "features": [], "prdc": None, "determinism": []}
+    def save() -> None:
+        out.write_text(json.dumps(result, indent=1, default=str))
+
     with tempfile.TemporaryDirectory() as folder:
         bench = Bench(device, sizes, Path(folder))
         datasets = [synthetic_data(Path(folder), resolution, max(4 * sizes.batch, 128))
@@ -321,6 +342,7 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> in
                     row, model = bench.training(name, data, amp)
                     result["training"].append(row)
                     print(f"train {name} {data.resolution}px amp={amp}: {row['status']}", file=sys.stderr, flush=True)
+                    save()
                     if model is not None and amp == amps[0] and not isinstance(model, TranslationModel):
                         result["sampling"].append(bench.sampling(name, model))
                     del model
@@ -328,10 +350,13 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> in
                     result["host_syncs"].append(bench.host_syncs(name, data))
                     torch.cuda.empty_cache()
         result["features"] = [row for data in datasets for row in bench.features(data, data is datasets[-1])]
+        save()
         result["prdc"] = bench.prdc()
-        result["determinism"] = [bench.determinism(name, datasets[0]) for name in variants]
+        save()
+        for name in variants:
+            result["determinism"].append(bench.determinism(name, datasets[0]))
+            save()
     print(report(result))
-    out.write_text(json.dumps(result, indent=1, default=str))
     print(f"wrote {out}")
     failed = [row for key in ("training", "host_syncs", "sampling", "determinism") for row in result[key]
               if row["status"] != "ok"]
@@ -347,7 +372,8 @@ def report(result: dict[str, Any]) -> str:
                ("peak MiB", "peak_memory_mib", ",.0f"), ("status", "status", "")]),
         table("Host syncs per 100 training steps (the trainer's own: 10)", result["host_syncs"],
               [("variant", "variant", ""), ("px", "resolution", "d"), ("syncs", "syncs_per_100_steps", ".0f"),
-               ("status", "status", "")]) if result["host_syncs"] else "",
+               ("top sources (per 100 steps)", "sources", sync_sources), ("status", "status", "")])
+        if result["host_syncs"] else "",
         table("Sampling throughput (uint8 on the host)", result["sampling"],
               [("variant", "variant", ""), ("px", "resolution", "d"), ("n", "n", ",d"),
                ("img/s", "images_per_second", rate), ("status", "status", "")]),

@@ -32,6 +32,7 @@ import os
 import pickle
 import urllib.request
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +87,13 @@ class Extracted:
 
 def state_hash(module: nn.Module) -> str:
     """Short sha256 of a module's parameters and buffers: the same weights give the same hash."""
+    return weights_digest(module.state_dict())
+
+
+def weights_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """Short sha256 of a state dict (what ``state_hash`` gives the module holding it)."""
     digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
+    for name, tensor in state.items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:12]

@@ -182,7 +182,12 @@ class DDPM(GenerativeModel):
         self.G = DenoisingNetwork(spec.channels, spec.resolution, c)
         self.schedule = NoiseSchedule(make_betas(c.schedule, c.timesteps))
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+        self.host_ema_updates: int | None = None
         self.init_ema(c.ema_decay)
+
+    def _load_from_state_dict(self, *args: object, **kwargs: object) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self.host_ema_updates = None
 
     @classmethod
     def architecture(cls, spec: DataSpec, config: DDPMConfig | None = None) -> Architecture:
@@ -199,9 +204,13 @@ class DDPM(GenerativeModel):
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """EMA with the decay warmed up as min(decay, (1 + n) / (10 + n)) after n updates."""
-        self.ema_updates += 1
-        n = float(self.ema_updates)
+        """EMA with the decay warmed up as min(decay, (1 + n) / (10 + n)) after n updates (the count
+        kept on the host too, so an update never waits for the GPU)."""
+        if self.host_ema_updates is None:
+            self.host_ema_updates = int(self.ema_updates)
+        self.host_ema_updates += 1
+        self.ema_updates.fill_(self.host_ema_updates)
+        n = float(self.host_ema_updates)
         self.ema_decay = min(self.config.ema_decay, (1 + n) / (10 + n))
         super().update_ema()
 

@@ -99,8 +99,14 @@ class ProGANGenerator(nn.Module):
             previous, h = h, block(h)
         rgb = self.to_rgb[level](h)
         if alpha < 1:
-            rgb = torch.lerp(F.interpolate(self.to_rgb[level - 1](previous), scale_factor=2), rgb, alpha)
+            rgb = fade(F.interpolate(self.to_rgb[level - 1](previous), scale_factor=2), rgb, alpha)
         return rgb
+
+
+def fade(low: torch.Tensor, high: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``(1 - alpha) low + alpha high``, in ``high``'s dtype: under CUDA autocast one path of a
+    fade-in can come out of an operation kept in float32 and the other in bf16."""
+    return torch.lerp(low.to(high.dtype), high, alpha)
 
 
 class ProGANDiscriminator(nn.Module):
@@ -125,7 +131,7 @@ class ProGANDiscriminator(nn.Module):
         if level > 0:
             h = self.blocks[level - 1](h)
             if alpha < 1:
-                h = torch.lerp(self.from_rgb[level - 1](F.avg_pool2d(x, 2)), h, alpha)
+                h = fade(self.from_rgb[level - 1](F.avg_pool2d(x, 2)), h, alpha)
             for block in reversed(self.blocks[: level - 1]):
                 h = block(h)
         return self.final(h).view(-1)
@@ -135,7 +141,7 @@ def real_at(x: torch.Tensor, resolution: int, alpha: float) -> torch.Tensor:
     """Real images at the current resolution; during a fade-in, blended with the level below."""
     x = F.avg_pool2d(x, x.shape[-1] // resolution) if x.shape[-1] != resolution else x
     if alpha < 1:
-        x = torch.lerp(F.interpolate(F.avg_pool2d(x, 2), scale_factor=2), x, alpha)
+        x = fade(F.interpolate(F.avg_pool2d(x, 2), scale_factor=2), x, alpha)
     return x
 
 

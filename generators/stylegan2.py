@@ -248,7 +248,7 @@ class StyleGAN2(GenerativeModel):
         w = network.mapping(self.noise(n, generator))
         ws = w[:, None].repeat(1, num_ws, 1)
         cutoff = num_ws
-        draws = torch.rand(2, generator=generator, device=self.device)
+        draws = torch.rand(2, generator=generator, device=generator.device if generator is not None else "cpu")
         if float(draws[0]) < mixing:
             cutoff = 1 + int(float(draws[1]) * (num_ws - 1))
             ws[:, cutoff:] = network.mapping(self.noise(n, generator))[:, None]

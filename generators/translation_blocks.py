@@ -245,15 +245,24 @@ class HistoryPool(nn.Module):
         self.size = size
         self.register_buffer("images", torch.zeros(size, *shape))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self.host_filled: int | None = None
+
+    def _load_from_state_dict(self, *args: object, **kwargs: object) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self.host_filled = None
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
+        """The images D sees for this batch. The choices are drawn on the host and the fill count
+        kept there too (read from the buffer once), so a query never waits for the GPU."""
         if self.size == 0:
             return images
+        if self.host_filled is None:
+            self.host_filled = int(self.filled)
         out = []
         for image in images.detach():
-            if int(self.filled) < self.size:
-                self.images[int(self.filled)] = image
-                self.filled += 1
+            if self.host_filled < self.size:
+                self.images[self.host_filled] = image
+                self.host_filled += 1
                 out.append(image)
             elif torch.rand(()) < 0.5:
                 i = int(torch.randint(0, self.size, ()))
@@ -261,6 +270,7 @@ class HistoryPool(nn.Module):
                 self.images[i] = image
             else:
                 out.append(image)
+        self.filled.fill_(self.host_filled)
         return torch.stack(out)
 
 

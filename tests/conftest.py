@@ -15,21 +15,14 @@ from ganbench.data import Dataset, load_digits
 from ganbench.store import CACHE_ENV
 from ganbench.generators import DataSpec
 
+# One CPU thread per test process and in the processes it starts, however many workers run the
+# suite: results that depend on the thread count are then the same under `pytest` and `pytest -n 2`.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
+# Tables print at their natural width, as into a pipe (pytest-xdist's workers set COLUMNS=80).
+os.environ.pop("COLUMNS", None)
+DEFAULT_THREADS = torch.get_num_threads()
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-@pytest.fixture(scope="module")
-def module_one_thread() -> Iterator[None]:
-    """One CPU thread for a whole test module of tiny networks, which one thread runs fastest."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture()
-def one_thread(module_one_thread: None) -> None:
-    """One CPU thread for a single test (like a torchrun worker)."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,9 +40,15 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
-    """``ganbench run --suite smoke --preset smoke`` once per test session: (out folder, CLI result)."""
+    """``ganbench run --suite smoke --preset smoke`` once per test session: (out folder, CLI result),
+    at the process's own thread count whichever module asks first (tests compare reruns with it)."""
     out = tmp_path_factory.mktemp("smoke")
-    result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(out), "--quiet"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(DEFAULT_THREADS)
+    try:
+        result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(out), "--quiet"])
+    finally:
+        torch.set_num_threads(threads)
     return out, result
 
 

@@ -20,7 +20,6 @@ SPEC16 = DataSpec("image", 1, 16, 10)
 Z_DIM = 100
 
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 
 
 def build(width: int = 8, **overrides: object) -> GenerativeModel:

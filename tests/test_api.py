@@ -23,8 +23,7 @@ def record_files(run: Path) -> dict[str, tuple[int, bytes]]:
     return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((run / "records").glob("*.json"))}
 
 
-def test_the_examples_run_and_match_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  one_thread: None) -> None:
+def test_the_examples_run_and_match_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The module's examples, verbatim; then ``ganbench train`` with the same options finds every unit the API
     wrote (same keys, nothing recomputed) and ``ganbench sample`` draws the very images ``sample_generator`` does."""
     monkeypatch.chdir(tmp_path)
@@ -65,7 +64,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-def test_evaluate_detector_is_the_detect_command(images: dict[str, Path], one_thread: None) -> None:
+def test_evaluate_detector_is_the_detect_command(images: dict[str, Path]) -> None:
     specs = {name: f"npz:{path}" for name, path in images.items()}
     result = evaluate_detector("spectrum", real=specs["real_test"], fakes={"checker": specs["fake_test"]},
                                train_real=specs["real_train"], train_fakes=specs["fake_train"],
@@ -86,7 +85,7 @@ def test_evaluate_detector_is_the_detect_command(images: dict[str, Path], one_th
     assert result["detector"] == "spectrum"
 
 
-def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path], one_thread: None,
+def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path],
                                                       tmp_path: Path) -> None:
     """A data-set spec and arrays give the numbers of the same images in .npz files; the protocol names them."""
     reals = open_images("digits@test").images

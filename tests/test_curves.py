@@ -34,7 +34,6 @@ def train(out: Path, curves: CurveConfig | None) -> tuple[RunContext, TrainRecor
     return ctx, record
 
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 
 
 @pytest.fixture(scope="module")

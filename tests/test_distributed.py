@@ -55,7 +55,7 @@ def worker(out: Path, dump: Path) -> None:
         standalone_mode=False)
 
 
-def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16, one_thread):
+def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16):
     from ganbench.context import RunConfig, build_generator, training_config
     from ganbench.store import RunStore
     from ganbench.generators import DataSpec

