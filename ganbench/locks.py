@@ -123,6 +123,18 @@ class LockHolder:
         return f"pid {self.pid} on {self.host}" if self.pid is not None else "an unreadable lock file"
 
 
+def this_process() -> dict[str, object]:
+    """Host, pid, pid scope and time of this process, as a lock file names its holder."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "heartbeat": round(time.time(), 3),
+            "pid_scope": _pid_scope()}
+
+
+def gone_from_this_host(holder: LockHolder) -> bool:
+    """Whether ``holder`` was a process of this host (same name, boot and pid namespace) that has ended."""
+    return (holder.pid is not None and holder.host == socket.gethostname()
+            and holder.pid_scope in (None, _pid_scope()) and not _process_alive(holder.pid))
+
+
 class UnitLock:
     """An exclusive, heartbeated lock file for one unit, shared by processes on any host.
 
@@ -187,10 +199,7 @@ class UnitLock:
         return holder, max(time.time() - holder.heartbeat, now - self._seen[1])
 
     def _stale(self, holder: LockHolder, age: float) -> bool:
-        if age > self.timeout:
-            return True
-        return (holder.pid is not None and holder.host == socket.gethostname()
-                and holder.pid_scope in (None, _pid_scope()) and not _process_alive(holder.pid))
+        return age > self.timeout or gone_from_this_host(holder)
 
     def _names(self, fd: int) -> bool:
         """Whether ``path`` still names the inode open at ``fd``."""
@@ -201,8 +210,7 @@ class UnitLock:
 
     # -- writing our own lock
     def _write(self, fd: int) -> None:
-        body = {"host": socket.gethostname(), "pid": os.getpid(), "unit": self.label, "started": self._started,
-                "heartbeat": round(time.time(), 3), "token": self._token, "pid_scope": _pid_scope()}
+        body = {**this_process(), "unit": self.label, "started": self._started, "token": self._token}
         data = json.dumps(body).encode().ljust(os.fstat(fd).st_size)
         os.pwrite(fd, data, 0)
         os.fsync(fd)

@@ -7,9 +7,10 @@ an item belongs to the worker that creates its claim file first, so a slow item 
 ResNet-50) does not hold back the items behind it. Workers share the machine's CPU threads
 evenly, and the calling process is one of the workers. Units are written exactly as a serial
 run writes them (the per-unit locks still apply); a last pass in the calling process reads every
-unit back, computes whatever a failed worker left, and returns the summary. Only the wall clock
-differs: each worker has fewer threads, so a unit capped by wall clock (the ``quick`` preset's
-training) can take fewer steps than in a serial run with every thread.
+unit back, computes whatever a failed worker left, and returns the summary. Budgets are steps,
+so a unit gives the records of a serial run with the worker's thread count. A run killed with
+kill -9 leaves its claim folder (``jobs-*``, naming its owner); the next ``--jobs`` run on the
+folder removes those whose owner, a process of this host, is gone.
 
 SIGINT and SIGTERM stop a worker's work item as they stop the main process (its unit's lock
 released, no traceback); an idle or starting worker ignores them (it is spawned with SIGINT
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -39,10 +41,13 @@ from rich.console import Console
 
 from ganbench.context import RunConfig
 from ganbench.errors import Interrupted
+from ganbench.locks import LockHolder, gone_from_this_host, this_process
 from ganbench.runner import SuiteRunner
 from ganbench.units import RunSummary
 
 STAGES = ("generators", "detectors")
+CLAIMS_PREFIX = "jobs-"
+CLAIMS_OWNER = "owner.json"
 
 
 class Claims:
@@ -106,6 +111,19 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def remove_claims_of_killed_runs(root: Path, console: Console) -> None:
+    """Remove the claim folders that ``--jobs`` runs of this host left when they were killed
+    (kill -9 runs no clean-up); a folder whose owner lives, or ran on another host, stays."""
+    for folder in sorted(root.glob(f"{CLAIMS_PREFIX}*")):
+        try:
+            holder = LockHolder.parse((folder / CLAIMS_OWNER).read_bytes(), 0.0)
+        except OSError:
+            continue
+        if gone_from_this_host(holder):
+            shutil.rmtree(folder, ignore_errors=True)
+            console.print(f"removed {folder}, the claim folder of a killed run ({holder.describe()})")
+
+
 def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary:
     """Run the suite with ``jobs`` workers (this process and ``jobs - 1`` spawned ones), then read
     it back in this process. The reference classifier, which the generation units share, is
@@ -120,7 +138,9 @@ def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary
     del runner, context
     all_threads = torch.get_num_threads()
     threads = max(1, all_threads // jobs)
-    claims_root = Path(tempfile.mkdtemp(prefix="jobs-", dir=root))
+    remove_claims_of_killed_runs(root, console)
+    claims_root = Path(tempfile.mkdtemp(prefix=CLAIMS_PREFIX, dir=root))
+    (claims_root / CLAIMS_OWNER).write_text(json.dumps(this_process()))
     computed = 0
     try:
         with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),

@@ -51,6 +51,11 @@ def read_records(run_dir: Path, warn: Callable[[str], None] = _warn) -> list[dic
         shown = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
         warn(f"left out {len(damaged)} damaged or edited record(s) in {folder}: {shown} "
              f"(`ganbench run` with the same options recomputes them)")
+    aside = sorted(path.name for path in folder.glob("*.json.damaged"))
+    if aside:
+        shown = ", ".join(aside[:3]) + (f" and {len(aside) - 3} more" if len(aside) > 3 else "")
+        warn(f"{len(aside)} damaged record(s) in {folder} were moved aside by an earlier run: {shown} "
+             "(kept for inspection)")
     return bodies
 
 

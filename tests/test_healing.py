@@ -78,6 +78,10 @@ def test_every_kind_of_damage_is_named_moved_aside_and_recomputed_to_the_same_re
         assert f"moved aside to {aside.name}" in line and "again" in line
         assert aside.read_bytes() == bytes_written
     assert len(warnings) == len(damaged)
+    listed = CliRunner().invoke(app, ["leaderboard", "show", "--out", str(out)])
+    assert listed.exit_code == 0 and "left out" not in listed.stderr
+    assert "2 damaged record(s)" in listed.stderr and "moved aside by an earlier run" in listed.stderr
+    assert f"{broken.name}.damaged" in listed.stderr and f"{edited.name}.damaged" in listed.stderr
 
     assert bodies(out) == bodies(source)
     weights = RunStore.load_checkpoint(checkpoint)["model"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,7 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from rich.console import Console
+
 from ganbench.cli import app
+from ganbench.locks import this_process
+from ganbench.parallel import CLAIMS_OWNER, CLAIMS_PREFIX, remove_claims_of_killed_runs
 from ganbench.presets import PRESETS, Preset
 from ganbench.planning import shard_of
 from ganbench.store import RunStore
@@ -115,3 +120,21 @@ def test_jobs_write_the_records_of_a_serial_run(tmp_path: Path):
 def test_jobs_below_one_is_one_line(cli, tmp_path: Path):
     result = cli.invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(tmp_path), "--jobs", "0"])
     assert result.exit_code == 2 and "--jobs" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_claim_folders_of_killed_runs_are_removed_and_others_kept(tmp_path: Path):
+    """kill -9 leaves a ``--jobs`` run's claim folder behind; the next run removes it when its
+    owner was a process of this host that has ended, and keeps a live owner's or another host's."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owners = {"dead": {**this_process(), "pid": dead.pid}, "live": this_process(),
+              "elsewhere": {**this_process(), "pid": dead.pid, "host": "another-host"}}
+    for name, owner in owners.items():
+        (tmp_path / f"{CLAIMS_PREFIX}{name}" / "generators").mkdir(parents=True)
+        (tmp_path / f"{CLAIMS_PREFIX}{name}" / CLAIMS_OWNER).write_text(json.dumps(owner))
+    (tmp_path / f"{CLAIMS_PREFIX}unnamed").mkdir()
+    console = Console(record=True, width=200)
+    remove_claims_of_killed_runs(tmp_path, console)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{CLAIMS_PREFIX}{n}" for n in ("elsewhere", "live", "unnamed")]
+    assert console.export_text().strip() == (f"removed {tmp_path / (CLAIMS_PREFIX + 'dead')}, the claim folder of a "
+                                              f"killed run (pid {dead.pid} on {os.uname().nodename})")
