@@ -1,14 +1,16 @@
 """GPU check in one command: training, sampling and feature throughput, PRDC at 50k, determinism.
 
-    python benchmarks/gpu.py [--quick] [--cpu] [--variants dcgan,wgan-gp] [--out gpu-check.json]
+    python benchmarks/gpu.py [--quick] [--cpu] [--variants dcgan,wgan-gp] [--suite-wall-time] [--out gpu-check.json]
 
 On a CUDA machine it prints markdown tables under a line naming the card
 (``torch.cuda.get_device_name``) and the torch, CUDA and cuDNN versions, and writes them as JSON:
 
 1. training: every image variant (``--quick``: one of each kind) through the shared trainer at 32
-   and 64 px on synthetic RGB images, with bf16 autocast (the trainer's CUDA default) and without;
-   images/s (``batch x pack x (n_critic + 1)`` per step, as ``benchmarks/train_step.py``), steps/s
-   and peak memory (``torch.cuda.max_memory_allocated``);
+   and 64 px on synthetic RGB images, plain (float32, contiguous) and in ganbench's own path (the
+   trainer's defaults: on CUDA bf16 autocast and channels_last), and for a few variants at 64 px
+   that path under ``torch.compile``; images/s (``batch x pack x (n_critic + 1)`` per step, as
+   ``benchmarks/train_step.py``), the speed-up over plain, steps/s and peak memory
+   (``torch.cuda.max_memory_allocated``);
 2. host syncs per 100 steps, counted by ``torch.cuda.set_sync_debug_mode``: the trainer reads
    losses every 10 steps (10 per 100), so more means the variant's own step waits for the GPU;
 3. sampling: images/s of ``GenerativeModel.sample`` (uint8 on the host, as the sample unit gets them);
@@ -18,7 +20,9 @@ On a CUDA machine it prints markdown tables under a line naming the card
 6. determinism: each variant trained twice from one seed under
    ``torch.use_deterministic_algorithms`` (``CUBLAS_WORKSPACE_CONFIG=:4096:8``, cuDNN without
    autotuning): whether every step's losses and the final weights are identical, and the
-   operations that have no deterministic kernel (PyTorch warns instead of failing).
+   operations that have no deterministic kernel (PyTorch warns instead of failing);
+7. with ``--suite-wall-time``: the wall time of ``ganbench run --suite all --preset quick`` on the
+   device (a subprocess in a scratch folder, stopped after ``--suite-timeout`` seconds).
 
 Without CUDA it says so in one line and exits 2; ``--cpu`` runs the same on the CPU at tiny sizes
 (8 and 16 px, width 4), which is what the tests run. It exits 1 when a measurement failed.
@@ -31,6 +35,7 @@ import collections
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +57,7 @@ from ganbench.inception import INPUT_SIZE, FIDInceptionV3
 from ganbench.metrics import prdc_from_features
 from ganbench.presets import get_preset
 from ganbench.runtime import configure_backends, seed_everything
+from ganbench.store import CACHE_ENV
 from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_generator
 from ganbench.generators.trainer import TrainConfig, train
 from ganbench.generators.translation_blocks import TranslationModel
@@ -59,6 +65,7 @@ from ganbench.generators.translation_blocks import TranslationModel
 PROJECT = Path(__file__).resolve().parents[1]
 QUICK_VARIANTS = ("dcgan", "wgan-gp", "sngan", "biggan", "stylegan2", "pix2pix", "vae", "ddpm")
 CPU_QUICK_VARIANTS = ("dcgan", "wgan-gp")
+COMPILE_VARIANTS = ("dcgan", "stylegan2", "ddpm")
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,34 @@ def sizes_for(device: torch.device, quick: bool) -> Sizes:
                      feature_images=2000, inception_images=1000, prdc_n=50000, prdc_dim=2048, determinism_steps=10)
     return Sizes((32, 64), standard.width, standard.batch_size, warmup=5, steps=30, sync_steps=100, samples=10000,
                  feature_images=10000, inception_images=5000, prdc_n=50000, prdc_dim=2048, determinism_steps=20)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How the trainer runs: ``None`` leaves a setting to the trainer's device-dependent default."""
+
+    name: str
+    amp: bool | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+
+
+def training_modes(device: torch.device) -> list[Mode]:
+    """Plain float32 eager, the trainer's own path and, on CUDA, that path compiled."""
+    modes = [Mode("plain", amp=False, channels_last=False), Mode("ganbench")]
+    if device.type == "cuda":
+        modes.append(Mode("compiled", compile=True))
+    return modes
+
+
+def with_speedups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with its throughput over the plain mode's for the same variant and size."""
+    plain = {(r["variant"], r["resolution"]): r.get("images_per_second") for r in rows if r["mode"] == "plain"}
+    out = []
+    for row in rows:
+        base, value = plain.get((row["variant"], row["resolution"])), row.get("images_per_second")
+        out.append({**row, "speedup": value / base if base and value else None})
+    return out
 
 
 def synchronize(device: torch.device) -> None:
@@ -133,13 +168,15 @@ class Bench:
             self.content[data.name] = ContentClassifier(data, self.cache, epochs=1, device=self.device).model
         return self.content[data.name]
 
-    def config(self, steps: int, amp: bool | None) -> TrainConfig:
-        return TrainConfig(steps=steps, batch_size=self.sizes.batch, checkpoint_every=10**9, amp=amp)
+    def config(self, steps: int, mode: Mode | None = None) -> TrainConfig:
+        mode = mode or Mode("ganbench")
+        return TrainConfig(steps=steps, batch_size=self.sizes.batch, checkpoint_every=10**9, amp=mode.amp,
+                           channels_last=mode.channels_last, compile=mode.compile)
 
-    def training(self, name: str, data: Dataset, amp: bool) -> tuple[dict[str, Any], GenerativeModel | None]:
-        """Throughput of one variant at one size; the trained model for the sampling check."""
+    def training(self, name: str, data: Dataset, mode: Mode) -> tuple[dict[str, Any], GenerativeModel | None]:
+        """Throughput of one variant at one size in one mode; the trained model for the sampling check."""
         s = self.sizes
-        row: dict[str, Any] = {"variant": name, "resolution": data.resolution, "amp_bf16": amp}
+        row: dict[str, Any] = {"variant": name, "resolution": data.resolution, "mode": mode.name}
         try:
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
@@ -151,7 +188,7 @@ class Bench:
                     synchronize(self.device)
                     marks[step] = time.perf_counter()
 
-            outcome = train(model, x, y, self.config(s.warmup + s.steps, amp), on_step=on_step, **task)
+            outcome = train(model, x, y, self.config(s.warmup + s.steps, mode), on_step=on_step, **task)
             seconds = marks[s.warmup + s.steps] - marks[s.warmup]
             images = s.steps * s.batch * model.pack_size * (model.n_critic + 1)
             row.update(status=outcome.status, images_per_second=images / seconds, steps_per_second=s.steps / seconds,
@@ -178,7 +215,7 @@ class Bench:
                         torch.cuda.set_sync_debug_mode("warn")
 
                 try:
-                    train(model, x, y, self.config(s.warmup + s.sync_steps, None), on_step=on_step, **task)
+                    train(model, x, y, self.config(s.warmup + s.sync_steps), on_step=on_step, **task)
                 finally:
                     torch.cuda.set_sync_debug_mode("default")
             syncs = sum(sources.values())
@@ -255,7 +292,7 @@ class Bench:
     def losses_and_weights(self, name: str, data: Dataset) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
         model, x, y, task = self.build(name, data)
         losses: list[dict[str, float]] = []
-        train(model, x, y, self.config(self.sizes.determinism_steps, None),
+        train(model, x, y, self.config(self.sizes.determinism_steps),
               on_step=lambda step, values: losses.append(dict(values)), **task)
         return losses, {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
 
@@ -320,13 +357,30 @@ def header(device: torch.device) -> dict[str, Any]:
             "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
 
 
-def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> int:
+def suite_wall_time(device: torch.device, timeout: float) -> dict[str, Any]:
+    """Wall time of the quick suite on ``device``, in a scratch folder with its own cache."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-m", "ganbench", "run", "--suite", "all", "--preset", "quick",
+                   "--device", device.type, "--out", str(Path(folder) / "run"), "-q"]
+        env = {**os.environ, "PYTHONPATH": str(PROJECT), CACHE_ENV: str(Path(folder) / "cache")}
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"status": f"stopped after {timeout:.0f} s", "seconds": None}
+        seconds = time.perf_counter() - started
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        return {"status": "ok" if done.returncode == 0 else f"exit {done.returncode}: {last}", "seconds": seconds,
+                "summary": last}
+
+
+def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite_timeout: float | None = None) -> int:
     sizes = sizes_for(device, quick)
     configure_backends(device)
     info = header(device)
     print(f"# ganbench GPU check: {info['device']}, torch {info['torch']}, CUDA {info['cuda']}, "
           f"cuDNN {info['cudnn']}{' (quick)' if quick else ''}\n", flush=True)
-    amps = [True, False] if device.type == "cuda" and torch.cuda.is_bf16_supported() else [False]
+    modes = training_modes(device)
     result: dict[str, Any] = {**info, "quick": quick, "sizes": asdict(sizes), "training": [], "host_syncs": [],
                               "sampling": [], "features": [], "prdc": None, "determinism": []}
     def save() -> None:
@@ -338,12 +392,14 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> in
                     for resolution in sizes.resolutions]
         for data in datasets:
             for name in variants:
-                for amp in amps:
-                    row, model = bench.training(name, data, amp)
+                for mode in modes:
+                    if mode.compile and not (data is datasets[-1] and name in COMPILE_VARIANTS):
+                        continue
+                    row, model = bench.training(name, data, mode)
                     result["training"].append(row)
-                    print(f"train {name} {data.resolution}px amp={amp}: {row['status']}", file=sys.stderr, flush=True)
+                    print(f"train {name} {data.resolution}px {mode.name}: {row['status']}", file=sys.stderr, flush=True)
                     save()
-                    if model is not None and amp == amps[0] and not isinstance(model, TranslationModel):
+                    if model is not None and mode.name == "ganbench" and not isinstance(model, TranslationModel):
                         result["sampling"].append(bench.sampling(name, model))
                     del model
                 if device.type == "cuda":
@@ -356,6 +412,9 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> in
         for name in variants:
             result["determinism"].append(bench.determinism(name, datasets[0]))
             save()
+    if suite_timeout is not None:
+        result["suite"] = suite_wall_time(device, suite_timeout)
+        save()
     print(report(result))
     print(f"wrote {out}")
     failed = [row for key in ("training", "host_syncs", "sampling", "determinism") for row in result[key]
@@ -366,9 +425,10 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path) -> in
 def report(result: dict[str, Any]) -> str:
     prdc = result["prdc"]
     parts = [
-        table("Training throughput", result["training"],
-              [("variant", "variant", ""), ("px", "resolution", "d"), ("bf16", "amp_bf16", ""),
-               ("img/s", "images_per_second", rate), ("steps/s", "steps_per_second", rate),
+        table("Training throughput (plain: float32, contiguous; ganbench: the trainer's defaults, on CUDA "
+              "bf16 autocast and channels_last; compiled: the same under torch.compile)", with_speedups(result["training"]),
+              [("variant", "variant", ""), ("px", "resolution", "d"), ("mode", "mode", ""),
+               ("img/s", "images_per_second", rate), ("x plain", "speedup", ".2f"), ("steps/s", "steps_per_second", rate),
                ("peak MiB", "peak_memory_mib", ",.0f"), ("status", "status", "")]),
         table("Host syncs per 100 training steps (the trainer's own: 10)", result["host_syncs"],
               [("variant", "variant", ""), ("px", "resolution", "d"), ("syncs", "syncs_per_100_steps", ".0f"),
@@ -388,6 +448,10 @@ def report(result: dict[str, Any]) -> str:
                ("same weights", "same_weights", ""), ("ops without a deterministic kernel", "nondeterministic_ops", ""),
                ("status", "status", "")]),
     ]
+    suite = result.get("suite")
+    if suite:
+        took = f"{suite['seconds']:.0f} s" if suite["seconds"] is not None else "not finished"
+        parts.append(f"### Quick suite\n\n`ganbench run --suite all --preset quick`: {took} ({suite['status']})\n")
     return "\n".join(part for part in parts if part)
 
 
@@ -396,6 +460,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one variant of each kind, fewer steps and samples")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU at tiny sizes (no GPU needed)")
     parser.add_argument("--variants", default=None, help="comma list of generators (default: see --quick)")
+    parser.add_argument("--suite-wall-time", action="store_true",
+                        help="also time `ganbench run --suite all --preset quick` on the device")
+    parser.add_argument("--suite-timeout", type=float, default=600.0, help="seconds before that run is stopped")
     parser.add_argument("--out", type=Path, default=Path("gpu-check.json"), help="JSON file to write")
     args = parser.parse_args()
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -415,7 +482,7 @@ def main() -> None:
         variants = [name for name in images if name in (CPU_QUICK_VARIANTS if args.cpu else QUICK_VARIANTS)]
     else:
         variants = images
-    sys.exit(run(device, args.quick, variants, args.out))
+    sys.exit(run(device, args.quick, variants, args.out, args.suite_timeout if args.suite_wall_time else None))
 
 
 if __name__ == "__main__":

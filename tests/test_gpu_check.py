@@ -43,8 +43,8 @@ def test_cpu_check_measures_every_section(gpu_check: ModuleType, tmp_path: Path,
     assert gpu_check.run(torch.device("cpu"), quick=True, variants=["dcgan"], out=out) == 0
     result = json.loads(out.read_text())
     assert result["device"].startswith("CPU") and result["torch"] == torch.__version__
-    assert [(r["resolution"], r["amp_bf16"], r["status"]) for r in result["training"]] == [(8, False, "ok"),
-                                                                                          (16, False, "ok")]
+    assert [(r["resolution"], r["mode"], r["status"]) for r in result["training"]] == [
+        (8, "plain", "ok"), (8, "ganbench", "ok"), (16, "plain", "ok"), (16, "ganbench", "ok")]
     assert all(r["images_per_second"] > 0 and r["steps_per_second"] > 0 for r in result["training"])
     assert [(r["resolution"], r["status"]) for r in result["sampling"]] == [(8, "ok"), (16, "ok")]
     assert [(r["network"], r["resolution"]) for r in result["features"]] == [("classifier", 8), ("classifier", 16),
@@ -54,5 +54,6 @@ def test_cpu_check_measures_every_section(gpu_check: ModuleType, tmp_path: Path,
     assert determinism["status"] == "ok" and determinism["same_losses"] and determinism["same_weights"]
     printed = capsys.readouterr().out
     assert printed.startswith("# ganbench GPU check: CPU")
+    assert "| dcgan | 8 | plain |" in printed and "| 1.00 |" in printed
     for title in ("Training throughput", "Sampling throughput", "Feature throughput", "PRDC (k = 5)", "Determinism"):
         assert f"### {title}" in printed
