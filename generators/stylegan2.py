@@ -242,7 +242,8 @@ class StyleGAN2(GenerativeModel):
     def styles(self, n: int, mixing: float, generator: torch.Generator | None = None,
                network: StyleGAN2Generator | None = None) -> tuple[torch.Tensor, int]:
         """Per-layer latents ``N, num_ws, w_dim`` and the layer where the second latent takes over
-        (``num_ws`` when the batch is not mixed)."""
+        (``num_ws`` when the batch is not mixed). In training the mixing draw is made on the host,
+        so a step never waits for the GPU to read it."""
         network = network or self.G
         num_ws = network.synthesis.num_ws
         w = network.mapping(self.noise(n, generator))
