@@ -27,7 +27,7 @@ from ganbench.leaderboards.figures import (FigureFile, calibration_figures, curv
                                            scatter_figure)
 from ganbench.leaderboards.html import Assets, SampleGrid, render_page
 from ganbench.leaderboards.markdown import leaderboard_markdown
-from ganbench.leaderboards.sources import read_sources
+from ganbench.leaderboards.sources import read_sources, run_file
 from ganbench.leaderboards.spectra import spectra_figures
 from ganbench.leaderboards.tables import Leaderboard, build_leaderboard, records_frame
 
@@ -41,18 +41,6 @@ def parse_formats(text: str) -> list[str]:
     if unknown or not formats:
         raise UserError(f"unknown --format {', '.join(unknown) or repr(text)} (choose from {', '.join(FORMATS)})")
     return list(dict.fromkeys(formats))
-
-
-def run_file(run_dirs: Sequence[Path], relative: object, suffix: str) -> Path | None:
-    """The file ``relative`` names inside the first run folder that holds it (never a path leading out of it)."""
-    if not isinstance(relative, str):
-        return None
-    for run_dir in run_dirs:
-        root = run_dir.resolve()
-        path = (root / relative).resolve()
-        if path.is_relative_to(root) and path.suffix.lower() == suffix and path.is_file():
-            return path
-    return None
 
 
 def copy_samples(leaderboard: Leaderboard, run_dirs: Sequence[Path], site: Path) -> list[SampleGrid]:

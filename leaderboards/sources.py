@@ -184,3 +184,15 @@ def read_sources(paths: Sequence[Path], warn: Callable[[str], None] = _warn) -> 
     for conflict in merged.conflicts:
         warn(conflict.line())
     return merged
+
+
+def run_file(run_dirs: Sequence[Path], relative: object, suffix: str) -> Path | None:
+    """The file ``relative`` names inside the first run folder that holds it (never a path leading out of it)."""
+    if not isinstance(relative, str):
+        return None
+    for run_dir in run_dirs:
+        root = run_dir.resolve()
+        path = (root / relative).resolve()
+        if path.is_relative_to(root) and path.suffix.lower() == suffix and path.is_file():
+            return path
+    return None

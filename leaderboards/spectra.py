@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from ganbench.data import load_dataset
 from ganbench.errors import UserError
 from ganbench.leaderboards.figures import DPI, FigureFile, file_name
+from ganbench.leaderboards.sources import run_file
 from ganbench.spectra import azimuthal_average, ring_frequencies
 from ganbench.store import atomic_write_bytes, read_npz
 
@@ -61,18 +62,6 @@ class Curve:
     log_power: np.ndarray
 
 
-def fakes_file(run_dirs: Sequence[Path], relative: object) -> Path | None:
-    """The ``.npz`` that ``relative`` names inside the first run folder holding it (never a path leading out of it)."""
-    if not isinstance(relative, str):
-        return None
-    for run_dir in run_dirs:
-        root = run_dir.resolve()
-        path = (root / relative).resolve()
-        if path.is_relative_to(root) and path.suffix == ".npz" and path.is_file():
-            return path
-    return None
-
-
 def _unit(record: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(record.get(name) for name in ("generator", "dataset", "preset", "seed"))
 
@@ -86,7 +75,7 @@ def stored_fakes(records: list[dict[str, Any]], run_dirs: Sequence[Path]) -> lis
     for record in records:
         if record.get("kind") != "sample" or record.get("status") != "ok":
             continue
-        if (path := fakes_file(run_dirs, (record.get("info") or {}).get("fakes"))) is None:
+        if (path := run_file(run_dirs, (record.get("info") or {}).get("fakes"), ".npz")) is None:
             continue
         ident = (str(record["generator"]), str(record["dataset"]), str(record["preset"]))
         seed = int(record.get("seed") or 0)
