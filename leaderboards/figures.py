@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,21 +143,30 @@ def _roc_axes(ax: Any, title: str) -> None:
     ax.grid(alpha=0.3)
 
 
+def _auc(row: Any) -> float:
+    return getattr(row, "auc", float("nan"))
+
+
+def _roc_figure(rows: pd.DataFrame, label: Callable[[Any], str], title: str, path: Path) -> None:
+    """One ROC figure: a curve per row (the points in its ``info["roc"]``), labelled by ``label(row)``."""
+    figure = Figure(figsize=(4.8, 4.4), layout="tight")
+    ax = figure.subplots()
+    for row in rows.itertuples(index=False):
+        points = np.asarray(row.info["roc"], dtype=float)
+        ax.plot(points[:, 0], points[:, 1], lw=1.5, label=label(row))
+    _roc_axes(ax, title)
+    _save(figure, path)
+
+
 def roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
     """Per detector (data set, preset, protocol): in-distribution ROC curves of each test generator, lowest seed."""
     det = _in_distribution(_clean_with(frame, "roc"))
     files = []
     for (detector, dataset, preset, sig), rows in det.groupby(DET_KEYS + ["sig_clean"], sort=True):
         rows = rows.sort_values(["generator", "seed"]).drop_duplicates("generator").head(MAX_ROC_CURVES)
-        figure = Figure(figsize=(4.8, 4.4), layout="tight")
-        ax = figure.subplots()
-        for row in rows.itertuples(index=False):
-            points = np.asarray(row.info["roc"], dtype=float)
-            auc = getattr(row, "auc", float("nan"))
-            ax.plot(points[:, 0], points[:, 1], lw=1.5, label=f"{row.generator} (AUC {auc:.3f}, seed {row.seed})")
-        _roc_axes(ax, f"{detector} · {dataset} / {preset}")
         name = file_name("roc", detector, dataset, preset, key=sig)
-        _save(figure, site / name)
+        _roc_figure(rows, lambda row: f"{row.generator} (AUC {_auc(row):.3f}, seed {row.seed})",
+                    f"{detector} · {dataset} / {preset}", site / name)
         files.append(FigureFile(name, f"ROC · {detector} · {dataset} / {preset}",
                                 f"in-distribution ROC curves of {detector}, one per generator"))
     return files
@@ -177,16 +187,13 @@ def generator_roc_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
                                                                 sort=True):
         rows = _train_order(rows.assign(train_generator=rows.train_generator.fillna(rows.generator)))
         rows = rows.drop_duplicates(["detector", "train_generator"]).head(MAX_ROC_CURVES)
-        figure = Figure(figsize=(4.8, 4.4), layout="tight")
-        ax = figure.subplots()
-        for row in rows.itertuples(index=False):
-            points = np.asarray(row.info["roc"], dtype=float)
-            auc = getattr(row, "auc", float("nan"))
+
+        def label(row: Any) -> str:
             trained = "in-dist" if row.train_generator == row.generator else f"trained on {row.train_generator}"
-            ax.plot(points[:, 0], points[:, 1], lw=1.5, label=f"{row.detector} ({trained}, AUC {auc:.3f})")
-        _roc_axes(ax, f"fakes of {generator} · {dataset} / {preset}")
+            return f"{row.detector} ({trained}, AUC {_auc(row):.3f})"
+
         name = file_name("generator_roc", generator, dataset, preset, key=sig)
-        _save(figure, site / name)
+        _roc_figure(rows, label, f"fakes of {generator} · {dataset} / {preset}", site / name)
         files.append(FigureFile(name, f"ROC · fakes of {generator} · {dataset} / {preset}",
                                 f"ROC curves of every detector on the fresh fakes of {generator}"))
     return files
