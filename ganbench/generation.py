@@ -127,7 +127,8 @@ class GenerationUnits:
                                                 if overrides.for_generator(name) else {})}}
             record.info = {"stopped_by": outcome.stopped_by, "losses": outcome.losses,
                            "checkpoint": str(checkpoint.relative_to(ctx.store.root)), **model.describe(),
-                           "device": str(ctx.config.device), "torch": torch.__version__, "data": ctx.data.fingerprint}
+                           "device": str(ctx.config.device), "torch": torch.__version__, "data": ctx.data.fingerprint,
+                           "source_digest": unit.config["source_digest"]}
             if isinstance(model, TranslationModel) and model.needs_reference:
                 record.info["content_network"] = ctx.content_network().protocol()
             if curves is not None:

@@ -28,6 +28,7 @@ from ganbench.errors import Interrupted, UserError
 from ganbench.features import ContentClassifier
 from ganbench.generators import GENERATORS, generator_config
 from ganbench.overrides import Overrides
+from ganbench.source_digest import source_digest
 from ganbench.presets import Preset
 from ganbench.records import Record, new_record
 from ganbench.store import Damage, DamagedFile, RunStore, quarantine, unit_key
@@ -78,11 +79,13 @@ def fake_counts(preset: Preset) -> dict[str, int]:
 
 
 def train_unit(scope: Scope, generator: str) -> Unit:
-    """Training: the variant and its hyper-parameters, so a changed default retrains, and the
+    """Training: the variant, its hyper-parameters and the digest of its source and the training
+    loop's (``ganbench.source_digest``), so a changed default or edited code retrains, and the
     recipe of the content network a variant's loss uses (SRGAN's)."""
     hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind,
                                                           **scope.overrides.for_generator(generator)))
-    config: dict[str, Any] = {"generator": generator, "hyperparameters": hyperparameters}
+    config: dict[str, Any] = {"generator": generator, "hyperparameters": hyperparameters,
+                              "source_digest": source_digest(GENERATORS.get(generator))}
     if getattr(GENERATORS.get(generator), "needs_reference", False):
         config["content_network"] = ContentClassifier.recipe
     return _unit(scope, "train", generator, config)
