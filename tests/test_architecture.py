@@ -23,7 +23,7 @@ CORE = {"errors", "registry", "runtime", "data", "imageio", "inception", "metric
 LAYERS = [
     CORE,
     {"generators", "detectors"},
-    {"suites", "units", "overrides"},
+    {"suites", "units", "overrides", "source_digest"},
     {"context"},
     {"generation", "curves", "detection", "task_measures", "planning", "ranks", "forensics", "forensics_output",
      "outside_data", "folder_metrics", "detector_choice"},
