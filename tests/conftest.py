@@ -17,11 +17,11 @@ from ganbench.generators import DataSpec
 
 # One CPU thread per test process and in the processes it starts, however many workers run the
 # suite: results that depend on the thread count are then the same under `pytest` and `pytest -n 2`.
-os.environ["OMP_NUM_THREADS"] = "1"
-torch.set_num_threads(1)
+TEST_THREADS = 1
+os.environ["OMP_NUM_THREADS"] = str(TEST_THREADS)
+torch.set_num_threads(TEST_THREADS)
 # Tables print at their natural width, as into a pipe (pytest-xdist's workers set COLUMNS=80).
 os.environ.pop("COLUMNS", None)
-DEFAULT_THREADS = torch.get_num_threads()
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -41,10 +41,11 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     """``ganbench run --suite smoke --preset smoke`` once per test session: (out folder, CLI result),
-    at the process's own thread count whichever module asks first (tests compare reruns with it)."""
+    at the tests' thread count even if the module that asks first changed it (tests compare
+    reruns with it)."""
     out = tmp_path_factory.mktemp("smoke")
     threads = torch.get_num_threads()
-    torch.set_num_threads(DEFAULT_THREADS)
+    torch.set_num_threads(TEST_THREADS)
     try:
         result = CliRunner().invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(out), "--quiet"])
     finally:
