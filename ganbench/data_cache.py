@@ -20,7 +20,8 @@ the side, ``skip_bad`` and :data:`CACHE_FORMAT`. It holds
 
 It is built once, decoded by worker processes (:func:`ganbench.folders.read_folder`) straight
 into a memory map in split order, in a temporary folder renamed into place when complete, so a
-crash never leaves a cache that is reused. A cache whose meta does not parse, whose file sizes or
+crash never leaves a cache that is reused. Builds hold a lock (``<digest>.lock``, a
+:class:`ganbench.locks.UnitLock`), so runs that need the same cache at once decode it once. A cache whose meta does not parse, whose file sizes or
 array shapes disagree with its meta, or whose spot digests differ is rebuilt.
 """
 
@@ -32,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +47,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ganbench.data import CacheFile, Dataset, ResizeTo, StreamOptions, content_fingerprint, split_indices
 from ganbench.errors import UserError
 from ganbench.folders import FolderLayout, read_folder, scan_folder
+from ganbench.locks import UnitLock
 
 CACHE_FORMAT = 1
 PROBE_BLOCKS = 16
@@ -215,13 +218,18 @@ def load_streamed_folder(root: Path, side: int, options: StreamOptions, skip_bad
     if not layout.files:
         raise UserError(f"{root}: no image files found")
     folder = options.cache_dir / "data" / cache_digest(layout, side, skip_bad)
-    opened = open_cache(folder)
+    opened, built = open_cache(folder), False
     if opened is None:
-        build_cache(root, layout, side, folder, options, skip_bad, warn)
-        opened = open_cache(folder)
-        if opened is None:
-            raise UserError(f"{folder}: the data cache just written does not read back; check the disk")
-    elif warn is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with UnitLock(folder.parent / f"{folder.name}.lock", label=f"the data cache of {root}",
+                      on_wait=None if options.quiet else lambda line: print(line, file=sys.stderr, flush=True)):
+            opened = open_cache(folder)
+            if opened is None:
+                build_cache(root, layout, side, folder, options, skip_bad, warn)
+                opened, built = open_cache(folder), True
+                if opened is None:
+                    raise UserError(f"{folder}: the data cache just written does not read back; check the disk")
+    if not built and warn is not None:
         for message in opened[0]["warnings"]:
             warn(message)
     meta, arrays = opened

@@ -7,6 +7,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +76,23 @@ def test_streamed_arrays_equal_the_in_memory_ones_and_the_cache_is_reused(
     assert len(built) == 1 and again.cache == streamed.cache
     within = load_dataset(f"folder:{folder}", SIDE, stream=dataclasses.replace(options(tmp_path), budget=1 << 20))
     assert within.data_path == "memory" and within.fingerprint == memory.fingerprint
+
+
+def test_runs_that_need_one_cache_at_once_build_it_once(folder: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    built = counting_builds(monkeypatch)
+    slow = data_cache.build_cache
+
+    def slow_build(*args: object, **kwargs: object) -> None:
+        time.sleep(0.5)  # both loaders are past their first look at the cache before it exists
+        slow(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data_cache, "build_cache", slow_build)
+    with ThreadPoolExecutor(2) as pool:
+        sets = list(pool.map(lambda _: load_dataset(f"folder:{folder}", SIDE, stream=options(tmp_path)), range(2)))
+    assert len(built) == 1 and sets[0].cache == sets[1].cache
+    assert torch.equal(sets[0].x_train, sets[1].x_train)
+    assert not list((tmp_path / "data").glob("*.lock"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "meta"])
