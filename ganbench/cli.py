@@ -347,7 +347,7 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
     """
     import dataclasses
 
-    from ganbench.ranks import DONE_SIGNAL, follow_training
+    from ganbench.ranks import follow_training
     from ganbench.runner import SuiteRunner
     from ganbench.generators import GENERATORS
     from ganbench.generators import distributed
@@ -371,7 +371,7 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
         try:
             records = runner.generation.run_generator(generator)
         finally:
-            world.share(DONE_SIGNAL)
+            world.share(distributed.DONE_SIGNAL)
     finally:
         distributed.shutdown()
     for record in records:

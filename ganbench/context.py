@@ -96,6 +96,16 @@ def build_generator(config: RunConfig, spec: DataSpec, name: str) -> GenerativeM
                             **config.overrides.for_generator(name)).to(config.device)
 
 
+def content_network(config: RunConfig, data: Dataset, spec: DataSpec, cache_dir: Path) -> ContentClassifier:
+    """The content-loss classifier of a run (see :meth:`RunContext.content_network`), trained once
+    into ``cache_dir`` or read from it."""
+    to_model = spec.geometry.to_model
+    canvas = dataclasses.replace(data, x_train=to_model(data.x_train), x_test=to_model(data.x_test))
+    with preserved_rng():
+        return ContentClassifier(canvas, cache_dir, seed=config.seed, epochs=config.preset.classifier_epochs,
+                                 device=config.device)
+
+
 def training_config(config: RunConfig) -> TrainConfig:
     p = config.preset
     max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
@@ -153,13 +163,7 @@ class RunContext:
         model canvas, where the loss sees images, trained with its own recipe and seed, never the
         network of an extractor that scores the run."""
         if self._content_network is None:
-            to_model = self.spec.geometry.to_model
-            canvas = dataclasses.replace(self.data, x_train=to_model(self.data.x_train),
-                                         x_test=to_model(self.data.x_test))
-            with preserved_rng():
-                self._content_network = ContentClassifier(canvas, self.store.cache_dir, seed=self.config.seed,
-                                                          epochs=self.config.preset.classifier_epochs,
-                                                          device=self.config.device)
+            self._content_network = content_network(self.config, self.data, self.spec, self.store.cache_dir)
             self.warn_damage(self._content_network.damaged_cache)
         return self._content_network
 

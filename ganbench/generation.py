@@ -27,12 +27,12 @@ from ganbench.data import Dataset
 from ganbench.errors import UserError
 from ganbench.features import pretrained_extractor
 from ganbench.generators import GenerativeModel
+from ganbench.generators.distributed import TRAIN_SIGNAL
 from ganbench.generators.distributed import current as current_world
 from ganbench.generators.trainer import train
 from ganbench.generators.translation_blocks import TranslationModel
 from ganbench.imageio import save_grid
 from ganbench.quality import QualityConfig, generation_metrics
-from ganbench.ranks import TRAIN_SIGNAL
 from ganbench.runtime import derive_seed, preserved_rng
 from ganbench.records import Record, SampleRecord, TrainRecord
 from ganbench.store import Damage, DamagedFile, load_npz, load_torch, quarantine, write_npz

@@ -27,6 +27,8 @@ from torch import nn
 
 from ganbench.runtime import derive_seed
 
+# what rank 0 shares with the other ranks (``World.share``): a training starts, or the job is done
+TRAIN_SIGNAL, DONE_SIGNAL = "train", "done"
 
 @dataclass(frozen=True)
 class World:

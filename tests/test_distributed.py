@@ -21,7 +21,8 @@ if str(ROOT) not in sys.path:
 
 from ganbench.presets import Preset  # noqa: E402
 
-TINY = Preset("tiny-ddp", resolution=16, steps=12, batch_size=16, width=8,
+# digits at their native 8 px on the 16 px model canvas, as the presets train them
+TINY = Preset("tiny-ddp", steps=12, batch_size=16, width=8,
               checkpoint_every=5, n_eval=100, n_detector_train=60, n_detector_test=40,
               detector_epochs=1, classifier_epochs=1)
 
@@ -55,10 +56,10 @@ def worker(out: Path, dump: Path) -> None:
         standalone_mode=False)
 
 
-def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, digits16):
-    from ganbench.context import RunConfig, build_generator, training_config
+def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path):
+    from ganbench.context import RunConfig, build_generator, run_data, training_config
+    from ganbench.generation import training_inputs
     from ganbench.store import RunStore
-    from ganbench.generators import DataSpec
     from ganbench.generators.trainer import train
 
     out, dump = tmp_path / "run", tmp_path / "dump"
@@ -94,9 +95,10 @@ def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path, d
 
     # rank 1 drew other batches, so two processes do not reproduce the one-process result
     config = RunConfig(suite="dcgan", preset=TINY, out=tmp_path / "single")
-    spec = DataSpec("image", digits16.channels, digits16.resolution, digits16.num_classes)
+    data, spec = run_data(config)
     single = build_generator(config, spec, "dcgan")
-    train(single, digits16.x_train, digits16.y_train, training_config(config))
+    x, y, _ = training_inputs(single, data, lambda: None)
+    train(single, x, y, training_config(config))
     weight = "G.net.0.weight"
     assert not torch.allclose(single.state_dict()[weight], rank0[weight])
 
