@@ -237,7 +237,19 @@ def test_cli_rewrites_records_of_a_finished_rater_and_explains_missing_runs(
     assert result.exit_code == 2 and "--n must be a positive even number" in result.output
     result = cli.invoke(app, ["human-eval", "--out", str(run.out), "--port", "70000"])
     assert result.exit_code == 2 and "--port must be between 0 and 65535" in result.output
-    result = cli.invoke(app, ["human-eval", "--out", str(run.out), "--rater", "cy", "--n", str(N), "--port", "0"])
+    urls: queue.Queue[str] = queue.Queue()
+
+    def rate_all() -> None:
+        url = urls.get(timeout=60)
+        state = _state(url)
+        while not state["done"]:
+            state = _vote(url, state["id"], "real")[1]
+
+    helper = threading.Thread(target=rate_all)
+    helper.start()
+    assert run_human_eval(run, ["dcgan"], N, "cli", 0, lambda url, done, total: urls.put(url)).complete
+    helper.join()
+    result = cli.invoke(app, ["human-eval", "--out", str(run.out), "--rater", "cli", "--n", str(N), "--port", "0"])
     assert result.exit_code == 0, result.output
     assert f"{N}/{N} votes (finished)" in result.output and "fooled rate dcgan 1.00" in result.output
 
