@@ -10,6 +10,7 @@ results computed by other code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import inspect
@@ -35,10 +36,12 @@ def _followed(module: ModuleType, home: str) -> bool:
     return name.startswith(GENERATORS_PACKAGE) or name.partition(".")[0] == home != "ganbench"
 
 
-def source_files(cls: type) -> list[Path]:
+@functools.cache
+def source_files(cls: type) -> tuple[Path, ...]:
     """The source files of ``cls``'s module, of the modules it uses in the generators package or
     in its own top-level package (transitively), and of the training loop; sorted. A package's
-    submodules are not followed just for being loaded into its namespace."""
+    submodules are not followed just for being loaded into its namespace. Found once per class
+    (every unit key of a run asks); the digest re-reads a file only when it changes."""
     start = sys.modules[cls.__module__]
     home = start.__name__.partition(".")[0]
     seen: dict[str, ModuleType] = {}
@@ -61,7 +64,7 @@ def source_files(cls: type) -> list[Path]:
             files.add(Path(inspect.getfile(module)).resolve())
         except (TypeError, OSError):
             continue
-    return sorted(files)
+    return tuple(sorted(files))
 
 
 def source_digest(cls: type) -> str:
