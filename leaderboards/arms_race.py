@@ -21,7 +21,7 @@ import pandas as pd
 from ganbench.leaderboards.protocols import common
 from ganbench.leaderboards.tables import (DET_KEYS, Board, Column, Leaderboard, _bootstrap_bounds, _clean, _ok,
                                           _per_seed, _with_bounds, over_seeds, records_frame)
-from ganbench.leaderboards.uncertainty import BOOT_HIGH, BOOT_LOW, with_intervals
+from ganbench.leaderboards.uncertainty import BOOT_HIGH, BOOT_LOW, PROPORTION, with_intervals
 
 DEFAULT_PAIR = ("stylegan2", "stylegan3")
 KIND = "arms_race"
@@ -89,9 +89,10 @@ def arms_race_boards(frame: pd.DataFrame, pair: tuple[str, str] = DEFAULT_PAIR) 
             continue
         columns = [Column("detector", "detector", numeric=False), Column("dataset", "data set", numeric=False),
                    Column("preset", "preset", numeric=False)]
-        columns += [Column(cell_name(train, test), header, "clean", "higher", with_interval=True)
+        columns += [Column(cell_name(train, test), header, "clean", "higher", with_interval=True, limits=PROPORTION)
                     for train, test, header in layout]
-        data = with_intervals(data, [cell_name(train, test) for train, test, _ in layout])
+        cells = [cell_name(train, test) for train, test, _ in layout]
+        data = with_intervals(data, cells, limits=dict.fromkeys(cells, PROPORTION))
         boards.append(Board(KIND, f"Arms race · {pair[0]} vs {pair[1]}", columns, data,
                             {"clean": part.protocol.iloc[0]}, presets=(str(preset),)))
     return boards

@@ -167,7 +167,7 @@ def scope(board: Board) -> list[str]:
 def interval_statement(board: Board) -> str | None:
     """What the ``[low, high]`` in the board's cells are, where its cells show any."""
     kinds = interval_kinds(board.data, [c.name for c in board.columns if c.with_interval])
-    seeds = f"{CONFIDENCE:.0%} t-interval of the mean over seeds"
+    seeds = f"{CONFIDENCE:.0%} t-interval of the mean over seeds (cut to [0, 1])"
     bootstrap = (f"{CONFIDENCE:.0%} bootstrap interval of each evaluation (a cell averaging several shows "
                  "their mean bounds)")
     if kinds == {SEEDS}:
@@ -232,7 +232,8 @@ def statistics_line(board: Board) -> str | None:
     else:
         parts = [f"mean ± std over {_seeds(counts)}"]
         if ranking and not ranking.with_interval:
-            parts.append(f"[{CONFIDENCE:.0%} t-interval of the mean]" + (" (n=1: none)" if min(counts) < 2 else ""))
+            parts.append(f"[{CONFIDENCE:.0%} t-interval of the mean, cut to the metric's range]"
+                         + (" (n=1: none)" if min(counts) < 2 else ""))
     if ranking:
         parts.append(f"rank by {label(ranking)}: {rank_test_text(rank_tests(board.data, ranking.name))}")
     return "Statistics: " + " · ".join(parts)

@@ -28,6 +28,7 @@ of ``ganbench.leaderboards.uncertainty`` cannot tell apart sharing a rank.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -39,8 +40,8 @@ import pandas as pd
 
 from ganbench.errors import UserError
 from ganbench.leaderboards.protocols import common, partition, signature
-from ganbench.leaderboards.uncertainty import (ALPHA, BOOT_HIGH, BOOT_LOW, RANK_COLUMNS, holm_adjusted, ranked,
-                                               with_intervals)
+from ganbench.leaderboards.uncertainty import (ALPHA, BOOT_HIGH, BOOT_LOW, NON_NEGATIVE, PROPORTION, RANK_COLUMNS,
+                                               holm_adjusted, ranked, with_intervals)
 
 ROW_FIELDS = ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
               "status", "reason", "seconds", "metrics")
@@ -61,6 +62,10 @@ GENERATION_METRICS: dict[str, tuple[str, str | None]] = {
 }
 
 COUNTS = ("classes_covered", "modes_covered")
+GENERATION_LIMITS = {
+    **dict.fromkeys(("fid", "class_kl", "mode_kl", "density", "classes_covered", "modes_covered"), NON_NEGATIVE),
+    **dict.fromkeys(("precision", "recall", "coverage", "conditional_accuracy", "code_accuracy"), PROPORTION),
+    "is": (1.0, math.inf), "high_quality": (0.0, 100.0)}
 RECORD_BOUNDS = {"_ci_low": BOOT_LOW, "_ci_high": BOOT_HIGH}
 SMOKE_PRESET = "smoke"
 SMOKE_NOTICE = "smoke preset: pipeline check, not a result"
@@ -73,7 +78,7 @@ class Column:
     """One displayed column; numeric columns hold ``name``, ``name_std``, ``name_n``, ``name_seed_ci_low``
     and ``name_seed_ci_high`` in the data (detection numbers also ``name_boot_ci_low`` and ``name_boot_ci_high``).
     ``interval_of`` names the numeric column whose interval a column shows; ``with_interval`` columns show their
-    own interval in each cell."""
+    own interval in each cell; ``limits`` is the metric's range, which its intervals over seeds do not leave."""
 
     name: str
     label: str
@@ -83,6 +88,7 @@ class Column:
     integer: bool = False
     interval_of: str | None = None
     with_interval: bool = False
+    limits: tuple[float, float] | None = None
 
 
 @dataclass
@@ -266,7 +272,8 @@ def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], colu
         keep = [c.name for c in kept] + [f"{c.name}_{s}" for c in kept if c.numeric for s in ("std", "n")]
         keep += [c.name + s for c in kept if c.numeric for s in (BOOT_LOW, BOOT_HIGH) if c.name + s in data]
         keep += [t for t in text if t in data and t not in keep]
-        data = with_intervals(data[keep], [c.name for c in kept if c.numeric])
+        data = with_intervals(data[keep], [c.name for c in kept if c.numeric],
+                              limits={c.name: c.limits for c in kept if c.limits})
         presets = tuple(sorted({str(p) for p in data["preset"].dropna()})) if "preset" in data else ()
         boards.append(Board(kind, title, kept, data, {g: p for g, p in protocols.items() if p}, presets=presets))
     return boards
@@ -345,7 +352,8 @@ GENERATOR_COLUMNS = [
     Column("generator", "generator", numeric=False), Column("family", "family", numeric=False),
     Column("dataset", "data set", numeric=False), Column("preset", "preset", numeric=False),
     Column("seeds", "seeds", better="higher", integer=True),
-    *[Column(name, label, "quality", better, integer=name in COUNTS) for name, (label, better) in GENERATION_METRICS.items()],
+    *[Column(name, label, "quality", better, integer=name in COUNTS, limits=GENERATION_LIMITS.get(name))
+      for name, (label, better) in GENERATION_METRICS.items()],
     Column("fooled_rate", "humans fooled", "human", "higher"),
     Column("detect_auc_mean", "detector AUC mean", "detection", "lower"),
     Column("detect_auc_worst", "detector AUC worst", "detection", "lower"),
@@ -517,19 +525,19 @@ def _detector_columns(merged: pd.DataFrame) -> list[Column]:
     return [
         Column("detector", "detector", numeric=False), Column("dataset", "data set", numeric=False),
         Column("preset", "preset", numeric=False),
-        Column("in_auc", "in-dist AUC", "clean", "higher", with_interval=True),
-        Column("in_ap", "in-dist AP", "clean", "higher", with_interval=True),
-        Column("in_balanced_acc", "in-dist bal. acc", "clean", "higher", with_interval=True),
-        Column("in_tpr_at_1fpr", "in-dist TPR@1%FPR", "clean", "higher", with_interval=True),
+        Column("in_auc", "in-dist AUC", "clean", "higher", with_interval=True, limits=PROPORTION),
+        Column("in_ap", "in-dist AP", "clean", "higher", with_interval=True, limits=PROPORTION),
+        Column("in_balanced_acc", "in-dist bal. acc", "clean", "higher", with_interval=True, limits=PROPORTION),
+        Column("in_tpr_at_1fpr", "in-dist TPR@1%FPR", "clean", "higher", with_interval=True, limits=PROPORTION),
         Column("in_eer", "in-dist EER", "clean", "lower"), Column("in_ece", "in-dist ECE", "clean", "lower"),
         Column("worst_generator", "worst generator", numeric=False),
-        Column("worst_auc", "worst AUC", "clean", "higher", with_interval=True),
-        Column("cross_auc", "cross-gen AUC", "clean", "higher", with_interval=True),
-        Column("loo_auc", "leave-one-out AUC", "clean", "higher", with_interval=True),
-        Column("all_auc", "train-on-all AUC", "clean", "higher", with_interval=True),
-        *[Column(f"auc_{f}", ROBUSTNESS_LABELS.get(f, f"AUC {f}"), "robust", "higher", with_interval=True)
+        Column("worst_auc", "worst AUC", "clean", "higher", with_interval=True, limits=PROPORTION),
+        Column("cross_auc", "cross-gen AUC", "clean", "higher", with_interval=True, limits=PROPORTION),
+        Column("loo_auc", "leave-one-out AUC", "clean", "higher", with_interval=True, limits=PROPORTION),
+        Column("all_auc", "train-on-all AUC", "clean", "higher", with_interval=True, limits=PROPORTION),
+        *[Column(f"auc_{f}", ROBUSTNESS_LABELS.get(f, f"AUC {f}"), "robust", "higher", with_interval=True, limits=PROPORTION)
           for f in families],
-        Column("null_auc", "null-check AUC", "null", with_interval=True),
+        Column("null_auc", "null-check AUC", "null", with_interval=True, limits=PROPORTION),
         Column("fit_seconds", "fit s", "clean", "lower"), Column("detect_ips", "scoring img/s", "clean", "higher"),
     ]
 
@@ -573,8 +581,8 @@ def cross_boards(frame: pd.DataFrame) -> list[Board]:
             for suffix in ("", "_std", "_n", BOOT_LOW, BOOT_HIGH):
                 if "auc" + suffix in cell:
                     data[f"{test}{suffix}"] = data.train_generator.map(cell["auc" + suffix])
-            columns.append(Column(test, test, "clean", "higher", with_interval=True))
-        data = with_intervals(data, tests)
+            columns.append(Column(test, test, "clean", "higher", with_interval=True, limits=PROPORTION))
+        data = with_intervals(data, tests, limits=dict.fromkeys(tests, PROPORTION))
         boards.append(Board("cross", f"Cross-generator AUC · {detector} · {dataset} / {preset}", columns, data,
                             {"clean": common(rows.protocol)}, subject=detector, presets=(str(preset),)))
     return boards

@@ -5,7 +5,8 @@ Every statistic works from a row's summary over seeds (mean, sample std ``s`` an
 ``n``) and, for detection numbers, the bounds of the bootstrap interval its records carry:
 
 * interval over seeds: the 95% confidence interval of the mean, ``mean ± t_{0.975, n-1} · s /
-  sqrt(n)`` (Student, "The probable error of a mean", Biometrika 1908); none for a single seed;
+  sqrt(n)`` (Student, "The probable error of a mean", Biometrika 1908), cut to the metric's range
+  (a proportion such as an AUC to [0, 1], FID to [0, inf)); none for a single seed;
 * bootstrap interval (``<name>_boot_ci_low`` / ``_high``): the stratified percentile interval of
   one evaluation (``ganbench.detectors.evaluate``); a cell that averages several evaluations
   holds the mean of their bounds, which is no narrower than the interval of the mean under a
@@ -48,6 +49,9 @@ RANK_COLUMNS = ("rank", "rank_text", "rank_p", "rank_tied")
 LOW, HIGH = "_seed_ci_low", "_seed_ci_high"
 BOOT_LOW, BOOT_HIGH = "_boot_ci_low", "_boot_ci_high"
 SEEDS, BOOTSTRAP = "seeds", "bootstrap"
+UNBOUNDED = (-math.inf, math.inf)
+PROPORTION = (0.0, 1.0)
+NON_NEGATIVE = (0.0, math.inf)
 
 
 def _floats(data: pd.DataFrame, column: str) -> list[float]:
@@ -61,20 +65,24 @@ def _finite(*values: Any) -> bool:
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
-def t_interval(mean: float, std: float, n: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Student's t confidence interval of the mean; NaNs for fewer than two seeds or a missing value."""
+def t_interval(mean: float, std: float, n: float, confidence: float = CONFIDENCE,
+               limits: tuple[float, float] = UNBOUNDED) -> tuple[float, float]:
+    """Student's t confidence interval of the mean, cut to the metric's ``limits`` (an AUC's t-interval
+    can reach past 1; the mean cannot); NaNs for fewer than two seeds or a missing value."""
     if not (n >= 2 and math.isfinite(mean) and math.isfinite(std)):
         return math.nan, math.nan
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
-    return mean - half, mean + half
+    return max(mean - half, limits[0]), min(mean + half, limits[1])
 
 
-def with_intervals(data: pd.DataFrame, names: Iterable[str], confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """``data`` plus the interval bounds ``<name>_seed_ci_low`` and ``<name>_seed_ci_high`` of each column ``name``."""
+def with_intervals(data: pd.DataFrame, names: Iterable[str], confidence: float = CONFIDENCE,
+                   limits: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+    """``data`` plus the interval bounds ``<name>_seed_ci_low`` and ``<name>_seed_ci_high`` of each column ``name``,
+    cut to ``limits[name]`` where given."""
     data = data.copy()
     for name in names:
         summaries = zip(_floats(data, name), _floats(data, f"{name}_std"), _floats(data, f"{name}_n"))
-        bounds = [t_interval(mean, std, n, confidence) for mean, std, n in summaries]
+        bounds = [t_interval(mean, std, n, confidence, (limits or {}).get(name, UNBOUNDED)) for mean, std, n in summaries]
         data[name + LOW] = [low for low, _ in bounds]
         data[name + HIGH] = [high for _, high in bounds]
     return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import statistics
 from typing import Any
 
 import pandas as pd
@@ -71,6 +72,25 @@ def test_intervals_equal_the_hand_computed_t_interval(leaderboard) -> None:
     half = T_975_2 * 0.01 / math.sqrt(3)  # AUCs 0.90, 0.92, 0.91: mean 0.91, sample std 0.01
     assert spectrum["in_auc_seed_ci_low"] == pytest.approx(0.91 - half)
     assert spectrum["in_auc_seed_ci_high"] == pytest.approx(0.91 + half)
+
+
+def test_intervals_over_seeds_stay_inside_the_metric_range() -> None:
+    near_one = {"spectrum": [0.99, 0.90, 1.0]}  # mean 0.963, t-interval up to about 1.09
+    near_zero = {"dcgan": [1.0, 9.0, 2.0]}  # mean 4, t-interval down to about -6
+    records = [r for r in seeded_records(fid=near_zero) if r["kind"] != "detection"]
+    for seed, auc in enumerate(near_one["spectrum"]):
+        records.append(make("detection", seed, generator="dcgan", train_generator="dcgan", detector="spectrum",
+                            perturbation="none", protocol=DET_PROTOCOL, metrics={"auc": auc}))
+    board = build_leaderboard(records)
+    spectrum = by(board_of(board, "detectors"), "detector")["spectrum"]
+    mean, std = statistics.mean(near_one["spectrum"]), statistics.stdev(near_one["spectrum"])
+    assert spectrum["in_auc_seed_ci_low"] == pytest.approx(mean - T_975_2 * std / math.sqrt(3))
+    assert spectrum["in_auc_seed_ci_high"] == 1.0
+    (matrix,) = board.of_kind("cross")
+    assert matrix.data["dcgan_seed_ci_high"].iloc[0] == 1.0
+    dcgan = by(board_of(board, "generators"), "generator")["dcgan"]
+    assert dcgan["fid_seed_ci_low"] == 0.0
+    assert dcgan["fid_seed_ci_high"] == pytest.approx(4.0 + T_975_2 * statistics.stdev(near_zero["dcgan"]) / math.sqrt(3))
 
 
 def test_welch_p_value_equals_scipy() -> None:
@@ -231,7 +251,7 @@ def test_a_table_mixing_seed_counts_names_both_intervals() -> None:
     assert cells["late"] == "0.7000 [0.6600, 0.7400]"
     lead = [line for line in (leaderboard_markdown(build_leaderboard(records), environment(records)).splitlines())
             if line.startswith("Protocol: data set digits")]
-    assert any("95% t-interval of the mean over seeds; where a cell has one seed, the 95% bootstrap interval" in line
+    assert any("95% t-interval of the mean over seeds (cut to [0, 1]); where a cell has one seed, the 95% bootstrap interval" in line
                for line in lead)
     assert list(board.data.rank_text) == ["1", "2?"]
     assert "Welch's t-test against the row above, α = 0.05 (rows with two seeds or more); z-test" in \

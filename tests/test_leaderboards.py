@@ -318,7 +318,7 @@ def test_markdown_round_trips_to_the_same_numbers(leaderboard, records) -> None:
                     intervals += 1
     assert tables[0][0][:7] == ["rank", "generator", "family", "seeds ↑", "FID ↓", "FID 95% CI", "IS ↑"]
     assert [row[4] for row in tables[0][1]] == ["8.50 ± 0.71", "11.00 ± 1.41", "30.25 ± 0.35"]
-    assert [row[5] for row in tables[0][1]] == ["[2.15, 14.85]", "[-1.71, 23.71]", "[27.07, 33.43]"]
+    assert [row[5] for row in tables[0][1]] == ["[2.15, 14.85]", "[0.00, 23.71]", "[27.07, 33.43]"]  # FID >= 0 cuts the middle interval
     assert intervals > 30
 
 
@@ -344,7 +344,7 @@ def test_markdown_states_each_protocol_once_above_its_table(leaderboard, records
     assert "- quality (FID, IS, classes covered): classifier features · real test n=360 · fake n=500" in generators
     assert "- cost (train s, sampling img/s): cpu" in generators
     assert found["Detectors"][1] == ("Protocol: data set digits · preset smoke · intervals [low, high]: 95% "
-                                     "t-interval of the mean over seeds")
+                                     "t-interval of the mean over seeds (cut to [0, 1])")
     assert any(line.startswith("- real-vs-real null check (null-check AUC, null check, null Holm p): ")
                and line.endswith("Holm-Bonferroni over the 4 null checks of this table (family-wise α = 0.05; one "
                                  "check alone fails a sound detector 1 time in 20)") for line in found["Detectors"])
@@ -557,7 +557,7 @@ def test_one_detector_prints_its_rows_and_matrix(records) -> None:
     assert "Generators" not in lines and "Cross-generator AUC · cnn · digits / smoke" not in lines
     (header,) = [lines.index(line) for line in header_lines(output, ["in-dist AUC ↑", "worst generator", "fit s ↓"])]
     assert lines.index("Detectors") < lines.index("Protocol: data set digits · preset smoke · intervals [low, high]: "
-                                                   "95% t-interval of the mean over seeds") < header
+                                                   "95% t-interval of the mean over seeds (cut to [0, 1])") < header
     assert lines.index("Cross-generator AUC · spectrum · digits / smoke") > header
     empty = io.StringIO()
     print_detector(records, Console(file=empty, width=60), "absent")
