@@ -9,9 +9,16 @@ standard deviation over seeds, next to PacGAN's published anchors.
 ``--steps 500 1000 1500`` scores every run after 500, 1,000 and 1,500 generator steps (one table
 each) at the cost of the longest. Every (variant, layout, seed) run is independent: ``--jobs N``
 trains N of them at once in separate processes of ``--threads`` threads each (on CUDA they share
-the GPU, which small MLPs leave mostly idle).
+the GPU, which small MLPs leave mostly idle). ``--batched-seeds`` trains all seeds of a (variant,
+layout) as one model instead (``ganbench.generators.seed_batch``; ``--jobs`` then runs that many
+(variant, layout) batches at once): the same rows, each seed on the data and noise of its separate
+run, equal to it up to floating-point rounding (which two runs of different kernels amplify over
+many steps, so the rows agree with the separate runs' statistically, not digit for digit), and
+``seconds`` is the batch's wall clock. On a CPU core the batch is about as fast as its seeds one
+after another (``benchmarks/seed_batch_speed.py``).
 
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 [--jobs 8 --device cuda]
+    PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 --batched-seeds
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from ganbench.data import load_toy2d
 from ganbench.metrics import mode_coverage_2d
 from ganbench.runtime import resolve_device
 from ganbench.generators import GENERATORS, DataSpec, create_generator
+from ganbench.generators.seed_batch import SeedBatch, train_seed_batch
 from ganbench.generators.trainer import TrainConfig, train
 
 VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
@@ -61,6 +69,30 @@ def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size
     outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=max(checkpoints), batch_size=batch_size,
                                                                      seed=seed), on_step=score)
     return [{**row, "status": outcome.status} for row in rows]
+
+
+def run_batched(variant: str, layout: str, seeds: list[int], checkpoints: list[int], batch_size: int,
+                n_samples: int, device: str, threads: int) -> list[dict[str, object]]:
+    """:func:`run` for every seed of ``seeds`` at once, trained as one batched model."""
+    torch.set_num_threads(threads)
+    data = load_toy2d(layout)
+    spec = DataSpec("points", 0, 0, data.num_classes)
+    model = SeedBatch.create(variant, spec, seeds, resolve_device(device))
+    started = time.perf_counter()
+    rows: list[dict[str, object]] = []
+
+    def score(step: int, training: list[int]) -> None:
+        if step in checkpoints:
+            samples = model.sample(n_samples, [seed + 1000 for seed in seeds])
+            seconds = round(time.perf_counter() - started, 1)
+            for position in training:
+                coverage = mode_coverage_2d(samples[position], data.modes, data.mode_std)
+                rows.append({"variant": variant, "layout": layout, "seed": seeds[position], "steps": step,
+                             "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"],
+                             "seconds": seconds})
+
+    outcomes = train_seed_batch(model, data.x_train, data.y_train, max(checkpoints), batch_size, on_step=score)
+    return [{**row, "status": outcomes[seeds.index(int(row["seed"]))].status} for row in rows]
 
 
 def summarise(rows: list[dict[str, object]], steps: int, seeds: int) -> str:
@@ -116,6 +148,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2500)
     parser.add_argument("--threads", type=int, default=1, help="threads per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process")
+    parser.add_argument("--batched-seeds", action="store_true",
+                        help="train all seeds of a (variant, layout) as one batched model (one run per batch)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the per-seed rows")
     parser.add_argument("--tables-from", type=Path, nargs="+", default=None, metavar="JSON",
@@ -133,11 +167,15 @@ def main() -> None:
     for variant in args.variants:
         if variant not in GENERATORS or not GENERATORS.get(variant).supports_points:
             parser.error(f"{variant!r} is not a generator that trains on points")
-    runs = [(variant, layout, seed) for seed in range(args.seeds) for layout in args.layouts for variant in args.variants]
     settings = (sorted(args.steps), args.batch_size, args.samples, args.device, args.threads)
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = [pool.submit(run, *key, *settings) for key in runs]
+        if args.batched_seeds:
+            pending = [pool.submit(run_batched, variant, layout, list(range(args.seeds)), *settings)
+                       for layout in args.layouts for variant in args.variants]
+        else:
+            pending = [pool.submit(run, variant, layout, seed, *settings)
+                       for seed in range(args.seeds) for layout in args.layouts for variant in args.variants]
         for done in as_completed(pending):
             for row in done.result():
                 rows.append(row)

@@ -179,7 +179,7 @@ def uses_channels_last(model: GenerativeModel | type[GenerativeModel], device: t
 
 def _prepare(x: torch.Tensor, kind: str, device: torch.device, channels_last: bool) -> torch.Tensor:
     if kind == "points":
-        return x.to(device, torch.float32)
+        return x.to(device, torch.get_default_dtype())
     x = x.to(device)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 

@@ -75,7 +75,7 @@ class WGAN(NoiseGAN):
         return {"g": self.opt_g, "d": self.opt_d}
 
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        real_out, fake_out = self.discriminator_outputs(batch)
+        real_out, fake_out = self.discriminator_outputs(batch, self.noise(len(batch.real)))
         loss = self.tricks.discriminator_loss(real_out, fake_out)
         self.optimize(self.opt_d, loss)
         clip_weights(self.D, self.config.clip)

@@ -27,8 +27,8 @@ from ganbench.generators.blocks import ConvTrunk, Discriminator, point_discrimin
 from ganbench.generators.architecture import Architecture
 from ganbench.generators.dcgan import DCGANGenerator, convolutional_architecture
 from ganbench.generators.layers import init_dcgan_weights
-from ganbench.generators.losses import gradient_penalty
-from ganbench.generators.noise_gan import NoiseGAN
+from ganbench.generators.losses import gradient_penalty, interpolation_weights
+from ganbench.generators.noise_gan import NoiseGAN, Tensors
 from ganbench.generators.tricks import TrickHooks, Tricks
 
 
@@ -72,13 +72,17 @@ class WGANGP(NoiseGAN):
     def architecture(cls, spec: DataSpec, config: WGANGPConfig | None = None) -> Architecture:
         return convolutional_architecture(spec, (config or WGANGPConfig()).width)
 
-    def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def discriminator_draws(self, batch: Batch, generator: torch.Generator | None = None) -> Tensors:
+        """The latents of the fakes and the weights of the interpolates the penalty is taken at."""
+        return {**super().discriminator_draws(batch, generator),
+                "alpha": interpolation_weights(batch.real, generator)}
+
+    def discriminator_loss(self, batch: Batch, draws: Tensors) -> tuple[torch.Tensor, Tensors]:
         with torch.no_grad():
-            fake = self.G(self.noise(len(batch.real)))
+            fake = self.G(draws["z"])
         real_view, fake_view = self.tricks.view(batch.real, batch.step), self.tricks.view(fake, batch.step)
         real_out, fake_out = self.D(real_view), self.D(fake_view)
-        penalty = gradient_penalty(self.D, real_view, fake_view)
+        penalty = gradient_penalty(self.D, real_view, fake_view, alpha=draws["alpha"])
         loss = self.tricks.discriminator_loss(real_out, fake_out) + self.config.gp_weight * penalty
-        self.optimize(self.opt_d, loss)
-        return {"loss_d": loss.detach(), "gradient_penalty": penalty.detach(),
-                "wasserstein": (real_out.mean() - fake_out.mean()).detach()}
+        return loss, {"loss_d": loss.detach(), "gradient_penalty": penalty.detach(),
+                      "wasserstein": (real_out.mean() - fake_out.mean()).detach()}
