@@ -21,7 +21,9 @@ On a CUDA machine it prints markdown tables under a line naming the card
    ``torch.use_deterministic_algorithms`` (``CUBLAS_WORKSPACE_CONFIG=:4096:8``, cuDNN without
    autotuning): whether every step's losses and the final weights are identical, and the
    operations that have no deterministic kernel (PyTorch warns instead of failing);
-7. with ``--suite-wall-time``: the wall time of ``ganbench run --suite all --preset quick`` on the
+7. toy-2D seed batches: ten seeds of each point variant trained as one batched model
+   (``ganbench.generators.seed_batch``) against the same seeds one after another, seed-steps/s;
+8. with ``--suite-wall-time``: the wall time of ``ganbench run --suite all --preset quick`` on the
    device (a subprocess in a scratch folder, stopped after ``--suite-timeout`` seconds).
 
 Without CUDA it says so in one line and exits 2; ``--cpu`` runs the same on the CPU at tiny sizes
@@ -32,9 +34,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib.util
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +70,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 QUICK_VARIANTS = ("dcgan", "wgan-gp", "sngan", "biggan", "stylegan2", "pix2pix", "vae", "ddpm")
 CPU_QUICK_VARIANTS = ("dcgan", "wgan-gp")
 COMPILE_VARIANTS = ("dcgan", "stylegan2", "ddpm")
+SEED_BATCH_VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
 
 
 @dataclass(frozen=True)
@@ -84,18 +89,21 @@ class Sizes:
     prdc_n: int
     prdc_dim: int
     determinism_steps: int
+    seed_batch: tuple[int, int, int]  # toy-2D seeds, generator steps per timed run, rounds
 
 
 def sizes_for(device: torch.device, quick: bool) -> Sizes:
     if device.type == "cpu":
         return Sizes((8, 16), width=4, batch=8, warmup=1, steps=2, sync_steps=0, samples=32, feature_images=64,
-                     inception_images=1, prdc_n=1000, prdc_dim=64, determinism_steps=3)
+                     inception_images=1, prdc_n=1000, prdc_dim=64, determinism_steps=3, seed_batch=(2, 2, 1))
     standard = get_preset("standard")
     if quick:
         return Sizes((32, 64), standard.width, standard.batch_size, warmup=3, steps=10, sync_steps=30, samples=2000,
-                     feature_images=2000, inception_images=1000, prdc_n=50000, prdc_dim=2048, determinism_steps=10)
+                     feature_images=2000, inception_images=1000, prdc_n=50000, prdc_dim=2048, determinism_steps=10,
+                     seed_batch=(10, 20, 1))
     return Sizes((32, 64), standard.width, standard.batch_size, warmup=5, steps=30, sync_steps=100, samples=10000,
-                 feature_images=10000, inception_images=5000, prdc_n=50000, prdc_dim=2048, determinism_steps=20)
+                 feature_images=10000, inception_images=5000, prdc_n=50000, prdc_dim=2048, determinism_steps=20,
+                 seed_batch=(10, 20, 3))
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,15 @@ def with_speedups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         base, value = plain.get((row["variant"], row["resolution"])), row.get("images_per_second")
         out.append({**row, "speedup": value / base if base and value else None})
     return out
+
+
+def seed_batch_speed() -> Any:
+    """``benchmarks/seed_batch_speed.py`` as a module, wherever this script is loaded from."""
+    spec = importlib.util.spec_from_file_location("seed_batch_speed", Path(__file__).with_name("seed_batch_speed.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def synchronize(device: torch.device) -> None:
@@ -274,6 +291,20 @@ class Bench:
         values = prdc_from_features(real, fake, k=5)
         return {"n": s.prdc_n, "dim": s.prdc_dim, "seconds": time.perf_counter() - started, **values}
 
+    def seed_batch(self, variant: str) -> dict[str, Any]:
+        """Ten toy-2D seeds as one batched model against the same seeds one after another
+        (``benchmarks/seed_batch_speed.py``)."""
+        seeds, steps, rounds = self.sizes.seed_batch
+        row: dict[str, Any] = {"variant": variant, "seeds": seeds, "steps": steps}
+        try:
+            batched, sequential = seed_batch_speed().measure(variant, seeds, steps, rounds, 100, self.device)
+            row.update(status="ok", sequential_per_second=seeds * steps / statistics.median(sequential),
+                       batched_per_second=seeds * steps / statistics.median(batched),
+                       speedup=statistics.median(t / b for b, t in zip(batched, sequential)))
+        except Exception as exc:
+            row["status"] = failure(exc)
+        return row
+
     def determinism(self, name: str, data: Dataset) -> dict[str, Any]:
         row: dict[str, Any] = {"variant": name, "resolution": data.resolution, "steps": self.sizes.determinism_steps}
         try:
@@ -382,7 +413,7 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite
           f"cuDNN {info['cudnn']}{' (quick)' if quick else ''}\n", flush=True)
     modes = training_modes(device)
     result: dict[str, Any] = {**info, "quick": quick, "sizes": asdict(sizes), "training": [], "host_syncs": [],
-                              "sampling": [], "features": [], "prdc": None, "determinism": []}
+                              "sampling": [], "features": [], "prdc": None, "determinism": [], "seed_batches": []}
     def save() -> None:
         out.write_text(json.dumps(result, indent=1, default=str))
 
@@ -412,12 +443,15 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite
         for name in variants:
             result["determinism"].append(bench.determinism(name, datasets[0]))
             save()
+        for name in SEED_BATCH_VARIANTS:
+            result["seed_batches"].append(bench.seed_batch(name))
+            save()
     if suite_timeout is not None:
         result["suite"] = suite_wall_time(device, suite_timeout)
         save()
     print(report(result))
     print(f"wrote {out}")
-    failed = [row for key in ("training", "host_syncs", "sampling", "determinism") for row in result[key]
+    failed = [row for key in ("training", "host_syncs", "sampling", "determinism", "seed_batches") for row in result[key]
               if row["status"] != "ok"]
     return 1 if failed else 0
 
@@ -446,6 +480,10 @@ def report(result: dict[str, Any]) -> str:
         table("Determinism (same seed twice, deterministic algorithms)", result["determinism"],
               [("variant", "variant", ""), ("steps", "steps", "d"), ("same losses", "same_losses", ""),
                ("same weights", "same_weights", ""), ("ops without a deterministic kernel", "nondeterministic_ops", ""),
+               ("status", "status", "")]),
+        table("Toy-2D seeds trained as one batched model (batch 100, seed-steps/s)", result.get("seed_batches", []),
+              [("variant", "variant", ""), ("seeds", "seeds", "d"), ("one after another", "sequential_per_second", rate),
+               ("batched", "batched_per_second", rate), ("x one after another", "speedup", ".2f"),
                ("status", "status", "")]),
     ]
     suite = result.get("suite")
