@@ -52,7 +52,8 @@ def test_cpu_check_measures_every_section(gpu_check: ModuleType, tmp_path: Path,
     assert result["prdc"]["n"] == 1000 and 0 < result["prdc"]["precision"] <= 1
     (determinism,) = result["determinism"]
     assert determinism["status"] == "ok" and determinism["same_losses"] and determinism["same_weights"]
-    assert [(r["variant"], r["status"]) for r in result["seed_batches"]] == [(name, "ok") for name in gpu_check.SEED_BATCH_VARIANTS]
+    assert [(r["variant"], r["status"]) for r in result["seed_batches"]] == [
+        (name, "ok") for name in gpu_check.SEED_BATCH_VARIANTS]
     assert all(r["batched_per_second"] > 0 and r["speedup"] > 0 for r in result["seed_batches"])
     printed = capsys.readouterr().out
     assert printed.startswith("# ganbench GPU check: CPU")
