@@ -10,6 +10,7 @@ EMA of the generator, checkpoints, enforces the budget and detects divergence.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -60,6 +61,18 @@ class Batch:
     source_labels: torch.Tensor | None = None
     progress: float = 0.0
 
+
+
+def in_eval_chunks(module: nn.Module, n: int, batch_size: int,
+                   chunk: Callable[[int, int], torch.Tensor]) -> list[torch.Tensor]:
+    """``chunk(start, size)`` over ``n`` items in batches of ``batch_size`` with ``module`` in eval
+    mode, restored to its former mode afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        return [chunk(start, min(batch_size, n - start)) for start in range(0, n, batch_size)]
+    finally:
+        module.train(was_training)
 
 class GenerativeModel(nn.Module):
     """Base class of every generator in the registry."""
@@ -164,18 +177,13 @@ class GenerativeModel(nn.Module):
         if self.conditional and labels is None:
             labels = self.default_labels(n)
         gen = torch_generator(seed, self.device)
-        was_training = self.training
-        self.eval()
-        chunks = []
-        try:
-            for start in range(0, n, batch_size):
-                size = min(batch_size, n - start)
-                chunk_labels = None if labels is None else labels[start : start + size].to(self.device)
-                out = self.generate(size, chunk_labels, gen, truncation).float()
-                chunks.append(out.cpu() if self.spec.kind == "points" else
-                              self.spec.geometry.to_image(to_uint8(out)).cpu())
-        finally:
-            self.train(was_training)
+
+        def chunk(start: int, size: int) -> torch.Tensor:
+            chunk_labels = None if labels is None else labels[start : start + size].to(self.device)
+            out = self.generate(size, chunk_labels, gen, truncation).float()
+            return out.cpu() if self.spec.kind == "points" else self.spec.geometry.to_image(to_uint8(out)).cpu()
+
+        chunks = in_eval_chunks(self, n, batch_size, chunk)
         return torch.cat(chunks) if chunks else torch.empty(0)
 
     @classmethod

@@ -45,7 +45,7 @@ from torch.nn.utils.parametrizations import _SpectralNorm
 from ganbench.errors import UserError
 from ganbench.runtime import autocast, torch_generator
 from ganbench.generators import DataSpec, create_generator
-from ganbench.generators.base import Batch
+from ganbench.generators.base import Batch, in_eval_chunks
 from ganbench.generators.noise_gan import NoiseGAN, Tensors
 from ganbench.generators.trainer import DeviceBatches, TrainOutcome, _prepare
 
@@ -151,16 +151,12 @@ class SeedBatch(nn.Module):
         if len(seeds) != len(self.seeds):
             raise ValueError(f"one sampling seed per model, got {len(seeds)} for {len(self.seeds)}")
         generators = [torch_generator(seed, self.device) for seed in seeds]
-        was_training = self.training
-        self.eval()
-        chunks = []
-        try:
-            for start in range(0, n, batch_size):
-                size = min(batch_size, n - start)
-                z = torch.stack([self.model.noise(size, gen) for gen in generators])
-                chunks.append(self.per_seed("sample", z).float().cpu())
-        finally:
-            self.train(was_training)
+
+        def chunk(start: int, size: int) -> torch.Tensor:
+            z = torch.stack([self.model.noise(size, gen) for gen in generators])
+            return self.per_seed("sample", z).float().cpu()
+
+        chunks = in_eval_chunks(self, n, batch_size, chunk)
         return torch.cat(chunks, dim=1) if chunks else torch.empty(len(seeds), 0, 2)
 
 
