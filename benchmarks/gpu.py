@@ -6,9 +6,10 @@ On a CUDA machine it prints markdown tables under a line naming the card
 (``torch.cuda.get_device_name``) and the torch, CUDA and cuDNN versions, and writes them as JSON:
 
 1. training: every image variant (``--quick``: one of each kind) through the shared trainer at 32
-   and 64 px on synthetic RGB images, plain (float32, contiguous) and in ganbench's own path (the
-   trainer's defaults: on CUDA bf16 autocast and channels_last), and for a few variants at 64 px
-   that path under ``torch.compile``; images/s (``batch x pack x (n_critic + 1)`` per step, as
+   and 64 px on synthetic RGB images, plain (float32, contiguous), in ganbench's own path (the
+   trainer's defaults: on CUDA float32 with TF32 and channels_last), with ``--amp`` (that path
+   under bf16 autocast), and for a few variants at 64 px the default path under ``torch.compile``
+   (``--modes`` picks others, ``--batch`` another batch size); images/s (``batch x pack x (n_critic + 1)`` per step, as
    ``benchmarks/train_step.py``), the speed-up over plain, steps/s and peak memory
    (``torch.cuda.max_memory_allocated``);
 2. host syncs per 100 steps, counted by ``torch.cuda.set_sync_debug_mode``: the trainer reads
@@ -47,7 +48,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,20 +109,30 @@ def sizes_for(device: torch.device, quick: bool) -> Sizes:
 
 @dataclass(frozen=True)
 class Mode:
-    """How the trainer runs: ``None`` leaves a setting to the trainer's device-dependent default."""
+    """How the trainer runs: ``channels_last=None`` leaves it to the trainer's device-dependent default."""
 
     name: str
-    amp: bool | None = None
+    amp: bool = False
     channels_last: bool | None = None
     compile: bool = False
 
 
+MODES = {mode.name: mode for mode in (
+    Mode("plain", amp=False, channels_last=False),
+    Mode("ganbench"),
+    Mode("amp", amp=True),
+    Mode("compiled", compile=True),
+    Mode("bf16", amp=True, channels_last=False),
+    Mode("compiled-amp", amp=True, compile=True),
+    Mode("compiled-plain", amp=False, channels_last=False, compile=True),
+)}
+SECTIONS = ("training", "host_syncs", "sampling", "features", "prdc", "determinism", "seed_batches")
+
+
 def training_modes(device: torch.device) -> list[Mode]:
-    """Plain float32 eager, the trainer's own path and, on CUDA, that path compiled."""
-    modes = [Mode("plain", amp=False, channels_last=False), Mode("ganbench")]
-    if device.type == "cuda":
-        modes.append(Mode("compiled", compile=True))
-    return modes
+    """Plain float32 eager, the trainer's own path, that path under bf16 autocast and, on CUDA,
+    the own path compiled."""
+    return [MODES["plain"], MODES["ganbench"], MODES["amp"], *([MODES["compiled"]] if device.type == "cuda" else [])]
 
 
 def with_speedups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -361,7 +372,9 @@ def rate(value: float) -> str:
 
 def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str, Any]]) -> str:
     """A markdown table of ``rows``: each column is (header, key, format spec or function); a
-    missing value shows as -."""
+    missing value shows as -. No rows, no table."""
+    if not rows:
+        return ""
     lines = [f"### {title}", "", "| " + " | ".join(header for header, _, _ in columns) + " |",
              "|" + "---|" * len(columns)]
     for row in rows:
@@ -405,13 +418,19 @@ def suite_wall_time(device: torch.device, timeout: float) -> dict[str, Any]:
                 "summary": last}
 
 
-def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite_timeout: float | None = None) -> int:
+def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite_timeout: float | None = None,
+        modes: list[Mode] | None = None, sections: tuple[str, ...] = SECTIONS, batch: int | None = None,
+        resolutions: tuple[int, ...] | None = None) -> int:
+    """The check; ``modes``, ``sections``, ``batch`` and ``resolutions`` narrow or change it (given
+    modes run for every variant and size, the default compiled mode only for ``COMPILE_VARIANTS``
+    at the largest size)."""
     sizes = sizes_for(device, quick)
+    sizes = replace(sizes, batch=batch or sizes.batch, resolutions=resolutions or sizes.resolutions)
     configure_backends(device)
     info = header(device)
     print(f"# ganbench GPU check: {info['device']}, torch {info['torch']}, CUDA {info['cuda']}, "
           f"cuDNN {info['cudnn']}{' (quick)' if quick else ''}\n", flush=True)
-    modes = training_modes(device)
+    chosen, modes = modes is not None, modes or training_modes(device)
     result: dict[str, Any] = {**info, "quick": quick, "sizes": asdict(sizes), "training": [], "host_syncs": [],
                               "sampling": [], "features": [], "prdc": None, "determinism": [], "seed_batches": []}
     def save() -> None:
@@ -423,27 +442,30 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite
                     for resolution in sizes.resolutions]
         for data in datasets:
             for name in variants:
-                for mode in modes:
-                    if mode.compile and not (data is datasets[-1] and name in COMPILE_VARIANTS):
+                for mode in modes if "training" in sections else []:
+                    if mode.compile and not chosen and not (data is datasets[-1] and name in COMPILE_VARIANTS):
                         continue
                     row, model = bench.training(name, data, mode)
                     result["training"].append(row)
                     print(f"train {name} {data.resolution}px {mode.name}: {row['status']}", file=sys.stderr, flush=True)
                     save()
-                    if model is not None and mode.name == "ganbench" and not isinstance(model, TranslationModel):
+                    if (model is not None and mode.name == "ganbench" and "sampling" in sections
+                            and not isinstance(model, TranslationModel)):
                         result["sampling"].append(bench.sampling(name, model))
                     del model
-                if device.type == "cuda":
+                if device.type == "cuda" and "host_syncs" in sections:
                     result["host_syncs"].append(bench.host_syncs(name, data))
                     torch.cuda.empty_cache()
-        result["features"] = [row for data in datasets for row in bench.features(data, data is datasets[-1])]
-        save()
-        result["prdc"] = bench.prdc()
-        save()
-        for name in variants:
+        if "features" in sections:
+            result["features"] = [row for data in datasets for row in bench.features(data, data is datasets[-1])]
+            save()
+        if "prdc" in sections:
+            result["prdc"] = bench.prdc()
+            save()
+        for name in variants if "determinism" in sections else []:
             result["determinism"].append(bench.determinism(name, datasets[0]))
             save()
-        for name in SEED_BATCH_VARIANTS:
+        for name in SEED_BATCH_VARIANTS if "seed_batches" in sections else []:
             result["seed_batches"].append(bench.seed_batch(name))
             save()
     if suite_timeout is not None:
@@ -460,7 +482,8 @@ def report(result: dict[str, Any]) -> str:
     prdc = result["prdc"]
     parts = [
         table("Training throughput (plain: float32, contiguous; ganbench: the trainer's defaults, on CUDA "
-              "bf16 autocast and channels_last; compiled: the same under torch.compile)", with_speedups(result["training"]),
+              "channels_last with TF32; amp: the same under bf16 autocast; bf16: autocast, contiguous; "
+              "compiled: under torch.compile)", with_speedups(result["training"]),
               [("variant", "variant", ""), ("px", "resolution", "d"), ("mode", "mode", ""),
                ("img/s", "images_per_second", rate), ("x plain", "speedup", ".2f"), ("steps/s", "steps_per_second", rate),
                ("peak MiB", "peak_memory_mib", ",.0f"), ("status", "status", "")]),
@@ -476,7 +499,7 @@ def report(result: dict[str, Any]) -> str:
                ("img/s", "images_per_second", rate)]),
         f"### PRDC (k = 5)\n\n{prdc['n']:,} x {prdc['dim']} per set: {prdc['seconds']:.2f} s "
         f"(precision {prdc['precision']:.4f}, recall {prdc['recall']:.4f}, density {prdc['density']:.4f}, "
-        f"coverage {prdc['coverage']:.4f})\n",
+        f"coverage {prdc['coverage']:.4f})\n" if prdc else "",
         table("Determinism (same seed twice, deterministic algorithms)", result["determinism"],
               [("variant", "variant", ""), ("steps", "steps", "d"), ("same losses", "same_losses", ""),
                ("same weights", "same_weights", ""), ("ops without a deterministic kernel", "nondeterministic_ops", ""),
@@ -501,8 +524,25 @@ def main() -> None:
     parser.add_argument("--suite-wall-time", action="store_true",
                         help="also time `ganbench run --suite all --preset quick` on the device")
     parser.add_argument("--suite-timeout", type=float, default=600.0, help="seconds before that run is stopped")
+    parser.add_argument("--modes", default=None,
+                        help=f"comma list of training modes, each for every variant and size ({', '.join(MODES)})")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma list of the measurements to run")
+    parser.add_argument("--batch", type=int, default=None, help="training batch size (default: the standard preset's)")
+    parser.add_argument("--resolutions", default=None, help="comma list of image sizes (default: 32,64)")
     parser.add_argument("--out", type=Path, default=Path("gpu-check.json"), help="JSON file to write")
     args = parser.parse_args()
+    modes = args.modes.split(",") if args.modes else []
+    sections = tuple(args.sections.split(","))
+    for kind, given, known in (("mode", modes, MODES), ("section", sections, SECTIONS)):
+        if set(given) - set(known):
+            print(f"unknown {kind}(s) {', '.join(sorted(set(given) - set(known)))}; known: {', '.join(known)}",
+                  file=sys.stderr)
+            sys.exit(2)
+    try:
+        resolutions = tuple(int(r) for r in args.resolutions.split(",")) if args.resolutions else None
+    except ValueError:
+        print(f"--resolutions takes a comma list of integers, not {args.resolutions!r}", file=sys.stderr)
+        sys.exit(2)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if not args.cpu and not torch.cuda.is_available():
         print(f"no CUDA device here (torch {torch.__version__}); run on a GPU machine, or pass --cpu for the "
@@ -520,7 +560,9 @@ def main() -> None:
         variants = [name for name in images if name in (CPU_QUICK_VARIANTS if args.cpu else QUICK_VARIANTS)]
     else:
         variants = images
-    sys.exit(run(device, args.quick, variants, args.out, args.suite_timeout if args.suite_wall_time else None))
+    sys.exit(run(device, args.quick, variants, args.out, args.suite_timeout if args.suite_wall_time else None,
+                 modes=[MODES[name] for name in modes] or None, sections=sections, batch=args.batch,
+                 resolutions=resolutions))
 
 
 if __name__ == "__main__":

@@ -234,6 +234,8 @@ ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features:
 ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
                                    help="Local weights file of the inception or timm extractor.")
 CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile.")
+AmpOpt = typer.Option(False, "--amp", help="Train under bf16 autocast (pays at large batches on a GPU; "
+                      "part of the training units' keys).")
 ShardOpt = typer.Option(None, "--shard", help="Run shard i of n (e.g. 2/4) of the suite against a shared --out.")
 SeedsOpt = typer.Option(None, "--seeds", help="Repeat every unit per seed: a count (3 means 0,1,2) or a comma list; "
                                               "tables show mean ± std and intervals over seeds.")
@@ -285,7 +287,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
-        shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
+        amp: bool = AmpOpt, shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
         detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt,
         max_minutes: Optional[float] = MaxMinutesOpt, seeds: Optional[str] = SeedsOpt,
         sets: list[str] = SetOpt, config_file: Optional[Path] = ConfigOpt,
@@ -312,7 +314,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         _run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force, quiet=quiet,
                     skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every, extractor=extractor,
                     extractor_weights=extractor_weights, resolution=resolution, detection_plan=detection_plan,
-                    compile=compile_networks, shard=None if shard is None else parse_shard(shard),
+                    compile=compile_networks, amp=amp, shard=None if shard is None else parse_shard(shard),
                     max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
                     **_data_options(memory_budget, data_workers)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
@@ -336,8 +338,9 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, allow_small: bool = AllowSmallOpt,
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
-                  compile_networks: bool = CompileOpt, resolution: Optional[int] = ResolutionOpt,
-                  max_minutes: Optional[float] = MaxMinutesOpt, sets: list[str] = SetOpt,
+                  compile_networks: bool = CompileOpt, amp: bool = AmpOpt,
+                  resolution: Optional[int] = ResolutionOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+                  sets: list[str] = SetOpt,
                   config_file: Optional[Path] = ConfigOpt, memory_budget: str = MemoryBudgetOpt,
                   data_workers: Optional[int] = DataWorkersOpt) -> None:
     """Train one generator, sample its fakes and measure their quality.
@@ -356,7 +359,7 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
     config = _run_config(generator, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force,
                          quiet=quiet, skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every,
                          extractor=extractor,
-                         extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks,
+                         extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks, amp=amp,
                          max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
                          **_data_options(memory_budget, data_workers))
     world, rank_device = distributed.init(config.device.type)

@@ -54,6 +54,7 @@ class RunConfig:
     extractor: str = "classifier"
     extractor_weights: Path | None = None
     compile: bool = False
+    amp: bool = False
     shard: tuple[int, int] | None = None
     max_minutes: float | None = None
     overrides: Overrides = Overrides()
@@ -110,7 +111,7 @@ def training_config(config: RunConfig) -> TrainConfig:
     p = config.preset
     max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
     return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=max_seconds,
-                       checkpoint_every=p.checkpoint_every, compile=config.compile,
+                       checkpoint_every=p.checkpoint_every, compile=config.compile, amp=config.amp,
                        data_workers=config.stream.workers)
 
 
@@ -123,7 +124,7 @@ class RunContext:
         self.store = RunStore(config.out)
         self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
         self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed,
-                           config.overrides)
+                           config.overrides, amp=config.amp)
         self._extractor: ClassifierExtractor | None = None
         self._content_network: ContentClassifier | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}

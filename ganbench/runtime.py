@@ -45,13 +45,13 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 
 def accelerated(device: torch.device, choice: bool | None) -> bool:
-    """Whether a speed option (bf16 autocast, channels_last) applies: ``None`` means on CUDA only."""
+    """Whether a speed option (channels_last) applies: ``None`` means on CUDA only."""
     return device.type == "cuda" if choice is None else choice
 
 
-def autocast(device: torch.device, enabled: bool | None = None) -> contextlib.AbstractContextManager:
-    """bf16 autocast where :func:`accelerated` says so (by default on CUDA), a no-op otherwise."""
-    if accelerated(device, enabled):
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` when ``enabled``, a no-op otherwise."""
+    if enabled:
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

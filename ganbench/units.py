@@ -41,7 +41,8 @@ NO_RESULT_FIELDS = ("checkpoint_every", "detection_plan")
 @dataclass(frozen=True)
 class Scope:
     """What every unit of a run shares: the data set, the preset and the seed; ``overrides`` of
-    generators' hyper-parameters enter only the keys of those generators' units."""
+    generators' hyper-parameters enter only the keys of those generators' units, and ``amp``
+    (bf16 autocast) only the training units' keys."""
 
     dataset: str
     data_fingerprint: str
@@ -49,6 +50,7 @@ class Scope:
     preset: Preset
     seed: int
     overrides: Overrides = Overrides()
+    amp: bool = False
 
     def base(self) -> dict[str, Any]:
         """The part of every unit key that the scope contributes."""
@@ -88,6 +90,8 @@ def train_unit(scope: Scope, generator: str) -> Unit:
                               "source_digest": source_digest(GENERATORS.get(generator))}
     if getattr(GENERATORS.get(generator), "needs_reference", False):
         config["content_network"] = ContentClassifier.recipe
+    if scope.amp:
+        config["precision"] = "bf16-autocast"
     return _unit(scope, "train", generator, config)
 
 

@@ -161,7 +161,7 @@ class SeedBatch(nn.Module):
 
 
 def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int,
-                     read_every: int = 10, amp: bool | None = None,
+                     read_every: int = 10, amp: bool = False,
                      on_step: Callable[[int, list[int]], None] | None = None) -> list[TrainOutcome]:
     """Train every seed of ``model`` on the points ``x`` (labels ``y``) for ``steps`` generator
     steps of ``batch_size`` (packs), as ``train(variant, x, y, TrainConfig(steps, batch_size,

@@ -12,11 +12,13 @@ CUDA no step waits for the GPU's queue to drain: a divergence is acted on at the
 written past it. Every schedule (ProGAN's growth, SRGAN's pre-training) follows
 :attr:`Batch.progress`, the share of the step budget done, so no result depends on the machine's
 speed or load. ``max_seconds`` is a safety limit only: a training it stops ends with status
-``truncated`` (under ``torchrun`` the ranks agree on it every ``read_every`` steps). On CUDA the
-steps run under bf16 autocast with channels_last memory format (``amp`` and ``channels_last``:
-``None`` means on CUDA only, ``True`` on any device, ``False`` never), and on CPU channels_last is
-also the default of the convolutional variants it speeds up (``channels_last_on_cpu``);
-``compile`` compiles every network with ``torch.compile``.
+``truncated`` (under ``torchrun`` the ranks agree on it every ``read_every`` steps). Steps run in
+float32 (TF32 matrix products on CUDA); ``amp=True`` runs them under bf16 autocast, which at the
+presets' batch of 64 was slower than float32 on an H200 and pays only at larger batches (README,
+GPU readiness). On CUDA the networks use channels_last memory format (``channels_last``: ``None``
+means on CUDA only, ``True`` on any device, ``False`` never), and on CPU channels_last is also the
+default of the convolutional variants it speeds up (``channels_last_on_cpu``); ``compile``
+compiles every network with ``torch.compile``.
 Under ``torchrun`` the loop trains data-parallel (``ganbench.generators.distributed``): each rank draws
 its own batches, gradients are averaged, and only the caller on rank 0 passes ``save``.
 """
@@ -49,7 +51,7 @@ class TrainConfig:
     seed: int = 0
     max_seconds: float | None = None
     checkpoint_every: int = 500
-    amp: bool | None = None
+    amp: bool = False
     channels_last: bool | None = None
     compile: bool = False
     read_every: int = 10

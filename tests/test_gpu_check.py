@@ -26,7 +26,10 @@ def gpu_check() -> ModuleType:
 
 
 @pytest.mark.parametrize("argv,message", [([], "no CUDA device here"),
-                                          (["--cpu", "--variants", "dcgan,nope"], "unknown image generator(s) nope")])
+                                          (["--cpu", "--variants", "dcgan,nope"], "unknown image generator(s) nope"),
+                                          (["--cpu", "--modes", "plain,fast"], "unknown mode(s) fast"),
+                                          (["--cpu", "--sections", "prdc,speed"], "unknown section(s) speed"),
+                                          (["--cpu", "--resolutions", "8,x"], "--resolutions takes a comma list")])
 def test_mistakes_end_with_one_line_and_exit_2(gpu_check: ModuleType, argv: list[str], message: str,
                                                monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -44,7 +47,8 @@ def test_cpu_check_measures_every_section(gpu_check: ModuleType, tmp_path: Path,
     result = json.loads(out.read_text())
     assert result["device"].startswith("CPU") and result["torch"] == torch.__version__
     assert [(r["resolution"], r["mode"], r["status"]) for r in result["training"]] == [
-        (8, "plain", "ok"), (8, "ganbench", "ok"), (16, "plain", "ok"), (16, "ganbench", "ok")]
+        (8, "plain", "ok"), (8, "ganbench", "ok"), (8, "amp", "ok"), (16, "plain", "ok"), (16, "ganbench", "ok"),
+        (16, "amp", "ok")]
     assert all(r["images_per_second"] > 0 and r["steps_per_second"] > 0 for r in result["training"])
     assert [(r["resolution"], r["status"]) for r in result["sampling"]] == [(8, "ok"), (16, "ok")]
     assert [(r["network"], r["resolution"]) for r in result["features"]] == [("classifier", 8), ("classifier", 16),
@@ -61,3 +65,15 @@ def test_cpu_check_measures_every_section(gpu_check: ModuleType, tmp_path: Path,
     for title in ("Training throughput", "Sampling throughput", "Feature throughput", "PRDC (k = 5)", "Determinism",
                   "Toy-2D seeds trained as one batched model"):
         assert f"### {title}" in printed
+
+
+def test_chosen_modes_sections_batch_and_sizes(gpu_check: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "check.json"
+    modes = [gpu_check.MODES[name] for name in ("plain", "bf16", "compiled-plain")]
+    assert gpu_check.run(torch.device("cpu"), quick=True, variants=["dcgan"], out=out, modes=modes,
+                         sections=("training",), batch=4, resolutions=(8,)) == 0
+    result = json.loads(out.read_text())
+    assert [(r["resolution"], r["mode"], r["status"]) for r in result["training"]] == [
+        (8, "plain", "ok"), (8, "bf16", "ok"), (8, "compiled-plain", "ok")]
+    assert result["sizes"]["batch"] == 4 and result["sizes"]["resolutions"] == [8]
+    assert not result["sampling"] and not result["features"] and result["prdc"] is None

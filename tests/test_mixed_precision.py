@@ -1,7 +1,7 @@
-"""The CUDA speed path (bf16 autocast, channels_last) exercised on the CPU, where ``amp=True``
-and ``channels_last=True`` force it: every variant trains under it with finite losses, its
-layers really compute in bf16, the gradient penalties stay float32, and samples keep their
-dtype and shape."""
+"""The speed options (bf16 autocast under ``--amp``, channels_last by default on CUDA) exercised
+on the CPU, where ``amp=True`` and ``channels_last=True`` force them: every variant trains under
+them with finite losses, its layers really compute in bf16, the gradient penalties stay float32,
+and samples keep their dtype and shape."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_speed_options_default_to_cuda_only() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert not accelerated(cpu, None) and accelerated(cuda, None)
     assert accelerated(cpu, True) and not accelerated(cuda, False)
-    with autocast(cpu):
+    with autocast(cpu, False):
         assert not torch.is_autocast_enabled("cpu")
     with autocast(cpu, True):
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
@@ -95,3 +95,25 @@ def test_r1_penalty_is_float32_on_a_bf16_critic() -> None:
     assert out.dtype == torch.bfloat16 and penalty.dtype == torch.float32
     expected = critic[1].weight.detach().pow(2).sum()
     torch.testing.assert_close(penalty, expected, rtol=2e-2, atol=1e-4)
+
+
+def test_bf16_is_opt_in_and_enters_the_training_key_and_record(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ganbench.cli import app
+    from ganbench.presets import get_preset
+    from ganbench.units import Scope, train_unit
+
+    assert TrainConfig(steps=1, batch_size=1).amp is False
+    plain = Scope("digits", "f", "image", get_preset("smoke"), 0)
+    bf16 = Scope("digits", "f", "image", get_preset("smoke"), 0, amp=True)
+    assert train_unit(plain, "dcgan").key != train_unit(bf16, "dcgan").key and plain.base() == bf16.base()
+    out = tmp_path / "run"
+    for extra in ([], ["--amp"]):
+        result = CliRunner().invoke(app, ["train", "dcgan", "--preset", "smoke", "--set", "preset.steps=2",
+                                          "--device", "cpu", "--out", str(out), "-q", *extra])
+        assert result.exit_code == 0, result.output
+    trains = [json.loads(p.read_text()) for p in (out / "records").glob("train-*.json")]
+    assert sorted(record["protocol"]["precision"] for record in trains) == ["bf16-autocast", "float32"]
