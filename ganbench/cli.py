@@ -396,9 +396,10 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
            truncation: Optional[float] = typer.Option(None, "--truncation", help="Truncation for variants that support it."),
            resolution: Optional[int] = ResolutionOpt, sets: list[str] = SetOpt,
            config_file: Optional[Path] = ConfigOpt,
+           amp: bool = typer.Option(False, "--amp", help="The generator was trained with --amp."),
            force: bool = typer.Option(False, "--force", help="Overwrite an existing --out.")) -> None:
-    """Sample from a trained generator into a PNG folder or an .npz (the same --set/--config as
-    its training find it)."""
+    """Sample from a trained generator into a PNG folder or an .npz (the same --set/--config/--amp
+    as its training find it)."""
     from ganbench.imageio import save_npz, save_png_folder
     from ganbench.context import RunContext
 
@@ -407,7 +408,7 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     if not force and (out.is_file() or (out.is_dir() and any(out.iterdir()))):
         raise UserError(f"--out {out} exists; pass --force to overwrite it")
     config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
-                         resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file)
+                         resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file, amp=amp)
     model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(generator)
     labels = model.default_labels(n) if model.conditional else None
     images = model.sample(n, labels=labels, seed=seed, truncation=truncation)

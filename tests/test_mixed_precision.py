@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -117,3 +118,11 @@ def test_bf16_is_opt_in_and_enters_the_training_key_and_record(tmp_path) -> None
         assert result.exit_code == 0, result.output
     trains = [json.loads(p.read_text()) for p in (out / "records").glob("train-*.json")]
     assert sorted(record["protocol"]["precision"] for record in trains) == ["bf16-autocast", "float32"]
+    drawn = {}
+    for extra in ([], ["--amp"]):
+        target = tmp_path / f"samples{len(extra)}.npz"
+        result = CliRunner().invoke(app, ["sample", "dcgan", "--preset", "smoke", "--set", "preset.steps=2", "--n", "4",
+                                          "--device", "cpu", "--runs", str(out), "--out", str(target), *extra])
+        assert result.exit_code == 0, result.output
+        drawn[len(extra)] = np.load(target)["x"]
+    assert not np.array_equal(drawn[0], drawn[1])
