@@ -9,9 +9,9 @@ On a CUDA machine it prints markdown tables under a line naming the card
    and 64 px on synthetic RGB images, plain (float32, contiguous), in ganbench's own path (the
    trainer's defaults: on CUDA float32 with TF32 and channels_last), with ``--amp`` (that path
    under bf16 autocast), and for a few variants at 64 px the default path under ``torch.compile``
-   (``--modes`` picks others, ``--batch`` another batch size); images/s (``batch x pack x (n_critic + 1)`` per step, as
-   ``benchmarks/train_step.py``), the speed-up over plain, steps/s and peak memory
-   (``torch.cuda.max_memory_allocated``);
+   (``--modes`` picks others, ``--batch`` another batch size); images/s (``batch x pack x
+   (n_critic + 1)`` per step, as ``benchmarks/train_step.py``), the speed-up over plain, steps/s
+   and peak memory (``torch.cuda.max_memory_allocated``);
 2. host syncs per 100 steps, counted by ``torch.cuda.set_sync_debug_mode``: the trainer reads
    losses every 10 steps (10 per 100), so more means the variant's own step waits for the GPU;
 3. sampling: images/s of ``GenerativeModel.sample`` (uint8 on the host, as the sample unit gets them);
