@@ -51,6 +51,7 @@ METRICS = "tests/test_metrics.py"
 DETECTION = "tests/test_detectors_evaluate.py"
 PERTURBATIONS = "tests/test_perturbations.py"
 STYLEGAN3 = "tests/test_stylegan3.py"
+PRECISION = "tests/test_mixed_precision.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -445,6 +446,14 @@ MUTANTS: list[Mutant] = [
       "return _quantize(images.double() + sigma * n)", "return _quantize(images.double() + n)",
       "Gaussian-noise perturbation ignores its sigma",
       node_ids(PERTURBATIONS, "test_noise_has_the_stated_std_and_follows_the_seed")),
+    m("amp-ignored", "generators/trainer.py",
+      "with autocast(device, config.amp):", "with autocast(device, False):",
+      "training runs in float32 whatever --amp says",
+      node_ids(PRECISION, "test_every_generator_trains_under_bf16_autocast_and_channels_last")),
+    m("amp-not-in-training-key", "ganbench/units.py",
+      "    if scope.amp:\n", "    if False:\n",
+      "a training under bf16 autocast shares its key with the float32 one",
+      node_ids(PRECISION, "test_bf16_is_opt_in_and_enters_the_training_key_and_record")),
 ]
 
 
