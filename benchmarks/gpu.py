@@ -543,6 +543,9 @@ def main() -> None:
     except ValueError:
         print(f"--resolutions takes a comma list of integers, not {args.resolutions!r}", file=sys.stderr)
         sys.exit(2)
+    if min(resolutions or (8,)) < 8 or (args.batch is not None and args.batch < 1):
+        print("--resolutions must be at least 8 pixels and --batch at least 1", file=sys.stderr)
+        sys.exit(2)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if not args.cpu and not torch.cuda.is_available():
         print(f"no CUDA device here (torch {torch.__version__}); run on a GPU machine, or pass --cpu for the "

@@ -119,7 +119,8 @@ class GenerationUnits:
                               "train_seconds": round(outcome.seconds, 3)}
             overrides = ctx.config.overrides
             record.protocol = {"hyperparameters": unit.config["hyperparameters"], "data_path": ctx.data.data_path,
-                               "precision": "bf16-autocast" if ctx.config.amp else "float32",
+                               "precision": "bf16-autocast" if ctx.config.amp else
+                               "float32-tf32" if ctx.config.device.type == "cuda" else "float32",
                                "memory_budget": ctx.config.stream.budget,
                                **({"data_cache": ctx.data.cache.digest} if ctx.data.cache is not None else {}),
                                **({"geometry": model.spec.geometry.protocol()} if ctx.data.kind == "image" else {}),

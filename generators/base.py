@@ -62,7 +62,6 @@ class Batch:
     progress: float = 0.0
 
 
-
 def in_eval_chunks(module: nn.Module, n: int, batch_size: int,
                    chunk: Callable[[int, int], torch.Tensor]) -> list[torch.Tensor]:
     """``chunk(start, size)`` over ``n`` items in batches of ``batch_size`` with ``module`` in eval
@@ -73,6 +72,7 @@ def in_eval_chunks(module: nn.Module, n: int, batch_size: int,
         return [chunk(start, min(batch_size, n - start)) for start in range(0, n, batch_size)]
     finally:
         module.train(was_training)
+
 
 class GenerativeModel(nn.Module):
     """Base class of every generator in the registry."""

@@ -29,7 +29,9 @@ def gpu_check() -> ModuleType:
                                           (["--cpu", "--variants", "dcgan,nope"], "unknown image generator(s) nope"),
                                           (["--cpu", "--modes", "plain,fast"], "unknown mode(s) fast"),
                                           (["--cpu", "--sections", "prdc,speed"], "unknown section(s) speed"),
-                                          (["--cpu", "--resolutions", "8,x"], "--resolutions takes a comma list")])
+                                          (["--cpu", "--resolutions", "8,x"], "--resolutions takes a comma list"),
+                                          (["--cpu", "--resolutions", "4"], "at least 8 pixels"),
+                                          (["--cpu", "--batch", "0"], "--batch at least 1")])
 def test_mistakes_end_with_one_line_and_exit_2(gpu_check: ModuleType, argv: list[str], message: str,
                                                monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
