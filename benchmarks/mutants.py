@@ -52,6 +52,7 @@ DETECTION = "tests/test_detectors_evaluate.py"
 PERTURBATIONS = "tests/test_perturbations.py"
 STYLEGAN3 = "tests/test_stylegan3.py"
 PRECISION = "tests/test_mixed_precision.py"
+GENERATOR_BOARD = "tests/test_generator_board.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -454,6 +455,11 @@ MUTANTS: list[Mutant] = [
       "    if scope.amp:\n", "    if False:\n",
       "a training under bf16 autocast shares its key with the float32 one",
       node_ids(PRECISION, "test_bf16_is_opt_in_and_enters_the_training_key_and_record")),
+    m("translations-ranked-with-noise", "leaderboards/tables.py",
+      'return NOISE_TASK if task == NOISE_TASK else "image-to-image"', "return NOISE_TASK",
+      "image-to-image rows, which translate real test images, ranked by FID with generators from noise",
+      node_ids(GENERATOR_BOARD, "test_image_to_image_rows_without_a_task_in_their_quality_protocol_still_leave_the_"
+                                "noise_table")),
 ]
 
 

@@ -7,7 +7,9 @@
 
 Image-to-image variants train on their task view of the train split and translate test-split
 inputs they never saw (:func:`ganbench.tasks.fake_inputs`); their task measures
-(:mod:`ganbench.task_measures`) are recorded by the sample unit.
+(:mod:`ganbench.task_measures`) are recorded by the sample unit. Their quality protocol names the
+task and the split whose images they translate: measured against that same split, their FID
+says how close the translations come to it, not what a generator from noise would reach.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ganbench.curves import CurveConfig, CurveLogger, curve_probe
 from ganbench.data import Dataset
 from ganbench.errors import UserError
 from ganbench.features import pretrained_extractor
-from ganbench.generators import GenerativeModel
+from ganbench.generators import GENERATORS, GenerativeModel
 from ganbench.generators.distributed import TRAIN_SIGNAL
 from ganbench.generators.distributed import current as current_world
 from ganbench.generators.trainer import train
@@ -256,6 +258,9 @@ class GenerationUnits:
                 ctx.data, arrays["eval"], extractor, classifier=classifier, labels=arrays.get("eval_labels"),
                 codes=arrays.get("eval_codes"), config=quality)
             record.metrics.update(sample_record.task_measures)
+            task_view = getattr(GENERATORS.get(name), "task_view", None)
+            if task_view is not None:
+                record.protocol.update(task=task_view, translated_split=record.protocol["real_split"])
 
         blocked = None if sample_record.ok else sample_record
         return self.engine.run(unit, compute, blocked_by=blocked, generator=name)

@@ -51,7 +51,8 @@ def environment_markdown(env: dict[str, Any]) -> str:
 
 SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds; ranked by the sort metric, with its 95% "
              "t-interval. Detector AUC: every detector (and training generator) on the generator's fresh, clean "
-             "fakes; lower means harder to detect."),
+             "fakes; lower means harder to detect. Image-to-image generators translate real test images, so their "
+             "FID is not comparable with a generator's from noise: they have tables of their own, one per task."),
             ("detectors", "Detectors", "In-distribution: trained and tested on the same generator. Cross-generator: "
              "mean over the off-diagonal of the matrix below. Robustness: mean AUC under each perturbation family. "
              "[low, high]: the 95% interval the protocol line names. Null check: real vs real; the checks of a table "

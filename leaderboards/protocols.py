@@ -52,6 +52,8 @@ def common(protocols: Iterable[Any]) -> dict[str, Any]:
 def describe(protocol: dict[str, Any]) -> str:
     """Short text naming a protocol: features, real split and counts, fakes, training counts, threshold, source."""
     parts = []
+    if "task" in protocol:
+        parts.append(f"{protocol['task']} translations of {protocol.get('translated_split', '?')}-split images")
     extractor = protocol.get("extractor")
     if extractor == "none":
         parts.append(f"2-D points, {protocol['modes']} modes" if "modes" in protocol else "raw samples")

@@ -5,7 +5,9 @@ Three tables, each split wherever the protocols of its rows differ (see ``ganben
 * generators: quality (FID, Heusel et al., NeurIPS 2017; KID, Binkowski et al., ICLR 2018; IS,
   Salimans et al., NeurIPS 2016; precision/recall, Kynkaanniemi et al., NeurIPS 2019;
   density/coverage, Naeem et al., ICML 2020; mode coverage), cost, and *detectability*: the mean
-  and worst-case AUC of the detectors on the generator's fresh fakes;
+  and worst-case AUC of the detectors on the generator's fresh fakes; image-to-image variants in
+  tables of their own, one per task, with their task measures (PSNR, SSIM, L1; domain accuracy and
+  cycle L1);
 * detectors: in-distribution AUC, AP, balanced accuracy, TPR at 1% FPR, EER and (for probability
   outputs) ECE, cross-generator, leave-one-out and train-on-all AUC, robustness per perturbation
   family and the real-vs-real null check, following the cross-generator protocol of Wang et al.,
@@ -59,12 +61,18 @@ GENERATION_METRICS: dict[str, tuple[str, str | None]] = {
     "conditional_accuracy": ("cond. accuracy", "higher"), "code_accuracy": ("code accuracy", "higher"),
     "modes_covered": ("modes covered", "higher"),
     "high_quality": ("high-quality %", "higher"), "mode_kl": ("mode KL", "lower"),
+    "psnr": ("PSNR dB", "higher"), "ssim": ("SSIM", "higher"), "l1": ("L1", "lower"),
+    "psnr_bicubic": ("bicubic PSNR dB", None), "ssim_bicubic": ("bicubic SSIM", None),
+    "domain_acc": ("domain accuracy", "higher"), "cycle_l1": ("cycle L1", "lower"),
 }
 
 COUNTS = ("classes_covered", "modes_covered")
 GENERATION_LIMITS = {
-    **dict.fromkeys(("fid", "class_kl", "mode_kl", "density", "classes_covered", "modes_covered"), NON_NEGATIVE),
-    **dict.fromkeys(("precision", "recall", "coverage", "conditional_accuracy", "code_accuracy"), PROPORTION),
+    **dict.fromkeys(("fid", "class_kl", "mode_kl", "density", "classes_covered", "modes_covered", "psnr",
+                     "psnr_bicubic"), NON_NEGATIVE),
+    **dict.fromkeys(("precision", "recall", "coverage", "conditional_accuracy", "code_accuracy", "l1", "domain_acc",
+                     "cycle_l1"), PROPORTION),
+    **dict.fromkeys(("ssim", "ssim_bicubic"), (-1.0, 1.0)),
     "is": (1.0, math.inf), "high_quality": (0.0, 100.0)}
 RECORD_BOUNDS = {"_ci_low": BOOT_LOW, "_ci_high": BOOT_HIGH}
 SMOKE_PRESET = "smoke"
@@ -331,12 +339,12 @@ def _cost(ok: pd.DataFrame) -> pd.DataFrame | None:
     sample = ok[ok.kind == "sample"]
     if train.empty and sample.empty:
         return None
-    train = train.assign(family=_info(train, "family"), device=_info(train, "device"))
+    train = train.assign(family=_info(train, "family"), device=_info(train, "device"), task=_info(train, "task"))
     sample = sample.assign(samples=_info(sample, "samples"))
     per_seed = _merge_all([
         _per_seed(train, GEN_KEYS, _present(train, ["params", "train_seconds"])),
         _per_seed(sample, GEN_KEYS, _present(sample, ["images_per_second"])),
-        train[GEN_KEYS + ["seed", "family", "device"]].drop_duplicates(GEN_KEYS + ["seed"]),
+        train[GEN_KEYS + ["seed", "family", "device", "task"]].drop_duplicates(GEN_KEYS + ["seed"]),
         sample[GEN_KEYS + ["seed", "samples"]].drop_duplicates(GEN_KEYS + ["seed"]),
     ], GEN_KEYS + ["seed"])
     per_seed["protocol"] = per_seed.device.map(lambda d: {"device": d} if isinstance(d, str) else {})
@@ -344,7 +352,7 @@ def _cost(ok: pd.DataFrame) -> pd.DataFrame | None:
     by = GEN_KEYS + ["sig_train"]
     columns = _present(per_seed, ["params", "train_seconds", "images_per_second"])
     table = over_seeds(per_seed, by, columns)
-    first = per_seed.sort_values("seed").groupby(by, sort=False)[["family", "samples"]].first().reset_index()
+    first = per_seed.sort_values("seed").groupby(by, sort=False)[["family", "task", "samples"]].first().reset_index()
     return table.merge(first, on=by).merge(_protocols(per_seed, by, "train"), on=by)
 
 
@@ -363,8 +371,23 @@ GENERATOR_COLUMNS = [
 ]
 
 
+NOISE_TASK = "noise"
+IMAGE_TO_IMAGE_TITLE = "Image-to-image generators"
+
+
+def _task_kind(task: Any) -> str | None:
+    """A train record's task as a table split: generation from noise, or translation of images."""
+    if not isinstance(task, str) or not task:
+        return None
+    return NOISE_TASK if task == NOISE_TASK else "image-to-image"
+
+
 def generator_boards(frame: pd.DataFrame) -> list[Board]:
-    """One row per (generator, data set, preset): quality, human fooled rate, detectability, cost."""
+    """One row per (generator, data set, preset): quality, human fooled rate, detectability, cost.
+
+    Image-to-image variants translate real test-split images, so their rows never share a table with
+    generators from noise (their quality protocol also names the task, which splits them by task).
+    """
     ok = _ok(frame)
     if ok.empty:
         return []
@@ -376,8 +399,11 @@ def generator_boards(frame: pd.DataFrame) -> list[Board]:
         merged["seeds"] = merged.get("train_seconds_n", pd.Series(np.nan, index=merged.index))
     for name in ("seeds_std", "seeds_n"):
         merged[name] = np.nan
-    boards = _boards("generators", "Generators", merged, ["quality", "detection", "human", "train"],
-                     GENERATOR_COLUMNS, ["samples"])
+    merged["sig_task"] = merged["task"].map(_task_kind) if "task" in merged else None
+    boards = _boards("generators", "Generators", merged, ["task", "quality", "detection", "human", "train"],
+                     GENERATOR_COLUMNS, ["samples", "sig_task"])
+    boards = [replace(b, title=IMAGE_TO_IMAGE_TITLE) if "image-to-image" in set(b.data.get("sig_task", ())) else b
+              for b in boards]
     return [b.sorted_by("fid") if b.column("fid") else b.sorted_by("generator") for b in boards]
 
 

@@ -1,5 +1,6 @@
 """The generator table's detector AUC averages over training cells whose training-set sizes differ by
-design (train-on-all rounds its per-generator share down): one table, not one per size."""
+design (train-on-all rounds its per-generator share down): one table, not one per size. Image-to-image
+variants, which translate real test images, get tables of their own, one per task."""
 
 from __future__ import annotations
 
@@ -29,3 +30,37 @@ def test_training_cells_of_other_sizes_share_one_generator_table() -> None:
     assert rows.keys() == {"dcgan", "wgan"}
     assert rows["dcgan"]["detect_auc_mean"] == 0.8 and rows["dcgan"]["detect_auc_worst"] == 0.7
     assert "n_train_fake" not in boards[0].protocols["detection"]
+
+
+QUALITY = {"extractor": "classifier", "n_real": 360, "n_fake": 2000, "real_split": "test"}
+
+
+def test_image_to_image_rows_leave_the_noise_table_one_table_per_task() -> None:
+    records = []
+    for generator, task, task_view, fid, measures in (
+            ("dcgan", "noise", None, 20.0, {}), ("wgan", "noise", None, 90.0, {}),
+            ("pix2pix", "paired", "edges", 30.0, {"psnr": 16.0, "ssim": 0.8, "l1": 0.1}),
+            ("srgan", "paired", "super-resolution", 10.0, {"psnr": 17.5, "ssim": 0.9, "l1": 0.08}),
+            ("cyclegan", "unpaired", "two-domain", 5.0, {"domain_acc": 0.7, "cycle_l1": 0.07})):
+        protocol = QUALITY if task_view is None else {**QUALITY, "task": task_view, "translated_split": "test"}
+        records.append(record("generation", generator, metrics={"fid": fid, **measures}, protocol=protocol))
+        records.append(record("train", generator, metrics={"train_seconds": 1.0}, info={"task": task}))
+    boards = build_leaderboard(records).of_kind("generators")
+    tables = {tuple(b.data.generator): b for b in boards}
+    assert set(tables) == {("dcgan", "wgan"), ("pix2pix",), ("srgan",), ("cyclegan",)}
+    assert tables[("dcgan", "wgan")].title == "Generators"
+    assert {tables[(n,)].title for n in ("pix2pix", "srgan", "cyclegan")} == {"Image-to-image generators"}
+    assert tables[("srgan",)].protocols["quality"]["task"] == "super-resolution"
+    shown = {c.name for c in tables[("pix2pix",)].columns}
+    assert {"psnr", "ssim", "l1"} <= shown and "domain_acc" not in shown
+    assert not {"psnr", "domain_acc"} & {c.name for c in tables[("dcgan", "wgan")].columns}
+
+
+def test_image_to_image_rows_without_a_task_in_their_quality_protocol_still_leave_the_noise_table() -> None:
+    records = []
+    for generator, task in (("dcgan", "noise"), ("pix2pix", "paired")):
+        records.append(record("generation", generator, metrics={"fid": 20.0}, protocol=QUALITY))
+        records.append(record("train", generator, metrics={"train_seconds": 1.0}, info={"task": task}))
+    boards = build_leaderboard(records).of_kind("generators")
+    assert sorted((b.title, tuple(b.data.generator)) for b in boards) == [
+        ("Generators", ("dcgan",)), ("Image-to-image generators", ("pix2pix",))]

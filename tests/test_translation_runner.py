@@ -29,10 +29,12 @@ def test_runner_translates_test_inputs_and_records_task_measures(tmp_path):
     for name, keys in (("pix2pix", {"psnr", "ssim", "l1"}), ("cyclegan", {"domain_acc", "cycle_l1"})):
         generation = records[("generation", name)]
         assert keys <= set(generation.metrics) and "fid" in generation.metrics
+        assert generation.protocol["translated_split"] == "test"
         fakes = runner.context.fakes(records[("sample", name)])
         assert {k: len(v) for k, v in fakes.items()} == {"eval": 400, "detector_train": 60, "fresh": 40}
         assert all(v.dtype == torch.uint8 and v.shape[1:] == (1, 16, 16) for v in fakes.values())
     assert 0 <= records[("generation", "cyclegan")].metrics["domain_acc"] <= 1
+    assert [records[("generation", n)].protocol["task"] for n in ("pix2pix", "cyclegan")] == ["edges", "two-domain"]
     detections = [r for r in summary.records if r.kind == "detection"]
     pairs = {(r.train_generator, r.generator) for r in detections if r.perturbation == "none"}
     assert pairs == {(a, b) for a in ("pix2pix", "cyclegan", "all") for b in ("pix2pix", "cyclegan")}
