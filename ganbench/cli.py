@@ -600,7 +600,12 @@ def _report_sources(sources: Optional[list[Path]], outs: list[Path]) -> list[Pat
 def leaderboard_show(sources: Optional[list[Path]] = ReportSourcesArg, outs: list[Path] = ReportOutOpt,
                      as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list of rows."),
                      table: Optional[str] = typer.Option(None, "--table", help="generators, detectors or cross."),
-                     sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID).")) -> None:
+                     sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID)."),
+                     columns: Optional[str] = typer.Option(None, "--columns", help="Comma list of columns (names or "
+                                                           "headers) the generator and detector tables keep, beside "
+                                                           "each row's name and its rank metric."),
+                     markdown: bool = typer.Option(False, "--markdown", help="Print GitHub Markdown tables, each "
+                                                   "with its protocol.")) -> None:
     """Show the leaderboard of run folders and earlier reports' results.json files, merged."""
     from ganbench.leaderboards import json_rows, print_leaderboard
     from ganbench.leaderboards.sources import read_sources
@@ -611,7 +616,8 @@ def leaderboard_show(sources: Optional[list[Path]] = ReportSourcesArg, outs: lis
     if as_json:
         typer.echo(json.dumps(json_rows(merged.records), indent=1, default=str))
     else:
-        print_leaderboard(merged.records, Console(), table, sort, merged.problems)
+        print_leaderboard(merged.records, Console(), table, sort, merged.problems,
+                          columns.split(",") if columns is not None else (), markdown)
 
 
 @leaderboard_app.command("publish")

@@ -142,6 +142,19 @@ class Board:
         return replace(self, data=data, rank_by=None)
 
 
+    def with_columns(self, wanted: Iterable[str]) -> Board:
+        """The board cut to its row name, data set and preset (shown where rows differ in them), its ranking
+        metric and the columns named in ``wanted`` (lower-case column names or header labels)."""
+        keep = set(wanted)
+        columns = [c for i, c in enumerate(self.columns)
+                   if i == 0 or c.name in ("dataset", "preset", self.rank_by) or c.name.lower() in keep
+                   or c.label.lower() in keep]
+        return replace(self, columns=columns)
+
+
+TABLE_KINDS_WITH_COLUMNS = ("generators", "detectors")
+
+
 @dataclass
 class Leaderboard:
     boards: list[Board]
@@ -149,6 +162,20 @@ class Leaderboard:
 
     def of_kind(self, kind: str) -> list[Board]:
         return [b for b in self.boards if b.kind == kind]
+
+    def with_columns(self, names: Iterable[str]) -> Leaderboard:
+        """Each generator and detector table cut to its row name, its ranking metric and the columns
+        ``names`` (column names or header labels, any case), and left out where it holds none of them; a
+        UserError if a name is no such table's column."""
+        wanted = {n.strip().lower() for n in names if n.strip()}
+        tables = [b for b in self.boards if b.kind in TABLE_KINDS_WITH_COLUMNS]
+        known = {key for b in tables for c in b.columns for key in (c.name.lower(), c.label.lower())}
+        if not wanted or wanted - known:
+            names_known = sorted({c.name for b in tables for c in b.columns})
+            raise UserError(f"no column {', '.join(sorted(wanted - known)) or '(none named)'} in the generator or "
+                            f"detector tables (columns: {', '.join(names_known) or 'none'})")
+        boards = [b.with_columns(wanted) if b.kind in TABLE_KINDS_WITH_COLUMNS else b for b in self.boards]
+        return replace(self, boards=[b for b in boards if any(c.numeric for c in b.columns)])
 
     def sorted_by(self, name: str) -> Leaderboard:
         """Every table holding column ``name`` sorted by it; a UserError if no table holds it."""

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ganbench.leaderboards.formatting import (label, legend, protocol_lines, right_aligned, shown_columns,
                                               statistics_line, text_rows)
+from ganbench.leaderboards.markdown import board_markdown
 from ganbench.leaderboards.tables import Board, Leaderboard, build_leaderboard
 
 TABLES = ("generators", "detectors", "cross")
@@ -51,13 +52,18 @@ def board_renderable(board: Board) -> Group:
     return Group(Text(board.title, style="bold"), *lines, *above, *notice, rich_table(board), *below)
 
 
-def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str] = TABLES) -> None:
-    """The tables of ``kinds`` in that order, then the units that failed or diverged."""
+def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str] = TABLES,
+                 markdown: bool = False) -> None:
+    """The tables of ``kinds`` in that order (rich tables, or GitHub Markdown), then the units that failed or
+    diverged."""
     out = legible(console)
     for kind in kinds:
         for board in leaderboard.of_kind(kind):
-            out.print(board_renderable(board))
-            out.print()
+            if markdown:
+                out.out(board_markdown(board), highlight=False)
+            else:
+                out.print(board_renderable(board))
+                out.print()
     for problem in leaderboard.problems:
         if problem["status"] != "skipped":
             subject = " ".join(str(problem[k]) for k in ("generator", "detector") if problem.get(k))
@@ -65,14 +71,18 @@ def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str
 
 
 def print_leaderboard(records: list[dict[str, Any]], console: Console, table: str | None = None,
-                      sort: str | None = None, conflicts: Sequence[dict[str, Any]] = ()) -> None:
-    """Print the tables of ``records`` (all, or one of ``TABLES``), optionally sorted by a column, then the
-    problems (``conflicts``: records of merged sources that disagree)."""
+                      sort: str | None = None, conflicts: Sequence[dict[str, Any]] = (),
+                      columns: Sequence[str] = (), markdown: bool = False) -> None:
+    """Print the tables of ``records`` (all, or one of ``TABLES``), optionally sorted by a column and cut to
+    ``columns`` (see :meth:`Leaderboard.with_columns`), as rich tables or Markdown, then the problems
+    (``conflicts``: records of merged sources that disagree)."""
     leaderboard = build_leaderboard(records, sort, conflicts)
     if not leaderboard.boards and not leaderboard.problems:
         console.print("no records yet")
         return
-    print_boards(leaderboard, console, TABLES if table is None else (table,))
+    if columns:
+        leaderboard = leaderboard.with_columns(columns)
+    print_boards(leaderboard, console, TABLES if table is None else (table,), markdown)
 
 
 def print_detector(records: list[dict[str, Any]], console: Console, detector: str) -> None:

@@ -523,6 +523,24 @@ def test_cli_publish_show_and_errors(site: Path, tmp_path: Path, cli) -> None:
     assert missing.exit_code == 2 and "no records" in missing.output
 
 
+def test_show_cuts_tables_to_named_columns_as_markdown(tmp_path: Path, cli) -> None:
+    run = tmp_path / "run"
+    store = RunStore(run)
+    for record in synthetic_records(seeds=(0,)):
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
+    shown = cli.invoke(app, ["leaderboard", "show", "--out", str(run), "--columns", "IS,null-check auc",
+                             "--markdown"])
+    assert shown.exit_code == 0, shown.output
+    heads = [line for line in shown.output.splitlines() if line.startswith("| ")
+             and ("generator" in line or "detector" in line)]
+    assert heads[0] == "| rank | generator | FID ↓ | IS ↑ |"
+    assert "| rank | detector | in-dist AUC ↑ | null-check AUC |" in heads
+    assert "### Cross-generator AUC · spectrum · digits / smoke" in shown.output
+    assert "Protocol: data set digits · preset smoke" in shown.output
+    bad = cli.invoke(app, ["leaderboard", "show", "--out", str(run), "--columns", "fid,nope"])
+    assert bad.exit_code == 2 and "no column nope" in bad.output and "Traceback" not in bad.output
+
+
 def header_lines(output: str, labels: list[str]) -> list[str]:
     """The output lines holding every label of ``labels``."""
     return [line for line in output.splitlines() if all(label in line for label in labels)]
