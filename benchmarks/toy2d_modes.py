@@ -40,8 +40,10 @@ from ganbench.runtime import resolve_device
 from ganbench.generators import GENERATORS, DataSpec, create_generator
 from ganbench.generators.seed_batch import SeedBatch, train_seed_batch
 from ganbench.generators.trainer import TrainConfig, train
+from ganbench.leaderboards.uncertainty import t_interval
 
 VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
+MODE_COUNTS = {"ring": 8, "grid": 25}
 ANCHORS = {  # PacGAN Table 1: (modes, % high quality)
     ("GAN", "ring"): (6.3, 98.2), ("GAN", "grid"): (17.3, 94.8),
     ("PacGAN4", "ring"): (7.8, 95.9), ("PacGAN4", "grid"): (24.8, 93.6),
@@ -97,19 +99,25 @@ def run_batched(variant: str, layout: str, seeds: list[int], checkpoints: list[i
 
 def summarise(rows: list[dict[str, object]], steps: int, seeds: int) -> str:
     """The markdown table of rows scored after ``steps`` generator steps."""
-    lines = [f"toy2d, {seeds} seed(s), {steps} generator steps, 2,500 samples; mean (std) over seeds", "",
+    lines = [f"toy2d, {seeds} seed(s), {steps} generator steps, 2,500 samples; mean (std) [95% t-interval of the "
+             "mean] over seeds", "",
              "| variant | ring-8 modes | ring-8 % HQ | grid-25 modes | grid-25 % HQ |", "|---|---|---|---|---|"]
 
-    def cell(values: list[float]) -> str:
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.mean(values):.1f} ({spread:.1f})"
+    def cell(values: list[float], limits: tuple[float, float]) -> str:
+        mean = statistics.mean(values)
+        if len(values) < 2:
+            return f"{mean:.1f}"
+        spread = statistics.stdev(values)
+        low, high = t_interval(mean, spread, len(values), limits=limits)
+        return f"{mean:.1f} ({spread:.1f}) [{low:.1f}, {high:.1f}]"
 
     for variant in dict.fromkeys(str(r["variant"]) for r in rows):
         cells = []
         for layout in ("ring", "grid"):
             picked = [r for r in rows if r["variant"] == variant and r["layout"] == layout]
-            cells += [cell([float(r["modes"]) for r in picked]), cell([float(r["high_quality"]) for r in picked])] \
-                if picked else ["-", "-"]
+            modes = (0.0, float(MODE_COUNTS[layout]))
+            cells += [cell([float(r["modes"]) for r in picked], modes),
+                      cell([float(r["high_quality"]) for r in picked], (0.0, 100.0))] if picked else ["-", "-"]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     for name in ("GAN", "PacGAN4"):
         (rm, rq), (gm, gq) = ANCHORS[(name, "ring")], ANCHORS[(name, "grid")]

@@ -1,0 +1,32 @@
+"""The mode-collapse benchmark's tables: mean (std) and the 95% t-interval of the mean over seeds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toy2d_modes():
+    spec = importlib.util.spec_from_file_location("ganbench_toy2d_modes", ROOT / "benchmarks" / "toy2d_modes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cells_give_mean_std_and_a_t_interval_cut_to_the_mode_count() -> None:
+    modes = [8, 8, 8, 7, 8, 8, 8, 8, 8, 8]
+    rows = [{"variant": "gan", "layout": "ring", "seed": s, "modes": m, "high_quality": 40.0 + s}
+            for s, m in enumerate(modes)]
+    table = toy2d_modes().summarise(rows, steps=100, seeds=10)
+    (line,) = [row for row in table.splitlines() if row.startswith("| gan |")]
+    ring_modes, ring_hq, grid_modes, _ = [c.strip() for c in line.strip("|").split("|")[1:]]
+    mean, std = 7.9, 0.31622776601683794
+    half = stats.t.ppf(0.975, 9) * std / 10**0.5
+    assert ring_modes == f"7.9 (0.3) [{mean - half:.1f}, 8.0]"
+    assert ring_hq == "44.5 (3.0) [42.3, 46.7]"
+    assert grid_modes == "-"
+    assert "95% t-interval of the mean" in table.splitlines()[0]
