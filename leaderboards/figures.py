@@ -90,9 +90,11 @@ def scatter_figure(board: Board, site: Path) -> FigureFile | None:
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    name = file_name("scatter", key=sorted(map(str, board.protocols.items())))
+    name = file_name("scatter", key=(board.title, sorted(map(str, board.data.generator)),
+                                     sorted(map(str, board.protocols.items()))))
     _save(figure, site / name)
-    return FigureFile(name, "Quality vs detectability", "FID on x, mean detector AUC on y, one point per generator")
+    title = "Quality vs detectability" + ("" if board.title == "Generators" else f" ({board.title.lower()})")
+    return FigureFile(name, title, "FID on x, mean detector AUC on y, one point per generator")
 
 
 def heatmap_figure(board: Board, site: Path) -> FigureFile:
