@@ -64,3 +64,18 @@ def test_image_to_image_rows_without_a_task_in_their_quality_protocol_still_leav
     boards = build_leaderboard(records).of_kind("generators")
     assert sorted((b.title, tuple(b.data.generator)) for b in boards) == [
         ("Generators", ("dcgan",)), ("Image-to-image generators", ("pix2pix",))]
+
+
+def test_each_generator_table_gets_its_own_quality_vs_detectability_figure(tmp_path) -> None:
+    from ganbench.leaderboards.figures import scatter_figure
+
+    records = []
+    for generator, task in (("dcgan", "noise"), ("pix2pix", "paired")):
+        records.append(record("generation", generator, metrics={"fid": 20.0}, protocol=QUALITY))
+        records.append(record("train", generator, metrics={"train_seconds": 1.0}, info={"task": task}))
+        records.append(record("detection", generator, train_generator=generator, detector="spectrum",
+                              perturbation="none", metrics={"auc": 0.8}, protocol=PROTOCOL))
+    figures = [scatter_figure(b, tmp_path) for b in build_leaderboard(records).of_kind("generators")]
+    assert len({f.name for f in figures}) == 2 and len(list(tmp_path.glob("scatter-*.png"))) == 2
+    assert sorted(f.title for f in figures) == ["Quality vs detectability",
+                                                "Quality vs detectability (image-to-image generators)"]
