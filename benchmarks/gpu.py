@@ -9,9 +9,10 @@ On a CUDA machine it prints markdown tables under a line naming the card
    and 64 px on synthetic RGB images, plain (float32, contiguous), in ganbench's own path (the
    trainer's defaults: on CUDA float32 with TF32 and channels_last), with ``--amp`` (that path
    under bf16 autocast), and for a few variants at 64 px the default path under ``torch.compile``
-   (``--modes`` picks others, ``--batch`` another batch size); images/s (``batch x pack x
-   (n_critic + 1)`` per step, as ``benchmarks/train_step.py``), the speed-up over plain, steps/s
-   and peak memory (``torch.cuda.max_memory_allocated``);
+   (``--modes`` picks others, among them ``graphs``: the own path compiled in ``reduce-overhead``
+   mode, each network's kernels replayed as CUDA graphs; ``--batch`` another batch size);
+   images/s (``batch x pack x (n_critic + 1)`` per step, as ``benchmarks/train_step.py``), the
+   speed-up over plain, steps/s and peak memory (``torch.cuda.max_memory_allocated``);
 2. host syncs per 100 steps, counted by ``torch.cuda.set_sync_debug_mode``: the trainer reads
    losses every 10 steps (10 per 100), so more means the variant's own step waits for the GPU;
 3. sampling: images/s of ``GenerativeModel.sample`` (uint8 on the host, as the sample unit gets them);
@@ -115,6 +116,7 @@ class Mode:
     amp: bool = False
     channels_last: bool | None = None
     compile: bool = False
+    compile_mode: str = "default"
 
 
 MODES = {mode.name: mode for mode in (
@@ -125,6 +127,8 @@ MODES = {mode.name: mode for mode in (
     Mode("bf16", amp=True, channels_last=False),
     Mode("compiled-amp", amp=True, compile=True),
     Mode("compiled-plain", amp=False, channels_last=False, compile=True),
+    Mode("graphs", compile=True, compile_mode="reduce-overhead"),
+    Mode("graphs-amp", amp=True, compile=True, compile_mode="reduce-overhead"),
 )}
 SECTIONS = ("training", "host_syncs", "sampling", "features", "prdc", "determinism", "seed_batches")
 
@@ -199,7 +203,7 @@ class Bench:
     def config(self, steps: int, mode: Mode | None = None) -> TrainConfig:
         mode = mode or Mode("ganbench")
         return TrainConfig(steps=steps, batch_size=self.sizes.batch, checkpoint_every=10**9, amp=mode.amp,
-                           channels_last=mode.channels_last, compile=mode.compile)
+                           channels_last=mode.channels_last, compile=mode.compile, compile_mode=mode.compile_mode)
 
     def training(self, name: str, data: Dataset, mode: Mode) -> tuple[dict[str, Any], GenerativeModel | None]:
         """Throughput of one variant at one size in one mode; the trained model for the sampling check."""
@@ -483,7 +487,8 @@ def report(result: dict[str, Any]) -> str:
     parts = [
         table("Training throughput (plain: float32, contiguous; ganbench: the trainer's defaults, on CUDA "
               "channels_last with TF32; amp: the same under bf16 autocast; bf16: autocast, contiguous; "
-              "compiled: under torch.compile)", with_speedups(result["training"]),
+              "compiled: under torch.compile; graphs: compiled in reduce-overhead mode, CUDA graphs)",
+              with_speedups(result["training"]),
               [("variant", "variant", ""), ("px", "resolution", "d"), ("mode", "mode", ""),
                ("img/s", "images_per_second", rate), ("x plain", "speedup", ".2f"), ("steps/s", "steps_per_second", rate),
                ("peak MiB", "peak_memory_mib", ",.0f"), ("status", "status", "")]),

@@ -18,7 +18,10 @@ presets' batch of 64 was slower than float32 on an H200 and pays only at larger 
 GPU readiness). On CUDA the networks use channels_last memory format (``channels_last``: ``None``
 means on CUDA only, ``True`` on any device, ``False`` never), and on CPU channels_last is also the
 default of the convolutional variants it speeds up (``channels_last_on_cpu``); ``compile``
-compiles every network with ``torch.compile``.
+compiles every network with ``torch.compile`` in ``compile_mode``: ``"reduce-overhead"`` replays
+each network's kernels as CUDA graphs, for steps bound by kernel launches (small batches on a
+GPU), and marks each training step's start so that a step never reads a graph output that the
+next replay overwrote.
 Under ``torchrun`` the loop trains data-parallel (``ganbench.generators.distributed``): each rank draws
 its own batches, gradients are averaged, and only the caller on rank 0 passes ``save``.
 """
@@ -42,6 +45,8 @@ from ganbench.generators.distributed import World, current as current_world
 from ganbench.generators.step_losses import LossReader, StepLosses
 
 CHECKPOINT_FORMAT = 1
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,15 @@ class TrainConfig:
     amp: bool = False
     channels_last: bool | None = None
     compile: bool = False
+    compile_mode: str = "default"
     read_every: int = 10
     data_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.read_every < 1:
             raise ValueError(f"read_every must be at least 1, got {self.read_every}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, got {self.compile_mode!r}")
 
     def reads_at(self, step: int) -> bool:
         """Whether the losses are read after ``step``: every ``read_every`` steps, at checkpoints and at the end."""
@@ -186,10 +194,10 @@ def _prepare(x: torch.Tensor, kind: str, device: torch.device, channels_last: bo
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def compile_networks(model: GenerativeModel) -> None:
-    """Compile each network of the variant in place (state dict keys are unchanged)."""
+def compile_networks(model: GenerativeModel, mode: str = "default") -> None:
+    """Compile each network of the variant in place in ``mode`` (state dict keys are unchanged)."""
     for network in model.children():
-        network.compile()
+        network.compile(mode=mode)
 
 
 def first_divergence(steps: list[StepLosses], world: World, device: torch.device) -> StepLosses | None:
@@ -231,7 +239,8 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if config.compile:
-        compile_networks(model)
+        compile_networks(model, config.compile_mode)
+    graph_steps = config.compile and config.compile_mode in CUDA_GRAPH_MODES
     optimizers = model.configure_optimizers()
     world.average_gradients(optimizers)
     batches: DeviceBatches | StreamedBatches
@@ -285,6 +294,8 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
             status = "truncated"
             break
         progress = step / config.steps
+        if graph_steps:
+            torch.compiler.cudagraph_mark_step_begin()
         with autocast(device, config.amp):
             logs: dict[str, torch.Tensor] = {}
             batch = batches.next(model.spec.kind, step, progress)
