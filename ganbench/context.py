@@ -197,7 +197,16 @@ class RunContext:
         unit = train_unit(self.scope, name)
         record = self.store.find_record(unit.kind, unit.label, unit.key)
         if not isinstance(record, TrainRecord) or not record.ok:
-            raise UserError(f"no trained {name} in {self.store.root} for data set {self.config.dataset!r}, "
-                            f"preset {self.config.preset.name!r}, seed {self.config.seed} "
-                            f"(run `ganbench train {name}` first)")
+            where = (f"in {self.store.root} for data set {self.config.dataset!r}, preset {self.config.preset.name!r}, "
+                     f"seed {self.config.seed}")
+            others = [r for r in self.store.records() if isinstance(r, TrainRecord) and r.ok and r.generator == name
+                      and (r.dataset, r.preset, r.seed) == (self.config.dataset, self.config.preset.name,
+                                                            self.config.seed)]
+            if others:
+                digests = sorted({str(r.info.get("source_digest")) for r in others})
+                raise UserError(f"the {name} trained {where} was trained by other code or hyper-parameters (its "
+                                f"source digest {', '.join(digests)}, this ganbench's "
+                                f"{unit.config['source_digest']}): results belong to the code that made them; "
+                                f"retrain with `ganbench train {name}` or use the ganbench that trained it")
+            raise UserError(f"no trained {name} {where} (run `ganbench train {name}` first)")
         return self.load_trained(name, record)

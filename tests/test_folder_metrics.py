@@ -131,6 +131,16 @@ def test_a_run_generator_is_sampled_with_a_fixed_seed(smoke_run: tuple[Path, obj
         compute_metrics(f"run:{out}:wgan", "digits", extractor="classifier")
 
 
+def test_a_generator_trained_by_other_code_is_named_not_reused(smoke_run: tuple[Path, object],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    out, _ = smoke_run
+    monkeypatch.setattr("ganbench.units.source_digest", lambda cls: "0123456789abcdef")
+    with pytest.raises(UserError, match="dcgan trained in .* was trained by other code or hyper-parameters "
+                                        r"\(its source digest [0-9a-f]{16}, this ganbench's 0123456789abcdef\)") as info:
+        compute_metrics(f"run:{out}:dcgan", "digits", extractor="classifier")
+    assert "\n" not in str(info.value)
+
+
 def test_cli_prints_a_table_and_json(sets: dict[str, Path]) -> None:
     args = ["metrics", f"folder:{sets['a']}", "digits@train", "--extractor", "classifier", "--n", str(N), "--quiet"]
     table = CliRunner().invoke(app, args)
