@@ -203,10 +203,19 @@ class RunContext:
                       and (r.dataset, r.preset, r.seed) == (self.config.dataset, self.config.preset.name,
                                                             self.config.seed)]
             if others:
-                digests = sorted({str(r.info.get("source_digest")) for r in others})
-                raise UserError(f"the {name} trained {where} was trained by other code or hyper-parameters (its "
-                                f"source digest {', '.join(digests)}, this ganbench's "
-                                f"{unit.config['source_digest']}): results belong to the code that made them; "
-                                f"retrain with `ganbench train {name}` or use the ganbench that trained it")
+                here = unit.config["source_digest"]
+                digests = sorted({str(r.info.get("source_digest")) for r in others} - {here})
+                if digests:
+                    raise UserError(f"the {name} trained {where} was trained by other code (its source digest "
+                                    f"{', '.join(digests)}, this ganbench's {here}): results belong to the code that "
+                                    f"made them; retrain with `ganbench train {name}` or use the ganbench that "
+                                    f"trained it")
+                sizes = sorted({str(r.protocol.get("geometry", {}).get("image_size")) for r in others})
+                size = "" if sizes == [str(self.data.resolution)] else \
+                    f"images of {', '.join(sizes)} px where these options give {self.data.resolution} px; "
+                raise UserError(f"the {name} trained {where} was trained with other options ({size}the preset's "
+                                f"fields, such as --resolution, the hyper-parameters, --set and --config overrides "
+                                f"and the data enter its key): pass the options it was trained with or retrain with "
+                                f"`ganbench train {name}`")
             raise UserError(f"no trained {name} {where} (run `ganbench train {name}` first)")
         return self.load_trained(name, record)
