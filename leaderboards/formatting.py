@@ -240,9 +240,9 @@ def statistics_line(board: Board) -> str | None:
 
 
 def legend(board: Board) -> str | None:
-    """The line below a ranked table that explains its rank marks."""
+    """The line below a ranked table of two rows or more that explains its rank marks."""
     ranking = headline(board)
-    if ranking is None:
+    if ranking is None or len(board.data) < 2:
         return None
     tests = rank_tests(board.data, ranking.name)
     if not tests:
