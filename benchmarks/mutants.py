@@ -456,7 +456,7 @@ MUTANTS: list[Mutant] = [
       "a training under bf16 autocast shares its key with the float32 one",
       node_ids(PRECISION, "test_bf16_is_opt_in_and_enters_the_training_key_and_record")),
     m("translations-ranked-with-noise", "leaderboards/tables.py",
-      'return NOISE_TASK if task == NOISE_TASK else "image-to-image"', "return NOISE_TASK",
+      'return NOISE_TASK if task == NOISE_TASK else IMAGE_TO_IMAGE', "return NOISE_TASK",
       "image-to-image rows, which translate real test images, ranked by FID with generators from noise",
       node_ids(GENERATOR_BOARD, "test_image_to_image_rows_without_a_task_in_their_quality_protocol_still_leave_the_"
                                 "noise_table")),

@@ -141,15 +141,17 @@ class Board:
             return replace(self, data=ranked(data, name), rank_by=name)
         return replace(self, data=data, rank_by=None)
 
-
-    def with_columns(self, wanted: Iterable[str]) -> Board:
+    def with_columns(self, wanted: set[str]) -> Board:
         """The board cut to its row name, data set and preset (shown where rows differ in them), its ranking
-        metric and the columns named in ``wanted`` (lower-case column names or header labels)."""
-        keep = set(wanted)
+        metric and the columns named in ``wanted`` (see :func:`column_keys`)."""
         columns = [c for i, c in enumerate(self.columns)
-                   if i == 0 or c.name in ("dataset", "preset", self.rank_by) or c.name.lower() in keep
-                   or c.label.lower() in keep]
+                   if i == 0 or c.name in ("dataset", "preset", self.rank_by) or wanted & column_keys(c)]
         return replace(self, columns=columns)
+
+
+def column_keys(column: Column) -> set[str]:
+    """The names a user may give a column by: its name or its header label, in lower case."""
+    return {column.name.lower(), column.label.lower()}
 
 
 TABLE_KINDS_WITH_COLUMNS = ("generators", "detectors")
@@ -169,7 +171,7 @@ class Leaderboard:
         UserError if a name is no such table's column."""
         wanted = {n.strip().lower() for n in names if n.strip()}
         tables = [b for b in self.boards if b.kind in TABLE_KINDS_WITH_COLUMNS]
-        known = {key for b in tables for c in b.columns for key in (c.name.lower(), c.label.lower())}
+        known = set().union(*(column_keys(c) for b in tables for c in b.columns))
         if not wanted or wanted - known:
             names_known = sorted({c.name for b in tables for c in b.columns})
             raise UserError(f"no column {', '.join(sorted(wanted - known)) or '(none named)'} in the generator or "
@@ -399,6 +401,7 @@ GENERATOR_COLUMNS = [
 
 
 NOISE_TASK = "noise"
+IMAGE_TO_IMAGE = "image-to-image"
 IMAGE_TO_IMAGE_TITLE = "Image-to-image generators"
 
 
@@ -406,7 +409,7 @@ def _task_kind(task: Any) -> str | None:
     """A train record's task as a table split: generation from noise, or translation of images."""
     if not isinstance(task, str) or not task:
         return None
-    return NOISE_TASK if task == NOISE_TASK else "image-to-image"
+    return NOISE_TASK if task == NOISE_TASK else IMAGE_TO_IMAGE
 
 
 def generator_boards(frame: pd.DataFrame) -> list[Board]:
@@ -429,7 +432,7 @@ def generator_boards(frame: pd.DataFrame) -> list[Board]:
     merged["sig_task"] = merged["task"].map(_task_kind) if "task" in merged else None
     boards = _boards("generators", "Generators", merged, ["task", "quality", "detection", "human", "train"],
                      GENERATOR_COLUMNS, ["samples", "sig_task"])
-    boards = [replace(b, title=IMAGE_TO_IMAGE_TITLE) if "image-to-image" in set(b.data.get("sig_task", ())) else b
+    boards = [replace(b, title=IMAGE_TO_IMAGE_TITLE) if IMAGE_TO_IMAGE in set(b.data.get("sig_task", ())) else b
               for b in boards]
     return [b.sorted_by("fid") if b.column("fid") else b.sorted_by("generator") for b in boards]
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganbench.api import sample_generator, train_generator
 from ganbench.features import ReferenceClassifier
 from ganbench.generation import training_inputs
 from ganbench.runtime import accelerated, autocast
@@ -126,8 +127,6 @@ def test_bf16_is_opt_in_and_enters_the_training_key_and_record(tmp_path) -> None
         assert result.exit_code == 0, result.output
         drawn[len(extra)] = np.load(target)["x"]
     assert not np.array_equal(drawn[0], drawn[1])
-    from ganbench.api import sample_generator, train_generator
-
     trained = train_generator("dcgan", preset="smoke", out=out, overrides=["preset.steps=2"], device="cpu", amp=True)
     assert trained.records[0]["protocol"]["precision"] == "bf16-autocast"
     np.testing.assert_array_equal(sample_generator(out, "dcgan", n=4, overrides=["preset.steps=2"], device="cpu",
