@@ -58,6 +58,7 @@ from ganbench.fid_stats import FeatureStatistics, write_statistics
 from ganbench.folder_metrics import ScoreOptions, score, statistics
 from ganbench.forensics import Detect, DetectRequest
 from ganbench.generators import GENERATORS
+from ganbench.generators.trainer import check_compile_mode
 from ganbench.image_sets import open_images
 from ganbench.overrides import build_overrides
 from ganbench.planning import SEED_LIMIT
@@ -122,15 +123,17 @@ def _override_options(overrides: Overrides) -> tuple[str, ...]:
 
 
 def _run_config(name: str, dataset: str, preset: str, out: str | Path, seed: int, overrides: Overrides,
-                device: str | None, force: bool = False, quiet: bool = True, amp: bool = False) -> RunConfig:
+                device: str | None, force: bool = False, quiet: bool = True, amp: bool = False,
+                compile_mode: str | None = None) -> RunConfig:
     """The configuration ``ganbench train NAME`` builds from the same options (so the unit keys agree)."""
     GENERATORS.get(name)
     if not 0 <= seed < SEED_LIMIT:
         raise UserError(f"seed must be in [0, 2^32) (got {seed})")
+    check_compile_mode(compile_mode, "compile_mode")
     chosen = build_overrides(_override_options(overrides))
     return RunConfig(suite=name, preset=chosen.apply_to_preset(get_preset(preset)), dataset=dataset, out=Path(out),
                      device=resolve_device(device or "auto"), seed=seed, force=force, quiet=quiet, overrides=chosen,
-                     amp=amp)
+                     amp=amp, compile=compile_mode is not None, compile_mode=compile_mode or "default")
 
 
 @dataclass(frozen=True)
@@ -159,15 +162,16 @@ class TrainedGenerator:
 
 def train_generator(name: str, dataset: str = "digits", preset: str = "smoke", out: str | Path = "runs",
                     seed: int = 0, overrides: Overrides = None, device: str | None = None, measure: bool = True,
-                    force: bool = False, quiet: bool = True, amp: bool = False) -> TrainedGenerator:
+                    force: bool = False, quiet: bool = True, amp: bool = False,
+                    compile_mode: str | None = None) -> TrainedGenerator:
     """Train ``name`` on ``dataset`` under ``preset`` into the run folder ``out``, as ``ganbench train`` does:
     train, sample and (``measure``) score its fakes, each unit read back when a finished record exists
     (``force`` recomputes), a training resumed from its checkpoint. ``overrides`` are ``--set`` overrides, as
     ``{"dcgan.lr": 1e-4, "preset.steps": 20}`` or ``["dcgan.lr=1e-4"]``; ``amp`` trains under bf16 autocast
-    (``--amp``). A user's mistake raises
-    :class:`ganbench.errors.UserError`.
+    (``--amp``) and ``compile_mode`` compiles the networks in that ``torch.compile`` mode
+    (``--compile-mode``). A user's mistake raises :class:`ganbench.errors.UserError`.
     """
-    config = _run_config(name, dataset, preset, out, seed, overrides, device, force, quiet, amp)
+    config = _run_config(name, dataset, preset, out, seed, overrides, device, force, quiet, amp, compile_mode)
     units = SuiteRunner(config, Console(stderr=True, quiet=quiet)).generation
     records: list[Record] = units.run_generator(name) if measure else [units.train_generator(name)]
     trained = records[0]
@@ -189,10 +193,11 @@ def _sample(config: RunConfig, name: str, n: int, seed: int, truncation: float |
 
 def sample_generator(out: str | Path, name: str, n: int = 64, seed: int = 0, dataset: str = "digits",
                      preset: str = "smoke", train_seed: int = 0, overrides: Overrides = None,
-                     device: str | None = None, truncation: float | None = None, amp: bool = False) -> np.ndarray:
+                     device: str | None = None, truncation: float | None = None, amp: bool = False,
+                     compile_mode: str | None = None) -> np.ndarray:
     """``n`` uint8 ``N,C,H,W`` images of ``name`` trained in ``out`` (with the data set, preset, seed,
-    overrides and ``amp`` of its training), drawn with ``seed``, as ``ganbench sample`` does."""
-    config = _run_config(name, dataset, preset, out, train_seed, overrides, device, amp=amp)
+    overrides, ``amp`` and ``compile_mode`` of its training), drawn with ``seed``, as ``ganbench sample`` does."""
+    config = _run_config(name, dataset, preset, out, train_seed, overrides, device, amp=amp, compile_mode=compile_mode)
     return _sample(config, name, n, seed, truncation)
 
 

@@ -168,7 +168,8 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
                 extractor: str = "classifier", extractor_weights: Optional[Path] = None,
                 resolution: Optional[int] = None, detection_plan: Optional[str] = None,
                 max_minutes: Optional[float] = None, sets: tuple[str, ...] = (),
-                config_file: Optional[Path] = None, **extra: Any) -> Any:
+                config_file: Optional[Path] = None, compile: bool = False, compile_mode: Optional[str] = None,
+                **extra: Any) -> Any:
     """The validated configuration of a command; ``extra`` are further :class:`RunConfig` fields.
     ``--config`` and ``--set`` overrides apply first, the command's own options after them."""
     from ganbench.features import check_extractor_name
@@ -176,6 +177,7 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
     from ganbench.planning import SEED_LIMIT
     from ganbench.presets import default_preset, get_preset
     from ganbench.context import RunConfig
+    from ganbench.generators.trainer import check_compile_mode
     from ganbench.runtime import resolve_device
 
     check_extractor_name(extractor)
@@ -200,9 +202,11 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
         chosen = chosen.with_overrides(detection_plan=detection_plan)
     if max_minutes is not None and not max_minutes > 0:
         raise UserError(f"--max-minutes must be positive (got {max_minutes})")
+    check_compile_mode(compile_mode, "--compile-mode")
     return RunConfig(suite=suite, preset=chosen, dataset=dataset, out=out, device=resolved, seed=seed,
                      extractor=extractor, extractor_weights=extractor_weights, max_minutes=max_minutes,
-                     overrides=overrides, **extra)
+                     overrides=overrides, compile=compile or compile_mode is not None,
+                     compile_mode=compile_mode or "default", **extra)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -233,7 +237,10 @@ DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (
 ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception, timm:<model>.")
 ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
                                    help="Local weights file of the inception or timm extractor.")
-CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile.")
+CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile (part of the "
+                                                    "training units' keys: compiled kernels round differently).")
+CompileModeOpt = typer.Option(None, "--compile-mode", help="torch.compile mode, implies --compile: default, "
+                              "reduce-overhead (CUDA graphs) or max-autotune.")
 AmpOpt = typer.Option(False, "--amp", help="Train under bf16 autocast (pays at large batches on a GPU; "
                       "part of the training units' keys).")
 ShardOpt = typer.Option(None, "--shard", help="Run shard i of n (e.g. 2/4) of the suite against a shared --out.")
@@ -287,7 +294,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
-        amp: bool = AmpOpt, shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
+        compile_mode: Optional[str] = CompileModeOpt, amp: bool = AmpOpt, shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
         detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt,
         max_minutes: Optional[float] = MaxMinutesOpt, seeds: Optional[str] = SeedsOpt,
         sets: list[str] = SetOpt, config_file: Optional[Path] = ConfigOpt,
@@ -314,7 +321,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         _run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force, quiet=quiet,
                     skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every, extractor=extractor,
                     extractor_weights=extractor_weights, resolution=resolution, detection_plan=detection_plan,
-                    compile=compile_networks, amp=amp, shard=None if shard is None else parse_shard(shard),
+                    compile=compile_networks, compile_mode=compile_mode, amp=amp, shard=None if shard is None else parse_shard(shard),
                     max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
                     **_data_options(memory_budget, data_workers)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
@@ -338,8 +345,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, allow_small: bool = AllowSmallOpt,
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
-                  compile_networks: bool = CompileOpt, amp: bool = AmpOpt,
-                  resolution: Optional[int] = ResolutionOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+                  compile_networks: bool = CompileOpt, compile_mode: Optional[str] = CompileModeOpt,
+                  amp: bool = AmpOpt, resolution: Optional[int] = ResolutionOpt, max_minutes: Optional[float] = MaxMinutesOpt,
                   sets: list[str] = SetOpt,
                   config_file: Optional[Path] = ConfigOpt, memory_budget: str = MemoryBudgetOpt,
                   data_workers: Optional[int] = DataWorkersOpt) -> None:
@@ -359,8 +366,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
     config = _run_config(generator, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force,
                          quiet=quiet, skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every,
                          extractor=extractor,
-                         extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks, amp=amp,
-                         max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
+                         extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks,
+                         compile_mode=compile_mode, amp=amp, max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
                          **_data_options(memory_budget, data_workers))
     world, rank_device = distributed.init(config.device.type)
     if rank_device is not None:
@@ -397,9 +404,12 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
            resolution: Optional[int] = ResolutionOpt, sets: list[str] = SetOpt,
            config_file: Optional[Path] = ConfigOpt,
            amp: bool = typer.Option(False, "--amp", help="The generator was trained with --amp."),
+           compile_networks: bool = typer.Option(False, "--compile", help="The generator was trained with --compile."),
+           compile_mode: Optional[str] = typer.Option(None, "--compile-mode",
+                                                      help="The generator was trained with this --compile-mode."),
            force: bool = typer.Option(False, "--force", help="Overwrite an existing --out.")) -> None:
-    """Sample from a trained generator into a PNG folder or an .npz (the same --set/--config/--amp
-    as its training find it)."""
+    """Sample from a trained generator into a PNG folder or an .npz (the same --set/--config/--amp/
+    --compile as its training find it)."""
     from ganbench.imageio import save_npz, save_png_folder
     from ganbench.context import RunContext
 
@@ -408,7 +418,8 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     if not force and (out.is_file() or (out.is_dir() and any(out.iterdir()))):
         raise UserError(f"--out {out} exists; pass --force to overwrite it")
     config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
-                         resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file, amp=amp)
+                         resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file, amp=amp,
+                         compile=compile_networks, compile_mode=compile_mode)
     model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(generator)
     labels = model.default_labels(n) if model.conditional else None
     images = model.sample(n, labels=labels, seed=seed, truncation=truncation)

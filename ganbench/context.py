@@ -54,6 +54,7 @@ class RunConfig:
     extractor: str = "classifier"
     extractor_weights: Path | None = None
     compile: bool = False
+    compile_mode: str = "default"
     amp: bool = False
     shard: tuple[int, int] | None = None
     max_minutes: float | None = None
@@ -111,7 +112,8 @@ def training_config(config: RunConfig) -> TrainConfig:
     p = config.preset
     max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
     return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=max_seconds,
-                       checkpoint_every=p.checkpoint_every, compile=config.compile, amp=config.amp,
+                       checkpoint_every=p.checkpoint_every, compile=config.compile, compile_mode=config.compile_mode,
+                       amp=config.amp,
                        data_workers=config.stream.workers)
 
 
@@ -124,7 +126,8 @@ class RunContext:
         self.store = RunStore(config.out)
         self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
         self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed,
-                           config.overrides, amp=config.amp)
+                           config.overrides, amp=config.amp,
+                           compiled=config.compile_mode if config.compile else None)
         self._extractor: ClassifierExtractor | None = None
         self._content_network: ContentClassifier | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}
@@ -214,8 +217,8 @@ class RunContext:
                 size = "" if sizes == [str(self.data.resolution)] else \
                     f"images of {', '.join(sizes)} px where these options give {self.data.resolution} px; "
                 raise UserError(f"the {name} trained {where} was trained with other options ({size}the preset's "
-                                f"fields, such as --resolution, the hyper-parameters, --set and --config overrides "
-                                f"and the data enter its key): pass the options it was trained with or retrain with "
+                                f"fields, such as --resolution, the hyper-parameters, --set and --config overrides, "
+                                f"--amp, --compile and the data enter its key): pass the options it was trained with or retrain with "
                                 f"`ganbench train {name}`")
             raise UserError(f"no trained {name} {where} (run `ganbench train {name}` first)")
         return self.load_trained(name, record)

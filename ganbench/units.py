@@ -42,7 +42,8 @@ NO_RESULT_FIELDS = ("checkpoint_every", "detection_plan")
 class Scope:
     """What every unit of a run shares: the data set, the preset and the seed; ``overrides`` of
     generators' hyper-parameters enter only the keys of those generators' units, and ``amp``
-    (bf16 autocast) only the training units' keys."""
+    (bf16 autocast) and ``compiled`` (the ``torch.compile`` mode, None when eager) only the
+    training units' keys."""
 
     dataset: str
     data_fingerprint: str
@@ -51,6 +52,7 @@ class Scope:
     seed: int
     overrides: Overrides = Overrides()
     amp: bool = False
+    compiled: str | None = None
 
     def base(self) -> dict[str, Any]:
         """The part of every unit key that the scope contributes."""
@@ -92,6 +94,8 @@ def train_unit(scope: Scope, generator: str) -> Unit:
         config["content_network"] = ContentClassifier.recipe
     if scope.amp:
         config["precision"] = "bf16-autocast"
+    if scope.compiled is not None:
+        config["compiled"] = scope.compiled
     return _unit(scope, "train", generator, config)
 
 

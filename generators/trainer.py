@@ -49,6 +49,12 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
+def check_compile_mode(mode: str | None, option: str) -> None:
+    """Refuse a ``torch.compile`` mode outside :data:`COMPILE_MODES` (None: not compiled), naming ``option``."""
+    if mode is not None and mode not in COMPILE_MODES:
+        raise UserError(f"{option} must be one of {', '.join(COMPILE_MODES)} (got {mode!r})")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int
