@@ -53,6 +53,7 @@ PERTURBATIONS = "tests/test_perturbations.py"
 STYLEGAN3 = "tests/test_stylegan3.py"
 PRECISION = "tests/test_mixed_precision.py"
 GENERATOR_BOARD = "tests/test_generator_board.py"
+COMPILE = "tests/test_compile_modes.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -455,6 +456,10 @@ MUTANTS: list[Mutant] = [
       "    if scope.amp:\n", "    if False:\n",
       "a training under bf16 autocast shares its key with the float32 one",
       node_ids(PRECISION, "test_bf16_is_opt_in_and_enters_the_training_key_and_record")),
+    m("compile-mode-not-in-training-key", "ganbench/units.py",
+      "    if scope.compiled is not None:\n", "    if False:\n",
+      "a compiled training shares its key with the eager one",
+      node_ids(COMPILE, "test_the_compile_mode_enters_the_training_key_and_record")),
     m("translations-ranked-with-noise", "leaderboards/tables.py",
       'return NOISE_TASK if task == NOISE_TASK else IMAGE_TO_IMAGE', "return NOISE_TASK",
       "image-to-image rows, which translate real test images, ranked by FID with generators from noise",
