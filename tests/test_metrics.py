@@ -173,6 +173,18 @@ def test_prdc_separates_faithful_from_collapsed_fakes():
     assert collapsed["recall"] < 0.2 and collapsed["coverage"] < 0.3 and collapsed["precision"] > 0.9
 
 
+@pytest.mark.parametrize("n_real,n_fake", [(2000, 400), (800, 800)])
+def test_coverage_of_one_distribution_has_naeem_et_al_expected_value(n_real: int, n_fake: int) -> None:
+    """E[coverage] = 1 - prod_i (N-i)/(M+N-i), i = 1..k, for fakes from the reals' distribution
+    (Naeem et al. 2020): 0.60 at 2,000 reals against 400 fakes, 0.97 at equal counts."""
+    rng = np.random.default_rng(3)
+    k = 5
+    expected = 1 - math.prod((n_real - i) / (n_fake + n_real - i) for i in range(1, k + 1))
+    draws = [M.prdc_from_features(rng.normal(size=(n_real, 16)), rng.normal(size=(n_fake, 16)), k)["coverage"]
+             for _ in range(6)]
+    assert abs(float(np.mean(draws)) - expected) < 0.03
+
+
 # ----------------------------------------------------------------------------- mode and class coverage
 
 
