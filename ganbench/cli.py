@@ -294,7 +294,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
         extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
-        compile_mode: Optional[str] = CompileModeOpt, amp: bool = AmpOpt, shard: Optional[str] = ShardOpt, resolution: Optional[int] = ResolutionOpt,
+        compile_mode: Optional[str] = CompileModeOpt, amp: bool = AmpOpt, shard: Optional[str] = ShardOpt,
+        resolution: Optional[int] = ResolutionOpt,
         detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt,
         max_minutes: Optional[float] = MaxMinutesOpt, seeds: Optional[str] = SeedsOpt,
         sets: list[str] = SetOpt, config_file: Optional[Path] = ConfigOpt,
@@ -321,7 +322,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         _run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force, quiet=quiet,
                     skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every, extractor=extractor,
                     extractor_weights=extractor_weights, resolution=resolution, detection_plan=detection_plan,
-                    compile=compile_networks, compile_mode=compile_mode, amp=amp, shard=None if shard is None else parse_shard(shard),
+                    compile=compile_networks, compile_mode=compile_mode, amp=amp,
+                    shard=None if shard is None else parse_shard(shard),
                     max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
                     **_data_options(memory_budget, data_workers)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
@@ -346,7 +348,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
                   compile_networks: bool = CompileOpt, compile_mode: Optional[str] = CompileModeOpt,
-                  amp: bool = AmpOpt, resolution: Optional[int] = ResolutionOpt, max_minutes: Optional[float] = MaxMinutesOpt,
+                  amp: bool = AmpOpt, resolution: Optional[int] = ResolutionOpt,
+                  max_minutes: Optional[float] = MaxMinutesOpt,
                   sets: list[str] = SetOpt,
                   config_file: Optional[Path] = ConfigOpt, memory_budget: str = MemoryBudgetOpt,
                   data_workers: Optional[int] = DataWorkersOpt) -> None:
@@ -367,7 +370,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                          quiet=quiet, skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every,
                          extractor=extractor,
                          extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks,
-                         compile_mode=compile_mode, amp=amp, max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
+                         compile_mode=compile_mode, amp=amp, max_minutes=max_minutes, sets=tuple(sets),
+                         config_file=config_file,
                          **_data_options(memory_budget, data_workers))
     world, rank_device = distributed.init(config.device.type)
     if rank_device is not None:

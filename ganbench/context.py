@@ -113,8 +113,7 @@ def training_config(config: RunConfig) -> TrainConfig:
     max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
     return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=max_seconds,
                        checkpoint_every=p.checkpoint_every, compile=config.compile, compile_mode=config.compile_mode,
-                       amp=config.amp,
-                       data_workers=config.stream.workers)
+                       amp=config.amp, data_workers=config.stream.workers)
 
 
 class RunContext:
@@ -218,7 +217,7 @@ class RunContext:
                     f"images of {', '.join(sizes)} px where these options give {self.data.resolution} px; "
                 raise UserError(f"the {name} trained {where} was trained with other options ({size}the preset's "
                                 f"fields, such as --resolution, the hyper-parameters, --set and --config overrides, "
-                                f"--amp, --compile and the data enter its key): pass the options it was trained with or retrain with "
-                                f"`ganbench train {name}`")
+                                f"--amp, --compile and the data enter its key): pass the options it was trained "
+                                f"with or retrain with `ganbench train {name}`")
             raise UserError(f"no trained {name} {where} (run `ganbench train {name}` first)")
         return self.load_trained(name, record)
