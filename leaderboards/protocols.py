@@ -49,6 +49,16 @@ def common(protocols: Iterable[Any]) -> dict[str, Any]:
     return shared or {}
 
 
+def coverage_of_one_distribution(n_real: int, n_fake: int, k: int) -> float:
+    """Expected coverage when the fakes come from the reals' own distribution (Naeem et al., "Reliable
+    Fidelity and Diversity Metrics for Generative Models", ICML 2020): 1 - prod_{i=1..k} (N-i)/(M+N-i)
+    for N reals and M fakes. It is 1 - 2^-k at N = M and falls when the reals outnumber the fakes."""
+    kept = 1.0
+    for i in range(1, k + 1):
+        kept *= max(n_real - i, 0) / (n_fake + n_real - i)
+    return 1.0 - kept
+
+
 def describe(protocol: dict[str, Any]) -> str:
     """Short text naming a protocol: features, real split and counts, fakes, training counts, threshold, source."""
     parts = []
@@ -67,6 +77,9 @@ def describe(protocol: dict[str, Any]) -> str:
     if "n_fake" in protocol:
         fakes = protocol.get("fakes")
         parts.append(f"fake n={protocol['n_fake']}" + (f" ({fakes})" if fakes else ""))
+    if all(isinstance(protocol.get(key), int) for key in ("n_real", "n_fake", "prdc_k")):
+        ceiling = coverage_of_one_distribution(protocol["n_real"], protocol["n_fake"], protocol["prdc_k"])
+        parts.append(f"coverage of fakes from the reals' own distribution {ceiling:.2f}")
     if "n_train_real" in protocol or "n_train_fake" in protocol:
         real, fake = protocol.get("n_train_real", "?"), protocol.get("n_train_fake", "?")
         parts.append(f"trained on real n={real} + fake n={fake}")

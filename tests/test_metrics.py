@@ -176,10 +176,15 @@ def test_prdc_separates_faithful_from_collapsed_fakes():
 @pytest.mark.parametrize("n_real,n_fake", [(2000, 400), (800, 800)])
 def test_coverage_of_one_distribution_has_naeem_et_al_expected_value(n_real: int, n_fake: int) -> None:
     """E[coverage] = 1 - prod_i (N-i)/(M+N-i), i = 1..k, for fakes from the reals' distribution
-    (Naeem et al. 2020): 0.60 at 2,000 reals against 400 fakes, 0.97 at equal counts."""
+    (Naeem et al. 2020): 0.60 at 2,000 reals against 400 fakes, 0.97 at equal counts; the
+    leaderboard states it beside every quality table's counts."""
+    from ganbench.leaderboards.protocols import coverage_of_one_distribution, describe
+
     rng = np.random.default_rng(3)
     k = 5
     expected = 1 - math.prod((n_real - i) / (n_fake + n_real - i) for i in range(1, k + 1))
+    assert coverage_of_one_distribution(n_real, n_fake, k) == pytest.approx(expected, rel=1e-12)
+    assert f"reals' own distribution {expected:.2f}" in describe({"n_real": n_real, "n_fake": n_fake, "prdc_k": k})
     draws = [M.prdc_from_features(rng.normal(size=(n_real, 16)), rng.normal(size=(n_fake, 16)), k)["coverage"]
              for _ in range(6)]
     assert abs(float(np.mean(draws)) - expected) < 0.03
