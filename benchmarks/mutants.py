@@ -421,6 +421,10 @@ MUTANTS: list[Mutant] = [
       "recalled[rows] |= blocks.below(d2, fake_r2[None, cols]).any(1)",
       "recalled[rows] |= blocks.below(d2, real_r2[rows, None]).any(1)",
       "recall measured with the real manifold instead of the fake one", PRDC),
+    m("coverage-ceiling-counts-swapped", "leaderboards/protocols.py",
+      "kept *= max(n_real - i, 0) / (n_fake + n_real - i)", "kept *= max(n_fake - i, 0) / (n_fake + n_real - i)",
+      "the coverage a table states for fakes from the reals' own distribution, with reals and fakes swapped",
+      node_ids(METRICS, "test_coverage_of_one_distribution_has_naeem_et_al_expected_value")),
     # ------------------------------------------------------------------ detection metrics, perturbations
     m("auc-orientation", "detectors/evaluate.py",
       '"auc": float(roc_auc_score(labels, scores))', '"auc": float(roc_auc_score(1 - labels, scores))',
