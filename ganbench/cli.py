@@ -614,19 +614,22 @@ def _report_sources(sources: Optional[list[Path]], outs: list[Path]) -> list[Pat
 @user_errors
 def leaderboard_show(sources: Optional[list[Path]] = ReportSourcesArg, outs: list[Path] = ReportOutOpt,
                      as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list of rows."),
-                     table: Optional[str] = typer.Option(None, "--table", help="generators, detectors or cross."),
+                     table: Optional[str] = typer.Option(None, "--table", help="generators, detectors, cross or "
+                                                         "by-generator (the cross-generator matrices turned: one "
+                                                         "row per generator of fresh fakes, one column per "
+                                                         "detector:trained-on)."),
                      sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (default: FID)."),
                      columns: Optional[str] = typer.Option(None, "--columns", help="Comma list of columns (names or "
-                                                           "headers) the generator and detector tables keep, beside "
-                                                           "each row's name and its rank metric."),
+                                                           "headers) the generator, detector and by-generator tables "
+                                                           "keep, beside each row's name and its rank metric."),
                      markdown: bool = typer.Option(False, "--markdown", help="Print GitHub Markdown tables, each "
                                                    "with its protocol.")) -> None:
     """Show the leaderboard of run folders and earlier reports' results.json files, merged."""
     from ganbench.leaderboards import json_rows, print_leaderboard
     from ganbench.leaderboards.sources import read_sources
 
-    if table not in (None, "generators", "detectors", "cross"):
-        raise UserError(f"unknown table {table!r} (generators, detectors or cross)")
+    if table not in (None, "generators", "detectors", "cross", "by-generator"):
+        raise UserError(f"unknown table {table!r} (generators, detectors, cross or by-generator)")
     merged = read_sources(_report_sources(sources, outs))
     if as_json:
         typer.echo(json.dumps(json_rows(merged.records), indent=1, default=str))

@@ -154,7 +154,7 @@ def column_keys(column: Column) -> set[str]:
     return {column.name.lower(), column.label.lower()}
 
 
-TABLE_KINDS_WITH_COLUMNS = ("generators", "detectors")
+TABLE_KINDS_WITH_COLUMNS = ("generators", "detectors", "by-generator")
 
 
 @dataclass
@@ -174,8 +174,9 @@ class Leaderboard:
         known = set().union(*(column_keys(c) for b in tables for c in b.columns))
         if not wanted or wanted - known:
             names_known = sorted({c.name for b in tables for c in b.columns})
-            raise UserError(f"no column {', '.join(sorted(wanted - known)) or '(none named)'} in the generator or "
-                            f"detector tables (columns: {', '.join(names_known) or 'none'})")
+            raise UserError(f"no column {', '.join(sorted(wanted - known)) or '(none named)'} in the "
+                            f"{' or '.join(sorted({b.kind for b in tables})) or 'generators or detectors'} tables "
+                            f"(columns: {', '.join(names_known) or 'none'})")
         boards = [b.with_columns(wanted) if b.kind in TABLE_KINDS_WITH_COLUMNS else b for b in self.boards]
         return replace(self, boards=[b for b in boards if any(c.numeric for c in b.columns)])
 
@@ -613,6 +614,9 @@ def detector_boards(frame: pd.DataFrame) -> list[Board]:
 
 
 # ---------------------------------------------------------------------------------------- cross matrix
+CELL_SUFFIXES = ("", "_std", "_n", BOOT_LOW, BOOT_HIGH)
+
+
 def _train_order(names: Iterable[str], tests: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (tests.index(n) if n in tests else len(tests), n))
 
@@ -634,13 +638,50 @@ def cross_boards(frame: pd.DataFrame) -> list[Board]:
         columns = [Column("train_generator", "trained on ↓ · tested on →", numeric=False)]
         for test in tests:
             cell = cells[cells.generator == test].set_index("train_generator")
-            for suffix in ("", "_std", "_n", BOOT_LOW, BOOT_HIGH):
+            for suffix in CELL_SUFFIXES:
                 if "auc" + suffix in cell:
                     data[f"{test}{suffix}"] = data.train_generator.map(cell["auc" + suffix])
             columns.append(Column(test, test, "clean", "higher", with_interval=True, limits=PROPORTION))
         data = with_intervals(data, tests, limits=dict.fromkeys(tests, PROPORTION))
         boards.append(Board("cross", f"Cross-generator AUC · {detector} · {dataset} / {preset}", columns, data,
                             {"clean": common(rows.protocol)}, subject=detector, presets=(str(preset),)))
+    return boards
+
+
+def by_generator_boards(frame: pd.DataFrame) -> list[Board]:
+    """Per data set and preset, the cross-generator matrices turned and set side by side: one row per generator
+    of fresh fakes, one column per detector and the fakes it was trained on (``detector:train``), AUC mean over
+    seeds; each column keeps its own protocol (a detector fitted on other counts is another column group)."""
+    ok = _ok(frame)
+    if ok.empty or not (ok.kind == "detection").any():
+        return []
+    det = _clean(ok)
+    det = det[det.train_generator.notna() & det.auc.notna()] if "auc" in det else det.iloc[0:0]
+    boards = []
+    for (dataset, preset), part in det.groupby(["dataset", "preset"], sort=True):
+        tests = sorted(part.generator.unique())
+        data = pd.DataFrame({"generator": tests})
+        columns = [Column("generator", "fresh fakes of ↓", numeric=False)]
+        protocols: dict[str, dict[str, Any]] = {}
+        for (detector, _), rows in part.groupby(["detector", "sig_clean"], sort=True):
+            values = _with_bounds(rows, ["auc"])
+            per_seed = _per_seed(rows, ["train_generator", "generator"], values)
+            cells = _bootstrap_bounds(over_seeds(per_seed, ["train_generator", "generator"], values))
+            for train in _train_order(rows.train_generator.unique(), tests):
+                name = f"{detector}:{train}"
+                if name in protocols:
+                    name += f"#{sum(n.split('#')[0] == name for n in protocols) + 1}"
+                cell = cells[cells.train_generator == train].set_index("generator")
+                for suffix in CELL_SUFFIXES:
+                    if "auc" + suffix in cell:
+                        data[name + suffix] = data.generator.map(cell["auc" + suffix])
+                columns.append(Column(name, f"{detector} trained on {train}", name, "higher", with_interval=True,
+                                      limits=PROPORTION))
+                protocols[name] = common(rows[rows.train_generator == train].protocol)
+        names = [c.name for c in columns[1:]]
+        data = with_intervals(data, names, limits=dict.fromkeys(names, PROPORTION))
+        boards.append(Board("by-generator", f"Detection AUC by generator of fresh fakes · {dataset} / {preset}",
+                            columns, data, protocols, presets=(str(preset),)))
     return boards
 
 

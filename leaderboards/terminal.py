@@ -18,9 +18,10 @@ from rich.text import Text
 from ganbench.leaderboards.formatting import (label, legend, protocol_lines, right_aligned, shown_columns,
                                               statistics_line, text_rows)
 from ganbench.leaderboards.markdown import board_markdown
-from ganbench.leaderboards.tables import Board, Leaderboard, build_leaderboard
+from ganbench.leaderboards.tables import Board, Leaderboard, build_leaderboard, by_generator_boards, records_frame
 
 TABLES = ("generators", "detectors", "cross")
+BY_GENERATOR = "by-generator"
 PIPED_WIDTH = 10_000
 
 
@@ -73,10 +74,13 @@ def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str
 def print_leaderboard(records: list[dict[str, Any]], console: Console, table: str | None = None,
                       sort: str | None = None, conflicts: Sequence[dict[str, Any]] = (),
                       columns: Sequence[str] = (), markdown: bool = False) -> None:
-    """Print the tables of ``records`` (all, or one of ``TABLES``), optionally sorted by a column and cut to
-    ``columns`` (see :meth:`Leaderboard.with_columns`), as rich tables or Markdown, then the problems
-    (``conflicts``: records of merged sources that disagree)."""
+    """Print the tables of ``records`` (all, or one of ``TABLES``, or the ``by-generator`` view of the
+    cross-generator matrices), optionally sorted by a column and cut to ``columns`` (see
+    :meth:`Leaderboard.with_columns`), as rich tables or Markdown, then the problems (``conflicts``: records
+    of merged sources that disagree)."""
     leaderboard = build_leaderboard(records, sort, conflicts)
+    if table == BY_GENERATOR:
+        leaderboard = Leaderboard(by_generator_boards(records_frame(records)), leaderboard.problems)
     if not leaderboard.boards and not leaderboard.problems:
         console.print("no records yet")
         return

@@ -541,6 +541,33 @@ def test_show_cuts_tables_to_named_columns_as_markdown(tmp_path: Path, cli) -> N
     assert bad.exit_code == 2 and "no column nope" in bad.output and "Traceback" not in bad.output
 
 
+def test_by_generator_turns_the_cross_matrices_and_sets_them_side_by_side(leaderboard, records, tmp_path: Path,
+                                                                          cli) -> None:
+    from ganbench.leaderboards import by_generator_boards
+
+    (board,) = by_generator_boards(records_frame(records))
+    assert list(board.data.generator) == sorted(GENERATORS)
+    assert [c.name for c in board.columns[1:]] == [f"{d}:{t}" for d in sorted(DETECTORS) for t in sorted(GENERATORS)]
+    for cross in leaderboard.of_kind("cross"):
+        for train in GENERATORS:
+            for test in GENERATORS:
+                turned = row(board, "generator", test)[f"{cross.subject}:{train}"]
+                assert turned == pytest.approx(row(cross, "train_generator", train)[test])
+                assert turned == pytest.approx(np.mean([auc(cross.subject, train, test, s) for s in (0, 1)]))
+    run = tmp_path / "run"
+    store = RunStore(run)
+    for record in records:
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
+    shown = cli.invoke(app, ["leaderboard", "show", "--out", str(run), "--table", "by-generator", "--columns",
+                             "spectrum:dcgan,cnn trained on vae", "--markdown"])
+    assert shown.exit_code == 0, shown.output
+    assert "| fresh fakes of ↓ | cnn trained on vae ↑ | spectrum trained on dcgan ↑ |" in shown.output
+    assert "### Detection AUC by generator of fresh fakes · digits / smoke" in shown.output
+    bad = cli.invoke(app, ["leaderboard", "show", "--out", str(run), "--table", "by-generator", "--columns",
+                           "spectrum:nope"])
+    assert bad.exit_code == 2 and "no column spectrum:nope in the by-generator tables" in bad.output
+
+
 def header_lines(output: str, labels: list[str]) -> list[str]:
     """The output lines holding every label of ``labels``."""
     return [line for line in output.splitlines() if all(label in line for label in labels)]
