@@ -660,7 +660,8 @@ def by_generator_boards(frame: pd.DataFrame) -> list[Board]:
     boards = []
     for (dataset, preset), part in det.groupby(["dataset", "preset"], sort=True):
         tests = sorted(part.generator.unique())
-        data = pd.DataFrame({"generator": tests})
+        generators = pd.Series(tests)
+        cell_values: dict[str, pd.Series] = {"generator": generators}
         columns = [Column("generator", "fresh fakes of ↓", numeric=False)]
         protocols: dict[str, dict[str, Any]] = {}
         for (detector, _), rows in part.groupby(["detector", "sig_clean"], sort=True):
@@ -672,14 +673,13 @@ def by_generator_boards(frame: pd.DataFrame) -> list[Board]:
                 if name in protocols:
                     name += f"#{sum(n.split('#')[0] == name for n in protocols) + 1}"
                 cell = cells[cells.train_generator == train].set_index("generator")
-                for suffix in CELL_SUFFIXES:
-                    if "auc" + suffix in cell:
-                        data[name + suffix] = data.generator.map(cell["auc" + suffix])
+                cell_values |= {name + suffix: generators.map(cell["auc" + suffix]) for suffix in CELL_SUFFIXES
+                                if "auc" + suffix in cell}
                 columns.append(Column(name, f"{detector} trained on {train}", name, "higher", with_interval=True,
                                       limits=PROPORTION))
                 protocols[name] = common(rows[rows.train_generator == train].protocol)
         names = [c.name for c in columns[1:]]
-        data = with_intervals(data, names, limits=dict.fromkeys(names, PROPORTION))
+        data = with_intervals(pd.DataFrame(cell_values), names, limits=dict.fromkeys(names, PROPORTION))
         boards.append(Board("by-generator", f"Detection AUC by generator of fresh fakes · {dataset} / {preset}",
                             columns, data, protocols, presets=(str(preset),)))
     return boards
