@@ -54,6 +54,7 @@ STYLEGAN3 = "tests/test_stylegan3.py"
 PRECISION = "tests/test_mixed_precision.py"
 GENERATOR_BOARD = "tests/test_generator_board.py"
 COMPILE = "tests/test_compile_modes.py"
+LEADERBOARDS = "tests/test_leaderboards.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -464,6 +465,11 @@ MUTANTS: list[Mutant] = [
       "    if scope.compiled is not None:\n", "    if False:\n",
       "a compiled training shares its key with the eager one",
       node_ids(COMPILE, "test_the_compile_mode_enters_the_training_key_and_record")),
+    m("by-generator-not-turned", "leaderboards/tables.py",
+      'cell = cells[cells.train_generator == train].set_index("generator")',
+      'cell = cells[cells.generator == train].set_index("train_generator")',
+      "the by-generator table shows each matrix's columns as rows (train and test generator swapped)",
+      node_ids(LEADERBOARDS, "test_by_generator_turns_the_cross_matrices_and_sets_them_side_by_side")),
     m("translations-ranked-with-noise", "leaderboards/tables.py",
       'return NOISE_TASK if task == NOISE_TASK else IMAGE_TO_IMAGE', "return NOISE_TASK",
       "image-to-image rows, which translate real test images, ranked by FID with generators from noise",
