@@ -18,7 +18,8 @@ from rich.text import Text
 from ganbench.leaderboards.formatting import (label, legend, protocol_lines, right_aligned, shown_columns,
                                               statistics_line, text_rows)
 from ganbench.leaderboards.markdown import board_markdown
-from ganbench.leaderboards.tables import Board, Leaderboard, build_leaderboard, by_generator_boards, records_frame
+from ganbench.leaderboards.tables import (Board, Leaderboard, build_leaderboard, by_generator_boards, problems,
+                                         records_frame)
 
 TABLES = ("generators", "detectors", "cross")
 BY_GENERATOR = "by-generator"
@@ -78,9 +79,12 @@ def print_leaderboard(records: list[dict[str, Any]], console: Console, table: st
     cross-generator matrices), optionally sorted by a column and cut to ``columns`` (see
     :meth:`Leaderboard.with_columns`), as rich tables or Markdown, then the problems (``conflicts``: records
     of merged sources that disagree)."""
-    leaderboard = build_leaderboard(records, sort, conflicts)
     if table == BY_GENERATOR:
-        leaderboard = Leaderboard(by_generator_boards(records_frame(records)), leaderboard.problems)
+        frame = records_frame(records)
+        leaderboard = Leaderboard(by_generator_boards(frame), problems(frame) + list(conflicts))
+        leaderboard = leaderboard.sorted_by(sort) if sort else leaderboard
+    else:
+        leaderboard = build_leaderboard(records, sort, conflicts)
     if not leaderboard.boards and not leaderboard.problems:
         console.print("no records yet")
         return

@@ -563,6 +563,11 @@ def test_by_generator_turns_the_cross_matrices_and_sets_them_side_by_side(leader
     assert shown.exit_code == 0, shown.output
     assert "| fresh fakes of ↓ | cnn trained on vae ↑ | spectrum trained on dcgan ↑ |" in shown.output
     assert "### Detection AUC by generator of fresh fakes · digits / smoke" in shown.output
+    ranked = cli.invoke(app, ["leaderboard", "show", "--out", str(run), "--table", "by-generator", "--sort",
+                              "spectrum:dcgan", "--markdown"])
+    assert ranked.exit_code == 0, ranked.output
+    order = [line.split("|")[2].strip() for line in ranked.output.splitlines() if line.startswith("| ")][1:]
+    assert order == sorted(GENERATORS, key=lambda g: -auc("spectrum", "dcgan", g, 0))
     bad = cli.invoke(app, ["leaderboard", "show", "--out", str(run), "--table", "by-generator", "--columns",
                            "spectrum:nope"])
     assert bad.exit_code == 2 and "no column spectrum:nope in the by-generator tables" in bad.output
