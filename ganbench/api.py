@@ -133,7 +133,7 @@ def _run_config(name: str, dataset: str, preset: str, out: str | Path, seed: int
     chosen = build_overrides(_override_options(overrides))
     return RunConfig(suite=name, preset=chosen.apply_to_preset(get_preset(preset)), dataset=dataset, out=Path(out),
                      device=resolve_device(device or "auto"), seed=seed, force=force, quiet=quiet, overrides=chosen,
-                     amp=amp, compile=compile_mode is not None, compile_mode=compile_mode or "default")
+                     amp=amp, compiled=compile_mode)
 
 
 @dataclass(frozen=True)

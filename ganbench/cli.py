@@ -205,8 +205,7 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
     check_compile_mode(compile_mode, "--compile-mode")
     return RunConfig(suite=suite, preset=chosen, dataset=dataset, out=out, device=resolved, seed=seed,
                      extractor=extractor, extractor_weights=extractor_weights, max_minutes=max_minutes,
-                     overrides=overrides, compile=compile or compile_mode is not None,
-                     compile_mode=compile_mode or "default", **extra)
+                     overrides=overrides, compiled=compile_mode or ("default" if compile else None), **extra)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")

@@ -53,8 +53,7 @@ class RunConfig:
     fakes: tuple[str, ...] = ()
     extractor: str = "classifier"
     extractor_weights: Path | None = None
-    compile: bool = False
-    compile_mode: str = "default"
+    compiled: str | None = None
     amp: bool = False
     shard: tuple[int, int] | None = None
     max_minutes: float | None = None
@@ -112,8 +111,8 @@ def training_config(config: RunConfig) -> TrainConfig:
     p = config.preset
     max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
     return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=max_seconds,
-                       checkpoint_every=p.checkpoint_every, compile=config.compile, compile_mode=config.compile_mode,
-                       amp=config.amp, data_workers=config.stream.workers)
+                       checkpoint_every=p.checkpoint_every, compile=config.compiled is not None,
+                       compile_mode=config.compiled or "default", amp=config.amp, data_workers=config.stream.workers)
 
 
 class RunContext:
@@ -125,8 +124,7 @@ class RunContext:
         self.store = RunStore(config.out)
         self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
         self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed,
-                           config.overrides, amp=config.amp,
-                           compiled=config.compile_mode if config.compile else None)
+                           config.overrides, amp=config.amp, compiled=config.compiled)
         self._extractor: ClassifierExtractor | None = None
         self._content_network: ContentClassifier | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}

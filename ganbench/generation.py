@@ -123,7 +123,7 @@ class GenerationUnits:
             record.protocol = {"hyperparameters": unit.config["hyperparameters"], "data_path": ctx.data.data_path,
                                "precision": "bf16-autocast" if ctx.config.amp else
                                "float32-tf32" if ctx.config.device.type == "cuda" else "float32",
-                               **({"compiled": ctx.config.compile_mode} if ctx.config.compile else {}),
+                               **({"compiled": ctx.config.compiled} if ctx.config.compiled else {}),
                                "memory_budget": ctx.config.stream.budget,
                                **({"data_cache": ctx.data.cache.digest} if ctx.data.cache is not None else {}),
                                **({"geometry": model.spec.geometry.protocol()} if ctx.data.kind == "image" else {}),

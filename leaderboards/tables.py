@@ -621,18 +621,31 @@ def _train_order(names: Iterable[str], tests: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (tests.index(n) if n in tests else len(tests), n))
 
 
-def cross_boards(frame: pd.DataFrame) -> list[Board]:
-    """Per detector (and data set, preset, protocol): train generator x test generator AUC, mean over seeds."""
+def _cross_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The finished clean-fake detection rows with a training generator and an AUC: the cells of the
+    cross-generator matrices."""
     ok = _ok(frame)
     if ok.empty or not (ok.kind == "detection").any():
-        return []
+        return ok.iloc[0:0]
     det = _clean(ok)
-    det = det[det.train_generator.notna() & det.auc.notna()] if "auc" in det else det.iloc[0:0]
+    return det[det.train_generator.notna() & det.auc.notna()] if "auc" in det else det.iloc[0:0]
+
+
+def _cross_cells(rows: pd.DataFrame) -> pd.DataFrame:
+    """AUC per (training generator, test generator): mean, std and count over seeds, with bootstrap bounds."""
+    values = _with_bounds(rows, ["auc"])
+    per_seed = _per_seed(rows, ["train_generator", "generator"], values)
+    return _bootstrap_bounds(over_seeds(per_seed, ["train_generator", "generator"], values))
+
+
+def cross_boards(frame: pd.DataFrame) -> list[Board]:
+    """Per detector (and data set, preset, protocol): train generator x test generator AUC, mean over seeds."""
+    det = _cross_rows(frame)
+    if det.empty:
+        return []
     boards = []
     for (detector, dataset, preset, sig), rows in det.groupby(DET_KEYS + ["sig_clean"], sort=True):
-        values = _with_bounds(rows, ["auc"])
-        per_seed = _per_seed(rows, ["train_generator", "generator"], values)
-        cells = _bootstrap_bounds(over_seeds(per_seed, ["train_generator", "generator"], values))
+        cells = _cross_cells(rows)
         tests = sorted(rows.generator.unique())
         data = pd.DataFrame({"train_generator": _train_order(rows.train_generator.unique(), tests)})
         columns = [Column("train_generator", "trained on ↓ · tested on →", numeric=False)]
@@ -652,11 +665,9 @@ def by_generator_boards(frame: pd.DataFrame) -> list[Board]:
     """Per data set and preset, the cross-generator matrices turned and set side by side: one row per generator
     of fresh fakes, one column per detector and the fakes it was trained on (``detector:train``), AUC mean over
     seeds; each column keeps its own protocol (a detector fitted on other counts is another column group)."""
-    ok = _ok(frame)
-    if ok.empty or not (ok.kind == "detection").any():
+    det = _cross_rows(frame)
+    if det.empty:
         return []
-    det = _clean(ok)
-    det = det[det.train_generator.notna() & det.auc.notna()] if "auc" in det else det.iloc[0:0]
     boards = []
     for (dataset, preset), part in det.groupby(["dataset", "preset"], sort=True):
         tests = sorted(part.generator.unique())
@@ -665,9 +676,7 @@ def by_generator_boards(frame: pd.DataFrame) -> list[Board]:
         columns = [Column("generator", "fresh fakes of ↓", numeric=False)]
         protocols: dict[str, dict[str, Any]] = {}
         for (detector, _), rows in part.groupby(["detector", "sig_clean"], sort=True):
-            values = _with_bounds(rows, ["auc"])
-            per_seed = _per_seed(rows, ["train_generator", "generator"], values)
-            cells = _bootstrap_bounds(over_seeds(per_seed, ["train_generator", "generator"], values))
+            cells = _cross_cells(rows)
             for train in _train_order(rows.train_generator.unique(), tests):
                 name = f"{detector}:{train}"
                 if name in protocols:
