@@ -54,7 +54,8 @@ def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.de
             marks[step] = time.perf_counter()
 
     config = TrainConfig(steps=warmup + steps, batch_size=preset.batch_size, checkpoint_every=10**9,
-                         compile=compile_networks, channels_last=channels_last, read_every=read_every)
+                         compiled="default" if compile_networks else None, channels_last=channels_last,
+                         read_every=read_every)
     x, y, sources = training_data(model, data, preset, device)
     train(model, x, y, config, on_step=on_step, **sources)
     images = steps * preset.batch_size * model.pack_size * (model.n_critic + 1)

@@ -626,9 +626,10 @@ def leaderboard_show(sources: Optional[list[Path]] = ReportSourcesArg, outs: lis
     """Show the leaderboard of run folders and earlier reports' results.json files, merged."""
     from ganbench.leaderboards import json_rows, print_leaderboard
     from ganbench.leaderboards.sources import read_sources
+    from ganbench.leaderboards.tables import BOARD_BUILDERS
 
-    if table not in (None, "generators", "detectors", "cross", "by-generator"):
-        raise UserError(f"unknown table {table!r} (generators, detectors, cross or by-generator)")
+    if table is not None and table not in BOARD_BUILDERS:
+        raise UserError(f"unknown table {table!r} ({', '.join(BOARD_BUILDERS)})")
     merged = read_sources(_report_sources(sources, outs))
     if as_json:
         typer.echo(json.dumps(json_rows(merged.records), indent=1, default=str))

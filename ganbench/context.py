@@ -111,8 +111,8 @@ def training_config(config: RunConfig) -> TrainConfig:
     p = config.preset
     max_seconds = None if config.max_minutes is None else 60.0 * config.max_minutes
     return TrainConfig(steps=p.steps, batch_size=p.batch_size, seed=config.seed, max_seconds=max_seconds,
-                       checkpoint_every=p.checkpoint_every, compile=config.compiled is not None,
-                       compile_mode=config.compiled or "default", amp=config.amp, data_workers=config.stream.workers)
+                       checkpoint_every=p.checkpoint_every, compiled=config.compiled, amp=config.amp,
+                       data_workers=config.stream.workers)
 
 
 class RunContext:

@@ -64,16 +64,15 @@ class TrainConfig:
     checkpoint_every: int = 500
     amp: bool = False
     channels_last: bool | None = None
-    compile: bool = False
-    compile_mode: str = "default"
+    compiled: str | None = None  # the torch.compile mode of every network (one of COMPILE_MODES); None: eager
     read_every: int = 10
     data_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.read_every < 1:
             raise ValueError(f"read_every must be at least 1, got {self.read_every}")
-        if self.compile_mode not in COMPILE_MODES:
-            raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, got {self.compile_mode!r}")
+        if self.compiled is not None and self.compiled not in COMPILE_MODES:
+            raise ValueError(f"compiled must be None or one of {', '.join(COMPILE_MODES)}, got {self.compiled!r}")
 
     def reads_at(self, step: int) -> bool:
         """Whether the losses are read after ``step``: every ``read_every`` steps, at checkpoints and at the end."""
@@ -244,9 +243,9 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
     channels_last = uses_channels_last(model, device, config.channels_last)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    if config.compile:
-        compile_networks(model, config.compile_mode)
-    graph_steps = config.compile and config.compile_mode in CUDA_GRAPH_MODES
+    if config.compiled is not None:
+        compile_networks(model, config.compiled)
+    graph_steps = config.compiled in CUDA_GRAPH_MODES
     optimizers = model.configure_optimizers()
     world.average_gradients(optimizers)
     batches: DeviceBatches | StreamedBatches

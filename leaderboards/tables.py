@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import reduce
 from typing import Any
@@ -703,13 +703,19 @@ def problems(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in bad[fields].to_dict("records")]
 
 
+BOARD_BUILDERS: dict[str, Callable[[pd.DataFrame], list[Board]]] = {
+    "generators": generator_boards, "detectors": detector_boards, "cross": cross_boards,
+    "by-generator": by_generator_boards,
+}
+DEFAULT_TABLES = ("generators", "detectors", "cross")  # by-generator repeats the cross matrices, turned: on demand
+
+
 def build_leaderboard(records: Iterable[dict[str, Any]], sort: str | None = None,
-                      conflicts: Iterable[dict[str, Any]] = ()) -> Leaderboard:
-    """Every table of a set of records, optionally sorted by one column; ``conflicts`` (records of one unit
-    that disagree, from merged sources) join the problems."""
+                      conflicts: Iterable[dict[str, Any]] = (), kinds: Sequence[str] = DEFAULT_TABLES) -> Leaderboard:
+    """The tables of ``kinds`` (names of :data:`BOARD_BUILDERS`) of a set of records, optionally sorted by
+    one column; ``conflicts`` (records of one unit that disagree, from merged sources) join the problems."""
     frame = records_frame(records)
     if frame.empty:
         return Leaderboard([], list(conflicts))
-    board = Leaderboard(generator_boards(frame) + detector_boards(frame) + cross_boards(frame),
-                        problems(frame) + list(conflicts))
+    board = Leaderboard([b for kind in kinds for b in BOARD_BUILDERS[kind](frame)], problems(frame) + list(conflicts))
     return board.sorted_by(sort) if sort else board

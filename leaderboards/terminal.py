@@ -18,11 +18,8 @@ from rich.text import Text
 from ganbench.leaderboards.formatting import (label, legend, protocol_lines, right_aligned, shown_columns,
                                               statistics_line, text_rows)
 from ganbench.leaderboards.markdown import board_markdown
-from ganbench.leaderboards.tables import (Board, Leaderboard, build_leaderboard, by_generator_boards, problems,
-                                         records_frame)
+from ganbench.leaderboards.tables import DEFAULT_TABLES, Board, Leaderboard, build_leaderboard
 
-TABLES = ("generators", "detectors", "cross")
-BY_GENERATOR = "by-generator"
 PIPED_WIDTH = 10_000
 
 
@@ -54,7 +51,7 @@ def board_renderable(board: Board) -> Group:
     return Group(Text(board.title, style="bold"), *lines, *above, *notice, rich_table(board), *below)
 
 
-def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str] = TABLES,
+def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str] = DEFAULT_TABLES,
                  markdown: bool = False) -> None:
     """The tables of ``kinds`` in that order (rich tables, or GitHub Markdown), then the units that failed or
     diverged."""
@@ -75,22 +72,18 @@ def print_boards(leaderboard: Leaderboard, console: Console, kinds: Iterable[str
 def print_leaderboard(records: list[dict[str, Any]], console: Console, table: str | None = None,
                       sort: str | None = None, conflicts: Sequence[dict[str, Any]] = (),
                       columns: Sequence[str] = (), markdown: bool = False) -> None:
-    """Print the tables of ``records`` (all, or one of ``TABLES``, or the ``by-generator`` view of the
-    cross-generator matrices), optionally sorted by a column and cut to ``columns`` (see
-    :meth:`Leaderboard.with_columns`), as rich tables or Markdown, then the problems (``conflicts``: records
-    of merged sources that disagree)."""
-    if table == BY_GENERATOR:
-        frame = records_frame(records)
-        leaderboard = Leaderboard(by_generator_boards(frame), problems(frame) + list(conflicts))
-        leaderboard = leaderboard.sorted_by(sort) if sort else leaderboard
-    else:
-        leaderboard = build_leaderboard(records, sort, conflicts)
+    """Print the tables of ``records`` (the default ones, or the one named ``table``: a key of
+    :data:`BOARD_BUILDERS`, such as the ``by-generator`` view of the cross-generator matrices), optionally
+    sorted by a column and cut to ``columns`` (see :meth:`Leaderboard.with_columns`), as rich tables or
+    Markdown, then the problems (``conflicts``: records of merged sources that disagree)."""
+    kinds = DEFAULT_TABLES if table is None else (table,)
+    leaderboard = build_leaderboard(records, sort, conflicts, kinds)
     if not leaderboard.boards and not leaderboard.problems:
         console.print("no records yet")
         return
     if columns:
         leaderboard = leaderboard.with_columns(columns)
-    print_boards(leaderboard, console, TABLES if table is None else (table,), markdown)
+    print_boards(leaderboard, console, kinds, markdown)
 
 
 def print_detector(records: list[dict[str, Any]], console: Console, detector: str) -> None:

@@ -1,4 +1,4 @@
-"""``TrainConfig.compile_mode``: every network compiled in the mode asked for, and in the CUDA-graph
+"""``TrainConfig.compiled``: every network compiled in the mode asked for, and in the CUDA-graph
 modes each training step marked as a new step (so no step reads a graph output that a later replay
 overwrote); the default mode marks nothing."""
 
@@ -24,8 +24,7 @@ def test_networks_compile_in_the_mode_and_graph_modes_mark_each_step(mode: str, 
     data = load_dataset("digits", 8)
     torch.manual_seed(0)
     model = create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), width=4)
-    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=3, batch_size=8, compile=True,
-                                                                   compile_mode=mode))
+    outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=3, batch_size=8, compiled=mode))
     assert outcome.status == "ok" and outcome.steps == 3
     assert compiled and {m for _, m in compiled} == {mode}
     assert {name for name, _ in compiled} == {type(n).__name__ for n in model.children()}
@@ -33,8 +32,8 @@ def test_networks_compile_in_the_mode_and_graph_modes_mark_each_step(mode: str, 
 
 
 def test_an_unknown_compile_mode_is_refused() -> None:
-    with pytest.raises(ValueError, match="compile_mode must be one of default, reduce-overhead, max-autotune"):
-        TrainConfig(steps=1, batch_size=1, compile=True, compile_mode="fast")
+    with pytest.raises(ValueError, match="compiled must be None or one of default, reduce-overhead, max-autotune"):
+        TrainConfig(steps=1, batch_size=1, compiled="fast")
 
 
 def test_the_compile_mode_enters_the_training_key_and_record(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
