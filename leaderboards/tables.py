@@ -248,6 +248,39 @@ def _sig(frame: pd.DataFrame) -> pd.Series:
     return frame["protocol"].map(lambda p: signature(p) or "")
 
 
+# Detection cells of one design (a detector trained on one generator, on all of them, on all but one)
+# have training sets that differ in size by design (train-on-all and leave-one-out split their fakes
+# evenly between generators, rounding down): those sizes do not split a table, and its protocol line
+# gives their range.
+TRAINING_CELL_KEYS = ("n_train_real", "n_train_fake")
+
+
+def _cells_sig(frame: pd.DataFrame) -> pd.Series:
+    """Each row's signature without the training-set sizes of :data:`TRAINING_CELL_KEYS`."""
+    return frame["protocol"].map(lambda p: signature({k: v for k, v in (p or {}).items()
+                                                      if k not in TRAINING_CELL_KEYS}) or "")
+
+
+def _size_span(value: Any) -> tuple[int, int] | None:
+    """A training-set size (``800``) or span (``"798–800"``) as ``(low, high)``; None for anything else."""
+    if isinstance(value, int):
+        return value, value
+    low, dash, high = str(value).partition("–")
+    return (int(low), int(high)) if dash and low.isdigit() and high.isdigit() else None
+
+
+def _cells_common(protocols: Iterable[Any]) -> dict[str, Any]:
+    """:func:`common` of the cells' protocols, with training-set sizes that differ given as ``low–high``."""
+    protocols = [p for p in protocols if isinstance(p, dict)]
+    shared = common(protocols)
+    for key in TRAINING_CELL_KEYS:
+        spans = [span for p in protocols if (span := _size_span(p.get(key))) is not None]
+        if key not in shared and spans:
+            low, high = min(s[0] for s in spans), max(s[1] for s in spans)
+            shared[key] = f"{low}–{high}" if low != high else low
+    return shared
+
+
 def is_human(detector: Any) -> bool:
     return isinstance(detector, str) and detector.startswith(HUMAN_PREFIX)
 
@@ -270,7 +303,8 @@ def _per_seed(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.Data
 
 
 def _protocols(frame: pd.DataFrame, by: list[str], group: str) -> pd.DataFrame:
-    return frame.groupby(by, sort=False)["protocol"].agg(lambda s: common(s)).rename(f"protocol_{group}").reset_index()
+    """Per ``by`` group, the protocol its rows share (:func:`_cells_common`)."""
+    return frame.groupby(by, sort=False)["protocol"].agg(_cells_common).rename(f"protocol_{group}").reset_index()
 
 
 def _merge_all(parts: list[pd.DataFrame], on: list[str]) -> pd.DataFrame:
@@ -306,7 +340,7 @@ def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], colu
         kept = [c for c in columns if c.name in data and (data[c.name].notna().any())]
         if not any(c.numeric and c.group for c in kept):
             continue
-        protocols = {g: common(data[f"protocol_{g}"]) for g in groups if f"protocol_{g}" in data}
+        protocols = {g: _cells_common(data[f"protocol_{g}"]) for g in groups if f"protocol_{g}" in data}
         keep = [c.name for c in kept] + [f"{c.name}_{s}" for c in kept if c.numeric for s in ("std", "n")]
         keep += [c.name + s for c in kept if c.numeric for s in (BOOT_LOW, BOOT_HIGH) if c.name + s in data]
         keep += [t for t in text if t in data and t not in keep]
@@ -330,21 +364,12 @@ def _quality(ok: pd.DataFrame) -> pd.DataFrame | None:
     return table.merge(seeds, on=by).merge(_protocols(gen, by, "quality"), on=by)
 
 
-# The generator table's detector AUC averages over training cells (a detector trained on one
-# generator, on all of them), whose training sets differ in size by design (train-on-all splits its
-# fakes evenly, rounding down): those sizes do not split that table; the protocol line keeps what
-# the cells share.
-TRAINING_CELL_KEYS = frozenset({"n_train_fake", "n_train_real"})
-
-
 def _detectability(ok: pd.DataFrame) -> pd.DataFrame | None:
     det = ok[(ok.kind == "detection") & (ok.perturbation == "none") & (ok.generator != NULL_GENERATOR)
              & ~ok.detector.map(is_human)]
     if det.empty or "auc" not in det or det.auc.isna().all():
         return None
-    cells_agnostic = det["protocol"].map(lambda p: signature({k: v for k, v in (p or {}).items()
-                                                              if k not in TRAINING_CELL_KEYS}) or "")
-    det = det.assign(sig_detection=cells_agnostic, train_generator=det.train_generator.fillna("-"))
+    det = det.assign(sig_detection=_cells_sig(det), train_generator=det.train_generator.fillna("-"))
     by = GEN_KEYS + ["sig_detection"]
     pairs = _per_seed(det, by + ["detector", "train_generator"], ["auc"])
     per_seed = pairs.groupby(by + ["seed"], sort=False)["auc"].agg(detect_auc_mean="mean", detect_auc_worst="min")
@@ -442,7 +467,7 @@ def generator_boards(frame: pd.DataFrame) -> list[Board]:
 def _clean(ok: pd.DataFrame) -> pd.DataFrame:
     det = ok[(ok.kind == "detection") & ok.detector.notna()]
     det = det[(det.perturbation == "none") & (det.generator != NULL_GENERATOR)]
-    return det.assign(sig_clean=_sig(det))
+    return det.assign(sig_clean=_cells_sig(det))
 
 
 def _worst(in_dist: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -657,7 +682,7 @@ def cross_boards(frame: pd.DataFrame) -> list[Board]:
             columns.append(Column(test, test, "clean", "higher", with_interval=True, limits=PROPORTION))
         data = with_intervals(data, tests, limits=dict.fromkeys(tests, PROPORTION))
         boards.append(Board("cross", f"Cross-generator AUC · {detector} · {dataset} / {preset}", columns, data,
-                            {"clean": common(rows.protocol)}, subject=detector, presets=(str(preset),)))
+                            {"clean": _cells_common(rows.protocol)}, subject=detector, presets=(str(preset),)))
     return boards
 
 

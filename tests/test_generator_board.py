@@ -29,7 +29,7 @@ def test_training_cells_of_other_sizes_share_one_generator_table() -> None:
     rows = {r["generator"]: r for r in boards[0].data.to_dict("records")}
     assert rows.keys() == {"dcgan", "wgan"}
     assert rows["dcgan"]["detect_auc_mean"] == 0.8 and rows["dcgan"]["detect_auc_worst"] == 0.7
-    assert "n_train_fake" not in boards[0].protocols["detection"]
+    assert boards[0].protocols["detection"]["n_train_fake"] == "794–800"
 
 
 QUALITY = {"extractor": "classifier", "n_real": 360, "n_fake": 2000, "real_split": "test"}

@@ -190,6 +190,31 @@ def test_cells_of_the_evaluation_design_share_one_table(records) -> None:
     assert len(leaderboard.of_kind("generators")) == 1 and len(leaderboard.of_kind("detectors")) == 1
 
 
+def test_training_cells_of_other_sizes_share_the_detector_and_cross_tables() -> None:
+    """Train-on-all splits its fakes evenly between generators, rounding down: the cell's smaller training
+    set neither splits the tables nor repeats the null check on a board of its own; the protocol line
+    gives the span of the training sizes."""
+    def trained_on(train: str, test: str, n_fake: int) -> dict[str, Any]:
+        protocol = {**DET_PROTOCOL, "n_train_real": 800, "n_train_fake": n_fake}
+        return make("detection", 0, generator=test, train_generator=train, detector="spectrum", perturbation="none",
+                    metrics=detection_metrics(0.9 if train == test else 0.7), protocol=protocol)
+
+    records = [trained_on(train, test, 800) for train in ("dcgan", "wgan", "real") for test in ("dcgan", "wgan")]
+    records += [trained_on("all", test, 798) for test in ("dcgan", "wgan")]
+    records = [r for r in records if r["train_generator"] != "real"] + [trained_on("dcgan", "real", 800)]
+    records[-1]["metrics"] |= {"null_p": 0.5}
+    leaderboard = build_leaderboard(records)
+    (board,) = leaderboard.of_kind("detectors")
+    spectrum = row(board, "detector", "spectrum")
+    assert spectrum["in_auc"] == pytest.approx(0.9) and spectrum["all_auc"] == pytest.approx(0.7)
+    assert spectrum["null_auc"] == pytest.approx(0.7)
+    assert board.protocols["clean"]["n_train_fake"] == "798–800" and board.protocols["clean"]["n_train_real"] == 800
+    assert any("trained on real n=800 + fake n=798–800" in line for line in protocol_lines(board))
+    (matrix,) = leaderboard.of_kind("cross")
+    assert list(matrix.data.train_generator) == ["dcgan", "wgan", "all"]
+    assert len(leaderboard.with_columns(["in_auc", "null_auc"]).of_kind("detectors")) == 1
+
+
 def test_detector_table(leaderboard) -> None:
     spectrum = row(next(b for b in leaderboard.of_kind("detectors") if "spectrum" in set(b.data.detector)),
                    "detector", "spectrum")
