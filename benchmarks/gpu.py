@@ -60,7 +60,7 @@ from ganbench.data import Dataset, load_npz, to_float
 from ganbench.features import ContentClassifier, ReferenceClassifier, resize_for_network
 from ganbench.generation import training_inputs
 from ganbench.inception import INPUT_SIZE, FIDInceptionV3
-from ganbench.metrics import prdc_from_features
+from ganbench.prdc import prdc_from_features
 from ganbench.presets import get_preset
 from ganbench.runtime import configure_backends, seed_everything
 from ganbench.store import CACHE_ENV

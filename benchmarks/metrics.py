@@ -29,7 +29,8 @@ from rich.console import Console
 from rich.table import Table
 from scipy.linalg import sqrtm
 
-from ganbench.metrics import frechet_distance, gaussian_statistics, kid_from_features, prdc_from_features
+from ganbench.metrics import frechet_distance, gaussian_statistics, kid_from_features
+from ganbench.prdc import prdc_from_features
 
 
 def synthetic_features(n: int, dim: int, seed: int, shift: float = 0.0) -> np.ndarray:

@@ -1,18 +1,22 @@
 """Time of precision/recall/density/coverage (k = 5) at 10k and 50k samples per set, run as a script.
 
 Precision and recall: Kynkaanniemi et al., NeurIPS 2019; density and coverage: Naeem et al.,
-ICML 2020. :func:`ganbench.metrics.prdc_from_features` computes the pairwise distances in float32
-square blocks (each within-set pair once) and keeps only each row's k+1 smallest distances;
+ICML 2020. :func:`ganbench.prdc.prdc_from_features` screens the pairwise distances in float32
+square blocks (each within-set pair once) and takes in float64 every decision the screen leaves open;
 :func:`previous_prdc` below is the implementation it replaced (float64, ``1024 x N`` row chunks,
 a full ``np.partition`` of every row), kept here as the baseline. At the sizes of
 ``--previous-at`` both run on the same features, one after the other in the same process, so their
 ratio means something on a shared machine, and the table says whether their four numbers agree.
 
+``--products numpy,torch`` times the blocks with each library multiplying them on the CPU (the
+default, ``auto``, is :func:`ganbench.prdc.cpu_products_library`'s choice for this processor).
+
 Features are synthetic Gaussians with a decaying spectrum (2048-d by default, the size of
 Inception's pool features; the offline default extractor has 128), which does not change the cost.
 Usage::
 
-    python benchmarks/prdc.py [--sizes 10000,50000] [--dims 2048] [--previous-at 10000] [--out FILE.json]
+    python benchmarks/prdc.py [--sizes 10000,50000] [--dims 2048] [--previous-at 10000] [--products auto]
+                              [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import platform
 import resource
 import time
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
 
-from ganbench.metrics import prdc_from_features
+from ganbench import prdc
+from ganbench.prdc import prdc_from_features
 
 CHUNK = 1024
 
@@ -85,31 +91,39 @@ def main() -> None:
     parser.add_argument("--dims", default="2048", help="comma list of feature dimensions")
     parser.add_argument("--previous-at", default="10000",
                         help="comma list of sizes where the previous implementation runs too ('' for none)")
+    parser.add_argument("--products", default="auto",
+                        help="comma list of CPU libraries for the products: auto, numpy, torch")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", default=None, help="write the results as JSON to this file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     previous_at = {int(s) for s in args.previous_at.split(",") if s}
+    libraries = [prdc.cpu_products_library() if name == "auto" else name for name in args.products.split(",")]
+    if not set(libraries) <= {"numpy", "torch"}:
+        parser.error(f"--products takes auto, numpy or torch, got {args.products!r}")
     rows = []
-    print("| n per set | dim | blocks (s) | previous (s) | speed-up | precision | recall | density | coverage | "
+    vendor = prdc.cpu_vendor() or "unknown vendor"
+    print(f"CPU products by default through {prdc.cpu_products_library()} ({vendor})")
+    print("| n per set | dim | products | blocks (s) | previous (s) | speed-up | precision | recall | density | coverage | "
           "same numbers |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for dim in (int(s) for s in args.dims.split(",")):
         for n in (int(s) for s in args.sizes.split(",")):
             real, fake = synthetic_features(n, dim, 0), synthetic_features(n, dim, 1, shift=0.02, scale=1.05)
-            new = timed("blocks", prdc_from_features, real, fake)
             old = timed("previous", previous_prdc, real, fake) if n in previous_at else None
-            row = {"n": n, "dim": dim, "blocks": new, "previous": old}
-            rows.append(row)
-            metrics = ("precision", "recall", "density", "coverage")
-            previous = f"{old['seconds']:.1f}" if old else "-"
-            ratio = f"{old['seconds'] / new['seconds']:.1f}x" if old else "-"
-            same = ("yes" if all(new[m] == old[m] for m in metrics) else "no") if old else "-"
-            print(f"| {n:,} | {dim} | {new['seconds']:.1f} | {previous} | {ratio} | "
-                  + " | ".join(f"{new[m]:.4f}" for m in metrics) + f" | {same} |", flush=True)
-            if old and same == "no":
-                print("  previous: " + ", ".join(f"{m} {old[m]:.6f}" for m in metrics), flush=True)
+            for library in libraries:
+                with mock.patch.object(prdc, "cpu_products_library", lambda library=library: library):
+                    new = timed("blocks", prdc_from_features, real, fake)
+                rows.append({"n": n, "dim": dim, "products": library, "blocks": new, "previous": old})
+                names = ("precision", "recall", "density", "coverage")
+                previous = f"{old['seconds']:.1f}" if old else "-"
+                ratio = f"{old['seconds'] / new['seconds']:.1f}x" if old else "-"
+                same = ("yes" if all(new[m] == old[m] for m in names) else "no") if old else "-"
+                print(f"| {n:,} | {dim} | {library} | {new['seconds']:.1f} | {previous} | {ratio} | "
+                      + " | ".join(f"{new[m]:.4f}" for m in names) + f" | {same} |", flush=True)
+                if old and same == "no":
+                    print("  previous: " + ", ".join(f"{m} {old[m]:.6f}" for m in names), flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     machine = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                "numpy": np.__version__, "platform": platform.platform(), "peak_rss_mib": round(peak_mib)}

@@ -35,8 +35,8 @@ from ganbench.features import (INCEPTION_URL, ClassifierExtractor, Extracted, Fe
                                check_extractor_name, local_inception_weights, pretrained_extractor)
 from ganbench.fid_stats import FeatureStatistics, check_comparable, read_statistics
 from ganbench.image_sets import ImageSet, TensorImages, open_images
-from ganbench.metrics import (frechet_distance, inception_score_from_probs, kid_from_features,
-                              prdc_from_features)
+from ganbench.metrics import frechet_distance, inception_score_from_probs, kid_from_features
+from ganbench.prdc import prdc_from_features
 from ganbench.quality import QualityConfig
 from ganbench.runtime import preserved_rng
 from ganbench.store import CACHE_ENV

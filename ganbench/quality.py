@@ -22,7 +22,8 @@ import torch
 from ganbench.data import Dataset
 from ganbench.features import ClassifierExtractor, FeatureExtractor
 from ganbench.metrics import (class_coverage, conditional_accuracy, fid_from_features, inception_score_from_probs,
-                              kid_from_features, matched_code_accuracy, mode_coverage_2d, prdc_from_features)
+                              kid_from_features, matched_code_accuracy, mode_coverage_2d)
+from ganbench.prdc import prdc_from_features
 
 
 @dataclass(frozen=True)

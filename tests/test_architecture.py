@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"ganbench": ROOT / "ganbench", "ganbench.generators": ROOT / "generators",
            "ganbench.detectors": ROOT / "detectors", "ganbench.leaderboards": ROOT / "leaderboards"}
 
-CORE = {"errors", "registry", "runtime", "data", "imageio", "inception", "metrics", "features", "quality", "store",
-        "presets", "tasks", "translation_metrics", "records", "locks", "geometry", "image_sets", "fid_stats",
+CORE = {"errors", "registry", "runtime", "data", "imageio", "inception", "metrics", "prdc", "features", "quality",
+        "store", "presets", "tasks", "translation_metrics", "records", "locks", "geometry", "image_sets", "fid_stats",
         "folders", "data_health", "spectra", "data_cache", "streaming"}
 LAYERS = [
     CORE,

@@ -14,6 +14,7 @@ from pytorch_fid.fid_score import calculate_frechet_distance
 from scipy.linalg import sqrtm
 
 import ganbench.metrics as M
+import ganbench.prdc as P
 from ganbench.data import load_digits, load_toy2d
 from ganbench.features import FeatureExtractor
 from ganbench.presets import get_preset
@@ -155,10 +156,10 @@ def test_inception_score_of_a_half_confident_classifier():
 
 @pytest.mark.parametrize("k", [3, 5])
 def test_prdc_matches_the_prdc_package(k, monkeypatch):
-    monkeypatch.setattr(M, "PRDC_BLOCK", 64)  # several blocks on both axes
+    monkeypatch.setattr(P, "PRDC_BLOCK", 64)  # several blocks on both axes
     rng = np.random.default_rng(9)
     real, fake = correlated(rng, 300, 12), correlated(rng, 230, 12, shift=0.2, scale=1.3)
-    ours = M.prdc_from_features(real, fake, k=k)
+    ours = P.prdc_from_features(real, fake, k=k)
     reference = compute_prdc(real, fake, nearest_k=k)
     for name in ("precision", "recall", "density", "coverage"):
         assert ours[name] == pytest.approx(float(reference[name]), abs=1e-12), name
@@ -167,8 +168,8 @@ def test_prdc_matches_the_prdc_package(k, monkeypatch):
 def test_prdc_separates_faithful_from_collapsed_fakes():
     rng = np.random.default_rng(10)
     real = rng.normal(size=(400, 6))
-    faithful = M.prdc_from_features(real, rng.normal(size=(400, 6)))
-    collapsed = M.prdc_from_features(real, 0.1 * rng.normal(size=(400, 6)))
+    faithful = P.prdc_from_features(real, rng.normal(size=(400, 6)))
+    collapsed = P.prdc_from_features(real, 0.1 * rng.normal(size=(400, 6)))
     assert faithful["recall"] > 0.8 and faithful["coverage"] > 0.8
     assert collapsed["recall"] < 0.2 and collapsed["coverage"] < 0.3 and collapsed["precision"] > 0.9
 
@@ -185,7 +186,7 @@ def test_coverage_of_one_distribution_has_naeem_et_al_expected_value(n_real: int
     expected = 1 - math.prod((n_real - i) / (n_fake + n_real - i) for i in range(1, k + 1))
     assert coverage_of_one_distribution(n_real, n_fake, k) == pytest.approx(expected, rel=1e-12)
     assert f"reals' own distribution {expected:.2f}" in describe({"n_real": n_real, "n_fake": n_fake, "prdc_k": k})
-    draws = [M.prdc_from_features(rng.normal(size=(n_real, 16)), rng.normal(size=(n_fake, 16)), k)["coverage"]
+    draws = [P.prdc_from_features(rng.normal(size=(n_real, 16)), rng.normal(size=(n_fake, 16)), k)["coverage"]
              for _ in range(6)]
     assert abs(float(np.mean(draws)) - expected) < 0.03
 
