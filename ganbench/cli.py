@@ -375,7 +375,7 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
     world, rank_device = distributed.init(config.device.type)
     if rank_device is not None:
         config = dataclasses.replace(config, device=rank_device)
-    try:
+    with distributed.leaving_together():
         if not world.main:
             follow_training(config, generator, world)
             return
@@ -385,8 +385,6 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
             records = runner.generation.run_generator(generator)
         finally:
             world.share(distributed.DONE_SIGNAL)
-    finally:
-        distributed.shutdown()
     for record in records:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in record.metrics.items() if isinstance(v, (int, float)))
         console.print(f"{record.kind}: {record.status} {metrics}")

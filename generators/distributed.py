@@ -16,7 +16,9 @@ checkpoints, which only rank 0 writes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -144,3 +146,21 @@ def current() -> World:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def leaving_together() -> Iterator[None]:
+    """Leave the process group at the end of the block: after a barrier when the block completed, so
+    that every rank has finished its last collective before any closes its connections (a gloo rank
+    whose peer closed first can abort); at once when it raised, so that the other ranks' collectives
+    fail instead of waiting for this one."""
+    try:
+        yield
+    except BaseException:
+        shutdown()
+        raise
+    try:
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+    finally:
+        shutdown()
