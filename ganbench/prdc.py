@@ -221,8 +221,16 @@ class Radii:
         self.x, self.k = x, k
         self.values, self.indices = _screened_neighbours(x, min(k + 1 + SPARE_NEIGHBOURS, n), blocks)
         self.screened = self.values[:, k].double()
-        self.tolerance = screen_tolerance(x.centred.shape[1]) * (x.norms + x.norms.max())
+        self.beta = screen_tolerance(x.centred.shape[1])
+        self.tolerance = self.beta * (x.norms + x.norms.max())
         self.exact = torch.full((n,), math.nan, dtype=torch.float64, device=self.values.device)
+
+    def thresholds(self, balls: slice, others: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """float32 ``(low, high)`` for ``balls``: a screened distance to a row of the other set (whose
+        squared norms are ``others``) below ``low`` is surely inside the ball, at or above ``high``
+        surely outside; in between only exact distances tell."""
+        margin = self.tolerance[balls] + self.beta * (self.x.norms[balls] + others.max())
+        return _outward(self.screened[balls] - margin, self.screened[balls] + margin)
 
     def exact_at(self, rows: torch.Tensor) -> torch.Tensor:
         """The exact radii of ``rows`` (each computed once)."""
@@ -273,7 +281,6 @@ def manifold_hits(real: PrdcFeatures, real_radii: Radii, fake: PrdcFeatures, fak
     the screened radius by more than both their bounds, outside when above it by as much, and otherwise
     by its exact distance and the exact radius."""
     device = real.centred.device
-    beta = screen_tolerance(real.centred.shape[1])
     fake_inside = torch.zeros(len(fake), dtype=torch.bool, device=device)
     covered = torch.zeros(len(real), dtype=torch.bool, device=device)
     recalled = torch.zeros(len(real), dtype=torch.bool, device=device)
@@ -284,9 +291,7 @@ def manifold_hits(real: PrdcFeatures, real_radii: Radii, fake: PrdcFeatures, fak
         for j in range(0, len(fake), block):
             cols = slice(j, j + block)
             d2 = blocks.squared_distances(real, rows, fake, cols)
-            radius, margin = real_radii.screened[rows], real_radii.tolerance[rows]
-            margin = margin + beta * (real.norms[rows] + fake.norms[cols].max())
-            low, high = _outward(radius - margin, radius + margin)
+            low, high = real_radii.thresholds(rows, fake.norms[cols])
             inside, maybe = blocks.below(d2, low[:, None]), blocks.below(d2, high[:, None], slot=1)
             hits = int(torch.count_nonzero(inside))
             fake_inside[cols] |= inside.any(0)
@@ -301,9 +306,7 @@ def manifold_hits(real: PrdcFeatures, real_radii: Radii, fake: PrdcFeatures, fak
                 covered[band_rows[within]] = True
             density_hits += hits
 
-            radius, margin = fake_radii.screened[cols], fake_radii.tolerance[cols]
-            margin = margin + beta * (real.norms[rows].max() + fake.norms[cols])
-            low, high = _outward(radius - margin, radius + margin)
+            low, high = fake_radii.thresholds(cols, real.norms[rows])
             inside, maybe = blocks.below(d2, low[None, :]), blocks.below(d2, high[None, :], slot=1)
             recalled[rows] |= inside.any(1)
             open_rows = (maybe.any(1) & ~recalled[rows]).nonzero().flatten()
