@@ -59,6 +59,18 @@ def _power_method(self: _SpectralNorm, weight_mat: torch.Tensor, n_power_iterati
         self._v.copy_(F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps))
 
 
+def _batchnorm_in_parameter_dtype(module: nn.modules.batchnorm._BatchNorm,
+                                  inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Lift a bf16 input (autocast's linear output) to the float32 of BatchNorm's statistics:
+    the CPU kernel accepts the mixed pair but ``vmap``'s batched BatchNorm does not. The layer
+    computes its statistics in float32 either way, and the next layer's autocast rounds its
+    output (after ReLU, which commutes with rounding) to the bf16 of a separate run."""
+    x = inputs[0]
+    if module.weight is not None and x.dtype != module.weight.dtype:
+        return (x.to(module.weight.dtype), *inputs[1:])
+    return inputs
+
+
 def _install(model: nn.Module, name: str, tensor: torch.Tensor) -> None:
     """Put ``tensor`` in place of the parameter or buffer ``name`` of ``model``."""
     owner, _, attr = name.rpartition(".")
@@ -96,6 +108,8 @@ class SeedBatch(nn.Module):
         for module in self.model.modules():
             if isinstance(module, _SpectralNorm):
                 module._power_method = MethodType(_power_method, module)  # type: ignore[method-assign]
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.register_forward_pre_hook(_batchnorm_in_parameter_dtype)
         self.optimizers = self.model.configure_optimizers()
         self.state = {**dict(self.named_parameters()), **dict(self.named_buffers())}
 

@@ -73,6 +73,21 @@ def test_batched_seeds_match_separate_runs_in_float32(variant: str) -> None:
         assert outcomes[position].losses == pytest.approx(outcome.losses, rel=1e-4, abs=1e-4)
 
 
+
+@pytest.mark.parametrize("variant", ["gan", "lsgan"])
+def test_batched_seeds_train_under_bf16_autocast_on_the_cpu(variant: str) -> None:
+    """BatchNorm under ``vmap`` takes autocast's bf16 activations; the first discriminator loss,
+    computed before any update, is the separate bf16 run's up to bf16 rounding."""
+    seeds = [0, 2]
+    batched = SeedBatch.create(variant, SPEC, seeds)
+    outcomes = train_seed_batch(batched, DATA.x_train, DATA.y_train, 1, BATCH, amp=True)
+    for position, seed in enumerate(seeds):
+        torch.manual_seed(seed)
+        model = create_generator(variant, SPEC)
+        outcome = train(model, DATA.x_train, DATA.y_train, TrainConfig(steps=1, batch_size=BATCH, seed=seed, amp=True))
+        assert outcomes[position].status == "ok"
+        assert outcomes[position].losses["loss_d"] == pytest.approx(outcome.losses["loss_d"], rel=1e-2)
+
 def test_each_seed_has_its_own_batches_and_noise(float64: None) -> None:
     """Two identically initialised models: only their streams tell them apart, and each must
     follow the stream of its own seed (not the first seed's, not the other's)."""
