@@ -367,7 +367,7 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
         probs = scorer.extract(inputs[0]).probs
         assert probs is not None
         _require(len(probs), config.is_splits, "IS splits", inputs[0].spec)
-        metrics["is"], metrics["is_std"] = inception_score_from_probs(probs, config.is_splits)
+        metrics["is"], metrics["is_std"] = inception_score_from_probs(probs, config.is_splits, config.is_shuffle_seed)
     if "prdc" in wanted:
         for features, spec in zip(pair, specs):
             _require(len(features), config.prdc_k + 1, f"precision/recall with k={config.prdc_k}", spec)
@@ -392,7 +392,7 @@ def _protocol(scorer: Scorer, inputs: list[Input], wanted: list[str], config: Qu
     if kid is not None:
         protocol.update(kid_subsets=kid[0], kid_subset_size=kid[1])
     if "is" in wanted:
-        protocol["is_splits"] = config.is_splits
+        protocol.update(is_splits=config.is_splits, is_shuffle_seed=config.is_shuffle_seed)
     if "prdc" in wanted:
         protocol["prdc_k"] = config.prdc_k
     protocol["seed"] = config.seed

@@ -150,12 +150,26 @@ def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return (p * np.log(ratio)).sum(axis=-1)
 
 
-def inception_score_from_probs(probs: ArrayLike, splits: int = 10) -> tuple[float, float]:
-    """IS (mean, std over ``splits`` consecutive splits): ``exp E_x KL(p(y|x) || p(y))``."""
+IS_SHUFFLE_SEED = 2020  # torch-fidelity's, so both split the same probabilities alike
+
+
+def inception_score_from_probs(probs: ArrayLike, splits: int = 10,
+                               shuffle_seed: int | None = IS_SHUFFLE_SEED) -> tuple[float, float]:
+    """IS (mean, std over ``splits`` splits): ``exp E_x KL(p(y|x) || p(y))`` within each split.
+
+    The rows are first permuted by ``np.random.RandomState(shuffle_seed)`` (``None``: kept in
+    order), so that inputs grouped by class (a folder per class, a sorted split) are not scored
+    one class per split; split ``i`` holds rows ``i N // splits`` to ``(i + 1) N // splits``.
+    """
     p = _as_float64(probs)
     if p.ndim != 2 or len(p) < splits:
         raise ValueError(f"expected an N,C probability matrix with N >= splits={splits}, got {tuple(p.shape)}")
-    scores = np.array([math.exp(_kl_rows(part, part.mean(axis=0)).mean()) for part in np.array_split(p, splits)])
+    n = len(p)
+    if shuffle_seed is not None:
+        p = p[np.random.RandomState(shuffle_seed).permutation(n)]
+    bounds = [i * n // splits for i in range(splits + 1)]
+    scores = np.array([math.exp(_kl_rows(part, part.mean(axis=0)).mean())
+                       for part in (p[a:b] for a, b in zip(bounds, bounds[1:]))])
     return float(scores.mean()), float(scores.std())
 
 

@@ -21,20 +21,27 @@ import torch
 
 from ganbench.data import Dataset
 from ganbench.features import ClassifierExtractor, FeatureExtractor
-from ganbench.metrics import (class_coverage, conditional_accuracy, fid_from_features, inception_score_from_probs,
-                              kid_from_features, matched_code_accuracy, mode_coverage_2d)
+from ganbench.metrics import (IS_SHUFFLE_SEED, class_coverage, conditional_accuracy, fid_from_features,
+                              inception_score_from_probs, kid_from_features, matched_code_accuracy, mode_coverage_2d)
 from ganbench.prdc import prdc_from_features
 
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """Metric settings, defaulting to the papers': 100 KID subsets of 1000, 10 IS splits, k = 5."""
+    """Metric settings, defaulting to the papers': 100 KID subsets of 1000, 10 IS splits (of the
+    samples shuffled as torch-fidelity shuffles them), k = 5."""
 
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     is_splits: int = 10
+    is_shuffle_seed: int = IS_SHUFFLE_SEED
     prdc_k: int = 5
     seed: int = 0
+
+    def settings(self) -> dict[str, Any]:
+        """Everything but the seed (which a run's key holds already), for the keys of the units
+        that compute metrics: a changed setting gives new keys."""
+        return {k: v for k, v in asdict(self).items() if k != "seed"}
 
 
 def point_metrics(dataset: Dataset, fakes: torch.Tensor) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -69,7 +76,8 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
     is_probs, is_source = (fake_x.probs, extractor.protocol()["extractor"]) if fake_x.probs is not None \
         else (class_probs, "classifier")
     if is_probs is not None:
-        metrics["is"], metrics["is_std"] = inception_score_from_probs(is_probs, config.is_splits)
+        metrics["is"], metrics["is_std"] = inception_score_from_probs(is_probs, config.is_splits,
+                                                                        config.is_shuffle_seed)
     metrics.update(prdc_from_features(real_x.features, fake_x.features, config.prdc_k))
     if class_probs is not None:
         metrics.update(class_coverage(class_probs))

@@ -30,6 +30,7 @@ from ganbench.generators import GENERATORS, generator_config
 from ganbench.overrides import Overrides
 from ganbench.source_digest import source_digest
 from ganbench.presets import Preset
+from ganbench.quality import QualityConfig
 from ganbench.records import Record, new_record
 from ganbench.store import Damage, DamagedFile, RunStore, quarantine, unit_key
 
@@ -107,9 +108,12 @@ def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
 
 def generation_unit(scope: Scope, generator: str, sample_key: str, extractor: str,
                     extractor_weights: str | None) -> Unit:
-    """Quality metrics of a sample unit's ``eval`` fakes (points have no extractor)."""
+    """Quality metrics of a sample unit's ``eval`` fakes (points have no extractor); image metrics
+    also key on their settings (KID subsets, IS splits and shuffle, k of PRDC)."""
     points = scope.data_kind == "points"
     config: dict[str, Any] = {"generator": generator, "fakes": sample_key, "extractor": "none" if points else extractor}
+    if not points:
+        config["metric_settings"] = QualityConfig().settings()
     if extractor_weights and not points:
         config["extractor_weights"] = extractor_weights
     return _unit(scope, "generation", generator, config)

@@ -128,6 +128,20 @@ def test_a_changed_hyperparameter_retrains_instead_of_reusing(tmp_path: Path, mo
     assert record.status == "ok" and record.key != first.key and changed.summary.computed == 1
 
 
+
+def test_a_changed_metric_setting_rescores_instead_of_reusing(tmp_path: Path, monkeypatch):
+    import functools
+
+    from ganbench import units
+    from ganbench.cli import _run_config
+    from ganbench.context import RunContext
+    from ganbench.quality import QualityConfig
+
+    scope = RunContext(_run_config("dcgan", preset="smoke", out=tmp_path, device="cpu", quiet=True)).scope
+    key = units.generation_unit(scope, "dcgan", "fakes", "classifier", None).key
+    monkeypatch.setattr(units, "QualityConfig", functools.partial(QualityConfig, is_shuffle_seed=1))
+    assert units.generation_unit(scope, "dcgan", "fakes", "classifier", None).key != key
+
 def test_detection_plan_changes_which_units_exist_not_their_keys(tmp_path: Path):
     from ganbench.cli import _run_config
     from ganbench.context import RunContext
