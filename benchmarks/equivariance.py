@@ -34,7 +34,7 @@ def trained(name: str, spec: DataSpec, width: int, batch_size: int, steps: int) 
     """``name`` trained on digits for ``steps`` steps, and its seconds per step."""
     seed_everything(0)
     data = load_digits(spec.resolution)
-    model = create_generator(name, spec, width=width)
+    model = create_generator(name, spec, preset_width=width)
     started = time.perf_counter()
     outcome = train(model, data.x_train, data.y_train,
                     TrainConfig(steps=steps, batch_size=batch_size, seed=0, checkpoint_every=10**9))

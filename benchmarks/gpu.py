@@ -190,7 +190,7 @@ class Bench:
 
     def build(self, name: str, data: Dataset) -> tuple[GenerativeModel, torch.Tensor, torch.Tensor, dict[str, Any]]:
         seed_everything(0)
-        model = create_generator(name, spec_of(data), width=self.sizes.width).to(self.device)
+        model = create_generator(name, spec_of(data), preset_width=self.sizes.width).to(self.device)
         x, y, task = training_inputs(model, data, lambda: self.content_network(data))
         return model, x, y, task
 

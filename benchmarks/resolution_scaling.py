@@ -58,7 +58,7 @@ def measure(name: str, resolution: int, width: int, batch_size: int, steps: int,
     torch.manual_seed(0)
     before = rss_mib()
     spec = DataSpec("image", 3, resolution, CLASSES)
-    model = create_generator(name, spec, width=width).to(device)
+    model = create_generator(name, spec, preset_width=width).to(device)
     counts = parameter_counts(model)
     model.configure_optimizers()
     images = torch.rand(batch_size, 3, resolution, resolution, device=device) * 2 - 1

@@ -81,7 +81,7 @@ def time_sampling(model: GenerativeModel, batch: int, min_seconds: float) -> tup
 
 def measure(row: Row, spec: DataSpec, width: int, device: torch.device, batch: int, min_seconds: float) -> Timing:
     torch.manual_seed(0)
-    model = create_generator(row.generator, spec, width=width, **row.overrides).to(device)
+    model = create_generator(row.generator, spec, preset_width=width, **row.overrides).to(device)
     images, seconds = time_sampling(model, batch, min_seconds)
     return Timing(row.label, row.generator, model.family, network_evaluations(model), images, round(seconds, 3),
                   round(images / seconds, 3), model.parameter_count())

@@ -40,7 +40,7 @@ def measure(n: int, preset_name: str, device_name: str, cache: Path) -> dict[str
     data = load_dataset("digits", preset.resolution)
     spec = DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
     seed_everything(0)
-    model = create_generator("dcgan", spec, width=preset.width).to(device)
+    model = create_generator("dcgan", spec, preset_width=preset.width).to(device)
     extractor = ClassifierExtractor(data, cache, seed=0, epochs=1, device=device)
     real_features = extractor.extract(data.x_test).features
     detector = SpectrumDetector()

@@ -44,7 +44,7 @@ def trainer_throughput(name: str, data, spec: DataSpec, preset, device: torch.de
                        compile_networks: bool, channels_last: bool | None = None, read_every: int = 10) -> float:
     """Images/s over ``steps`` trainer steps after ``warmup`` (timed between on_step callbacks)."""
     seed_everything(0)
-    model = create_generator(name, spec, width=preset.width).to(device)
+    model = create_generator(name, spec, preset_width=preset.width).to(device)
     marks: dict[int, float] = {}
 
     def on_step(step: int, losses: Mapping[str, float]) -> None:

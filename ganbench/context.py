@@ -93,7 +93,7 @@ def run_data(config: RunConfig, warn: Any = None, check: bool = True) -> tuple[D
 def build_generator(config: RunConfig, spec: DataSpec, name: str) -> GenerativeModel:
     """A freshly initialised generator; the initialisation depends only on the run seed and the name."""
     seed_everything(derive_seed(config.seed, "init", name))
-    return create_generator(name, spec, width=config.preset.width,
+    return create_generator(name, spec, preset_width=config.preset.width,
                             **config.overrides.for_generator(name)).to(config.device)
 
 

@@ -69,24 +69,25 @@ for _module in VARIANT_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
 
-def generator_config(name: str, width: int | None = None, kind: str = "image", **overrides: object) -> Any:
+def generator_config(name: str, preset_width: int | None = None, kind: str = "image", **overrides: object) -> Any:
     """A registered variant's configuration: its defaults, the preset's width and any overrides
-    (an overridden width wins over the preset's).
+    (an overridden ``width`` wins over ``preset_width``).
 
     On points (``kind="points"``) the latent is two-dimensional unless ``z_dim`` is overridden.
     """
     config = GENERATORS.get(name).config_class(**overrides)
     names = {f.name for f in fields(config)}
-    if width is not None and "width" in names and "width" not in overrides:
-        config = replace(config, width=width)
+    if preset_width is not None and "width" in names and "width" not in overrides:
+        config = replace(config, width=preset_width)
     if kind == "points" and "z_dim" in names and "z_dim" not in overrides:
         config = replace(config, z_dim=POINT_Z_DIM)
     return config
 
 
-def create_generator(name: str, spec: DataSpec, width: int | None = None, **overrides: object) -> GenerativeModel:
+def create_generator(name: str, spec: DataSpec, preset_width: int | None = None,
+                     **overrides: object) -> GenerativeModel:
     """Build a registered variant with its :func:`generator_config`."""
-    return GENERATORS.get(name)(spec, generator_config(name, width, spec.kind, **overrides))
+    return GENERATORS.get(name)(spec, generator_config(name, preset_width, spec.kind, **overrides))
 
 
 __all__ = ["GENERATORS", "Batch", "DataSpec", "GenerativeModel", "create_generator", "generator_config", "with_tricks"]

@@ -18,7 +18,7 @@ def digits_extractor(data: Dataset, cache_dir: Path) -> ClassifierExtractor:
 
 def build(name: str, data: Dataset, width: int, **overrides: object) -> GenerativeModel:
     spec = DataSpec("image", data.channels, data.resolution, data.num_classes)
-    return create_generator(name, spec, width=width, **overrides)
+    return create_generator(name, spec, preset_width=width, **overrides)
 
 
 def fid(model: GenerativeModel, data: Dataset, extractor: ClassifierExtractor, n: int = 400, seed: int = 1) -> float:

@@ -24,7 +24,7 @@ Z_DIM = 100
 
 def build(width: int = 8, **overrides: object) -> GenerativeModel:
     torch.manual_seed(0)
-    model = create_generator("acgan", SPEC16, width=width, **overrides)
+    model = create_generator("acgan", SPEC16, preset_width=width, **overrides)
     model.configure_optimizers()
     return model
 
@@ -74,7 +74,7 @@ def test_acgan_is_a_conditional_variant_listed_after_cgan() -> None:
     labels, codes = model.evaluation_conditions(20)
     assert codes is None and torch.equal(labels, torch.arange(20) % 10)
     with pytest.raises(UserError, match="packing"):
-        create_generator("acgan+packing", SPEC16, width=8)
+        create_generator("acgan+packing", SPEC16, preset_width=8)
 
 
 def test_generator_receives_the_label() -> None:

@@ -20,7 +20,7 @@ STANDING = {"standing_batches": 5, "standing_batch_size": 24, "standing_seed": 7
 
 def build(seed: int = 0) -> GenerativeModel:
     torch.manual_seed(seed)
-    return create_generator("biggan", SPEC, width=8, **STANDING)
+    return create_generator("biggan", SPEC, preset_width=8, **STANDING)
 
 
 @pytest.fixture(scope="module")

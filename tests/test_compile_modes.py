@@ -23,7 +23,7 @@ def test_networks_compile_in_the_mode_and_graph_modes_mark_each_step(mode: str, 
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: steps.append(1))
     data = load_dataset("digits", 8)
     torch.manual_seed(0)
-    model = create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), width=4)
+    model = create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), preset_width=4)
     outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=3, batch_size=8, compiled=mode))
     assert outcome.status == "ok" and outcome.steps == 3
     assert compiled and {m for _, m in compiled} == {mode}

@@ -157,7 +157,7 @@ def test_tensorboard_gets_the_same_scalars_without_the_dropped_ones(tmp_path: Pa
 
 def test_points_are_checked_by_mode_coverage() -> None:
     data = load_dataset("toy2d", 16)
-    model = create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), width=16)
+    model = create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), preset_width=16)
     probe = curve_probe(model, data, None, seed=0, config=CurveConfig(n_fake=128))
     assert isinstance(probe, QualityProbe)
     state = torch.get_rng_state()
@@ -169,7 +169,7 @@ def test_points_are_checked_by_mode_coverage() -> None:
 
 def test_diffusion_logs_losses_only() -> None:
     data = load_dataset("digits", 16)
-    model = create_generator("ddpm", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), width=16)
+    model = create_generator("ddpm", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), preset_width=16)
     assert curve_probe(model, data, lambda: pytest.fail("no classifier needed"), seed=0) is None
 
 

@@ -12,7 +12,7 @@ from ganbench.generators.trainer import TrainConfig, train
 
 
 def test_dcgan_architecture_follows_the_paper(image_spec):
-    model = create_generator("dcgan", image_spec, width=16)
+    model = create_generator("dcgan", image_spec, preset_width=16)
     g_layers, d_layers = list(model.G.modules()), list(model.D.modules())
     assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.Linear)) for m in g_layers + d_layers)
     convs_t = [m for m in g_layers if isinstance(m, nn.ConvTranspose2d)]
@@ -32,7 +32,7 @@ def test_dcgan_architecture_follows_the_paper(image_spec):
 
 
 def test_dcgan_sample_is_quantized_and_seeded(image_spec):
-    model = create_generator("dcgan", image_spec, width=8)
+    model = create_generator("dcgan", image_spec, preset_width=8)
     a, b = model.sample(6, seed=1), model.sample(6, seed=1)
     assert a.dtype == torch.uint8 and a.shape == (6, 1, 32, 32) and torch.equal(a, b)
     assert not torch.equal(a, model.sample(6, seed=2))
@@ -42,7 +42,7 @@ def test_dcgan_training_lowers_fid(digits16, tmp_path):
     spec = DataSpec("image", 1, 16, 10)
     extractor = ClassifierExtractor(digits16, tmp_path, epochs=2)
     real = extractor.extract(digits16.x_test).features
-    model = create_generator("dcgan", spec, width=16)
+    model = create_generator("dcgan", spec, preset_width=16)
 
     def fid() -> float:
         return fid_from_features(real, extractor.extract(model.sample(400, seed=5)).features)

@@ -107,7 +107,7 @@ def test_compiled_networks_keep_their_state_dict_keys(image_spec):
     from ganbench.generators import create_generator
     from ganbench.generators.trainer import compile_networks
 
-    model = create_generator("dcgan", image_spec, width=8)
+    model = create_generator("dcgan", image_spec, preset_width=8)
     keys = list(model.state_dict())
     compile_networks(model)
     assert list(model.state_dict()) == keys

@@ -27,7 +27,7 @@ def image_batch(digits16: Dataset, n: int = 32, step: int = 0) -> Batch:
 
 
 def build(name: str, spec: DataSpec = SPEC16, **overrides: object) -> GenerativeModel:
-    model = create_generator(name, spec, width=8, **overrides) if spec.kind == "image" else create_generator(name, spec, **overrides)
+    model = create_generator(name, spec, preset_width=8, **overrides) if spec.kind == "image" else create_generator(name, spec, **overrides)
     model.configure_optimizers()
     return model
 
@@ -41,7 +41,7 @@ def fid_before_after(name: str, data: Dataset, extractor: ClassifierExtractor, s
                      **overrides: object) -> tuple[float, float]:
     """FID of ``name`` (tiny width, 16x16) against the real test split, untrained and after ``steps`` steps."""
     torch.manual_seed(0)
-    model = create_generator(name, SPEC16, width=8, **overrides)
+    model = create_generator(name, SPEC16, preset_width=8, **overrides)
     real = extractor.extract(data.x_test).features
 
     def fid() -> float:
@@ -167,7 +167,7 @@ def test_infogan_q_shares_the_discriminator_trunk(digits16: Dataset) -> None:
 def test_infogan_code_learns_the_digit_class_without_labels(digits16: Dataset,
                                                             extractor: ClassifierExtractor) -> None:
     torch.manual_seed(0)
-    model = create_generator("infogan", SPEC16, width=8)
+    model = create_generator("infogan", SPEC16, preset_width=8)
     assert model.code_values == 10 and not model.conditional
     logs: list[float] = []
     train(model, digits16.x_train, digits16.y_train, TrainConfig(steps=300, batch_size=32, seed=0),

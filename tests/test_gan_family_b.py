@@ -31,7 +31,7 @@ def batch(spec: DataSpec, n: int = 8, step: int = 0, progress: float = 0.0) -> B
 
 def build(name: str, spec: DataSpec = SPEC32, width: int = 8, **overrides: object):
     torch.manual_seed(0)
-    model = create_generator(name, spec, width=width, **overrides)
+    model = create_generator(name, spec, preset_width=width, **overrides)
     model.configure_optimizers()
     return model
 

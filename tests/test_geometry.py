@@ -58,8 +58,8 @@ def test_a_run_warns_when_real_images_are_enlarged(tmp_path: Path):
 
 def test_generators_train_on_the_canvas_and_return_images_of_the_measured_size():
     spec = DataSpec("image", 1, 16, 10, image_size=8)
-    assert create_generator("dcgan", spec, width=8).sample(3, seed=0).shape == (3, 1, 8, 8)
-    pix2pix = create_generator("pix2pix", spec, width=4)
+    assert create_generator("dcgan", spec, preset_width=8).sample(3, seed=0).shape == (3, 1, 8, 8)
+    pix2pix = create_generator("pix2pix", spec, preset_width=4)
     assert pix2pix.translate(torch.zeros(2, 1, 16, 16, dtype=torch.uint8)).shape == (2, 1, 8, 8)
 
 

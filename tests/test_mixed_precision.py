@@ -33,7 +33,7 @@ def test_speed_options_default_to_cuda_only() -> None:
 
 @pytest.mark.parametrize("name", GENERATORS.names())
 def test_every_generator_trains_under_bf16_autocast_and_channels_last(name: str, digits16) -> None:
-    model = create_generator(name, DataSpec("image", 1, 16, 10), width=8)
+    model = create_generator(name, DataSpec("image", 1, 16, 10), preset_width=8)
     x, y, sources = training_inputs(model, digits16, lambda: ReferenceClassifier(1, 10))
     output_dtypes: set[torch.dtype] = set()
 
@@ -61,7 +61,7 @@ def test_every_generator_trains_under_bf16_autocast_and_channels_last(name: str,
 @pytest.mark.parametrize(("name", "choice"), [("stylegan2", None), ("infogan", None), ("stylegan2", False)])
 def test_channels_last_on_cpu_is_the_variants_default_unless_turned_off(name: str, choice: bool | None,
                                                                         digits16) -> None:
-    model = create_generator(name, DataSpec("image", 1, 16, 10), width=8)
+    model = create_generator(name, DataSpec("image", 1, 16, 10), preset_width=8)
     config = TrainConfig(steps=1, batch_size=8, checkpoint_every=10**9, channels_last=choice)
     train(model, digits16.x_train, digits16.y_train, config)
     expected = model.channels_last_on_cpu and choice is None

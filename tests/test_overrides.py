@@ -52,18 +52,21 @@ def test_overrides_reach_the_model_and_the_train_record(tmp_path: Path):
     out = tmp_path / "run"
     (tmp_path / "exp.toml").write_text("[preset]\nsteps = 3\n")
     result = CliRunner().invoke(app, ["train", "dcgan", "--preset", "smoke", "--out", str(out), "-q",
-                                      "--config", str(tmp_path / "exp.toml"), "--set", "dcgan.z_dim=16"])
+                                      "--config", str(tmp_path / "exp.toml"), "--set", "dcgan.z_dim=16",
+                                      "--set", "dcgan.width=4"])
     assert result.exit_code == 0, result.output
     train = next(json.loads(p.read_text()) for p in (out / "records").glob("*.json")
                  if json.loads(p.read_text())["kind"] == "train")
     assert train["metrics"]["steps"] == 3
-    assert train["protocol"]["overrides"] == {"preset": {"steps": 3}, "dcgan": {"z_dim": 16}}
+    assert train["protocol"]["overrides"] == {"preset": {"steps": 3}, "dcgan": {"z_dim": 16, "width": 4}}
     assert train["protocol"]["hyperparameters"]["z_dim"] == 16
+    assert train["protocol"]["hyperparameters"]["width"] == 4 != get_preset("smoke").width
     assert train["protocol"]["geometry"]["image_size"] == 8 and train["protocol"]["geometry"]["model_size"] == 16
     from ganbench.cli import _run_config
 
-    config = _run_config("dcgan", preset="smoke", out=out, device="cpu", quiet=True, sets=("dcgan.z_dim=16",),
+    config = _run_config("dcgan", preset="smoke", out=out, device="cpu", quiet=True, sets=("dcgan.z_dim=16", "dcgan.width=4"),
                          config_file=tmp_path / "exp.toml")
-    assert RunContext(config).trained_model("dcgan").config.z_dim == 16
+    trained = RunContext(config).trained_model("dcgan")
+    assert (trained.config.z_dim, trained.config.width) == (16, 4)
     bad = CliRunner().invoke(app, ["train", "dcgan", "--preset", "smoke", "--out", str(out), "--set", "dcgan.zdim=3"])
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1

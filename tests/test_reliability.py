@@ -191,7 +191,7 @@ def test_checkpoint_of_another_variant_is_refused(tmp_path: Path):
 
     path = tmp_path / "other.pt"
     RunStore(tmp_path).save_checkpoint(path, {"variant": "wgan", "model": {}})
-    model = create_generator("dcgan", DataSpec("image", 1, 32, 10), width=8)
+    model = create_generator("dcgan", DataSpec("image", 1, 32, 10), preset_width=8)
     with pytest.raises(UserError, match="checkpoint of 'wgan'"):
         train(model, torch.zeros(4, 1, 32, 32, dtype=torch.uint8), torch.zeros(4, dtype=torch.long),
               TrainConfig(steps=1, batch_size=2), path, load=RunStore.load_checkpoint)

@@ -124,7 +124,7 @@ def dense_widths(network: nn.Module) -> tuple[int, ...]:
 def build(name: str, resolution: int) -> tuple[GenerativeModel, DataSpec]:
     spec = DataSpec("image", CHANNELS, resolution, CLASSES)
     torch.manual_seed(0)
-    return create_generator(name, spec, width=WIDTHS.get(name, 4), **FAST.get(name, {})), spec
+    return create_generator(name, spec, preset_width=WIDTHS.get(name, 4), **FAST.get(name, {})), spec
 
 
 def batch_for(model: GenerativeModel, spec: DataSpec) -> Batch:
@@ -210,7 +210,7 @@ def test_stated_schedules_follow_the_papers() -> None:
     assert arch("progan", 256, width=64)["G"].channels[:4] == (128,) * 4
     ddpm = arch("ddpm", 128)["G"]  # Ho et al.: one halving per level; four levels for (1, 2, 2, 2)
     assert ddpm.downsampling == ddpm.upsampling == 3 and min(ddpm.sides) == 4
-    sg3 = {size: GENERATORS.get("stylegan3")(DataSpec("image", 3, size, 0), generator_config("stylegan3", width=8))
+    sg3 = {size: GENERATORS.get("stylegan3")(DataSpec("image", 3, size, 0), generator_config("stylegan3", preset_width=8))
            for size in (32, 64)}
     assert [m.G.synthesis.num_ws - 2 for m in sg3.values()] == [4, 5]
     assert sg3[64].G.synthesis.schedule[-2].cutoff == 32
@@ -288,4 +288,4 @@ def test_cli_trains_and_samples_at_64_px(tmp_path: Path) -> None:
     assert fakes.shape[1:] == (1, 64, 64)
     record = json.loads(next((out / "records").glob("train-dcgan-*.json")).read_text())
     assert record["status"] == "ok" and record["metrics"]["params"] == DCGAN(
-        DataSpec("image", 1, 64, 2), generator_config("dcgan", width=get_preset("smoke").width)).parameter_count()
+        DataSpec("image", 1, 64, 2), generator_config("dcgan", preset_width=get_preset("smoke").width)).parameter_count()

@@ -178,7 +178,7 @@ def test_streamed_training_gives_the_in_memory_weights(folder: Path, tmp_path: P
     weights = []
     for x in (CANVAS.to_model(memory.x_train), images):
         seed_everything(5)
-        model = create_generator("dcgan", spec, width=8)
+        model = create_generator("dcgan", spec, preset_width=8)
         train(model, x, memory.y_train, config)
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
@@ -188,7 +188,7 @@ def test_image_to_image_variants_refuse_a_streamed_set(folder: Path, tmp_path: P
     from ganbench.generation import training_inputs
 
     data = load_dataset(f"folder:{folder}", SIDE, stream=options(tmp_path))
-    model = create_generator("pix2pix", DataSpec("image", 1, CANVAS.model_size, data.num_classes, SIDE), width=8)
+    model = create_generator("pix2pix", DataSpec("image", 1, CANVAS.model_size, data.num_classes, SIDE), preset_width=8)
     with pytest.raises(UserError, match="memory-budget"):
         training_inputs(model, data, lambda: torch.nn.Identity())
 

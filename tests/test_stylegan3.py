@@ -34,7 +34,7 @@ SPEC32 = DataSpec("image", 1, 32, 10)
 
 def build(name: str = "stylegan3", spec: DataSpec = SPEC16, width: int = 8, **overrides: object) -> GenerativeModel:
     torch.manual_seed(0)
-    model = create_generator(name, spec, width=width, **overrides)
+    model = create_generator(name, spec, preset_width=width, **overrides)
     model.configure_optimizers()
     return model
 

@@ -36,7 +36,7 @@ def toy() -> Dataset:
 
 def build(data: Dataset) -> GenerativeModel:
     torch.manual_seed(0)
-    return create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), width=4)
+    return create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), preset_width=4)
 
 
 def record_losses(monkeypatch: pytest.MonkeyPatch, nan_at: int | None = None) -> list[dict[str, float]]:

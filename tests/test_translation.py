@@ -41,14 +41,14 @@ def test_translation_variants_are_registered_with_their_task():
     tasks = {name: cls.task for name, cls in GENERATORS if name in {"pix2pix", "cyclegan", "srgan", "stargan"}}
     assert tasks == {"pix2pix": "paired", "srgan": "paired", "cyclegan": "unpaired", "stargan": "multi-domain"}
     with pytest.raises(UserError):
-        create_generator("pix2pix", SPEC, width=4).sample(2)
+        create_generator("pix2pix", SPEC, preset_width=4).sample(2)
 
 
 # ----------------------------------------------------------------------------- pix2pix
 
 
 def test_pix2pix_unet_skips_connect_encoder_to_decoder():
-    model = create_generator("pix2pix", SPEC, width=4)
+    model = create_generator("pix2pix", SPEC, preset_width=4)
     g = model.G
     encoded, decoder_inputs = {}, {}
     for i, block in enumerate(g.down):
@@ -66,7 +66,7 @@ def test_pix2pix_unet_skips_connect_encoder_to_decoder():
 
 
 def test_pix2pix_patchgan_judges_the_input_output_pair():
-    model = create_generator("pix2pix", SPEC, width=4)
+    model = create_generator("pix2pix", SPEC, preset_width=4)
     assert model.D.net[0].in_channels == 2
     source, output = images(2), images(2)
     patches = model.pair(source, output)
@@ -75,7 +75,7 @@ def test_pix2pix_patchgan_judges_the_input_output_pair():
 
 
 def test_pix2pix_generator_objective_weights_l1_by_100():
-    model = create_generator("pix2pix", SPEC, width=4)
+    model = create_generator("pix2pix", SPEC, preset_width=4)
     assert model.config.l1_weight == 100 and model.config.loss == "nonsaturating"
     model.configure_optimizers()
     zero_(model.D)
@@ -90,7 +90,7 @@ def test_pix2pix_generator_objective_weights_l1_by_100():
 
 
 def test_pix2pix_dropout_is_the_noise_at_sampling():
-    model = create_generator("pix2pix", SPEC, width=4)
+    model = create_generator("pix2pix", SPEC, preset_width=4)
     assert sum(isinstance(m, nn.Dropout) and m.p == 0.5 for m in model.G.modules()) == 3
     source = torch.randint(0, 256, (3, 1, 16, 16), dtype=torch.uint8)
     a, b = model.translate(source, seed=1), model.translate(source, seed=1)
@@ -103,7 +103,7 @@ def test_pix2pix_dropout_is_the_noise_at_sampling():
 
 
 def test_cyclegan_has_two_resnet_generators_and_two_patch_discriminators():
-    model = create_generator("cyclegan", SPEC, width=4)
+    model = create_generator("cyclegan", SPEC, preset_width=4)
     assert isinstance(model.G_AB, ResnetGenerator) and isinstance(model.G_BA, ResnetGenerator)
     assert model.G_AB is not model.G_BA and any(isinstance(m, ResidualBlock) for m in model.G_AB.modules())
     assert isinstance(model.D_A, PatchDiscriminator) and isinstance(model.D_B, PatchDiscriminator)
@@ -112,7 +112,7 @@ def test_cyclegan_has_two_resnet_generators_and_two_patch_discriminators():
 
 
 def test_cyclegan_objective_is_least_squares_plus_cycle_and_identity():
-    model = create_generator("cyclegan", SPEC, width=4, n_blocks=1)
+    model = create_generator("cyclegan", SPEC, preset_width=4, n_blocks=1)
     c = model.config
     assert (c.cycle_weight, c.identity_weight, c.pool_size) == (10, 0.5, 50)
     model.configure_optimizers()
@@ -146,9 +146,9 @@ def test_history_pool_returns_past_fakes_half_the_time_and_holds_fifty():
 
 
 def test_cyclegan_checkpoint_carries_the_history_pool():
-    model = create_generator("cyclegan", DataSpec("image", 1, 16, 10), width=8, n_blocks=1)
+    model = create_generator("cyclegan", DataSpec("image", 1, 16, 10), preset_width=8, n_blocks=1)
     model.pool_a.query(torch.randn(30, 1, 16, 16))
-    restored = create_generator("cyclegan", DataSpec("image", 1, 16, 10), width=8, n_blocks=1)
+    restored = create_generator("cyclegan", DataSpec("image", 1, 16, 10), preset_width=8, n_blocks=1)
     restored.load_state_dict(model.state_dict())
     assert int(restored.pool_a.filled) == 30 and int(restored.pool_b.filled) == 0
     assert torch.equal(restored.pool_a.images, model.pool_a.images)
@@ -163,7 +163,7 @@ def test_cyclegan_checkpoint_carries_the_history_pool():
 
 def test_srgan_upsamples_by_pixel_shuffle():
     for resolution, factor in ((16, 2), (32, 4)):
-        model = create_generator("srgan", DataSpec("image", 1, resolution, 10), width=4, n_blocks=2)
+        model = create_generator("srgan", DataSpec("image", 1, resolution, 10), preset_width=4, n_blocks=2)
         shuffles = [m for m in model.G.modules() if isinstance(m, nn.PixelShuffle)]
         assert len(shuffles) == factor // 2 and all(s.upscale_factor == 2 for s in shuffles)
         assert model.G(images(2, resolution // factor)).shape == (2, 1, resolution, resolution)
@@ -171,7 +171,7 @@ def test_srgan_upsamples_by_pixel_shuffle():
 
 
 def test_srgan_content_loss_uses_a_frozen_network_and_adversarial_weight_1e3():
-    model = create_generator("srgan", SPEC, width=4, n_blocks=2)
+    model = create_generator("srgan", SPEC, preset_width=4, n_blocks=2)
     assert model.config.adversarial_weight == 1e-3
     classifier = ReferenceClassifier(1, 10)
     model.set_content_network(classifier)
@@ -192,7 +192,7 @@ def test_srgan_content_loss_uses_a_frozen_network_and_adversarial_weight_1e3():
 
 
 def test_srgan_first_trains_an_srresnet_on_the_pixel_mse_while_d_rests():
-    model = create_generator("srgan", SPEC, width=4, n_blocks=2)
+    model = create_generator("srgan", SPEC, preset_width=4, n_blocks=2)
     assert model.config.pretrain_fraction == 0.5
     model.configure_optimizers()
     batch = Batch(images(), torch.zeros(4, dtype=torch.long), 0, source=images(4, 8), progress=0.25)
@@ -213,7 +213,7 @@ def test_srgan_first_trains_an_srresnet_on_the_pixel_mse_while_d_rests():
 
 
 def test_stargan_generator_depends_on_the_target_domain_and_d_has_two_heads():
-    model = create_generator("stargan", SPEC, width=4, n_blocks=1)
+    model = create_generator("stargan", SPEC, preset_width=4, n_blocks=1)
     assert model.num_domains == 5 and model.n_critic == 5
     x = images(3)
     with torch.no_grad():
@@ -224,7 +224,7 @@ def test_stargan_generator_depends_on_the_target_domain_and_d_has_two_heads():
 
 
 def test_stargan_losses_include_reconstruction_and_gradient_penalty():
-    model = create_generator("stargan", SPEC, width=4, n_blocks=1)
+    model = create_generator("stargan", SPEC, preset_width=4, n_blocks=1)
     c = model.config
     assert (c.rec_weight, c.cls_weight, c.gp_weight) == (10, 1, 10)
     x, domains = images(4), torch.tensor([0, 1, 2, 3])
@@ -251,7 +251,7 @@ def test_stargan_losses_include_reconstruction_and_gradient_penalty():
 def test_pix2pix_training_raises_psnr_and_lowers_l1(digits16):
     view = task_view("edges", digits16.x_train, digits16.y_train, 10)
     inputs = fake_inputs("edges", digits16.x_test, digits16.y_test, 10, len(digits16.x_test), seed=0)
-    model = create_generator("pix2pix", SPEC, width=8)
+    model = create_generator("pix2pix", SPEC, preset_width=8)
 
     def measure() -> tuple[float, float]:
         outputs = model.translate(inputs.source, seed=0)
@@ -269,7 +269,7 @@ def test_srgan_training_raises_psnr(digits16):
     view = task_view("super-resolution", digits16.x_train, digits16.y_train, 10)
     inputs = fake_inputs("super-resolution", digits16.x_test, digits16.y_test, 10, 200, seed=0)
     torch.manual_seed(0)
-    model = create_generator("srgan", SPEC, width=8, n_blocks=2)
+    model = create_generator("srgan", SPEC, preset_width=8, n_blocks=2)
 
     def measure() -> float:
         return psnr(model.translate(inputs.source, seed=0), inputs.truth)
@@ -310,7 +310,7 @@ def test_cyclegan_training_raises_domain_accuracy(digits16, tmp_path):
     assert classifier.test_accuracy > 0.95
     inputs = fake_inputs("two-domain", digits16.x_test, torch.zeros_like(digits16.y_test), 1, 200, seed=0)
     assert 0.3 < float(inputs.target_labels.double().mean()) < 0.7
-    model = create_generator("cyclegan", DataSpec("image", 1, 16, 1), width=4, n_blocks=1)
+    model = create_generator("cyclegan", DataSpec("image", 1, 16, 1), preset_width=4, n_blocks=1)
     before, after = domain_accuracy_before_after(model, view, inputs, classifier, steps=40)
     assert after > before + 0.25 and after > 0.85, (before, after)
 
@@ -325,6 +325,6 @@ def test_stargan_training_raises_domain_accuracy(digits16, tmp_path):
     assert classifier.test_accuracy > 0.8
     inputs = fake_inputs("multi-domain", digits16.x_test, torch.zeros_like(digits16.y_test), 1, 200, seed=0)
     torch.manual_seed(0)
-    model = create_generator("stargan", DataSpec("image", 1, 16, 1), width=8, n_blocks=1, lr=5e-4, n_critic=2)
+    model = create_generator("stargan", DataSpec("image", 1, 16, 1), preset_width=8, n_blocks=1, lr=5e-4, n_critic=2)
     before, after = domain_accuracy_before_after(model, view, inputs, classifier, steps=120)
     assert after > before + 0.25 and after > 0.6, (before, after)

@@ -28,11 +28,11 @@ def batch(digits16: Dataset, n: int = 32, step: int = 0) -> Batch:
 
 
 def test_names_switch_tricks_on() -> None:
-    model = create_generator("gan+packing+label-smoothing", SPEC16, width=8)
+    model = create_generator("gan+packing+label-smoothing", SPEC16, preset_width=8)
     assert model.name == "gan+packing+label-smoothing"
     assert model.config.tricks.packing == 4 and model.config.tricks.label_smoothing == pytest.approx(0.1)
     assert model.config.tricks.active() == ["label-smoothing", "packing"]
-    assert create_generator("gan", SPEC16, width=8).config.tricks == Tricks()
+    assert create_generator("gan", SPEC16, preset_width=8).config.tricks == Tricks()
     assert "lsgan+diffaugment" in GENERATORS and "gan+nope" not in GENERATORS
     with pytest.raises(UserError, match="unknown training trick"):
         GENERATORS.get("gan+nope")
@@ -46,21 +46,21 @@ def test_tricks_suite_ablates_every_trick_on_gan() -> None:
     assert generators == ["gan", *(f"gan+{t}" for t in TRICK_NAMES)]
     assert "tricks" in SUITES
     for name in generators:
-        create_generator(name, SPEC16, width=8)
+        create_generator(name, SPEC16, preset_width=8)
 
 
 def test_label_smoothing_is_one_sided() -> None:
-    model = create_generator("gan+label-smoothing", SPEC16, width=8)
+    model = create_generator("gan+label-smoothing", SPEC16, preset_width=8)
     real, fake = torch.tensor([1.5, -0.5]), torch.tensor([0.2, -1.0])
     expected = F.binary_cross_entropy_with_logits(real, torch.full_like(real, 0.9)) \
         + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
     assert torch.allclose(model.tricks.discriminator_loss(real, fake), expected)
     with pytest.raises(UserError, match="label smoothing"):
-        create_generator("wgan-gp+label-smoothing", SPEC16, width=8)
+        create_generator("wgan-gp+label-smoothing", SPEC16, preset_width=8)
 
 
 def test_feature_matching_matches_mean_features(digits16: Dataset) -> None:
-    model = create_generator("gan+feature-matching", SPEC16, width=8)
+    model = create_generator("gan+feature-matching", SPEC16, preset_width=8)
     real = to_float(digits16.x_train[:16])
     fake = model.G(model.noise(16))
     features = model.D.features(fake)
@@ -78,7 +78,7 @@ def test_minibatch_discrimination_sees_the_whole_batch() -> None:
     assert layer(same).shape == (5, 14)
     assert torch.allclose(layer(same)[:, 8:], torch.full((5, 6), 4.0))
     assert (layer(varied)[:, 8:] < layer(same)[:, 8:]).all()
-    model = create_generator("sngan+minibatch-discrimination", SPEC16, width=8).eval()
+    model = create_generator("sngan+minibatch-discrimination", SPEC16, preset_width=8).eval()
     x = torch.randn(6, 1, 16, 16)
     alone = model.D(x[:3])
     together = model.D(x)[:3]
@@ -86,7 +86,7 @@ def test_minibatch_discrimination_sees_the_whole_batch() -> None:
 
 
 def test_instance_noise_anneals_to_zero() -> None:
-    model = create_generator("lsgan+instance-noise", SPEC16, width=8)
+    model = create_generator("lsgan+instance-noise", SPEC16, preset_width=8)
     x = torch.zeros(256, 1, 16, 16)
     assert model.tricks.view(x, step=0).std() == pytest.approx(0.1, rel=0.05)
     assert model.tricks.view(x, step=500).std() == pytest.approx(0.05, rel=0.05)
@@ -94,7 +94,7 @@ def test_instance_noise_anneals_to_zero() -> None:
 
 
 def test_packing_concatenates_samples_for_the_discriminator(digits16: Dataset) -> None:
-    model = create_generator("wgan-gp+packing", SPEC16, width=8)
+    model = create_generator("wgan-gp+packing", SPEC16, preset_width=8)
     assert model.D.trunk.net[0].in_channels == 4
     x = to_float(digits16.x_train[:12])
     assert model.D(x).shape == (3,)
@@ -124,7 +124,7 @@ def test_a_packed_batch_is_batch_size_packs() -> None:
 
 
 def test_historical_averaging_pulls_towards_past_parameters(digits16: Dataset) -> None:
-    model = create_generator("gan+historical-averaging", SPEC16, width=8)
+    model = create_generator("gan+historical-averaging", SPEC16, preset_width=8)
     history = model.tricks.history["d"]
     assert float(history.penalty().detach()) == 0.0
     with torch.no_grad():
@@ -152,7 +152,7 @@ def test_diffaugment_is_differentiable_and_shape_preserving() -> None:
 
 
 def test_diffaugment_reaches_both_real_and_fake(digits16: Dataset) -> None:
-    model = create_generator("cgan+diffaugment", SPEC16, width=8)
+    model = create_generator("cgan+diffaugment", SPEC16, preset_width=8)
     x = to_float(digits16.x_train[:8])
     views = [model.tricks.view(x, 0) for _ in range(2)]
     assert not torch.equal(views[0], x) and not torch.equal(views[0], views[1])
@@ -162,7 +162,7 @@ def test_diffaugment_reaches_both_real_and_fake(digits16: Dataset) -> None:
 def test_every_variant_trains_with_every_trick(name: str, digits16: Dataset) -> None:
     tricks = [t for t in TRICK_NAMES if not (name == "infogan" and t == "packing")
               and not (name in ("wgan", "wgan-gp", "sngan") and t == "label-smoothing")]
-    model = create_generator("+".join([name, *tricks]), SPEC16, width=8)
+    model = create_generator("+".join([name, *tricks]), SPEC16, preset_width=8)
     model.configure_optimizers()
     logs = {**model.discriminator_step(batch(digits16)), **model.generator_step(batch(digits16))}
     assert all(torch.isfinite(v) for v in logs.values())
