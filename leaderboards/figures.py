@@ -124,7 +124,7 @@ def _clean_with(frame: pd.DataFrame, info_key: str) -> pd.DataFrame:
     """Clean detection rows whose ``info`` holds ``info_key``, with the ``sig_clean`` column."""
     ok = _ok(frame)
     if ok.empty or "info" not in ok:
-        return ok.iloc[0:0]
+        return ok.iloc[0:0].assign(sig_clean=pd.Series(dtype=object))
     det = _clean(ok)
     return det[det["info"].map(lambda i: isinstance(i, dict) and bool(i.get(info_key)))] if not det.empty else det
 

@@ -93,6 +93,8 @@ def publish(sources: Path | Sequence[Path], site: Path, formats: Sequence[str] =
     ``site``; returns the files written."""
     merged = read_sources([sources] if isinstance(sources, Path) else list(sources))
     records = merged.records
+    if not records:
+        raise UserError(f"no records in {', '.join(map(str, merged.sources))}: nothing to publish")
     if site.exists() and not site.is_dir():
         raise UserError(f"--site {site} exists and is not a folder")
     try:

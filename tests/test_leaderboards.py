@@ -548,6 +548,22 @@ def test_cli_publish_show_and_errors(site: Path, tmp_path: Path, cli) -> None:
     assert missing.exit_code == 2 and "no records" in missing.output
 
 
+
+def test_publish_of_failed_units_only_and_of_an_empty_run(tmp_path: Path, cli) -> None:
+    """A run whose every unit failed still publishes (the failures listed, no figures); a run
+    folder without records is refused in one line before the site is made."""
+    run = tmp_path / "run"
+    store = RunStore(run)
+    for record in synthetic_records({"dcgan": "gan"}, seeds=(0,)):
+        failed = record_from_dict({**record, "status": "failed", "reason": "ValueError: lr"})
+        store.write_record(failed, f"{record['kind']}-{record['key']}")
+    result = cli.invoke(app, ["leaderboard", "publish", "--out", str(run), "--site", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert "ValueError: lr" in (tmp_path / "s" / "index.html").read_text()
+    RunStore(tmp_path / "empty")
+    empty = cli.invoke(app, ["leaderboard", "publish", "--out", str(tmp_path / "empty"), "--site", str(tmp_path / "e")])
+    assert empty.exit_code == 2 and "nothing to publish" in empty.output and not (tmp_path / "e").exists()
+
 def test_show_cuts_tables_to_named_columns_as_markdown(tmp_path: Path, cli) -> None:
     run = tmp_path / "run"
     store = RunStore(run)
