@@ -392,6 +392,17 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
         raise typer.Exit(1)
 
 
+
+def _check_output_folder(out: Path) -> None:
+    """Make the folder ``--out`` goes into, or refuse it, before any work starts."""
+    folder = out if out.suffix != ".npz" else out.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the folder {folder}: {exc.strerror or exc}") from exc
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"--out {out}: the folder {folder} is not writable")
+
 @app.command()
 @user_errors
 def sample(generator: str = typer.Argument(..., help="A generator trained in --runs."),
@@ -418,6 +429,7 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
         raise UserError("--n must be positive")
     if not force and (out.is_file() or (out.is_dir() and any(out.iterdir()))):
         raise UserError(f"--out {out} exists; pass --force to overwrite it")
+    _check_output_folder(out)
     config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
                          resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file, amp=amp,
                          compile=compile_networks, compile_mode=compile_mode)
@@ -770,6 +782,9 @@ def stats_command(source: str = typer.Argument(..., metavar="INPUT", help="Image
         raise UserError(f"--out {out}: statistics files end in .npz (pytorch-fid reads no other)")
     if out.exists() and not force:
         raise UserError(f"--out {out} exists; pass --force to overwrite it")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; name the .npz file to write")
+    _check_output_folder(out)
     options = _score_options(extractor, extractor_weights, antialias, n, seed, device)
     with _scoring_progress(quiet) as progress:
         stats = statistics(source, options, report=_feature_progress(progress))

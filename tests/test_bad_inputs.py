@@ -61,6 +61,9 @@ CASES: dict[str, list[str]] = {
     "sample no images": ["sample", "gan", "--n", "0", "--out", "{tmp}/s.npz"],
     "sample an untrained generator": ["sample", "gan", "--n", "4", "--out", "{tmp}/s.npz"],
     "sample over an existing file": ["sample", "gan", "--n", "4", "--out", "{tmp}/garbage.npz"],
+    "sample into a folder that cannot be made": ["sample", "gan", "--n", "4", "--out", "{tmp}/garbage.npz/s.npz"],
+    "statistics into a folder that cannot be made": ["stats", "digits", "--out", "{tmp}/garbage.npz/st.npz"],
+    "statistics onto a folder": ["stats", "digits", "--out", "{tmp}/folder.npz", "--force"],
     "show an unknown table": ["leaderboard", "show", "--table", "nosuch"],
     "show a folder with no run": ["leaderboard", "show", "--out", "{tmp}/nowhere"],
     "publish an unknown format": ["leaderboard", "publish", "--format", "pdf", "--site", "{tmp}/site"],
@@ -100,6 +103,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "garbage.npz").write_bytes(b"not a zip archive")
     np.savez(tmp / "empty.npz", other=np.zeros(3))
     (tmp / "empty_folder").mkdir()
+    (tmp / "folder.npz").mkdir()
     (tmp / "unknown_field.toml").write_text("[preset]\nnosuch = 3\n")
     rng = np.random.default_rng(0)
     np.savez(tmp / "no_images.npz", x_train=np.zeros((0, 8, 8), np.uint8), y_train=np.zeros(0, np.int64))
