@@ -77,6 +77,11 @@ def read_statistics(path: Path) -> FeatureStatistics:
                         f"D mean and a D x D covariance")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise UserError(f"{path}: mu or sigma holds NaN or infinite values")
+    scale = float(np.abs(sigma).max(initial=0.0))
+    if np.abs(sigma - sigma.T).max(initial=0.0) > 1e-6 * scale:
+        raise UserError(f"{path}: sigma is not symmetric, so it is not a covariance matrix")
+    if len(sigma) and np.linalg.eigvalsh(sigma.astype(np.float64))[0] < -1e-6 * scale * len(sigma):
+        raise UserError(f"{path}: sigma has a negative eigenvalue, so it is not a covariance matrix")
     protocol = None
     if PROTOCOL_KEY in arrays:
         try:

@@ -197,3 +197,18 @@ def test_importing_ganbench_stays_cheap() -> None:
     code = "import sys, ganbench; assert 'torch' not in sys.modules and 'ganbench.api' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert ganbench.compute_metrics is compute_metrics and ganbench.compute_statistics is compute_statistics
+
+
+@pytest.mark.parametrize(("sigma", "message"), [(-np.eye(3), "negative eigenvalue"),
+                                                (np.triu(np.ones((3, 3))), "not symmetric")])
+def test_a_statistics_file_whose_sigma_is_no_covariance_is_refused(sigma: np.ndarray, message: str,
+                                                                    tmp_path: Path) -> None:
+    """A sigma that no set of features has would give any FID, negative ones included."""
+    from ganbench.errors import UserError
+    from ganbench.fid_stats import read_statistics
+
+    np.savez(tmp_path / "bad.npz", mu=np.zeros(3), sigma=sigma)
+    with pytest.raises(UserError, match=message):
+        read_statistics(tmp_path / "bad.npz")
+    np.savez(tmp_path / "good.npz", mu=np.zeros(3), sigma=np.diag([2.0, 1.0, 0.0]))
+    assert read_statistics(tmp_path / "good.npz").sigma.shape == (3, 3)
