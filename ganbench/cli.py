@@ -382,6 +382,10 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
         console = Console(stderr=True, quiet=quiet)
         runner = SuiteRunner(config, console)
         try:
+            if not runner.context.supports(generator):
+                able = [name for name in GENERATORS.names() if runner.context.supports(name)]
+                raise UserError(f"{generator} does not train on data set {config.dataset!r} "
+                                f"({runner.context.data.kind}); these do: {', '.join(able)}")
             records = runner.generation.run_generator(generator)
         finally:
             world.share(distributed.DONE_SIGNAL)

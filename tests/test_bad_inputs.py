@@ -58,6 +58,7 @@ CASES: dict[str, list[str]] = {
     "unknown option": ["run", "--nosuch"],
     "train an unknown generator": ["train", "nosuch"],
     "train with an unknown trick": ["train", "gan+nosuch"],
+    "train an image generator on points": ["train", "dcgan", "--dataset", "toy2d"],
     "sample no images": ["sample", "gan", "--n", "0", "--out", "{tmp}/s.npz"],
     "sample an untrained generator": ["sample", "gan", "--n", "4", "--out", "{tmp}/s.npz"],
     "sample over an existing file": ["sample", "gan", "--n", "4", "--out", "{tmp}/garbage.npz"],
