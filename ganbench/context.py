@@ -142,6 +142,13 @@ class RunContext:
         cls = GENERATORS.get(name)
         return cls.supports_points if self.data.kind == "points" else cls.supports_images
 
+    def require_support(self, name: str) -> None:
+        """Refuse generator ``name`` where it does not train on this run's kind of data, naming those that do."""
+        if not self.supports(name):
+            able = [other for other in GENERATORS.names() if self.supports(other)]
+            raise UserError(f"{name} does not train on data set {self.config.dataset!r} ({self.data.kind}); "
+                            f"these do: {', '.join(able)}")
+
     def build(self, name: str) -> GenerativeModel:
         return build_generator(self.config, self.spec, name)
 

@@ -74,6 +74,7 @@ class GenerationUnits:
 
     def run_generator(self, name: str) -> list[Record]:
         """Train, sample and measure one generator; returns its train, sample and generation records."""
+        self.context.require_support(name)
         self.context.console.print(f"[bold]{name}[/]")
         trained = self.train_generator(name)
         sampled = self.sample_generator(name, trained)
@@ -81,6 +82,7 @@ class GenerationUnits:
 
     def train_generator(self, name: str) -> Record:
         ctx = self.context
+        ctx.require_support(name)
         unit = train_unit(ctx.scope, name)
         checkpoint = ctx.store.checkpoint_path(name, unit.key)
         steps = ctx.config.preset.steps

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganbench.errors import UserError
 from ganbench.store import atomic_write_bytes, write_npz
 
 
@@ -42,8 +43,12 @@ def save_grid(images: torch.Tensor, path: Path, columns: int | None = None) -> N
 
 
 def save_png_folder(images: torch.Tensor, folder: Path, labels: torch.Tensor | None = None) -> None:
-    """One PNG per image, ``000000.png`` ... (``000000_c3.png`` with a label)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """One PNG per image, ``000000.png`` ... (``000000_c3.png`` with a label); a folder that cannot
+    be made is a :class:`UserError`, as a file that cannot be written is."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {folder}: {exc.strerror or exc}") from exc
     width = max(6, len(str(len(images))))
     for i, image in enumerate(images):
         suffix = "" if labels is None else f"_c{int(labels[i])}"

@@ -114,6 +114,7 @@ def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path],
      "go together"),
     (lambda: train_generator("nogan"), "nogan"),
     (lambda: train_generator("dcgan", overrides={"dcgan.nope": 1}), "nope"),
+    (lambda: train_generator("dcgan", dataset="toy2d", preset="smoke", measure=False), "does not train on"),
     (lambda: sample_generator("missing-run", "dcgan", n=0), "positive"),
 ])
 def test_mistakes_raise_one_user_error(call, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

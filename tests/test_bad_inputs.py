@@ -15,6 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ganbench.cli import app
+from ganbench.errors import UserError
 from ganbench.records import Record
 from ganbench.store import RunStore
 
@@ -63,6 +64,7 @@ CASES: dict[str, list[str]] = {
     "sample an untrained generator": ["sample", "gan", "--n", "4", "--out", "{tmp}/s.npz"],
     "sample over an existing file": ["sample", "gan", "--n", "4", "--out", "{tmp}/garbage.npz"],
     "sample into a folder that cannot be made": ["sample", "gan", "--n", "4", "--out", "{tmp}/garbage.npz/s.npz"],
+    "sample PNGs into a folder that cannot be made": ["sample", "gan", "--n", "4", "--out", "{tmp}/garbage.npz/pngs"],
     "statistics into a folder that cannot be made": ["stats", "digits", "--out", "{tmp}/garbage.npz/st.npz"],
     "statistics onto a folder": ["stats", "digits", "--out", "{tmp}/folder.npz", "--force"],
     "show an unknown table": ["leaderboard", "show", "--table", "nosuch"],
@@ -160,3 +162,11 @@ def test_there_are_at_least_forty_cases() -> None:
 def test_cuda_without_a_gpu_is_a_user_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", "--preset", "smoke", "--device", "cuda", "--out", str(tmp_path)])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_png_folder_that_cannot_be_made_is_a_user_error(tmp_path: Path) -> None:
+    from ganbench.imageio import save_png_folder
+
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(UserError, match="cannot create"):
+        save_png_folder(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), tmp_path / "file" / "pngs")
