@@ -13,7 +13,8 @@ it on that validation pair and applies it unchanged to every test set.
 
 Constructor arguments chosen by the user (``ganbench detect --detector-arg key=value``) travel on
 the detector's spec and are passed by :func:`build_detector` next to the run settings; a name the
-``__init__`` does not accept is a :class:`ganbench.errors.UserError`.
+``__init__`` does not accept, or a parameter without a default that neither supplies, is a
+:class:`ganbench.errors.UserError` when the detector is named (:func:`check_arguments`).
 
 Saving (optional): a detector that can be saved once fitted implements ``state()``, returning a
 flat ``dict[str, numpy.ndarray | torch.Tensor]`` of everything ``fit`` learned, and
@@ -58,6 +59,12 @@ class RunSettings:
     extractor: Any = None
 
 
+SETTING_NAMES = ("seed", "epochs", "device")
+"""The run settings :func:`build_detector` always offers a constructor (all that ``detect`` has)."""
+RUN_SETTING_NAMES = (*SETTING_NAMES, "extractor")
+"""What a run's detection units offer: the extractor too, built for a class that names it."""
+
+
 def accepted_arguments(function: Any, offered: dict[str, Any]) -> dict[str, Any]:
     """The subset of ``offered`` that ``function`` accepts by name (all of it with ``**kwargs``)."""
     try:
@@ -69,13 +76,35 @@ def accepted_arguments(function: Any, offered: dict[str, Any]) -> dict[str, Any]
     return {k: v for k, v in offered.items() if k in parameters}
 
 
-def check_arguments(cls: type, arguments: Iterable[tuple[str, object]]) -> dict[str, object]:
-    """``arguments`` as a dict; a name that ``cls.__init__`` does not accept is a UserError."""
+def missing_arguments(cls: type, supplied: Iterable[str]) -> list[str]:
+    """The parameters of ``cls``'s constructor that need a value and are not among the ``supplied``
+    names (a positional-only one can never be given by name, so it is always missing)."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    given = set(supplied)
+    return [p.name for p in parameters
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and (p.kind is p.POSITIONAL_ONLY or p.name not in given)]
+
+
+def check_arguments(cls: type, arguments: Iterable[tuple[str, object]],
+                    settings: Iterable[str] | None = None) -> dict[str, object]:
+    """``arguments`` as a dict; a name that ``cls.__init__`` does not accept is a UserError. With
+    ``settings`` (the names of the run settings the command offers, :data:`SETTING_NAMES` or
+    :data:`RUN_SETTING_NAMES`), so is a constructor parameter that needs a value neither of them gives."""
     given = dict(arguments)
     accepted = {} if cls.__init__ is object.__init__ else accepted_arguments(cls.__init__, given)
     refused = sorted(set(given) - set(accepted))
     if refused:
         raise UserError(f"detector {detector_name(cls)} does not accept the argument(s) {', '.join(refused)}")
+    missing = [] if settings is None else missing_arguments(cls, [*given, *settings])
+    if missing:
+        example = " ".join(f"--detector-arg {name}=VALUE" for name in missing)
+        raise UserError(f"detector {detector_name(cls)} needs a value for constructor parameter(s) "
+                        f"{', '.join(missing)} that nothing supplies: pass {example} (eval-detector, detect) "
+                        "or give the parameter a default")
     return given
 
 

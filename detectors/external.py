@@ -46,6 +46,23 @@ def parse_fakes_option(option: str) -> tuple[str, str, Path]:
     return name, kind, Path(path).expanduser()
 
 
+def check_fakes_options(options: list[str] | tuple[str, ...]) -> None:
+    """Refuse, before any work, a ``--fakes`` option that is malformed, names a set twice, or points
+    where there is no folder (``folder:``) or file (``npz:``); the images are read when the run needs them."""
+    names: set[str] = set()
+    for option in options:
+        name, kind, path = parse_fakes_option(option)
+        if name in names:
+            raise UserError(f"--fakes {option!r}: the name {name!r} is given twice")
+        names.add(name)
+        if kind == "folder" and not path.is_dir():
+            raise UserError(f"--fakes {option!r}: " + (f"{path} is a file, not a folder" if path.exists()
+                                                       else f"no such folder: {path}"))
+        if kind == "npz" and not path.is_file():
+            raise UserError(f"--fakes {option!r}: " + (f"{path} is a folder, not an .npz file" if path.exists()
+                                                       else f"no such file: {path}"))
+
+
 def _read_npz(path: Path) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"no such file: {path}")

@@ -16,6 +16,9 @@ image size and stay as they are.
 A perturbation is named by a spec string ``kind:value`` (``jpeg:70``, ``blur:2@256px`` (sigma 2
 on a 256-px side), ``blur:2`` (sigma 2 pixels), ``resize:0.5``, ``noise:10``); :func:`perturb`
 applies one, :func:`perturbation_protocol` and :func:`grid_protocol` state it for a record.
+Each strength has a range (:func:`check_perturbation`): JPEG quality a whole number from 1 to
+100, a blur sigma from 0 (no blur) to :data:`MAX_BLUR_SIGMA`, a resize scale in (0, 1] (1 keeps
+the size) and a noise std from 0 (no noise) to :data:`MAX_NOISE_SIGMA`, the whole intensity scale.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ RESIZE_SCALES = (0.5,)
 NOISE_SIGMAS = (5, 10, 20)
 REFERENCE_SIDE = 256
 REFERENCE_MARK = f"@{REFERENCE_SIDE}px"
+MAX_BLUR_SIGMA = float(REFERENCE_SIDE)  # beyond a whole reference side a blur leaves a flat image
+MAX_NOISE_SIGMA = 255.0  # the whole 0..255 intensity scale
+KINDS = ("jpeg", "blur", "resize", "noise")
+USAGE = f"jpeg:Q, blur:SIGMA, blur:SIGMA{REFERENCE_MARK}, resize:SCALE or noise:SIGMA"
 
 
 def robustness_grid() -> list[str]:
@@ -45,8 +52,15 @@ def robustness_grid() -> list[str]:
             + [f"resize:{s}" for s in RESIZE_SCALES] + [f"noise:{s}" for s in NOISE_SIGMAS])
 
 
-def blur_sigma_pixels(value: str, height: int, width: int) -> float:
-    """The blur sigma in pixels that the value of a ``blur:`` spec means on an image of ``height`` x ``width``."""
+def _strength(text: str, spec: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"bad perturbation {spec!r} (use {USAGE})") from None
+
+
+def _blur_sigma(value: str) -> tuple[float, bool]:
+    """The sigma of a ``blur:`` spec's value, checked, and whether it is on a 256-px side."""
     sigma, mark, rest = value.partition("@")
     if mark and rest != REFERENCE_MARK[1:]:
         raise UserError(f"bad blur reference {value!r} (use blur:SIGMA or blur:SIGMA{REFERENCE_MARK})")
@@ -54,9 +68,36 @@ def blur_sigma_pixels(value: str, height: int, width: int) -> float:
         number = float(sigma)
     except ValueError:
         raise UserError(f"bad blur sigma {value!r} (use blur:SIGMA or blur:SIGMA{REFERENCE_MARK})") from None
-    if number < 0:
-        raise UserError(f"blur sigma must be >= 0, got {value!r}")
-    return number * min(height, width) / REFERENCE_SIDE if mark else number
+    if not 0 <= number <= MAX_BLUR_SIGMA:
+        raise UserError(f"blur sigma must be from 0 (no blur) to {MAX_BLUR_SIGMA:g}, got {value!r}")
+    return number, bool(mark)
+
+
+def blur_sigma_pixels(value: str, height: int, width: int) -> float:
+    """The blur sigma in pixels that the value of a ``blur:`` spec means on an image of ``height`` x ``width``."""
+    number, relative = _blur_sigma(value)
+    return number * min(height, width) / REFERENCE_SIDE if relative else number
+
+
+def check_perturbation(spec: str) -> tuple[str, float]:
+    """The kind and strength of ``spec`` (``none`` is strength 0); an unknown kind, or a strength
+    outside its kind's range, is a UserError naming the range."""
+    if spec == "none":
+        return "none", 0.0
+    kind, _, value = spec.partition(":")
+    if kind not in KINDS:
+        raise UserError(f"unknown perturbation {spec!r} (use none, {USAGE})")
+    if kind == "blur":
+        return kind, _blur_sigma(value)[0]
+    number = _strength(value, spec)
+    if kind == "jpeg" and not (1 <= number <= 100 and number.is_integer()):
+        raise UserError(f"JPEG quality must be a whole number from 1 to 100, got {value!r}")
+    if kind == "resize" and not 0 < number <= 1:
+        raise UserError(f"resize scale must be in (0, 1] (the fraction of the side kept before scaling back), "
+                        f"got {value!r}")
+    if kind == "noise" and not 0 <= number <= MAX_NOISE_SIGMA:
+        raise UserError(f"noise std must be from 0 (no noise) to {MAX_NOISE_SIGMA:g} intensity units, got {value!r}")
+    return kind, number
 
 
 def perturbation_protocol(spec: str, height: int, width: int) -> dict[str, object]:
@@ -157,20 +198,13 @@ def noise(images: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
 def perturb(images: torch.Tensor, spec: str, seed: int = 0) -> torch.Tensor:
     """Apply the perturbation named by ``spec`` (``none``, ``jpeg:Q``, ``blur:S``, ``blur:S@256px``, ``resize:F``,
     ``noise:S``)."""
-    if spec == "none":
+    kind, number = check_perturbation(spec)
+    if kind == "none":
         return images
-    kind, _, value = spec.partition(":")
     if kind == "blur":
-        return blur(images, blur_sigma_pixels(value, *images.shape[-2:]))
-    try:
-        number = float(value)
-    except ValueError:
-        raise UserError(f"bad perturbation {spec!r} (use jpeg:Q, blur:SIGMA, blur:SIGMA{REFERENCE_MARK}, "
-                        "resize:SCALE or noise:SIGMA)") from None
+        return blur(images, blur_sigma_pixels(spec.partition(":")[2], *images.shape[-2:]))
     if kind == "jpeg":
         return jpeg(images, int(number))
     if kind == "resize":
         return resize(images, number)
-    if kind == "noise":
-        return noise(images, number, derive_seed(seed, "noise", spec))
-    raise UserError(f"unknown perturbation {kind!r} (jpeg, blur, resize or noise)")
+    return noise(images, number, derive_seed(seed, "noise", spec))

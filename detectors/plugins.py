@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import os
 import sys
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +37,11 @@ class DetectorSpec:
     @property
     def builtin(self) -> bool:
         return self.source == "builtin"
+
+    @property
+    def plugin(self) -> bool:
+        """Whether the class is the user's: imported as ``module:Class`` or from an entry point."""
+        return self.source.startswith(("import:", "entry-point:"))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -94,6 +102,32 @@ def resolve_detector(spec: str) -> DetectorSpec:
     except Exception as exc:
         raise UserError(f"cannot load detector entry point {spec!r} = {ep.value} ({_one_line(exc)})") from None
     return DetectorSpec(spec, check_detector_class(obj, f"{spec} ({ep.value})"), f"entry-point:{ep.value}")
+
+
+def _source_file(cls: type) -> str | None:
+    try:
+        found = inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+    return os.path.realpath(found) if found else None
+
+
+def plugin_failure(exc: BaseException, specs: Iterable[DetectorSpec]) -> UserError | None:
+    """``exc`` as one UserError line when it passed through a plugin detector's own module: the
+    detector, the exception and the innermost line of that module; None when it did not (then it
+    is no mistake of the plugin's)."""
+    plugins = [spec for spec in specs if spec.plugin]
+    by_file = {path: spec for spec in plugins if (path := _source_file(spec.cls)) is not None}
+    steps = list(traceback.walk_tb(exc.__traceback__))
+    inside = [(frame, line) for frame, line in steps if os.path.realpath(frame.f_code.co_filename) in by_file]
+    if not inside:
+        return None
+    frame, line = inside[-1]
+    owner = by_file[os.path.realpath(frame.f_code.co_filename)]
+    called = [step.f_locals.get("self") for step, _ in steps]
+    owner = next((spec for instance in called for spec in plugins if isinstance(instance, spec.cls)), owner)
+    return UserError(f"detector {owner.name} failed with {_one_line(exc)[:300]} at {frame.f_code.co_filename}:{line} "
+                     f"in {frame.f_code.co_name}(); fix the detector there (--debug shows the traceback)")
 
 
 def checked_scores(name: str, scores: object, n: int) -> np.ndarray:

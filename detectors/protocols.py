@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ganbench.detectors.perturbations import robustness_grid
+from ganbench.presets import PLANS
 
 PROTOCOLS = ("in-distribution", "cross-generator", "train-on-all", "leave-one-out", "robustness", "null")
 
@@ -41,9 +42,6 @@ class TrainingSet:
     label: str
     generators: tuple[str, ...]
     units: tuple[EvalUnit, ...]
-
-
-PLANS = ("matrix", "compact")
 
 
 def detection_plan(generators: list[str], external: list[str] = (), robustness: bool = True,

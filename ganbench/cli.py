@@ -62,7 +62,6 @@ leaderboard_app = typer.Typer(help="Leaderboard tables from the records of a run
 app.add_typer(leaderboard_app, name="leaderboard")
 
 _debug = {"on": False}
-MAX_RESOLUTION = 1024
 PIPED_WIDTH = 10_000
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,31 +171,31 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
                 **extra: Any) -> Any:
     """The validated configuration of a command; ``extra`` are further :class:`RunConfig` fields.
     ``--config`` and ``--set`` overrides apply first, the command's own options after them."""
-    from ganbench.features import check_extractor_name
+    from ganbench.features import check_extractor
     from ganbench.overrides import build_overrides
     from ganbench.planning import SEED_LIMIT
-    from ganbench.presets import default_preset, get_preset
+    from ganbench.presets import (MAX_RESOLUTION, MIN_RESOLUTION, PLANS, default_preset, get_preset,
+                                  preset_field_problem)
     from ganbench.context import RunConfig
     from ganbench.generators.trainer import check_compile_mode
     from ganbench.runtime import resolve_device
 
-    check_extractor_name(extractor)
+    check_extractor(extractor, extractor_weights)
     if not 0 <= seed < SEED_LIMIT:
         raise UserError(f"--seed must be in [0, 2^32) (got {seed})")
     resolved = resolve_device(device)
     overrides = build_overrides(sets, config_file)
+    _check_override_targets(overrides, suite, sets, config_file)
     chosen = overrides.apply_to_preset(get_preset(preset or default_preset(resolved.type)))
     if checkpoint_every is not None:
         if checkpoint_every <= 0:
             raise UserError("--checkpoint-every must be positive")
         chosen = chosen.with_overrides(checkpoint_every=checkpoint_every)
     if resolution is not None:
-        if resolution < 8 or resolution > MAX_RESOLUTION:
-            raise UserError(f"--resolution must be from 8 to {MAX_RESOLUTION} pixels (got {resolution})")
+        if preset_field_problem("resolution", resolution):
+            raise UserError(f"--resolution must be from {MIN_RESOLUTION} to {MAX_RESOLUTION} pixels (got {resolution})")
         chosen = chosen.with_overrides(resolution=resolution)
     if detection_plan is not None:
-        from ganbench.detectors.protocols import PLANS
-
         if detection_plan not in PLANS:
             raise UserError(f"--detection-plan must be one of {', '.join(PLANS)} (got {detection_plan!r})")
         chosen = chosen.with_overrides(detection_plan=detection_plan)
@@ -206,6 +205,22 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
     return RunConfig(suite=suite, preset=chosen, dataset=dataset, out=out, device=resolved, seed=seed,
                      extractor=extractor, extractor_weights=extractor_weights, max_minutes=max_minutes,
                      overrides=overrides, compiled=compile_mode or ("default" if compile else None), **extra)
+
+
+def _check_override_targets(overrides: Any, suite: str, sets: tuple[str, ...], config_file: Optional[Path]) -> None:
+    """Refuse a ``--set`` for a generator the command does not train; warn of such a ``--config`` table
+    (one file may hold the tables of many generators)."""
+    from ganbench.overrides import parse_set
+    from ganbench.suites import resolve_suite
+
+    generators, _ = resolve_suite(suite)
+    typed = {parse_set(option)[0] for option in sets}
+    for target in overrides.targets_outside(generators):
+        if target in typed:
+            raise UserError(f"--set {target}.…: this command does not train {target} "
+                            f"(it trains {', '.join(generators)})")
+        typer.echo(f"warning: --config {config_file}: the [{target}] table sets nothing here, "
+                   f"as this command does not train {target}", err=True)
 
 
 SuiteOpt = typer.Option("smoke", "--suite", "-s", help="Suite name or comma list of generators/detectors.")
@@ -302,6 +317,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
+    from ganbench.detectors.external import check_fakes_options
     from ganbench.parallel import run_in_workers
     from ganbench.planning import parse_seeds, parse_shard
     from ganbench.units import RunSummary
@@ -317,6 +333,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     if seeds is not None and seed != 0:
         raise UserError("--seed and --seeds exclude each other: list the seeds with --seeds")
     seed_list = (seed,) if seeds is None else parse_seeds(seeds)
+    check_fakes_options(fakes)
     config = dataclasses.replace(
         _run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force, quiet=quiet,
                     skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every, extractor=extractor,
@@ -425,12 +442,16 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     --compile as its training find it)."""
     from ganbench.imageio import save_npz, save_png_folder
     from ganbench.context import RunContext
+    from ganbench.generators import GENERATORS
 
     if n <= 0:
         raise UserError("--n must be positive")
+    GENERATORS.get(generator).check_truncation(truncation)
     if not force and (out.is_file() or (out.is_dir() and any(out.iterdir()))):
         raise UserError(f"--out {out} exists; pass --force to overwrite it")
     _check_output_folder(out)
+    if not runs.is_dir():
+        raise UserError(f"--runs {runs}: no such run folder (train first: ganbench train {generator} --out {runs})")
     config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
                          resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file, amp=amp,
                          compile=compile_networks, compile_mode=compile_mode)
@@ -526,14 +547,14 @@ def eval_detector(detector: str = typer.Argument(..., help="package.module:Class
     import dataclasses
 
     from ganbench.detector_choice import parse_arguments
-    from ganbench.detectors.base import check_arguments
+    from ganbench.detectors.base import RUN_SETTING_NAMES, check_arguments
     from ganbench.runner import SuiteRunner
     from ganbench.detectors.plugins import resolve_detector
     from ganbench.leaderboards.terminal import print_detector
 
     spec = resolve_detector(detector)
     arguments = parse_arguments(detector_args)
-    check_arguments(spec.cls, arguments)
+    check_arguments(spec.cls, arguments, RUN_SETTING_NAMES)
     config = dataclasses.replace(_run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed,
                                              force=force, quiet=quiet, skip_bad=skip_bad, allow_small=allow_small),
                                  detectors=(detector,), fakes=tuple(fakes), detector_arguments=arguments)
@@ -547,6 +568,22 @@ def eval_detector(detector: str = typer.Argument(..., help="package.module:Class
 class Resize(str, Enum):
     center_crop = "center-crop"
     resize = "resize"
+
+
+def _check_detect_output(path: Optional[Path], flag: str) -> None:
+    """Refuse a ``detect`` output file that could not be written, before any detector is fitted:
+    ``path`` an existing folder, or a folder above it that is a file or not writable."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; name the file to write inside it ({path / 'NAME'})")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{flag} {path}: {folder} is a file, not a folder")
+    if folder == path.parent and not os.access(folder, os.W_OK):
+        raise UserError(f"{flag} {path}: the folder {folder} is not writable")
 
 
 @app.command("detect")
@@ -576,8 +613,10 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
            size: Optional[int] = typer.Option(None, "--size", help="Score at N x N instead of the native size."),
            resize: Resize = typer.Option(Resize.center_crop, "--resize", help="How --size is reached: centre crop, "
                                                                               "or centre square crop and resize."),
-           perturbations: list[str] = typer.Option([], "--perturbation", help="none, jpeg:Q, blur:SIGMA, "
-                                                                              "resize:SCALE or noise:SIGMA, applied "
+           perturbations: list[str] = typer.Option([], "--perturbation", help="none, jpeg:Q (1 to 100), "
+                                                                              "blur:SIGMA (0 to 256 px, or "
+                                                                              "blur:SIGMA@256px), resize:SCALE (0 to "
+                                                                              "1) or noise:STD (0 to 255), applied "
                                                                               "alike to reals and fakes (repeatable; "
                                                                               "default none)."),
            scores: Optional[Path] = typer.Option(None, "--scores", help="Write per-image scores to PATH.csv (or "
@@ -588,16 +627,30 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
            as_json: bool = typer.Option(False, "--json", help="Print the results and protocol as JSON."),
            device: str = DeviceOpt, seed: int = SeedOpt, quiet: bool = QuietOpt) -> None:
     """Score detectors on outside real and fake folders (CNNDetection layout too), without training generators."""
+    from ganbench.detectors.plugins import plugin_failure
     from ganbench.forensics import Detect, DetectRequest
     from ganbench.forensics_output import json_document, results_table, write_scores
     from ganbench.runtime import resolve_device
 
+    _check_detect_output(save_detector, "--save-detector")
+    _check_detect_output(scores, "--scores")
+    if save_detector is not None and scores is not None and save_detector.resolve() == scores.resolve():
+        raise UserError(f"--save-detector and --scores both name {scores}; give each its own file")
     console = Console(stderr=True, quiet=quiet)
     request = DetectRequest(detectors=detectors, arguments=detector_args, real=real, fakes=fakes, root=root,
                             train_real=train_real, train_fakes=train_fakes, size=size, resize=resize.value,
                             perturbations=perturbations, save_detector=save_detector, scores=scores,
                             device=resolve_device(device), seed=seed)
-    outcome = Detect(request, lambda line: console.print(line, markup=False, highlight=False)).run()
+    job = Detect(request, lambda line: console.print(line, markup=False, highlight=False))
+    try:
+        outcome = job.run()
+    except UserError:
+        raise
+    except Exception as exc:
+        failure = plugin_failure(exc, [choice.spec for choice in job.choices])
+        if failure is None:
+            raise
+        raise failure from exc
     if scores is not None:
         console.print(f"wrote {write_scores(scores, outcome.scored)} scores to {scores}", markup=False)
     if as_json:
@@ -623,7 +676,9 @@ def _report_sources(sources: Optional[list[Path]], outs: list[Path]) -> list[Pat
 @leaderboard_app.command("show")
 @user_errors
 def leaderboard_show(sources: Optional[list[Path]] = ReportSourcesArg, outs: list[Path] = ReportOutOpt,
-                     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list of rows."),
+                     as_json: bool = typer.Option(False, "--json", help="Print the records as a JSON list of rows "
+                                                  "(the tables' options --table, --sort, --columns and --markdown "
+                                                  "do not apply)."),
                      table: Optional[str] = typer.Option(None, "--table", help="generators, detectors, cross or "
                                                          "by-generator (the cross-generator matrices turned: one "
                                                          "row per generator of fresh fakes, one column per "
@@ -641,6 +696,11 @@ def leaderboard_show(sources: Optional[list[Path]] = ReportSourcesArg, outs: lis
 
     if table is not None and table not in BOARD_BUILDERS:
         raise UserError(f"unknown table {table!r} ({', '.join(BOARD_BUILDERS)})")
+    shaping = [name for name, given in (("--table", table is not None), ("--sort", sort is not None),
+                                        ("--columns", columns is not None), ("--markdown", markdown)) if given]
+    if as_json and shaping:
+        raise UserError(f"--json prints the records, not the tables, so {' and '.join(shaping)} would change "
+                        f"nothing: drop {' and '.join(shaping)} or --json")
     merged = read_sources(_report_sources(sources, outs))
     if as_json:
         typer.echo(json.dumps(json_rows(merged.records), indent=1, default=str))
@@ -690,22 +750,35 @@ def _score_options(extractor: Optional[str], extractor_weights: Optional[Path], 
 
 
 def _feature_progress(progress: Any) -> Callable[[str, int, int], None]:
-    """A progress bar per input whose features are being extracted."""
+    """A progress bar per step (reading an input, extracting its features), named by its description."""
     tasks: dict[str, Any] = {}
 
-    def report(spec: str, done: int, total: int) -> None:
-        if spec not in tasks:
-            tasks[spec] = progress.add_task(f"features of {spec}", total=total)
-        progress.update(tasks[spec], completed=done)
+    def report(description: str, done: int, total: int) -> None:
+        if description not in tasks:
+            tasks[description] = progress.add_task(description, total=total)
+        progress.update(tasks[description], completed=done)
 
     return report
 
 
 def _scoring_progress(quiet: bool) -> Any:
+    """Transient progress bars on an interactive standard error; none elsewhere (rich would end them with an
+    empty line there, above an error's one line)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True, disable=quiet)
+                    console=console, transient=True, disable=quiet or not console.is_interactive)
+
+
+def _warning_line() -> Callable[[str], None]:
+    """Prints a warning as one line on standard error."""
+    errors = Console(stderr=True)
+
+    def warn(message: str) -> None:
+        errors.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+    return warn
 
 
 def _print_scores(result: dict[str, Any], console: Console) -> None:
@@ -750,14 +823,9 @@ def metrics_command(input1: str = typer.Argument(..., help=f"The samples scored:
 
     wanted = [name for name, on in (("fid", fid), ("kid", kid), ("is", isc), ("prdc", prdc)) if on] or None
     options = _score_options(extractor, extractor_weights, antialias, n, seed, device)
-    errors = Console(stderr=True)
-
-    def warn(message: str) -> None:
-        errors.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
-
     with _scoring_progress(quiet) as progress:
         result = score([input1] if input2 is None else [input1, input2], wanted, options,
-                       report=_feature_progress(progress), warn=warn)
+                       report=_feature_progress(progress), warn=_warning_line())
     if as_json:
         typer.echo(json.dumps(result, indent=1, default=str))
     else:
@@ -788,7 +856,7 @@ def stats_command(source: str = typer.Argument(..., metavar="INPUT", help="Image
     _check_output_folder(out)
     options = _score_options(extractor, extractor_weights, antialias, n, seed, device)
     with _scoring_progress(quiet) as progress:
-        stats = statistics(source, options, report=_feature_progress(progress))
+        stats = statistics(source, options, report=_feature_progress(progress), warn=_warning_line())
     write_statistics(out, stats)
     protocol = stats.protocol or {}
     typer.echo(f"wrote the statistics of {protocol.get('n')} images of {source} ({stats.dim}-d "

@@ -124,7 +124,7 @@ class RunContext:
         self.store = RunStore(config.out)
         self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
         self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed,
-                           config.overrides, amp=config.amp, compiled=config.compiled)
+                           config.overrides, amp=config.amp, compiled=config.compiled, device=config.device.type)
         self._extractor: ClassifierExtractor | None = None
         self._content_network: ContentClassifier | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}
@@ -143,11 +143,15 @@ class RunContext:
         return cls.supports_points if self.data.kind == "points" else cls.supports_images
 
     def require_support(self, name: str) -> None:
-        """Refuse generator ``name`` where it does not train on this run's kind of data, naming those that do."""
+        """Refuse generator ``name`` where it does not train on this run's kind of data, naming those that do;
+        warn where a class-conditional one meets a data set of one class (it then learns no conditioning)."""
         if not self.supports(name):
             able = [other for other in GENERATORS.names() if self.supports(other)]
             raise UserError(f"{name} does not train on data set {self.config.dataset!r} ({self.data.kind}); "
                             f"these do: {', '.join(able)}")
+        if GENERATORS.get(name).conditional and self.data.num_classes < 2:
+            self.console.print(f"[yellow]{name} is class-conditional, but data set {self.config.dataset!r} has one "
+                               "class: it learns no conditioning and trains as an unconditional GAN")
 
     def build(self, name: str) -> GenerativeModel:
         return build_generator(self.config, self.spec, name)

@@ -183,6 +183,9 @@ def to_nchw_uint8(x: np.ndarray, source: str) -> np.ndarray:
     if x.dtype != np.uint8:
         raise UserError(f"{source}: images must be uint8, got {x.dtype}")
     if x.ndim == 3:
+        if x.shape[-1] in (1, 3, 4) and x.shape[-2] > 4:
+            raise UserError(f"{source}: shape {tuple(x.shape)} reads as one H,W,C image without the batch axis, "
+                            f"not {x.shape[0]} grey images {x.shape[1]}x{x.shape[2]}; save it as N,H,W,C (x[None])")
         return x[:, None]
     if x.ndim == 4:
         if x.shape[1] in (1, 3):

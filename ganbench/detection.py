@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from ganbench.context import RunContext
-from ganbench.detectors.base import RunSettings, accepted_arguments, build_detector, describe, wants_extractor
+from ganbench.detectors.base import (RUN_SETTING_NAMES, RunSettings, accepted_arguments, build_detector,
+                                     check_arguments, describe, wants_extractor)
 from ganbench.detectors.evaluate import (bootstrap_protocol, detection_metrics, null_check_metrics, reliability_bins,
                                          roc_points, validation_threshold)
 from ganbench.detectors.identity import detector_identity
 from ganbench.detectors.external import ExternalFakes, load_external
 from ganbench.detectors.perturbations import grid_protocol, perturb, perturbation_protocol
-from ganbench.detectors.plugins import DetectorSpec, checked_scores
+from ganbench.detectors.plugins import DetectorSpec, checked_scores, resolve_detector
 from ganbench.detectors.protocols import EvalUnit, TrainingSet
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
@@ -56,6 +57,14 @@ class DetectionUnits:
     def __init__(self, context: RunContext, engine: UnitEngine) -> None:
         self.context, self.engine = context, engine
         self.external: dict[str, ExternalFakes] = {}
+        self.check_constructors()
+
+    def check_constructors(self) -> None:
+        """Refuse, before any unit runs, a named detector whose constructor needs a value that neither
+        the run's settings nor its ``--detector-arg`` arguments supply."""
+        config = self.context.config
+        for name in config.detectors:
+            check_arguments(resolve_detector(name).cls, config.detector_arguments, RUN_SETTING_NAMES)
 
     def load_external_fakes(self) -> None:
         """The ``--fakes`` sets, resized to the run's resolution and channel count."""

@@ -6,8 +6,8 @@
 from, fitted (a saved detector, or the published checkpoint). ``--detector-arg key=value``
 gives every detector a constructor argument: ``true``/``false`` become bools, ``none`` None, a
 number an int or float, anything else stays text (paths included). Each option is checked
-here, before any work: an unknown name, a missing file, a malformed or refused argument is one
-:class:`ganbench.errors.UserError` line.
+here, before any work: an unknown name, a missing file, a malformed or refused argument, or a
+constructor parameter that nothing supplies is one :class:`ganbench.errors.UserError` line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ganbench.detectors.base import check_arguments
+from ganbench.detectors.base import SETTING_NAMES, check_arguments
 from ganbench.detectors.plugins import DetectorSpec, entry_point, resolve_detector
 from ganbench.detectors.published import PUBLISHED, PublishedDetector
 from ganbench.errors import UserError
@@ -95,11 +95,12 @@ def parse_detector(option: str, arguments: tuple[tuple[str, object], ...]) -> De
     if not name or (at and not location):
         raise UserError(f"--detector {option!r}: expected NAME, module:Class or entry point, optionally @PATH")
     spec = replace(resolve_any(name), arguments=arguments)
-    check_arguments(spec.cls, arguments)
     weights = Path(location).expanduser() if at else None
+    choice = DetectorChoice(spec, weights)
+    # a saved detector's file holds the arguments it was built with; anything else is built from these alone
+    check_arguments(spec.cls, arguments, None if weights is not None and not choice.published else SETTING_NAMES)
     if weights is not None and not weights.is_file():
         raise UserError(f"--detector {option}: no such file: {weights}")
-    choice = DetectorChoice(spec, weights)
     if choice.published and weights is None:
         raise UserError(f"{spec.name} is a published detector: give its checkpoint as --detector {spec.name}@PATH")
     return choice

@@ -46,7 +46,7 @@ from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archi
                                 trunk_hash)
 from ganbench.registry import Registry
 from ganbench.runtime import derive_seed, preserved_rng, torch_generator
-from ganbench.store import Damage, DamagedFile, atomic_write_bytes, load_torch, quarantine
+from ganbench.store import Damage, DamagedFile, atomic_write_bytes, file_digest, load_torch, quarantine
 
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                  "pt_inception-2015-12-05-6726825d.pth")
@@ -162,7 +162,8 @@ class ClassifierExtractor(FeatureExtractor):
         with preserved_rng():
             torch.manual_seed(seed)
             self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
-        cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}.pt"
+        threads = torch.get_num_threads()
+        cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}-t{threads}.pt"
         self.cache_path = cache
         self.damaged_cache: str | None = None
         if not self._load_cache(cache):
@@ -360,12 +361,7 @@ class TimmExtractor(FeatureExtractor):
 
         self.device = device or torch.device("cpu")
         self.model_name = model
-        if not timm.is_model(model):
-            close = timm.list_models(f"*{model.split('.')[0][:12]}*")[:3]
-            hint = f"; similar: {', '.join(close)}" if close else ""
-            raise UserError(f"unknown timm model {model!r}{hint}")
-        if weights is not None and not weights.is_file():
-            raise UserError(f"timm weights file {weights} does not exist")
+        check_timm_model(model, weights)
         overlay = {"pretrained_cfg_overlay": {"file": str(weights)}} if weights is not None else {}
         try:
             self.model = timm.create_model(model, pretrained=pretrained, num_classes=0, **overlay)
@@ -392,12 +388,51 @@ class TimmExtractor(FeatureExtractor):
                 "resize": f"{self.resize_mode}-{h}x{w} (torch, align_corners=False), grey->rgb"}
 
 
+def check_timm_model(model: str, weights: Path | None) -> None:
+    """Refuse a model timm does not know, or a weights file that does not exist (nothing is downloaded)."""
+    import timm
+
+    if not timm.is_model(model):
+        close = timm.list_models(f"*{model.split('.')[0][:12]}*")[:3]
+        hint = f"; similar: {', '.join(close)}" if close else ""
+        raise UserError(f"unknown timm model {model!r}{hint}")
+    if weights is not None and not weights.is_file():
+        raise UserError(f"timm weights file {weights} does not exist")
+
+
 def check_extractor_name(spec: str) -> None:
     """Raise :class:`UserError` unless ``spec`` names a registered extractor (``timm:<model>`` included)."""
     name, _, model = spec.partition(":")
     EXTRACTORS.get(name)
     if (name == "timm") != bool(model):
         raise UserError(f"extractor {spec!r}: use timm:<model name>, e.g. timm:resnet50.a1_in1k")
+
+
+def check_extractor(spec: str, weights: Path | None) -> None:
+    """What can be checked of an extractor before any work, without building it or downloading:
+    its name, a timm model's existence, and that ``weights`` exist and belong to a pretrained one."""
+    check_extractor_name(spec)
+    name, _, model = spec.partition(":")
+    if name == "timm":
+        check_timm_model(model, weights)
+    elif name == "inception":
+        local_inception_weights(weights)
+    elif weights is not None:
+        raise UserError(f"--extractor-weights {weights}: the {name} extractor is trained per data set and takes "
+                        "no weights (they are for inception and timm:<model>)")
+
+
+def weights_identity(spec: str, weights: Path | None) -> str | None:
+    """What a pretrained extractor's weights are, for unit keys, found without building it: the
+    content digest of the local file it would load, or where it would download them from (a
+    checksummed file, or a timm hub tag); None for an extractor trained per data set."""
+    name, _, model = spec.partition(":")
+    if name == "inception":
+        local = local_inception_weights(weights)
+        return f"sha256:{file_digest(local)}" if local is not None else f"download:{INCEPTION_URL}"
+    if name == "timm":
+        return f"sha256:{file_digest(weights)}" if weights is not None else f"hub:{model}"
+    return None
 
 
 @functools.lru_cache(maxsize=2)

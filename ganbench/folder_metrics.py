@@ -32,19 +32,22 @@ import torch
 from ganbench import __version__
 from ganbench.errors import UserError
 from ganbench.features import (INCEPTION_URL, ClassifierExtractor, Extracted, FeatureExtractor,
-                               check_extractor_name, local_inception_weights, pretrained_extractor)
+                               check_extractor, local_inception_weights, pretrained_extractor)
 from ganbench.fid_stats import FeatureStatistics, check_comparable, read_statistics
 from ganbench.image_sets import ImageSet, TensorImages, open_images
 from ganbench.metrics import frechet_distance, inception_score_from_probs, kid_from_features
 from ganbench.prdc import prdc_from_features
-from ganbench.quality import QualityConfig
+from ganbench.quality import QualityConfig, SampleNeed, advised_samples, least_samples
 from ganbench.runtime import preserved_rng
 from ganbench.store import CACHE_ENV
 
 METRIC_NAMES = ("fid", "kid", "is", "prdc")
+METRIC_LABELS = {"fid": "FID", "kid": "KID", "is": "IS", "prdc": "precision/recall/density/coverage"}
 #: the recipe of the ``classifier`` extractor on a data-set input: the quick preset's, run seed 0
 CLASSIFIER_SEED, CLASSIFIER_EPOCHS = 0, 6
+#: progress of one input: (what is done to it, e.g. ``features of SPEC``; items done; items in all)
 Report = Callable[[str, int, int], None]
+Warn = Callable[[str], None]
 #: builds the classifier extractor of an input's data set: (extractor, the C,H,W of its images)
 ClassifierSource = Callable[[], tuple[ClassifierExtractor, tuple[int, ...]]]
 
@@ -77,7 +80,15 @@ class Input:
     def count(self) -> int | None:
         if self.images is not None:
             return len(self.images)
-        return None if self.stats is None or self.stats.protocol is None else self.stats.protocol.get("n")
+        n = None if self.stats is None or self.stats.protocol is None else self.stats.protocol.get("n")
+        return n if isinstance(n, int) else None
+
+    def check(self, report: Report | None = None) -> None:
+        """Read every image once (a folder's files are decoded), so that a corrupt one ends the command
+        before any sampling or feature extraction."""
+        if self.images is not None:
+            self.images.shapes(None if report is None else lambda done, total: report(f"reading {self.spec}",
+                                                                                       done, total))
 
 
 def classifier_cache_dir() -> Path:
@@ -148,10 +159,22 @@ def run_input(spec: str, options: ScoreOptions, default_n: int | None) -> Input:
     return Input(spec, TensorImages(spec, fakes), classifier=classifier, info=info)
 
 
-def resolve_input(spec: str, options: ScoreOptions, default_n: int | None = None) -> Input:
-    """The input a spec names; image inputs are cut to ``options.n`` images (a seeded subset)."""
+def _check_extractor(name: str, weights: Path | None, antialias: bool) -> None:
+    check_extractor(name, weights)
+    if antialias and name != "inception":
+        raise UserError("--antialias changes the inception extractor's resize only")
+
+
+def check_options(options: ScoreOptions) -> None:
+    """Refuse a bad ``n``, extractor name or antialias choice before any input is read."""
     if options.n is not None and options.n < 1:
         raise UserError(f"--n must be positive (got {options.n})")
+    if options.extractor is not None:
+        _check_extractor(options.extractor, options.extractor_weights, options.antialias)
+
+
+def resolve_input(spec: str, options: ScoreOptions, default_n: int | None = None) -> Input:
+    """The input a spec names; image inputs are cut to ``options.n`` images (a seeded subset)."""
     if spec.startswith("stats:"):
         stats = read_statistics(Path(spec.removeprefix("stats:")).expanduser())
         return Input(spec, stats=stats, info={"protocol": "ganbench" if stats.protocol else "unknown"})
@@ -165,9 +188,12 @@ def resolve_input(spec: str, options: ScoreOptions, default_n: int | None = None
     return Input(spec, images, classifier=classifier, info=info)
 
 
-def resolve_inputs(specs: list[str], options: ScoreOptions) -> list[Input]:
-    """Inputs in order; a ``run:`` input without ``--n`` samples as many images as the other input holds."""
+def resolve_inputs(specs: list[str], options: ScoreOptions, report: Report | None = None) -> list[Input]:
+    """Inputs in order, each read whole (:meth:`Input.check`) before a ``run:`` input is sampled; a ``run:``
+    input without ``--n`` samples as many images as the other input holds."""
     resolved: dict[int, Input] = {i: resolve_input(s, options) for i, s in enumerate(specs) if not s.startswith("run:")}
+    for item in resolved.values():
+        item.check(report)
     known = [x.count for x in resolved.values() if x.count]
     for i, spec in enumerate(specs):
         if i not in resolved:
@@ -195,9 +221,7 @@ class Scorer:
         self.options = options
         self.report = report
         self.name = options.extractor or default_extractor(inputs, options.extractor_weights)
-        check_extractor_name(self.name)
-        if options.antialias and self.name != "inception":
-            raise UserError("--antialias changes the inception extractor's resize only")
+        _check_extractor(self.name, options.extractor_weights, options.antialias)
         self.inputs = inputs
         self._extractor: FeatureExtractor | None = None
         self._expected_shape: tuple[int, ...] | None = None
@@ -245,18 +269,33 @@ class Scorer:
         return {k: v for k, v in (known or {"extractor": self.name}).items()
                 if k not in ("n", "input", "ganbench_version")}
 
+    def _check_size(self, shape: tuple[int, ...], spec: str) -> None:
+        """A :class:`UserError` unless images of ``shape`` (``...,H,W``) fit the classifier extractor."""
+        if self._expected_shape is None:
+            return
+        _, height, width = self._expected_shape
+        if tuple(shape[-2:]) != (height, width):
+            raise UserError(f"the classifier extractor was trained on {height}x{width} images and {spec} holds "
+                            f"{shape[-2]}x{shape[-1]} images: use --extractor inception or timm:MODEL, "
+                            f"which resize every image")
+
+    def check_sizes(self) -> None:
+        """Refuse, before any feature is extracted, an image input whose size the classifier extractor (built
+        here where an input holds images) cannot take."""
+        images = [(x.spec, x.images) for x in self.inputs if x.images is not None]
+        if images and isinstance(self.extractor, ClassifierExtractor):
+            for spec, image_set in images:
+                for shape in sorted(image_set.shapes()):
+                    self._check_size(shape, spec)
+
     def _prepared(self, batch: torch.Tensor, spec: str) -> torch.Tensor:
         """A batch as the classifier needs it: its channel count (converted) and its size (checked)."""
         from ganbench.detectors.external import match_channels
 
         if self._expected_shape is None:
             return batch
-        channels, height, width = self._expected_shape
-        if tuple(batch.shape[-2:]) != (height, width):
-            raise UserError(f"the classifier extractor was trained on {height}x{width} images and {spec} holds "
-                            f"{batch.shape[-2]}x{batch.shape[-1]} images: use --extractor inception or timm:MODEL, "
-                            f"which resize every image")
-        return match_channels(batch, channels)
+        self._check_size(tuple(batch.shape), spec)
+        return match_channels(batch, self._expected_shape[0])
 
     def extract(self, item: Input) -> Extracted:
         """Features (and probabilities) of an image input, computed once; records the sizes seen."""
@@ -273,7 +312,7 @@ class Scorer:
                     probs.append(out.probs)
                 done += len(batch)
                 if self.report is not None:
-                    self.report(item.spec, done, len(item.images))
+                    self.report(f"features of {item.spec}", done, len(item.images))
             item.info["image_sizes"] = sorted(sizes)
             self._extracted[key] = Extracted(torch.cat(features), torch.cat(probs) if probs else None)
         return self._extracted[key]
@@ -283,13 +322,34 @@ class Scorer:
         if item.stats is not None:
             return item.stats
         features = self.extract(item).features
-        _require(len(features), 2, "FID statistics", item.spec)
         return FeatureStatistics.of_features(features, {**self.protocol(), "input": {"spec": item.spec, **item.info}})
 
 
-def _require(n: int, minimum: int, what: str, spec: str) -> None:
-    if n < minimum:
-        raise UserError(f"{what}: at least {minimum} images are needed and {spec} gives {n}")
+def _gives(spec: str, n: int) -> str:
+    return f"{spec} gives {n} image{'' if n == 1 else 's'}"
+
+
+def _short_of(metric: str, subject: str, need: SampleNeed, what: str) -> str:
+    return f"{METRIC_LABELS[metric]}: {subject}, fewer than the {need.count} {what} ({need.reason})"
+
+
+def check_counts(metrics: list[str], inputs: list[Input], config: QualityConfig, hint: str = "") -> None:
+    """A :class:`UserError` naming the first metric that an input holds too few images for (see
+    :func:`ganbench.quality.least_samples`), before any feature is extracted."""
+    for metric in metrics:
+        need = least_samples(metric, config)
+        for item in inputs[:1] if metric == "is" else inputs:
+            if item.count is not None and item.count < need.count:
+                raise UserError(_short_of(metric, _gives(item.spec, item.count), need, "it needs") + hint)
+
+
+def _cautions(metric: str, n: int | None, need: SampleNeed, subject: str,
+              outcome: str = "the value is unreliable") -> list[str]:
+    """The warning (none or one) where ``n`` samples (``subject`` says of what) are fewer than ``metric``
+    needs to be reliable."""
+    if n is None or n >= need.count:
+        return []
+    return [f"{_short_of(metric, subject, need, 'advised')}; {outcome}"]
 
 
 def applicable(inputs: list[Input], has_probs: bool) -> list[str]:
@@ -325,25 +385,34 @@ def _no_probabilities(name: str) -> str:
 
 
 def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = ScoreOptions(),
-          report: Report | None = None, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+          report: Report | None = None, warn: Warn | None = None) -> dict[str, Any]:
     """``{"metrics": {...}, "protocol": {...}}`` of input 1 (scored) against input 2 (reference).
 
-    ``wanted`` lists metrics of :data:`METRIC_NAMES`; None means every one the inputs allow.
+    ``wanted`` lists metrics of :data:`METRIC_NAMES`; None means every one the inputs allow. Every
+    input is read and every sample count checked before any feature is extracted; a metric that its
+    sample counts make unreliable is computed and named to ``warn``.
     """
-    inputs = resolve_inputs(specs, options)
+    check_options(options)
+    inputs = resolve_inputs(specs, options, report)
     scorer = Scorer(inputs, options, report)
+    config = options.quality
+    hint = ("; ask for the metrics these counts allow by name (--fid, --kid, --is, --prdc)"
+            if wanted is None and len(inputs) > 1 else "")
     if wanted is not None:
         check_wanted(wanted, inputs)
+    check_counts(wanted if wanted is not None else applicable(inputs, has_probs=False), inputs, config, hint)
     images_involved = any(x.images is not None for x in inputs)
     has_probs = images_involved and scorer.extractor.has_probs
     if wanted is None:
         wanted = applicable(inputs, has_probs)
         if not wanted:
             raise UserError(_nothing_to_score(inputs, scorer.name))
+        check_counts([m for m in wanted if m == "is"], inputs, config, hint)
     if "is" in wanted and not has_probs:
         raise UserError(_no_probabilities(scorer.name))
-    config = options.quality
+    scorer.check_sizes()
     metrics: dict[str, Any] = {}
+    cautions: list[str] = []
     if "fid" in wanted:
         expected = scorer.protocol() if images_involved else {"extractor": scorer.name}
         for item in inputs:
@@ -355,23 +424,31 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
                 note = check_comparable(stats, item.spec, {**(other.protocol or {}), "feature_dim": other.dim})
                 if note and warn is not None:
                     warn(note)
+        for item, stats in ((inputs[0], first), (inputs[1], second)):
+            cautions += _cautions("fid", item.count, advised_samples("fid", config, stats.dim),
+                                  _gives(item.spec, item.count or 0))
         metrics["fid"] = frechet_distance(first.mu, first.sigma, second.mu, second.sigma)
     pair = [scorer.extract(x).features for x in inputs] if {"kid", "prdc"} & set(wanted) else []
     kid_size = min([config.kid_subset_size, *map(len, pair)])
     # subsets as large as both sets are all the whole sets: one gives the same mean (and std 0)
     kid_subsets = 1 if all(len(f) == kid_size for f in pair) else config.kid_subsets
     if "kid" in wanted:
-        _require(kid_size, 2, "KID", " and ".join(specs))
+        cautions += _cautions("kid", kid_size, advised_samples("kid", config),
+                              f"subsets of {kid_size} images of {' and '.join(specs)}")
         metrics["kid"], metrics["kid_std"] = kid_from_features(pair[1], pair[0], kid_subsets, kid_size, config.seed)
     if "is" in wanted:
         probs = scorer.extract(inputs[0]).probs
         assert probs is not None
-        _require(len(probs), config.is_splits, "IS splits", inputs[0].spec)
+        cautions += _cautions("is", len(probs), advised_samples("is", config, probs.shape[1]),
+                              _gives(inputs[0].spec, len(probs)))
         metrics["is"], metrics["is_std"] = inception_score_from_probs(probs, config.is_splits, config.is_shuffle_seed)
     if "prdc" in wanted:
         for features, spec in zip(pair, specs):
-            _require(len(features), config.prdc_k + 1, f"precision/recall with k={config.prdc_k}", spec)
+            cautions += _cautions("prdc", len(features), advised_samples("prdc", config), _gives(spec, len(features)))
         metrics.update(prdc_from_features(pair[1], pair[0], config.prdc_k))
+    if warn is not None:
+        for message in cautions:
+            warn(message)
     kid = (kid_subsets, kid_size) if "kid" in wanted else None
     protocol = _protocol(scorer, inputs, wanted, config, kid)
     return {"metrics": metrics, "protocol": protocol}
@@ -399,9 +476,22 @@ def _protocol(scorer: Scorer, inputs: list[Input], wanted: list[str], config: Qu
     return protocol
 
 
-def statistics(spec: str, options: ScoreOptions = ScoreOptions(), report: Report | None = None) -> FeatureStatistics:
-    """The FID statistics of one image input under the chosen extractor, with their protocol."""
+def statistics(spec: str, options: ScoreOptions = ScoreOptions(), report: Report | None = None,
+               warn: Warn | None = None) -> FeatureStatistics:
+    """The FID statistics of one image input under the chosen extractor, with their protocol; the input is
+    read whole and its count checked before any feature is extracted."""
     if spec.startswith("stats:"):
         raise UserError(f"{spec} is a statistics file already; `ganbench stats` reads images")
+    check_options(options)
     item = resolve_input(spec, options)
-    return Scorer([item], options, report).statistics(item)
+    item.check(report)
+    check_counts(["fid"], [item], options.quality)
+    scorer = Scorer([item], options, report)
+    scorer.check_sizes()
+    stats = scorer.statistics(item)
+    cautions = _cautions("fid", item.count, advised_samples("fid", options.quality, stats.dim),
+                         _gives(spec, item.count or 0), "a FID of these statistics is unreliable")
+    if warn is not None:
+        for message in cautions:
+            warn(message)
+    return stats

@@ -5,7 +5,9 @@ Spec strings:
 * ``folder:PATH`` - every image file under PATH, sub-folders included, in sorted path order, at
   its own size: grey files (PIL modes 1, L, LA) as one channel, every other 8-bit file converted
   to RGB as PIL's ``convert("RGB")`` does (alpha dropped); 16-bit and float images are refused
-  rather than clipped. Images of different sizes are batched by size, never resized here.
+  rather than clipped. Images of different sizes are batched by size, never resized here. Before
+  any feature is extracted every file is decoded once (:meth:`FolderImages.shapes`), so that a
+  corrupt file is named before the work starts.
 * ``npz:PATH`` - the image array of an ``.npz``: ``x`` (what ``ganbench sample`` writes),
   ``images`` or ``arr_0`` (numpy's default name), uint8 ``N,H,W``, ``N,H,W,C`` or ``N,C,H,W``.
 * ``dataset:SPEC[@SPLIT]`` or a bare data-set spec (``digits``, ``mnist:DIR``, ``cifar10``,
@@ -19,8 +21,10 @@ Spec strings:
 
 from __future__ import annotations
 
+import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +39,9 @@ from ganbench.runtime import torch_generator
 GREY_MODES = {"1", "L", "LA", "La"}
 NPZ_IMAGE_KEYS = ("x", "images", "arr_0")
 SPLITS = ("test", "train", "all")
+CHECK_REPORT_EVERY = 100
+#: ``(images read, images in the set)`` while a folder's images are checked
+Progress = Callable[[int, int], None]
 INPUT_FORMS = ("folder:PATH, npz:PATH, a data set (digits, mnist:PATH, dataset:SPEC@test|train|all), "
                "run:RUNDIR:GENERATOR[@SEED] or stats:PATH.npz")
 
@@ -53,6 +60,10 @@ class ImageSet:
         raise NotImplementedError
 
     def take(self, index: torch.Tensor) -> ImageSet:
+        raise NotImplementedError
+
+    def shapes(self, report: Progress | None = None) -> set[tuple[int, ...]]:
+        """The ``C,H,W`` of the set's images; every image is read (and a corrupt one named) to find them."""
         raise NotImplementedError
 
     def subset(self, n: int, seed: int) -> ImageSet:
@@ -82,13 +93,17 @@ class TensorImages(ImageSet):
     def take(self, index: torch.Tensor) -> TensorImages:
         return replace(self, images=self.images[index])
 
+    def shapes(self, report: Progress | None = None) -> set[tuple[int, ...]]:
+        return {tuple(self.images.shape[1:])}
+
 
 @dataclass
 class FolderImages(ImageSet):
-    """Image files read when their batch is needed."""
+    """Image files decoded when their batch is needed (and once before, by :meth:`shapes`)."""
 
     spec: str
     files: list[Path]
+    _shapes: set[tuple[int, ...]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -104,6 +119,21 @@ class FolderImages(ImageSet):
 
     def take(self, index: torch.Tensor) -> FolderImages:
         return replace(self, files=[self.files[i] for i in index.tolist()])
+
+    def shapes(self, report: Progress | None = None) -> set[tuple[int, ...]]:
+        """Every file decoded once (in threads), so that a corrupt one is named before any feature is extracted."""
+        if self._shapes is None:
+            found: set[tuple[int, ...]] = set()
+            pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
+            try:
+                for done, shape in enumerate(pool.map(_shape_of, self.files), start=1):
+                    found.add(shape)
+                    if report is not None and (done % CHECK_REPORT_EVERY == 0 or done == len(self.files)):
+                        report(done, len(self.files))
+            finally:
+                pool.shutdown(cancel_futures=True)
+            self._shapes = found
+        return self._shapes
 
 
 def read_image(file: Path) -> torch.Tensor:
@@ -121,6 +151,10 @@ def read_image(file: Path) -> torch.Tensor:
         raise UserError(f"{file} is a {mode} (16-bit or float) image; metrics read 8-bit images")
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _shape_of(file: Path) -> tuple[int, ...]:
+    return tuple(read_image(file).shape)
 
 
 def open_folder(spec: str, path: Path) -> FolderImages:
@@ -156,6 +190,9 @@ def open_npz(spec: str, path: Path) -> TensorImages:
 def open_dataset(spec: str, dataset_spec: str) -> TensorImages:
     """A split of a data set (``SPEC@split``, ``test`` by default) at its native size."""
     base, at, split = dataset_spec.rpartition("@")
+    location = dataset_spec.partition(":")[2]
+    if at and split not in SPLITS and split.isidentifier() and not (location and Path(location).exists()):
+        raise UserError(f"{dataset_spec}: unknown split {split!r} (one of {', '.join(SPLITS)})")
     if not at or split not in SPLITS:
         base, split = dataset_spec, "test"
     data = load_dataset(base)

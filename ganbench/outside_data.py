@@ -15,17 +15,20 @@ the central ``N x N`` window (an image smaller than ``N`` is an error, never pad
 shrinking, :func:`ganbench.data.resize_images`). Grey images are repeated to three channels
 when a set mixes grey and colour. Reals and fakes always go through the same functions.
 
-Files are listed (and their existence checked) before anything is decoded, so a wrong layout
-ends with one line before any work.
+Every input is checked before any work: folders are listed and each image's header read, each
+``.npz`` is read whole, so a wrong layout or a corrupt file ends with one line before a detector
+is fitted.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ganbench.data import resize_images
 from ganbench.detectors.external import _read_npz, parse_fakes_option
@@ -101,30 +104,46 @@ class Framing:
         return f"centre crop {self.size}x{self.size}"
 
 
+def check_header(path: Path) -> None:
+    """Refuse a file that does not open as an image (its header only is read, nothing decoded)."""
+    try:
+        Image.open(path).close()
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+        reason = f"{exc.__class__.__name__}: {' '.join(str(exc).split())}"[:200]
+        raise UserError(f"corrupt or unreadable image {path} ({reason})") from None
+
+
 def list_images(folder: Path) -> tuple[Path, ...]:
-    """The image files under ``folder``, recursively, in sorted order; none at all is a UserError."""
+    """The image files under ``folder``, recursively, in sorted order, each one's header read; none at
+    all, or one that does not open as an image, is a UserError."""
     if not folder.exists():
         raise UserError(f"no such folder: {folder}")
     if not folder.is_dir():
-        raise UserError(f"not a folder: {folder}")
+        raise UserError(f"{folder} is a file, not a folder")
     files = tuple(f for f in sorted(folder.rglob("*"))
                   if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
                   and not any(part.startswith(".") for part in f.relative_to(folder).parts))
     if not files:
         raise UserError(f"{folder}: no image files found")
+    for file in files:
+        check_header(file)
     return files
 
 
 def parse_source(option: str, flag: str) -> ImageSource:
-    """``folder:PATH`` or ``npz:PATH``, listed or checked now."""
+    """``folder:PATH`` or ``npz:PATH``, listed (every header read) or read whole now."""
     kind, colon, location = option.partition(":")
     if not colon or kind not in ("folder", "npz") or not location:
         raise UserError(f"{flag} {option!r}: expected folder:PATH or npz:PATH")
     path = Path(location).expanduser()
     if kind == "folder":
         return ImageSource(f"folder:{path}", files=list_images(path))
+    if path.is_dir():
+        raise UserError(f"{flag} {option}: {path} is a folder, not an .npz file (use folder:{path})")
     if not path.is_file():
         raise UserError(f"{flag}: no such file: {path}")
+    if not len(_read_npz(path)):
+        raise UserError(f"{flag} {option}: {path} holds no images")
     return ImageSource(f"npz:{path}", npz=path)
 
 
@@ -159,6 +178,9 @@ def _generator_set(name: str, folder: Path) -> TestSet:
 
 def cnndetection_sets(root: Path) -> list[TestSet]:
     """One test set per generator folder of a CNNDetection-layout ``root``."""
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--root {root} is a file, not a folder: give the folder that holds "
+                        f"<generator>/{REAL_FOLDER} and {FAKE_FOLDER}")
     if not root.is_dir():
         raise UserError(f"--root: no such folder: {root}")
     if (root / REAL_FOLDER).exists() or (root / FAKE_FOLDER).exists():

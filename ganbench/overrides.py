@@ -29,7 +29,9 @@ from typing import Any
 
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
-from ganbench.presets import Preset
+from ganbench.generators.config_rules import value_problem
+from ganbench.generators.tricks import split_name
+from ganbench.presets import Preset, preset_field_problem
 
 PRESET = "preset"
 # Preset fields that name the preset or are set by their own options.
@@ -44,7 +46,16 @@ class Overrides:
     generators: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = field(default=())
 
     def for_generator(self, name: str) -> dict[str, Any]:
-        return dict(dict(self.generators).get(name, ()))
+        """The overrides of generator ``name``: those of its base variant (``gan`` for
+        ``gan+packing``), then its own, which win."""
+        chosen = dict(self.generators)
+        base, _ = split_name(name)
+        return {**dict(chosen.get(base, ())), **dict(chosen.get(name, ()))}
+
+    def targets_outside(self, names: list[str]) -> list[str]:
+        """The generator targets that set nothing for any of ``names``."""
+        bases = {split_name(name)[0] for name in names}
+        return [target for target, _ in self.generators if target not in names and target not in bases]
 
     def apply_to_preset(self, preset: Preset) -> Preset:
         return preset.with_overrides(**dict(self.preset)) if self.preset else preset
@@ -113,8 +124,9 @@ def _checked(target: str, name: str, value: Any, generators: list[str]) -> Any:
         options = [n for n in field_types if not (target == PRESET and n in RESERVED_PRESET_FIELDS)]
         raise UserError(f"--set/--config: {target} has no field {name!r}{_closest(name, options)}")
     converted = _convert(f"{target}.{name}", value, field_types[name])
-    if target == PRESET and isinstance(converted, int) and not isinstance(converted, bool) and converted <= 0:
-        raise UserError(f"--set/--config: preset.{name} must be positive (got {converted})")
+    problem = preset_field_problem(name, converted) if target == PRESET else value_problem(name, converted)
+    if problem:
+        raise UserError(f"--set/--config: {target}.{name} {problem} (got {converted!r})")
     return converted
 
 

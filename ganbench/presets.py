@@ -46,6 +46,30 @@ class Preset:
         return self.steps * self.batch_size
 
 
+#: Detection plans (``ganbench.detectors.protocols.detection_plan``).
+PLANS = ("matrix", "compact")
+#: The sides a run's images may have, in pixels.
+MIN_RESOLUTION, MAX_RESOLUTION = 8, 1024
+#: The fewest images an evaluation or detection set may hold: the Inception Score's ten splits
+#: need two images each, precision/recall five neighbours, a detector a validation split.
+MIN_SET_SIZE = 20
+SET_SIZES = ("n_eval", "n_detector_train", "n_detector_test")
+
+
+def preset_field_problem(name: str, value: object) -> str | None:
+    """Why ``value`` is not valid for preset field ``name``, or None when it is."""
+    if name == "detection_plan" and value not in PLANS:
+        return f"must be one of {', '.join(PLANS)}"
+    if name in ("resolution", "max_resolution") and value is not None and not (
+            MIN_RESOLUTION <= value <= MAX_RESOLUTION):
+        return f"must be from {MIN_RESOLUTION} to {MAX_RESOLUTION} pixels"
+    if name in SET_SIZES and value < MIN_SET_SIZE:
+        return f"must be at least {MIN_SET_SIZE} images"
+    if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        return "must be positive"
+    return None
+
+
 PRESETS: Registry[Preset] = Registry("preset")
 PRESETS.register(Preset("smoke", steps=20, batch_size=32, width=16,
                         checkpoint_every=10, n_eval=500, n_detector_train=128, n_detector_test=128,

@@ -9,7 +9,9 @@ reference classifier. Points (``toy2d``): mode coverage as in VEEGAN (Srivastava
 
 The protocol returned with the metrics names everything a number depends on (extractor and its
 weights hash, sample counts, real split, resize, seed, metric settings), so two scores are only
-ever compared under the same protocol.
+ever compared under the same protocol. :func:`least_samples` and :func:`advised_samples` give the
+sample counts below which a feature metric is refused (undefined, or a constant) or computed with a
+warning (defined, but unreliable).
 """
 
 from __future__ import annotations
@@ -42,6 +44,55 @@ class QualityConfig:
         """Everything but the seed (which a run's key holds already), for the keys of the units
         that compute metrics: a changed setting gives new keys."""
         return {k: v for k, v in asdict(self).items() if k != "seed"}
+
+
+#: KID subsets smaller than this are computed with a warning (the paper and torch-fidelity use 1000)
+KID_ADVISED_SUBSET = 100
+#: precision, recall, density and coverage warn below this many samples per nearest neighbour
+PRDC_ADVISED_PER_NEIGHBOUR = 20
+
+
+@dataclass(frozen=True)
+class SampleNeed:
+    """A sample count a metric needs, and why."""
+
+    count: int
+    reason: str
+
+
+def least_samples(metric: str, config: QualityConfig) -> SampleNeed:
+    """The count (per input; KID: per subset; IS: of the scored input) below which ``metric`` (``fid``,
+    ``kid``, ``is`` or ``prdc``) is undefined or a constant, and so refused."""
+    if metric == "fid":
+        return SampleNeed(2, "a covariance needs two")
+    if metric == "kid":
+        return SampleNeed(2, "the unbiased MMD² of a subset needs two")
+    if metric == "is":
+        return SampleNeed(2 * config.is_splits, f"two per split of {config.is_splits}: a split of one image "
+                                                f"scores 1 whatever it holds")
+    if metric == "prdc":
+        return SampleNeed(config.prdc_k + 1, f"each sample's k={config.prdc_k} nearest neighbours besides itself")
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def advised_samples(metric: str, config: QualityConfig, size: int = 0) -> SampleNeed:
+    """The count (as in :func:`least_samples`) below which ``metric`` is defined but unreliable, and so
+    computed with a warning; ``size`` is the feature dimension (FID) or the number of classes (IS)."""
+    if metric == "fid":
+        return SampleNeed(size + 1, f"a full-rank covariance of {size}-d features; fewer give a singular one "
+                                    f"and a FID that grows as n shrinks")
+    if metric == "kid":
+        return SampleNeed(min(KID_ADVISED_SUBSET, config.kid_subset_size),
+                          f"smaller subsets give MMD² estimates that scatter widely; the paper uses "
+                          f"{QualityConfig.kid_subset_size}")
+    if metric == "is":
+        return SampleNeed(config.is_splits * size, f"{config.is_splits} splits of at least the {size} classes: "
+                                                   f"a split's IS cannot exceed its size")
+    if metric == "prdc":
+        return SampleNeed(PRDC_ADVISED_PER_NEIGHBOUR * config.prdc_k,
+                          f"below it each k={config.prdc_k} nearest-neighbour ball holds over "
+                          f"1/{PRDC_ADVISED_PER_NEIGHBOUR} of the set, and almost any sample falls in one")
+    raise ValueError(f"unknown metric {metric!r}")
 
 
 def point_metrics(dataset: Dataset, fakes: torch.Tensor) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,8 +60,14 @@ def resolve_suite(spec: str) -> tuple[list[str], list[str]]:
             generators.append(name)
         elif name in DETECTORS:
             detectors.append(name)
-        else:
+        elif "+" in name:
             GENERATORS.get(name)
+        else:
+            known = [*GENERATORS.names(), *DETECTORS.names()]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserError(f"unknown generator or detector {name!r} in suite {spec!r}{hint} "
+                            "(ganbench list generators, ganbench list detectors)")
     if not generators:
         raise UserError(f"suite {spec!r} names no generator")
     return generators, detectors or SUITES.get("smoke").detector_names()

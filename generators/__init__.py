@@ -73,14 +73,22 @@ def generator_config(name: str, preset_width: int | None = None, kind: str = "im
     """A registered variant's configuration: its defaults, the preset's width and any overrides
     (an overridden ``width`` wins over ``preset_width``).
 
+    A name with tricks (``gan+packing``) has them switched on, as its model has.
     On points (``kind="points"``) the latent is two-dimensional unless ``z_dim`` is overridden.
+    A value outside its field's rule (``ganbench.generators.config_rules``) is a :class:`UserError`.
     """
+    from ganbench.generators.config_rules import check_config
+
     config = GENERATORS.get(name).config_class(**overrides)
     names = {f.name for f in fields(config)}
+    tricks = split_name(name)[1]
+    if tricks:
+        config = replace(config, tricks=config.tricks.enable(*tricks))
     if preset_width is not None and "width" in names and "width" not in overrides:
         config = replace(config, width=preset_width)
     if kind == "points" and "z_dim" in names and "z_dim" not in overrides:
         config = replace(config, z_dim=POINT_Z_DIM)
+    check_config(name, config)
     return config
 
 

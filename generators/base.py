@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ganbench.data import to_uint8
+from ganbench.errors import UserError
 from ganbench.generators.architecture import Architecture
 from ganbench.geometry import Geometry
 from ganbench.runtime import torch_generator
@@ -88,6 +89,8 @@ class GenerativeModel(nn.Module):
     #: whether the trainer uses the channels_last memory format on CPU too (it always does on
     #: CUDA): true where ``benchmarks/train_step.py --compare-memory-formats`` measured it faster
     channels_last_on_cpu: ClassVar[bool] = False
+    #: ``(low, high)``: ``sample(truncation=t)`` takes low < t <= high; None where the variant has no truncation
+    truncation_range: ClassVar[tuple[float, float] | None] = None
     config_class: ClassVar[type]
 
     n_critic: int = 1
@@ -169,11 +172,23 @@ class GenerativeModel(nn.Module):
         codes = torch.arange(n) % self.code_values if self.code_values else None
         return labels, codes
 
+    @classmethod
+    def check_truncation(cls, truncation: float | None) -> None:
+        """Refuse a truncation the variant has none of, or one outside its :attr:`truncation_range`."""
+        if truncation is None:
+            return
+        if cls.truncation_range is None:
+            raise UserError(f"{cls.name} has no truncation (--truncation is for biggan, stylegan2, stylegan3 and vae)")
+        low, high = cls.truncation_range
+        if not low < truncation <= high:
+            raise UserError(f"{cls.name}'s truncation must be above {low:g} and at most {high:g} (got {truncation:g})")
+
     @torch.inference_mode()
     def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0,
                truncation: float | None = None, batch_size: int = 500) -> torch.Tensor:
         """``n`` samples on the CPU: uint8 ``N,C,H,W`` images cropped to the measured image size
         (float points for toy2d)."""
+        self.check_truncation(truncation)
         if self.conditional and labels is None:
             labels = self.default_labels(n)
         gen = torch_generator(seed, self.device)

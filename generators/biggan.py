@@ -178,6 +178,7 @@ class BigGAN(GenerativeModel):
     paper = "Brock et al., Large Scale GAN Training for High Fidelity Natural Image Synthesis"
     year = 2019
     conditional = True
+    truncation_range = (0.0, float("inf"))
     config_class = BigGANConfig
     channels_last_on_cpu = True
 

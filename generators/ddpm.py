@@ -276,7 +276,7 @@ class DDPM(GenerativeModel):
 
     def generate(self, n: int, labels: torch.Tensor | None, generator: torch.Generator,
                  truncation: float | None = None) -> torch.Tensor:
-        """Samples from x_T ~ N(0, I); ``truncation`` has no meaning for diffusion and is ignored."""
+        """Samples from x_T ~ N(0, I) (diffusion has no truncation: ``truncation`` is always None here)."""
         shape = (n, self.spec.channels, self.spec.resolution, self.spec.resolution)
         x_t = torch.randn(shape, device=self.device, generator=generator)
         return self.denoise_from(x_t, generator).clamp(-1, 1)

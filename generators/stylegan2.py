@@ -206,6 +206,7 @@ class StyleGAN2(GenerativeModel):
     year = 2020
     config_class = StyleGAN2Config
     channels_last_on_cpu = True
+    truncation_range = (0.0, 1.0)
 
     def __init__(self, spec: DataSpec, config: StyleGAN2Config | None = None) -> None:
         super().__init__(spec)

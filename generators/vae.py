@@ -133,6 +133,7 @@ class VAE(GenerativeModel):
     year = 2014
     family = "vae"
     config_class = VAEConfig
+    truncation_range = (0.0, float("inf"))
     n_critic = 0
 
     def __init__(self, spec: DataSpec, config: VAEConfig | None = None) -> None:

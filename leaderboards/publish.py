@@ -90,19 +90,19 @@ def build_assets(leaderboard: Leaderboard, records: list[dict[str, Any]], run_di
 def publish(sources: Path | Sequence[Path], site: Path, formats: Sequence[str] = FORMATS,
             sort: str | None = None) -> list[Path]:
     """Write the chosen renderings of the records of ``sources`` (run folders, ``results.json`` files) into
-    ``site``; returns the files written."""
+    ``site``, made only once the records and ``sort`` are known good; returns the files written."""
     merged = read_sources([sources] if isinstance(sources, Path) else list(sources))
     records = merged.records
     if not records:
         raise UserError(f"no records in {', '.join(map(str, merged.sources))}: nothing to publish")
     if site.exists() and not site.is_dir():
         raise UserError(f"--site {site} exists and is not a folder")
+    leaderboard = with_arms_race(build_leaderboard(records, sort, merged.problems), records)
+    env = environment(records)
     try:
         site.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create --site {site}: {exc.strerror or exc}") from exc
-    leaderboard = with_arms_race(build_leaderboard(records, sort, merged.problems), records)
-    env = environment(records)
     texts = {
         "md": lambda: leaderboard_markdown(leaderboard, env),
         "csv": lambda: results_csv(leaderboard),

@@ -171,19 +171,28 @@ class Leaderboard:
         UserError if a name is no such table's column."""
         wanted = {n.strip().lower() for n in names if n.strip()}
         tables = [b for b in self.boards if b.kind in TABLE_KINDS_WITH_COLUMNS]
+        if not tables:
+            cut = f"{', '.join(TABLE_KINDS_WITH_COLUMNS[:-1])} and {TABLE_KINDS_WITH_COLUMNS[-1]} tables"
+            if not self.boards:
+                raise UserError(f"--columns cuts the {cut} and these records fill none of them")
+            kinds = " and ".join(sorted({b.kind for b in self.boards}))
+            columns = ", ".join(dict.fromkeys(c.name for b in self.boards for c in b.columns))
+            raise UserError(f"--columns cuts the {cut}, and the {kinds} tables shown keep every column "
+                            f"(columns: {columns}): drop --columns or pick one of those with --table")
         known = set().union(*(column_keys(c) for b in tables for c in b.columns))
         if not wanted or wanted - known:
             names_known = sorted({c.name for b in tables for c in b.columns})
             raise UserError(f"no column {', '.join(sorted(wanted - known)) or '(none named)'} in the "
-                            f"{' or '.join(sorted({b.kind for b in tables})) or 'generators or detectors'} tables "
-                            f"(columns: {', '.join(names_known) or 'none'})")
+                            f"{' or '.join(sorted({b.kind for b in tables}))} tables "
+                            f"(columns: {', '.join(names_known)})")
         boards = [b.with_columns(wanted) if b.kind in TABLE_KINDS_WITH_COLUMNS else b for b in self.boards]
         return replace(self, boards=[b for b in boards if any(c.numeric for c in b.columns)])
 
     def sorted_by(self, name: str) -> Leaderboard:
         """Every table holding column ``name`` sorted by it; a UserError if no table holds it."""
         if not any(b.column(name) for b in self.boards):
-            names = sorted({c.name for b in self.boards if b.kind != "cross" for c in b.columns})
+            names = (sorted({c.name for b in self.boards if b.kind != "cross" for c in b.columns})
+                     or list(dict.fromkeys(c.name for b in self.boards for c in b.columns)))
             raise UserError(f"no column {name!r} to sort by (columns: {', '.join(names) or 'none'})")
         return replace(self, boards=[b.sorted_by(name) for b in self.boards])
 

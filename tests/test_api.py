@@ -114,6 +114,8 @@ def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path],
      "go together"),
     (lambda: train_generator("nogan"), "nogan"),
     (lambda: train_generator("dcgan", overrides={"dcgan.nope": 1}), "nope"),
+    (lambda: train_generator("dcgan", overrides={"wgan.lr": 1e-4}), "wgan, which is not dcgan"),
+    (lambda: train_generator("dcgan", overrides={"dcgan.lr": 0}), "dcgan.lr must be positive"),
     (lambda: train_generator("dcgan", dataset="toy2d", preset="smoke", measure=False), "does not train on"),
     (lambda: sample_generator("missing-run", "dcgan", n=0), "positive"),
 ])

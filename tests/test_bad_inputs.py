@@ -54,6 +54,9 @@ CASES: dict[str, list[str]] = {
     "negative minutes": ["run", "--max-minutes", "-1"],
     "fakes without a name": ["run", "--fakes", "folder:{tmp}"],
     "fakes that do not exist": ["run", "--fakes", "x=folder:{tmp}/nowhere"],
+    "fakes in a folder that is a file": ["run", "--fakes", "x=folder:{tmp}/garbage.npz"],
+    "fakes in an npz that is a folder": ["run", "--fakes", "x=npz:{tmp}/folder.npz"],
+    "two fake sets of one name": ["run", "--fakes", "x=folder:{tmp}/one_class", "--fakes", "x=folder:{tmp}/dots"],
     "out is a file": ["run", "--out", "{tmp}/garbage.npz"],
     "unknown device": ["run", "--device", "tpu"],
     "unknown option": ["run", "--nosuch"],
@@ -79,6 +82,7 @@ CASES: dict[str, list[str]] = {
     "npz with no images": ["run", "--dataset", "npz:{tmp}/no_images.npz"],
     "npz with fractional labels": ["run", "--dataset", "npz:{tmp}/half_labels.npz"],
     "npz of three images": ["run", "--dataset", "npz:{tmp}/three.npz"],
+    "npz of one colour image without the batch axis": ["run", "--dataset", "npz:{tmp}/one_hwc.npz"],
     "npz under the minimum size": ["run", "--dataset", "npz:{tmp}/seventy.npz"],
     "train on three images": ["train", "dcgan", "--dataset", "npz:{tmp}/three.npz"],
     "folder of one image": ["run", "--dataset", "folder:{tmp}/one_image"],
@@ -97,6 +101,21 @@ CASES: dict[str, list[str]] = {
     "set a number to text": ["run", "--set", "preset.steps=many"],
     "train with a negative seed": ["train", "dcgan", "--seed", "-1"],
     "sample over an existing folder": ["sample", "gan", "--n", "4", "--out", "{tmp}/one_class"],
+    "sample from a run folder that does not exist": ["sample", "gan", "--n", "4", "--out", "{tmp}/s.npz",
+                                                     "--runs", "{tmp}/no_run"],
+    "train with a learning rate of zero": ["train", "dcgan", "--set", "dcgan.lr=0"],
+    "train with an unknown loss": ["train", "dcgan", "--set", "dcgan.loss=bogus"],
+    "set a generator the command does not train": ["train", "dcgan", "--set", "wgan.lr=1e-4"],
+    "suite with an unknown detector": ["run", "--suite", "dcgan,spectrum,nosuch"],
+    "sample with a truncation the variant has none of": ["sample", "dcgan", "--n", "4", "--out", "{tmp}/s.npz",
+                                                          "--truncation", "0.5"],
+    "unknown timm model": ["run", "--extractor", "timm:nosuch_model"],
+    "train with an unknown timm model": ["train", "dcgan", "--extractor", "timm:nosuch_model"],
+    "inception weights that do not exist": ["run", "--extractor", "inception", "--extractor-weights", "{tmp}/no.pt"],
+    "weights for the per-data-set extractor": ["run", "--extractor-weights", "{tmp}/garbage.npz"],
+    "metrics on an unknown split": ["metrics", "digits@trian", "digits"],
+    "data report with an unknown timm model": ["data-report", "digits", "--extractor", "timm:nosuch_model"],
+    "sample with a truncation of zero": ["sample", "biggan", "--n", "4", "--out", "{tmp}/s.npz", "--truncation", "0"],
 }
 
 
@@ -112,6 +131,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     np.savez(tmp / "no_images.npz", x_train=np.zeros((0, 8, 8), np.uint8), y_train=np.zeros(0, np.int64))
     np.savez(tmp / "half_labels.npz", x_train=rng.integers(0, 256, (100, 8, 8), dtype=np.uint8),
              y_train=np.arange(100) / 2)
+    np.savez(tmp / "one_hwc.npz", x_train=rng.integers(0, 256, (28, 28, 3), dtype=np.uint8), y_train=np.arange(28) % 2)
     for name, n in (("three", 3), ("seventy", 70)):
         np.savez(tmp / f"{name}.npz", x_train=rng.integers(0, 256, (n, 8, 8), dtype=np.uint8), y_train=np.arange(n) % 2)
     folders = {"one_image": ("",), "one_class": ("a",), "dots": ("a", "b"), "self_link": ("a", "b"),
@@ -140,8 +160,10 @@ def test_a_user_mistake_is_one_line_and_exit_code_2(case: str, inputs: Path, tmp
                                       generator="dcgan"), "dcgan")
     before = snapshot(out)
     args = [a.format(tmp=inputs) for a in CASES[case]]
-    if "--out" not in args:
-        args += ["--runs", str(out)] if args[0] == "sample" else ["--out", str(out)]
+    if args[0] == "sample" and "--runs" not in args:
+        args += ["--runs", str(out)]
+    elif args[0] not in ("sample", "list", "data-report", "metrics", "detect") and "--out" not in args:
+        args += ["--out", str(out)]
     if args[0] in ("run", "train", "sample", "human-eval") and "--preset" not in args:
         args += ["--preset", "smoke"]
     result = CliRunner().invoke(app, args)
@@ -170,3 +192,14 @@ def test_a_png_folder_that_cannot_be_made_is_a_user_error(tmp_path: Path) -> Non
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(UserError, match="cannot create"):
         save_png_folder(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), tmp_path / "file" / "pngs")
+
+
+def test_truncation_is_checked_against_each_variants_range() -> None:
+    from ganbench.generators import GENERATORS
+
+    for name, value in (("stylegan2", 0.7), ("stylegan3", 1.0), ("biggan", 1e9), ("vae", 0.5), ("dcgan", None)):
+        GENERATORS.get(name).check_truncation(value)
+    for name, value in (("stylegan2", 1.5), ("stylegan2", 0.0), ("biggan", -1.0), ("vae", 0.0), ("dcgan", 0.5),
+                        ("ddpm", 1.0)):
+        with pytest.raises(UserError, match="truncation"):
+            GENERATORS.get(name).check_truncation(value)

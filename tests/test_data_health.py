@@ -156,12 +156,13 @@ def test_the_run_refuses_a_tiny_set_before_any_unit(tmp_path: Path) -> None:
 
 
 def test_allow_small_on_the_command_line_passes_the_data_check(tmp_path: Path) -> None:
-    command = ["run", "--dataset", write_npz(tmp_path / "seventy.npz", 70), "--suite", "nosuch", "--preset", "smoke",
+    command = ["train", "dcgan", "--dataset", write_npz(tmp_path / "seventy.npz", 70), "--preset", "smoke",
+               "--set", "preset.steps=1", "--set", "preset.n_eval=20", "--set", "preset.classifier_epochs=1",
                "--out", str(tmp_path / "out")]
     refused = CliRunner().invoke(app, command)
     assert refused.exit_code == 2 and "14 test image(s), fewer than 20" in refused.output
     allowed = CliRunner().invoke(app, [*command, "--allow-small"])
-    assert allowed.exit_code == 2 and "unknown suite 'nosuch'" in allowed.output
+    assert allowed.exit_code == 0, allowed.output
     assert "running anyway" in allowed.output
 
 
@@ -173,3 +174,18 @@ def test_data_report_prints_the_counts_and_refuses_like_a_run(tmp_path: Path) ->
     usable = CliRunner().invoke(app, ["data-report", "digits"])
     assert usable.exit_code == 0 and "1797 images (1437 train, 360 test)" in usable.output
     assert usable.output.strip().endswith("a run would start on this data set")
+
+
+def test_a_conditional_generator_on_one_class_is_warned_of(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from ganbench.context import RunContext
+
+    spec = write_npz(tmp_path / "one_class.npz", 200, np.zeros(200, np.int64))
+    console = Console(record=True, width=400)
+    context = RunContext(RunConfig(suite="cgan", preset=get_preset("smoke"), dataset=spec, out=tmp_path / "out",
+                                   extractor="inception"), console)
+    context.require_support("dcgan")
+    assert console.export_text() == ""
+    context.require_support("cgan")
+    assert "cgan is class-conditional, but data set" in console.export_text()

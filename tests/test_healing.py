@@ -50,7 +50,7 @@ def test_every_kind_of_damage_is_named_moved_aside_and_recomputed_to_the_same_re
     shutil.copytree(shared_cache, cache_copy)
     monkeypatch.setenv(CACHE_ENV, str(cache_copy))
     epochs = get_preset("smoke").classifier_epochs
-    cache = cache_copy / f"classifier-{ClassifierExtractor.recipe}-{train_info['data']}-s0-e{epochs}.pt"
+    (cache,) = cache_copy.glob(f"classifier-{ClassifierExtractor.recipe}-{train_info['data']}-s0-e{epochs}-t*.pt")
     originals = {"weights": RunStore.load_checkpoint(checkpoint)["model"], "fakes": load_npz(fakes, "fakes")}
     classifier_hash = json.loads(record_of(records, "generation").read_text())["protocol"]["weights"]
 

@@ -70,3 +70,81 @@ def test_overrides_reach_the_model_and_the_train_record(tmp_path: Path):
     assert (trained.config.z_dim, trained.config.width) == (16, 4)
     bad = CliRunner().invoke(app, ["train", "dcgan", "--preset", "smoke", "--out", str(out), "--set", "dcgan.zdim=3"])
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_every_hyper_parameter_of_every_variant_has_a_rule_and_the_defaults_keep_it():
+    import dataclasses
+
+    from ganbench.generators import GENERATORS, generator_config
+    from ganbench.generators.config_rules import has_rule
+
+    for name in GENERATORS.names():
+        missing = [f.name for f in dataclasses.fields(GENERATORS.get(name).config_class) if not has_rule(f.name)]
+        assert not missing, (name, missing)
+        generator_config(name, preset_width=8)
+
+
+@pytest.mark.parametrize("option, message", [
+    ("dcgan.lr=0", "dcgan.lr must be positive (got 0.0)"),
+    ("wgan.lr=-1e-4", "wgan.lr must be positive"),
+    ("dcgan.z_dim=0", "dcgan.z_dim must be positive"),
+    ("wgan-gp.n_critic=0", "wgan-gp.n_critic must be positive"),
+    ("dcgan.loss=bogus", "dcgan.loss must be one of nonsaturating, minimax"),
+    ("vae.likelihood=poisson", "vae.likelihood must be one of bernoulli"),
+    ("wgan-gp.gp_weight=-1", "wgan-gp.gp_weight must be zero or more"),
+    ("stylegan2.style_mixing=1.5", "stylegan2.style_mixing must be from 0 to 1"),
+    ("progan.ema_decay=1", "progan.ema_decay must be at least 0 and below 1"),
+    ("dcgan.betas=0.5,1.0", "dcgan.betas must be at least 0 and below 1"),
+    ("pix2pix.dropout=-0.1", "pix2pix.dropout must be at least 0 and below 1"),
+    ("preset.detection_plan=bogus", "preset.detection_plan must be one of matrix, compact"),
+    ("preset.max_resolution=4", "preset.max_resolution must be from 8 to 1024 pixels"),
+    ("preset.resolution=100000", "preset.resolution must be from 8 to 1024 pixels"),
+    ("preset.n_eval=1", "preset.n_eval must be at least 20 images"),
+    ("preset.n_detector_train=5", "preset.n_detector_train must be at least 20 images"),
+    ("preset.n_detector_test=19", "preset.n_detector_test must be at least 20 images"),
+])
+def test_a_hyper_parameter_outside_its_range_is_refused(option, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build_overrides([option])
+
+
+def test_the_api_refuses_a_hyper_parameter_outside_its_range_too():
+    from ganbench.generators import DataSpec, create_generator
+
+    spec = DataSpec("image", 1, 16, 10)
+    assert create_generator("dcgan", spec, preset_width=8, lr=1e-3).config.lr == 1e-3
+    with pytest.raises(UserError, match="dcgan.lr must be positive"):
+        create_generator("dcgan", spec, preset_width=8, lr=0.0)
+
+
+def test_a_variant_with_tricks_takes_its_base_variants_overrides_and_its_own_win():
+    overrides = build_overrides(["gan.lr=1e-3", "gan.z_dim=8", "gan+packing.lr=5e-4"])
+    assert overrides.for_generator("gan+packing") == {"lr": 5e-4, "z_dim": 8}
+    assert overrides.for_generator("gan+label-smoothing") == {"lr": 1e-3, "z_dim": 8}
+    assert overrides.for_generator("dcgan") == {}
+    assert overrides.targets_outside(["gan+packing"]) == []
+    assert overrides.targets_outside(["dcgan"]) == ["gan", "gan+packing"]
+
+
+def test_an_override_for_a_generator_the_command_does_not_train(tmp_path: Path):
+    out = tmp_path / "run"
+    typed = CliRunner().invoke(app, ["train", "dcgan", "--preset", "smoke", "--out", str(out), "--set", "wgan.lr=1"])
+    assert typed.exit_code == 2 and "does not train wgan" in typed.stderr
+    assert len(typed.stderr.strip().splitlines()) == 1 and not out.exists()
+    (tmp_path / "all.toml").write_text("[wgan]\nlr = 1e-4\n")
+    out.mkdir()
+    filed = CliRunner().invoke(app, ["sample", "dcgan", "--n", "2", "--out", str(tmp_path / "s.npz"), "--runs", str(out),
+                                     "--preset", "smoke", "--config", str(tmp_path / "all.toml")])
+    lines = filed.stderr.strip().splitlines()
+    assert lines[0].startswith("warning: ") and "[wgan] table sets nothing here" in lines[0]
+    assert filed.exit_code == 2 and "no trained dcgan" in lines[-1]
+
+
+def test_every_registered_preset_keeps_the_preset_rules():
+    import dataclasses
+
+    from ganbench.presets import PRESETS, preset_field_problem
+
+    for name, preset in PRESETS:
+        problems = {f.name: preset_field_problem(f.name, getattr(preset, f.name)) for f in dataclasses.fields(preset)}
+        assert not any(problems.values()), (name, problems)

@@ -17,11 +17,12 @@ import torch
 from rich.console import Console
 
 from ganbench.errors import UserError
-from ganbench.human_eval.items import build_item_set
+from ganbench.human_eval.items import build_item_set, split_counts
 from ganbench.human_eval.scoring import human_records
-from ganbench.human_eval.server import serve
+from ganbench.human_eval.server import check_port, serve
 from ganbench.human_eval.session import RatingSession
 from ganbench.human_eval.votes import VoteLog, votes_path
+from ganbench.planning import SEED_LIMIT
 from ganbench.presets import default_preset, get_preset
 from ganbench.context import RunConfig, RunContext
 from ganbench.store import RunStore
@@ -65,6 +66,10 @@ def resolve_run(out: Path, dataset: str, preset: str | None, seed: int, generato
     ``allow_small`` a data set under the size a run needs is rated with a warning, as ``run
     --allow-small`` trains on it (``ganbench.data_health``).
     """
+    if preset is not None:
+        get_preset(preset)
+    if not 0 <= seed < SEED_LIMIT:
+        raise UserError(f"--seed must be in [0, 2^32) (got {seed})")
     if not (out / "records").is_dir():
         raise UserError(f"no run in {out}: train generators first (`ganbench run --out {out}` "
                         f"or `ganbench train GENERATOR --out {out}`)")
@@ -98,6 +103,8 @@ def run_human_eval(config: RunConfig, generators: list[str], n: int, rater: str,
     data set go to ``console`` (none without it).
     """
     rater = check_rater(rater)
+    check_port(port)
+    split_counts(n, generators)
     context = RunContext(config, console or Console(stderr=True, quiet=True))
     item_set = build_item_set(context, generators, n, rater)
     path = votes_path(context.store.root, rater)

@@ -106,14 +106,19 @@ class RatingHandler(BaseHTTPRequestHandler):
             self.server.finished.set()
 
 
+def check_port(port: int) -> None:
+    """A :class:`UserError` unless ``port`` is a TCP port number (0 picks a free one)."""
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port must be between 0 and 65535, got {port}")
+
+
 class RatingServer(ThreadingHTTPServer):
     """Serves one :class:`RatingSession` on 127.0.0.1 (``port`` 0 picks a free port)."""
 
     daemon_threads = True
 
     def __init__(self, session: RatingSession, rater: str, port: int = 0) -> None:
-        if not 0 <= port <= 65535:
-            raise UserError(f"--port must be between 0 and 65535, got {port}")
+        check_port(port)
         try:
             super().__init__((HOST, port), RatingHandler)
         except OSError as exc:
