@@ -1,8 +1,8 @@
 """What a detector *is*, for cache keys and records: its code, its constructor arguments and the
 content of every weights file it loads.
 
-A detection unit is recomputed when any of these changes: an edit to the detector's module (or
-its distribution's version), another constructor argument, or a weights file whose bytes differ
+A detection unit is recomputed when any of these changes: an edit to the detector's module, to
+one it uses or to a base class's (or its distribution's version), another constructor argument, or a weights file whose bytes differ
 (a swapped checkpoint under the same path). Weights files are found two ways: a detector class
 may name them with ``weights_files(arguments) -> list[Path]`` (a classmethod given the
 constructor's arguments, defaults included: e.g. the CNN detectors' ``weights="auto"`` resolving
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.detectors.plugins import DetectorSpec
+from ganbench.source_digest import DETECTORS_PACKAGE, source_digest
 from ganbench.store import file_digest
 
 
@@ -31,12 +32,11 @@ def _distributions_of_packages() -> dict[str, list[str]]:
 
 
 def code_identity(cls: type) -> dict[str, str]:
-    """The hash of the module that defines ``cls`` and, for an installed distribution, its version."""
-    identity: dict[str, str] = {"module": cls.__module__}
-    try:
-        identity["source_sha256"] = file_digest(Path(inspect.getfile(cls)))
-    except (TypeError, OSError):
-        identity["source_sha256"] = "unknown"
+    """The digest of the source ``cls`` depends on (its module, its base classes' and the modules
+    they use from the detectors package or their own package: ``ganbench.source_digest``) and,
+    for an installed distribution, its version."""
+    identity: dict[str, str] = {"module": cls.__module__,
+                                "source_digest": source_digest(cls, DETECTORS_PACKAGE, also=())}
     top = cls.__module__.partition(".")[0]
     try:
         distributions = _distributions_of_packages().get(top, [])

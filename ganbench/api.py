@@ -131,6 +131,9 @@ def _run_config(name: str, dataset: str, preset: str, out: str | Path, seed: int
         raise UserError(f"seed must be in [0, 2^32) (got {seed})")
     check_compile_mode(compile_mode, "compile_mode")
     chosen = build_overrides(_override_options(overrides))
+    outside = chosen.targets_outside([name])
+    if outside:
+        raise UserError(f"overrides for {', '.join(outside)}, which is not {name}: they would change nothing")
     return RunConfig(suite=name, preset=chosen.apply_to_preset(get_preset(preset)), dataset=dataset, out=Path(out),
                      device=resolve_device(device or "auto"), seed=seed, force=force, quiet=quiet, overrides=chosen,
                      amp=amp, compiled=compile_mode)

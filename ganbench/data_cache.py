@@ -87,12 +87,14 @@ def default_workers() -> int:
 
 
 def cache_digest(layout: FolderLayout, side: int, skip_bad: bool) -> str:
-    """The name of a folder's cache: its files (path, label, size, mtime), the side and ``skip_bad``."""
+    """The name of a folder's cache: its files (path, label, size, modification and change times,
+    inode), the side and ``skip_bad``. The change time moves whenever a file's bytes are written,
+    even where its modification time is set back (``cp -p``, ``rsync -t``, ``tar``)."""
     digest = hashlib.sha256(json.dumps({"format": CACHE_FORMAT, "side": side, "skip_bad": skip_bad}).encode())
     for file in layout.files:
         try:
             stat = file.path.stat()
-            state = f"{stat.st_size}:{stat.st_mtime_ns}"
+            state = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
         except OSError:
             state = "missing"
         digest.update(f"{file.path.relative_to(layout.root)}\0{file.label}\0{state}\n".encode())

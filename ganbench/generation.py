@@ -27,7 +27,7 @@ from ganbench.context import RunContext, training_config
 from ganbench.curves import CurveConfig, CurveLogger, curve_probe
 from ganbench.data import Dataset
 from ganbench.errors import UserError
-from ganbench.features import pretrained_extractor
+from ganbench.features import pretrained_extractor, weights_identity
 from ganbench.generators import GENERATORS, GenerativeModel
 from ganbench.generators.distributed import TRAIN_SIGNAL
 from ganbench.generators.distributed import current as current_world
@@ -246,7 +246,7 @@ class GenerationUnits:
         ctx, c = self.context, self.context.config
         points = ctx.data.kind == "points"
         unit = generation_unit(ctx.scope, name, sample_record.key, c.extractor,
-                               str(c.extractor_weights) if c.extractor_weights else None)
+                               weights_identity(c.extractor, c.extractor_weights))
 
         def compute(record: Record) -> None:
             arrays = ctx.fakes(sample_record)

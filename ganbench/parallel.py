@@ -128,7 +128,18 @@ def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary
     """Run the suite with ``jobs`` workers (this process and ``jobs - 1`` spawned ones), then read
     it back in this process. The reference classifier, which the generation units share, is
     trained (or loaded) here first, so that no two workers train it at once. A unit that failed
-    in a worker is tried once more in the last pass, where its error is shown."""
+    in a worker is tried once more in the last pass, where its error is shown. Every process of
+    the run, this one included, computes with the workers' thread count (part of every unit key)."""
+    all_threads = torch.get_num_threads()
+    threads = max(1, all_threads // jobs)
+    torch.set_num_threads(threads)
+    try:
+        return _run_with_workers(config, console, jobs, threads)
+    finally:
+        torch.set_num_threads(all_threads)
+
+
+def _run_with_workers(config: RunConfig, console: Console, jobs: int, threads: int) -> RunSummary:
     runner = SuiteRunner(config, console)
     runner.plan()
     context = runner.context
@@ -136,8 +147,6 @@ def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary
         context.extractor()
     root = context.store.root
     del runner, context
-    all_threads = torch.get_num_threads()
-    threads = max(1, all_threads // jobs)
     remove_claims_of_killed_runs(root, console)
     claims_root = Path(tempfile.mkdtemp(prefix=CLAIMS_PREFIX, dir=root))
     (claims_root / CLAIMS_OWNER).write_text(json.dumps(this_process()))
@@ -145,7 +154,6 @@ def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary
     try:
         with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start_worker, initargs=(threads,)) as pool:
-            torch.set_num_threads(threads)
             for stage in STAGES:
                 console.print(f"[bold]{stage}[/]: {jobs} workers, {threads} thread(s) each")
                 folder = claims_root / stage
@@ -163,7 +171,6 @@ def run_in_workers(config: RunConfig, console: Console, jobs: int) -> RunSummary
     except BrokenProcessPool:
         console.print("[yellow]a worker process died; the remaining units run in this process")
     finally:
-        torch.set_num_threads(all_threads)
         shutil.rmtree(claims_root, ignore_errors=True)
     summary = SuiteRunner(config, console).run()
     summary.computed += computed

@@ -54,13 +54,14 @@ def unit_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+_FILE_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def file_digest(path: Path) -> str:
-    """A file's SHA-256 (first 16 hex digits), read once per (path, size, modification time)."""
+    """A file's SHA-256 (first 16 hex digits), read once per (path, size, modification and change
+    times, inode)."""
     stat = path.stat()
-    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
     if memo not in _FILE_DIGESTS:
         digest = hashlib.sha256()
         with open(path, "rb") as f:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from ganbench.errors import Interrupted, UserError
@@ -41,7 +42,9 @@ NO_RESULT_FIELDS = ("checkpoint_every", "detection_plan")
 
 @dataclass(frozen=True)
 class Scope:
-    """What every unit of a run shares: the data set, the preset and the seed; ``overrides`` of
+    """What every unit of a run shares: the data set, the preset, the seed, the kind of device and
+    the CPU thread count (on another device, or with another count, kernels round differently and
+    draw other random streams, and training amplifies that); ``overrides`` of
     generators' hyper-parameters enter only the keys of those generators' units, and ``amp``
     (bf16 autocast) and ``compiled`` (the ``torch.compile`` mode, None when eager) only the
     training units' keys."""
@@ -54,11 +57,14 @@ class Scope:
     overrides: Overrides = Overrides()
     amp: bool = False
     compiled: str | None = None
+    threads: int = field(default_factory=torch.get_num_threads)
+    device: str = "cpu"
 
     def base(self) -> dict[str, Any]:
         """The part of every unit key that the scope contributes."""
         preset = {k: v for k, v in dataclasses.asdict(self.preset).items() if k not in NO_RESULT_FIELDS}
-        return {"dataset": self.dataset, "data": self.data_fingerprint, "preset": preset, "seed": self.seed}
+        return {"dataset": self.dataset, "data": self.data_fingerprint, "preset": preset, "seed": self.seed,
+                "device": self.device, "threads": self.threads}
 
     def new_record(self, kind: str, key: str, **fields: Any) -> Record:
         return new_record(kind, key, dataset=self.dataset, preset=self.preset.name, seed=self.seed, **fields)
@@ -109,7 +115,8 @@ def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
 def generation_unit(scope: Scope, generator: str, sample_key: str, extractor: str,
                     extractor_weights: str | None) -> Unit:
     """Quality metrics of a sample unit's ``eval`` fakes (points have no extractor); image metrics
-    also key on their settings (KID subsets, IS splits and shuffle, k of PRDC)."""
+    also key on their settings (KID subsets, IS splits and shuffle, k of PRDC) and on a pretrained
+    extractor's weights (``ganbench.features.weights_identity``: the content of the file, not its path)."""
     points = scope.data_kind == "points"
     config: dict[str, Any] = {"generator": generator, "fakes": sample_key, "extractor": "none" if points else extractor}
     if not points:
@@ -252,5 +259,6 @@ class UnitEngine:
                 record.info["traceback"] = traceback.format_exc(limit=8)
                 self.console.print(f"[red]{unit.kind} {unit.label} failed: {record.reason}")
         record.seconds = record.seconds or round(time.perf_counter() - started, 3)
+        record.info["threads"] = self.scope.threads
         self.store.write_record(record, unit.label)
         return self.store.find_record(unit.kind, unit.label, unit.key) or record

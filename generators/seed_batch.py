@@ -200,7 +200,7 @@ def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: 
             bad = (~finite[:, position]).nonzero()
             if len(bad):
                 first, logs = unchecked[int(bad[0])]
-                outcomes[position] = TrainOutcome("diverged", step, time.perf_counter() - started, "diverged",
+                outcomes[position] = TrainOutcome("diverged", first, time.perf_counter() - started, "diverged",
                                                   diverged_at=first,
                                                   losses={k: float(v[position]) for k, v in logs.items()})
                 training.remove(position)

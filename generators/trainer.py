@@ -81,6 +81,9 @@ class TrainConfig:
 
 @dataclass
 class TrainOutcome:
+    """How a training ended; a diverged one counts ``steps`` up to its first non-finite loss
+    (``diverged_at``), whichever later read found it, so the record does not follow the read schedule."""
+
     status: str
     steps: int
     seconds: float
@@ -284,7 +287,8 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
             save(checkpoint, state)
 
     def stopped(diverged: StepLosses) -> TrainOutcome:
-        return TrainOutcome("diverged", step, time.perf_counter() - started, "diverged", diverged_at=diverged.step,
+        return TrainOutcome("diverged", diverged.step, time.perf_counter() - started, "diverged",
+                            diverged_at=diverged.step,
                             losses=dict(diverged))
 
     model.train()

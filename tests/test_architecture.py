@@ -19,11 +19,11 @@ FOLDERS = {"ganbench": ROOT / "ganbench", "ganbench.generators": ROOT / "generat
 
 CORE = {"errors", "registry", "runtime", "data", "imageio", "inception", "metrics", "prdc", "features", "quality",
         "store", "presets", "tasks", "translation_metrics", "records", "locks", "geometry", "image_sets", "fid_stats",
-        "folders", "data_health", "spectra", "data_cache", "streaming"}
+        "folders", "data_health", "spectra", "data_cache", "streaming", "source_digest"}
 LAYERS = [
     CORE,
     {"generators", "detectors"},
-    {"suites", "units", "overrides", "source_digest"},
+    {"suites", "units", "overrides"},
     {"context"},
     {"generation", "curves", "detection", "task_measures", "planning", "ranks", "forensics", "forensics_output",
      "outside_data", "folder_metrics", "detector_choice"},

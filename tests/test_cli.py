@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from ganbench import __version__
@@ -141,6 +142,23 @@ def test_a_changed_metric_setting_rescores_instead_of_reusing(tmp_path: Path, mo
     key = units.generation_unit(scope, "dcgan", "fakes", "classifier", None).key
     monkeypatch.setattr(units, "QualityConfig", functools.partial(QualityConfig, is_shuffle_seed=1))
     assert units.generation_unit(scope, "dcgan", "fakes", "classifier", None).key != key
+
+
+def test_the_device_kind_and_the_thread_count_are_in_every_key(tmp_path: Path):
+    import dataclasses
+
+    from ganbench import units
+    from ganbench.presets import get_preset
+
+    scope = units.Scope("digits", "f", "image", get_preset("smoke"), 0, threads=2)
+    other = dataclasses.replace(scope, threads=1)
+    assert units.train_unit(scope, "dcgan").key != units.train_unit(other, "dcgan").key
+    assert units.null_check_unit(scope, {"detector": "spectrum"}).key != units.null_check_unit(
+        other, {"detector": "spectrum"}).key
+    assert units.Scope("digits", "f", "image", get_preset("smoke"), 0).threads == torch.get_num_threads()
+    cuda = dataclasses.replace(scope, device="cuda")
+    assert units.sample_unit(scope, "dcgan", "t").key != units.sample_unit(cuda, "dcgan", "t").key
+
 
 def test_detection_plan_changes_which_units_exist_not_their_keys(tmp_path: Path):
     from ganbench.cli import _run_config

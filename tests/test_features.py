@@ -134,3 +134,19 @@ def test_list_extractors_shows_every_extractor():
     result = CliRunner().invoke(app, ["list", "extractors", "--json"])
     assert result.exit_code == 0
     assert {"classifier", "inception", "timm"} <= {row["name"] for row in json.loads(result.stdout)}
+
+
+def test_a_pretrained_extractors_key_follows_the_weights_content_not_the_path(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganbench.features import weights_identity
+    from ganbench.store import file_digest
+
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"first weights")
+    first = weights_identity("timm:resnet18", weights)
+    weights.write_bytes(b"other weights, same path")
+    assert weights_identity("timm:resnet18", weights) == f"sha256:{file_digest(weights)}" != first
+    assert weights_identity("timm:resnet18", None) == "hub:resnet18"
+    assert weights_identity("classifier", None) is None
+    monkeypatch.setenv(INCEPTION_ENV, str(weights))
+    assert weights_identity("inception", None) == f"sha256:{file_digest(weights)}"

@@ -1,5 +1,6 @@
-"""Training keys see the code: a generator's digest covers its module, the generator-package
-modules it uses (transitively) and the training loop, and a plugin's own helper modules."""
+"""Keys see the code: a generator's digest covers its module, its base classes' (a variant with
+tricks is its base variant), the generator-package modules they use (transitively), the training
+loop and a plugin's own helper modules; a detector's covers the same in the detectors package."""
 
 from __future__ import annotations
 
@@ -23,9 +24,46 @@ def names(generator: str) -> set[str]:
 
 def test_a_variant_depends_on_its_own_modules_and_the_training_loop():
     assert {"cyclegan.py", "translation_blocks.py", "losses.py", "trainer.py", "base.py"} <= names("cyclegan")
+    assert {"geometry.py", "streaming.py", "runtime.py"} <= names("dcgan")
     assert {"stylegan3.py", "stylegan2.py", "layers.py", "trainer.py"} <= names("stylegan3")
     assert "translation_blocks.py" not in names("dcgan") and "cyclegan.py" not in names("dcgan")
     assert source_digest(GENERATORS.get("dcgan")) != source_digest(GENERATORS.get("wgan"))
+
+
+def test_a_variant_with_tricks_depends_on_its_base_variants_code_and_says_its_tricks():
+    from ganbench.generators import generator_config
+
+    assert {"gan.py", "noise_gan.py", "layers.py", "tricks.py", "trainer.py"} <= names("gan+packing")
+    assert {"lsgan.py", "dcgan.py", "diffaugment.py"} <= names("lsgan+diffaugment")
+    assert generator_config("gan+packing").tricks.packing == 4 and generator_config("gan").tricks.packing == 1
+    scope = Scope("digits", "f", "points", get_preset("smoke"), 0)
+    assert train_unit(scope, "gan+packing").config["hyperparameters"]["tricks"]["packing"] == 4
+
+
+def test_a_detectors_identity_covers_the_detector_modules_it_uses():
+    from ganbench.detectors import DETECTORS
+    from ganbench.source_digest import DETECTORS_PACKAGE
+
+    used = {p.name for p in source_files(DETECTORS.get("cnn-resnet50"), DETECTORS_PACKAGE, ())}
+    assert {"cnn.py", "training.py", "augment.py"} <= used and "trainer.py" not in used
+    assert {"probe.py", "linear_state.py"} <= {p.name for p in source_files(DETECTORS.get("probe"), DETECTORS_PACKAGE,
+                                                                             ())}
+
+
+def test_editing_a_plugin_detectors_helper_changes_its_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from ganbench.detectors.identity import code_identity
+
+    (tmp_path / "mydetector.py").write_text("from myfeatures import feature\n\n\nclass Detector:\n    pass\n")
+    (tmp_path / "myfeatures.py").write_text("def feature(x):\n    return x.mean()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        detector = importlib.import_module("mydetector").Detector
+        before = code_identity(detector)["source_digest"]
+        (tmp_path / "myfeatures.py").write_text("def feature(x):\n    return x.std()\n")
+        assert code_identity(detector)["source_digest"] != before
+    finally:
+        for name in ("mydetector", "myfeatures"):
+            sys.modules.pop(name, None)
 
 
 def test_editing_a_plugins_helper_module_changes_its_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -65,3 +103,4 @@ def test_the_train_record_says_which_code_trained_it(smoke_run):
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(p.read_text()) for p in (out / "records").glob("train-*.json")]
     assert record["info"]["source_digest"] == source_digest(GENERATORS.get(record["generator"]))
+    assert all(json.loads(p.read_text())["info"]["threads"] == 1 for p in (out / "records").glob("*.json"))

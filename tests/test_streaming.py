@@ -78,6 +78,24 @@ def test_streamed_arrays_equal_the_in_memory_ones_and_the_cache_is_reused(
     assert within.data_path == "memory" and within.fingerprint == memory.fingerprint
 
 
+def test_an_image_rewritten_with_its_size_and_time_kept_is_read_again(tmp_path: Path) -> None:
+    root = tmp_path / "digits"
+    bunch = sk_digits()
+    for i in range(60):
+        (root / str(i % 2)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.round(bunch.images[i] * 255 / 16).astype(np.uint8)).save(root / str(i % 2) / f"{i:03d}.png")
+    before = load_dataset(f"folder:{root}", SIDE, stream=options(tmp_path / "cache"))
+    target = root / "0" / "000.png"
+    stat, original = target.stat(), target.read_bytes()
+    pixels = np.array(Image.open(target))
+    pixels[0, 0] = 255 - pixels[0, 0]
+    Image.fromarray(pixels).save(target)
+    assert len(target.read_bytes()) == len(original), "the test needs an image of the same size"
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = load_dataset(f"folder:{root}", SIDE, stream=options(tmp_path / "cache"))
+    assert after.fingerprint != before.fingerprint and after.cache != before.cache
+
+
 def test_runs_that_need_one_cache_at_once_build_it_once(folder: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     built = counting_builds(monkeypatch)
