@@ -56,6 +56,9 @@ GENERATOR_BOARD = "tests/test_generator_board.py"
 COMPILE = "tests/test_compile_modes.py"
 LEADERBOARDS = "tests/test_leaderboards.py"
 PRDC_TESTS = "tests/test_prdc.py"
+CLI = "tests/test_cli.py"
+SOURCE_DIGEST = "tests/test_source_digest.py"
+FEATURES = "tests/test_features.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -511,6 +514,19 @@ MUTANTS: list[Mutant] = [
       "image-to-image rows, which translate real test images, ranked by FID with generators from noise",
       node_ids(GENERATOR_BOARD, "test_image_to_image_rows_without_a_task_in_their_quality_protocol_still_leave_the_"
                                 "noise_table")),
+    m("keys-ignore-threads", "ganbench/units.py",
+      '"device": self.device, "threads": self.threads}', '"device": self.device}',
+      "unit keys leave out the CPU thread count, so a folder resumed with another --jobs mixes roundings",
+      node_ids(CLI, "test_the_device_kind_and_the_thread_count_are_in_every_key")),
+    m("digest-ignores-base-classes", "ganbench/source_digest.py",
+      "bases = [sys.modules[c.__module__] for c in cls.__mro__[1:] if c.__module__ in sys.modules]", "bases = []",
+      "a variant with tricks is keyed without its base variant's code",
+      node_ids(SOURCE_DIGEST, "test_a_variant_with_tricks_depends_on_its_base_variants_code_and_says_its_tricks")),
+    m("extractor-keyed-by-path", "ganbench/features.py",
+      'return f"sha256:{file_digest(weights)}" if weights is not None else f"hub:{model}"',
+      'return f"path:{weights}" if weights is not None else f"hub:{model}"',
+      "a pretrained extractor is keyed by its weights file's path, so swapped weights reuse old scores",
+      node_ids(FEATURES, "test_a_pretrained_extractors_key_follows_the_weights_content_not_the_path")),
 ]
 
 
