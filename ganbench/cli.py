@@ -26,6 +26,7 @@ from ganbench import __version__
 from ganbench.errors import Interrupted, UserError, raise_interrupted
 
 if TYPE_CHECKING:
+    from ganbench.overrides import Overrides
     from ganbench.units import RunSummary
 
 # Typer raises click's exception classes (vendored in newer Typer releases): found through its own BadParameter.
@@ -207,7 +208,7 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
                      overrides=overrides, compiled=compile_mode or ("default" if compile else None), **extra)
 
 
-def _check_override_targets(overrides: Any, suite: str, sets: tuple[str, ...], config_file: Optional[Path]) -> None:
+def _check_override_targets(overrides: Overrides, suite: str, sets: tuple[str, ...], config_file: Optional[Path]) -> None:
     """Refuse a ``--set`` for a generator the command does not train; warn of such a ``--config`` table
     (one file may hold the tables of many generators)."""
     from ganbench.overrides import parse_set

@@ -178,7 +178,10 @@ class GenerativeModel(nn.Module):
         if truncation is None:
             return
         if cls.truncation_range is None:
-            raise UserError(f"{cls.name} has no truncation (--truncation is for biggan, stylegan2, stylegan3 and vae)")
+            from ganbench.generators import GENERATORS
+
+            having = [name for name, variant in GENERATORS if variant.truncation_range is not None]
+            raise UserError(f"{cls.name} has no truncation (--truncation is for {', '.join(having)})")
         low, high = cls.truncation_range
         if not low < truncation <= high:
             raise UserError(f"{cls.name}'s truncation must be above {low:g} and at most {high:g} (got {truncation:g})")
