@@ -34,17 +34,22 @@ from ganbench.detectors.protocols import EvalUnit, TrainingSet
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
 from ganbench.runtime import derive_seed, seed_everything
+from ganbench.source_digest import modules_digest
 from ganbench.records import ExternalFakesRecord, Record, SampleRecord
 from ganbench.tasks import DETECTION_REALS, split_for_fakes
 from ganbench.units import FAKE_SETS, UnitEngine, detection_unit, null_check_unit
 
 VALIDATION_FRACTION = 0.2
+#: The code every detection unit's result goes through besides its detector: this module (fitting,
+#: the validation threshold), the evaluation metrics, the perturbations and the external fakes' loading.
+EVALUATION_MODULES = (__name__, "ganbench.detectors.evaluate", "ganbench.detectors.perturbations",
+                      "ganbench.detectors.external")
 
 
 def detector_config(spec: DetectorSpec) -> dict[str, Any]:
     """What a detection unit's key says about its detector: its code, arguments and weights
-    (:func:`ganbench.detectors.identity.detector_identity`)."""
-    return detector_identity(spec)
+    (:func:`ganbench.detectors.identity.detector_identity`), and the evaluation code's digest."""
+    return {**detector_identity(spec), "evaluation_code": modules_digest(EVALUATION_MODULES)}
 
 
 def scores(spec: DetectorSpec, model: Any, images: torch.Tensor) -> np.ndarray:

@@ -101,9 +101,20 @@ def source_files(cls: type, package: str = GENERATORS_PACKAGE,
     return tuple(sorted(files))
 
 
-def source_digest(cls: type, package: str = GENERATORS_PACKAGE, also: tuple[str, ...] = TRAINING_MODULES) -> str:
-    """SHA-256 (16 hex digits) over the names and contents of :func:`source_files`."""
+def files_digest(paths: tuple[Path, ...]) -> str:
+    """SHA-256 (16 hex digits) over the names and contents of ``paths``."""
     digest = hashlib.sha256()
-    for path in source_files(cls, package, also):
+    for path in paths:
         digest.update(f"{path.name}:{file_digest(path)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def source_digest(cls: type, package: str = GENERATORS_PACKAGE, also: tuple[str, ...] = TRAINING_MODULES) -> str:
+    """:func:`files_digest` of :func:`source_files`."""
+    return files_digest(source_files(cls, package, also))
+
+
+def modules_digest(names: tuple[str, ...]) -> str:
+    """:func:`files_digest` of exactly the named modules' files (their imports are not followed)."""
+    return files_digest(tuple(sorted(Path(inspect.getfile(importlib.import_module(name))).resolve()
+                                     for name in names)))

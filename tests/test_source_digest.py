@@ -104,3 +104,21 @@ def test_the_train_record_says_which_code_trained_it(smoke_run):
     (record,) = [json.loads(p.read_text()) for p in (out / "records").glob("train-*.json")]
     assert record["info"]["source_digest"] == source_digest(GENERATORS.get(record["generator"]))
     assert all(json.loads(p.read_text())["info"]["threads"] == 1 for p in (out / "records").glob("*.json"))
+
+
+def test_detection_keys_carry_the_evaluation_codes_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from ganbench.detection import EVALUATION_MODULES, detector_config
+    from ganbench.detectors.plugins import resolve_detector
+    from ganbench.source_digest import modules_digest
+
+    assert {"ganbench.detection", "ganbench.detectors.evaluate", "ganbench.detectors.perturbations"} <= set(
+        EVALUATION_MODULES)
+    assert detector_config(resolve_detector("spectrum"))["evaluation_code"] == modules_digest(EVALUATION_MODULES)
+    (tmp_path / "scoring_rule.py").write_text("THRESHOLD = 0.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        before = modules_digest(("scoring_rule",))
+        (tmp_path / "scoring_rule.py").write_text("THRESHOLD = 0.25\n")
+        assert modules_digest(("scoring_rule",)) != before
+    finally:
+        sys.modules.pop("scoring_rule", None)
