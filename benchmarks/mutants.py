@@ -57,6 +57,7 @@ COMPILE = "tests/test_compile_modes.py"
 LEADERBOARDS = "tests/test_leaderboards.py"
 PRDC_TESTS = "tests/test_prdc.py"
 CLI = "tests/test_cli.py"
+FORENSICS = "tests/test_forensics.py"
 SOURCE_DIGEST = "tests/test_source_digest.py"
 FEATURES = "tests/test_features.py"
 
@@ -514,6 +515,10 @@ MUTANTS: list[Mutant] = [
       "image-to-image rows, which translate real test images, ranked by FID with generators from noise",
       node_ids(GENERATOR_BOARD, "test_image_to_image_rows_without_a_task_in_their_quality_protocol_still_leave_the_"
                                 "noise_table")),
+    m("validation-slice-in-input-order", "detectors/evaluate.py",
+      "order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))", "order = torch.arange(n)",
+      "a detector's validation slice is the first images as they came, whole classes of a sorted folder",
+      node_ids(FORENSICS, "test_a_runs_validation_slice_ignores_the_order_of_the_training_images")),
     m("keys-ignore-threads", "ganbench/units.py",
       '"device": self.device, "threads": self.threads}', '"device": self.device}',
       "unit keys leave out the CPU thread count, so a folder resumed with another --jobs mixes roundings",

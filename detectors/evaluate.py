@@ -23,6 +23,7 @@ that maximizes balanced accuracy there) and then applied unchanged to every test
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ganbench.errors import UserError
@@ -32,6 +33,8 @@ LEVEL = 0.95
 FPR_TARGET = 0.01
 CALIBRATION_BINS = 10
 NULL_AUC = 0.5
+#: The share of a detector's training images held out to choose its decision threshold.
+VALIDATION_FRACTION = 0.2
 BOOTSTRAPPED = ("auc", "ap", "balanced_acc", "tpr_at_1fpr")
 #: The largest resamples x distinct scores block scored at once (float64 cells).
 BLOCK_CELLS = 2_000_000
@@ -40,6 +43,15 @@ BLOCK_CELLS = 2_000_000
 def bootstrap_protocol(resamples: int = RESAMPLES, level: float = LEVEL) -> str:
     """The bootstrap as a record's protocol states it."""
     return f"stratified (real and fake resampled separately), {resamples} resamples, {level:.0%} percentile"
+
+
+def validation_split(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (fit, validation) of ``n`` training images: a seeded shuffle with
+    :data:`VALIDATION_FRACTION` held out, so the slice never follows the order the images came in
+    (class by class, as folders and many arrays are stored)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    held_out = int(n * VALIDATION_FRACTION)
+    return order[held_out:], order[:held_out]
 
 
 def validation_threshold(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +23,23 @@ RESERVED = {"all", "real", "none"}
 
 @dataclass
 class ExternalFakes:
+    """An outside set of fakes at the run's size and channel count; ``preparation`` says how they got
+    there (their sizes on disk, the side they were resized to, a channel conversion), since the run's
+    reals went through neither step."""
+
     name: str
     source: str
     images: torch.Tensor
+    preparation: dict[str, object] = field(default_factory=dict)
+
+    def warning(self) -> str | None:
+        """One line where the set was resized or its channels converted, else None."""
+        steps = [f"resized from {', '.join(self.preparation['source_sizes'])} to {self.preparation['resized_to']} px"
+                 if self.preparation.get("resized_to") else "",
+                 f"converted {self.preparation['channels']}" if self.preparation.get("channels") else ""]
+        done = " and ".join(step for step in steps if step)
+        return (f"--fakes {self.name}: {done}, which the run's reals were not; a detector may score that step "
+                "rather than the generator (the records say so)") if done else None
 
     @property
     def fingerprint(self) -> str:
@@ -93,6 +107,15 @@ def load_external(option: str, resolution: int, channels: int) -> ExternalFakes:
     if kind == "folder":
         data = load_folder(path, resolution)
         images = torch.cat([data.x_train, data.x_test])
+        sizes = {(int(h), int(w)) for split in data.notes["source_sizes"].values() for h, w in split}
+        source_channels = data.channels
     else:
-        images = resize_images(torch.from_numpy(_read_npz(path)), resolution)
-    return ExternalFakes(name, f"{kind}:{path}", match_channels(images, channels))
+        array = torch.from_numpy(_read_npz(path))
+        sizes, source_channels = {tuple(array.shape[-2:])}, array.shape[1]
+        images = resize_images(array, resolution)
+    preparation: dict[str, object] = {"source_sizes": [f"{h}x{w}" for h, w in sorted(sizes)][:5]}
+    if sizes != {(resolution, resolution)}:
+        preparation["resized_to"] = resolution
+    if source_channels != channels:
+        preparation["channels"] = f"{'grey' if source_channels == 1 else 'rgb'}->{'grey' if channels == 1 else 'rgb'}"
+    return ExternalFakes(name, f"{kind}:{path}", match_channels(images, channels), preparation)

@@ -25,7 +25,7 @@ from ganbench.context import RunContext
 from ganbench.detectors.base import (RUN_SETTING_NAMES, RunSettings, accepted_arguments, build_detector,
                                      check_arguments, describe, wants_extractor)
 from ganbench.detectors.evaluate import (bootstrap_protocol, detection_metrics, null_check_metrics, reliability_bins,
-                                         roc_points, validation_threshold)
+                                         roc_points, validation_split, validation_threshold)
 from ganbench.detectors.identity import detector_identity
 from ganbench.detectors.external import ExternalFakes, load_external
 from ganbench.detectors.perturbations import grid_protocol, perturb, perturbation_protocol
@@ -39,7 +39,6 @@ from ganbench.records import ExternalFakesRecord, Record, SampleRecord
 from ganbench.tasks import DETECTION_REALS, split_for_fakes
 from ganbench.units import FAKE_SETS, UnitEngine, detection_unit, null_check_unit
 
-VALIDATION_FRACTION = 0.2
 #: The code every detection unit's result goes through besides its detector: this module (fitting,
 #: the validation threshold), the evaluation metrics, the perturbations and the external fakes' loading.
 EVALUATION_MODULES = (__name__, "ganbench.detectors.evaluate", "ganbench.detectors.perturbations",
@@ -78,6 +77,9 @@ class DetectionUnits:
             fakes = load_external(option, data.resolution, data.channels)
             if fakes.name in self.external or fakes.name in GENERATORS:
                 raise UserError(f"--fakes name {fakes.name!r} is already a generator or another --fakes set")
+            if fakes.warning():
+                self.context.console.print(fakes.warning(), style="yellow", markup=False, highlight=False,
+                                           soft_wrap=True)
             self.external[fakes.name] = fakes
 
     def detection_reals(self) -> torch.Tensor:
@@ -123,17 +125,20 @@ class DetectionUnits:
 
     def fit_detector(self, spec: DetectorSpec, train_label: str, real: torch.Tensor,
                      fake: torch.Tensor) -> dict[str, Any]:
-        """Fit on all but a validation slice of each class; the threshold comes from that slice."""
-        n_val_real, n_val_fake = int(len(real) * VALIDATION_FRACTION), int(len(fake) * VALIDATION_FRACTION)
+        """Fit on all but a seeded validation slice of each class (:func:`validation_split`, whatever order the
+        images come in); the threshold comes from that slice."""
+        seed = derive_seed(self.context.config.seed, "validation", spec.name, train_label)
+        fit_real, val_real = validation_split(len(real), derive_seed(seed, "real"))
+        fit_fake, val_fake = validation_split(len(fake), derive_seed(seed, "fake"))
         model = self.build_detector(spec, train_label)
-        validation = (real[:n_val_real], fake[:n_val_fake])
+        validation = (real[val_real], fake[val_fake])
         started = time.perf_counter()
-        model.fit(real[n_val_real:], fake[n_val_fake:], **accepted_arguments(model.fit, {"validation": validation}))
+        model.fit(real[fit_real], fake[fit_fake], **accepted_arguments(model.fit, {"validation": validation}))
         fit_seconds = time.perf_counter() - started
         val_scores = np.concatenate([scores(spec, model, validation[0]), scores(spec, model, validation[1])])
-        val_labels = np.concatenate([np.zeros(n_val_real), np.ones(n_val_fake)])
+        val_labels = np.concatenate([np.zeros(len(val_real)), np.ones(len(val_fake))])
         return {"model": model, "threshold": validation_threshold(val_labels, val_scores), "fit_seconds": fit_seconds,
-                "n_train_real": len(real) - n_val_real, "n_train_fake": len(fake) - n_val_fake}
+                "n_train_real": len(fit_real), "n_train_fake": len(fit_fake)}
 
     def detector_evaluations(self, spec: DetectorSpec, training: TrainingSet, samples: dict[str, SampleRecord],
                              tests: dict[str, Record]) -> None:
@@ -187,6 +192,8 @@ class DetectionUnits:
                                    "fakes": "external" if evaluation.test in self.external else "fresh",
                                    "threshold": "validation of train generator(s)", "source": spec.source, "detector": identity,
                                    "bootstrap": bootstrap_protocol()}
+                if evaluation.test in self.external:
+                    record.protocol["external_preparation"] = self.external[evaluation.test].preparation
                 if evaluation.perturbation != "none":
                     size = fake.shape[-2:]
                     record.protocol |= {"perturbation": perturbation_protocol(evaluation.perturbation, *size),

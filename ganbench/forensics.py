@@ -27,7 +27,7 @@ import torch
 
 from ganbench.detector_choice import DetectorChoice, parse_arguments, parse_detector
 from ganbench.detectors.base import RunSettings, accepted_arguments, build_detector, describe
-from ganbench.detectors.evaluate import detection_metrics, validation_threshold
+from ganbench.detectors.evaluate import VALIDATION_FRACTION, detection_metrics, validation_split, validation_threshold
 from ganbench.detectors.perturbations import perturb
 from ganbench.detectors.plugins import checked_scores
 from ganbench.detectors.saved import load_fitted, save_fitted
@@ -37,7 +37,6 @@ from ganbench.outside_data import (Framing, Images, ImageSource, TestSet, cnndet
                                    parse_fakes, parse_source, stacked)
 from ganbench.runtime import derive_seed, seed_everything
 
-VALIDATION_FRACTION = 0.2  # of each class, as ganbench.detection holds out in a run
 SCORE_CHUNK = 256
 
 
@@ -127,13 +126,11 @@ def default_threshold(model: Any) -> tuple[float, str]:
 
 def split_validation(images: torch.Tensor, seed: int, purpose: str) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded shuffle of ``images`` split into (fit, validation) with :data:`VALIDATION_FRACTION` held out."""
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(derive_seed(seed, purpose)))
-    held_out = int(len(images) * VALIDATION_FRACTION)
-    if held_out < 1 or held_out == len(images):
+    fit, held_out = validation_split(len(images), derive_seed(seed, purpose))
+    if len(held_out) < 1 or len(fit) == 0:
         raise UserError(f"--train-{purpose}: {len(images)} image(s) are too few to hold out a validation slice "
                         f"of {VALIDATION_FRACTION:.0%}")
-    shuffled = images[order]
-    return shuffled[held_out:], shuffled[:held_out]
+    return images[fit], images[held_out]
 
 
 def fit_detector(choice: DetectorChoice, settings: RunSettings, real: torch.Tensor, fake: torch.Tensor) -> Prepared:

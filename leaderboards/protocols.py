@@ -18,9 +18,10 @@ from typing import Any
 # legitimately differ in them.
 VOLATILE_KEYS = frozenset({"seed", "classifier_test_acc"})
 # Keys that say which cell of the evaluation design a detection row fills (its protocol name,
-# training generators, the detector's identity and the perturbation of a robustness row): tables
-# lay these out as rows and columns, so they do not split tables.
-DESIGN_KEYS = frozenset({"name", "train_generators", "detector", "perturbation"})
+# training generators, the detector's identity and where its class came from, built in or a
+# plugin, and the perturbation of a robustness row): tables lay these out as rows and columns, so
+# they do not split tables (a plugin's rows meet the one-class baseline's in one table).
+DESIGN_KEYS = frozenset({"name", "train_generators", "detector", "source", "perturbation"})
 # Extractors trained on the run's own real train split with the run seed: their weights are a
 # function of (data set, preset, seed), which already key the rows, so they do not split tables.
 PER_RUN_EXTRACTORS = frozenset({"classifier"})
@@ -77,6 +78,12 @@ def describe(protocol: dict[str, Any]) -> str:
     if "n_fake" in protocol:
         fakes = protocol.get("fakes")
         parts.append(f"fake n={protocol['n_fake']}" + (f" ({fakes})" if fakes else ""))
+    preparation = protocol.get("external_preparation")
+    if isinstance(preparation, dict) and (preparation.get("resized_to") or preparation.get("channels")):
+        steps = ([f"resized from {', '.join(preparation.get('source_sizes') or ['?'])} to {preparation['resized_to']} px"]
+                 if preparation.get("resized_to") else []) + (
+            [f"converted {preparation['channels']}"] if preparation.get("channels") else [])
+        parts.append(f"external fakes {' and '.join(steps)}, the reals not")
     if all(isinstance(protocol.get(key), int) for key in ("n_real", "n_fake", "prdc_k")):
         ceiling = coverage_of_one_distribution(protocol["n_real"], protocol["n_fake"], protocol["prdc_k"])
         parts.append(f"coverage of fakes from the reals' own distribution {ceiling:.2f}")

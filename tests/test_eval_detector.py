@@ -105,6 +105,10 @@ def test_plugin_outside_the_project_gets_records_like_a_builtin(evaluated) -> No
         by_protocol.setdefault(r["protocol"]["name"], []).append(r)
     assert {r["generator"] for r in by_protocol["in-distribution"]} == {"dcgan"}
     assert {r["generator"] for r in by_protocol["cross-generator"]} == {"outside"}
+    assert all(r["protocol"]["external_preparation"] == {"source_sizes": ["20x20"], "resized_to": 8,
+                                                          "channels": "rgb->grey"}
+               for r in by_protocol["cross-generator"])
+    assert all("external_preparation" not in r["protocol"] for r in by_protocol["in-distribution"])
     assert len(by_protocol["robustness"]) == 17
     assert all(r["status"] == "ok" and r["protocol"]["source"] == "import:ext_detectors:Brightness" for r in rows)
     assert {"auc", "ap", "acc", "real_acc", "fake_acc", "balanced_acc", "eer", "tpr_at_1fpr"} <= set(
@@ -243,3 +247,16 @@ def test_bad_fakes_option_is_a_user_error(tmp_path) -> None:
         assert result.exit_code == 2 and result.stderr.startswith("error:")
     with pytest.raises(UserError):
         resolve_detector("module:")
+
+
+def test_outside_fakes_say_how_they_were_brought_to_the_runs_images(workspace: Path) -> None:
+    from ganbench.detectors.external import load_external
+    from ganbench.leaderboards.protocols import describe
+
+    resized = load_external(f"outside=npz:{workspace / 'outside.npz'}", 8, 1)
+    assert resized.images.shape[1:] == (1, 8, 8)
+    assert "resized from 20x20 to 8 px and converted rgb->grey" in resized.warning()
+    assert "external fakes resized from 20x20 to 8 px and converted rgb->grey, the reals not" in describe(
+        {"n_fake": 48, "fakes": "external", "external_preparation": resized.preparation})
+    native = load_external(f"outside=npz:{workspace / 'outside.npz'}", 20, 3)
+    assert native.warning() is None and native.preparation == {"source_sizes": ["20x20"]}

@@ -179,10 +179,31 @@ def test_framing_crops_the_centre_or_resizes_and_never_pads() -> None:
         Framing(8, "center-crop").apply(image, "x")
 
 
-def test_the_validation_slice_is_the_runs() -> None:
-    from ganbench.detection import VALIDATION_FRACTION as RUN_FRACTION
+def test_a_runs_validation_slice_ignores_the_order_of_the_training_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reals stored class by class (image i of class i // 10): the held-out slice mixes classes, so the
+    detector is fitted on every class, as ``detect`` fits on its shuffled slice."""
+    from types import SimpleNamespace
 
-    assert VALIDATION_FRACTION == RUN_FRACTION
+    from ganbench.detection import DetectionUnits
+
+    seen: dict[str, object] = {}
+
+    class Recorder:
+        def fit(self, real: torch.Tensor, fake: torch.Tensor, validation: object = None) -> None:
+            seen["fit"], seen["validation"] = real, validation
+
+        def score(self, images: torch.Tensor) -> np.ndarray:
+            return images.float().flatten(1).mean(1).numpy()
+
+    units = DetectionUnits.__new__(DetectionUnits)
+    units.context = SimpleNamespace(config=SimpleNamespace(seed=0))
+    monkeypatch.setattr(units, "build_detector", lambda spec, label: Recorder())
+    real = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
+    fitted = units.fit_detector(SimpleNamespace(name="recorder"), "dcgan", real, real.flip(0))
+    held_out_classes = set((seen["validation"][0].flatten() // 10).tolist())
+    fit_classes = set((seen["fit"].flatten() // 10).tolist())
+    assert len(held_out_classes) >= 6 and fit_classes == set(range(10))
+    assert fitted["n_train_real"] == 100 - int(100 * VALIDATION_FRACTION) == len(seen["fit"])
 
 
 def bad_inputs(root: Path, saved: Path) -> dict[str, list[str]]:

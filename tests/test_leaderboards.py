@@ -188,6 +188,12 @@ def test_cells_of_the_evaluation_design_share_one_table(records) -> None:
              for (name, trained), label in zip(designs, ["dcgan", "all", "all-but:dcgan"])]
     leaderboard = build_leaderboard(records + extra)
     assert len(leaderboard.of_kind("generators")) == 1 and len(leaderboard.of_kind("detectors")) == 1
+    plugin = [make("detection", 0, generator="dcgan", train_generator="dcgan", detector="mydet:Detector",
+                   perturbation="none", metrics=detection_metrics(0.8),
+                   protocol={**DET_PROTOCOL, "source": "import:mydet:Detector"})]
+    with_plugin = build_leaderboard(records + plugin)
+    (detectors,) = with_plugin.of_kind("detectors")
+    assert "mydet:Detector" in set(detectors.data["detector"])
 
 
 def test_training_cells_of_other_sizes_share_the_detector_and_cross_tables() -> None:
