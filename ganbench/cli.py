@@ -642,7 +642,8 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
                             train_real=train_real, train_fakes=train_fakes, size=size, resize=resize.value,
                             perturbations=perturbations, save_detector=save_detector, scores=scores,
                             device=resolve_device(device), seed=seed)
-    job = Detect(request, lambda line: console.print(line, markup=False, highlight=False))
+    job = Detect(request, lambda line: console.print(line, markup=False, highlight=False),
+                 lambda line: typer.echo(line, err=True))
     try:
         outcome = job.run()
     except UserError:

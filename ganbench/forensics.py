@@ -27,7 +27,8 @@ import torch
 
 from ganbench.detector_choice import DetectorChoice, parse_arguments, parse_detector
 from ganbench.detectors.base import RunSettings, accepted_arguments, build_detector, describe
-from ganbench.detectors.evaluate import VALIDATION_FRACTION, detection_metrics, validation_split, validation_threshold
+from ganbench.detectors.evaluate import (VALIDATION_FRACTION, bootstrap_protocol, detection_metrics, validation_split,
+                                         validation_threshold)
 from ganbench.detectors.perturbations import perturb
 from ganbench.detectors.plugins import checked_scores
 from ganbench.detectors.saved import load_fitted, save_fitted
@@ -205,8 +206,10 @@ def check_perturbations(specs: list[str]) -> list[str]:
 class Detect:
     """The ``detect`` command's work: options checked first, then detectors prepared, then every test set scored."""
 
-    def __init__(self, request: DetectRequest, say: Callable[[str], None] = lambda _: None) -> None:
-        self.request, self.say = request, say
+    def __init__(self, request: DetectRequest, say: Callable[[str], None] = lambda _: None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.request, self.say, self.warn = request, say, warn or say
+        self.sizes: dict[str, dict[str, list[str]]] = {}
         arguments = parse_arguments(request.arguments)
         if not request.detectors:
             raise UserError("give at least one --detector")
@@ -292,6 +295,7 @@ class Detect:
         scored: list[ScoredImages] = []
         for test in self.sets:
             real, fake = common_channels(decode(test.real, self.framing), decode(test.fake, self.framing))
+            self.check_sizes(test.generator, real, fake)
             self.say(f"scoring {test.generator}: {len(real)} real and {len(fake)} fake images")
             labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
             for state in prepared:
@@ -306,12 +310,26 @@ class Detect:
                                                labels, scores))
         return DetectOutcome(rows, scored, self.protocol(prepared))
 
+    def check_sizes(self, generator: str, real: Images, fake: Images) -> None:
+        """Record each side's image sizes; warn where reals and fakes differ in size, which a detector
+        could score instead of the generator (``--size`` gives both one size)."""
+        sizes = {side: sorted({f"{i.shape[-2]}x{i.shape[-1]}" for i in images.images})
+                 for side, images in (("real", real), ("fake", fake))}
+        self.sizes[generator] = {side: found[:5] for side, found in sizes.items()}
+        if sizes["real"] != sizes["fake"]:
+            self.warn(f"warning: {generator}: real images are {', '.join(sizes['real'][:3])} and fakes "
+                      f"{', '.join(sizes['fake'][:3])} px; a detector may tell them apart by size alone (pass --size N "
+                      "to give both one size)")
+
     def protocol(self, prepared: list[Prepared]) -> dict[str, Any]:
         return {
             "framing": self.framing.describe(),
+            "bootstrap": bootstrap_protocol(),
             "perturbations": self.perturbations,
             "seed": self.request.seed,
-            "generators": {t.generator: {"real": t.real.label, "fake": t.fake.label} for t in self.sets},
+            "generators": {t.generator: {"real": t.real.label, "fake": t.fake.label,
+                                         **({"sizes": self.sizes[t.generator]} if t.generator in self.sizes else {})}
+                           for t in self.sets},
             "detectors": {p.name: {"source": p.choice.spec.source, "weights": str(p.choice.weights or "") or None,
                                    "arguments": dict(p.choice.spec.arguments), "threshold": p.threshold,
                                    "threshold_source": p.threshold_source, "info": describe(p.model)}

@@ -61,16 +61,26 @@ def write_scores(path: Path, scored: Iterable[ScoredImages]) -> int:
     return len(records)
 
 
+def _cell(row: dict[str, Any], key: str) -> str:
+    """A value with its bootstrap interval where the row has one: ``0.9500 [0.9100, 0.9800]``."""
+    low, high = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
+    interval = f" [{low:.4f}, {high:.4f}]" if low is not None and high is not None else ""
+    return f"{row[key]:.4f}{interval}"
+
+
 def results_table(outcome: DetectOutcome) -> Table:
-    """Detector x generator (x perturbation) rows with both class counts and the threshold used."""
+    """Detector x generator (x perturbation) rows with both class counts and the threshold used; the
+    bootstrapped metrics show their intervals, whose method the caption states."""
     show_perturbation = any(row["perturbation"] != "none" for row in outcome.rows)
-    table = Table(title=Text(f"detection on outside images ({outcome.protocol['framing']})"), header_style="bold")
+    bootstrap = outcome.protocol.get("bootstrap")
+    table = Table(title=Text(f"detection on outside images ({outcome.protocol['framing']})"), header_style="bold",
+                  caption=Text(f"[low, high]: {bootstrap}") if bootstrap else None)
     for column in ["detector", "generator", *(["perturbation"] if show_perturbation else []),
                    *(title for title, _ in TABLE_COLUMNS), "n_real", "n_fake", "threshold"]:
         table.add_column(column, justify="left" if column in ("detector", "generator", "perturbation") else "right")
     for row in outcome.rows:
         cells = [row["detector"], row["generator"], *([row["perturbation"]] if show_perturbation else []),
-                 *(f"{row[key]:.4f}" for _, key in TABLE_COLUMNS), str(row["n_real"]), str(row["n_fake"]),
+                 *(_cell(row, key) for _, key in TABLE_COLUMNS), str(row["n_real"]), str(row["n_fake"]),
                  f"{row['threshold']:.4g}"]
         table.add_row(*(Text(cell) for cell in cells))
     return table

@@ -307,3 +307,33 @@ def test_parquet_scores_need_pyarrow(folders: Path, fitted: tuple[Path, dict, Pa
     import pandas as pd
 
     assert result.exit_code == 0 and len(pd.read_parquet(tmp_path / "s.parquet")) == 40
+
+
+def test_the_printed_table_shows_each_bootstrapped_metric_with_its_interval(folders: Path,
+                                                                            fitted: tuple[Path, dict, Path]) -> None:
+    saved, document, _ = fitted
+    assert document["protocol"]["bootstrap"].startswith("stratified")
+    row = document["results"][0]
+    assert row["auc_ci_low"] <= row["auc"] <= row["auc_ci_high"]
+    result = invoke("--detector", f"spectrum@{saved}", "--root", str(folders / "test"))
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.stdout.split())
+    assert f"[{row['auc_ci_low']:.4f}, {row['auc_ci_high']:.4f}]" in printed
+    assert "[low, high]: stratified" in printed
+
+
+def test_reals_and_fakes_of_other_sizes_are_warned_of_and_recorded() -> None:
+    from ganbench.forensics import Detect
+    from ganbench.outside_data import Images
+
+    warnings: list[str] = []
+    job = Detect.__new__(Detect)
+    job.warn, job.sizes = warnings.append, {}
+    real = Images([torch.zeros(1, 16, 16, dtype=torch.uint8)] * 3, ["r0", "r1", "r2"])
+    fake = Images([torch.zeros(1, 32, 32, dtype=torch.uint8)] * 2, ["f0", "f1"])
+    job.check_sizes("big", real, fake)
+    assert warnings == ["warning: big: real images are 16x16 and fakes 32x32 px; a detector may tell them apart by "
+                        "size alone (pass --size N to give both one size)"]
+    assert job.sizes == {"big": {"real": ["16x16"], "fake": ["32x32"]}}
+    job.check_sizes("same", real, real)
+    assert len(warnings) == 1 and job.sizes["same"] == {"real": ["16x16"], "fake": ["16x16"]}
