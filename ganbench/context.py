@@ -21,7 +21,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ganbench.data import Dataset, StreamOptions, load_dataset
+from ganbench.data import Dataset, StreamOptions, intensity_levels, load_dataset
 from ganbench.data_cache import default_workers, parse_memory_budget
 from ganbench.data_health import check_dataset, needs_classes
 from ganbench.errors import UserError
@@ -124,7 +124,8 @@ class RunContext:
         self.store = RunStore(config.out)
         self.data, self.spec = run_data(config, warn=lambda message: self.console.print(f"[yellow]{message}"))
         self.scope = Scope(config.dataset, self.data.fingerprint, self.data.kind, config.preset, config.seed,
-                           config.overrides, amp=config.amp, compiled=config.compiled, device=config.device.type)
+                           config.overrides, amp=config.amp, compiled=config.compiled, device=config.device.type,
+                           levels=intensity_levels(self.data.x_train) if self.data.kind == "image" else None)
         self._extractor: ClassifierExtractor | None = None
         self._content_network: ContentClassifier | None = None
         self._fakes: dict[str, dict[str, torch.Tensor]] = {}

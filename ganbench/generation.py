@@ -25,7 +25,7 @@ import torch
 
 from ganbench.context import RunContext, training_config
 from ganbench.curves import CurveConfig, CurveLogger, curve_probe
-from ganbench.data import Dataset
+from ganbench.data import Dataset, snap_to_levels
 from ganbench.errors import UserError
 from ganbench.features import pretrained_extractor, weights_identity
 from ganbench.generators import GENERATORS, GenerativeModel
@@ -203,6 +203,8 @@ class GenerationUnits:
                         fakes = self.translated_fakes(model, which, n, seed)
                     else:
                         fakes = model.sample(n, labels=labels if codes is None else codes, seed=seed)
+                if ctx.scope.levels is not None:
+                    fakes = snap_to_levels(fakes, ctx.scope.levels)
                 arrays[which] = fakes.numpy()
                 if labels is not None:
                     arrays[f"{which}_labels"] = labels.numpy()
@@ -217,6 +219,9 @@ class GenerationUnits:
             record.metrics = {"images_per_second": total / max(seconds, 1e-9), **measures}
             record.info = {"task_measures": sorted(measures), "fakes": str(path.relative_to(ctx.store.root)),
                            "samples": str(grid.relative_to(ctx.store.root))}
+            if ctx.scope.levels is not None:
+                record.protocol = {"levels": f"fakes put on the {len(ctx.scope.levels)} intensity values of the "
+                                             "quantized real images"}
 
         def intact(record: Record) -> bool | Damage:
             if not isinstance(record, SampleRecord):

@@ -42,7 +42,8 @@ NO_RESULT_FIELDS = ("checkpoint_every", "detection_plan")
 
 @dataclass(frozen=True)
 class Scope:
-    """What every unit of a run shares: the data set, the preset, the seed, the kind of device and
+    """What every unit of a run shares: the data set (and the intensity ``levels`` of a quantized one),
+    the preset, the seed, the kind of device and
     the CPU thread count (on another device, or with another count, kernels round differently and
     draw other random streams, and training amplifies that); ``overrides`` of
     generators' hyper-parameters enter only the keys of those generators' units, and ``amp``
@@ -59,6 +60,7 @@ class Scope:
     compiled: str | None = None
     threads: int = field(default_factory=torch.get_num_threads)
     device: str = "cpu"
+    levels: tuple[int, ...] | None = None
 
     def base(self) -> dict[str, Any]:
         """The part of every unit key that the scope contributes."""
@@ -107,8 +109,11 @@ def train_unit(scope: Scope, generator: str) -> Unit:
 
 
 def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
-    """Sampling the three fake sets of a trained generator."""
-    config = {"generator": generator, "train": train_key, "counts": fake_counts(scope.preset)}
+    """Sampling the three fake sets of a trained generator (put on the reals' intensity ``levels``
+    where the real set is quantized: ``ganbench.data.intensity_levels``)."""
+    config: dict[str, Any] = {"generator": generator, "train": train_key, "counts": fake_counts(scope.preset)}
+    if scope.levels is not None:
+        config["levels"] = list(scope.levels)
     return _unit(scope, "sample", generator, config)
 
 

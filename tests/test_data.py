@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
@@ -150,3 +151,21 @@ def test_folder_loader_classes_and_bad_files(tmp_path: Path):
 def test_unknown_dataset_suggests_a_name():
     with pytest.raises(UserError, match="did you mean 'digits'"):
         load_dataset("digitz")
+
+
+def test_fakes_of_a_quantized_real_set_are_put_on_its_levels(smoke_run) -> None:
+    from ganbench.data import intensity_levels, snap_to_levels
+    from ganbench.store import load_npz
+
+    levels = intensity_levels(load_dataset("digits").x_train)
+    assert levels is not None and len(levels) == 17 and levels[0] == 0 and levels[-1] == 255
+    assert intensity_levels(torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)) is None
+    snapped = snap_to_levels(torch.tensor([0, 7, 8, 9, 250, 255], dtype=torch.uint8), levels)
+    assert snapped.tolist() == [0, 0, 0, 16, 255, 255] and snapped.dtype == torch.uint8
+    out, result = smoke_run
+    assert result.exit_code == 0, result.output
+    (sample,) = [json.loads(p.read_text()) for p in (out / "records").glob("sample-*.json")]
+    fakes = load_npz(out / sample["info"]["fakes"], "fakes")
+    for which in ("eval", "detector_train", "fresh"):
+        assert set(np.unique(fakes[which]).tolist()) <= set(levels), which
+    assert "17 intensity values" in sample["protocol"]["levels"]

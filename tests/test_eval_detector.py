@@ -10,12 +10,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from ganbench.detectors.evaluate import validation_threshold
+from ganbench.detectors.evaluate import validation_split, validation_threshold
 from ganbench.detectors.plugins import DetectorSpec, resolve_detector
 from ganbench.detectors.protocols import detection_plan
 from ganbench.cli import app
 from ganbench.errors import UserError
 from ganbench.presets import get_preset
+from ganbench.runtime import derive_seed
 from ganbench.context import RunConfig
 from ganbench.runner import SuiteRunner
 
@@ -193,8 +194,11 @@ def test_threshold_comes_from_validation_data_only(digits, tmp_path) -> None:
     state = runner.detection.fit_detector(DetectorSpec("recorder", Recorder, "import:test"), "dcgan", real, fake)
     model = state["model"]
     val_real, val_fake = model.scored
-    assert torch.equal(val_real, real[:20]) and torch.equal(val_fake, fake[:20])
-    assert torch.equal(model.fitted[0], real[20:]) and torch.equal(model.fitted[1], fake[20:])
+    seed = derive_seed(0, "validation", "recorder", "dcgan")
+    (fit_r, val_r), (fit_f, val_f) = (validation_split(100, derive_seed(seed, side)) for side in ("real", "fake"))
+    assert sorted([*fit_r.tolist(), *val_r.tolist()]) == list(range(100)) and len(val_r) == 20
+    assert torch.equal(val_real, real[val_r]) and torch.equal(val_fake, fake[val_f])
+    assert torch.equal(model.fitted[0], real[fit_r]) and torch.equal(model.fitted[1], fake[fit_f])
     scores = np.r_[model.score(val_real), model.score(val_fake)]
     assert state["threshold"] == validation_threshold(np.r_[np.zeros(20), np.ones(20)], scores)
 
