@@ -43,12 +43,11 @@ NO_RESULT_FIELDS = ("checkpoint_every", "detection_plan")
 @dataclass(frozen=True)
 class Scope:
     """What every unit of a run shares: the data set (and the intensity ``levels`` of a quantized one),
-    the preset, the seed, the kind of device and
-    the CPU thread count (on another device, or with another count, kernels round differently and
-    draw other random streams, and training amplifies that); ``overrides`` of
-    generators' hyper-parameters enter only the keys of those generators' units, and ``amp``
-    (bf16 autocast) and ``compiled`` (the ``torch.compile`` mode, None when eager) only the
-    training units' keys."""
+    the preset, the seed, the kind of device and the CPU thread count (on another device, or with
+    another count, kernels round differently and draw other random streams, and training amplifies
+    that); ``overrides`` of generators' hyper-parameters enter only the keys of those generators'
+    units, and ``amp`` (bf16 autocast) and ``compiled`` (the ``torch.compile`` mode, None when
+    eager) only the training units' keys."""
 
     dataset: str
     data_fingerprint: str
