@@ -13,11 +13,14 @@ A detector (``--detector SPEC[@PATH]``) is a built-in, published (``cnndetection
 built). The threshold comes from a validation slice of the training data, :data:`VALIDATION_FRACTION`
 of each class drawn with the seed, as in a run; a saved detector carries its own; with no
 validation data it is 0.5 for probability scores and 0 for logits, as the protocol states.
+Where a test set's reals and fakes differ in size, or its images have the pixels of training
+images (a leak), a warning says so and the protocol records the sizes and the count.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +195,12 @@ def score_images(prepared: Prepared, images: Images, perturbation: str, seed: in
     return scores
 
 
+def pixel_digests(images: Iterable[torch.Tensor]) -> set[str]:
+    """A digest of each distinct image's shape and pixels (equal images give one digest)."""
+    return {hashlib.blake2b(str(tuple(i.shape)).encode() + i.contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+            for i in images}
+
+
 def check_perturbations(specs: list[str]) -> list[str]:
     """Each spec applied once to a blank image, so a bad one fails before any work."""
     if not specs:
@@ -210,6 +219,8 @@ class Detect:
                  warn: Callable[[str], None] | None = None) -> None:
         self.request, self.say, self.warn = request, say, warn or say
         self.sizes: dict[str, dict[str, list[str]]] = {}
+        self.training_digests: set[str] = set()
+        self.shared: dict[str, int] = {}
         arguments = parse_arguments(request.arguments)
         if not request.detectors:
             raise UserError("give at least one --detector")
@@ -269,6 +280,7 @@ class Detect:
         if to_fit and self.training is not None:
             real, fake = common_channels(decode(self.training[0], self.framing), decode(self.training[1], self.framing))
             real_t, fake_t = stacked(real, "--train-real images"), stacked(fake, "--train-fakes images")
+            self.training_digests = pixel_digests(real_t) | pixel_digests(fake_t)
             if real_t.shape[1:] != fake_t.shape[1:]:
                 raise UserError(f"--train-real images are {tuple(real_t.shape[1:])} and --train-fakes images "
                                 f"{tuple(fake_t.shape[1:])}; pass --size N to give them one size")
@@ -296,6 +308,7 @@ class Detect:
         for test in self.sets:
             real, fake = common_channels(decode(test.real, self.framing), decode(test.fake, self.framing))
             self.check_sizes(test.generator, real, fake)
+            self.check_overlap(test.generator, real, fake)
             self.say(f"scoring {test.generator}: {len(real)} real and {len(fake)} fake images")
             labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
             for state in prepared:
@@ -321,6 +334,17 @@ class Detect:
                       f"{', '.join(sizes['fake'][:3])} px; a detector may tell them apart by size alone (pass --size N "
                       "to give both one size)")
 
+    def check_overlap(self, generator: str, real: Images, fake: Images) -> None:
+        """Count (and warn of) test images whose pixels equal a training image's: a leak that makes their
+        scores optimistic (nothing is counted without training images)."""
+        if not self.training_digests:
+            return
+        tested = pixel_digests(real.images) | pixel_digests(fake.images)
+        self.shared[generator] = len(tested & self.training_digests)
+        if self.shared[generator]:
+            self.warn(f"warning: {generator}: {self.shared[generator]} of its test images have the pixels of a "
+                      "training image; their scores are optimistic (test on images the detector was not fitted on)")
+
     def protocol(self, prepared: list[Prepared]) -> dict[str, Any]:
         return {
             "framing": self.framing.describe(),
@@ -328,7 +352,9 @@ class Detect:
             "perturbations": self.perturbations,
             "seed": self.request.seed,
             "generators": {t.generator: {"real": t.real.label, "fake": t.fake.label,
-                                         **({"sizes": self.sizes[t.generator]} if t.generator in self.sizes else {})}
+                                         **({"sizes": self.sizes[t.generator]} if t.generator in self.sizes else {}),
+                                         **({"shared_with_training": self.shared[t.generator]}
+                                            if t.generator in self.shared else {})}
                            for t in self.sets},
             "detectors": {p.name: {"source": p.choice.spec.source, "weights": str(p.choice.weights or "") or None,
                                    "arguments": dict(p.choice.spec.arguments), "threshold": p.threshold,

@@ -104,7 +104,8 @@ def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path],
     assert in_memory["metrics"]["fakes"] == pytest.approx(by_files["metrics"]["checker"])
     assert in_memory["metrics"]["fakes"]["n_real"] == len(reals)
     assert in_memory["protocol"]["generators"]["fakes"] == {"real": "digits@test", "fake": "array of 200 images",
-                                                            "sizes": {"real": ["8x8"], "fake": ["8x8"]}}
+                                                            "sizes": {"real": ["8x8"], "fake": ["8x8"]},
+                                                            "shared_with_training": 0}
 
 
 @pytest.mark.parametrize("call,message", [

@@ -337,3 +337,17 @@ def test_reals_and_fakes_of_other_sizes_are_warned_of_and_recorded() -> None:
     assert job.sizes == {"big": {"real": ["16x16"], "fake": ["32x32"]}}
     job.check_sizes("same", real, real)
     assert len(warnings) == 1 and job.sizes["same"] == {"real": ["16x16"], "fake": ["16x16"]}
+
+
+def test_test_images_that_are_training_images_are_counted_and_warned_of(folders: Path) -> None:
+    leaked = invoke("--detector", "spectrum", "--train-real", f"folder:{folders / 'test' / 'noisy' / '0_real'}",
+                    "--train-fakes", f"folder:{folders / 'train' / 'fake'}", "--root", str(folders / "test"),
+                    "--json", "--quiet")
+    assert leaked.exit_code == 0, leaked.output
+    generators = json.loads(leaked.stdout)["protocol"]["generators"]
+    assert generators["noisy"]["shared_with_training"] == 12 and generators["blurry"]["shared_with_training"] == 0
+    assert "warning: noisy: 12 of its test images have the pixels of a training image" in leaked.stderr
+    assert "blurry:" not in leaked.stderr
+    clean = invoke("--detector", "spectrum", *train_args(folders), "--root", str(folders / "test"), "--json", "--quiet")
+    assert clean.exit_code == 0 and "warning" not in clean.stderr
+    assert json.loads(clean.stdout)["protocol"]["generators"]["noisy"]["shared_with_training"] == 0
