@@ -202,6 +202,8 @@ class DetectionUnits:
                                "images_per_second": len(fake) / max(score_seconds, 1e-9),
                                "threshold": state["threshold"], "detector": describe(state["model"]),
                                "roc": roc_points(labels, all_scores)}
+                if getattr(spec.cls, "baseline", False):
+                    record.info["baseline"] = True
                 if probabilities:
                     record.info["reliability"] = reliability_bins(labels, all_scores)
 

@@ -374,8 +374,11 @@ def _quality(ok: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def _detectability(ok: pd.DataFrame) -> pd.DataFrame | None:
+    """How well the learned detectors tell a generator's fakes: baselines (``info.baseline``, the
+    one-class detector that never sees a fake) have their own rows in the detector tables."""
     det = ok[(ok.kind == "detection") & (ok.perturbation == "none") & (ok.generator != NULL_GENERATOR)
              & ~ok.detector.map(is_human)]
+    det = det[~_info(det, "baseline").map(lambda flag: flag is True)]
     if det.empty or "auc" not in det or det.auc.isna().all():
         return None
     det = det.assign(sig_detection=_cells_sig(det), train_generator=det.train_generator.fillna("-"))

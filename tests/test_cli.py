@@ -26,6 +26,8 @@ def test_smoke_run_end_to_end(smoke_run):
         assert {"kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
                 "status", "reason", "seconds", "metrics"} <= set(row)
     assert {r["detector"] for r in detection if r["train_generator"] == "dcgan"} == {"spectrum", "one-class"}
+    stored = [json.loads(p.read_text()) for p in (out / "records").glob("detection-*.json")]
+    assert {r["detector"] for r in stored if r["info"].get("baseline") is True} == {"one-class"}
     assert {r["perturbation"] for r in rows if r["kind"] == "detection"} > {"none", "jpeg:70", "blur:2@256px"}
     assert list((out / "samples").glob("dcgan-*.png")) and list((out / "checkpoints").glob("dcgan-*.pt"))
 

@@ -135,6 +135,11 @@ def test_generator_table_means_and_stds_over_seeds(leaderboard) -> None:
     assert dcgan["detect_auc_mean"] == pytest.approx(np.mean([np.mean(v) for v in per_seed]))
     assert dcgan["detect_auc_worst"] == pytest.approx(np.mean([min(v) for v in per_seed]))
     assert dcgan["detect_auc_worst"] < dcgan["detect_auc_mean"]
+    baseline = make("detection", 0, generator="dcgan", train_generator="dcgan", detector="one-class",
+                    perturbation="none", metrics=detection_metrics(0.2), protocol=DET_PROTOCOL,
+                    info={"baseline": True})
+    (with_baseline,) = build_leaderboard([*synthetic_records(), baseline]).of_kind("generators")
+    assert row(with_baseline, "generator", "dcgan")["detect_auc_worst"] == pytest.approx(dcgan["detect_auc_worst"])
     assert dcgan["fooled_rate"] == pytest.approx(0.3)
     assert row(board, "generator", "vae")["family"] == "vae"
     assert board.protocols["quality"]["extractor"] == "classifier"
