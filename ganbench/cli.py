@@ -411,16 +411,21 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
 
 
 
-def _check_output_folder(out: Path) -> None:
-    """Refuse an ``--out`` whose folder could not be made or written, before any work starts
-    (nothing is created here: its nearest existing ancestor must be a writable folder)."""
-    existing = out if out.suffix != ".npz" else out.parent
+def _check_writable_folder(flag: str, path: Path, folder: Path) -> None:
+    """Refuse ``path`` when ``folder``, where it is written, could not be made or written, before any
+    work starts (nothing is created here: the nearest existing ancestor must be a writable folder)."""
+    existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise UserError(f"--out {out}: {existing} is a file, so the folder cannot be made")
+        raise UserError(f"{flag} {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK):
-        raise UserError(f"--out {out}: the folder {existing} is not writable")
+        raise UserError(f"{flag} {path}: the folder {existing} is not writable")
+
+
+def _check_output_folder(out: Path) -> None:
+    """``--out`` of ``sample`` and ``stats``: a folder of PNGs, or an ``.npz`` file in a folder."""
+    _check_writable_folder("--out", out, out if out.suffix != ".npz" else out.parent)
 
 @app.command()
 @user_errors
@@ -578,13 +583,7 @@ def _check_detect_output(path: Optional[Path], flag: str) -> None:
         return
     if path.is_dir():
         raise UserError(f"{flag} {path} is a folder; name the file to write inside it ({path / 'NAME'})")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{flag} {path}: {folder} is a file, not a folder")
-    if folder == path.parent and not os.access(folder, os.W_OK):
-        raise UserError(f"{flag} {path}: the folder {folder} is not writable")
+    _check_writable_folder(flag, path, path.parent)
 
 
 @app.command("detect")
