@@ -158,9 +158,10 @@ class TrainedGenerator:
     records: list[dict[str, Any]]
     config: RunConfig = field(repr=False)
 
-    def sample(self, n: int, seed: int = 0, truncation: float | None = None) -> np.ndarray:
-        """``n`` uint8 ``N,C,H,W`` images (float points for 2-D sets) drawn with ``seed``."""
-        return _sample(self.config, self.name, n, seed, truncation)
+    def sample(self, n: int, seed: int = 0, truncation: float | None = None, raw_values: bool = False) -> np.ndarray:
+        """``n`` uint8 ``N,C,H,W`` images (float points for 2-D sets) drawn with ``seed``, on the reals'
+        intensity values where those are quantized unless ``raw_values`` (as ``sample_generator``)."""
+        return _sample(self.config, self.name, n, seed, truncation, raw_values)
 
 
 def train_generator(name: str, dataset: str = "digits", preset: str = "smoke", out: str | Path = "runs",
@@ -186,22 +187,25 @@ def train_generator(name: str, dataset: str = "digits", preset: str = "smoke", o
                             reason=trained.reason, records=[r.to_dict() for r in records], config=config)
 
 
-def _sample(config: RunConfig, name: str, n: int, seed: int, truncation: float | None) -> np.ndarray:
+def _sample(config: RunConfig, name: str, n: int, seed: int, truncation: float | None,
+            raw_values: bool) -> np.ndarray:
     if n <= 0:
         raise UserError(f"n must be positive (got {n})")
-    model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(name)
-    labels = model.default_labels(n) if model.conditional else None
-    return model.sample(n, labels=labels, seed=seed, truncation=truncation).numpy()
+    GENERATORS.get(name).check_truncation(truncation)
+    context = RunContext(config, Console(stderr=True, quiet=True))
+    return context.samples(name, n, seed, truncation, raw_values)[0].numpy()
 
 
 def sample_generator(out: str | Path, name: str, n: int = 64, seed: int = 0, dataset: str = "digits",
                      preset: str = "smoke", train_seed: int = 0, overrides: Overrides = None,
                      device: str | None = None, truncation: float | None = None, amp: bool = False,
-                     compile_mode: str | None = None) -> np.ndarray:
+                     compile_mode: str | None = None, raw_values: bool = False) -> np.ndarray:
     """``n`` uint8 ``N,C,H,W`` images of ``name`` trained in ``out`` (with the data set, preset, seed,
-    overrides, ``amp`` and ``compile_mode`` of its training), drawn with ``seed``, as ``ganbench sample`` does."""
+    overrides, ``amp`` and ``compile_mode`` of its training), drawn with ``seed``, as ``ganbench sample`` does:
+    where the real images are quantized (the digits' 17 grey levels) the samples are put on the same
+    values, as a run's fakes are, unless ``raw_values``."""
     config = _run_config(name, dataset, preset, out, train_seed, overrides, device, amp=amp, compile_mode=compile_mode)
-    return _sample(config, name, n, seed, truncation)
+    return _sample(config, name, n, seed, truncation, raw_values)
 
 
 def _staged(images: Images, folder: Path, name: str) -> tuple[str, str]:

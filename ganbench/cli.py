@@ -443,7 +443,11 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
            compile_networks: bool = typer.Option(False, "--compile", help="The generator was trained with --compile."),
            compile_mode: Optional[str] = typer.Option(None, "--compile-mode",
                                                       help="The generator was trained with this --compile-mode."),
-           force: bool = typer.Option(False, "--force", help="Overwrite an existing --out.")) -> None:
+           force: bool = typer.Option(False, "--force", help="Overwrite an existing --out."),
+           raw_values: bool = typer.Option(False, "--raw-values",
+                                           help="Keep the generator's own pixel values where the real images are "
+                                                "quantized (by default they are put on the reals' values, as a "
+                                                "run's fakes are).")) -> None:
     """Sample from a trained generator into a PNG folder or an .npz (the same --set/--config/--amp/
     --compile as its training find it)."""
     from ganbench.imageio import save_npz, save_png_folder
@@ -461,14 +465,17 @@ def sample(generator: str = typer.Argument(..., help="A generator trained in --r
     config = _run_config(generator, preset=preset, dataset=dataset, out=runs, device=device, seed=train_seed, quiet=True,
                          resolution=resolution, allow_small=True, sets=tuple(sets), config_file=config_file, amp=amp,
                          compile=compile_networks, compile_mode=compile_mode)
-    model = RunContext(config, Console(stderr=True, quiet=True)).trained_model(generator)
-    labels = model.default_labels(n) if model.conditional else None
-    images = model.sample(n, labels=labels, seed=seed, truncation=truncation)
+    context = RunContext(config, Console(stderr=True, quiet=True))
+    images, labels = context.samples(generator, n, seed, truncation, raw_values)
     if out.suffix == ".npz":
         save_npz(images, out, labels)
     else:
         save_png_folder(images, out, labels)
-    typer.echo(f"wrote {n} samples of {generator} to {out}")
+    encoding = ""
+    if context.scope.levels is not None:
+        encoding = " (the generator's own values)" if raw_values else \
+            f" (put on the real images' {len(context.scope.levels)} intensity values)"
+    typer.echo(f"wrote {n} samples of {generator} to {out}{encoding}")
 
 
 @app.command("data-report")

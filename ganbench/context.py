@@ -21,7 +21,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ganbench.data import Dataset, StreamOptions, intensity_levels, load_dataset
+from ganbench.data import Dataset, StreamOptions, intensity_levels, load_dataset, snap_to_levels
 from ganbench.data_cache import default_workers, parse_memory_budget
 from ganbench.data_health import check_dataset, needs_classes
 from ganbench.errors import UserError
@@ -194,6 +194,18 @@ class RunContext:
                 raise RuntimeError(f"fakes file {path} is damaged; the next run samples it again") from None
             self._fakes[path] = {k: torch.from_numpy(v) for k, v in arrays.items()}
         return self._fakes[path]
+
+    def samples(self, name: str, n: int, seed: int, truncation: float | None = None,
+                raw_values: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``n`` samples of the trained ``name`` drawn with ``seed``, and their labels (its default labels
+        where it is conditional, else None). Where the real images are quantized the samples are put on
+        the reals' intensity values, as a run's fake sets are, unless ``raw_values``."""
+        model = self.trained_model(name)
+        labels = model.default_labels(n) if model.conditional else None
+        images = model.sample(n, labels=labels, seed=seed, truncation=truncation)
+        if self.scope.levels is not None and not raw_values:
+            images = snap_to_levels(images, self.scope.levels)
+        return images, labels
 
     def load_trained(self, name: str, train_record: TrainRecord) -> GenerativeModel:
         """The generator of a finished training record, with its checkpoint's weights."""

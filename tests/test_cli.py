@@ -56,6 +56,27 @@ def test_sample_command_writes_png_folder_and_npz(smoke_run, tmp_path: Path):
     assert missing.exit_code == 2 and "ganbench train dcgan" in missing.output
 
 
+def test_sample_puts_digits_samples_on_the_reals_grey_levels_unless_raw_values(smoke_run, tmp_path: Path):
+    """`ganbench sample` writes the fakes a run's detectors see: on the digits' 17 grey levels, like the
+    run's fake sets; --raw-values keeps the generator's own values, which fall between them."""
+    import numpy as np
+
+    from ganbench.data import intensity_levels, load_dataset
+
+    out, _ = smoke_run
+    levels = set(intensity_levels(load_dataset("digits").x_train))
+    args = ["sample", "dcgan", "--runs", str(out), "--preset", "smoke", "--n", "64", "--seed", "3"]
+    snapped = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "snapped.npz")])
+    raw = CliRunner().invoke(app, [*args, "--raw-values", "--out", str(tmp_path / "raw.npz")])
+    assert snapped.exit_code == 0 and "17 intensity values" in snapped.output
+    assert raw.exit_code == 0 and "own values" in raw.output
+    snapped_values = np.load(tmp_path / "snapped.npz")["x"]
+    raw_values = np.load(tmp_path / "raw.npz")["x"]
+    assert set(np.unique(snapped_values).tolist()) <= levels
+    assert set(np.unique(raw_values).tolist()) - levels
+    assert np.abs(snapped_values.astype(int) - raw_values.astype(int)).max() <= 8
+
+
 def test_failed_unit_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch):
     from ganbench.generators.dcgan import DCGAN
 
