@@ -318,6 +318,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     """Train, sample, measure and detect: every unit of a suite, resumable."""
     import dataclasses
 
+    from ganbench.detection import check_constructors
     from ganbench.detectors.external import check_fakes_options
     from ganbench.parallel import run_in_workers
     from ganbench.planning import parse_seeds, parse_shard
@@ -344,6 +345,7 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
                     max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
                     **_data_options(memory_budget, data_workers)),
         detectors=_detector_list(detectors), fakes=tuple(fakes))
+    check_constructors(config)
     console = Console(stderr=True, quiet=quiet)
     summary = RunSummary()
     for each in seed_list:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganbench.context import RunContext
+from ganbench.context import RunConfig, RunContext
 from ganbench.detectors.base import (RUN_SETTING_NAMES, RunSettings, accepted_arguments, build_detector,
                                      check_arguments, describe, wants_extractor)
 from ganbench.detectors.evaluate import (bootstrap_protocol, detection_metrics, null_check_metrics, reliability_bins,
@@ -55,20 +55,20 @@ def scores(spec: DetectorSpec, model: Any, images: torch.Tensor) -> np.ndarray:
     return checked_scores(spec.name, model.score(images), len(images))
 
 
+def check_constructors(config: RunConfig) -> None:
+    """Refuse a named detector whose constructor needs a value that neither the run's settings nor its
+    ``--detector-arg`` arguments supply (before the data are loaded, where a command calls it first)."""
+    for name in config.detectors:
+        check_arguments(resolve_detector(name).cls, config.detector_arguments, RUN_SETTING_NAMES)
+
+
 class DetectionUnits:
     """The detection and null-check units of a run's detectors."""
 
     def __init__(self, context: RunContext, engine: UnitEngine) -> None:
         self.context, self.engine = context, engine
         self.external: dict[str, ExternalFakes] = {}
-        self.check_constructors()
-
-    def check_constructors(self) -> None:
-        """Refuse, before any unit runs, a named detector whose constructor needs a value that neither
-        the run's settings nor its ``--detector-arg`` arguments supply."""
-        config = self.context.config
-        for name in config.detectors:
-            check_arguments(resolve_detector(name).cls, config.detector_arguments, RUN_SETTING_NAMES)
+        check_constructors(context.config)
 
     def load_external_fakes(self) -> None:
         """The ``--fakes`` sets, resized to the run's resolution and channel count."""

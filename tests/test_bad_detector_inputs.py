@@ -203,6 +203,21 @@ def test_a_detection_mistake_is_one_line_before_any_fitting(case: str, plugins: 
     assert not (plugins / "both.csv").exists() and not any((plugins / "taken").iterdir())
 
 
+def test_run_refuses_a_plugins_missing_constructor_argument_before_reading_the_data(
+        plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constructor check of `run --detectors` comes before the data set is loaded (a large folder
+    can take minutes to read), not after."""
+    import ganbench.context
+
+    def no_data(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the data were loaded before the refusal")
+
+    monkeypatch.setattr(ganbench.context, "run_data", no_data)
+    code, lines, output = invoke(["run", "--detectors", f"{PLUGINS}:NeedsArg", "--out", str(tmp_path / "run"),
+                                  "--preset", "smoke"], plugins)
+    assert code == 2 and len(lines) == 1 and "required" in lines[0], output
+
+
 def test_the_cases_reach_their_checks_with_good_options(plugins: Path, tmp_path: Path) -> None:
     """The same options without the mistake fit and score: each case fails for its own reason."""
     saved = tmp_path / "needs.npz"

@@ -123,11 +123,11 @@ def test_bf16_is_opt_in_and_enters_the_training_key_and_record(tmp_path) -> None
     for extra in ([], ["--amp"]):
         target = tmp_path / f"samples{len(extra)}.npz"
         result = CliRunner().invoke(app, ["sample", "dcgan", "--preset", "smoke", "--set", "preset.steps=2", "--n", "4",
-                                          "--device", "cpu", "--runs", str(out), "--out", str(target), *extra])
+                                          "--device", "cpu", "--runs", str(out), "--out", str(target), "--raw-values", *extra])
         assert result.exit_code == 0, result.output
         drawn[len(extra)] = np.load(target)["x"]
     assert not np.array_equal(drawn[0], drawn[1])
     trained = train_generator("dcgan", preset="smoke", out=out, overrides=["preset.steps=2"], device="cpu", amp=True)
     assert trained.records[0]["protocol"]["precision"] == "bf16-autocast"
     np.testing.assert_array_equal(sample_generator(out, "dcgan", n=4, overrides=["preset.steps=2"], device="cpu",
-                                                   amp=True), drawn[1])
+                                                   amp=True, raw_values=True), drawn[1])
