@@ -139,6 +139,12 @@ def detector_name(detector: object) -> str:
     return getattr(detector, "name", None) or (detector.__name__ if isinstance(detector, type) else type(detector).__name__)
 
 
+def is_baseline(cls: type) -> bool:
+    """Whether a detector class is a baseline that never sees a fake (``baseline = True``): fitted and
+    thresholded on reals alone, kept out of a generator's detectability."""
+    return bool(getattr(cls, "baseline", False))
+
+
 def describe(detector: object) -> dict[str, Any]:
     """The detector's own description for records (its ``describe()`` when it has one)."""
     method = getattr(detector, "describe", None)

@@ -2,7 +2,9 @@
 scores: higher = fake).
 
 The decision threshold is chosen on validation data of the training generator only (the point
-that maximizes balanced accuracy there) and then applied unchanged to every test set.
+that maximizes balanced accuracy there) and then applied unchanged to every test set. A baseline
+that never sees a fake takes its threshold from the validation reals alone: the lowest one that
+calls at most :data:`BASELINE_FPR` of them fake, the usual operating point of novelty detection.
 
 * EER: where the false-positive and false-negative rates, each linearly interpolated between
   the vertices of the ROC curve, are equal (the ROC crosses the line TPR = 1 - FPR); Fawcett,
@@ -35,6 +37,8 @@ CALIBRATION_BINS = 10
 NULL_AUC = 0.5
 #: The share of a detector's training images held out to choose its decision threshold.
 VALIDATION_FRACTION = 0.2
+#: The false-positive rate on validation reals at which a baseline that sees no fake is thresholded.
+BASELINE_FPR = 0.05
 BOOTSTRAPPED = ("auc", "ap", "balanced_acc", "tpr_at_1fpr")
 #: The largest resamples x distinct scores block scored at once (float64 cells).
 BLOCK_CELLS = 2_000_000
@@ -60,6 +64,25 @@ def validation_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     best = int(np.argmax(tpr - fpr))
     threshold = float(thresholds[best])
     return threshold if np.isfinite(threshold) else float(np.max(scores)) + 1e-12
+
+
+def reals_only_threshold(real_scores: np.ndarray, fpr: float = BASELINE_FPR) -> float:
+    """The lowest threshold (a score of one of the reals, or just above the highest) at which at most
+    ``fpr`` of ``real_scores`` score at or above it, i.e. are called fake; no fake is consulted."""
+    allowed = int(np.floor(fpr * len(real_scores)))
+    values = np.unique(real_scores)
+    at_or_above = len(real_scores) - np.searchsorted(np.sort(real_scores), values, side="left")
+    admissible = values[at_or_above <= allowed]
+    return float(admissible[0]) if len(admissible) else float(np.nextafter(values[-1], np.inf))
+
+
+def decision_threshold(real_scores: np.ndarray, fake_scores: np.ndarray, sees_fakes: bool = True) -> float:
+    """The threshold a fitted detector keeps, from its validation scores: :func:`validation_threshold` of
+    both classes, or, for a baseline that never sees a fake, :func:`reals_only_threshold`."""
+    if not sees_fakes:
+        return reals_only_threshold(real_scores)
+    labels = np.concatenate([np.zeros(len(real_scores)), np.ones(len(fake_scores))])
+    return validation_threshold(labels, np.concatenate([real_scores, fake_scores]))
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -23,9 +23,9 @@ import torch
 
 from ganbench.context import RunConfig, RunContext
 from ganbench.detectors.base import (RUN_SETTING_NAMES, RunSettings, accepted_arguments, build_detector,
-                                     check_arguments, describe, wants_extractor)
-from ganbench.detectors.evaluate import (bootstrap_protocol, detection_metrics, null_check_metrics, reliability_bins,
-                                         roc_points, validation_split, validation_threshold)
+                                     check_arguments, describe, is_baseline, wants_extractor)
+from ganbench.detectors.evaluate import (BASELINE_FPR, bootstrap_protocol, decision_threshold, detection_metrics,
+                                         null_check_metrics, reliability_bins, roc_points, validation_split)
 from ganbench.detectors.identity import detector_identity
 from ganbench.detectors.external import ExternalFakes, load_external
 from ganbench.detectors.perturbations import grid_protocol, perturb, perturbation_protocol
@@ -53,6 +53,12 @@ def detector_config(spec: DetectorSpec) -> dict[str, Any]:
 
 def scores(spec: DetectorSpec, model: Any, images: torch.Tensor) -> np.ndarray:
     return checked_scores(spec.name, model.score(images), len(images))
+
+
+#: How detection records' thresholds are chosen: one rule for every detector of a run, so a baseline's
+#: rows share the learned detectors' tables.
+THRESHOLD_PROTOCOL = (f"validation of train generator(s) (a baseline that sees no fake: its validation reals, at most "
+                      f"{BASELINE_FPR:.0%} called fake)")
 
 
 def check_constructors(config: RunConfig) -> None:
@@ -135,9 +141,9 @@ class DetectionUnits:
         started = time.perf_counter()
         model.fit(real[fit_real], fake[fit_fake], **accepted_arguments(model.fit, {"validation": validation}))
         fit_seconds = time.perf_counter() - started
-        val_scores = np.concatenate([scores(spec, model, validation[0]), scores(spec, model, validation[1])])
-        val_labels = np.concatenate([np.zeros(len(val_real)), np.ones(len(val_fake))])
-        return {"model": model, "threshold": validation_threshold(val_labels, val_scores), "fit_seconds": fit_seconds,
+        threshold = decision_threshold(scores(spec, model, validation[0]), scores(spec, model, validation[1]),
+                                       sees_fakes=not is_baseline(spec.cls))
+        return {"model": model, "threshold": threshold, "fit_seconds": fit_seconds,
                 "n_train_real": len(fit_real), "n_train_fake": len(fit_fake)}
 
     def detector_evaluations(self, spec: DetectorSpec, training: TrainingSet, samples: dict[str, SampleRecord],
@@ -190,7 +196,7 @@ class DetectionUnits:
                                    "n_real": len(real), "n_fake": len(fake),
                                    "real_split": "test (half never translated)",
                                    "fakes": "external" if evaluation.test in self.external else "fresh",
-                                   "threshold": "validation of train generator(s)", "source": spec.source, "detector": identity,
+                                   "threshold": THRESHOLD_PROTOCOL, "source": spec.source, "detector": identity,
                                    "bootstrap": bootstrap_protocol()}
                 if evaluation.test in self.external:
                     record.protocol["external_preparation"] = self.external[evaluation.test].preparation
@@ -202,7 +208,7 @@ class DetectionUnits:
                                "images_per_second": len(fake) / max(score_seconds, 1e-9),
                                "threshold": state["threshold"], "detector": describe(state["model"]),
                                "roc": roc_points(labels, all_scores)}
-                if getattr(spec.cls, "baseline", False):
+                if is_baseline(spec.cls):
                     record.info["baseline"] = True
                 if probabilities:
                     record.info["reliability"] = reliability_bins(labels, all_scores)

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from ganbench.detector_choice import DetectorChoice, parse_arguments, parse_detector
-from ganbench.detectors.base import RunSettings, accepted_arguments, build_detector, describe
-from ganbench.detectors.evaluate import (VALIDATION_FRACTION, bootstrap_protocol, detection_metrics, validation_split,
-                                         validation_threshold)
+from ganbench.detectors.base import RunSettings, accepted_arguments, build_detector, describe, is_baseline
+from ganbench.detectors.evaluate import (BASELINE_FPR, VALIDATION_FRACTION, bootstrap_protocol, decision_threshold,
+                                         detection_metrics, validation_split)
 from ganbench.detectors.perturbations import perturb
 from ganbench.detectors.plugins import checked_scores
 from ganbench.detectors.saved import load_fitted, save_fitted
@@ -144,10 +144,12 @@ def fit_detector(choice: DetectorChoice, settings: RunSettings, real: torch.Tens
     seed_everything(settings.seed)
     model = build_detector(choice.spec.cls, settings, choice.spec.arguments)
     model.fit(fit_real, fit_fake, **accepted_arguments(model.fit, {"validation": (val_real, val_fake)}))
-    val_scores = np.concatenate([score_batch(choice.spec.name, model, val_real),
-                                 score_batch(choice.spec.name, model, val_fake)])
-    val_labels = np.concatenate([np.zeros(len(val_real)), np.ones(len(val_fake))])
-    threshold = validation_threshold(val_labels, val_scores)
+    baseline = is_baseline(choice.spec.cls)
+    threshold = decision_threshold(score_batch(choice.spec.name, model, val_real),
+                                   score_batch(choice.spec.name, model, val_fake), sees_fakes=not baseline)
+    if baseline:
+        return Prepared(choice, model, threshold, f"validation slice of the training reals ({len(val_real)} images; "
+                                                  f"at most {BASELINE_FPR:.0%} called fake, no fakes seen)")
     return Prepared(choice, model, threshold, f"validation slice of the training data ({len(val_real)} real, "
                                               f"{len(val_fake)} fake)")
 

@@ -153,6 +153,19 @@ def test_unknown_dataset_suggests_a_name():
         load_dataset("digitz")
 
 
+def test_the_reals_levels_key_the_sample_unit_and_not_the_training() -> None:
+    """Fakes put on other intensity values are other fakes: the levels enter the sample key, not the train key."""
+    import dataclasses
+
+    from ganbench.presets import get_preset
+    from ganbench.units import Scope, sample_unit, train_unit
+
+    plain = Scope("digits", "f", "image", get_preset("smoke"), 0)
+    scopes = [plain, dataclasses.replace(plain, levels=(0, 255)), dataclasses.replace(plain, levels=(0, 128, 255))]
+    assert len({sample_unit(s, "dcgan", "t").key for s in scopes}) == 3
+    assert len({train_unit(s, "dcgan").key for s in scopes}) == 1
+
+
 def test_fakes_of_a_quantized_real_set_are_put_on_its_levels(smoke_run) -> None:
     from ganbench.data import intensity_levels, snap_to_levels
     from ganbench.store import load_npz

@@ -199,7 +199,7 @@ def test_a_runs_validation_slice_ignores_the_order_of_the_training_images(monkey
     units.context = SimpleNamespace(config=SimpleNamespace(seed=0))
     monkeypatch.setattr(units, "build_detector", lambda spec, label: Recorder())
     real = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
-    fitted = units.fit_detector(SimpleNamespace(name="recorder"), "dcgan", real, real.flip(0))
+    fitted = units.fit_detector(SimpleNamespace(name="recorder", cls=Recorder), "dcgan", real, real.flip(0))
     held_out_classes = set((seen["validation"][0].flatten() // 10).tolist())
     fit_classes = set((seen["fit"].flatten() // 10).tolist())
     assert len(held_out_classes) >= 6 and fit_classes == set(range(10))

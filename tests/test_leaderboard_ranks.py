@@ -118,8 +118,9 @@ def test_overlapping_rows_share_a_rank_and_a_separated_one_does_not(leaderboard)
 
 
 def test_ties_chain_and_ranks_skip_shared_places() -> None:
-    cells = tie_ranks([10.0, 11.0, 12.0, 40.0], [1.0, 1.0, 1.0, 1.0], [3, 3, 3, 3])
+    cells = tie_ranks([10.0, 11.0, 12.0, 40.0], [0.7, 0.7, 0.7, 0.7], [3, 3, 3, 3])
     assert [c.text for c in cells] == ["1=", "1=", "1=", "4"]  # 10 vs 12 alone would differ; the chain holds
+    assert welch_p(10.0, 0.7, 3, 12.0, 0.7, 3) < 0.05 < welch_p(11.0, 0.7, 3, 12.0, 0.7, 3)
     cells = tie_ranks([10.0, 30.0, 31.0, math.nan], [1.0, 1.0, 1.0, math.nan], [3, 3, 3, math.nan])
     assert [c.text for c in cells] == ["1", "2=", "2=", None]
 
