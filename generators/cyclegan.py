@@ -13,7 +13,10 @@ Defining components:
 * the cycle-consistency loss ``|G_BA(G_AB(a)) - a|_1 + |G_AB(G_BA(b)) - b|_1`` with lambda = 10;
 * the identity loss ``|G_AB(b) - b|_1 + |G_BA(a) - a|_1`` weighted 0.5 lambda;
 * discriminators updated on a history pool of the 50 last generated images;
-* Adam, learning rate 2e-4, beta1 = 0.5; weights ~ N(0, 0.02).
+* Adam, learning rate 2e-4, beta1 = 0.5; weights ~ N(0, 0.02). The paper keeps the rate for
+  100 epochs and decays it linearly to 0 over the next 100: here the rate is constant for the
+  first half of the step budget and falls linearly towards 0 over the second half, following
+  :attr:`ganbench.generators.base.Batch.progress` (:func:`decayed_lr`).
 
 Architecture schedule (:meth:`CycleGAN.architecture`): the generators above, with 3 residual
 blocks below 128 px (a choice for 16-64 px images), and the 70x70 PatchGAN discriminators
@@ -45,6 +48,12 @@ LOSS = "lsgan"
 def default_blocks(resolution: int) -> int:
     """The paper's 9 residual blocks from 256 px, 6 from 128 px; 3 below (our 16-32 px images)."""
     return 9 if resolution >= 256 else 6 if resolution >= 128 else 3
+
+
+def decayed_lr(lr: float, progress: float) -> float:
+    """The learning rate at ``progress`` (the share of the step budget done): ``lr`` over the first
+    half, then a linear fall that would reach 0 at the end of the budget."""
+    return lr * min(1.0, 2.0 * (1.0 - progress))
 
 
 @dataclass
@@ -97,7 +106,15 @@ class CycleGAN(TranslationModel):
         self.opt_d = torch.optim.Adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=c.lr, betas=c.betas)
         return {"g": self.opt_g, "d": self.opt_d}
 
+    def follow_lr_schedule(self, batch: Batch) -> None:
+        """Set both players' learning rate to :func:`decayed_lr` at ``batch.progress``."""
+        lr = decayed_lr(self.config.lr, batch.progress)
+        for optimizer in (self.opt_g, self.opt_d):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.follow_lr_schedule(batch)
         a, b = batch.source, batch.real
         fake_b, fake_a = self.G_AB(a), self.G_BA(b)
         self._fakes = (batch, fake_b, fake_a)
@@ -120,6 +137,7 @@ class CycleGAN(TranslationModel):
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         c = self.config
+        self.follow_lr_schedule(batch)
         cached, self._fakes = self._fakes, None
         fakes = cached[1:] if cached is not None and cached[0] is batch else (None, None)
         terms = self.generator_losses(batch.source, batch.real, *fakes)

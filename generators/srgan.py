@@ -19,7 +19,9 @@ Defining components:
 * two stages, as in the paper, which initialises SRGAN with the trained MSE-based SRResNet: for
   the first ``pretrain_fraction`` of the step budget G is trained alone on the pixel MSE and D
   rests; then the adversarial stage trains both with the perceptual loss;
-* Adam, learning rate 1e-4, beta1 = 0.9.
+* Adam, learning rate 1e-4, beta1 = 0.9; the paper trains SRGAN 10^5 iterations at 1e-4 and
+  another 10^5 at 1e-5, so the second half of the adversarial stage runs both players at a tenth
+  of the rate (:func:`stage_lr`, following :attr:`ganbench.generators.base.Batch.progress`).
 
 Trains on the ``super-resolution`` task (:mod:`ganbench.tasks`): x4 bicubic down-sampled image
 (x2 below 32 px) -> image.
@@ -53,6 +55,17 @@ from ganbench.generators.translation_blocks import (SRResNet, TranslationModel, 
 def classifier_feature_maps(classifier: ReferenceClassifier) -> nn.Module:
     """The reference classifier's convolutional trunk up to its last block, before pooling."""
     return nn.Sequential(*list(classifier.trunk.children())[:-2])
+
+
+#: The learning rate's factor over the second half of the adversarial stage (1e-4 -> 1e-5 in the paper).
+LATE_LR_FACTOR = 0.1
+
+
+def stage_lr(lr: float, progress: float, pretrain_fraction: float) -> float:
+    """The learning rate at ``progress`` (the share of the step budget done): ``lr`` through the
+    pretraining stage and the first half of the adversarial one, ``lr * LATE_LR_FACTOR`` after."""
+    late = pretrain_fraction + (1.0 - pretrain_fraction) / 2
+    return lr * LATE_LR_FACTOR if progress >= late else lr
 
 
 @dataclass
@@ -121,7 +134,16 @@ class SRGAN(TranslationModel):
         """Whether ``batch`` falls in the SRResNet stage (G alone on the pixel MSE)."""
         return batch.progress < self.config.pretrain_fraction
 
+    def follow_lr_schedule(self, batch: Batch) -> None:
+        """Set both players' learning rate to :func:`stage_lr` at ``batch.progress``."""
+        c = self.config
+        lr = stage_lr(c.lr, batch.progress, c.pretrain_fraction)
+        for optimizer in (self.opt_g, self.opt_d):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.follow_lr_schedule(batch)
         if self.pretraining(batch):
             return {}
         fake = self.G(batch.source)
@@ -131,6 +153,7 @@ class SRGAN(TranslationModel):
         return {"loss_d": loss.detach()}
 
     def generator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self.follow_lr_schedule(batch)
         if self.pretraining(batch):
             mse = F.mse_loss(self.G(batch.source), batch.real)
             self.optimize(self.opt_g, mse)

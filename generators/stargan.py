@@ -5,8 +5,9 @@ Defining components:
 
 * one generator for all domains, conditioned on the target domain: the one-hot label is
   replicated spatially and concatenated to the input image (ResNet-block generator with
-  instance norm: c7s1-64, two stride-2 down-samplings, 6 residual blocks, two up-samplings;
-  zero padding, as in the paper's architecture table: the label maps are constant, so under
+  instance norm: c7s1-64, two 4x4 stride-2 down-samplings, 6 residual blocks, two 4x4 stride-2
+  transposed-convolution up-samplings; zero padding, as in the paper's architecture table
+  (Table 4): the label maps are constant, so under
   reflection padding the first instance norm would erase them);
 * a PatchGAN discriminator with two heads on a shared trunk: ``D_src`` (real/fake patch map) and
   ``D_cls`` (domain logits);
@@ -49,7 +50,7 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, channels: int, num_domains: int, width: int, n_blocks: int) -> None:
         super().__init__()
         self.num_domains = num_domains
-        self.net = ResnetGenerator(channels + num_domains, channels, width, n_blocks, pad="zeros")
+        self.net = ResnetGenerator(channels + num_domains, channels, width, n_blocks, pad="zeros", resample_kernel=4)
 
     def forward(self, x: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
         onehot = F.one_hot(domains, self.num_domains).to(x.dtype)

@@ -209,20 +209,22 @@ def resnet_schedule(in_channels: int, out_channels: int, resolution: int, width:
 
 class ResnetGenerator(nn.Module):
     """c7s1-64, d128, d256, ``n_blocks`` x R256, u128, u64, c7s1-C with Tanh (instance norm);
-    ``pad`` is the padding of the stride-1 convolutions."""
+    ``pad`` is the padding of the stride-1 convolutions, ``resample_kernel`` the kernel of the
+    stride-2 down- and up-sampling convolutions (3 in CycleGAN, 4 in StarGAN; padding 1 either way)."""
 
     def __init__(self, in_channels: int, out_channels: int, width: int = 64, n_blocks: int = 6,
-                 n_down: int = 2, pad: str = "reflect") -> None:
+                 n_down: int = 2, pad: str = "reflect", resample_kernel: int = 3) -> None:
         super().__init__()
         layers: list[nn.Module] = [padding(3, pad), nn.Conv2d(in_channels, width, 7), instance_norm(width),
                                    nn.ReLU(True)]
+        k = resample_kernel
         ch = width
         for _ in range(n_down):
-            layers += [nn.Conv2d(ch, ch * 2, 3, 2, 1), instance_norm(ch * 2), nn.ReLU(True)]
+            layers += [nn.Conv2d(ch, ch * 2, k, 2, 1), instance_norm(ch * 2), nn.ReLU(True)]
             ch *= 2
         layers += [ResidualBlock(ch, pad=pad) for _ in range(n_blocks)]
         for _ in range(n_down):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 3, 2, 1, output_padding=1), instance_norm(ch // 2),
+            layers += [nn.ConvTranspose2d(ch, ch // 2, k, 2, 1, output_padding=4 - k), instance_norm(ch // 2),
                        nn.ReLU(True)]
             ch //= 2
         layers += [padding(3, pad), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
