@@ -63,6 +63,14 @@ class Batch:
     progress: float = 0.0
 
 
+def set_learning_rate(lr: float, *optimizers: torch.optim.Optimizer) -> None:
+    """Set every parameter group of ``optimizers`` to ``lr``: a paper's schedule that follows
+    :attr:`Batch.progress`, so that it depends on steps alone and a resumed run continues it."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+
 def in_eval_chunks(module: nn.Module, n: int, batch_size: int,
                    chunk: Callable[[int, int], torch.Tensor]) -> list[torch.Tensor]:
     """``chunk(start, size)`` over ``n`` items in batches of ``batch_size`` with ``module`` in eval

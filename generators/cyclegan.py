@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ganbench.generators import GENERATORS
-from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.base import Batch, DataSpec, set_learning_rate
 from ganbench.generators.losses import discriminator_loss, generator_loss
 from ganbench.generators.architecture import Architecture
 from ganbench.generators.translation_blocks import (HistoryPool, PatchDiscriminator, ResnetGenerator, TranslationModel,
@@ -108,10 +108,7 @@ class CycleGAN(TranslationModel):
 
     def follow_lr_schedule(self, batch: Batch) -> None:
         """Set both players' learning rate to :func:`decayed_lr` at ``batch.progress``."""
-        lr = decayed_lr(self.config.lr, batch.progress)
-        for optimizer in (self.opt_g, self.opt_d):
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        set_learning_rate(decayed_lr(self.config.lr, batch.progress), self.opt_g, self.opt_d)
 
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         self.follow_lr_schedule(batch)

@@ -46,7 +46,7 @@ from ganbench.features import ReferenceClassifier
 from ganbench.tasks import sr_factor
 from ganbench.generators import GENERATORS
 from ganbench.generators.architecture import Architecture
-from ganbench.generators.base import Batch, DataSpec
+from ganbench.generators.base import Batch, DataSpec, set_learning_rate
 from ganbench.generators.losses import discriminator_loss, generator_loss
 from ganbench.generators.translation_blocks import (SRResNet, TranslationModel, VGGDiscriminator, frozen,
                                                     srresnet_schedule, vgg_schedule)
@@ -137,10 +137,7 @@ class SRGAN(TranslationModel):
     def follow_lr_schedule(self, batch: Batch) -> None:
         """Set both players' learning rate to :func:`stage_lr` at ``batch.progress``."""
         c = self.config
-        lr = stage_lr(c.lr, batch.progress, c.pretrain_fraction)
-        for optimizer in (self.opt_g, self.opt_d):
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        set_learning_rate(stage_lr(c.lr, batch.progress, c.pretrain_fraction), self.opt_g, self.opt_d)
 
     def discriminator_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         self.follow_lr_schedule(batch)
