@@ -195,6 +195,12 @@ class RunContext:
             self._fakes[path] = {k: torch.from_numpy(v) for k, v in arrays.items()}
         return self._fakes[path]
 
+    def on_real_levels(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 ``images`` with every value moved to the nearest intensity value of the real images
+        where those are quantized (:func:`ganbench.data.intensity_levels`), as every fake set is;
+        unchanged otherwise."""
+        return images if self.scope.levels is None else snap_to_levels(images, self.scope.levels)
+
     def samples(self, name: str, n: int, seed: int, truncation: float | None = None,
                 raw_values: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``n`` samples of the trained ``name`` drawn with ``seed``, and their labels (its default labels
@@ -203,9 +209,7 @@ class RunContext:
         model = self.trained_model(name)
         labels = model.default_labels(n) if model.conditional else None
         images = model.sample(n, labels=labels, seed=seed, truncation=truncation)
-        if self.scope.levels is not None and not raw_values:
-            images = snap_to_levels(images, self.scope.levels)
-        return images, labels
+        return (images if raw_values else self.on_real_levels(images)), labels
 
     def load_trained(self, name: str, train_record: TrainRecord) -> GenerativeModel:
         """The generator of a finished training record, with its checkpoint's weights."""

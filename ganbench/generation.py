@@ -25,7 +25,7 @@ import torch
 
 from ganbench.context import RunContext, training_config
 from ganbench.curves import CurveConfig, CurveLogger, curve_probe
-from ganbench.data import Dataset, snap_to_levels
+from ganbench.data import Dataset
 from ganbench.errors import UserError
 from ganbench.features import pretrained_extractor, weights_identity
 from ganbench.generators import GENERATORS, GenerativeModel
@@ -203,8 +203,7 @@ class GenerationUnits:
                         fakes = self.translated_fakes(model, which, n, seed)
                     else:
                         fakes = model.sample(n, labels=labels if codes is None else codes, seed=seed)
-                if ctx.scope.levels is not None:
-                    fakes = snap_to_levels(fakes, ctx.scope.levels)
+                fakes = ctx.on_real_levels(fakes)
                 arrays[which] = fakes.numpy()
                 if labels is not None:
                     arrays[f"{which}_labels"] = labels.numpy()
