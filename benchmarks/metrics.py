@@ -3,7 +3,8 @@
 * FID from 10k x 2048 features: the Cholesky + symmetric eigenvalue route of
   :func:`ganbench.metrics.frechet_distance` against ``scipy.linalg.sqrtm(sigma1 @ sigma2)`` (the
   pytorch-fid route) on the same covariance matrices; reports both times, the speed-up and the
-  relative difference of the two values.
+  relative difference of the two values; then FID's bootstrap standard error as ``ganbench metrics``
+  computes it (:mod:`ganbench.score_intervals`: 50 resamples of one set, the other's statistics fixed).
 * KID (100 subsets of 1000; Binkowski et al., ICLR 2018) and precision/recall/density/coverage
   (Kynkaanniemi et al., NeurIPS 2019; Naeem et al., ICML 2020) at 10k and 50k samples per set.
 
@@ -31,6 +32,7 @@ from scipy.linalg import sqrtm
 
 from ganbench.metrics import frechet_distance, gaussian_statistics, kid_from_features
 from ganbench.prdc import prdc_from_features
+from ganbench.score_intervals import BootstrapSettings, fid_standard_error
 
 
 def synthetic_features(n: int, dim: int, seed: int, shift: float = 0.0) -> np.ndarray:
@@ -64,9 +66,12 @@ def bench_fid(n: int, dim: int) -> dict[str, Any]:
     mu2, s2 = gaussian_statistics(fake)
     ours, ours_seconds = timed(lambda: frechet_distance(mu1, s1, mu2, s2))
     reference, sqrtm_seconds = timed(lambda: fid_sqrtm(mu1, s1, mu2, s2))
+    resamples = BootstrapSettings().se_resamples
+    se, bootstrap_seconds = timed(lambda: fid_standard_error(fake, mu1, s1, resamples, seed=0))
     return {"n": n, "dim": dim, "statistics_seconds": stats_seconds, "ours_seconds": ours_seconds,
             "sqrtm_seconds": sqrtm_seconds, "speedup": sqrtm_seconds / ours_seconds, "fid_ours": ours,
-            "fid_sqrtm": reference, "relative_difference": abs(ours - reference) / abs(reference)}
+            "fid_sqrtm": reference, "relative_difference": abs(ours - reference) / abs(reference),
+            "bootstrap_resamples": resamples, "bootstrap_seconds": bootstrap_seconds, "fid_se": se}
 
 
 def bench_kid_prdc(n: int, dim: int, skip: set[str]) -> dict[str, Any]:
@@ -96,10 +101,12 @@ def main() -> None:
     if "fid" not in skip:
         fid = results["fid"] = bench_fid(args.fid_n, args.dim)
         table = Table(title=f"FID, {fid['n']} x {fid['dim']} features per set")
-        for column in ("statistics s", "ours s", "sqrtm s", "speed-up", "relative difference"):
+        for column in ("statistics s", "ours s", "sqrtm s", "speed-up", "relative difference",
+                       f"s.e. s ({fid['bootstrap_resamples']} resamples)", "FID ± s.e."):
             table.add_column(column, justify="right")
         table.add_row(f"{fid['statistics_seconds']:.2f}", f"{fid['ours_seconds']:.2f}", f"{fid['sqrtm_seconds']:.2f}",
-                      f"{fid['speedup']:.1f}x", f"{fid['relative_difference']:.1e}")
+                      f"{fid['speedup']:.1f}x", f"{fid['relative_difference']:.1e}", f"{fid['bootstrap_seconds']:.1f}",
+                      f"{fid['fid_ours']:.4f} ± {fid['fid_se']:.4f}")
         console.print(table)
     if not {"kid", "prdc"} <= skip:
         rows = results["kid_prdc"] = []

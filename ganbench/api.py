@@ -9,10 +9,10 @@ importable from the package itself:
 >>> from ganbench import compute_metrics
 >>> scores = compute_metrics("digits@train", "digits", extractor="classifier", kid=True, n=300)
 >>> sorted(scores["metrics"])
-['fid', 'kid', 'kid_std']
+['fid', 'fid_ci_high', 'fid_ci_low', 'fid_se', 'kid', 'kid_std']
 >>> scores["protocol"]["input1"]["n"], scores["protocol"]["extractor"]
 (300, 'classifier')
->>> 0 < scores["metrics"]["fid"] < 5
+>>> fid = scores["metrics"]; 0 < fid["fid"] < 5 and fid["fid_ci_low"] < fid["fid"] < fid["fid_ci_high"]
 True
 
 ``train_generator`` trains one generator through the units of ``ganbench train`` (the same keys,
@@ -55,7 +55,7 @@ from rich.console import Console
 from ganbench.context import RunConfig, RunContext
 from ganbench.errors import UserError
 from ganbench.fid_stats import FeatureStatistics, write_statistics
-from ganbench.folder_metrics import ScoreOptions, score, statistics
+from ganbench.folder_metrics import ScoreOptions, score, score_options, statistics
 from ganbench.forensics import Detect, DetectRequest
 from ganbench.generators import GENERATORS
 from ganbench.generators.trainer import check_compile_mode
@@ -72,9 +72,9 @@ Overrides = Union[Mapping[str, Any], Sequence[str], None]
 
 
 def _options(extractor: str | None, n: int | None, device: str | None, extractor_weights: str | Path | None,
-             antialias: bool, seed: int) -> ScoreOptions:
-    return ScoreOptions(extractor=extractor, extractor_weights=None if extractor_weights is None else Path(
-        extractor_weights), antialias=antialias, n=n, seed=seed, device=resolve_device(device or "auto"))
+             antialias: bool, seed: int, intervals: bool = False) -> ScoreOptions:
+    weights = None if extractor_weights is None else Path(extractor_weights)
+    return score_options(extractor, weights, antialias, n, seed, resolve_device(device or "auto"), intervals)
 
 
 def _warn(message: str) -> None:
@@ -84,18 +84,20 @@ def _warn(message: str) -> None:
 def compute_metrics(input1: str, input2: str | None = None, fid: bool = True, kid: bool = False, isc: bool = False,
                     prdc: bool = False, extractor: str | None = None, n: int | None = None,
                     device: str | None = None, extractor_weights: str | Path | None = None,
-                    antialias: bool = False, seed: int = 0) -> dict[str, Any]:
+                    antialias: bool = False, seed: int = 0, intervals: bool = True) -> dict[str, Any]:
     """Metrics of ``input1`` (the samples scored) against ``input2`` (the reference).
 
     Returns ``{"metrics": {...}, "protocol": {...}}``: ``fid``; ``kid`` and ``kid_std``; ``is`` and
     ``is_std`` (of ``input1``); ``precision``, ``recall``, ``density`` and ``coverage`` (``prdc``).
+    ``intervals`` adds bootstrap bounds ``_ci_low``/``_ci_high`` to FID (and ``fid_se``) and to the
+    four of ``prdc``, conditional on the reference (:mod:`ganbench.score_intervals`).
     ``extractor`` None uses a statistics input's extractor, else ``inception`` when its weights are
     found offline. ``n`` cuts image inputs to a seeded subset of ``n`` images (and is how many
     fakes a ``run:`` input samples). A user's mistake raises :class:`ganbench.errors.UserError`.
     """
     wanted = [name for name, on in (("fid", fid), ("kid", kid), ("is", isc), ("prdc", prdc)) if on]
     specs = [input1] if input2 is None else [input1, input2]
-    options = _options(extractor, n, device, extractor_weights, antialias, seed)
+    options = _options(extractor, n, device, extractor_weights, antialias, seed, intervals)
     return score(specs, wanted, options, warn=_warn)
 
 

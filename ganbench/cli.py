@@ -21,6 +21,7 @@ import typer
 import typer.core
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ganbench import __version__
 from ganbench.errors import Interrupted, UserError, raise_interrupted
@@ -743,20 +744,16 @@ AntialiasOpt = typer.Option(False, "--antialias", help="Antialias when shrinking
                                                        "Inception (default: pytorch-fid's resize, no antialiasing).")
 ScoreNOpt = typer.Option(None, "--n", help="Images per input (a seeded subset); fakes sampled from a run: input "
                                            "(default: as many as the other input holds).")
-ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samples and of KID's subsets.")
+ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samples, of KID's subsets and of the bootstrap.")
 ScoreQuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
 def _score_options(extractor: Optional[str], extractor_weights: Optional[Path], antialias: bool, n: Optional[int],
-                   seed: int, device: str) -> Any:
-    import dataclasses
-
-    from ganbench.folder_metrics import ScoreOptions
-    from ganbench.quality import QualityConfig
+                   seed: int, device: str, intervals: bool = False) -> Any:
+    from ganbench.folder_metrics import score_options
     from ganbench.runtime import resolve_device
 
-    return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, antialias=antialias, n=n, seed=seed,
-                        device=resolve_device(device), quality=dataclasses.replace(QualityConfig(), seed=seed))
+    return score_options(extractor, extractor_weights, antialias, n, seed, resolve_device(device), intervals)
 
 
 def _feature_progress(progress: Any) -> Callable[[str, int, int], None]:
@@ -794,15 +791,26 @@ def _warning_line() -> Callable[[str], None]:
 def _print_scores(result: dict[str, Any], console: Console) -> None:
     metrics, protocol = result["metrics"], result["protocol"]
     title = " vs ".join(protocol[k]["spec"] for k in ("input1", "input2") if k in protocol)
+    intervals = protocol.get("intervals")
     table = Table(title=title, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    if intervals:
+        table.add_column(Text("[low, high]"), justify="right")
     for name, value in metrics.items():
-        if not name.endswith("_std"):
+        if not name.endswith(("_std", "_se", "_ci_low", "_ci_high")):
             spread = metrics.get(f"{name}_std")
-            table.add_row(name.upper() if name in ("fid", "kid", "is") else name,
-                          f"{value:.4f}" + ("" if spread is None else f" ± {spread:.4f}"))
+            row = [name.upper() if name in ("fid", "kid", "is") else name,
+                   f"{value:.4f}" + ("" if spread is None else f" ± {spread:.4f}")]
+            if intervals:
+                low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
+                row.append("–" if low is None else f"[{low:.4f}, {high:.4f}]")
+            table.add_row(*row)
     console.print(table)
+    for line in (f"[low, high]: {intervals}" if intervals else None,
+                 f"FID interval: {protocol['fid_interval']}" if protocol.get("fid_interval") else None):
+        if line:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     weights = protocol.get("weights", "unknown")
     console.print(f"extractor {protocol.get('extractor', 'unknown')} (weights {weights}; resize "
                   f"{protocol.get('resize', 'unknown')})", markup=False, highlight=False, soft_wrap=True)
@@ -826,13 +834,17 @@ def metrics_command(input1: str = typer.Argument(..., help=f"The samples scored:
                     extractor: Optional[str] = ScoreExtractorOpt,
                     extractor_weights: Optional[Path] = ExtractorWeightsOpt, antialias: bool = AntialiasOpt,
                     n: Optional[int] = ScoreNOpt, seed: int = ScoreSeedOpt, device: str = DeviceOpt,
+                    intervals: bool = typer.Option(True, "--intervals/--no-intervals",
+                                                   help="Bootstrap intervals of FID and precision/recall/density/"
+                                                        "coverage over the scored samples (FID: 50 resamples, "
+                                                        "each an eigen-decomposition of the feature covariance)."),
                     as_json: bool = typer.Option(False, "--json", help="Print metrics and protocol as JSON."),
                     quiet: bool = ScoreQuietOpt) -> None:
     """Score samples against a reference: FID, KID, IS, precision/recall/density/coverage (default: all that apply)."""
     from ganbench.folder_metrics import score
 
     wanted = [name for name, on in (("fid", fid), ("kid", kid), ("is", isc), ("prdc", prdc)) if on] or None
-    options = _score_options(extractor, extractor_weights, antialias, n, seed, device)
+    options = _score_options(extractor, extractor_weights, antialias, n, seed, device, intervals)
     with _scoring_progress(quiet) as progress:
         result = score([input1] if input2 is None else [input1, input2], wanted, options,
                        report=_feature_progress(progress), warn=_warning_line())

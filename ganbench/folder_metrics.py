@@ -21,6 +21,7 @@ same whether a side is given as images or as the statistics file of those images
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,9 +37,10 @@ from ganbench.features import (INCEPTION_URL, ClassifierExtractor, Extracted, Fe
 from ganbench.fid_stats import FeatureStatistics, check_comparable, read_statistics
 from ganbench.image_sets import ImageSet, TensorImages, open_images
 from ganbench.metrics import frechet_distance, inception_score_from_probs, kid_from_features
-from ganbench.prdc import prdc_from_features
+from ganbench.prdc import prdc_hits
 from ganbench.quality import QualityConfig, SampleNeed, advised_samples, least_samples
 from ganbench.runtime import preserved_rng
+from ganbench.score_intervals import BootstrapSettings, fid_interval, prdc_intervals
 from ganbench.store import CACHE_ENV
 
 METRIC_NAMES = ("fid", "kid", "is", "prdc")
@@ -54,7 +56,8 @@ ClassifierSource = Callable[[], tuple[ClassifierExtractor, tuple[int, ...]]]
 
 @dataclass(frozen=True)
 class ScoreOptions:
-    """How inputs are scored: ``extractor`` None picks the default (see :func:`default_extractor`)."""
+    """How inputs are scored: ``extractor`` None picks the default (see :func:`default_extractor`);
+    ``quality.intervals`` None gives no bootstrap intervals."""
 
     extractor: str | None = None
     extractor_weights: Path | None = None
@@ -64,6 +67,16 @@ class ScoreOptions:
     device: torch.device = torch.device("cpu")
     batch_size: int = 100
     quality: QualityConfig = QualityConfig()
+
+
+def score_options(extractor: str | None = None, extractor_weights: Path | None = None, antialias: bool = False,
+                  n: int | None = None, seed: int = 0, device: torch.device = torch.device("cpu"),
+                  intervals: bool = True) -> ScoreOptions:
+    """The options of ``ganbench metrics``/``stats`` and their Python functions: ``seed`` seeds the ``n``
+    subsets, ``run:`` samples, KID's subsets and the bootstrap."""
+    return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, antialias=antialias, n=n, seed=seed,
+                        device=device, quality=dataclasses.replace(QualityConfig(), seed=seed,
+                                                                   intervals=BootstrapSettings() if intervals else None))
 
 
 @dataclass
@@ -428,6 +441,10 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
             cautions += _cautions("fid", item.count, advised_samples("fid", config, stats.dim),
                                   _gives(item.spec, item.count or 0))
         metrics["fid"] = frechet_distance(first.mu, first.sigma, second.mu, second.sigma)
+        if config.intervals is not None and inputs[0].images is not None:
+            progress = None if report is None else lambda done, total: report("FID bootstrap", done, total)
+            metrics.update(fid_interval(metrics["fid"], scorer.extract(inputs[0]).features, second.mu, second.sigma,
+                                        config.intervals, config.seed, progress))
     pair = [scorer.extract(x).features for x in inputs] if {"kid", "prdc"} & set(wanted) else []
     kid_size = min([config.kid_subset_size, *map(len, pair)])
     # subsets as large as both sets are all the whole sets: one gives the same mean (and std 0)
@@ -445,13 +462,21 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
     if "prdc" in wanted:
         for features, spec in zip(pair, specs):
             cautions += _cautions("prdc", len(features), advised_samples("prdc", config), _gives(spec, len(features)))
-        metrics.update(prdc_from_features(pair[1], pair[0], config.prdc_k))
+        hits = prdc_hits(pair[1], pair[0], config.prdc_k)
+        metrics.update(hits.scores())
+        if config.intervals is not None:
+            metrics.update(prdc_intervals(hits, config.intervals, config.seed))
     if warn is not None:
         for message in cautions:
             warn(message)
     kid = (kid_subsets, kid_size) if "kid" in wanted else None
     protocol = _protocol(scorer, inputs, wanted, config, kid)
+    if config.intervals is not None and any(f"{name}_ci_low" in metrics for name in ("fid", "precision")):
+        protocol["intervals"] = config.intervals.protocol()
+    if config.intervals is not None and "fid" in wanted and inputs[0].images is None:
+        protocol["fid_interval"] = f"none: {inputs[0].spec} holds a mean and covariance, not features to resample"
     return {"metrics": metrics, "protocol": protocol}
+
 
 
 def _nothing_to_score(inputs: list[Input], extractor: str) -> str:

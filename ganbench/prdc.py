@@ -260,14 +260,33 @@ class Radii:
 
 @dataclass
 class ManifoldHits:
-    """Over every real-fake pair: whether each fake lies in some real ball (precision), the number of
-    (fake, real ball) pairs (density), whether each real ball holds some fake (coverage), and whether
-    each real lies in some fake ball (recall)."""
+    """Over every real-fake pair: the number of real balls each fake lies in (precision counts the
+    fakes in some ball, density all the pairs), whether each real ball holds some fake (coverage), and
+    whether each real lies in some fake ball (recall). Precision and density average over the fakes,
+    recall and coverage over the reals: :attr:`per_fake` and :attr:`per_real` give each sample's share."""
 
-    fake_inside: torch.Tensor
-    density_hits: int
+    fake_hits: torch.Tensor
     covered: torch.Tensor
     recalled: torch.Tensor
+    k: int
+
+    @property
+    def per_fake(self) -> dict[str, np.ndarray]:
+        """Each fake's precision (inside some real ball) and density (real balls it lies in, over k)."""
+        hits = self.fake_hits.cpu().numpy()
+        return {"precision": (hits > 0).astype(np.float64), "density": hits / self.k}
+
+    @property
+    def per_real(self) -> dict[str, np.ndarray]:
+        """Each real's recall (inside some fake ball) and coverage (its ball holds some fake)."""
+        return {"recall": self.recalled.cpu().numpy().astype(np.float64),
+                "coverage": self.covered.cpu().numpy().astype(np.float64)}
+
+    def scores(self) -> dict[str, float]:
+        """Precision, recall, density and coverage: each the mean of its samples' shares."""
+        hits = self.fake_hits
+        return {"precision": (hits > 0).double().mean().item(), "recall": self.recalled.double().mean().item(),
+                "density": int(hits.sum()) / (self.k * len(hits)), "coverage": self.covered.double().mean().item()}
 
 
 def _band_pairs(inside: torch.Tensor, maybe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,10 +300,9 @@ def manifold_hits(real: PrdcFeatures, real_radii: Radii, fake: PrdcFeatures, fak
     the screened radius by more than both their bounds, outside when above it by as much, and otherwise
     by its exact distance and the exact radius."""
     device = real.centred.device
-    fake_inside = torch.zeros(len(fake), dtype=torch.bool, device=device)
+    fake_hits = torch.zeros(len(fake), dtype=torch.int64, device=device)
     covered = torch.zeros(len(real), dtype=torch.bool, device=device)
     recalled = torch.zeros(len(real), dtype=torch.bool, device=device)
-    density_hits = 0
     block = blocks.block
     for i in range(0, len(real), block):
         rows = slice(i, i + block)
@@ -294,17 +312,15 @@ def manifold_hits(real: PrdcFeatures, real_radii: Radii, fake: PrdcFeatures, fak
             low, high = real_radii.thresholds(rows, fake.norms[cols])
             inside, maybe = blocks.below(d2, low[:, None]), blocks.below(d2, high[:, None], slot=1)
             hits = int(torch.count_nonzero(inside))
-            fake_inside[cols] |= inside.any(0)
+            fake_hits[cols] += inside.sum(0)
             covered[rows] |= inside.any(1)
             if int(torch.count_nonzero(maybe)) > hits:
                 band_rows, band_cols = _band_pairs(inside, maybe)
                 band_rows, band_cols = band_rows + i, band_cols + j
                 exact = exact_squared_distances(real.original, fake.original, band_rows, band_cols)
                 within = exact < real_radii.exact_at(band_rows)
-                hits += int(within.sum())
-                fake_inside[band_cols[within]] = True
+                fake_hits.index_add_(0, band_cols[within], torch.ones_like(band_cols[within]))
                 covered[band_rows[within]] = True
-            density_hits += hits
 
             low, high = fake_radii.thresholds(cols, real.norms[rows])
             inside, maybe = blocks.below(d2, low[None, :]), blocks.below(d2, high[None, :], slot=1)
@@ -315,7 +331,7 @@ def manifold_hits(real: PrdcFeatures, real_radii: Radii, fake: PrdcFeatures, fak
                 band_rows, band_cols = open_rows[band_rows] + i, band_cols + j
                 exact = exact_squared_distances(real.original, fake.original, band_rows, band_cols)
                 recalled[band_rows[exact < fake_radii.exact_at(band_cols)]] = True
-    return ManifoldHits(fake_inside, density_hits, covered, recalled)
+    return ManifoldHits(fake_hits, covered, recalled, real_radii.k)
 
 
 # ----------------------------------------------------------------------------- the metric
@@ -338,9 +354,10 @@ def _full_float32_products() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
-def prdc_from_features(real: ArrayLike, fake: ArrayLike, k: int = 5) -> dict[str, float]:
-    """Precision, recall (k-NN manifolds), density and coverage of ``fake`` against ``real``, on the
-    device of the inputs (numpy: the CPU), exactly as float64 arithmetic decides them (module docstring).
+def prdc_hits(real: ArrayLike, fake: ArrayLike, k: int = 5) -> ManifoldHits:
+    """Every sample's share of precision, recall (k-NN manifolds), density and coverage of ``fake`` against
+    ``real``, on the device of the inputs (numpy: the CPU), exactly as float64 arithmetic decides them
+    (module docstring).
 
     Memory: the inputs, their float32 centred copies and a few ``PRDC_BLOCK`` square blocks, whatever
     the sample counts.
@@ -354,6 +371,9 @@ def prdc_from_features(real: ArrayLike, fake: ArrayLike, k: int = 5) -> dict[str
         mean = sum(part.to(torch.float64).sum(0) for part in real_t.split(block)) / len(real_t)
         r, f = PrdcFeatures.centred_on(real_t, mean, block), PrdcFeatures.centred_on(fake_t, mean, block)
         blocks = DistanceBlocks(block, mean.device)
-        hits = manifold_hits(r, Radii(r, k, blocks), f, Radii(f, k, blocks), blocks)
-    return {"precision": hits.fake_inside.double().mean().item(), "recall": hits.recalled.double().mean().item(),
-            "density": hits.density_hits / (k * len(f)), "coverage": hits.covered.double().mean().item()}
+        return manifold_hits(r, Radii(r, k, blocks), f, Radii(f, k, blocks), blocks)
+
+
+def prdc_from_features(real: ArrayLike, fake: ArrayLike, k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage of ``fake`` against ``real`` (:func:`prdc_hits`)."""
+    return prdc_hits(real, fake, k).scores()

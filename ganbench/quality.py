@@ -11,7 +11,9 @@ The protocol returned with the metrics names everything a number depends on (ext
 weights hash, sample counts, real split, resize, seed, metric settings), so two scores are only
 ever compared under the same protocol. :func:`least_samples` and :func:`advised_samples` give the
 sample counts below which a feature metric is refused (undefined, or a constant) or computed with a
-warning (defined, but unreliable).
+warning (defined, but unreliable). FID and precision, recall, density and coverage carry bootstrap
+intervals conditional on the real test split (:mod:`ganbench.score_intervals`), so that a run of one
+seed has an interval too.
 """
 
 from __future__ import annotations
@@ -23,21 +25,25 @@ import torch
 
 from ganbench.data import Dataset
 from ganbench.features import ClassifierExtractor, FeatureExtractor
-from ganbench.metrics import (IS_SHUFFLE_SEED, class_coverage, conditional_accuracy, fid_from_features,
-                              inception_score_from_probs, kid_from_features, matched_code_accuracy, mode_coverage_2d)
-from ganbench.prdc import prdc_from_features
+from ganbench.metrics import (IS_SHUFFLE_SEED, check_features, class_coverage, conditional_accuracy,
+                              frechet_distance, gaussian_statistics, inception_score_from_probs, kid_from_features,
+                              matched_code_accuracy, mode_coverage_2d)
+from ganbench.prdc import prdc_hits
+from ganbench.score_intervals import BootstrapSettings, fid_interval, prdc_intervals
 
 
 @dataclass(frozen=True)
 class QualityConfig:
     """Metric settings, defaulting to the papers': 100 KID subsets of 1000, 10 IS splits (of the
-    samples shuffled as torch-fidelity shuffles them), k = 5."""
+    samples shuffled as torch-fidelity shuffles them), k = 5; ``intervals`` None gives no bootstrap
+    intervals."""
 
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     is_splits: int = 10
     is_shuffle_seed: int = IS_SHUFFLE_SEED
     prdc_k: int = 5
+    intervals: BootstrapSettings | None = BootstrapSettings()
     seed: int = 0
 
     def settings(self) -> dict[str, Any]:
@@ -119,8 +125,13 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
     real_x, fake_x = extractor.extract(real), extractor.extract(fakes)
     kid_size = min(config.kid_subset_size, n)
     kid, kid_std = kid_from_features(real_x.features, fake_x.features, config.kid_subsets, kid_size, config.seed)
-    metrics: dict[str, Any] = {"fid": fid_from_features(real_x.features, fake_x.features), "kid": kid,
+    check_features(real_x.features, fake_x.features)
+    (mu_real, sigma_real), (mu_fake, sigma_fake) = map(gaussian_statistics, (real_x.features, fake_x.features))
+    metrics: dict[str, Any] = {"fid": frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake), "kid": kid,
                                "kid_std": kid_std}
+    if config.intervals is not None:
+        metrics.update(fid_interval(metrics["fid"], fake_x.features, mu_real, sigma_real, config.intervals,
+                                    config.seed))
     class_probs = None
     if classifier is not None:
         class_probs = fake_x.probs if classifier is extractor else classifier.extract(fakes).probs
@@ -129,7 +140,10 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
     if is_probs is not None:
         metrics["is"], metrics["is_std"] = inception_score_from_probs(is_probs, config.is_splits,
                                                                         config.is_shuffle_seed)
-    metrics.update(prdc_from_features(real_x.features, fake_x.features, config.prdc_k))
+    hits = prdc_hits(real_x.features, fake_x.features, config.prdc_k)
+    metrics.update(hits.scores())
+    if config.intervals is not None:
+        metrics.update(prdc_intervals(hits, config.intervals, config.seed))
     if class_probs is not None:
         metrics.update(class_coverage(class_probs))
         if labels is not None:
@@ -140,6 +154,7 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
         **extractor.protocol(), "feature_dim": int(real_x.features.shape[1]), "n_real": len(real),
         "n_fake": len(fakes), "real_split": real_split, **asdict(config),
         "kid_subset_size": kid_size, "is_probs": is_source if is_probs is not None else "none",
+        "intervals": "none" if config.intervals is None else config.intervals.protocol("the fakes'", "the reals'"),
     }
     if classifier is not None:
         protocol["classifier_test_acc"] = round(classifier.test_accuracy, 4)

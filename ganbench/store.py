@@ -34,6 +34,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,20 +56,27 @@ def unit_key(config: dict[str, Any]) -> str:
 
 
 _FILE_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
+#: a file changed less than this long before it was read may change again within its timestamps'
+#: resolution (2 s on FAT, 1 s on ext3 and HFS+) without changing them; its digest is not kept
+RACY_WINDOW_NS = 3_000_000_000
 
 
 def file_digest(path: Path) -> str:
     """A file's SHA-256 (first 16 hex digits), read once per (path, size, modification and change
-    times, inode)."""
+    times, inode), except while the file is younger than :data:`RACY_WINDOW_NS`: a rewrite of the
+    same size within one timestamp tick keeps all five, so a recent file is read again each time."""
     stat = path.stat()
     memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-    if memo not in _FILE_DIGESTS:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        _FILE_DIGESTS[memo] = digest.hexdigest()[:16]
-    return _FILE_DIGESTS[memo]
+    if memo in _FILE_DIGESTS:
+        return _FILE_DIGESTS[memo]
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    value = digest.hexdigest()[:16]
+    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > RACY_WINDOW_NS:
+        _FILE_DIGESTS[memo] = value
+    return value
 
 
 def _safe(label: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ganbench.leaderboards.protocols import describe
 from ganbench.leaderboards.tables import Board, Column
-from ganbench.leaderboards.uncertainty import (ALPHA, BOOTSTRAP, CONFIDENCE, HIGH, LOW, SEEDS, TIE_MARK, UNTESTED_MARK,
+from ganbench.leaderboards.uncertainty import (ALPHA, BOOTSTRAP, CONFIDENCE, SAMPLING, SEEDS, TIE_MARK, UNTESTED_MARK,
                                                interval_kinds, rank_tests, row_interval, seed_counts)
 
 ARROWS = {"lower": " ↓", "higher": " ↑"}
@@ -91,14 +91,15 @@ def family_text(value: Any) -> str:
 
 
 def interval(row: Mapping[str, Any], name: str, places: int) -> str:
-    """``[low, high]`` of column ``name``; ``n=1`` where one seed gives no interval; a dash for no value."""
+    """``[low, high]`` of column ``name`` (over seeds, else the one seed's bootstrap interval); ``n=1`` where
+    one seed gives no interval; a dash for no value."""
     if is_missing(row.get(name)):
         return MISSING
-    low, high = row.get(name + LOW), row.get(name + HIGH)
-    if is_missing(low) or is_missing(high):
+    shown = row_interval(row, name)
+    if shown is None:
         count = row.get(f"{name}_n")
         return MISSING if is_missing(count) else f"n={int(count)}"
-    return f"[{number(low, places)}, {number(high, places)}]"
+    return f"[{number(shown[0], places)}, {number(shown[1], places)}]"
 
 
 def cell(row: Mapping[str, Any], column: Column, places: int) -> str:
@@ -135,7 +136,7 @@ def shown_columns(board: Board) -> list[Column]:
     ranking = headline(board)
     if ranking is None:
         return columns
-    if not ranking.with_interval and any(n >= 2 for n in seed_counts(board.data, ranking.name)):
+    if not ranking.with_interval and interval_kinds(board.data, [ranking.name]):
         columns.insert(columns.index(ranking) + 1, interval_column(ranking))
     return [RANK, *columns]
 
@@ -227,13 +228,20 @@ def statistics_line(board: Board) -> str | None:
     if not counts:
         return None
     inline = interval_kinds(board.data, [c.name for c in board.columns if c.with_interval])
+    beside = interval_kinds(board.data, [ranking.name]) if ranking and not ranking.with_interval else set()
     if max(counts) < 2:
-        parts = ["one seed (n=1): no std" + ("" if inline else ", no interval")]
+        parts = ["one seed (n=1): no std" + ("" if inline or beside else ", no interval")]
     else:
         parts = [f"mean ± std over {_seeds(counts)}"]
-        if ranking and not ranking.with_interval:
-            parts.append(f"[{CONFIDENCE:.0%} t-interval of the mean, cut to the metric's range]"
-                         + (" (n=1: none)" if min(counts) < 2 else ""))
+    seeds = f"{CONFIDENCE:.0%} t-interval of the mean, cut to the metric's range"
+    sampling = (f"{CONFIDENCE:.0%} bootstrap interval over the fakes one trained generator drew (the protocol's "
+                "bootstrap): it leaves out training's own variation, which more seeds measure")
+    if beside == {SEEDS}:
+        parts.append(f"[{seeds}]" + (" (n=1: none)" if min(counts) < 2 else ""))
+    elif beside == {SAMPLING}:
+        parts.append(f"[{sampling}]")
+    elif beside:
+        parts.append(f"[{seeds}; n=1: the {sampling}]")
     if ranking:
         parts.append(f"rank by {label(ranking)}: {rank_test_text(rank_tests(board.data, ranking.name))}")
     return "Statistics: " + " · ".join(parts)

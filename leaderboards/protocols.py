@@ -94,6 +94,8 @@ def describe(protocol: dict[str, Any]) -> str:
         parts.append(f"threshold from {protocol['threshold']}")
     if "bootstrap" in protocol:
         parts.append(f"bootstrap {protocol['bootstrap']}")
+    if protocol.get("intervals") not in (None, "none"):
+        parts.append(f"bootstrap {protocol['intervals']}")
     if isinstance(protocol.get("robustness_grid"), dict):
         parts.append(grid_text(protocol["robustness_grid"]))
     if "correction" in protocol:

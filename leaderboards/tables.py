@@ -23,7 +23,8 @@ pipeline runs in seconds; its numbers measure nothing.
 Every statistic is computed per seed first, then reported as mean, sample std and count over
 seeds, with the 95% t-interval of the mean; a detection record's bootstrap bounds
 (``<metric>_ci_low``, ``<metric>_ci_high``) are averaged like its value, into
-``<column>_boot_ci_low`` / ``_high``, and shown where a row has one seed. Each table is ranked by
+``<column>_boot_ci_low`` / ``_high``, and shown where a row has one seed; a generation record's
+(over the fakes drawn) likewise into ``<column>_sample_ci_low`` / ``_high``, never used to rank. Each table is ranked by
 its sort metric (FID for generators, in-distribution AUC for detectors), neighbours that the test
 of ``ganbench.leaderboards.uncertainty`` cannot tell apart sharing a rank.
 """
@@ -43,7 +44,7 @@ import pandas as pd
 from ganbench.errors import UserError
 from ganbench.leaderboards.protocols import common, partition, signature
 from ganbench.leaderboards.uncertainty import (ALPHA, BOOT_HIGH, BOOT_LOW, NON_NEGATIVE, PROPORTION, RANK_COLUMNS,
-                                               holm_adjusted, ranked, with_intervals)
+                                               SAMPLE_HIGH, SAMPLE_LOW, holm_adjusted, ranked, with_intervals)
 
 ROW_FIELDS = ("kind", "dataset", "preset", "seed", "generator", "train_generator", "perturbation", "detector",
               "status", "reason", "seconds", "metrics")
@@ -75,6 +76,7 @@ GENERATION_LIMITS = {
     **dict.fromkeys(("ssim", "ssim_bicubic"), (-1.0, 1.0)),
     "is": (1.0, math.inf), "high_quality": (0.0, 100.0)}
 RECORD_BOUNDS = {"_ci_low": BOOT_LOW, "_ci_high": BOOT_HIGH}
+SAMPLING_BOUNDS = {"_ci_low": SAMPLE_LOW, "_ci_high": SAMPLE_HIGH}
 SMOKE_PRESET = "smoke"
 SMOKE_NOTICE = "smoke preset: pipeline check, not a result"
 IN_DISTRIBUTION = ("auc", "ap", "balanced_acc", "tpr_at_1fpr", "eer", "ece")
@@ -325,11 +327,12 @@ def _with_bounds(frame: pd.DataFrame, names: list[str]) -> list[str]:
     return names + _present(frame, [name + suffix for name in names for suffix in RECORD_BOUNDS])
 
 
-def _bootstrap_bounds(table: pd.DataFrame) -> pd.DataFrame:
-    """Record bounds, averaged like their values, renamed ``<name>_boot_ci_low`` / ``_high`` (std and count dropped)."""
+def _bootstrap_bounds(table: pd.DataFrame, targets: dict[str, str] = RECORD_BOUNDS) -> pd.DataFrame:
+    """Record bounds, averaged like their values, renamed ``<name>_boot_ci_low`` / ``_high`` (``targets``'
+    names; std and count dropped)."""
     renamed, dropped = {}, []
     for column in table.columns:
-        for suffix, target in RECORD_BOUNDS.items():
+        for suffix, target in targets.items():
             if column.endswith(suffix):
                 renamed[column] = column[: -len(suffix)] + target
                 dropped += [f"{column}_std", f"{column}_n"]
@@ -351,7 +354,8 @@ def _boards(kind: str, title: str, merged: pd.DataFrame, groups: list[str], colu
             continue
         protocols = {g: _cells_common(data[f"protocol_{g}"]) for g in groups if f"protocol_{g}" in data}
         keep = [c.name for c in kept] + [f"{c.name}_{s}" for c in kept if c.numeric for s in ("std", "n")]
-        keep += [c.name + s for c in kept if c.numeric for s in (BOOT_LOW, BOOT_HIGH) if c.name + s in data]
+        keep += [c.name + s for c in kept if c.numeric for s in (BOOT_LOW, BOOT_HIGH, SAMPLE_LOW, SAMPLE_HIGH)
+                 if c.name + s in data]
         keep += [t for t in text if t in data and t not in keep]
         data = with_intervals(data[keep], [c.name for c in kept if c.numeric],
                               limits={c.name: c.limits for c in kept if c.limits})
@@ -368,7 +372,8 @@ def _quality(ok: pd.DataFrame) -> pd.DataFrame | None:
         return None
     gen = gen.assign(sig_quality=_sig(gen))
     by = GEN_KEYS + ["sig_quality"]
-    table = over_seeds(_per_seed(gen, by, columns), by, columns)
+    columns = _with_bounds(gen, columns)
+    table = _bootstrap_bounds(over_seeds(_per_seed(gen, by, columns), by, columns), SAMPLING_BOUNDS)
     seeds = gen.groupby(by, sort=False)["seed"].nunique().rename("seeds").reset_index()
     return table.merge(seeds, on=by).merge(_protocols(gen, by, "quality"), on=by)
 

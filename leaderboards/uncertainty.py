@@ -13,6 +13,10 @@ Every statistic works from a row's summary over seeds (mean, sample std ``s`` an
   normal approximation (the standard deviation of a sum never exceeds the sum of the standard
   deviations). A row shows its interval over seeds where it has two seeds or more, otherwise
   its bootstrap interval;
+* sampling interval (``<name>_sample_ci_low`` / ``_high``): a generation record's bootstrap
+  interval over the fakes that one trained generator drew (``ganbench.score_intervals``), shown
+  where a row has one seed. It leaves out training's own variation, which is usually the larger
+  (over seeds), so no rank is tested on it;
 * tests between neighbours: Welch's unequal-variance t-test over seeds (Welch, "The
   generalization of 'Student's' problem when several different population variances are
   involved", Biometrika 1947), with the Welch-Satterthwaite degrees of freedom, two-sided, where
@@ -48,7 +52,8 @@ UNTESTED_MARK = "?"
 RANK_COLUMNS = ("rank", "rank_text", "rank_p", "rank_tied")
 LOW, HIGH = "_seed_ci_low", "_seed_ci_high"
 BOOT_LOW, BOOT_HIGH = "_boot_ci_low", "_boot_ci_high"
-SEEDS, BOOTSTRAP = "seeds", "bootstrap"
+SAMPLE_LOW, SAMPLE_HIGH = "_sample_ci_low", "_sample_ci_high"
+SEEDS, BOOTSTRAP, SAMPLING = "seeds", "bootstrap", "sampling"
 UNBOUNDED = (-math.inf, math.inf)
 PROPORTION = (0.0, 1.0)
 NON_NEGATIVE = (0.0, math.inf)
@@ -89,10 +94,11 @@ def with_intervals(data: pd.DataFrame, names: Iterable[str], confidence: float =
 
 
 def row_interval(row: Mapping[str, Any], name: str) -> tuple[float, float, str] | None:
-    """The interval a row shows for column ``name``: over seeds where it has one, else its bootstrap interval."""
+    """The interval a row shows for column ``name``: over seeds where it has one, else its bootstrap interval
+    (of one evaluation, or of the fakes one trained generator drew)."""
     if not _finite(row.get(name)):
         return None
-    for low, high, kind in ((LOW, HIGH, SEEDS), (BOOT_LOW, BOOT_HIGH, BOOTSTRAP)):
+    for low, high, kind in ((LOW, HIGH, SEEDS), (BOOT_LOW, BOOT_HIGH, BOOTSTRAP), (SAMPLE_LOW, SAMPLE_HIGH, SAMPLING)):
         bounds = row.get(name + low), row.get(name + high)
         if _finite(*bounds):
             return float(bounds[0]), float(bounds[1]), kind
@@ -100,7 +106,7 @@ def row_interval(row: Mapping[str, Any], name: str) -> tuple[float, float, str] 
 
 
 def interval_kinds(data: pd.DataFrame, names: Iterable[str]) -> set[str]:
-    """The kinds of interval (``SEEDS``, ``BOOTSTRAP``) that the rows show for columns ``names``."""
+    """The kinds of interval (``SEEDS``, ``BOOTSTRAP``, ``SAMPLING``) that the rows show for columns ``names``."""
     rows = data.to_dict("records")
     return {shown[2] for name in names for row in rows if (shown := row_interval(row, name))}
 

@@ -149,8 +149,10 @@ def test_cli_prints_a_table_and_json(sets: dict[str, Path]) -> None:
         assert row in table.output
     result = CliRunner().invoke(app, [*args, "--json"])
     body = json.loads(result.stdout)
-    assert set(body["metrics"]) == {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density",
-                                    "coverage"}
+    bounds = {f"{name}_ci_{end}" for name in ("fid", "precision", "recall", "density", "coverage")
+              for end in ("low", "high")}
+    assert set(body["metrics"]) == {"fid", "fid_se", "kid", "kid_std", "is", "is_std", "precision", "recall",
+                                    "density", "coverage", *bounds}
     assert body["protocol"]["input1"]["n"] == N and body["protocol"]["metrics"] == ["fid", "kid", "is", "prdc"]
     assert body["metrics"]["fid"] == pytest.approx(
         compute_metrics(f"folder:{sets['a']}", "digits@train", extractor="classifier", n=N)["metrics"]["fid"])

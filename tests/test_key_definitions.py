@@ -20,7 +20,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from ganbench import units
+from ganbench import store, units
 from ganbench.data import Dataset
 from ganbench.detection import DetectionUnits
 from ganbench.detectors.external import ExternalFakes
@@ -111,6 +111,17 @@ def test_every_metric_setting_enters_the_generation_key(setting: str, monkeypatc
     changed = getattr(QualityConfig(), setting) + 1
     monkeypatch.setattr(units, "QualityConfig", functools.partial(QualityConfig, **{setting: changed}))
     assert generation_unit(s, "dcgan", "fakes", "classifier", None).key != key
+
+
+def test_the_bootstrap_settings_enter_the_generation_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changing the resamples of the intervals (or turning them off) rescores instead of reusing."""
+    from ganbench.score_intervals import BootstrapSettings
+
+    s = scope()
+    key = generation_unit(s, "dcgan", "fakes", "classifier", None).key
+    for intervals in (BootstrapSettings(se_resamples=20), BootstrapSettings(percentile_resamples=200), None):
+        monkeypatch.setattr(units, "QualityConfig", functools.partial(QualityConfig, intervals=intervals))
+        assert generation_unit(s, "dcgan", "fakes", "classifier", None).key != key
 
 
 def test_the_detection_key_follows_the_test_fakes_the_perturbation_and_every_training_set() -> None:
@@ -213,14 +224,35 @@ def test_editing_a_detectors_module_changes_its_identity(tmp_path: Path, monkeyp
         sys.modules.pop("edited_detector", None)
 
 
-def test_a_file_replaced_by_one_of_the_same_size_gets_a_new_digest(tmp_path: Path) -> None:
-    """File digests follow the bytes: a file swapped for another of the same size is read again."""
+def test_a_file_replaced_by_one_of_the_same_size_gets_a_new_digest(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """File digests follow the bytes: a file swapped for another of the same size is read again (even
+    where digests of files just written are kept)."""
+    monkeypatch.setattr(store, "RACY_WINDOW_NS", -10**18)
     path, replacement = tmp_path / "weights.bin", tmp_path / "new-weights.bin"
     path.write_bytes(b"aaaa")
     before = file_digest(path)
     replacement.write_bytes(b"bbbb")
     os.replace(replacement, path)
     assert file_digest(path) != before
+
+
+def test_a_file_rewritten_within_its_timestamps_resolution_is_read_again(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file rewritten in place with the same size within one tick of a coarse clock keeps its size,
+    times and inode: its digest is kept only once the file is older than the tick can hide."""
+    path = tmp_path / "weights.bin"
+    path.write_bytes(b"aaaa")
+    first_write = path.stat()
+    monkeypatch.setattr(Path, "stat", lambda self, **kwargs: first_write)
+    young = file_digest(path)
+    path.write_bytes(b"bbbb")
+    assert file_digest(path) != young
+    later = max(first_write.st_mtime_ns, first_write.st_ctime_ns) + store.RACY_WINDOW_NS + 1
+    monkeypatch.setattr(store.time, "time_ns", lambda: later)
+    settled = file_digest(path)
+    path.write_bytes(b"cccc")
+    assert file_digest(path) == settled  # kept: an old file's unchanged stat is trusted
 
 
 def digits_like(labels: torch.Tensor) -> Dataset:

@@ -780,3 +780,37 @@ def test_a_detector_run_with_other_weights_or_arguments_gets_its_own_row() -> No
             make("detection", detector="cnn", generator="a", train_generator="a", perturbation="none",
                  metrics=detection_metrics(0.7), protocol={"name": "in-distribution", "detector": pretrained})]
     assert sorted(records_frame(rows)["detector"]) == ["cnn", "cnn (weights=auto) [resnet50.pth 1a2b3c4d]"]
+
+
+def sampled_generation_records(seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Two generators whose FIDs lie within each other's bootstrap interval over the fakes drawn."""
+    records = []
+    for seed in seeds:
+        for name, fid in (("dcgan", 20.0 + seed), ("gan", 20.5 + 3 * seed)):
+            metrics = {"fid": fid, "fid_se": 0.5, "fid_ci_low": fid - 1.0, "fid_ci_high": fid + 1.0,
+                       "precision": 0.8, "precision_ci_low": 0.75, "precision_ci_high": 0.85}
+            records.append(make("generation", seed, generator=name, metrics=metrics, protocol=GEN_PROTOCOL))
+    return records
+
+
+def test_one_seed_generators_show_their_sampling_interval_and_rank_on_none() -> None:
+    (board,) = build_leaderboard(sampled_generation_records((0,))).of_kind("generators")
+    columns = shown_columns(board)
+    rows = {record["generator"]: dict(zip([c.label for c in columns], cells))
+            for record, cells in zip(board.data.to_dict("records"), text_rows(board, columns))}
+    assert rows["dcgan"]["FID 95% CI"] == "[19.00, 21.00]" and rows["gan"]["FID 95% CI"] == "[19.50, 21.50]"
+    assert [rows[g]["rank"] for g in ("dcgan", "gan")] == ["1", "2"]  # a z-test would tie them; none is run
+    line = statistics_line(board)
+    assert "bootstrap interval over the fakes one trained generator drew" in line
+    assert "leaves out training's own variation" in line and "ranks not tested" in line
+    frame = pd.read_csv(io.StringIO(results_csv(build_leaderboard(sampled_generation_records((0,))))))
+    (cell,) = frame[(frame.kind == "generators") & (frame.row == "dcgan") & (frame.column == "fid")].to_dict("records")
+    assert (cell["ci_low"], cell["ci_high"], cell["interval"]) == (19.0, 21.0, "sampling")
+
+
+def test_generators_with_seeds_show_the_interval_over_seeds() -> None:
+    (board,) = build_leaderboard(sampled_generation_records((0, 1))).of_kind("generators")
+    record = board.data.set_index("generator").loc["gan"].to_dict()
+    low, high, kind = row_interval(record, "fid")
+    assert kind == "seeds" and low < 20.5 and high > 23.5  # the t-interval of 20.5 and 23.5, not a sampling one
+    assert "t-interval of the mean" in statistics_line(board)
