@@ -744,7 +744,8 @@ AntialiasOpt = typer.Option(False, "--antialias", help="Antialias when shrinking
                                                        "Inception (default: pytorch-fid's resize, no antialiasing).")
 ScoreNOpt = typer.Option(None, "--n", help="Images per input (a seeded subset); fakes sampled from a run: input "
                                            "(default: as many as the other input holds).")
-ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samples, of KID's subsets and of the bootstrap.")
+ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samples, of KID's subsets and of the "
+                                              "bootstrap.")
 ScoreQuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 

@@ -74,9 +74,9 @@ def score_options(extractor: str | None = None, extractor_weights: Path | None =
                   intervals: bool = True) -> ScoreOptions:
     """The options of ``ganbench metrics``/``stats`` and their Python functions: ``seed`` seeds the ``n``
     subsets, ``run:`` samples, KID's subsets and the bootstrap."""
+    quality = dataclasses.replace(QualityConfig(), seed=seed, intervals=BootstrapSettings() if intervals else None)
     return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, antialias=antialias, n=n, seed=seed,
-                        device=device, quality=dataclasses.replace(QualityConfig(), seed=seed,
-                                                                   intervals=BootstrapSettings() if intervals else None))
+                        device=device, quality=quality)
 
 
 @dataclass
@@ -476,7 +476,6 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
     if config.intervals is not None and "fid" in wanted and inputs[0].images is None:
         protocol["fid_interval"] = f"none: {inputs[0].spec} holds a mean and covariance, not features to resample"
     return {"metrics": metrics, "protocol": protocol}
-
 
 
 def _nothing_to_score(inputs: list[Input], extractor: str) -> str:

@@ -129,8 +129,9 @@ def headline(board: Board) -> Column | None:
 def shown_columns(board: Board) -> list[Column]:
     """The board's columns less the data set and preset where every row shares one (the protocol names it).
 
-    A ranked board adds its rank column first and, where a row has two seeds or more, the interval of
-    the ranking metric beside that metric (unless its cells show it).
+    A ranked board adds its rank column first and, where a row has an interval (two seeds or more, or a
+    generation record's over its fakes), the interval of the ranking metric beside that metric (unless its
+    cells show it).
     """
     columns = [c for c in board.columns if c.name not in SHARED or board.data[c.name].nunique(dropna=False) != 1]
     ranking = headline(board)
