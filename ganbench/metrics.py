@@ -265,7 +265,7 @@ class QualityMetric:
 
 METRICS: Registry[QualityMetric] = Registry("metric")
 METRICS.register(QualityMetric(
-    "fid", ("fid",), "extractor features",
+    "fid", ("fid", "fid_se", "fid_ci_low", "fid_ci_high"), "extractor features (interval: bootstrap over the fakes)",
     "Heusel et al., GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium", 2017))
 METRICS.register(QualityMetric(
     "kid", ("kid", "kid_std"), "extractor features", "Binkowski et al., Demystifying MMD GANs", 2018))
@@ -273,10 +273,12 @@ METRICS.register(QualityMetric(
     "is", ("is", "is_std"), "class probabilities (the extractor's, else the reference classifier's)",
     "Salimans et al., Improved Techniques for Training GANs", 2016))
 METRICS.register(QualityMetric(
-    "precision-recall", ("precision", "recall"), "extractor features (k = 5 nearest neighbours)",
+    "precision-recall", ("precision", "recall", "precision_ci_low", "precision_ci_high", "recall_ci_low",
+                         "recall_ci_high"), "extractor features (k = 5 nearest neighbours)",
     "Kynkaanniemi et al., Improved Precision and Recall Metric for Assessing Generative Models", 2019))
 METRICS.register(QualityMetric(
-    "density-coverage", ("density", "coverage"), "extractor features (k = 5 nearest neighbours)",
+    "density-coverage", ("density", "coverage", "density_ci_low", "density_ci_high", "coverage_ci_low",
+                         "coverage_ci_high"), "extractor features (k = 5 nearest neighbours)",
     "Naeem et al., Reliable Fidelity and Diversity Metrics for Generative Models", 2020))
 METRICS.register(QualityMetric(
     "mode-coverage", ("modes_covered", "high_quality", "mode_kl"), "2-D points against the toy2d mixture modes",

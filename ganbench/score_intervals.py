@@ -9,8 +9,8 @@ moves with the draw of the samples it averages over, the rest held as computed o
   the reference's mean and covariance fixed (as they are when the reference is a statistics
   file, and as they are shared when two generators are compared on one reference). FID's bias
   grows as the count of distinct samples falls, and a resample repeats about a third of its
-  rows, so the resamples' percentiles sit above FID; their spread does not, and the interval
-  is FID +/- z * s.e. (normal), cut at 0.
+  rows, so the resamples' percentiles sit above FID while their spread still estimates its
+  standard error: the interval is FID +/- z * s.e. (normal), cut at 0.
 * Precision and density average over the scored samples, recall and coverage over the
   reference's: each has the percentile interval of its average over resamples of its own
   samples, with every k-NN ball (the radii of both full sets) as computed on the full sets.
@@ -66,8 +66,7 @@ class FidResampler:
     """
 
     def __init__(self, features: ArrayLike, mu_ref: ArrayLike, sigma_ref: ArrayLike) -> None:
-        x = torch.as_tensor(features).detach()
-        self.x = x.to(torch.float64)
+        self.x = torch.as_tensor(features).detach().to(torch.float64)
         device = self.x.device
         self.mu_ref = torch.as_tensor(np.asarray(mu_ref, dtype=np.float64)).to(device)
         sigma = torch.as_tensor(np.asarray(sigma_ref, dtype=np.float64)).to(device)

@@ -24,9 +24,9 @@ Every statistic is computed per seed first, then reported as mean, sample std an
 seeds, with the 95% t-interval of the mean; a detection record's bootstrap bounds
 (``<metric>_ci_low``, ``<metric>_ci_high``) are averaged like its value, into
 ``<column>_boot_ci_low`` / ``_high``, and shown where a row has one seed; a generation record's
-(over the fakes drawn) likewise into ``<column>_sample_ci_low`` / ``_high``, never used to rank. Each table is ranked by
-its sort metric (FID for generators, in-distribution AUC for detectors), neighbours that the test
-of ``ganbench.leaderboards.uncertainty`` cannot tell apart sharing a rank.
+(over the fakes drawn) likewise into ``<column>_sample_ci_low`` / ``_high``, never used to rank.
+Each table is ranked by its sort metric (FID for generators, in-distribution AUC for detectors),
+neighbours that the test of ``ganbench.leaderboards.uncertainty`` cannot tell apart sharing a rank.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def test_list_metrics_lists_quality_metrics_not_extractors():
     assert names == EXPECTED_ORDER["metrics"][1]
     assert not {"classifier", "inception", "timm"} & set(names)
     fid = rows[0]
-    assert fid["fields"] == "fid" and fid["year"] == 2017 and "Heusel" in fid["paper"]
+    assert fid["fields"] == "fid, fid_se, fid_ci_low, fid_ci_high" and fid["year"] == 2017 and "Heusel" in fid["paper"]
     assert all(row["paper"] and row["year"] for row in rows)
     extractors = json.loads(CliRunner().invoke(app, ["list", "extractors", "--json"]).stdout)
     assert [row["name"] for row in extractors] == EXPECTED_ORDER["extractors"][1]
