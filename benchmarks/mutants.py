@@ -1018,7 +1018,7 @@ MUTANTS: list[Mutant] = [
       node_ids(STYLEGAN3, "test_config_t_trains_like_stylegan2_without_mixing_noise_or_deep_mapping"),
       node_ids("tests/test_paper_settings.py", "test_optimizers_use_the_papers_algorithm_learning_rates_and_betas")),
     m("stylegan3-g-at-d-rate", "generators/stylegan3.py",
-      'group["lr"] = self.config.g_lr', 'group["lr"] = self.config.lr',
+      "set_learning_rate(self.config.g_lr, self.opt_g)", "set_learning_rate(self.config.lr, self.opt_g)",
       "StyleGAN3's generator at D's 2e-3 instead of config T's 2.5e-3",
       node_ids(STYLEGAN3, "test_config_t_trains_like_stylegan2_without_mixing_noise_or_deep_mapping"),
       node_ids("tests/test_paper_settings.py", "test_optimizers_use_the_papers_algorithm_learning_rates_and_betas")),

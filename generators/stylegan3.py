@@ -79,7 +79,7 @@ from torch import nn
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
 from ganbench.generators.architecture import Architecture, from_path
-from ganbench.generators.base import DataSpec
+from ganbench.generators.base import DataSpec, set_learning_rate
 from ganbench.generators.layers import LEAKY_SLOPE, EqualizedLinear, ModulatedConv2d, channel_pyramid
 from ganbench.generators.stylegan2 import MappingNetwork, StyleGAN2, StyleGAN2Config, discriminator_schedule
 
@@ -352,6 +352,5 @@ class StyleGAN3(StyleGAN2):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         optimizers = super().configure_optimizers()
-        for group in self.opt_g.param_groups:
-            group["lr"] = self.config.g_lr
+        set_learning_rate(self.config.g_lr, self.opt_g)
         return optimizers
