@@ -25,6 +25,8 @@ On a CUDA machine it prints markdown tables under a line naming the card
    operations that have no deterministic kernel (PyTorch warns instead of failing);
 7. toy-2D seed batches: ten seeds of each point variant trained as one batched model
    (``ganbench.generators.seed_batch``) against the same seeds one after another, seed-steps/s;
+   on CUDA also the batch with its step replayed as a CUDA graph, and how far ten replayed steps'
+   weights lie from the same steps run eagerly;
 8. with ``--suite-wall-time``: the wall time of ``ganbench run --suite all --preset quick`` on the
    device (a subprocess in a scratch folder, stopped after ``--suite-timeout`` seconds).
 
@@ -40,7 +42,6 @@ import importlib.util
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganbench.data import Dataset, load_npz, to_float
+from ganbench.data import Dataset, load_npz, load_toy2d, to_float
 from ganbench.features import ContentClassifier, ReferenceClassifier, resize_for_network
 from ganbench.generation import training_inputs
 from ganbench.inception import INPUT_SIZE, FIDInceptionV3
@@ -65,6 +66,7 @@ from ganbench.presets import get_preset
 from ganbench.runtime import configure_backends, seed_everything
 from ganbench.store import CACHE_ENV
 from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_generator
+from ganbench.generators.seed_batch import SeedBatch, train_seed_batch
 from ganbench.generators.trainer import TrainConfig, train
 from ganbench.generators.translation_blocks import TranslationModel
 
@@ -307,17 +309,34 @@ class Bench:
 
     def seed_batch(self, variant: str) -> dict[str, Any]:
         """Ten toy-2D seeds as one batched model against the same seeds one after another
-        (``benchmarks/seed_batch_speed.py``)."""
+        (``benchmarks/seed_batch_speed.py``); on CUDA also the batch replayed as a CUDA graph, for
+        ten times the steps, and whether ten replayed steps give the weights of the same ten
+        steps run eagerly with the same kernels (``replay="static"``)."""
         seeds, steps, rounds = self.sizes.seed_batch
-        row: dict[str, Any] = {"variant": variant, "seeds": seeds, "steps": steps}
+        graph_steps = 10 * steps if self.device.type == "cuda" else None
+        row: dict[str, Any] = {"variant": variant, "seeds": seeds, "steps": steps, "graph_steps": graph_steps}
         try:
-            batched, sequential = seed_batch_speed().measure(variant, seeds, steps, rounds, 100, self.device)
-            row.update(status="ok", sequential_per_second=seeds * steps / statistics.median(sequential),
-                       batched_per_second=seeds * steps / statistics.median(batched),
-                       speedup=statistics.median(t / b for b, t in zip(batched, sequential)))
+            speed = seed_batch_speed()
+            times = speed.measure(variant, seeds, steps, rounds, 100, self.device, graph_steps)
+            row.update(status="ok", **speed.rates(times, seeds, steps, graph_steps))
+            if graph_steps:
+                row["graph_max_difference"] = self.graph_against_eager(variant, seeds)
         except Exception as exc:
             row["status"] = failure(exc)
         return row
+
+    def graph_against_eager(self, variant: str, seeds: int, steps: int = 10) -> float:
+        """The largest difference of any weight or buffer between ``steps`` steps replayed as a
+        CUDA graph and the same steps run eagerly with the same kernels (0.0: bit for bit)."""
+        data = load_toy2d("ring")
+        spec = DataSpec("points", 0, 0, data.num_classes)
+        states = []
+        for replay in ("static", "cuda-graph"):
+            batched = SeedBatch.create(variant, spec, range(seeds), self.device)
+            train_seed_batch(batched, data.x_train, data.y_train, steps, 100, replay=replay)
+            states.append(batched.model.state_dict())
+        eager, graphed = states
+        return max(float((eager[name].double() - value.double()).abs().max()) for name, value in graphed.items())
 
     def determinism(self, name: str, data: Dataset) -> dict[str, Any]:
         row: dict[str, Any] = {"variant": name, "resolution": data.resolution, "steps": self.sizes.determinism_steps}
@@ -508,10 +527,13 @@ def report(result: dict[str, Any]) -> str:
               [("variant", "variant", ""), ("steps", "steps", "d"), ("same losses", "same_losses", ""),
                ("same weights", "same_weights", ""), ("ops without a deterministic kernel", "nondeterministic_ops", ""),
                ("status", "status", "")]),
-        table("Toy-2D seeds trained as one batched model (batch 100, seed-steps/s)", result.get("seed_batches", []),
+        table("Toy-2D seeds trained as one batched model (batch 100, seed-steps/s; graphed: the batch's step "
+              "replayed as a CUDA graph; max difference: of any weight after ten steps replayed against the same "
+              "steps run eagerly)", result.get("seed_batches", []),
               [("variant", "variant", ""), ("seeds", "seeds", "d"), ("one after another", "sequential_per_second", rate),
                ("batched", "batched_per_second", rate), ("x one after another", "speedup", ".2f"),
-               ("status", "status", "")]),
+               ("graphed", "graphed_per_second", rate), ("x one after another", "graphed_speedup", ".2f"),
+               ("max difference", "graph_max_difference", ".1e"), ("status", "status", "")]),
     ]
     suite = result.get("suite")
     if suite:

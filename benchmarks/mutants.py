@@ -61,6 +61,7 @@ FORENSICS = "tests/test_forensics.py"
 SOURCE_DIGEST = "tests/test_source_digest.py"
 FEATURES = "tests/test_features.py"
 INTERVALS = "tests/test_score_intervals.py"
+SEED_BATCH = "tests/test_seed_batch.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -1528,6 +1529,24 @@ MUTANTS: list[Mutant] = [
       "(SAMPLE_LOW, SAMPLE_HIGH, SAMPLING), (LOW, HIGH, SEEDS), (BOOT_LOW, BOOT_HIGH, BOOTSTRAP)):",
       "rows over several seeds show the mean of their sampling intervals instead of the t-interval over seeds",
       node_ids(LEADERBOARDS, "test_generators_with_seeds_show_the_interval_over_seeds")),
+    # ------------------------------------------------------------------ a seed batch's step recorded and replayed
+    m("replay-inputs-not-refilled", "generators/step_replay.py",
+      "buffer.copy_(value)", "buffer.copy_(buffer)",
+      "a replayed step reads the inputs of the step it was recorded at, not the current step's",
+      node_ids(SEED_BATCH, "test_a_replayed_step_trains_exactly_as_the_eager_step")),
+    m("replay-outputs-not-rewritten", "generators/step_replay.py",
+      "self.outputs[name].copy_(value)", "self.outputs[name].copy_(self.outputs[name])",
+      "a replay leaves the recorded outputs as they were instead of this step's values",
+      node_ids(SEED_BATCH, "test_a_replayed_step_trains_exactly_as_the_eager_step")),
+    m("replay-outputs-shared", "generators/step_replay.py",
+      "return {name: value.clone() for name, value in outputs.items()}", "return outputs",
+      "every replayed step hands back the same tensors, which the next replay overwrites",
+      node_ids(SEED_BATCH, "test_a_replayed_step_hands_back_each_steps_own_losses")),
+    m("seed-batch-critic-reuses-draws", "generators/seed_batch.py",
+      'logs.update(self.update("discriminator", inputs, f"batch{i}", f"d{i}", step, progress))',
+      'logs.update(self.update("discriminator", inputs, f"batch{i}", "d0", step, progress))',
+      "every critic update of a step takes the first update's latents and interpolation weights",
+      node_ids(SEED_BATCH, "test_batched_seeds_equal_separate_runs_in_float64")),
 ]
 
 

@@ -15,10 +15,14 @@ layout) as one model instead (``ganbench.generators.seed_batch``; ``--jobs`` the
 run, equal to it up to floating-point rounding (which two runs of different kernels amplify over
 many steps, so the rows agree with the separate runs' statistically, not digit for digit), and
 ``seconds`` is the batch's wall clock. On a CPU core the batch is about as fast as its seeds one
-after another (``benchmarks/seed_batch_speed.py``).
+after another (``benchmarks/seed_batch_speed.py``). On CUDA, ``--cuda-graphs`` records a batch's
+training step once and replays it (``ganbench.generators.step_replay``), which removes the
+Python and launch overhead that bounds these small networks' steps on a GPU.
 
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 [--jobs 8 --device cuda]
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 --batched-seeds
+    PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 5000 25000 --batched-seeds --cuda-graphs \
+        --device cuda --jobs 2 --out runs/toy2d_25k.json
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 import torch
 
 from ganbench.data import load_toy2d
+from ganbench.errors import UserError
 from ganbench.metrics import mode_coverage_2d
 from ganbench.runtime import resolve_device
 from ganbench.generators import GENERATORS, DataSpec, create_generator
@@ -74,8 +79,9 @@ def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size
 
 
 def run_batched(variant: str, layout: str, seeds: list[int], checkpoints: list[int], batch_size: int,
-                n_samples: int, device: str, threads: int) -> list[dict[str, object]]:
-    """:func:`run` for every seed of ``seeds`` at once, trained as one batched model."""
+                n_samples: int, device: str, threads: int, replay: str | None = None) -> list[dict[str, object]]:
+    """:func:`run` for every seed of ``seeds`` at once, trained as one batched model (its step
+    replayed as a CUDA graph with ``replay="cuda-graph"``)."""
     torch.set_num_threads(threads)
     data = load_toy2d(layout)
     spec = DataSpec("points", 0, 0, data.num_classes)
@@ -93,7 +99,8 @@ def run_batched(variant: str, layout: str, seeds: list[int], checkpoints: list[i
                              "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"],
                              "seconds": seconds})
 
-    outcomes = train_seed_batch(model, data.x_train, data.y_train, max(checkpoints), batch_size, on_step=score)
+    outcomes = train_seed_batch(model, data.x_train, data.y_train, max(checkpoints), batch_size, replay=replay,
+                                on_step=score)
     return [{**row, "status": outcomes[seeds.index(int(row["seed"]))].status} for row in rows]
 
 
@@ -158,6 +165,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process")
     parser.add_argument("--batched-seeds", action="store_true",
                         help="train all seeds of a (variant, layout) as one batched model (one run per batch)")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="with --batched-seeds on CUDA: record each batch's training step once as a CUDA graph "
+                             "and replay it")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the per-seed rows")
     parser.add_argument("--tables-from", type=Path, nargs="+", default=None, metavar="JSON",
@@ -175,11 +185,18 @@ def main() -> None:
     for variant in args.variants:
         if variant not in GENERATORS or not GENERATORS.get(variant).supports_points:
             parser.error(f"{variant!r} is not a generator that trains on points")
+    try:
+        device = resolve_device(args.device)
+    except UserError as error:
+        parser.error(str(error))
+    if args.cuda_graphs and not (args.batched_seeds and device.type == "cuda"):
+        parser.error("--cuda-graphs replays the steps of --batched-seeds on a CUDA device")
     settings = (sorted(args.steps), args.batch_size, args.samples, args.device, args.threads)
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         if args.batched_seeds:
-            pending = [pool.submit(run_batched, variant, layout, list(range(args.seeds)), *settings)
+            pending = [pool.submit(run_batched, variant, layout, list(range(args.seeds)), *settings,
+                                   "cuda-graph" if args.cuda_graphs else None)
                        for layout in args.layouts for variant in args.variants]
         else:
             pending = [pool.submit(run, variant, layout, seed, *settings)

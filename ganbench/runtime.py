@@ -49,10 +49,11 @@ def accelerated(device: torch.device, choice: bool | None) -> bool:
     return device.type == "cuda" if choice is None else choice
 
 
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on ``device`` when ``enabled``, a no-op otherwise."""
+def autocast(device: torch.device, enabled: bool, cache: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` when ``enabled``, a no-op otherwise; ``cache=False`` casts the
+    weights again at every use (a recorded CUDA graph must not keep casts made outside it)."""
     if enabled:
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 

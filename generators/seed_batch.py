@@ -25,14 +25,17 @@ weight changed by one part in 1e7, so long runs agree in distribution, not in di
 Batching pays only where a separate run is bound by per-operation overhead, as small kernels on
 a GPU are. On a CPU core these steps are bound by their arithmetic (a batched GEMM costs what its
 S separate GEMMs cost): the batch is about as fast as its seeds one after another
-(``benchmarks/seed_batch_speed.py``).
+(``benchmarks/seed_batch_speed.py``). On a GPU the batched step is still bound by the Python that
+issues its operations one by one; ``train_seed_batch(..., replay="cuda-graph")`` records the
+step's updates once and replays them (``ganbench.generators.step_replay``), with the step's data
+and random inputs drawn eagerly as before (:meth:`SeedBatch.step_inputs`).
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import MethodType
 from typing import Any
 
@@ -47,6 +50,7 @@ from ganbench.runtime import autocast, torch_generator
 from ganbench.generators import DataSpec, create_generator
 from ganbench.generators.base import Batch, in_eval_chunks
 from ganbench.generators.noise_gan import NoiseGAN, Tensors
+from ganbench.generators.step_replay import StepReplay
 from ganbench.generators.trainer import DeviceBatches, TrainOutcome, _prepare
 
 
@@ -147,14 +151,38 @@ class SeedBatch(nn.Module):
                    in_dims=(0, *dims), randomness="error")
         return run(self.state, *inputs)
 
-    def update(self, player: str, batches: Sequence[Batch], generators: Sequence[torch.Generator]) -> Tensors:
-        """One update of ``player`` in every seed on its batch, with random inputs drawn from its
-        generator; the logged values, one per seed."""
-        drawn = [getattr(self.model, f"{player}_draws")(batch, gen) for batch, gen in zip(batches, generators)]
-        draws = {name: torch.stack([d[name] for d in drawn]) for name in drawn[0]}
-        first = batches[0]
-        losses, logs = self.per_seed(player, torch.stack([b.real for b in batches]),
-                                     torch.stack([b.labels for b in batches]), draws, first.step, first.progress)
+    def step_inputs(self, streams: Sequence[DeviceBatches], generators: Sequence[torch.Generator], step: int,
+                    progress: float) -> Tensors:
+        """The data and random inputs of one training step of every seed, drawn from the seed's
+        streams in the order of its separate run and stacked along the seed axis:
+        ``batch<i>.real`` and ``batch<i>.labels`` for the i-th discriminator update, with its
+        draws ``d<i>.<name>``; the generator's draws ``g.<name>`` (it takes the last batch)."""
+        inputs: Tensors = {}
+        for i in range(self.model.n_critic):
+            batches = [stream.next("points", step, progress) for stream in streams]
+            inputs[f"batch{i}.real"] = torch.stack([batch.real for batch in batches])
+            inputs[f"batch{i}.labels"] = torch.stack([batch.labels for batch in batches])
+            inputs.update(_stacked(f"d{i}", [self.model.discriminator_draws(b, g) for b, g in zip(batches, generators)]))
+        inputs.update(_stacked("g", [self.model.generator_draws(b, g) for b, g in zip(batches, generators)]))
+        return inputs
+
+    def training_step(self, inputs: Tensors, step: int = 0, progress: float = 0.0) -> Tensors:
+        """One training step of every seed on :meth:`step_inputs`' ``inputs``: ``n_critic``
+        discriminator updates, then the generator's; the logged values, one per seed. ``step``
+        and ``progress`` reach the losses' batches, which the point variants a seed batch accepts
+        do not read, so one recorded step may be replayed at every step."""
+        logs: Tensors = {}
+        last = self.model.n_critic - 1
+        for i in range(last + 1):
+            logs.update(self.update("discriminator", inputs, f"batch{i}", f"d{i}", step, progress))
+        logs.update(self.update("generator", inputs, f"batch{last}", "g", step, progress))
+        return logs
+
+    def update(self, player: str, inputs: Tensors, batch: str, draws: str, step: int, progress: float) -> Tensors:
+        """One update of ``player`` in every seed on the batch named ``batch`` in ``inputs`` with
+        the random inputs named ``draws``; the logged values, one per seed."""
+        drawn = {name.split(".", 1)[1]: value for name, value in inputs.items() if name.startswith(f"{draws}.")}
+        losses, logs = self.per_seed(player, inputs[f"{batch}.real"], inputs[f"{batch}.labels"], drawn, step, progress)
         self.model.optimize(self.optimizers["d" if player == "discriminator" else "g"], losses.sum())
         return logs
 
@@ -174,12 +202,23 @@ class SeedBatch(nn.Module):
         return torch.cat(chunks, dim=1) if chunks else torch.empty(len(seeds), 0, 2)
 
 
+def _stacked(prefix: str, drawn: Sequence[Tensors]) -> Tensors:
+    """The seeds' draws of one update, stacked along the seed axis, named ``<prefix>.<name>``."""
+    return {f"{prefix}.{name}": torch.stack([d[name] for d in drawn]) for name in drawn[0]}
+
+
 def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int,
-                     read_every: int = 10, amp: bool = False,
+                     read_every: int = 10, amp: bool = False, replay: str | None = None,
                      on_step: Callable[[int, list[int]], None] | None = None) -> list[TrainOutcome]:
     """Train every seed of ``model`` on the points ``x`` (labels ``y``) for ``steps`` generator
     steps of ``batch_size`` (packs), as ``train(variant, x, y, TrainConfig(steps, batch_size,
     seed=seed, read_every=read_every, amp=amp))`` trains each seed; one outcome per seed.
+
+    ``replay="cuda-graph"`` records the step's updates once as a CUDA graph and replays them
+    (:class:`ganbench.generators.step_replay.StepReplay`), ``"static"`` runs the same protocol
+    and, on CUDA, the same kernels without a graph (on CUDA both keep Adam's step counts on the
+    device, which changes its rounding against ``replay=None``). The data and random inputs are
+    drawn eagerly either way, so every seed still follows its separate run's streams.
 
     Losses are checked every ``read_every`` steps and at the end; a seed whose loss was not
     finite stops there (its slice still follows the batch, unused). ``on_step(step, training)``
@@ -192,6 +231,11 @@ def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: 
     training = list(range(len(model.seeds)))
     outcomes: dict[int, TrainOutcome] = {}
     unchecked: list[tuple[int, Tensors]] = []
+    if replay == "cuda-graph" and device.type != "cuda":
+        raise UserError(f"CUDA graphs replay steps on a CUDA device; this seed batch is on {device}")
+    if replay is not None and device.type == "cuda":
+        make_capturable(model.optimizers.values())
+    replayed = None if replay is None else StepReplay(model.training_step, replay)
 
     def check(step: int) -> None:
         """Stop the seeds with a non-finite loss among the unchecked steps."""
@@ -212,14 +256,9 @@ def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: 
     logs: Tensors = {}
     while step < steps and training:
         progress = step / steps
-        with autocast(device, amp):
-            logs = {}
-            batches = [stream.next("points", step, progress) for stream in streams]
-            for i in range(variant.n_critic):
-                if i:
-                    batches = [stream.next("points", step, progress) for stream in streams]
-                logs.update(model.update("discriminator", batches, generators))
-            logs.update(model.update("generator", batches, generators))
+        inputs = model.step_inputs(streams, generators, step, progress)
+        with autocast(device, amp, cache=replayed is None):
+            logs = model.training_step(inputs, step, progress) if replayed is None else replayed(inputs)
         variant.update_ema()
         step += 1
         unchecked.append((step, logs))
@@ -232,3 +271,15 @@ def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: 
         outcomes[position] = TrainOutcome("ok", step, seconds, "steps",
                                           losses={k: float(v[position]) for k, v in logs.items()})
     return [outcomes[position] for position in range(len(model.seeds))]
+
+
+def make_capturable(optimizers: Iterable[torch.optim.Optimizer]) -> None:
+    """Let ``optimizers`` step inside a CUDA graph: their step counts move to the parameters'
+    device, where a replayed step advances them."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["capturable"] = True
+            for parameter in group["params"]:
+                state = optimizer.state.get(parameter, {})
+                if "step" in state:
+                    state["step"] = state["step"].to(parameter.device, torch.float32)

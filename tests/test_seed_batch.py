@@ -9,15 +9,19 @@ must agree to 1e-9; in float32 (the benchmark's) one step must agree to 1e-4. Mi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganbench.data import load_toy2d
 from ganbench.errors import UserError
 from ganbench.generators import DataSpec, GenerativeModel, create_generator
-from ganbench.generators.seed_batch import SeedBatch, train_seed_batch
-from ganbench.generators.trainer import TrainConfig, TrainOutcome, train
+from ganbench.generators.seed_batch import SeedBatch, make_capturable, train_seed_batch
+from ganbench.generators.step_replay import StepReplay
+from ganbench.generators.trainer import DeviceBatches, TrainConfig, TrainOutcome, train
+from ganbench.runtime import torch_generator
 
 VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
 DATA = load_toy2d("ring")
@@ -129,3 +133,97 @@ def test_a_diverged_seed_stops_alone() -> None:
 def test_tricks_that_draw_inside_the_loss_are_refused() -> None:
     with pytest.raises(UserError, match="instance noise"):
         SeedBatch.create("gan+instance-noise", SPEC, [0, 1])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_replayed_step_trains_exactly_as_the_eager_step(variant: str) -> None:
+    """The replay protocol (fixed input buffers refilled every step, outputs rewritten in place)
+    past its three eager warm-up steps gives the eager path's weights and losses bit for bit."""
+    eager, replayed = SeedBatch.create(variant, SPEC, [0, 2]), SeedBatch.create(variant, SPEC, [0, 2])
+    expected = train_seed_batch(eager, DATA.x_train, DATA.y_train, 6, BATCH)
+    outcomes = train_seed_batch(replayed, DATA.x_train, DATA.y_train, 6, BATCH, replay="static")
+    assert [o.losses for o in outcomes] == [o.losses for o in expected]
+    state = eager.model.state_dict()
+    for name, value in replayed.model.state_dict().items():
+        assert torch.equal(value, state[name]), name
+
+
+def test_a_replayed_step_hands_back_each_steps_own_losses() -> None:
+    """A seed that turns NaN during the replayed steps is caught at the next read and recorded
+    at its own step, not at the first step whose losses the replay later overwrote."""
+    batched = SeedBatch.create("gan", SPEC, [1, 3])
+
+    def poison(step: int, training: list[int]) -> None:
+        if step == 5:
+            with torch.no_grad():
+                batched.model.G.net[0].weight[1].fill_(float("nan"))
+
+    outcomes = train_seed_batch(batched, DATA.x_train, DATA.y_train, 8, BATCH, replay="static", on_step=poison)
+    assert [o.status for o in outcomes] == ["ok", "diverged"]
+    assert outcomes[1].diverged_at == 6 and outcomes[0].steps == 8
+
+
+class HostReads(TorchDispatchMode):
+    """The operations that would stop a CUDA graph from recording a step: a read of a tensor's
+    value on the host, an output whose size depends on values, a random draw."""
+
+    NAMES = ("_local_scalar_dense", "nonzero", "masked_select", "unique", "rand", "normal", "uniform", "bernoulli",
+             "multinomial")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[tuple[str, object]] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if any(name in func.__name__ for name in self.NAMES):
+            self.reads.append((func.__name__, args[0] if args else None))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_training_step_reads_nothing_back_and_draws_nothing(variant: str) -> None:
+    """The step a CUDA graph records: its only host reads on the CPU are Adam's step counts,
+    which Adam keeps on the device when it steps inside a graph; its random inputs come in."""
+    batched = SeedBatch.create(variant, SPEC, [0, 2])
+    streams = [DeviceBatches(DATA.x_train, DATA.y_train, BATCH * batched.model.pack_size, s) for s in batched.seeds]
+    generators = [torch_generator(seed, "cpu") for seed in batched.seeds]
+    batched.train()
+    batched.training_step(batched.step_inputs(streams, generators, 0, 0.0))
+    counts = [state["step"] for optimizer in batched.optimizers.values() for state in optimizer.state.values()]
+    inputs = batched.step_inputs(streams, generators, 1, 0.5)
+    with HostReads() as mode:
+        batched.training_step(inputs)
+    others = [name for name, tensor in mode.reads if not any(tensor is count for count in counts)]
+    assert mode.reads and not others
+
+
+def test_step_replay_refuses_inputs_of_another_shape() -> None:
+    replay = StepReplay(lambda inputs: {"y": inputs["x"] * 2}, "static", warmup=1)
+    for _ in range(3):
+        assert torch.equal(replay({"x": torch.ones(3)})["y"], torch.full((3,), 2.0))
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)"):
+        replay({"x": torch.ones(4)})
+    with pytest.raises(ValueError, match="takes the inputs"):
+        replay({"z": torch.ones(3)})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")
+def test_cuda_graphs_are_refused_without_cuda() -> None:
+    batched = SeedBatch.create("gan", SPEC, [0, 1])
+    with pytest.raises(UserError, match="CUDA device"):
+        train_seed_batch(batched, DATA.x_train, DATA.y_train, 2, BATCH, replay="cuda-graph")
+    with pytest.raises(UserError, match="CUDA"):
+        StepReplay(lambda inputs: inputs, "cuda-graph")
+
+
+def test_optimizers_made_capturable_keep_their_step_counts_beside_the_parameters() -> None:
+    """A graph replays Adam's update of its step count only where that count is a tensor on the
+    parameters' device; a count left behind would stay at the step the graph was recorded at."""
+    batched = SeedBatch.create("gan", SPEC, [0, 1])
+    train_seed_batch(batched, DATA.x_train, DATA.y_train, 2, BATCH)
+    make_capturable(batched.optimizers.values())
+    for optimizer in batched.optimizers.values():
+        assert all(group["capturable"] for group in optimizer.param_groups)
+        for parameter, state in optimizer.state.items():
+            assert state["step"].device == parameter.device and state["step"].dtype == torch.float32
+            assert float(state["step"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,3 +31,13 @@ def test_cells_give_mean_std_and_a_t_interval_cut_to_the_mode_count() -> None:
     assert ring_hq == "44.5 (3.0) [42.3, 46.7]"
     assert grid_modes == "-"
     assert "95% t-interval of the mean" in table.splitlines()[0]
+
+
+def test_cuda_graphs_are_refused_without_batched_seeds_on_cuda(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    module = toy2d_modes()
+    monkeypatch.setattr("sys.argv", ["toy2d_modes.py", "--cuda-graphs", "--device", "cpu", "--batched-seeds"])
+    with pytest.raises(SystemExit) as stopped:
+        module.main()
+    assert stopped.value.code == 2
+    assert "--cuda-graphs replays the steps of --batched-seeds on a CUDA device" in capsys.readouterr().err
