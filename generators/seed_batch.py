@@ -233,9 +233,9 @@ def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: 
     unchecked: list[tuple[int, Tensors]] = []
     if replay == "cuda-graph" and device.type != "cuda":
         raise UserError(f"CUDA graphs replay steps on a CUDA device; this seed batch is on {device}")
-    if replay is not None and device.type == "cuda":
-        make_capturable(model.optimizers.values())
     replayed = None if replay is None else StepReplay(model.training_step, replay)
+    if replayed is not None and device.type == "cuda":
+        make_capturable(model.optimizers.values())
 
     def check(step: int) -> None:
         """Stop the seeds with a non-finite loss among the unchecked steps."""
