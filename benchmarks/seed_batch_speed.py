@@ -4,10 +4,11 @@ For each variant, ``--seeds`` models train on ring-8 for ``--steps`` generator s
 alternated ``--rounds`` times in one process so that both see the same load on a shared machine:
 one :class:`ganbench.generators.seed_batch.SeedBatch` (``train_seed_batch``), and each seed on
 its own through ``ganbench.generators.trainer.train``, one after another. Both use ``--threads``
-threads. On CUDA, ``--cuda-graphs`` adds a third: the batch with its step recorded once as a CUDA
-graph and replayed (``--graph-steps`` steps per run, as each run records its graph anew after
-three eager steps). Prints a Markdown table of seed-steps per second (median over rounds) and each
-batched way's ratio to one after another (median of the rounds' ratios).
+threads. On CUDA, ``--cuda-graphs`` adds a third: the batch with its step recorded once as a
+CUDA graph and replayed (``--graph-steps`` steps per run, as each run records its graph anew
+after three eager steps). Prints a Markdown table of the tensor operations one batched step
+issues (counted on the CPU), seed-steps per second (median over rounds) and each batched way's
+ratio to one after another (median of the rounds' ratios).
 
     PYTHONPATH=. python benchmarks/seed_batch_speed.py --seeds 10 --steps 10 --rounds 3 [--threads 2]
     PYTHONPATH=. python benchmarks/seed_batch_speed.py --device cuda --steps 20 --cuda-graphs --graph-steps 500
@@ -19,17 +20,48 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ganbench.data import load_toy2d
 from ganbench.errors import UserError
-from ganbench.runtime import resolve_device
+from ganbench.runtime import resolve_device, torch_generator
 from ganbench.generators import DataSpec, create_generator
 from ganbench.generators.seed_batch import SeedBatch, train_seed_batch
-from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators.trainer import DeviceBatches, TrainConfig, train
 
 VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
+
+
+class OperationCount(TorchDispatchMode):
+    """Counts the tensor operations issued under it: vmap's batched ones, autograd's backward and
+    the optimizers' updates, each one a kernel launch or more on a GPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def operations_per_step(variant: str, seeds: int, batch_size: int) -> int:
+    """The tensor operations of one batched training step on the CPU (the second step, once the
+    optimizers' state exists; the data and noise drawn before it are not counted)."""
+    data = load_toy2d("ring")
+    model = SeedBatch.create(variant, DataSpec("points", 0, 0, data.num_classes), range(seeds))
+    streams = [DeviceBatches(data.x_train, data.y_train, batch_size * model.model.pack_size, seed)
+               for seed in model.seeds]
+    generators = [torch_generator(seed) for seed in model.seeds]
+    model.train()
+    model.training_step(model.step_inputs(streams, generators, 0, 0.0))
+    inputs = model.step_inputs(streams, generators, 1, 0.0)
+    with OperationCount() as counted:
+        model.training_step(inputs, 1)
+    return counted.count
 
 
 def measure(variant: str, seeds: int, steps: int, rounds: int, batch_size: int, device: torch.device,
@@ -96,13 +128,14 @@ def main() -> None:
     lines = [f"toy2d ring-8, {args.seeds} seeds x {args.steps} generator steps{graphed}, "
              f"batch {args.batch_size}, {args.threads} thread(s) on {device}; median of {args.rounds} alternated "
              "rounds (each ratio: median of the rounds' ratios)", "",
-             "| variant | one after another (seed-steps/s) | batched (seed-steps/s) | batched / one after another |"
+             "| variant | operations per step | one after another (seed-steps/s) | batched (seed-steps/s) "
+             "| batched / one after another |"
              + (" graphed (seed-steps/s) | graphed / one after another |" if graph_steps else ""),
-             "|---|---|---|---|" + ("---|---|" if graph_steps else "")]
+             "|---|---|---|---|---|" + ("---|---|" if graph_steps else "")]
     for variant in args.variants:
         times = measure(variant, args.seeds, args.steps, args.rounds, args.batch_size, device, graph_steps)
         row = rates(times, args.seeds, args.steps, graph_steps)
-        cells = [f"{row['sequential_per_second']:.1f}", f"{row['batched_per_second']:.1f}", f"{row['speedup']:.2f}x"]
+        cells = [f"{operations_per_step(variant, args.seeds, args.batch_size):,}", f"{row['sequential_per_second']:.1f}", f"{row['batched_per_second']:.1f}", f"{row['speedup']:.2f}x"]
         if graph_steps:
             cells += [f"{row['graphed_per_second']:.1f}", f"{row['graphed_speedup']:.2f}x"]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
