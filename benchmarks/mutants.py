@@ -62,6 +62,10 @@ SOURCE_DIGEST = "tests/test_source_digest.py"
 FEATURES = "tests/test_features.py"
 INTERVALS = "tests/test_score_intervals.py"
 SEED_BATCH = "tests/test_seed_batch.py"
+DATA = "tests/test_data.py"
+FOLDER_METRICS = "tests/test_folder_metrics.py"
+STREAMING = "tests/test_streaming.py"
+DATA_HEALTH = "tests/test_data_health.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -1547,6 +1551,70 @@ MUTANTS: list[Mutant] = [
       'logs.update(self.update("discriminator", inputs, f"batch{i}", "d0", step, progress))',
       "every critic update of a step takes the first update's latents and interpolation weights",
       node_ids(SEED_BATCH, "test_batched_seeds_equal_separate_runs_in_float64")),
+    # ------------------------------------------------------------------ fake sets, statistics files, streamed data
+    m("fake-sets-share-a-seed", "ganbench/generation.py",
+      "seed = derive_seed(ctx.config.seed, name, which)", 'seed = derive_seed(ctx.config.seed, name, "eval")',
+      "the detectors' training and fresh test fakes are drawn with the quality set's seed",
+      node_ids(DATA, "test_the_three_fake_sets_are_separate_draws")),
+    m("statistics-weights-not-compared", "ganbench/fid_stats.py",
+      'FEATURE_PROTOCOL = ("extractor", "weights", "resize", "feature_dim")',
+      'FEATURE_PROTOCOL = ("extractor", "resize", "feature_dim")',
+      "a statistics file computed with other weights of the same extractor is compared without a word",
+      node_ids(FOLDER_METRICS, "test_a_bad_input_is_one_line_and_exit_code_2")),
+    m("statistics-protocol-never-compared", "ganbench/fid_stats.py",
+      "if theirs is not None and ours is not None and theirs != ours:",
+      "if theirs is not None and ours is not None and theirs != ours and key == \"feature_dim\":",
+      "statistics files are checked on their dimension only, whatever extractor made them",
+      node_ids(FOLDER_METRICS, "test_a_bad_input_is_one_line_and_exit_code_2")),
+    m("stream-cache-key-drops-side", "ganbench/data_cache.py",
+      '{"format": CACHE_FORMAT, "side": side, "skip_bad": skip_bad}', '{"format": CACHE_FORMAT, "skip_bad": skip_bad}',
+      "a folder's cache at one side is reused for another side",
+      node_ids(STREAMING, "test_streamed_arrays_equal_the_in_memory_ones_and_the_cache_is_reused")),
+    m("stream-cache-key-drops-change-time", "ganbench/data_cache.py",
+      'state = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"',
+      'state = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"',
+      "an image rewritten in place with its size and modification time kept is read from the old cache",
+      node_ids(STREAMING, "test_an_image_rewritten_with_its_size_and_time_kept_is_read_again")),
+    m("streamed-loader-advances-the-order", "ganbench/streaming.py",
+      "sampler=order.copy()", "sampler=order",
+      "the loader's prefetching advances the batch order a checkpoint saves, so a resumed run skips batches",
+      node_ids(STREAMING, "test_a_streamed_batch_order_resumes_from_its_state",
+               "test_streamed_training_gives_the_in_memory_weights")),
+    m("streamed-order-reshuffles-early", "ganbench/streaming.py",
+      "if self.position + self.batch_size > len(self.order):",
+      "if self.position + self.batch_size >= len(self.order):",
+      "a streamed epoch is reshuffled one batch before the in-memory trainer's",
+      node_ids(STREAMING, "test_streamed_training_gives_the_in_memory_weights",
+               "test_batches_follow_the_seed_not_the_workers_or_the_path")),
+    m("test-copies-of-train-not-counted", "ganbench/data_health.py",
+      "test_in_train=sum(h in known for h in test_hashes),", "test_in_train=0,",
+      "test images that are exact copies of training images are not counted or warned of",
+      node_ids(DATA_HEALTH, "test_duplicates_across_splits_and_repeats_in_train_are_warned")),
+    m("enlarged-images-not-counted", "ganbench/data_health.py",
+      "enlarged=int((data.resolution > ENLARGED_FACTOR * shorter).sum()),",
+      "enlarged=int((data.resolution > ENLARGED_FACTOR * data.resolution).sum()),",
+      "images enlarged to the loading side are never counted, so the blur warning never comes",
+      node_ids(DATA_HEALTH, "test_enlarged_and_huge_images_are_warned_from_the_source_sizes")),
+    m("lsgan-trains-with-cross-entropy", "generators/lsgan.py",
+      'self.tricks = TrickHooks(c.tricks, "lsgan", spec, self.G, self.D)',
+      'self.tricks = TrickHooks(c.tricks, "nonsaturating", spec, self.G, self.D)',
+      "LSGAN's players minimise the sigmoid cross-entropy instead of the least-squares losses",
+      NOISE_STEPS),
+    m("gan-minimax-option-ignored", "generators/gan.py",
+      "self.tricks = TrickHooks(c.tricks, c.loss, spec, self.G, self.D)",
+      'self.tricks = TrickHooks(c.tricks, "nonsaturating", spec, self.G, self.D)',
+      "GAN's saturating minimax loss option trains the non-saturating loss",
+      NOISE_STEPS, node_ids(FAMILY_A, "test_gan_generator_loss_is_non_saturating_or_minimax")),
+    m("detect-fits-on-its-validation-slice", "ganbench/forensics.py",
+      'model.fit(fit_real, fit_fake, **accepted_arguments(model.fit, {"validation": (val_real, val_fake)}))',
+      'model.fit(real, fake, **accepted_arguments(model.fit, {"validation": (val_real, val_fake)}))',
+      "`ganbench detect` fits on the slice its threshold is then chosen on",
+      node_ids(FORENSICS, "test_detect_fits_on_its_training_images_but_the_validation_slice")),
+    m("saved-threshold-ignored", "ganbench/forensics.py",
+      "return Prepared(choice, saved.detector, saved.threshold,",
+      "return Prepared(choice, saved.detector, 0.5,",
+      "a saved detector scores with a fixed threshold instead of the one saved with it",
+      node_ids(FORENSICS, "test_test_only_scoring_of_a_saved_detector_matches_its_fit")),
 ]
 
 

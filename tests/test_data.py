@@ -182,3 +182,18 @@ def test_fakes_of_a_quantized_real_set_are_put_on_its_levels(smoke_run) -> None:
     for which in ("eval", "detector_train", "fresh"):
         assert set(np.unique(fakes[which]).tolist()) <= set(levels), which
     assert "17 intensity values" in sample["protocol"]["levels"]
+
+
+def test_the_three_fake_sets_are_separate_draws(smoke_run) -> None:
+    """The fakes that score quality, train detectors and test them are three draws of their own:
+    a detector is never tested on the images it was trained on."""
+    from ganbench.store import load_npz
+
+    out, result = smoke_run
+    assert result.exit_code == 0, result.output
+    for path in (out / "records").glob("sample-*.json"):
+        fakes = load_npz(out / json.loads(path.read_text())["info"]["fakes"], "fakes")
+        rows = {which: {image.tobytes() for image in fakes[which]} for which in ("eval", "detector_train", "fresh")}
+        for first, second in (("eval", "detector_train"), ("eval", "fresh"), ("detector_train", "fresh")):
+            shared = len(rows[first] & rows[second])
+            assert shared <= 0.1 * min(len(rows[first]), len(rows[second])), (path.name, first, second, shared)

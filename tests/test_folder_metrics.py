@@ -168,6 +168,8 @@ BAD = {
     "statistics of another extractor": ["folder:{root}/a", "stats:{root}/classifier.npz", "--extractor",
                                         "timm:test_resnet", "--extractor-weights", "{root}/test_resnet.pth"],
     "statistics of another dimension": ["digits", "stats:{root}/wide.npz", "--extractor", "classifier"],
+    "statistics of other weights": ["folder:{root}/a", "stats:{root}/test_resnet.npz", "--extractor",
+                                    "timm:test_resnet", "--extractor-weights", "{root}/other_resnet.pth"],
     "IS of a statistics file": ["stats:{root}/classifier.npz", "--is"],
     "KID against a statistics file": ["digits", "stats:{root}/classifier.npz", "--kid"],
     "unknown extractor": ["folder:{root}/a", "digits", "--extractor", "inceptoin"],
@@ -188,6 +190,10 @@ def test_a_bad_input_is_one_line_and_exit_code_2(case: str, sets: dict[str, Path
         np.savez(root / "wide.npz", mu=np.zeros(4), sigma=np.eye(4))
         np.savez(root / "dataset.npz", x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.zeros(4))
         compute_statistics("digits@train", root / "classifier.npz", extractor="classifier", n=N)
+        compute_statistics("digits@train", root / "test_resnet.npz", n=N, **tiny(sets))
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            torch.save(timm.create_model("test_resnet", pretrained=False).state_dict(), root / "other_resnet.pth")
     result = CliRunner().invoke(app, ["metrics", *(a.format(root=root) for a in BAD[case])])
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2, (case, result.output)

@@ -206,6 +206,39 @@ def test_a_runs_validation_slice_ignores_the_order_of_the_training_images(monkey
     assert fitted["n_train_real"] == 100 - int(100 * VALIDATION_FRACTION) == len(seen["fit"])
 
 
+def test_detect_fits_on_its_training_images_but_the_validation_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``detect`` holds a seeded slice of each class out of the fit and takes the threshold from
+    that slice alone: the fit and the slice are disjoint and make up the training images."""
+    from types import SimpleNamespace
+
+    from ganbench import forensics
+    from ganbench.detectors.base import RunSettings
+
+    seen: dict[str, torch.Tensor] = {}
+
+    class Recorder:
+        def fit(self, real: torch.Tensor, fake: torch.Tensor) -> None:
+            seen["real"], seen["fake"] = real, fake
+
+        def score(self, images: torch.Tensor) -> np.ndarray:
+            seen.setdefault("scored", images)
+            return images.float().flatten(1).mean(1).numpy()
+
+    monkeypatch.setattr(forensics, "build_detector", lambda cls, settings, arguments: Recorder())
+    choice = SimpleNamespace(spec=SimpleNamespace(cls=Recorder, name="recorder", arguments={}))
+    real = torch.arange(50, dtype=torch.uint8).view(50, 1, 1, 1)
+    fake = torch.arange(100, 150, dtype=torch.uint8).view(50, 1, 1, 1)
+    prepared = forensics.fit_detector(choice, RunSettings(seed=0), real, fake)
+    held_out = int(50 * VALIDATION_FRACTION)
+    for name, images in (("real", real), ("fake", fake)):
+        fit = set(seen[name].flatten().tolist())
+        assert len(fit) == len(seen[name]) == 50 - held_out, name
+        assert fit < set(images.flatten().tolist()), name
+    validation = set(seen["scored"].flatten().tolist())
+    assert len(validation) == held_out and not validation & set(seen["real"].flatten().tolist())
+    assert "validation slice" in prepared.threshold_source
+
+
 def bad_inputs(root: Path, saved: Path) -> dict[str, list[str]]:
     test = str(root / "test")
     return {

@@ -76,6 +76,9 @@ def test_streamed_arrays_equal_the_in_memory_ones_and_the_cache_is_reused(
     assert len(built) == 1 and again.cache == streamed.cache
     within = load_dataset(f"folder:{folder}", SIDE, stream=dataclasses.replace(options(tmp_path), budget=1 << 20))
     assert within.data_path == "memory" and within.fingerprint == memory.fingerprint
+    larger = load_dataset(f"folder:{folder}", 2 * SIDE, stream=options(tmp_path))
+    assert len(built) == 2 and larger.cache != streamed.cache, "another side is another cache"
+    assert larger.x_train.shape[-2:] == (2 * SIDE, 2 * SIDE)
 
 
 def test_an_image_rewritten_with_its_size_and_time_kept_is_read_again(tmp_path: Path) -> None:
@@ -162,17 +165,20 @@ def streamed_set(folder: Path, cache: Path) -> StreamedImages:
 
 
 def test_batches_follow_the_seed_not_the_workers_or_the_path(folder: Path, tmp_path: Path) -> None:
+    """Over several epochs, with a batch that leaves a remainder and one that divides the split."""
     memory = load_folder(folder, SIDE)
     images = streamed_set(folder, tmp_path)
     cpu = torch.device("cpu")
-    in_memory = DeviceBatches(CANVAS.to_model(memory.x_train), memory.y_train, 40, seed=7)
-    expected = [in_memory.next("image", step) for step in range(6)]
-    for workers in (0, 2):
-        streamed = StreamedBatches(images, memory.y_train, 40, 7, workers, cpu, channels_last=False)
+    n = len(memory.x_train)
+    divisor = max(d for d in range(2, 41) if n % d == 0)
+    for batch_size, workers in ((40, 0), (40, 2), (divisor, 0)):
+        in_memory = DeviceBatches(CANVAS.to_model(memory.x_train), memory.y_train, batch_size, seed=7)
+        expected = [in_memory.next("image", step) for step in range(3 * n // batch_size)]
+        streamed = StreamedBatches(images, memory.y_train, batch_size, 7, workers, cpu, channels_last=False)
         for step, batch in enumerate(expected):
             got = streamed.next("image", step)
-            assert torch.equal(got.real, batch.real) and torch.equal(got.labels, batch.labels), (workers, step)
-    other_seed = StreamedBatches(images, memory.y_train, 40, 8, 0, cpu, channels_last=False)
+            assert torch.equal(got.real, batch.real) and torch.equal(got.labels, batch.labels), (batch_size, step)
+    other_seed = StreamedBatches(images, memory.y_train, batch_size, 8, 0, cpu, channels_last=False)
     assert not torch.equal(other_seed.next("image", 0).real, expected[0].real)
 
 
