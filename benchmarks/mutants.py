@@ -66,6 +66,10 @@ DATA = "tests/test_data.py"
 FOLDER_METRICS = "tests/test_folder_metrics.py"
 STREAMING = "tests/test_streaming.py"
 DATA_HEALTH = "tests/test_data_health.py"
+TASKS_TESTS = "tests/test_tasks.py"
+EVAL_DETECTOR = "tests/test_eval_detector.py"
+DETECTOR_DEFINITIONS = "tests/test_detector_definitions.py"
+HUMAN_EVAL = "tests/test_human_eval.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -1615,6 +1619,26 @@ MUTANTS: list[Mutant] = [
       "return Prepared(choice, saved.detector, 0.5,",
       "a saved detector scores with a fixed threshold instead of the one saved with it",
       node_ids(FORENSICS, "test_test_only_scoring_of_a_saved_detector_matches_its_fit")),
+    m("detection-reals-also-translated", "ganbench/tasks.py",
+      "reals, sources = order[: n // 2], order[n // 2 :]", "reals, sources = order[: n // 2], order",
+      "the real test images detectors score are also the sources of the fakes they are compared with",
+      node_ids(TASKS_TESTS, "test_fake_sets_and_detection_reals_come_from_disjoint_test_inputs")),
+    m("translated-to-own-domain", "ganbench/tasks.py",
+      "offset = torch.randint(1, d.count, (n,), generator=gen)", "offset = torch.randint(0, d.count, (n,), generator=gen)",
+      "unpaired and multi-domain fakes are sometimes 'translated' to the domain they came from",
+      node_ids(TASKS_TESTS, "test_fake_inputs_use_the_split_once_then_shifted_copies")),
+    m("non-finite-scores-accepted", "detectors/plugins.py",
+      "if not np.all(np.isfinite(array)):", "if not np.all(np.isfinite(array)) and False:",
+      "a detector's NaN or infinite scores reach the metrics",
+      node_ids(EVAL_DETECTOR, "test_bad_scores_end_with_one_line_and_keep_finished_units")),
+    m("baseline-thresholded-like-a-detector", "detectors/base.py",
+      'return bool(getattr(cls, "baseline", False))', "return False",
+      "the one-class baseline's threshold is chosen with the validation fakes it is meant never to see",
+      node_ids(DETECTOR_DEFINITIONS, "test_a_baselines_threshold_ignores_the_validation_fakes")),
+    m("human-raters-lose-the-remainder-fakes", "ganbench/human_eval/items.py",
+      "{g: share + (i < extra) for i, g in enumerate(generators)}", "{g: share for i, g in enumerate(generators)}",
+      "where fakes do not divide evenly over the generators, raters see fewer fakes than reals",
+      node_ids(HUMAN_EVAL, "test_split_counts_is_balanced_and_spreads_fakes_evenly")),
 ]
 
 
