@@ -70,6 +70,7 @@ TASKS_TESTS = "tests/test_tasks.py"
 EVAL_DETECTOR = "tests/test_eval_detector.py"
 DETECTOR_DEFINITIONS = "tests/test_detector_definitions.py"
 HUMAN_EVAL = "tests/test_human_eval.py"
+OVERRIDES = "tests/test_overrides.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -1639,6 +1640,24 @@ MUTANTS: list[Mutant] = [
       "{g: share + (i < extra) for i, g in enumerate(generators)}", "{g: share for i, g in enumerate(generators)}",
       "where fakes do not divide evenly over the generators, raters see fewer fakes than reals",
       node_ids(HUMAN_EVAL, "test_split_counts_is_balanced_and_spreads_fakes_evenly")),
+    m("zero-learning-rate-accepted", "generators/config_rules.py",
+      "if field in POSITIVE and not all(v > 0 for v in values):", "if field in POSITIVE and not all(v >= 0 for v in values):",
+      "a learning rate, size or count of zero passes the check and trains nothing, then is scored",
+      node_ids(OVERRIDES, "test_a_hyper_parameter_outside_its_range_is_refused")),
+    m("decay-of-one-accepted", "generators/config_rules.py",
+      "if field in BELOW_ONE and not all(0 <= v < 1 for v in values):",
+      "if field in BELOW_ONE and not all(0 <= v <= 1 for v in values):",
+      "an EMA decay or Adam beta of 1, which freezes the average, passes the check",
+      node_ids(OVERRIDES, "test_a_hyper_parameter_outside_its_range_is_refused")),
+    m("markdown-protocol-dropped", "leaderboards/markdown.py",
+      'lines += [escape(lead), ""] + [f"- {escape(line)}" for line in groups] + ([""] if groups else [])',
+      "lines += []",
+      "Markdown tables lose the protocol line stated above them",
+      node_ids(LEADERBOARDS, "test_markdown_states_each_protocol_once_above_its_table")),
+    m("markdown-pipes-not-escaped", "leaderboards/markdown.py",
+      '.replace("|", "\\\\|")', '.replace("|", "|")',
+      "a name holding a pipe splits its Markdown row into extra cells",
+      node_ids(LEADERBOARDS, "test_a_pipe_or_line_break_in_a_name_keeps_its_markdown_row_whole")),
 ]
 
 

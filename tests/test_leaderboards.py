@@ -494,6 +494,14 @@ def test_user_strings_are_escaped(site: Path) -> None:
     assert any(r["row"] == "<script>alert(1)</script>" for r in rows)
 
 
+def test_a_pipe_or_line_break_in_a_name_keeps_its_markdown_row_whole() -> None:
+    from ganbench.leaderboards.markdown import escape
+
+    row = "| " + " | ".join([escape("gan|v2"), escape("two\nlines"), "0.5"]) + " |"
+    cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]]
+    assert cells == [r"gan\|v2", "two lines", "0.5"]
+
+
 def test_html_states_each_protocol_once_above_its_table(site: Path) -> None:
     page = (site / "index.html").read_text()
     tables = [part for part in page.split("<h3>")[1:] if "<table>" in part]
