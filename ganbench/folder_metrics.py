@@ -61,7 +61,7 @@ class ScoreOptions:
 
     extractor: str | None = None
     extractor_weights: Path | None = None
-    antialias: bool = False
+    inception_resize: str = "pytorch-fid"
     n: int | None = None
     seed: int = 0
     device: torch.device = torch.device("cpu")
@@ -69,14 +69,22 @@ class ScoreOptions:
     quality: QualityConfig = QualityConfig()
 
 
-def score_options(extractor: str | None = None, extractor_weights: Path | None = None, antialias: bool = False,
-                  n: int | None = None, seed: int = 0, device: torch.device = torch.device("cpu"),
-                  intervals: bool = True) -> ScoreOptions:
-    """The options of ``ganbench metrics``/``stats`` and their Python functions: ``seed`` seeds the ``n``
-    subsets, ``run:`` samples, KID's subsets and the bootstrap."""
+def inception_resize(antialias: bool = False, clean: bool = False) -> str:
+    """The resize into Inception that ``--antialias`` or ``--clean-resize`` chooses (pytorch-fid's without either)."""
+    if antialias and clean:
+        raise UserError("--antialias and --clean-resize are two different resizes into Inception: give one")
+    return "clean" if clean else "antialiased" if antialias else "pytorch-fid"
+
+
+def score_options(extractor: str | None = None, extractor_weights: Path | None = None,
+                  resize: str = "pytorch-fid", n: int | None = None, seed: int = 0,
+                  device: torch.device = torch.device("cpu"), intervals: bool = True) -> ScoreOptions:
+    """The options of ``ganbench metrics``/``stats`` and their Python functions: ``resize`` is how
+    images reach Inception (:func:`inception_resize`); ``seed`` seeds the ``n`` subsets, ``run:``
+    samples, KID's subsets and the bootstrap."""
     quality = dataclasses.replace(QualityConfig(), seed=seed, intervals=BootstrapSettings() if intervals else None)
-    return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, antialias=antialias, n=n, seed=seed,
-                        device=device, quality=quality)
+    return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, inception_resize=resize, n=n,
+                        seed=seed, device=device, quality=quality)
 
 
 @dataclass
@@ -172,18 +180,19 @@ def run_input(spec: str, options: ScoreOptions, default_n: int | None) -> Input:
     return Input(spec, TensorImages(spec, fakes), classifier=classifier, info=info)
 
 
-def _check_extractor(name: str, weights: Path | None, antialias: bool) -> None:
+def _check_extractor(name: str, weights: Path | None, resize: str) -> None:
     check_extractor(name, weights)
-    if antialias and name != "inception":
-        raise UserError("--antialias changes the inception extractor's resize only")
+    if resize != "pytorch-fid" and name != "inception":
+        flag = "--clean-resize" if resize == "clean" else "--antialias"
+        raise UserError(f"{flag} changes the inception extractor's resize only")
 
 
 def check_options(options: ScoreOptions) -> None:
-    """Refuse a bad ``n``, extractor name or antialias choice before any input is read."""
+    """Refuse a bad ``n``, extractor name or resize choice before any input is read."""
     if options.n is not None and options.n < 1:
         raise UserError(f"--n must be positive (got {options.n})")
     if options.extractor is not None:
-        _check_extractor(options.extractor, options.extractor_weights, options.antialias)
+        _check_extractor(options.extractor, options.extractor_weights, options.inception_resize)
 
 
 def resolve_input(spec: str, options: ScoreOptions, default_n: int | None = None) -> Input:
@@ -234,7 +243,7 @@ class Scorer:
         self.options = options
         self.report = report
         self.name = options.extractor or default_extractor(inputs, options.extractor_weights)
-        _check_extractor(self.name, options.extractor_weights, options.antialias)
+        _check_extractor(self.name, options.extractor_weights, options.inception_resize)
         self.inputs = inputs
         self._extractor: FeatureExtractor | None = None
         self._expected_shape: tuple[int, ...] | None = None
@@ -257,7 +266,7 @@ class Scorer:
                 self._extractor, self._expected_shape = build()
             else:
                 self._extractor = pretrained_extractor(self.name, self.options.extractor_weights,
-                                                       self.options.device, self.options.antialias)
+                                                       self.options.device, self.options.inception_resize)
         return self._extractor
 
     def _classifiers_of_statistics(self) -> list[tuple[str, ClassifierSource]]:

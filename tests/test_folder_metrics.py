@@ -173,6 +173,8 @@ BAD = {
     "IS of a statistics file": ["stats:{root}/classifier.npz", "--is"],
     "KID against a statistics file": ["digits", "stats:{root}/classifier.npz", "--kid"],
     "unknown extractor": ["folder:{root}/a", "digits", "--extractor", "inceptoin"],
+    "two resizes into Inception": ["folder:{root}/a", "digits", "--antialias", "--clean-resize"],
+    "clean resize into the classifier": ["folder:{root}/a", "digits", "--extractor", "classifier", "--clean-resize"],
     "unknown input": ["pictures/", "digits"],
     "classifier without a data set": ["folder:{root}/a", "folder:{root}/b", "--extractor", "classifier"],
     "more images than the folder holds": ["folder:{root}/a", "digits", "--extractor", "classifier", "--n", "1000"],

@@ -9,14 +9,17 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from pytorch_fid import inception as pytorch_fid_inception
 
+from ganbench.api import compute_metrics, compute_statistics
+from ganbench.clean_resize import clean_resize
 from ganbench.data import load_dataset
 from ganbench.errors import UserError
-from ganbench.features import InceptionExtractor, resize_for_network
+from ganbench.features import INCEPTION_RESIZES, InceptionExtractor, resize_for_network
 from ganbench.inception import (INPUT_SIZE, TF_CONVOLUTIONS, FIDInceptionV3, load_tf_trunk, packaged_weights,
                                 read_archive_tensors, tf_name_map, trunk_hash)
 
@@ -93,27 +96,74 @@ def test_packaged_trunk_gives_the_torchscript_models_features() -> None:
     assert (ours.features - theirs).abs().max() <= 1e-5
 
 
-def test_large_images_are_resized_as_pytorch_fid_does(random_trunk: FIDInceptionV3, tmp_path: Path) -> None:
-    """Bilinear, align_corners=False, no antialiasing (pytorch-fid's InceptionV3.forward); antialiasing on request."""
-    weights = tmp_path / "trunk.pth"
+def saved_full_network(trunk: FIDInceptionV3, path: Path) -> Path:
+    """``trunk`` under a random 1008-way head, saved as a state dict the inception extractor reads."""
     full = FIDInceptionV3()
-    full.load_state_dict({**full.state_dict(), **random_trunk.state_dict()})
-    torch.save(full.state_dict(), weights)
-    images = torch.randint(0, 256, (2, 3, 400, 360), dtype=torch.uint8)
-    seen: dict[bool, torch.Tensor] = {}
-    default, antialiased = InceptionExtractor(weights), InceptionExtractor(weights, antialias=True)
-    for antialias, extractor in ((False, default), (True, antialiased)):
+    full.load_state_dict({**full.state_dict(), **trunk.state_dict()})
+    torch.save(full.state_dict(), path)
+    return path
 
-        def record(x: torch.Tensor, antialias: bool = antialias) -> tuple[torch.Tensor, None]:
-            seen[antialias] = x
+
+def test_large_images_are_resized_as_pytorch_fid_does(random_trunk: FIDInceptionV3, tmp_path: Path) -> None:
+    """Bilinear, align_corners=False, no antialiasing (pytorch-fid's InceptionV3.forward); antialiasing or
+    clean-fid's resize on request."""
+    weights = saved_full_network(random_trunk, tmp_path / "trunk.pth")
+    images = torch.randint(0, 256, (2, 3, 400, 360), dtype=torch.uint8)
+    seen: dict[str, torch.Tensor] = {}
+    for resize in INCEPTION_RESIZES:
+        extractor = InceptionExtractor(weights, resize=resize)
+
+        def record(x: torch.Tensor, resize: str = resize) -> tuple[torch.Tensor, None]:
+            seen[resize] = x
             return x.mean(dim=(2, 3)), None
 
         extractor.model = record
         extractor.extract(images)
-        assert ("antialiased" in str(extractor.protocol()["resize"])) is antialias
+        described = str(extractor.protocol()["resize"])
+        assert ("antialiased" in described, "clean-fid" in described) == (resize == "antialiased", resize == "clean")
     pytorch_fid = F.interpolate(images.float() / 255, size=(299, 299), mode="bilinear", align_corners=False)
-    torch.testing.assert_close(seen[False], pytorch_fid)
-    assert (seen[True] - pytorch_fid).abs().max() > 0.05
+    torch.testing.assert_close(seen["pytorch-fid"], pytorch_fid)
+    assert (seen["antialiased"] - pytorch_fid).abs().max() > 0.05
+    # clean-fid feeds its resized [0, 255] values to the trunk as (x - 128) / 128; the trunk computes 2 x - 1
+    torch.testing.assert_close(2 * seen["clean"] - 1, (clean_resize(images, (299, 299)) - 128) / 128)
+
+
+def test_statistics_under_one_resize_are_not_compared_with_features_under_another(
+        random_trunk: FIDInceptionV3, tmp_path: Path) -> None:
+    common = {"extractor": "inception", "n": 12, "device": "cpu"}
+    exploding = saved_full_network(random_trunk, tmp_path / "exploding.pth")
+    with pytest.raises(UserError, match="NaN or infinite features for 12 of 12 images"):
+        compute_statistics("digits@train", tmp_path / "never.npz", extractor_weights=exploding, **common)
+    assert not (tmp_path / "never.npz").exists()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        common["extractor_weights"] = saved_full_network(FIDInceptionV3(logits=False), tmp_path / "trunk.pth")
+    compute_statistics("digits@train", tmp_path / "clean.npz", clean_resize=True, **common)
+    with pytest.raises(UserError, match="computed with resize 'clean-299"):
+        compute_metrics("digits", f"stats:{tmp_path / 'clean.npz'}", intervals=False, **common)
+    same = compute_metrics("digits", f"stats:{tmp_path / 'clean.npz'}", clean_resize=True, intervals=False, **common)
+    assert same["protocol"]["resize"].startswith("clean-299") and same["metrics"]["fid"] > 0
+
+
+def test_clean_resize_gives_clean_fids_values() -> None:
+    """Values of clean-fid 0.1.35's ``build_resizer("clean")`` (bit for bit equal to ours when measured)
+    on two images made by a formula: a 6x5 one enlarged, a 400x360 one shrunk."""
+    small = torch.from_numpy((np.arange(6 * 5 * 3).reshape(6, 5, 3) * 37) % 256).to(torch.uint8)
+    large = torch.from_numpy((np.arange(400 * 360 * 3).reshape(400, 360, 3) * 7919) % 256).to(torch.uint8)
+    out = clean_resize(torch.stack([small.permute(2, 0, 1)]), (299, 299))[0].permute(1, 2, 0).double()
+    assert out.sum().item() == pytest.approx(34208804.167052016, rel=1e-12)
+    expected = {(0, 0): [0.0, 17.839115142822266, 54.839111328125],
+                (150, 150): [74.05257415771484, 112.41951751708984, 149.18006896972656],
+                (298, 7): [236.56903076171875, 255.0, 0.0],
+                (17, 260): [173.5230712890625, 226.75221252441406, 18.113021850585938]}
+    for (row, column), values in expected.items():
+        assert out[row, column].tolist() == values, (row, column)
+    shrunk = clean_resize(large.permute(2, 0, 1)[None].contiguous(), (299, 299))[0].permute(1, 2, 0).double()
+    assert shrunk.sum().item() == pytest.approx(34195899.27457619, rel=1e-12)
+    assert shrunk[0, 0].tolist() == [34.47296142578125, 179.732177734375, 178.40562438964844]
+    assert shrunk[150, 150].tolist() == [120.865966796875, 97.58027648925781, 74.7898941040039]
+    grey = clean_resize(torch.stack([small[..., :1].permute(2, 0, 1)]), (299, 299))[0]
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[0], grey[2])
 
 
 @needs_extra
