@@ -55,7 +55,7 @@ from rich.console import Console
 from ganbench.context import RunConfig, RunContext
 from ganbench.errors import UserError
 from ganbench.fid_stats import FeatureStatistics, write_statistics
-from ganbench.folder_metrics import ScoreOptions, inception_resize, score, score_options, statistics
+from ganbench.folder_metrics import ScoreOptions, score, score_options, statistics
 from ganbench.forensics import Detect, DetectRequest
 from ganbench.generators import GENERATORS
 from ganbench.generators.trainer import check_compile_mode
@@ -72,10 +72,9 @@ Overrides = Union[Mapping[str, Any], Sequence[str], None]
 
 
 def _options(extractor: str | None, n: int | None, device: str | None, extractor_weights: str | Path | None,
-             antialias: bool, clean_resize: bool, seed: int, intervals: bool = False) -> ScoreOptions:
+             inception_resize: str, seed: int, intervals: bool = False) -> ScoreOptions:
     weights = None if extractor_weights is None else Path(extractor_weights)
-    return score_options(extractor, weights, inception_resize(antialias, clean_resize), n, seed,
-                         resolve_device(device or "auto"), intervals)
+    return score_options(extractor, weights, inception_resize, n, seed, resolve_device(device or "auto"), intervals)
 
 
 def _warn(message: str) -> None:
@@ -85,7 +84,7 @@ def _warn(message: str) -> None:
 def compute_metrics(input1: str, input2: str | None = None, fid: bool = True, kid: bool = False, isc: bool = False,
                     prdc: bool = False, extractor: str | None = None, n: int | None = None,
                     device: str | None = None, extractor_weights: str | Path | None = None,
-                    antialias: bool = False, clean_resize: bool = False, seed: int = 0,
+                    inception_resize: str = "pytorch-fid", seed: int = 0,
                     intervals: bool = True) -> dict[str, Any]:
     """Metrics of ``input1`` (the samples scored) against ``input2`` (the reference).
 
@@ -95,23 +94,24 @@ def compute_metrics(input1: str, input2: str | None = None, fid: bool = True, ki
     four of ``prdc``, conditional on the reference (:mod:`ganbench.score_intervals`).
     ``extractor`` None uses a statistics input's extractor, else ``inception`` when its weights are
     found offline. ``n`` cuts image inputs to a seeded subset of ``n`` images (and is how many
-    fakes a ``run:`` input samples). Images reach Inception by pytorch-fid's resize, antialiased
-    when shrinking with ``antialias``, or by clean-fid's with ``clean_resize``
-    (:mod:`ganbench.clean_resize`). A user's mistake raises :class:`ganbench.errors.UserError`.
+    fakes a ``run:`` input samples). ``inception_resize`` is how images reach Inception:
+    ``pytorch-fid``, ``antialiased``, ``clean`` (clean-fid's) or ``tensorflow`` (the original FID
+    code's, torch-fidelity's; :mod:`ganbench.inception_resizes`). A user's mistake raises
+    :class:`ganbench.errors.UserError`.
     """
     wanted = [name for name, on in (("fid", fid), ("kid", kid), ("is", isc), ("prdc", prdc)) if on]
     specs = [input1] if input2 is None else [input1, input2]
-    options = _options(extractor, n, device, extractor_weights, antialias, clean_resize, seed, intervals)
+    options = _options(extractor, n, device, extractor_weights, inception_resize, seed, intervals)
     return score(specs, wanted, options, warn=_warn)
 
 
 def compute_statistics(input: str, out: str | Path | None = None, extractor: str | None = None,
                        n: int | None = None, device: str | None = None,
-                       extractor_weights: str | Path | None = None, antialias: bool = False,
-                       clean_resize: bool = False, seed: int = 0) -> FeatureStatistics:
+                       extractor_weights: str | Path | None = None, inception_resize: str = "pytorch-fid",
+                       seed: int = 0) -> FeatureStatistics:
     """FID statistics (``mu``, ``sigma``, ``protocol``) of one image input; written to ``out`` when
     given, in pytorch-fid's ``.npz`` layout plus the protocol (:mod:`ganbench.fid_stats`)."""
-    stats = statistics(input, _options(extractor, n, device, extractor_weights, antialias, clean_resize, seed))
+    stats = statistics(input, _options(extractor, n, device, extractor_weights, inception_resize, seed))
     if out is not None:
         write_statistics(Path(out), stats)
     return stats

@@ -740,10 +740,10 @@ InputHelp = ("folder:PATH, npz:PATH, a data set (digits, mnist:PATH, dataset:SPE
 ScoreExtractorOpt = typer.Option(None, "--extractor", help="inception (the default where its weights are found "
                                                            "offline), classifier (trained on a data-set input) or "
                                                            "timm:<model>.")
-AntialiasOpt = typer.Option(False, "--antialias", help="Antialias when shrinking images larger than 299 px into "
-                                                       "Inception (default: pytorch-fid's resize, no antialiasing).")
-CleanResizeOpt = typer.Option(False, "--clean-resize", help="Resize into Inception as clean-fid's clean mode does: "
-                                                            "PIL bicubic per channel in float, (x - 128) / 128.")
+InceptionResizeOpt = typer.Option("pytorch-fid", "--inception-resize",
+                                  help="How images reach Inception's 299x299: pytorch-fid (torch bilinear, no "
+                                       "antialiasing), antialiased (the same, antialiased when shrinking), clean "
+                                       "(clean-fid's) or tensorflow (the original FID code's, torch-fidelity's).")
 ScoreNOpt = typer.Option(None, "--n", help="Images per input (a seeded subset); fakes sampled from a run: input "
                                            "(default: as many as the other input holds).")
 ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samples, of KID's subsets and of the "
@@ -751,13 +751,12 @@ ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samp
 ScoreQuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
-def _score_options(extractor: Optional[str], extractor_weights: Optional[Path], antialias: bool, clean_resize: bool,
+def _score_options(extractor: Optional[str], extractor_weights: Optional[Path], inception_resize: str,
                    n: Optional[int], seed: int, device: str, intervals: bool = False) -> Any:
-    from ganbench.folder_metrics import inception_resize, score_options
+    from ganbench.folder_metrics import score_options
     from ganbench.runtime import resolve_device
 
-    return score_options(extractor, extractor_weights, inception_resize(antialias, clean_resize), n, seed,
-                         resolve_device(device), intervals)
+    return score_options(extractor, extractor_weights, inception_resize, n, seed, resolve_device(device), intervals)
 
 
 def _feature_progress(progress: Any) -> Callable[[str, int, int], None]:
@@ -836,8 +835,8 @@ def metrics_command(input1: str = typer.Argument(..., help=f"The samples scored:
                     isc: bool = typer.Option(False, "--is", help="Inception Score of INPUT1 (mean ± std)."),
                     prdc: bool = typer.Option(False, "--prdc", help="Precision, recall, density and coverage."),
                     extractor: Optional[str] = ScoreExtractorOpt,
-                    extractor_weights: Optional[Path] = ExtractorWeightsOpt, antialias: bool = AntialiasOpt,
-                    clean_resize: bool = CleanResizeOpt,
+                    extractor_weights: Optional[Path] = ExtractorWeightsOpt,
+                    inception_resize: str = InceptionResizeOpt,
                     n: Optional[int] = ScoreNOpt, seed: int = ScoreSeedOpt, device: str = DeviceOpt,
                     intervals: bool = typer.Option(True, "--intervals/--no-intervals",
                                                    help="Bootstrap intervals of FID and precision/recall/density/"
@@ -849,7 +848,7 @@ def metrics_command(input1: str = typer.Argument(..., help=f"The samples scored:
     from ganbench.folder_metrics import score
 
     wanted = [name for name, on in (("fid", fid), ("kid", kid), ("is", isc), ("prdc", prdc)) if on] or None
-    options = _score_options(extractor, extractor_weights, antialias, clean_resize, n, seed, device, intervals)
+    options = _score_options(extractor, extractor_weights, inception_resize, n, seed, device, intervals)
     with _scoring_progress(quiet) as progress:
         result = score([input1] if input2 is None else [input1, input2], wanted, options,
                        report=_feature_progress(progress), warn=_warning_line())
@@ -866,8 +865,8 @@ def stats_command(source: str = typer.Argument(..., metavar="INPUT", help="Image
                   out: Path = typer.Option(..., "--out", "-o", help="The .npz to write: mu and sigma as pytorch-fid "
                                                                     "writes them, plus the protocol."),
                   extractor: Optional[str] = ScoreExtractorOpt,
-                  extractor_weights: Optional[Path] = ExtractorWeightsOpt, antialias: bool = AntialiasOpt,
-                  clean_resize: bool = CleanResizeOpt,
+                  extractor_weights: Optional[Path] = ExtractorWeightsOpt,
+                  inception_resize: str = InceptionResizeOpt,
                   n: Optional[int] = ScoreNOpt, seed: int = ScoreSeedOpt, device: str = DeviceOpt,
                   force: bool = typer.Option(False, "--force", help="Overwrite an existing --out."),
                   quiet: bool = ScoreQuietOpt) -> None:
@@ -882,7 +881,7 @@ def stats_command(source: str = typer.Argument(..., metavar="INPUT", help="Image
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; name the .npz file to write")
     _check_output_folder(out)
-    options = _score_options(extractor, extractor_weights, antialias, clean_resize, n, seed, device)
+    options = _score_options(extractor, extractor_weights, inception_resize, n, seed, device)
     with _scoring_progress(quiet) as progress:
         stats = statistics(source, options, report=_feature_progress(progress), warn=_warning_line())
     write_statistics(out, stats)

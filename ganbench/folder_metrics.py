@@ -32,7 +32,7 @@ import torch
 
 from ganbench import __version__
 from ganbench.errors import UserError
-from ganbench.features import (INCEPTION_URL, ClassifierExtractor, Extracted, FeatureExtractor,
+from ganbench.features import (INCEPTION_RESIZES, INCEPTION_URL, ClassifierExtractor, Extracted, FeatureExtractor,
                                check_extractor, local_inception_weights, pretrained_extractor)
 from ganbench.fid_stats import FeatureStatistics, check_comparable, read_statistics
 from ganbench.image_sets import ImageSet, TensorImages, open_images
@@ -69,19 +69,14 @@ class ScoreOptions:
     quality: QualityConfig = QualityConfig()
 
 
-def inception_resize(antialias: bool = False, clean: bool = False) -> str:
-    """The resize into Inception that ``--antialias`` or ``--clean-resize`` chooses (pytorch-fid's without either)."""
-    if antialias and clean:
-        raise UserError("--antialias and --clean-resize are two different resizes into Inception: give one")
-    return "clean" if clean else "antialiased" if antialias else "pytorch-fid"
-
-
 def score_options(extractor: str | None = None, extractor_weights: Path | None = None,
                   resize: str = "pytorch-fid", n: int | None = None, seed: int = 0,
                   device: torch.device = torch.device("cpu"), intervals: bool = True) -> ScoreOptions:
     """The options of ``ganbench metrics``/``stats`` and their Python functions: ``resize`` is how
-    images reach Inception (:func:`inception_resize`); ``seed`` seeds the ``n`` subsets, ``run:``
-    samples, KID's subsets and the bootstrap."""
+    images reach Inception (a key of :data:`ganbench.features.INCEPTION_RESIZES`); ``seed`` seeds
+    the ``n`` subsets, ``run:`` samples, KID's subsets and the bootstrap."""
+    if resize not in INCEPTION_RESIZES:
+        raise UserError(f"--inception-resize {resize!r}: expected one of {', '.join(INCEPTION_RESIZES)}")
     quality = dataclasses.replace(QualityConfig(), seed=seed, intervals=BootstrapSettings() if intervals else None)
     return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, inception_resize=resize, n=n,
                         seed=seed, device=device, quality=quality)
@@ -183,8 +178,7 @@ def run_input(spec: str, options: ScoreOptions, default_n: int | None) -> Input:
 def _check_extractor(name: str, weights: Path | None, resize: str) -> None:
     check_extractor(name, weights)
     if resize != "pytorch-fid" and name != "inception":
-        flag = "--clean-resize" if resize == "clean" else "--antialias"
-        raise UserError(f"{flag} changes the inception extractor's resize only")
+        raise UserError(f"--inception-resize {resize} changes the inception extractor's resize only, not {name}'s")
 
 
 def check_options(options: ScoreOptions) -> None:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from pytorch_fid import inception as pytorch_fid_inception
 
 from ganbench.api import compute_metrics, compute_statistics
-from ganbench.clean_resize import clean_resize
+from ganbench.inception_resizes import clean_resize, tensorflow_resize
 from ganbench.data import load_dataset
 from ganbench.errors import UserError
 from ganbench.features import INCEPTION_RESIZES, InceptionExtractor, resize_for_network
@@ -119,13 +119,15 @@ def test_large_images_are_resized_as_pytorch_fid_does(random_trunk: FIDInception
 
         extractor.model = record
         extractor.extract(images)
-        described = str(extractor.protocol()["resize"])
-        assert ("antialiased" in described, "clean-fid" in described) == (resize == "antialiased", resize == "clean")
+        assert extractor.protocol()["resize"] == INCEPTION_RESIZES[resize]
+    assert len(set(INCEPTION_RESIZES.values())) == len(INCEPTION_RESIZES)
     pytorch_fid = F.interpolate(images.float() / 255, size=(299, 299), mode="bilinear", align_corners=False)
     torch.testing.assert_close(seen["pytorch-fid"], pytorch_fid)
     assert (seen["antialiased"] - pytorch_fid).abs().max() > 0.05
-    # clean-fid feeds its resized [0, 255] values to the trunk as (x - 128) / 128; the trunk computes 2 x - 1
+    # clean-fid and the TensorFlow graph feed their resized [0, 255] values to the trunk as (x - 128) / 128;
+    # the trunk computes 2 x - 1
     torch.testing.assert_close(2 * seen["clean"] - 1, (clean_resize(images, (299, 299)) - 128) / 128)
+    torch.testing.assert_close(2 * seen["tensorflow"] - 1, (tensorflow_resize(images, (299, 299)) - 128) / 128)
 
 
 def test_statistics_under_one_resize_are_not_compared_with_features_under_another(
@@ -138,18 +140,38 @@ def test_statistics_under_one_resize_are_not_compared_with_features_under_anothe
     with torch.random.fork_rng():
         torch.manual_seed(0)
         common["extractor_weights"] = saved_full_network(FIDInceptionV3(logits=False), tmp_path / "trunk.pth")
-    compute_statistics("digits@train", tmp_path / "clean.npz", clean_resize=True, **common)
+    compute_statistics("digits@train", tmp_path / "clean.npz", inception_resize="clean", **common)
     with pytest.raises(UserError, match="computed with resize 'clean-299"):
         compute_metrics("digits", f"stats:{tmp_path / 'clean.npz'}", intervals=False, **common)
-    same = compute_metrics("digits", f"stats:{tmp_path / 'clean.npz'}", clean_resize=True, intervals=False, **common)
+    same = compute_metrics("digits", f"stats:{tmp_path / 'clean.npz'}", inception_resize="clean", intervals=False,
+                           **common)
     assert same["protocol"]["resize"].startswith("clean-299") and same["metrics"]["fid"] > 0
+
+
+SMALL = torch.from_numpy((np.arange(6 * 5 * 3).reshape(6, 5, 3) * 37) % 256).to(torch.uint8)
+LARGE = torch.from_numpy((np.arange(400 * 360 * 3).reshape(400, 360, 3) * 7919) % 256).to(torch.uint8)
+
+
+def test_tensorflow_resize_gives_torch_fidelitys_values() -> None:
+    """Values of torch-fidelity 0.4.0's ``interpolate_bilinear_2d_like_tensorflow1x`` (bit for bit equal
+    to ours when measured) on two images made by a formula: a 6x5 one enlarged, a 400x360 one shrunk."""
+    out = tensorflow_resize(SMALL.permute(2, 0, 1)[None].contiguous(), (299, 299))[0].permute(1, 2, 0).double()
+    assert out.sum().item() == pytest.approx(34707969.96900302, rel=1e-12)
+    expected = {(0, 0): [0.0, 37.0, 74.0], (298, 298): [147.0, 184.0, 221.0],
+                (150, 150): [151.85952758789062, 187.55377197265625, 95.71907806396484],
+                (17, 260): [202.6688995361328, 152.33779907226562, 20.668895721435547]}
+    for (row, column), values in expected.items():
+        assert out[row, column].tolist() == values, (row, column)
+    shrunk = tensorflow_resize(LARGE.permute(2, 0, 1)[None].contiguous(), (299, 299))[0].permute(1, 2, 0).double()
+    assert shrunk.sum().item() == pytest.approx(34196147.04330659, rel=1e-12)
+    assert shrunk[150, 150].tolist() == [117.45851135253906, 100.45851135253906, 83.45851135253906]
+    assert shrunk[17, 260].tolist() == [82.42823791503906, 65.42823791503906, 230.24192810058594]
 
 
 def test_clean_resize_gives_clean_fids_values() -> None:
     """Values of clean-fid 0.1.35's ``build_resizer("clean")`` (bit for bit equal to ours when measured)
-    on two images made by a formula: a 6x5 one enlarged, a 400x360 one shrunk."""
-    small = torch.from_numpy((np.arange(6 * 5 * 3).reshape(6, 5, 3) * 37) % 256).to(torch.uint8)
-    large = torch.from_numpy((np.arange(400 * 360 * 3).reshape(400, 360, 3) * 7919) % 256).to(torch.uint8)
+    on the same two images."""
+    small, large = SMALL, LARGE
     out = clean_resize(torch.stack([small.permute(2, 0, 1)]), (299, 299))[0].permute(1, 2, 0).double()
     assert out.sum().item() == pytest.approx(34208804.167052016, rel=1e-12)
     expected = {(0, 0): [0.0, 17.839115142822266, 54.839111328125],
