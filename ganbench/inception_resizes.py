@@ -41,8 +41,8 @@ def clean_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     out = np.empty((len(array), 3, height, width), dtype=np.float32)
     for i, image in enumerate(array):
         for channel, plane in enumerate(image):
-            resized = Image.fromarray(plane.astype(np.float32), mode="F")
-            out[i, channel] = np.asarray(resized.resize((width, height), resample=Image.BICUBIC))
+            float_plane = Image.fromarray(plane.astype(np.float32), mode="F")
+            out[i, channel] = np.asarray(float_plane.resize((width, height), resample=Image.BICUBIC))
     return torch.from_numpy(np.clip(out, 0.0, 255.0, out=out))
 
 
