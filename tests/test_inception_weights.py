@@ -152,39 +152,37 @@ SMALL = torch.from_numpy((np.arange(6 * 5 * 3).reshape(6, 5, 3) * 37) % 256).to(
 LARGE = torch.from_numpy((np.arange(400 * 360 * 3).reshape(400, 360, 3) * 7919) % 256).to(torch.uint8)
 
 
-def test_tensorflow_resize_gives_torch_fidelitys_values() -> None:
-    """Values of torch-fidelity 0.4.0's ``interpolate_bilinear_2d_like_tensorflow1x`` (bit for bit equal
-    to ours when measured) on two images made by a formula: a 6x5 one enlarged, a 400x360 one shrunk."""
-    out = tensorflow_resize(SMALL.permute(2, 0, 1)[None].contiguous(), (299, 299))[0].permute(1, 2, 0).double()
-    assert out.sum().item() == pytest.approx(34707969.96900302, rel=1e-12)
-    expected = {(0, 0): [0.0, 37.0, 74.0], (298, 298): [147.0, 184.0, 221.0],
-                (150, 150): [151.85952758789062, 187.55377197265625, 95.71907806396484],
-                (17, 260): [202.6688995361328, 152.33779907226562, 20.668895721435547]}
-    for (row, column), values in expected.items():
-        assert out[row, column].tolist() == values, (row, column)
-    shrunk = tensorflow_resize(LARGE.permute(2, 0, 1)[None].contiguous(), (299, 299))[0].permute(1, 2, 0).double()
-    assert shrunk.sum().item() == pytest.approx(34196147.04330659, rel=1e-12)
-    assert shrunk[150, 150].tolist() == [117.45851135253906, 100.45851135253906, 83.45851135253906]
-    assert shrunk[17, 260].tolist() == [82.42823791503906, 65.42823791503906, 230.24192810058594]
+#: per resize, for SMALL (enlarged) and LARGE (shrunk): the sum of the 299x299 output and some pixels' RGB
+#: values, as torch-fidelity 0.4.0's ``interpolate_bilinear_2d_like_tensorflow1x`` and clean-fid 0.1.35's
+#: ``build_resizer("clean")`` give them (both measured bit for bit equal to ours)
+LIBRARY_VALUES = {
+    "tensorflow": (
+        (34707969.96900302, {(0, 0): [0.0, 37.0, 74.0], (298, 298): [147.0, 184.0, 221.0],
+                             (150, 150): [151.85952758789062, 187.55377197265625, 95.71907806396484],
+                             (17, 260): [202.6688995361328, 152.33779907226562, 20.668895721435547]}),
+        (34196147.04330659, {(150, 150): [117.45851135253906, 100.45851135253906, 83.45851135253906],
+                             (17, 260): [82.42823791503906, 65.42823791503906, 230.24192810058594]})),
+    "clean": (
+        (34208804.167052016, {(0, 0): [0.0, 17.839115142822266, 54.839111328125],
+                              (150, 150): [74.05257415771484, 112.41951751708984, 149.18006896972656],
+                              (298, 7): [236.56903076171875, 255.0, 0.0],
+                              (17, 260): [173.5230712890625, 226.75221252441406, 18.113021850585938]}),
+        (34195899.27457619, {(0, 0): [34.47296142578125, 179.732177734375, 178.40562438964844],
+                             (150, 150): [120.865966796875, 97.58027648925781, 74.7898941040039]})),
+}
+RESIZES = {"tensorflow": tensorflow_resize, "clean": clean_resize}
 
 
-def test_clean_resize_gives_clean_fids_values() -> None:
-    """Values of clean-fid 0.1.35's ``build_resizer("clean")`` (bit for bit equal to ours when measured)
-    on the same two images."""
-    small, large = SMALL, LARGE
-    out = clean_resize(torch.stack([small.permute(2, 0, 1)]), (299, 299))[0].permute(1, 2, 0).double()
-    assert out.sum().item() == pytest.approx(34208804.167052016, rel=1e-12)
-    expected = {(0, 0): [0.0, 17.839115142822266, 54.839111328125],
-                (150, 150): [74.05257415771484, 112.41951751708984, 149.18006896972656],
-                (298, 7): [236.56903076171875, 255.0, 0.0],
-                (17, 260): [173.5230712890625, 226.75221252441406, 18.113021850585938]}
-    for (row, column), values in expected.items():
-        assert out[row, column].tolist() == values, (row, column)
-    shrunk = clean_resize(large.permute(2, 0, 1)[None].contiguous(), (299, 299))[0].permute(1, 2, 0).double()
-    assert shrunk.sum().item() == pytest.approx(34195899.27457619, rel=1e-12)
-    assert shrunk[0, 0].tolist() == [34.47296142578125, 179.732177734375, 178.40562438964844]
-    assert shrunk[150, 150].tolist() == [120.865966796875, 97.58027648925781, 74.7898941040039]
-    grey = clean_resize(torch.stack([small[..., :1].permute(2, 0, 1)]), (299, 299))[0]
+@pytest.mark.parametrize("resize", list(LIBRARY_VALUES))
+def test_resizes_give_their_librarys_values(resize: str) -> None:
+    """The TensorFlow 1.x resize as torch-fidelity computes it, clean-fid's as clean-fid does, on two
+    images made by a formula; a grey image comes out as three equal channels."""
+    for image, (total, pixels) in zip((SMALL, LARGE), LIBRARY_VALUES[resize]):
+        out = RESIZES[resize](image.permute(2, 0, 1)[None].contiguous(), (299, 299))[0].permute(1, 2, 0).double()
+        assert out.sum().item() == pytest.approx(total, rel=1e-12)
+        for (row, column), values in pixels.items():
+            assert out[row, column].tolist() == values, (row, column)
+    grey = RESIZES[resize](SMALL[..., :1].permute(2, 0, 1)[None].contiguous(), (299, 299))[0]
     assert torch.equal(grey[0], grey[1]) and torch.equal(grey[0], grey[2])
 
 

@@ -35,7 +35,7 @@ def code_lines() -> list[str]:
         if line.startswith("```"):
             fenced = not fenced
         elif fenced or line.startswith("    "):
-            lines.append(line.removeprefix("    ") if not fenced else line)
+            lines.append(line if fenced else line[4:])
         else:
             lines.append("")
     joined, current = [], ""
