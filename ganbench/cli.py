@@ -167,8 +167,8 @@ def list_command(what: Listing = typer.Argument(..., help="What to list."),
 def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "digits", out: Path = Path("runs"),
                 device: str = "auto", seed: int = 0, checkpoint_every: Optional[int] = None,
                 extractor: str = "classifier", extractor_weights: Optional[Path] = None,
-                resolution: Optional[int] = None, detection_plan: Optional[str] = None,
-                max_minutes: Optional[float] = None, sets: tuple[str, ...] = (),
+                inception_resize: str = "pytorch-fid", resolution: Optional[int] = None,
+                detection_plan: Optional[str] = None, max_minutes: Optional[float] = None, sets: tuple[str, ...] = (),
                 config_file: Optional[Path] = None, compile: bool = False, compile_mode: Optional[str] = None,
                 **extra: Any) -> Any:
     """The validated configuration of a command; ``extra`` are further :class:`RunConfig` fields.
@@ -182,7 +182,7 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
     from ganbench.generators.trainer import check_compile_mode
     from ganbench.runtime import resolve_device
 
-    check_extractor(extractor, extractor_weights)
+    check_extractor(extractor, extractor_weights, inception_resize)
     if not 0 <= seed < SEED_LIMIT:
         raise UserError(f"--seed must be in [0, 2^32) (got {seed})")
     resolved = resolve_device(device)
@@ -205,7 +205,8 @@ def _run_config(suite: str, *, preset: Optional[str] = None, dataset: str = "dig
         raise UserError(f"--max-minutes must be positive (got {max_minutes})")
     check_compile_mode(compile_mode, "--compile-mode")
     return RunConfig(suite=suite, preset=chosen, dataset=dataset, out=out, device=resolved, seed=seed,
-                     extractor=extractor, extractor_weights=extractor_weights, max_minutes=max_minutes,
+                     extractor=extractor, extractor_weights=extractor_weights, inception_resize=inception_resize,
+                     max_minutes=max_minutes,
                      overrides=overrides, compiled=compile_mode or ("default" if compile else None), **extra)
 
 
@@ -253,6 +254,10 @@ DetectorsOpt = typer.Option(None, "--detectors", help="Comma list of detectors (
 ExtractorOpt = typer.Option("classifier", "--extractor", help="Quality features: classifier, inception, timm:<model>.")
 ExtractorWeightsOpt = typer.Option(None, "--extractor-weights", "--inception-weights",
                                    help="Local weights file of the inception or timm extractor.")
+InceptionResizeOpt = typer.Option("pytorch-fid", "--inception-resize",
+                                  help="How images reach Inception's 299x299: pytorch-fid (torch bilinear, no "
+                                       "antialiasing), antialiased (the same, antialiased when shrinking), clean "
+                                       "(clean-fid's) or tensorflow (the original FID code's, torch-fidelity's).")
 CompileOpt = typer.Option(False, "--compile", help="Compile the networks with torch.compile (part of the "
                                                     "training units' keys: compiled kernels round differently).")
 CompileModeOpt = typer.Option(None, "--compile-mode", help="torch.compile mode, implies --compile: default, "
@@ -309,7 +314,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
         skip_bad: bool = SkipBadOpt, allow_small: bool = AllowSmallOpt,
         checkpoint_every: Optional[int] = CheckpointOpt, fakes: list[str] = FakesOpt,
         detectors: Optional[str] = DetectorsOpt, extractor: str = ExtractorOpt,
-        extractor_weights: Optional[Path] = ExtractorWeightsOpt, compile_networks: bool = CompileOpt,
+        extractor_weights: Optional[Path] = ExtractorWeightsOpt, inception_resize: str = InceptionResizeOpt,
+        compile_networks: bool = CompileOpt,
         compile_mode: Optional[str] = CompileModeOpt, amp: bool = AmpOpt, shard: Optional[str] = ShardOpt,
         resolution: Optional[int] = ResolutionOpt,
         detection_plan: Optional[str] = PlanOpt, jobs: int = JobsOpt,
@@ -340,7 +346,8 @@ def run(suite: str = SuiteOpt, preset: Optional[str] = PresetOpt, dataset: str =
     config = dataclasses.replace(
         _run_config(suite, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force, quiet=quiet,
                     skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every, extractor=extractor,
-                    extractor_weights=extractor_weights, resolution=resolution, detection_plan=detection_plan,
+                    extractor_weights=extractor_weights, inception_resize=inception_resize, resolution=resolution,
+                    detection_plan=detection_plan,
                     compile=compile_networks, compile_mode=compile_mode, amp=amp,
                     shard=None if shard is None else parse_shard(shard),
                     max_minutes=max_minutes, sets=tuple(sets), config_file=config_file,
@@ -367,6 +374,7 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
                   quiet: bool = QuietOpt, skip_bad: bool = SkipBadOpt, allow_small: bool = AllowSmallOpt,
                   checkpoint_every: Optional[int] = CheckpointOpt, extractor: str = ExtractorOpt,
                   extractor_weights: Optional[Path] = ExtractorWeightsOpt,
+                  inception_resize: str = InceptionResizeOpt,
                   compile_networks: bool = CompileOpt, compile_mode: Optional[str] = CompileModeOpt,
                   amp: bool = AmpOpt, resolution: Optional[int] = ResolutionOpt,
                   max_minutes: Optional[float] = MaxMinutesOpt,
@@ -388,8 +396,8 @@ def train_command(generator: str = typer.Argument(..., help="Generator name (gan
     GENERATORS.get(generator)
     config = _run_config(generator, preset=preset, dataset=dataset, out=out, device=device, seed=seed, force=force,
                          quiet=quiet, skip_bad=skip_bad, allow_small=allow_small, checkpoint_every=checkpoint_every,
-                         extractor=extractor,
-                         extractor_weights=extractor_weights, resolution=resolution, compile=compile_networks,
+                         extractor=extractor, extractor_weights=extractor_weights,
+                         inception_resize=inception_resize, resolution=resolution, compile=compile_networks,
                          compile_mode=compile_mode, amp=amp, max_minutes=max_minutes, sets=tuple(sets),
                          config_file=config_file,
                          **_data_options(memory_budget, data_workers))
@@ -740,10 +748,6 @@ InputHelp = ("folder:PATH, npz:PATH, a data set (digits, mnist:PATH, dataset:SPE
 ScoreExtractorOpt = typer.Option(None, "--extractor", help="inception (the default where its weights are found "
                                                            "offline), classifier (trained on a data-set input) or "
                                                            "timm:<model>.")
-InceptionResizeOpt = typer.Option("pytorch-fid", "--inception-resize",
-                                  help="How images reach Inception's 299x299: pytorch-fid (torch bilinear, no "
-                                       "antialiasing), antialiased (the same, antialiased when shrinking), clean "
-                                       "(clean-fid's) or tensorflow (the original FID code's, torch-fidelity's).")
 ScoreNOpt = typer.Option(None, "--n", help="Images per input (a seeded subset); fakes sampled from a run: input "
                                            "(default: as many as the other input holds).")
 ScoreSeedOpt = typer.Option(0, "--seed", help="Seed of --n subsets, of run: samples, of KID's subsets and of the "

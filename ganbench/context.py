@@ -53,6 +53,7 @@ class RunConfig:
     fakes: tuple[str, ...] = ()
     extractor: str = "classifier"
     extractor_weights: Path | None = None
+    inception_resize: str = "pytorch-fid"
     compiled: str | None = None
     amp: bool = False
     shard: tuple[int, int] | None = None

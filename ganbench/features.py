@@ -434,11 +434,21 @@ def check_extractor_name(spec: str) -> None:
         raise UserError(f"extractor {spec!r}: use timm:<model name>, e.g. timm:resnet50.a1_in1k")
 
 
-def check_extractor(spec: str, weights: Path | None) -> None:
+def check_inception_resize(resize: str) -> None:
+    """Refuse a resize that is not one of :data:`INCEPTION_RESIZES`."""
+    if resize not in INCEPTION_RESIZES:
+        raise UserError(f"--inception-resize {resize!r}: expected one of {', '.join(INCEPTION_RESIZES)}")
+
+
+def check_extractor(spec: str, weights: Path | None, resize: str = "pytorch-fid") -> None:
     """What can be checked of an extractor before any work, without building it or downloading:
-    its name, a timm model's existence, and that ``weights`` exist and belong to a pretrained one."""
+    its name, a timm model's existence, that ``weights`` exist and belong to a pretrained one, and
+    that a ``resize`` other than pytorch-fid's (:data:`INCEPTION_RESIZES`) goes with ``inception``."""
     check_extractor_name(spec)
     name, _, model = spec.partition(":")
+    check_inception_resize(resize)
+    if resize != "pytorch-fid" and name != "inception":
+        raise UserError(f"--inception-resize {resize} changes the inception extractor's resize only, not {spec}'s")
     if name == "timm":
         check_timm_model(model, weights)
     elif name == "inception":

@@ -32,8 +32,8 @@ import torch
 
 from ganbench import __version__
 from ganbench.errors import UserError
-from ganbench.features import (INCEPTION_RESIZES, INCEPTION_URL, ClassifierExtractor, Extracted, FeatureExtractor,
-                               check_extractor, local_inception_weights, pretrained_extractor)
+from ganbench.features import (INCEPTION_URL, ClassifierExtractor, Extracted, FeatureExtractor, check_extractor,
+                               check_inception_resize, local_inception_weights, pretrained_extractor)
 from ganbench.fid_stats import FeatureStatistics, check_comparable, read_statistics
 from ganbench.image_sets import ImageSet, TensorImages, open_images
 from ganbench.metrics import frechet_distance, inception_score_from_probs, kid_from_features
@@ -75,8 +75,7 @@ def score_options(extractor: str | None = None, extractor_weights: Path | None =
     """The options of ``ganbench metrics``/``stats`` and their Python functions: ``resize`` is how
     images reach Inception (a key of :data:`ganbench.features.INCEPTION_RESIZES`); ``seed`` seeds
     the ``n`` subsets, ``run:`` samples, KID's subsets and the bootstrap."""
-    if resize not in INCEPTION_RESIZES:
-        raise UserError(f"--inception-resize {resize!r}: expected one of {', '.join(INCEPTION_RESIZES)}")
+    check_inception_resize(resize)
     quality = dataclasses.replace(QualityConfig(), seed=seed, intervals=BootstrapSettings() if intervals else None)
     return ScoreOptions(extractor=extractor, extractor_weights=extractor_weights, inception_resize=resize, n=n,
                         seed=seed, device=device, quality=quality)
@@ -175,18 +174,12 @@ def run_input(spec: str, options: ScoreOptions, default_n: int | None) -> Input:
     return Input(spec, TensorImages(spec, fakes), classifier=classifier, info=info)
 
 
-def _check_extractor(name: str, weights: Path | None, resize: str) -> None:
-    check_extractor(name, weights)
-    if resize != "pytorch-fid" and name != "inception":
-        raise UserError(f"--inception-resize {resize} changes the inception extractor's resize only, not {name}'s")
-
-
 def check_options(options: ScoreOptions) -> None:
     """Refuse a bad ``n``, extractor name or resize choice before any input is read."""
     if options.n is not None and options.n < 1:
         raise UserError(f"--n must be positive (got {options.n})")
     if options.extractor is not None:
-        _check_extractor(options.extractor, options.extractor_weights, options.inception_resize)
+        check_extractor(options.extractor, options.extractor_weights, options.inception_resize)
 
 
 def resolve_input(spec: str, options: ScoreOptions, default_n: int | None = None) -> Input:
@@ -237,7 +230,7 @@ class Scorer:
         self.options = options
         self.report = report
         self.name = options.extractor or default_extractor(inputs, options.extractor_weights)
-        _check_extractor(self.name, options.extractor_weights, options.inception_resize)
+        check_extractor(self.name, options.extractor_weights, options.inception_resize)
         self.inputs = inputs
         self._extractor: FeatureExtractor | None = None
         self._expected_shape: tuple[int, ...] | None = None

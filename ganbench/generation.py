@@ -250,7 +250,7 @@ class GenerationUnits:
         ctx, c = self.context, self.context.config
         points = ctx.data.kind == "points"
         unit = generation_unit(ctx.scope, name, sample_record.key, c.extractor,
-                               weights_identity(c.extractor, c.extractor_weights))
+                               weights_identity(c.extractor, c.extractor_weights), c.inception_resize)
 
         def compute(record: Record) -> None:
             arrays = ctx.fakes(sample_record)
@@ -260,7 +260,7 @@ class GenerationUnits:
                 return
             classifier = ctx.extractor() if ctx.data.num_classes > 1 or c.extractor == "classifier" else None
             extractor = classifier if c.extractor == "classifier" else pretrained_extractor(
-                c.extractor, c.extractor_weights, c.device)
+                c.extractor, c.extractor_weights, c.device, c.inception_resize)
             record.metrics, record.protocol = generation_metrics(
                 ctx.data, arrays["eval"], extractor, classifier=classifier, labels=arrays.get("eval_labels"),
                 codes=arrays.get("eval_codes"), config=quality)

@@ -117,16 +117,19 @@ def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
 
 
 def generation_unit(scope: Scope, generator: str, sample_key: str, extractor: str,
-                    extractor_weights: str | None) -> Unit:
+                    extractor_weights: str | None, inception_resize: str = "pytorch-fid") -> Unit:
     """Quality metrics of a sample unit's ``eval`` fakes (points have no extractor); image metrics
-    also key on their settings (KID subsets, IS splits and shuffle, k of PRDC) and on a pretrained
-    extractor's weights (``ganbench.features.weights_identity``: the content of the file, not its path)."""
+    also key on their settings (KID subsets, IS splits and shuffle, k of PRDC), on a pretrained
+    extractor's weights (``ganbench.features.weights_identity``: the content of the file, not its path)
+    and on Inception's resize where it is not pytorch-fid's (the default keeps its earlier keys)."""
     points = scope.data_kind == "points"
     config: dict[str, Any] = {"generator": generator, "fakes": sample_key, "extractor": "none" if points else extractor}
     if not points:
         config["metric_settings"] = QualityConfig().settings()
     if extractor_weights and not points:
         config["extractor_weights"] = extractor_weights
+    if inception_resize != "pytorch-fid" and extractor == "inception" and not points:
+        config["inception_resize"] = inception_resize
     return _unit(scope, "generation", generator, config)
 
 

@@ -113,6 +113,8 @@ CASES: dict[str, list[str]] = {
     "train with an unknown timm model": ["train", "dcgan", "--extractor", "timm:nosuch_model"],
     "inception weights that do not exist": ["run", "--extractor", "inception", "--extractor-weights", "{tmp}/no.pt"],
     "weights for the per-data-set extractor": ["run", "--extractor-weights", "{tmp}/garbage.npz"],
+    "an unknown inception resize": ["run", "--extractor", "inception", "--inception-resize", "bicubic"],
+    "an inception resize for the classifier": ["train", "dcgan", "--inception-resize", "clean"],
     "metrics on an unknown split": ["metrics", "digits@trian", "digits"],
     "data report with an unknown timm model": ["data-report", "digits", "--extractor", "timm:nosuch_model"],
     "sample with a truncation of zero": ["sample", "biggan", "--n", "4", "--out", "{tmp}/s.npz", "--truncation", "0"],

@@ -150,3 +150,46 @@ def test_a_pretrained_extractors_key_follows_the_weights_content_not_the_path(tm
     assert weights_identity("classifier", None) is None
     monkeypatch.setenv(INCEPTION_ENV, str(weights))
     assert weights_identity("inception", None) == f"sha256:{file_digest(weights)}"
+
+
+class ResizeRecorder(features.FeatureExtractor):
+    """A stand-in for the Inception a run builds: the first pixels as features; it keeps the resize it was asked for."""
+
+    name = "inception"
+    description = "first pixels"
+    weights_hash = "pixels"
+    device = torch.device("cpu")
+    has_probs = False
+
+    def __init__(self, resize: str) -> None:
+        self.resize = resize
+
+    def protocol(self) -> dict[str, object]:
+        return {"extractor": "inception", "weights": self.weights_hash,
+                "resize": features.INCEPTION_RESIZES[self.resize]}
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return images.float().flatten(1)[:, :8], None
+
+
+def test_a_runs_inception_resize_reaches_its_extractor_its_key_and_its_record(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+
+    def stand_in(spec: str, weights: Path | None, device: torch.device, resize: str = "pytorch-fid") -> ResizeRecorder:
+        built.append(resize)
+        return ResizeRecorder(resize)
+
+    monkeypatch.setattr("ganbench.generation.pretrained_extractor", stand_in)
+    weights = tmp_path / "inception.pth"
+    weights.write_bytes(b"stand-in weights")
+    common = ["train", "dcgan", "--preset", "smoke", "--extractor", "inception", "--inception-weights", str(weights),
+              "--out", str(tmp_path / "run"), "-q"]
+    for resize in ("clean", "tensorflow", "clean"):
+        result = CliRunner().invoke(app, [*common, "--inception-resize", resize])
+        assert result.exit_code == 0, result.output
+    assert built == ["clean", "tensorflow"]
+    scored = [json.loads(p.read_text()) for p in (tmp_path / "run" / "records").glob("*.json")]
+    scored = {r["protocol"]["resize"]: r["key"] for r in scored if r["kind"] == "generation"}
+    assert set(scored) == {features.INCEPTION_RESIZES[r] for r in ("clean", "tensorflow")}
+    assert len(set(scored.values())) == 2

@@ -26,6 +26,7 @@ from ganbench.detection import DetectionUnits
 from ganbench.detectors.external import ExternalFakes
 from ganbench.detectors.identity import detector_identity, weights_identity
 from ganbench.detectors.plugins import DetectorSpec
+from ganbench.features import INCEPTION_RESIZES
 from ganbench.presets import get_preset
 from ganbench.quality import QualityConfig
 from ganbench.records import Record
@@ -93,7 +94,8 @@ def test_fake_counts_are_the_presets_counts_per_set() -> None:
 
 
 def test_the_generation_key_follows_the_fakes_the_extractor_and_its_weights() -> None:
-    """Scores of other fakes, another extractor or other extractor weights are computed again."""
+    """Scores of other fakes, another extractor, other extractor weights or another Inception resize are
+    computed again; pytorch-fid's resize, the default, keeps the keys made before the resize was an option."""
     s = scope()
     key = generation_unit(s, "dcgan", "fakes-a", "classifier", None).key
     assert generation_unit(s, "dcgan", "fakes-b", "classifier", None).key != key
@@ -101,6 +103,9 @@ def test_the_generation_key_follows_the_fakes_the_extractor_and_its_weights() ->
     with_weights = generation_unit(s, "dcgan", "fakes-a", "inception", "sha256:aaaa").key
     assert with_weights != generation_unit(s, "dcgan", "fakes-a", "inception", "sha256:bbbb").key
     assert with_weights != generation_unit(s, "dcgan", "fakes-a", "inception", None).key
+    resized = {resize: generation_unit(s, "dcgan", "fakes-a", "inception", "sha256:aaaa", resize).key
+               for resize in INCEPTION_RESIZES}
+    assert resized["pytorch-fid"] == with_weights and len(set(resized.values())) == len(INCEPTION_RESIZES)
 
 
 @pytest.mark.parametrize("setting", ["kid_subsets", "kid_subset_size", "is_splits", "is_shuffle_seed", "prdc_k"])
