@@ -66,8 +66,10 @@ def test_palette_alpha_cmyk_and_bilevel_modes(tmp_path: Path) -> None:
     np.testing.assert_array_equal(pixels(tmp_path / "p.png")[:, 0], [[10, 200], [20, 100], [30, 50]])
     np.testing.assert_array_equal(pixels(tmp_path / "p_key.png")[:, 0], [[10, 0], [20, 0], [30, 0]])
 
-    Image.new("LA", (1, 1), (200, 128)).save(tmp_path / "la.png")
-    assert pixels(tmp_path / "la.png").tolist() == [[[100]]]
+    translucent = Image.new("LA", (2, 1), (200, 128))
+    translucent.putpixel((1, 0), (201, 128))
+    translucent.save(tmp_path / "la.png")
+    assert pixels(tmp_path / "la.png").tolist() == [[[100, 101]]]  # 200 * 128 / 255 = 100.4, 201 * 128 / 255 = 100.9
     Image.new("RGBA", (1, 1), (255, 100, 0, 51)).save(tmp_path / "rgba.png")
     assert pixels(tmp_path / "rgba.png")[:, 0, 0].tolist() == [51, 20, 0]
 

@@ -13,7 +13,7 @@ from ganbench.cli import app
 from ganbench.errors import UserError
 from ganbench.leaderboards import build_leaderboard
 from ganbench.leaderboards.publish import publish
-from ganbench.leaderboards.sources import read_records, read_results, read_sources
+from ganbench.leaderboards.sources import Source, merge, read_records, read_results, read_sources
 from ganbench.records import record_from_dict
 from ganbench.store import RunStore, unit_key
 
@@ -74,6 +74,18 @@ def test_the_merged_report_holds_every_source_and_names_the_conflict(sources: di
     fids = [r["metrics"]["fid"] for r in merged.records if r["kind"] == "generation" and r["dataset"] == "digits"]
     assert digits.data["fid"].iloc[0] == pytest.approx(sum(fids) / 2)
     assert [p["status"] for p in leaderboard.problems] == ["conflict"]
+
+
+def test_records_of_one_unit_that_differ_in_wall_clock_alone_are_no_conflict(sources: dict[str, Any]) -> None:
+    """The same unit run on a faster machine: other times and rates per second, the same results."""
+    generation = sources["generation"]
+    timed = {**generation, "seconds": generation.get("seconds", 0.0) + 5.0,
+             "metrics": {**generation["metrics"], "images_per_second": 1.0, "fit_seconds": 99.0}}
+    merged = merge([Source(Path("a"), [generation], True), Source(Path("b"), [timed], True)])
+    assert merged.records == [generation] and not merged.conflicts
+    other = {**timed, "metrics": {**timed["metrics"], "fid": generation["metrics"]["fid"] + 0.5}}
+    (conflict,) = merge([Source(Path("a"), [generation], True), Source(Path("b"), [other], True)]).conflicts
+    assert conflict.differ == ["fid"]
 
 
 def test_the_cli_merges_and_publishes(sources: dict[str, Any], tmp_path: Path) -> None:

@@ -126,6 +126,24 @@ def test_reals_that_differ_from_the_run_are_not_drawn(run_folder: Path, tmp_path
     assert "differ from those the run trained on" in capsys.readouterr().err
 
 
+def test_the_figure_draws_the_lowest_seeds_fakes(run_folder: Path, tmp_path: Path) -> None:
+    """A second seed's fakes (the aliased images, 100 of them) in another run folder, listed first: the figure
+    still draws seed 0's, whichever order the records come in."""
+    records = [r.to_dict() for r in RunStore(run_folder).records() if r.kind in ("train", "sample")]
+    later = RunStore(tmp_path / "seed1")
+    path = later.fakes_path(COPYCAT, f"{COPYCAT}-sample-1")
+    aliased = zero_inserted(load_digits(8).x_test[:100]).numpy()
+    write_npz(path, eval=np.zeros_like(aliased), fresh=aliased)
+    seed1 = [dict(r, seed=1, info=dict(r["info"], fakes=str(path.relative_to(later.root))))
+             for r in records if r["generator"] == COPYCAT]
+    for listed in (seed1 + records, records + seed1):
+        spectra_figures(listed, [run_folder, later.root], tmp_path)
+        table = pd.read_csv(tmp_path / CSV_NAME)
+        copycat, real = (table[table.generator == name].sort_values("frequency") for name in (COPYCAT, "real"))
+        assert set(copycat.images) == {len(load_digits(8).x_test[:500])}
+        assert np.allclose(copycat.log_power, real.log_power)
+
+
 # ------------------------------------------------------------------------------------------- the table
 PAIR_RECORDS = [
     detection("stylegan2", "stylegan2", 0.91), detection("stylegan2", "stylegan3", 0.62),
