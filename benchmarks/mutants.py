@@ -1890,6 +1890,19 @@ MUTANTS: list[Mutant] = [
       'return record.get("status"), dict(metrics)',
       "the same unit timed on another machine is reported as a conflict",
       node_ids(MERGED_REPORTS, "test_records_of_one_unit_that_differ_in_wall_clock_alone_are_no_conflict")),
+    # ------------------------------------------------------------------ the plan of a run: baseline, seeds, shards
+    m("one-class-baseline-left-out", "ganbench/planning.py",
+      "    if ONE_CLASS_BASELINE not in names:\n", "    if False:\n",
+      "tables lose the one-class row that shows what a detector scores without ever seeing a fake",
+      node_ids(CLI, "test_smoke_run_end_to_end")),
+    m("a-seed-listed-twice-accepted", "ganbench/planning.py",
+      "if len(set(seeds)) != len(seeds):", "if False:",
+      "--seeds 1,1 runs one seed and counts it twice in every interval over seeds",
+      node_ids("tests/test_determinism.py", "test_bad_seeds_and_limits_end_with_one_line")),
+    m("shards-overlap", "ganbench/planning.py",
+      "mine = set(sorted(generators)[i - 1 :: n])", "mine = set(sorted(generators)[i - 1 :])",
+      "shards of a suite train the same generators more than once",
+      node_ids("tests/test_shard.py", "test_shards_round_robin_over_sorted_names")),
 ]
 
 
