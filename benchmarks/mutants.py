@@ -1903,6 +1903,26 @@ MUTANTS: list[Mutant] = [
       "mine = set(sorted(generators)[i - 1 :: n])", "mine = set(sorted(generators)[i - 1 :])",
       "shards of a suite train the same generators more than once",
       node_ids("tests/test_shard.py", "test_shards_round_robin_over_sorted_names")),
+    # ------------------------------------------------------------------ outside data: saved detectors and score files
+    m("saved-file-of-another-detector-loaded", "detectors/saved.py",
+      'if header.get("detector") != spec.name or header.get("source") != spec.source:', "if False:",
+      "a file saved from one detector is loaded into another that happens to accept its arrays",
+      node_ids(SAVED_DETECTORS, "test_damaged_or_foreign_files_are_one_line")),
+    m("saved-arguments-override-the-users", "detectors/saved.py",
+      'arguments = {**header.get("arguments", {}), **dict(spec.arguments)}',
+      'arguments = {**dict(spec.arguments), **header.get("arguments", {})}',
+      "constructor arguments given with a saved detector are overridden by the ones saved in its file",
+      node_ids(SAVED_DETECTORS, "test_arguments_given_with_a_saved_detector_override_the_saved_ones")),
+    m("score-file-labels-flipped", "ganbench/forensics_output.py",
+      "return [(path, int(label), float(score), s.generator, s.detector, s.perturbation)",
+      "return [(path, 1 - int(label), float(score), s.generator, s.detector, s.perturbation)",
+      "the per-image score file calls reals fakes and fakes reals",
+      node_ids(FORENSICS, "test_test_only_scoring_of_a_saved_detector_matches_its_fit")),
+    m("score-file-scores-rounded", "ganbench/forensics_output.py",
+      "writer.writerows((p, label, repr(score), g, d, q) for p, label, score, g, d, q in records)",
+      'writer.writerows((p, label, f"{score:.3f}", g, d, q) for p, label, score, g, d, q in records)',
+      "the per-image score file keeps three decimals, so its scores no longer give the printed metrics",
+      node_ids(FORENSICS, "test_reported_numbers_are_detection_metrics_of_the_written_scores")),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -57,6 +58,18 @@ def test_a_saved_builtin_scores_exactly_like_the_fitted_one(name: str, training:
     assert np.array_equal(loaded.detector.score(test), model.score(test))
     fresh = fitted(spec, fake, real)
     assert not np.allclose(fresh.score(test), model.score(test))
+
+
+def test_arguments_given_with_a_saved_detector_override_the_saved_ones(training: tuple, tmp_path: Path) -> None:
+    real, fake, test = training
+    saved_spec = dataclasses.replace(resolve_detector("small-cnn"), arguments=(("augment", False),))
+    model = fitted(saved_spec, real, fake)
+    save_fitted(model, tmp_path / "d.npz", saved_spec)
+    assert load_fitted(tmp_path / "d.npz").detector.config.augment is None
+    users = dataclasses.replace(saved_spec, arguments=(("augment", True),))
+    loaded = load_fitted(tmp_path / "d.npz", users).detector
+    assert loaded.config.augment is not None
+    assert np.array_equal(loaded.score(test), model.score(test))
 
 
 def test_a_timm_detector_keeps_its_network_and_input_normalization(training: tuple, tmp_path: Path) -> None:
