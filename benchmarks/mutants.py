@@ -82,6 +82,7 @@ BAD_INPUTS = "tests/test_bad_inputs.py"
 FOLDERS = "tests/test_folders.py"
 RUNTIME = "tests/test_runtime.py"
 MERGED_REPORTS = "tests/test_merged_reports.py"
+RESOLUTION = "tests/test_resolution_scaling.py"
 
 SITECUSTOMIZE = '''"""Written by benchmarks/mutants.py: drop the editable install's finder, so that imports of
 ganbench and its subpackages resolve to this copy."""
@@ -1923,6 +1924,16 @@ MUTANTS: list[Mutant] = [
       'writer.writerows((p, label, f"{score:.3f}", g, d, q) for p, label, score, g, d, q in records)',
       "the per-image score file keeps three decimals, so its scores no longer give the printed metrics",
       node_ids(FORENSICS, "test_reported_numbers_are_detection_metrics_of_the_written_scores")),
+    # ------------------------------------------------------------------ architecture schedules
+    m("channel-cap-ignored", "generators/architecture.py",
+      "return [min(width * 2**i, cap) for i in range(stages)]", "return [width * 2**i for i in range(stages)]",
+      "DCGAN-family pyramids keep doubling their channels past the cap at 128 and 256 px",
+      node_ids(RESOLUTION, "test_stated_schedules_follow_the_papers")),
+    m("schedule-keeps-the-last-width-of-a-side", "generators/architecture.py",
+      "channels[-1] = max(channels[-1], width)", "channels[-1] = width",
+      "a side's stated width is its last layer's, not its widest, so a schedule and its network can part unseen",
+      node_ids(RESOLUTION, "test_stated_schedules_follow_the_papers",
+               "test_built_networks_follow_their_stated_schedule_and_train")),
 ]
 
 
