@@ -22,7 +22,6 @@ os.environ["OMP_NUM_THREADS"] = str(TEST_THREADS)
 torch.set_num_threads(TEST_THREADS)
 # Tables print at their natural width, as into a pipe (pytest-xdist's workers set COLUMNS=80).
 os.environ.pop("COLUMNS", None)
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session", autouse=True)

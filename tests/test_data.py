@@ -14,7 +14,8 @@ from PIL import Image
 
 from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images, to_float, to_uint8
 from ganbench.errors import UserError
-from tests.conftest import SHARED_DATA
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def test_digits_shapes_labels_and_split(digits):
