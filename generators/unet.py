@@ -6,7 +6,9 @@ Components:
 * a sinusoidal embedding of the timestep (Vaswani et al., "Attention Is All You Need",
   NeurIPS 2017) followed by a two-layer MLP, added inside every residual block;
 * wide residual blocks (GroupNorm, SiLU, 3x3 convolutions, dropout) whose last convolution
-  starts at zero, so every block is the identity at initialisation;
+  starts at zero, so every block is the identity at initialisation; GroupNorm keeps at least four
+  channels per group (the paper's 32 groups over 128 channels), so at the narrow widths of the
+  CPU presets the time embedding, added per channel, is not normalised away;
 * single-head self-attention at the chosen feature-map resolutions;
 * a down path that halves the resolution with strided convolutions, a middle with
   attention, and an up path (nearest upsampling + convolution) fed by skip connections from
@@ -24,9 +26,15 @@ from torch import nn
 from ganbench.generators.architecture import Schedule, from_path
 
 
+#: The fewest channels a GroupNorm group holds: the paper's 32 groups over its narrowest 128 channels.
+#: A group of one channel would normalise away the per-channel time shift a residual block adds.
+MIN_GROUP_CHANNELS = 4
+
+
 def group_count(channels: int, limit: int = 32) -> int:
-    """The largest number of GroupNorm groups, at most ``limit``, that divides ``channels``."""
-    groups = min(limit, channels)
+    """The largest number of GroupNorm groups, at most ``limit`` and of at least
+    :data:`MIN_GROUP_CHANNELS` channels each, that divides ``channels``."""
+    groups = max(1, min(limit, channels // MIN_GROUP_CHANNELS))
     while channels % groups:
         groups -= 1
     return groups

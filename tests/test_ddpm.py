@@ -3,6 +3,7 @@ process, the samplers against an exact denoiser, EMA and resume, and learning.""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from ganbench.suites import SUITES
 from ganbench.generators import GENERATORS, DataSpec
 from ganbench.generators.ddpm import DDPM, DDPMConfig, NoiseSchedule, cosine_betas, ddim_timesteps, linear_betas
 from ganbench.generators.trainer import TrainConfig, train
-from ganbench.generators.unet import sinusoidal_embedding
+from ganbench.generators.unet import ResidualBlock, SelfAttention, UNet, group_count, sinusoidal_embedding
 from reference_quality import build, digits_extractor, fid, train_steps
 
 TINY = dict(width=8, channel_mults=(1, 2), attention_resolutions=(4,), patch_size=1)
@@ -126,6 +127,83 @@ def test_time_embedding_distinguishes_timesteps() -> None:
     assert emb.shape == (4, 16)
     assert torch.allclose(emb[0], torch.cat([torch.zeros(8), torch.ones(8)]))
     assert torch.cdist(emb, emb).masked_fill(torch.eye(4, dtype=torch.bool), 1.0).min() > 0.1
+
+
+def test_time_embedding_frequencies_fall_geometrically_from_one_to_one_over_max_period() -> None:
+    """Vaswani et al.'s embedding: sin(t w_i) then cos(t w_i) with w_i = 10000^(-i / half), i < half."""
+    t = torch.tensor([1, 7, 300])
+    frequencies = 10000.0 ** (-torch.arange(8, dtype=torch.float64) / 8)
+    angles = t.double()[:, None] * frequencies
+    expected = torch.cat([angles.sin(), angles.cos()], dim=1).float()
+    torch.testing.assert_close(sinusoidal_embedding(t, 16), expected, rtol=1e-4, atol=1e-4)
+
+
+def randomised(module: nn.Module) -> nn.Module:
+    """``module`` with every parameter redrawn from N(0, 0.2^2), so no branch starts at zero."""
+    torch.manual_seed(0)
+    for p in module.parameters():
+        nn.init.normal_(p, std=0.2)
+    return module
+
+
+def test_unet_blocks_start_as_the_identity_and_the_untrained_unet_predicts_zero_noise() -> None:
+    """The residual blocks' last convolution and the attention's output start at zero, so each
+    block passes its input through (projected by 1x1 where the width changes), as does the net."""
+    torch.manual_seed(0)
+    x, temb = torch.randn(2, 8, 4, 4), torch.randn(2, 16)
+    torch.testing.assert_close(ResidualBlock(8, 8, 16, 0.0)(x, temb), x, rtol=0, atol=0)
+    widening = ResidualBlock(8, 16, 16, 0.0)
+    torch.testing.assert_close(widening(x, temb), widening.skip(x), rtol=0, atol=0)
+    torch.testing.assert_close(SelfAttention(8)(x), x, rtol=0, atol=0)
+    unet = UNet(1, 8, 8, (1, 2), 1, (4,), 0.0)
+    assert torch.equal(unet(torch.randn(2, 1, 8, 8), torch.tensor([3, 700])), torch.zeros(2, 1, 8, 8))
+
+
+def test_unet_attends_at_the_attention_resolutions_on_both_paths_and_in_the_middle() -> None:
+    """Ho et al., Appendix B: self-attention on the down and the up path at the chosen resolutions
+    (16x16 there, 4x4 here), and in the middle, between its two residual blocks."""
+    unet = UNet(1, 8, 8, (1, 2), 1, (4,), 0.0)
+    sides: dict[str, list[int]] = {"down": [], "middle": [], "up": []}
+    for part, seen in sides.items():
+        for module in getattr(unet, part).modules():
+            if isinstance(module, SelfAttention):
+                module.register_forward_hook(lambda m, args, out, seen=seen: seen.append(out.shape[-1]))
+    unet(torch.randn(2, 1, 8, 8), torch.tensor([1, 2]))
+    assert sides == {"down": [4], "middle": [4], "up": [4, 4]}
+    assert isinstance(unet.middle[0].attention, SelfAttention) and isinstance(unet.middle[1].attention, nn.Identity)
+
+
+def test_unet_attention_is_single_head_softmax_attention_over_spatial_positions() -> None:
+    """o_i = x_i + W_out sum_j softmax_j(q_i . k_j / sqrt(C)) v_j over the H*W positions of the map."""
+    layer = randomised(SelfAttention(8))
+    x = torch.randn(2, 8, 3, 5)
+    q, k, v = layer.qkv(layer.norm(x)).flatten(2).chunk(3, dim=1)
+    weights = torch.softmax(q.transpose(1, 2) @ k / math.sqrt(8), dim=-1)
+    attended = (v @ weights.transpose(1, 2)).view(2, 8, 3, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), x + layer.out(attended), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("width", [8, 16, 32, 64])
+def test_unet_residual_blocks_add_the_timestep_and_drop_out_before_their_last_convolution(width: int) -> None:
+    """Each block adds the projected time embedding, so eps_theta depends on t at every width a preset
+    or test uses (GroupNorm groups of at least four channels keep most of a per-channel shift; groups
+    of one would remove it); with dropout, training passes differ from one another while evaluation
+    is deterministic."""
+    assert all(channels % group_count(channels) == 0 and channels // group_count(channels) >= 4
+               for channels in (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512))
+    assert [group_count(c) for c in (8, 32, 64, 128, 512)] == [2, 8, 16, 32, 32]
+    unet = randomised(UNet(1, 4, width, (1,), 1, (), 0.0)).eval()
+    x = torch.randn(2, 1, 4, 4)
+    with torch.no_grad():
+        early, late = unet(x, torch.tensor([10, 10])), unet(x, torch.tensor([900, 900]))
+    assert (early - late).abs().mean() > 1e-2 * early.abs().mean()
+    block = randomised(ResidualBlock(8, 8, 16, 0.5))
+    h, temb = torch.randn(2, 8, 4, 4), torch.randn(2, 16)
+    with torch.no_grad():
+        assert not torch.allclose(block(h, temb), block(h, temb))
+        block.eval()
+        assert torch.equal(block(h, temb), block(h, temb))
 
 
 def test_ddpm_is_a_diffusion_reference_generator_sampling_from_its_ema() -> None:

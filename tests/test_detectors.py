@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
+from torch import nn
 
 from ganbench.detectors import DETECTORS, RunSettings, build_detector
 from ganbench.detectors.augment import BlurJpeg, BlurJpegConfig
@@ -144,6 +145,33 @@ def test_cnn_detectors_share_one_trainer_and_small_cnn_learns(digits16) -> None:
     assert auc(detector, digits16.x_test[:64], checkered(digits16.x_test[64:128])) > 0.9
     scores = detector.score(digits16.x_test[:5])
     assert scores.shape == (5,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_small_cnn_stages_are_conv_bn_relu_halved_between_and_averaged_to_a_logit() -> None:
+    """16, 32 and 64 channels at the full, half and quarter side (2x2 max pooling between stages),
+    each a bias-free 3x3 convolution normalised over the batch before its ReLU; the logit reads the
+    spatial means of the last stage. Built for the images' own channel count."""
+    torch.manual_seed(0)
+    network = SmallCNNDetector().build(1, 16, 16).train()
+    convolutions = [m for m in network.modules() if isinstance(m, nn.Conv2d)]
+    assert all(c.kernel_size == (3, 3) and c.bias is None for c in convolutions)
+    seen: dict[str, list[torch.Tensor]] = {"conv": [], "relu_in": [], "relu_out": []}
+    for conv in convolutions:
+        conv.register_forward_hook(lambda m, args, out: seen["conv"].append(out))
+    for relu in (m for m in network.modules() if isinstance(m, nn.ReLU)):
+        relu.register_forward_pre_hook(lambda m, args: seen["relu_in"].append(args[0].clone()))
+        relu.register_forward_hook(lambda m, args, out: seen["relu_out"].append(out))
+    x = torch.randn(8, 1, 16, 16) * 3 + 1
+    logits = network(x)
+    assert [tuple(c.shape[1:]) for c in seen["conv"]] == [(16, 16, 16), (32, 8, 8), (64, 4, 4)]
+    for pre_activation in seen["relu_in"]:
+        torch.testing.assert_close(pre_activation.mean((0, 2, 3)), torch.zeros(pre_activation.shape[1]),
+                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(pre_activation.var((0, 2, 3), unbiased=False),
+                                   torch.ones(pre_activation.shape[1]), atol=1e-2, rtol=0)
+    features = seen["relu_out"][-1].mean((2, 3))
+    assert logits.shape == (8, 1)
+    torch.testing.assert_close(logits, network.head(features))
 
 
 def test_npr_detector_trains_on_residuals(digits16) -> None:

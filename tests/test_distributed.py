@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ganbench.generators.distributed import World  # noqa: E402
 from ganbench.presets import Preset  # noqa: E402
 
 # digits at their native 8 px on the 16 px model canvas, as the presets train them
@@ -101,6 +102,71 @@ def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path):
     train(single, x, y, training_config(config))
     weight = "G.net.0.weight"
     assert not torch.allclose(single.state_dict()[weight], rank0[weight])
+
+
+def collectives(rank: int, size: int, init_file: str, dump: str, opt: torch.optim.SGD) -> None:
+    """Worker of the collectives test: every ``World`` collective fed rank-dependent inputs, and a step
+    of ``opt`` (its own copy in each forked process) on rank-dependent gradients; what this rank ends
+    with is saved to ``dump/rank<r>.pt``."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=size)
+    world = World(rank, size)
+    try:
+        torch.manual_seed(rank)
+        model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+        model[1].running_mean.fill_(rank + 1.0)
+        world.broadcast(model)
+        broadcast = {k: v.clone() for k, v in model.state_dict().items()}
+        model[1].running_var.fill_(rank + 5.0)
+        model[0].bias.data.fill_(float(rank))
+        world.sync_buffers(model)
+        synced = {k: v.clone() for k, v in model.state_dict().items()}
+
+        (small, wide), (other, unused) = (group["params"] for group in opt.param_groups)
+        world.average_gradients({"opt": opt})
+        small.grad = torch.tensor([1.0, 2.0]) * (rank + 1)
+        wide.grad = torch.tensor([[3.0], [4.0], [5.0]]) * (rank + 1)
+        other.grad = torch.tensor([6.0]) * (rank + 1)
+        opt.step()
+        stepped = [p.detach().clone() for p in (small, wide, other, unused)]
+
+        torch.save({"broadcast": broadcast, "synced": synced, "stepped": stepped,
+                    "shared": world.share(f"from rank {rank}"), "gathered": world.gather(10 * rank),
+                    "any": [world.any(rank == size - 1, torch.device("cpu")), world.any(False, torch.device("cpu"))]},
+                   Path(dump) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_collectives_give_every_rank_rank_zeros_state_and_the_mean_gradient(tmp_path: Path):
+    """Two gloo processes: parameters and buffers broadcast from rank 0, BatchNorm statistics synced
+    from rank 0 (parameters untouched), every parameter group's gradients averaged before the step
+    (0 - lr * mean(1, 2) * g), rank 0's object shared, objects gathered in rank order, and a flag
+    raised on one rank seen on all."""
+    parameters = [torch.nn.Parameter(torch.zeros(shape)) for shape in ((2,), (3, 1), (1,), (2,))]
+    opt = torch.optim.SGD([{"params": parameters[:2]}, {"params": parameters[2:]}], lr=1.0)
+    torch.multiprocessing.start_processes(collectives, args=(2, str(tmp_path / "init"), str(tmp_path), opt),
+                                          nprocs=2, start_method="fork")
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    for name, value in ranks[0]["broadcast"].items():
+        torch.testing.assert_close(ranks[1]["broadcast"][name], value, rtol=0, atol=0)
+    assert torch.equal(ranks[0]["broadcast"]["1.running_mean"], torch.ones(4))
+    for rank, seen in enumerate(ranks):
+        assert torch.equal(seen["synced"]["1.running_var"], torch.full((4,), 5.0))
+        assert torch.equal(seen["synced"]["0.bias"], torch.full((4,), float(rank)))
+        expected = [-1.5 * torch.tensor([1.0, 2.0]), -1.5 * torch.tensor([[3.0], [4.0], [5.0]]),
+                    -1.5 * torch.tensor([6.0]), torch.zeros(2)]
+        for got, want in zip(seen["stepped"], expected):
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+        assert seen["shared"] == "from rank 0" and seen["gathered"] == [0, 10] and seen["any"] == [True, False]
+
+
+def test_rank_zero_draws_with_the_run_seed_and_every_other_rank_with_its_own() -> None:
+    seeds = [World(rank, 3).seed(7) for rank in range(3)]
+    assert seeds[0] == World().seed(7) == 7 and len(set(seeds)) == 3
+    assert World(1, 3).seed(8) != seeds[1]
 
 
 def test_compiled_networks_keep_their_state_dict_keys(image_spec):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,33 @@ def test_the_table_shows_each_detector_and_generator_with_both_counts(folders: P
     assert " 12 " in line and " 8 " in line
 
 
+def test_two_files_of_one_detector_are_two_rows_named_by_their_files(folders: Path, fitted: tuple[Path, dict, Path],
+                                                                     tmp_path: Path) -> None:
+    saved, document, _ = fitted
+    copy = tmp_path / "spectrum-copy.npz"
+    shutil.copyfile(saved, copy)
+    assert parse_detector("spectrum", ()).label == "spectrum"
+    assert parse_detector(f"spectrum@{copy}", ()).label == "spectrum@spectrum-copy.npz"
+    scores = tmp_path / "scores.csv"
+    result = invoke("--detector", f"spectrum@{saved}", "--detector", f"spectrum@{copy}", "--root", str(folders / "test"),
+                    "--scores", str(scores), "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    labels = {"spectrum@spectrum.npz", "spectrum@spectrum-copy.npz"}
+    assert {r["detector"] for r in rows} == labels and len(rows) == 2 * len(document["results"])
+    assert {row["detector"] for row in read_scores(scores)} == labels
+
+
+def test_a_missing_detector_file_is_named_before_any_image_is_read(tmp_path: Path) -> None:
+    reals = tmp_path / "reals"
+    reals.mkdir()
+    (reals / "broken.png").write_bytes(b"not a png")
+    missing = tmp_path / "nowhere.npz"
+    result = invoke("--detector", f"spectrum@{missing}", "--real", f"folder:{reals}",
+                    "--fakes", f"x=folder:{reals}")
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: --detector spectrum@{missing}: no such file: {missing}"
+
+
 def test_a_perturbation_is_applied_alike_and_reported(folders: Path, fitted: tuple[Path, dict, Path],
                                                       tmp_path: Path) -> None:
     scores = tmp_path / "scores.csv"
@@ -168,6 +196,9 @@ def test_detector_arguments_are_parsed_and_reach_the_constructor() -> None:
         parse_detector("spectrum", parse_arguments(["bogus=1"]))
     with pytest.raises(UserError, match="key=value"):
         parse_arguments(["nonsense"])
+    with pytest.raises(UserError, match="--detector-arg epochs is given twice"):
+        parse_arguments(["epochs=1", "augment=false", "epochs=9"])
+    assert parse_arguments(["epochs=1", "augment=false"]) == (("epochs", 1), ("augment", False))
 
 
 def test_framing_crops_the_centre_or_resizes_and_never_pads() -> None:

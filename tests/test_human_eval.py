@@ -12,6 +12,7 @@ from scipy.stats import binomtest
 from ganbench.errors import UserError
 from ganbench.human_eval import Item, ItemSet, VoteLog, human_records, split_counts, vote_metrics, wilson_interval
 from ganbench.human_eval import votes as votes_module
+from ganbench.human_eval.session import RatingSession, VoteRejected
 from ganbench.human_eval.votes import votes_path
 from ganbench.presets import get_preset
 from ganbench.context import RunConfig, RunContext
@@ -143,3 +144,20 @@ def test_human_records_shape_and_numbers(tmp_path: Path) -> None:
     assert rater.metrics["acc"] == pytest.approx(5 / 7)
     assert rater.seconds == pytest.approx(7 * 1.5)
     assert rater.metrics["balanced_acc"] == pytest.approx((0.75 + 2 / 3) / 2)
+
+
+def test_a_closed_session_takes_no_vote_and_keeps_the_ones_cast(tmp_path: Path) -> None:
+    items = tuple(Item(p, truth, None if truth == "real" else "gan", p, bytes([p]) * 8)
+                  for p, truth in enumerate(["real", "fake", "fake", "real"]))
+    item_set = ItemSet("set", items, ("gan",), 8)
+    session = RatingSession(item_set, VoteLog(tmp_path / "votes.jsonl", "ann", item_set))
+    first = session.state()["id"]
+    second = session.vote(first, "fake")["id"]
+    with pytest.raises(VoteRejected) as double:
+        session.vote(first, "real")
+    assert double.value.status == 409
+    assert [v["vote"] for v in session.close()] == ["fake"]
+    with pytest.raises(VoteRejected) as late:
+        session.vote(second, "fake")
+    assert late.value.status == 503 and session.answered == 1
+    assert len((tmp_path / "votes.jsonl").read_text().splitlines()) == 1

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import pytest
@@ -114,9 +115,12 @@ def test_votes_are_on_disk_in_order_balanced_and_blind(served: tuple[str, ItemSe
         assert len(lines) == position + 1
         assert json.loads(lines[-1])["vote"] == label and json.loads(lines[-1])["position"] == position
     assert state["done"] and state["answered"] == N and "id" not in state
-    summary = state["summary"]
-    assert summary["real_votes"] == summary["fake_votes"] == N // 2
-    assert summary["real_correct"] + summary["fake_correct"] == sum(
+    labels = ["fake" if position % 3 else "real" for position in range(N)]
+    assert state["summary"] == {
+        "real_votes": N // 2, "fake_votes": N // 2,
+        "real_correct": sum(t == v == "real" for t, v in zip(truths, labels)),
+        "fake_correct": sum(t == v == "fake" for t, v in zip(truths, labels))}
+    assert state["summary"]["real_correct"] + state["summary"]["fake_correct"] == sum(
         json.loads(line)["correct"] for line in path.read_text().splitlines())
     bodies.append(json.dumps(state).encode())
     assert len(tokens) == N and key_sets == {frozenset({"answered", "total", "done", "id", "image"})}
@@ -161,6 +165,7 @@ def test_order_depends_on_rater_but_images_do_not(context: RunContext) -> None:
 
 def test_bad_requests_are_refused_and_record_nothing(served: tuple[str, ItemSet, Path]) -> None:
     url, _, path = served
+    assert urlsplit(url).hostname == "127.0.0.1"  # never reachable from another machine
     token = _state(url)["id"]
     port = url.rstrip("/").rsplit(":", 1)[1]
     assert _request(url, path="/api/state", headers={"Host": f"evil.example:{port}"})[0] == 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import math
@@ -22,7 +23,7 @@ from ganbench.cli import app
 from ganbench.errors import UserError
 from ganbench.records import Record, record_from_dict
 from ganbench.store import RunStore, unit_key
-from ganbench.leaderboards import build_leaderboard, records_frame
+from ganbench.leaderboards import build_leaderboard, print_leaderboard, records_frame
 from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv
 from ganbench.leaderboards.formatting import (decimals, label, number, protocol_lines, shown_columns, statistics_line,
@@ -30,6 +31,7 @@ from ganbench.leaderboards.formatting import (decimals, label, number, protocol_
 from ganbench.leaderboards.markdown import leaderboard_markdown
 from ganbench.leaderboards.html import Assets, render_page, templates
 from ganbench.leaderboards.publish import parse_formats, publish
+from ganbench.leaderboards.sources import read_sources
 from ganbench.leaderboards.terminal import print_detector
 from ganbench.leaderboards.uncertainty import row_interval
 
@@ -276,6 +278,32 @@ def test_environment_comes_from_records(records) -> None:
     assert env["ganbench"] and env["records"] == len(records)
 
 
+def stamped(record: dict[str, Any], version: str, created: str) -> dict[str, Any]:
+    """``record`` as written by ganbench ``version`` at the time ``created``."""
+    return record | {"ganbench_version": version, "created": created}
+
+
+def test_environment_lists_every_version_device_and_data_set_and_the_span_of_the_runs() -> None:
+    """Records of two data sets, trained on two devices under two torch and two ganbench versions."""
+    trainings = [("digits", "cpu", "2.3.1", "aaaa", "0.0.9", "2024-01-02T10:00:00+00:00"),
+                 ("mnist", "cuda:0", "2.4.0", "bbbb", "0.1.0", "2024-03-05T08:00:00+00:00"),
+                 ("digits", "cpu", "2.4.0", "aaaa", "0.1.0", "2024-02-01T00:00:00+00:00")]
+    records = [stamped(make("train", seed, dataset, "quick", generator="dcgan",
+                            info={"device": device, "torch": torch_version, "data": data}), version, created)
+               for seed, (dataset, device, torch_version, data, version, created) in enumerate(trainings)]
+    records.append(stamped(make("generation", 0, "mnist", "quick", generator="dcgan", metrics={"fid": 1.0}),
+                           "0.1.0", "2024-03-06T00:00:00+00:00"))
+    env = environment(records, dt.datetime(2024, 4, 1, tzinfo=dt.timezone.utc))
+    assert env["ganbench"] == ["0.0.9", "0.1.0"]
+    assert env["torch"] == ["2.3.1", "2.4.0"] and env["device"] == ["cpu", "cuda:0"]
+    assert env["datasets"] == {"digits": ["aaaa"], "mnist": ["bbbb"]}
+    assert env["runs"] == "2024-01-02T10:00:00+00:00 .. 2024-03-06T00:00:00+00:00"
+    assert env["records"] == 4 and env["published"] == "2024-04-01T00:00:00+00:00"
+    silent = environment([stamped(make("train", 0, generator="dcgan"), "0.0.9", "")])
+    assert silent["device"] == ["not recorded"] and silent["datasets"] == {"digits": ["not recorded"]}
+    assert silent["torch"][0].endswith("(publishing machine; not in the records)") and silent["runs"] == "unknown"
+
+
 def test_roc_points_are_bounded_and_monotone() -> None:
     rng = np.random.default_rng(0)
     labels = np.r_[np.zeros(500), np.ones(500)]
@@ -414,6 +442,9 @@ def test_csv_round_trips_exactly(leaderboard) -> None:
                 else:
                     assert cell["mean"] == record[column.name]
                     checked += 1
+                for name, suffix in (("std", "_std"), ("n", "_n")):
+                    expected = record.get(column.name + suffix)
+                    assert pd.isna(cell[name]) if expected is None or pd.isna(expected) else cell[name] == expected
     assert checked > 50
 
 
@@ -532,6 +563,53 @@ def test_templates_escape_detector_names() -> None:
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
 
+class TableCells(HTMLParser):
+    """The body rows of each ``<table>`` of a page: the row's class and each cell's (text, classes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[tuple[str, list[tuple[str, set[str]]]]]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = dict(attrs).get("class") or ""
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append((classes, []))
+        elif tag == "td":
+            self.cell = []
+            self.tables[-1][-1][1].append(("", set(classes.split())))
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self.cell is not None:
+            row = self.tables[-1][-1][1]
+            row[-1] = ("".join(self.cell), row[-1][1])
+            self.cell = None
+
+
+def test_html_tables_show_each_boards_cells_and_mark_the_best_of_each_column(leaderboard, records) -> None:
+    parser = TableCells()
+    parser.feed(render_page(leaderboard, environment(records), Assets()))
+    tables = [[row for row in table if row[1]] for table in parser.tables]
+    for board, table in zip(leaderboard.boards, tables):
+        assert [[text for text, _ in cells] for _, cells in table] == text_rows(board), board.title
+    generators, detectors = tables[0], tables[1]
+
+    def best(table, board, name: str) -> list[str]:
+        position = [c.name for c in shown_columns(board)].index(name)
+        return [cells[1][0] for _, cells in table if "best" in cells[position][1]]
+
+    assert best(generators, leaderboard.boards[0], "fid") == ["wgan"]  # FID 8.5, the lowest
+    assert best(generators, leaderboard.boards[0], "detect_auc_mean") == ["vae"]  # the hardest to detect
+    assert best(detectors, leaderboard.boards[1], "in_auc") == ["spectrum"]
+    assert [cells[1][0] for row_class, cells in generators if row_class == "non-gan"] == ["vae"]
+
+
 def test_json_holds_tables_environment_and_records(site: Path) -> None:
     document = json.loads((site / "results.json").read_text())
     kinds = [t["kind"] for t in document["tables"]]
@@ -544,6 +622,21 @@ def test_json_holds_tables_environment_and_records(site: Path) -> None:
     assert fid["protocol"] == "classifier features · real test n=360 · fake n=500"
     assert document["environment"]["device"] == ["cpu"]
     assert len(document["records"]) > 100
+
+
+def test_published_results_json_reads_back_as_the_same_report(site: Path) -> None:
+    """The records of ``results.json`` give the tables and environment it states, and its source holds them."""
+    document = json.loads((site / "results.json").read_text())
+    again = read_sources([site / "results.json"], lambda line: None).records
+    (source,) = document["sources"]
+    assert len(again) == len(document["records"]) == len(read_sources([Path(source)], lambda line: None).records)
+    stated = {k: v for k, v in document["environment"].items() if k != "published"}
+    assert {k: v for k, v in environment(again).items() if k != "published"} == stated
+    assert stated["device"] == ["cpu"] and stated["datasets"] == {"digits": ["abc123def4567890"]}
+    generators = build_leaderboard(again).boards[0].data
+    rows = document["tables"][0]["rows"]
+    assert [r["generator"] for r in rows] == list(generators.generator)
+    assert [r["fid"] for r in rows] == pytest.approx(list(generators.fid))
 
 
 def test_cli_publish_show_and_errors(site: Path, tmp_path: Path, cli) -> None:
@@ -565,6 +658,18 @@ def test_cli_publish_show_and_errors(site: Path, tmp_path: Path, cli) -> None:
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output
     missing = cli.invoke(app, ["leaderboard", "publish", "--out", str(tmp_path / "none"), "--site", str(tmp_path)])
     assert missing.exit_code == 2 and "no records" in missing.output
+
+
+def test_publish_ranks_and_orders_its_tables_by_the_chosen_column(tmp_path: Path) -> None:
+    records = synthetic_records(seeds=(0,))
+    store = RunStore(tmp_path / "run")
+    for record in records:
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
+    publish(tmp_path / "run", tmp_path / "site", formats=["json"], sort="detect_auc_mean")
+    generators = json.loads((tmp_path / "site" / "results.json").read_text())["tables"][0]
+    assert generators["ranking"]["by"] == "detect_auc_mean"
+    order = [r["generator"] for r in generators["rows"]]
+    assert order == ["vae", "wgan", "dcgan"]  # lowest mean detector AUC first; by FID it would be wgan, dcgan, vae
 
 
 
@@ -672,6 +777,15 @@ def test_one_detector_prints_its_rows_and_matrix(records) -> None:
     empty = io.StringIO()
     print_detector(records, Console(file=empty, width=60), "absent")
     assert empty.getvalue() == "no records of detector absent\n"
+
+
+def test_terminal_prints_names_as_written_never_as_markup() -> None:
+    name = "[bold]gan[/bold] [red]v2"
+    records = [make("generation", 0, generator=generator, metrics={"fid": fid}, protocol=GEN_PROTOCOL)
+               for generator, fid in ((name, 5.0), ("dcgan", 7.0))]
+    buffer = io.StringIO()
+    print_leaderboard(records, Console(file=buffer, width=200))
+    assert name in buffer.getvalue()
 
 
 def test_records_frame_keeps_documented_columns(records) -> None:

@@ -26,6 +26,17 @@ def test_overrides_convert_to_the_field_types(tmp_path: Path):
     assert build_overrides(["preset.resolution=none", "wgan-gp.n_critic=3"]).for_generator("wgan-gp") == {"n_critic": 3}
 
 
+@pytest.mark.parametrize("text, value", [("false", False), ("False", False), ("0", False), ("no", False),
+                                         ("true", True), ("1", True), ("yes", True)])
+def test_a_switch_is_set_from_its_words_on_the_command_line_and_in_a_file(text: str, value: bool, tmp_path: Path):
+    assert build_overrides([f"ddpm.clip_denoised={text}"]).for_generator("ddpm") == {"clip_denoised": value}
+    file = tmp_path / "exp.toml"
+    file.write_text(f"[ddpm]\nclip_denoised = {str(value).lower()}\n")
+    assert build_overrides([], file).for_generator("ddpm") == {"clip_denoised": value}
+    with pytest.raises(UserError, match="'maybe' is not a valid bool"):
+        build_overrides(["ddpm.clip_denoised=maybe"])
+
+
 @pytest.mark.parametrize("option, message", [
     ("dcgan.lrr=1", "dcgan has no field 'lrr' (did you mean 'lr'?)"),
     ("dcgna.lr=1", "unknown target 'dcgna'"),

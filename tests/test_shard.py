@@ -17,7 +17,7 @@ from rich.console import Console
 
 from ganbench.cli import app
 from ganbench.locks import this_process
-from ganbench.parallel import CLAIMS_OWNER, CLAIMS_PREFIX, remove_claims_of_killed_runs
+from ganbench.parallel import CLAIMS_OWNER, CLAIMS_PREFIX, Claims, remove_claims_of_killed_runs
 from ganbench.presets import PRESETS, Preset
 from ganbench.planning import shard_of
 from ganbench.store import RunStore
@@ -120,6 +120,15 @@ def test_jobs_write_the_records_of_a_serial_run(tmp_path: Path):
 def test_jobs_below_one_is_one_line(cli, tmp_path: Path):
     result = cli.invoke(app, ["run", "--suite", "smoke", "--preset", "smoke", "--out", str(tmp_path), "--jobs", "0"])
     assert result.exit_code == 2 and "--jobs" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_work_item_is_claimed_by_one_worker_only(tmp_path: Path):
+    first, second = Claims(tmp_path), Claims(tmp_path)
+    items = ["generator dcgan", "detector spectrum all", "null check spectrum"]
+    assert [first.take(item) for item in items] == [True, True, True]
+    assert [second.take(item) for item in items] == [False, False, False]
+    assert [first.take(item) for item in items] == [False, False, False]
+    assert second.take("generator dcgan-wide") and len(list(tmp_path.iterdir())) == 4
 
 
 def test_claim_folders_of_killed_runs_are_removed_and_others_kept(tmp_path: Path):

@@ -170,6 +170,27 @@ def test_lock_of_a_dead_process_of_this_host_is_taken_over_at_once(tmp_path: Pat
     assert time.monotonic() - started < 1 and not lock.waited and not path.exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_a_zombie_holds_no_lock(tmp_path: Path):
+    """A holder that has exited but not been reaped by its parent (a zombie) still has its pid; it holds nothing."""
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(500):
+            if Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the child never became a zombie")
+        path = tmp_path / "unit.lock"
+        write_lock(path, host=socket.gethostname(), pid=zombie.pid, pid_scope=_pid_scope())
+        started = time.monotonic()
+        with UnitLock(path, poll=0.01, timeout=60) as lock:
+            assert lock_body(path)["pid"] == os.getpid()
+        assert time.monotonic() - started < 1 and not lock.waited
+    finally:
+        zombie.wait()
+
+
 def test_a_pid_of_another_boot_or_namespace_is_not_judged_here(tmp_path: Path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
