@@ -5,6 +5,11 @@ Each training image is, independently, Gaussian-blurred with probability ``blur_
 drawn uniformly from ``blur_sigma``) and then JPEG-compressed with probability ``jpeg_prob``
 (quality drawn uniformly from the integers of ``jpeg_quality``). The paper's "Blur+JPEG (0.5)"
 setting is the default. Draws come from a ``numpy.random.Generator`` so a seed fixes them.
+
+The paper's sigmas (0 to 3 pixels) are for its 256-px images; as the robustness perturbations
+do (:func:`ganbench.detectors.perturbations.blur_sigma_pixels`), a drawn sigma is read on a
+256-px side and scaled by the image's shorter side / 256, so an 8-px digit is blurred as much,
+relative to its size, as a 256-px photograph, not erased.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ganbench.detectors.perturbations import blur, jpeg
+from ganbench.detectors.perturbations import REFERENCE_SIDE, blur, jpeg
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,7 @@ class BlurJpegConfig:
 
 @dataclass(frozen=True)
 class AugmentDraw:
-    """What was drawn for one image: ``None`` means the step was skipped."""
+    """What was drawn for one image: ``None`` means the step was skipped; ``sigma`` is on a 256-px side."""
 
     sigma: float | None
     quality: int | None
@@ -52,9 +57,10 @@ class BlurJpeg:
     @staticmethod
     def apply(images: torch.Tensor, draws: list[AugmentDraw]) -> torch.Tensor:
         out = images.clone()
+        scale = min(images.shape[-2:]) / REFERENCE_SIDE
         for i, d in enumerate(draws):
             if d.sigma is not None:
-                out[i : i + 1] = blur(out[i : i + 1], d.sigma)
+                out[i : i + 1] = blur(out[i : i + 1], d.sigma * scale)
             if d.quality is not None:
                 out[i : i + 1] = jpeg(out[i : i + 1], d.quality)
         return out

@@ -199,18 +199,24 @@ class MinibatchStdDev(nn.Module):
 # ----------------------------------------------------------------------------- self-attention (SAGAN)
 
 
+#: The fewest query, key and value channels of self-attention at the narrow widths of the CPU presets.
+MIN_ATTENTION_CHANNELS = 4
+
+
 class SelfAttention(nn.Module):
     """Non-local self-attention over all positions of a feature map, added back with a learned gate.
 
     ``o = softmax(f(x)^T g(x)) h(x)`` projected by ``v`` back to ``channels``; the output is
     ``x + gamma * o`` with ``gamma`` initialised to 0, so the network first relies on local
     convolutions and learns how much non-local evidence to use. f, g and h are 1x1
-    convolutions to ``channels // reduction`` channels (Zhang et al. use 8).
+    convolutions to ``channels // reduction`` channels (Zhang et al. use 8 on 256 channels or more),
+    and to no fewer than :data:`MIN_ATTENTION_CHANNELS`: with one channel the attention logits
+    ``f_i g_j`` form a rank-one matrix, and every position attends to where ``g`` is largest or smallest.
     """
 
     def __init__(self, channels: int, reduction: int = 8) -> None:
         super().__init__()
-        inner = max(channels // reduction, 1)
+        inner = max(channels // reduction, min(channels, MIN_ATTENTION_CHANNELS))
         self.query = nn.Conv2d(channels, inner, 1, bias=False)
         self.key = nn.Conv2d(channels, inner, 1, bias=False)
         self.value = nn.Conv2d(channels, inner, 1, bias=False)

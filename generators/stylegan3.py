@@ -91,6 +91,10 @@ ACTIVATION_UPSAMPLING = 2
 ACTIVATION_GAIN = math.sqrt(2)
 OUTPUT_SCALE = 0.25
 MAGNITUDE_HALF_LIFE = 20_000
+#: The fewest channels of a synthesis layer (StyleGAN2's floor here too): at narrow widths the paper's
+#: 2 * width / cutoff rule gives the last layers 1 or 2 channels, and 2 channels put every RGB pixel
+#: on one plane.
+MIN_LAYER_CHANNELS = 4
 
 
 # ----------------------------------------------------------------------------- filters
@@ -172,7 +176,8 @@ def layer_schedule(resolution: int, width: int, image_channels: int, num_layers:
         stopband = FIRST_STOPBAND * (last_stopband / FIRST_STOPBAND) ** share
         rate = 2 ** math.ceil(math.log2(min(2 * stopband, resolution)))
         size = resolution if index >= num_layers - 1 else rate + 2 * margin
-        channels = image_channels if index == num_layers else max(round(min(2 * width / cutoff, width)), 1)
+        channels = image_channels if index == num_layers else max(round(min(2 * width / cutoff, width)),
+                                                                  min(width, MIN_LAYER_CHANNELS))
         specs.append(LayerSpec(cutoff, stopband, rate, max(stopband, rate / 2) - cutoff, size, channels))
     return specs
 

@@ -65,10 +65,12 @@ SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds; ranked 
 
 
 def problems_title(problems: list[dict[str, Any]]) -> str:
-    """The heading of the problems section; it names conflicting records where merged sources disagree."""
-    if any(p["status"] == "conflict" for p in problems):
-        return "Units that did not finish, conflicting records"
-    return "Units that did not finish"
+    """The heading of the problems section; it names conflicting records where merged sources disagree
+    and superseded records where newer ones of the same table cells replaced them."""
+    statuses = {p["status"] for p in problems}
+    named = [text for status, text in (("conflict", "conflicting records"), ("superseded", "superseded records"))
+             if status in statuses]
+    return ", ".join(["Units that did not finish", *named])
 
 
 def leaderboard_markdown(leaderboard: Leaderboard, env: dict[str, Any]) -> str:

@@ -12,6 +12,14 @@ records of one unit whose results differ (their status, or a metric other than a
 measure, which no seed fixes) are a *conflict*. The record of the first source given is kept;
 each conflict is named on one warning line on stderr (unit, key, both sources) and listed with
 the report's problems, so a table never silently mixes or picks between two answers.
+
+Records of different units can also answer one question: the same cell of a table (kind,
+generator, detector with its arguments and weights, training set, perturbation) for the same data
+set, preset and seed, under the same protocol, computed by other code, with other options (a
+``--set`` override, another ``--fakes`` folder) or another thread count, all of which change the
+key. Tables average over seeds, never within one, so only the newest of such records is kept;
+the older ones are *superseded*: counted on one warning line and listed with the report's
+problems, each with the key that replaced it.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import UserError
+from ganbench.leaderboards.protocols import signature
 from ganbench.store import RunStore
 
 RESULTS_FORMAT = 2  # results.json whose records hold every field of a record (info, created, version too)
@@ -115,6 +124,57 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return names + sorted(k for k in metrics_a.keys() | metrics_b.keys() if metrics_a.get(k) != metrics_b.get(k))
 
 
+def unit_name(record: dict[str, Any]) -> str:
+    """A record's unit in words: its kind, subjects, data set, preset and seed."""
+    subject = " ".join(str(record[k]) for k in ("generator", "train_generator", "detector", "perturbation")
+                       if record.get(k))
+    return f"{record['kind']} {subject} ({record.get('dataset')}/{record.get('preset')}, seed {record.get('seed')})"
+
+
+def question(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What a record answers: its table cell (the detector with its arguments and weights), data set,
+    preset, seed and protocol signature; records of one question differ only in how they were computed."""
+    protocol = record.get("protocol") or {}
+    perturbation = record.get("perturbation") or ("none" if record.get("kind") == "detection" else None)
+    detector = json.dumps(protocol.get("detector"), sort_keys=True, default=str)
+    return (record.get("kind"), record.get("generator"), record.get("train_generator"), record.get("detector"),
+            detector, perturbation, record.get("dataset"), record.get("preset"), record.get("seed"),
+            signature(protocol))
+
+
+def newness(record: dict[str, Any]) -> tuple[str, str]:
+    """Order of computation: the creation time (records without one first), then the key."""
+    return str(record.get("created") or ""), str(record.get("key"))
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """An older record left out for a newer one of the same question (``newer``), with another key."""
+
+    record: dict[str, Any]
+    newer: dict[str, Any]
+
+    def reason(self) -> str:
+        return (f"key {self.record['key']} ({self.record.get('created') or 'no date'}) superseded by key "
+                f"{self.newer['key']} ({self.newer.get('created') or 'no date'}): other code, options or threads")
+
+    def problem(self) -> dict[str, Any]:
+        """The left-out record as a row of the report's problems."""
+        return {**{k: self.record.get(k) for k in PROBLEM_FIELDS}, "status": "superseded", "reason": self.reason()}
+
+
+def newest_answers(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Superseded]]:
+    """``records`` less those superseded by a newer record of the same :func:`question`, in their order."""
+    newest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for record in records:
+        kept = newest.setdefault(question(record), record)
+        if newness(record) > newness(kept):
+            newest[question(record)] = record
+    kept_ids = {id(record) for record in newest.values()}
+    left_out = [Superseded(r, newest[question(r)]) for r in records if id(r) not in kept_ids]
+    return [r for r in records if id(r) in kept_ids], left_out
+
+
 @dataclass(frozen=True)
 class Conflict:
     """Two records of one unit with different results: the one kept (of ``kept_from``) and where the other is."""
@@ -124,17 +184,12 @@ class Conflict:
     other_from: Path
     differ: list[str]
 
-    def unit(self) -> str:
-        r = self.record
-        subject = " ".join(str(r[k]) for k in ("generator", "train_generator", "detector", "perturbation") if r.get(k))
-        return f"{r['kind']} {subject} ({r.get('dataset')}/{r.get('preset')}, seed {r.get('seed')})"
-
     def reason(self) -> str:
         shown = ", ".join(self.differ[:4]) + (", ..." if len(self.differ) > 4 else "")
         return f"key {self.record['key']}: {self.kept_from} (kept) and {self.other_from} differ in {shown}"
 
     def line(self) -> str:
-        return f"conflicting records of unit {self.unit()}: {self.reason()}"
+        return f"conflicting records of unit {unit_name(self.record)}: {self.reason()}"
 
     def problem(self) -> dict[str, Any]:
         """The conflict as a row of the report's problems."""
@@ -143,20 +198,34 @@ class Conflict:
 
 @dataclass
 class Merged:
-    """The records of every source, each unit once, with the conflicts found and the run folders among the sources."""
+    """The records of every source, each unit once and each question's newest, with the conflicts
+    found, the records superseded and the run folders among the sources."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    superseded: list[Superseded] = field(default_factory=list)
     run_folders: list[Path] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
 
     @property
     def problems(self) -> list[dict[str, Any]]:
-        return [c.problem() for c in self.conflicts]
+        return [c.problem() for c in self.conflicts] + [s.problem() for s in self.superseded]
+
+    def superseded_line(self) -> str | None:
+        """One warning line for the superseded records (the first three named), or None when there are none."""
+        if not self.superseded:
+            return None
+        shown = "; ".join(f"{unit_name(s.record)} key {s.record['key']} by {s.newer['key']}"
+                          for s in self.superseded[:3])
+        more = f"; and {len(self.superseded) - 3} more" if len(self.superseded) > 3 else ""
+        return (f"left out {len(self.superseded)} older record(s) superseded by newer records of the same table "
+                f"cells, data sets, presets and seeds (other code, options or thread counts; tables never average "
+                f"within a seed): {shown}{more}")
 
 
 def merge(sources: Sequence[Source]) -> Merged:
-    """Records of ``sources`` in order, deduplicated by (kind, key); a conflict keeps the first source's record."""
+    """Records of ``sources`` in order, deduplicated by (kind, key), then by question (:func:`newest_answers`);
+    a conflict keeps the first source's record."""
     merged = Merged(run_folders=[s.path for s in sources if s.run_folder], sources=[s.path for s in sources])
     seen: dict[tuple[str, str], tuple[dict[str, Any], Path]] = {}
     for source in sources:
@@ -169,6 +238,7 @@ def merge(sources: Sequence[Source]) -> Merged:
             kept, kept_from = seen[unit]
             if differ := differences(kept, record):
                 merged.conflicts.append(Conflict(kept, kept_from, source.path, differ))
+    merged.records, merged.superseded = newest_answers(merged.records)
     return merged
 
 
@@ -183,6 +253,8 @@ def read_sources(paths: Sequence[Path], warn: Callable[[str], None] = _warn) -> 
     merged = merge([read_source(path, warn) for path in paths])
     for conflict in merged.conflicts:
         warn(conflict.line())
+    if line := merged.superseded_line():
+        warn(line)
     return merged
 
 

@@ -70,9 +70,10 @@ def test_npr_residual_of_random_images_is_zero_on_even_pixels_and_a_difference_e
 
 
 def test_augmentation_blurs_first_and_then_compresses_the_blurred_image() -> None:
-    """With both steps drawn, an image is JPEG-compressed after, not before, its Gaussian blur."""
+    """With both steps drawn, an image is JPEG-compressed after, not before, its Gaussian blur
+    (256-px images, where a drawn sigma is applied as it is)."""
     rng = np.random.default_rng(5)
-    images = torch.from_numpy(rng.integers(0, 256, (6, 3, 16, 16), dtype=np.uint8))
+    images = torch.from_numpy(rng.integers(0, 256, (6, 3, 256, 256), dtype=np.uint8))
     both = BlurJpeg(BlurJpegConfig(blur_prob=1.0, jpeg_prob=1.0))
     out = both(images, np.random.default_rng(3))
     for i, d in enumerate(both.last_draws):

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from ganbench.detectors import DETECTORS, RunSettings, build_detector
-from ganbench.detectors.augment import BlurJpeg, BlurJpegConfig
+from ganbench.detectors.augment import AugmentDraw, BlurJpeg, BlurJpegConfig
 from ganbench.detectors.cnn import EfficientNetDetector, ResNet50Detector, TimmDetector, XceptionDetector
 from ganbench.detectors.dct import DCTDetector, dct2, log_dct_features
 from ganbench.detectors.npr import NPRConfig, NPRDetector, npr_residual
@@ -102,6 +102,19 @@ def test_npr_residual_vanishes_on_nearest_upsampled_images(digits) -> None:
     assert npr_residual(odd).shape == (2, 1, 14, 16)
 
 
+def test_augmentation_blurs_as_much_relative_to_the_image_side_at_any_size(digits) -> None:
+    """The paper's largest blur (sigma 3 on its 256-px images) keeps a 32-px digit, as it keeps a photograph;
+    applied in pixels it would erase much of the digit. A 256-px image gets the drawn sigma itself."""
+    digit = digits.x_test[:1]
+    strongest = [AugmentDraw(3.0, None)]
+    kept = BlurJpeg.apply(digit, strongest).float()
+    erased = blur(digit, 3.0).float()
+    detail = (digit.float() - digit.float().mean()).abs().mean()
+    assert (kept - digit.float()).abs().mean() < 0.1 * detail < (erased - digit.float()).abs().mean()
+    large = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, 1, 256, 256), dtype=np.uint8))
+    assert torch.equal(BlurJpeg.apply(large, strongest), blur(large, 3.0))
+
+
 def test_augmentation_applies_jpeg_at_the_drawn_quality(digits) -> None:
     assert BlurJpegConfig() == BlurJpegConfig(0.5, (0.0, 3.0), 0.5, (30, 100))
     images = digits.x_test[:12]
@@ -115,7 +128,7 @@ def test_augmentation_applies_jpeg_at_the_drawn_quality(digits) -> None:
     out = only_blur(images, np.random.default_rng(1))
     for i, d in enumerate(only_blur.last_draws):
         assert d.quality is None and 0 <= d.sigma <= 3
-        assert torch.equal(out[i], blur(images[i : i + 1], d.sigma)[0])
+        assert torch.equal(out[i], blur(images[i : i + 1], d.sigma * images.shape[-1] / 256)[0])
     draws = BlurJpeg().draw(2000, np.random.default_rng(2))
     assert 0.45 < np.mean([d.quality is not None for d in draws]) < 0.55
     assert 0.45 < np.mean([d.sigma is not None for d in draws]) < 0.55

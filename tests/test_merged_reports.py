@@ -136,3 +136,48 @@ def test_bad_and_old_results_files(tmp_path: Path, sources: dict[str, Any]) -> N
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "not a JSON file" in result.output
     twice = CliRunner().invoke(app, ["leaderboard", "show", "--out", str(sources["smoke"]), str(sources["smoke"])])
     assert twice.exit_code == 2 and "more than once" in twice.output
+
+
+def recomputed(body: dict[str, Any], created: str, **metrics: float) -> dict[str, Any]:
+    """The record of the same question computed again (other code or options: a new key), at ``created``."""
+    return {**variant(body, created=created), "metrics": {**body["metrics"], **metrics}}
+
+
+def test_an_older_answer_to_the_same_question_is_superseded_never_averaged(sources: dict[str, Any],
+                                                                           tmp_path: Path) -> None:
+    """One run folder holds a generation record of the same generator, data set, preset and seed twice, the
+    second computed later with other code: the table shows the newer FID, not their mean, and says so."""
+    generation = sources["generation"]
+    old = recomputed(generation, "2020-01-01T00:00:00+00:00", fid=500.0)
+    new = recomputed(generation, "2030-01-01T00:00:00+00:00", fid=7.0)
+    folder = write_run(tmp_path / "run", [r for r in sources["records"] if r["kind"] != "generation"] + [new, old])
+    lines: list[str] = []
+    merged = read_sources([folder], lines.append)
+    assert [r["key"] for r in merged.records if r["kind"] == "generation"] == [new["key"]]
+    (superseded,) = merged.superseded
+    assert superseded.record["key"] == old["key"] and superseded.newer["key"] == new["key"]
+    (line,) = lines
+    assert line.startswith("left out 1 older record(s) superseded") and f"key {old['key']} by {new['key']}" in line
+    leaderboard = build_leaderboard(merged.records, conflicts=merged.problems)
+    (board,) = leaderboard.of_kind("generators")
+    assert list(board.data["fid"]) == [7.0] and list(board.data["seeds"]) == [1]
+    assert [p["status"] for p in leaderboard.problems] == ["superseded"]
+    assert new["key"] in leaderboard.problems[0]["reason"]
+    shown = CliRunner().invoke(app, ["leaderboard", "show", "--out", str(folder), "--table", "generators"],
+                               env={"COLUMNS": "250"})
+    assert shown.exit_code == 0 and "warning: left out 1 older record(s) superseded" in shown.stderr
+    assert "generation dcgan: superseded" in shown.stdout
+
+
+def test_answers_to_other_questions_are_all_kept(sources: dict[str, Any]) -> None:
+    """Another seed, another protocol (features of another extractor) or a detector built with other
+    arguments is another question: nothing is superseded, whatever the dates."""
+    generation = sources["generation"]
+    detection = next(r for r in sources["records"] if r["kind"] == "detection")
+    others = [recomputed(generation, "2030-01-01T00:00:00+00:00", fid=7.0) | {"seed": 5},
+              recomputed(generation, "2030-01-02T00:00:00+00:00")
+              | {"protocol": {**generation["protocol"], "extractor": "inception", "weights": "pt_inception"}},
+              recomputed(detection, "2030-01-03T00:00:00+00:00")
+              | {"protocol": {**detection["protocol"], "detector": {"arguments": {"epochs": 9}}}}]
+    merged = merge([Source(Path("a"), [*sources["records"], *others], True)])
+    assert not merged.superseded and len(merged.records) == len(sources["records"]) + 3

@@ -41,6 +41,13 @@ def test_names_switch_tricks_on() -> None:
     assert not GENERATORS.get("gan+diffaugment").supports_points
 
 
+def test_a_variant_class_named_with_tricks_switches_them_on() -> None:
+    """Built from its class with no configuration, as a plugin or a checkpoint loader builds it."""
+    model = GENERATORS.get("gan+packing+label-smoothing")(SPEC16)
+    assert model.config.tricks.active() == ["label-smoothing", "packing"] and model.config.tricks.packing == 4
+    assert GENERATORS.get("gan")(SPEC16).config.tricks == Tricks()
+
+
 def test_tricks_suite_ablates_every_trick_on_gan() -> None:
     generators, _ = resolve_suite("tricks")
     assert generators == ["gan", *(f"gan+{t}" for t in TRICK_NAMES)]
