@@ -598,10 +598,10 @@ MUTANTS: list[Mutant] = [
       node_ids("tests/test_detector_definitions.py",
                "test_augmentation_draws_every_jpeg_quality_from_30_to_100_inclusive")),
     m("augment-jpeg-before-blur", "detectors/augment.py",
-      "            if d.sigma is not None:\n                out[i : i + 1] = blur(out[i : i + 1], d.sigma)\n"
+      "            if d.sigma is not None:\n                out[i : i + 1] = blur(out[i : i + 1], d.sigma * scale)\n"
       "            if d.quality is not None:\n                out[i : i + 1] = jpeg(out[i : i + 1], d.quality)\n",
       "            if d.quality is not None:\n                out[i : i + 1] = jpeg(out[i : i + 1], d.quality)\n"
-      "            if d.sigma is not None:\n                out[i : i + 1] = blur(out[i : i + 1], d.sigma)\n",
+      "            if d.sigma is not None:\n                out[i : i + 1] = blur(out[i : i + 1], d.sigma * scale)\n",
       "Blur+JPEG applied as JPEG first, then blur (the blur smooths away the compression artifacts)",
       node_ids("tests/test_detector_definitions.py",
                "test_augmentation_blurs_first_and_then_compresses_the_blurred_image")),
@@ -2465,6 +2465,43 @@ MUTANTS: list[Mutant] = [
       'else stage(train_fakes, "train_fakes")', 'else stage(train_real, "train_fakes")',
       "evaluate_detector fits on the training reals twice, labelled real and fake",
       node_ids("tests/test_api.py", "test_evaluate_detector_is_the_detect_command")),
+    # ------------------------------------------------------------------ superseded records
+    m("superseded-records-averaged-within-a-seed", "leaderboards/sources.py",
+      "    merged.records, merged.superseded = newest_answers(merged.records)\n", "",
+      "a stale record of older code and its recomputation are averaged as one seed's result, without a word",
+      node_ids(MERGED_REPORTS, "test_an_older_answer_to_the_same_question_is_superseded_never_averaged")),
+    m("the-oldest-answer-kept", "leaderboards/sources.py",
+      "if newness(record) > newness(kept):", "if newness(record) < newness(kept):",
+      "tables keep the record of the oldest code and leave out its recomputation",
+      node_ids(MERGED_REPORTS, "test_an_older_answer_to_the_same_question_is_superseded_never_averaged")),
+    m("question-without-its-protocol", "leaderboards/sources.py",
+      "record.get(\"seed\"),\n            signature(protocol))", "record.get(\"seed\"))",
+      "FIDs in another extractor's features are dropped as if stale, instead of getting their own table",
+      node_ids(MERGED_REPORTS, "test_answers_to_other_questions_are_all_kept")),
+    m("question-without-the-detectors-arguments", "leaderboards/sources.py",
+      "record.get(\"detector\"),\n            detector, perturbation,", "record.get(\"detector\"),\n            perturbation,",
+      "a detector run with other arguments replaces the default one's row instead of getting its own",
+      node_ids(MERGED_REPORTS, "test_answers_to_other_questions_are_all_kept")),
+    m("question-without-the-seed", "leaderboards/sources.py",
+      "record.get(\"preset\"), record.get(\"seed\"),", "record.get(\"preset\"),",
+      "every seed but the newest is left out, so no table has an interval over seeds",
+      node_ids(MERGED_REPORTS, "test_answers_to_other_questions_are_all_kept")),
+    # ------------------------------------------------------------------ layers that degenerate at narrow widths
+    m("attention-of-one-channel", "generators/layers.py",
+      "inner = max(channels // reduction, min(channels, MIN_ATTENTION_CHANNELS))", "inner = max(channels // reduction, 1)",
+      "SAGAN's discriminator attention at width 16 has one query and key channel: rank-one logits, every "
+      "position attending to the same place",
+      node_ids(FAMILY_B, "test_self_attention_of_a_narrow_map_is_not_rank_one")),
+    m("stylegan3-two-channel-layers", "generators/stylegan3.py",
+      "                                                                  min(width, MIN_LAYER_CHANNELS))",
+      "                                                                  1)",
+      "StyleGAN3 at width 16 on 32-px colour images draws every pixel's RGB from a plane",
+      node_ids(STYLEGAN3, "test_narrow_colour_generators_keep_four_channels_per_layer_and_use_all_three_colours")),
+    m("blur-augmentation-in-pixels", "detectors/augment.py",
+      "scale = min(images.shape[-2:]) / REFERENCE_SIDE", "scale = 1.0",
+      "the CNN detectors' Blur+JPEG blurs small images by the paper's 256-px sigmas and erases them",
+      node_ids(DETECTORS_TESTS, "test_augmentation_blurs_as_much_relative_to_the_image_side_at_any_size",
+               "test_augmentation_applies_jpeg_at_the_drawn_quality")),
 ]
 
 

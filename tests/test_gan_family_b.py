@@ -98,6 +98,20 @@ def test_self_attention_mixes_distant_positions() -> None:
     assert torch.allclose(layer.last_attention.sum(-1), torch.ones(2, 64))
 
 
+def test_self_attention_of_a_narrow_map_is_not_rank_one() -> None:
+    """Eight channels (SAGAN's discriminator at width 16): channels // 8 would leave one query and one key
+    channel, whose logits f_i g_j send every position to the same one or two places; four keep it spread."""
+    torch.manual_seed(0)
+    layer = SelfAttention(8)
+    assert layer.query.out_channels == layer.key.out_channels == layer.value.out_channels == 4
+    assert SelfAttention(256).query.out_channels == 32 and SelfAttention(2).query.out_channels == 2
+    x = torch.randn(4, 8, 8, 8, dtype=torch.float64)
+    layer.double()(x)
+    logits = layer.last_attention.log()
+    assert all(torch.linalg.matrix_rank(each - each.mean(1, keepdim=True)) > 1 for each in logits)
+    assert all(len(set(each.argmax(1).tolist())) > 4 for each in layer.last_attention)
+
+
 # ----------------------------------------------------------------------------- BigGAN
 
 

@@ -72,6 +72,22 @@ def test_layer_schedule_is_the_papers() -> None:
         (16, 36, 32), (16, 36, 16), (16, 36, 8), (16, 16, 8), (16, 16, 1)]
 
 
+def test_narrow_colour_generators_keep_four_channels_per_layer_and_use_all_three_colours() -> None:
+    """At width 16 and 32 px the 2 * width / cutoff rule gives the last layers two channels, which would put
+    every pixel's RGB on one plane; floored at four, each sample's colours span three dimensions."""
+    model = build(spec=DataSpec("image", 3, 32, 10), width=16)
+    assert [s.channels for s in model.G.synthesis.schedule] == [16, 6, 4, 4, 3]
+    for p in model.G.parameters():
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.2)
+    with torch.no_grad():
+        images = model.generate(4, None, torch.Generator().manual_seed(1))
+    for image in images:
+        pixels = image.flatten(1).T.double()
+        spread = torch.linalg.svdvals(pixels - pixels.mean(0))
+        assert spread[2] > 1e-3 * spread[0]
+
+
 def test_lowpass_filters_are_kaisers_and_meet_their_stop_band_attenuation() -> None:
     """Every filter equals scipy's Kaiser-window design, has unit DC gain and 6 taps per sample of
     the lower rate; its FFT magnitude beyond ``f_c + f_h`` stays below Kaiser's estimate of the
