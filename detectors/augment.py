@@ -7,7 +7,7 @@ drawn uniformly from ``blur_sigma``) and then JPEG-compressed with probability `
 setting is the default. Draws come from a ``numpy.random.Generator`` so a seed fixes them.
 
 The paper's sigmas (0 to 3 pixels) are for its 256-px images; as the robustness perturbations
-do (:func:`ganbench.detectors.perturbations.blur_sigma_pixels`), a drawn sigma is read on a
+do (:func:`ganbench.detectors.perturbations.reference_sigma_pixels`), a drawn sigma is read on a
 256-px side and scaled by the image's shorter side / 256, so an 8-px digit is blurred as much,
 relative to its size, as a 256-px photograph, not erased.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ganbench.detectors.perturbations import REFERENCE_SIDE, blur, jpeg
+from ganbench.detectors.perturbations import blur, jpeg, reference_sigma_pixels
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,9 @@ class BlurJpeg:
     @staticmethod
     def apply(images: torch.Tensor, draws: list[AugmentDraw]) -> torch.Tensor:
         out = images.clone()
-        scale = min(images.shape[-2:]) / REFERENCE_SIDE
         for i, d in enumerate(draws):
             if d.sigma is not None:
-                out[i : i + 1] = blur(out[i : i + 1], d.sigma * scale)
+                out[i : i + 1] = blur(out[i : i + 1], reference_sigma_pixels(d.sigma, *images.shape[-2:]))
             if d.quality is not None:
                 out[i : i + 1] = jpeg(out[i : i + 1], d.quality)
         return out

@@ -73,10 +73,15 @@ def _blur_sigma(value: str) -> tuple[float, bool]:
     return number, bool(mark)
 
 
+def reference_sigma_pixels(sigma: float, height: int, width: int) -> float:
+    """A blur sigma given on a :data:`REFERENCE_SIDE`-px side, in pixels of a ``height`` x ``width`` image."""
+    return sigma * min(height, width) / REFERENCE_SIDE
+
+
 def blur_sigma_pixels(value: str, height: int, width: int) -> float:
     """The blur sigma in pixels that the value of a ``blur:`` spec means on an image of ``height`` x ``width``."""
     number, relative = _blur_sigma(value)
-    return number * min(height, width) / REFERENCE_SIDE if relative else number
+    return reference_sigma_pixels(number, height, width) if relative else number
 
 
 def check_perturbation(spec: str) -> tuple[str, float]:

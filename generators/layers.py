@@ -39,7 +39,12 @@ LEAKY_SLOPE = 0.2
 LEVELS_BELOW_CAP = 3
 
 
-def channel_pyramid(width: int, resolution: int, minimum: int = 4) -> list[int]:
+#: The fewest channels a layer keeps at the narrow widths of the CPU presets: StyleGAN2's and
+#: StyleGAN3's synthesis layers, and self-attention's queries, keys and values.
+MIN_CHANNELS = 4
+
+
+def channel_pyramid(width: int, resolution: int, minimum: int = MIN_CHANNELS) -> list[int]:
     """Channel counts at 4x4, 8x8, ..., ``resolution`` for networks with two 3x3 convolutions per
     resolution, never below ``minimum``: ``2 * width`` at 4x4, halving with every doubling up to
     32 px; a larger image keeps ``2 * width`` up to an eighth of its side, then halves (64 px: 2w,
@@ -199,10 +204,6 @@ class MinibatchStdDev(nn.Module):
 # ----------------------------------------------------------------------------- self-attention (SAGAN)
 
 
-#: The fewest query, key and value channels of self-attention at the narrow widths of the CPU presets.
-MIN_ATTENTION_CHANNELS = 4
-
-
 class SelfAttention(nn.Module):
     """Non-local self-attention over all positions of a feature map, added back with a learned gate.
 
@@ -210,13 +211,13 @@ class SelfAttention(nn.Module):
     ``x + gamma * o`` with ``gamma`` initialised to 0, so the network first relies on local
     convolutions and learns how much non-local evidence to use. f, g and h are 1x1
     convolutions to ``channels // reduction`` channels (Zhang et al. use 8 on 256 channels or more),
-    and to no fewer than :data:`MIN_ATTENTION_CHANNELS`: with one channel the attention logits
+    and to no fewer than :data:`MIN_CHANNELS`: with one channel the attention logits
     ``f_i g_j`` form a rank-one matrix, and every position attends to where ``g`` is largest or smallest.
     """
 
     def __init__(self, channels: int, reduction: int = 8) -> None:
         super().__init__()
-        inner = max(channels // reduction, min(channels, MIN_ATTENTION_CHANNELS))
+        inner = max(channels // reduction, min(channels, MIN_CHANNELS))
         self.query = nn.Conv2d(channels, inner, 1, bias=False)
         self.key = nn.Conv2d(channels, inner, 1, bias=False)
         self.value = nn.Conv2d(channels, inner, 1, bias=False)

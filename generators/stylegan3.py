@@ -80,7 +80,7 @@ from ganbench.errors import UserError
 from ganbench.generators import GENERATORS
 from ganbench.generators.architecture import Architecture, from_path
 from ganbench.generators.base import DataSpec, set_learning_rate
-from ganbench.generators.layers import LEAKY_SLOPE, EqualizedLinear, ModulatedConv2d, channel_pyramid
+from ganbench.generators.layers import LEAKY_SLOPE, MIN_CHANNELS, EqualizedLinear, ModulatedConv2d, channel_pyramid
 from ganbench.generators.stylegan2 import MappingNetwork, StyleGAN2, StyleGAN2Config, discriminator_schedule
 
 FIRST_CUTOFF = 2.0
@@ -91,10 +91,6 @@ ACTIVATION_UPSAMPLING = 2
 ACTIVATION_GAIN = math.sqrt(2)
 OUTPUT_SCALE = 0.25
 MAGNITUDE_HALF_LIFE = 20_000
-#: The fewest channels of a synthesis layer (StyleGAN2's floor here too): at narrow widths the paper's
-#: 2 * width / cutoff rule gives the last layers 1 or 2 channels, and 2 channels put every RGB pixel
-#: on one plane.
-MIN_LAYER_CHANNELS = 4
 
 
 # ----------------------------------------------------------------------------- filters
@@ -176,8 +172,10 @@ def layer_schedule(resolution: int, width: int, image_channels: int, num_layers:
         stopband = FIRST_STOPBAND * (last_stopband / FIRST_STOPBAND) ** share
         rate = 2 ** math.ceil(math.log2(min(2 * stopband, resolution)))
         size = resolution if index >= num_layers - 1 else rate + 2 * margin
+        # at narrow widths 2 * width / cutoff leaves the last layers 1 or 2 channels (2 put every RGB
+        # pixel on one plane): StyleGAN2's floor applies
         channels = image_channels if index == num_layers else max(round(min(2 * width / cutoff, width)),
-                                                                  min(width, MIN_LAYER_CHANNELS))
+                                                                  min(width, MIN_CHANNELS))
         specs.append(LayerSpec(cutoff, stopband, rate, max(stopband, rate / 2) - cutoff, size, channels))
     return specs
 

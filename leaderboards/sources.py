@@ -165,14 +165,18 @@ class Superseded:
 
 def newest_answers(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Superseded]]:
     """``records`` less those superseded by a newer record of the same :func:`question`, in their order."""
+    questions = [question(record) for record in records]
     newest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for record in records:
-        kept = newest.setdefault(question(record), record)
-        if newness(record) > newness(kept):
-            newest[question(record)] = record
-    kept_ids = {id(record) for record in newest.values()}
-    left_out = [Superseded(r, newest[question(r)]) for r in records if id(r) not in kept_ids]
-    return [r for r in records if id(r) in kept_ids], left_out
+    for asked, record in zip(questions, records):
+        if asked not in newest or newness(record) > newness(newest[asked]):
+            newest[asked] = record
+    kept, left_out = [], []
+    for asked, record in zip(questions, records):
+        if newest[asked] is record:
+            kept.append(record)
+        else:
+            left_out.append(Superseded(record, newest[asked]))
+    return kept, left_out
 
 
 @dataclass(frozen=True)
