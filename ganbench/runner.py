@@ -15,11 +15,13 @@ from collections.abc import Callable
 from rich.console import Console
 
 from ganbench.context import RunConfig, RunContext
-from ganbench.detection import DetectionUnits
+from ganbench.detection import EVALUATION_MODULES, DetectionUnits
 from ganbench.detectors.plugins import DetectorSpec
 from ganbench.detectors.protocols import detection_plan
 from ganbench.generation import GenerationUnits
+from ganbench.generators import GENERATORS
 from ganbench.planning import shard_of, suite_plan, written_samples
+from ganbench.source_digest import pin_sources
 from ganbench.units import RunSummary, UnitEngine
 
 
@@ -41,8 +43,10 @@ class SuiteRunner:
         return self.engine.summary
 
     def plan(self) -> tuple[list[str], list[DetectorSpec]]:
-        """The suite's generators and detectors; loads the ``--fakes`` sets."""
+        """The suite's generators and detectors; loads the ``--fakes`` sets and pins the sources
+        their keys describe to the code this process loaded (``ganbench.source_digest``)."""
         generators, specs = suite_plan(self.context)
+        pin_sources([GENERATORS.get(name) for name in generators], [spec.cls for spec in specs], EVALUATION_MODULES)
         if self.context.data.kind == "image" and not self.detection.external:
             self.detection.load_external_fakes()
         return generators, specs

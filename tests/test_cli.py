@@ -211,3 +211,66 @@ def test_sample_finds_a_run_trained_at_another_resolution(tmp_path: Path):
 def test_version_prints_without_a_command():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == __version__
+
+
+class RecordingRunner:
+    """Stands in for the suite runner: keeps each configuration ``ganbench run`` builds, runs nothing."""
+
+    configs: list = []
+    problems: list = []
+
+    def __init__(self, config, console) -> None:
+        self.configs.append(config)
+
+    def run(self):
+        from ganbench.units import RunSummary
+
+        return RunSummary(records=list(self.problems))
+
+
+@pytest.fixture()
+def recording(monkeypatch: pytest.MonkeyPatch) -> type[RecordingRunner]:
+    monkeypatch.setattr("ganbench.runner.SuiteRunner", RecordingRunner)
+    monkeypatch.setattr(RecordingRunner, "configs", [])
+    monkeypatch.setattr(RecordingRunner, "problems", [])
+    return RecordingRunner
+
+
+def test_every_run_option_reaches_each_seeds_configuration(recording, tmp_path: Path):
+    from ganbench.presets import get_preset
+
+    result = CliRunner().invoke(app, [
+        "run", "--suite", "gan,dcgan", "--preset", "smoke", "--seeds", "3,5", "--checkpoint-every", "7",
+        "--resolution", "16", "--detection-plan", "matrix", "--compile", "--detectors", "spectrum, dct",
+        "--max-minutes", "2.5", "--set", "dcgan.lr=0.0001", "--set", "preset.steps=9", "--out", str(tmp_path),
+        "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [config.seed for config in recording.configs] == [3, 5]
+    expected = get_preset("smoke").with_overrides(steps=9, checkpoint_every=7, resolution=16, detection_plan="matrix")
+    for config in recording.configs:
+        assert config.preset == expected and config.compiled == "default" and config.max_minutes == 2.5
+        assert config.detectors == ("spectrum", "dct") and config.overrides.for_generator("dcgan") == {"lr": 0.0001}
+        assert config.suite == "gan,dcgan" and config.out == tmp_path
+
+
+def test_a_run_with_one_seed_uses_it_and_exits_1_when_a_unit_failed(recording, tmp_path: Path):
+    from ganbench.records import Record
+
+    args = ["run", "--suite", "gan", "--preset", "smoke", "--seed", "11", "--out", str(tmp_path), "--quiet"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert [config.seed for config in recording.configs] == [11] and recording.configs[0].compiled is None
+    recording.problems.append(Record(kind="train", key="k", dataset="digits", preset="smoke", seed=11,
+                                     generator="gan", status="failed", reason="boom"))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "1 unit(s) failed, diverged or were truncated" in result.output
+
+
+def test_train_exits_1_when_its_training_failed(tmp_path: Path, monkeypatch):
+    from ganbench.generators.dcgan import DCGAN
+
+    def explode(self, batch):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(DCGAN, "generator_step", explode)
+    result = CliRunner().invoke(app, ["train", "dcgan", "--preset", "smoke", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "train: failed" in result.output

@@ -217,6 +217,7 @@ def test_weights_files_a_detector_declares_are_identified(tmp_path: Path) -> Non
 
 def test_editing_a_detectors_module_changes_its_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A detector whose code was edited is keyed apart from the one before the edit."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
     module = tmp_path / "edited_detector.py"
     module.write_text("class Detector:\n    scale = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -224,6 +225,8 @@ def test_editing_a_detectors_module_changes_its_identity(tmp_path: Path, monkeyp
         cls = importlib.import_module("edited_detector").Detector
         before = detector_identity(DetectorSpec("edited", cls, "import:edited_detector:Detector"))
         module.write_text("class Detector:\n    scale = 1000\n")
+        sys.modules.pop("edited_detector")
+        cls = importlib.import_module("edited_detector").Detector
         assert detector_identity(DetectorSpec("edited", cls, "import:edited_detector:Detector")) != before
     finally:
         sys.modules.pop("edited_detector", None)

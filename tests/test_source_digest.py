@@ -14,7 +14,7 @@ import pytest
 
 from ganbench.generators import GENERATORS
 from ganbench.presets import get_preset
-from ganbench.source_digest import source_digest, source_files
+from ganbench.source_digest import DETECTORS_PACKAGE, SourceChanged, modules_digest, source_digest, source_files
 from ganbench.units import Scope, train_unit
 
 
@@ -42,7 +42,6 @@ def test_a_variant_with_tricks_depends_on_its_base_variants_code_and_says_its_tr
 
 def test_a_detectors_identity_covers_the_detector_modules_it_uses():
     from ganbench.detectors import DETECTORS
-    from ganbench.source_digest import DETECTORS_PACKAGE
 
     used = {p.name for p in source_files(DETECTORS.get("cnn-resnet50"), DETECTORS_PACKAGE, ())}
     assert {"cnn.py", "training.py", "augment.py"} <= used and "trainer.py" not in used
@@ -50,23 +49,32 @@ def test_a_detectors_identity_covers_the_detector_modules_it_uses():
                                                                              ())}
 
 
+def reimported(*names: str) -> None:
+    """Forget ``names`` so the next import loads them from disk, as a new process would (no bytecode
+    cache: a same-size rewrite within one second would otherwise load the old bytecode)."""
+    for name in names:
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+
+
 def test_editing_a_plugin_detectors_helper_changes_its_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from ganbench.detectors.identity import code_identity
 
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
     (tmp_path / "mydetector.py").write_text("from myfeatures import feature\n\n\nclass Detector:\n    pass\n")
     (tmp_path / "myfeatures.py").write_text("def feature(x):\n    return x.mean()\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
-        detector = importlib.import_module("mydetector").Detector
-        before = code_identity(detector)["source_digest"]
+        before = code_identity(importlib.import_module("mydetector").Detector)["source_digest"]
         (tmp_path / "myfeatures.py").write_text("def feature(x):\n    return x.std()\n")
-        assert code_identity(detector)["source_digest"] != before
+        reimported("mydetector", "myfeatures")
+        assert code_identity(importlib.import_module("mydetector").Detector)["source_digest"] != before
     finally:
-        for name in ("mydetector", "myfeatures"):
-            sys.modules.pop(name, None)
+        reimported("mydetector", "myfeatures")
 
 
 def test_editing_a_plugins_helper_module_changes_its_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
     package = tmp_path / "myplugin"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -79,15 +87,52 @@ def test_editing_a_plugins_helper_module_changes_its_digest(tmp_path: Path, monk
             factor = scale(1)
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
+    plugin = ("myplugin", "myplugin.helpers", "myplugin.model")
     try:
         model = importlib.import_module("myplugin.model").Model
         assert {p.name for p in source_files(model)} >= {"model.py", "helpers.py", "trainer.py"}
         before = source_digest(model)
         (package / "helpers.py").write_text("def scale(x):\n    return 3 * x\n")
-        assert source_digest(model) != before
+        reimported(*plugin)
+        edited = importlib.import_module("myplugin.model").Model
+        assert edited.factor == 3 and source_digest(edited) != before
     finally:
-        for name in [n for n in sys.modules if n.partition(".")[0] == "myplugin"]:
-            del sys.modules[name]
+        reimported(*plugin)
+
+
+def test_a_source_edited_after_its_module_was_loaded_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The loaded code, not the file on disk, is what a key describes: an edit while the module
+    stays loaded refuses the next digest, naming the file, until the module is imported again."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    (tmp_path / "mydetector.py").write_text("from myfeatures import feature\n\n\nclass Detector:\n    pass\n")
+    (tmp_path / "myfeatures.py").write_text("def feature(x):\n    return x.mean()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        detector = importlib.import_module("mydetector").Detector
+        before = source_digest(detector, DETECTORS_PACKAGE, also=())
+        assert source_digest(detector, DETECTORS_PACKAGE, also=()) == before
+        (tmp_path / "myfeatures.py").write_text("def feature(x):\n    return x.std()\n")
+        with pytest.raises(SourceChanged, match="myfeatures.py changed after this process loaded it"):
+            source_digest(detector, DETECTORS_PACKAGE, also=())
+        reimported("mydetector", "myfeatures")
+        assert source_digest(importlib.import_module("mydetector").Detector, DETECTORS_PACKAGE, also=()) != before
+    finally:
+        reimported("mydetector", "myfeatures")
+
+
+def test_a_reloaded_module_is_pinned_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    (tmp_path / "scoring_rule.py").write_text("THRESHOLD = 0.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = importlib.import_module("scoring_rule")
+        before = modules_digest(("scoring_rule",))
+        (tmp_path / "scoring_rule.py").write_text("THRESHOLD = 0.25\n")
+        with pytest.raises(SourceChanged):
+            modules_digest(("scoring_rule",))
+        assert importlib.reload(module).THRESHOLD == 0.25 and modules_digest(("scoring_rule",)) != before
+    finally:
+        reimported("scoring_rule")
 
 
 def test_the_training_key_and_record_carry_the_digest(monkeypatch: pytest.MonkeyPatch):
@@ -109,16 +154,51 @@ def test_the_train_record_says_which_code_trained_it(smoke_run):
 def test_detection_keys_carry_the_evaluation_codes_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from ganbench.detection import EVALUATION_MODULES, detector_config
     from ganbench.detectors.plugins import resolve_detector
-    from ganbench.source_digest import modules_digest
 
     assert {"ganbench.detection", "ganbench.detectors.evaluate", "ganbench.detectors.perturbations"} <= set(
         EVALUATION_MODULES)
     assert detector_config(resolve_detector("spectrum"))["evaluation_code"] == modules_digest(EVALUATION_MODULES)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
     (tmp_path / "scoring_rule.py").write_text("THRESHOLD = 0.5\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         before = modules_digest(("scoring_rule",))
         (tmp_path / "scoring_rule.py").write_text("THRESHOLD = 0.25\n")
+        reimported("scoring_rule")
         assert modules_digest(("scoring_rule",)) != before
     finally:
-        sys.modules.pop("scoring_rule", None)
+        reimported("scoring_rule")
+
+
+def test_a_run_refuses_to_key_a_plugin_edited_while_it_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli):
+    """A run pins its units' sources when it plans: a detector's helper edited while the generators
+    train stops the run at the detector's first key, with one line naming the file and exit 2; the
+    generators' records are kept."""
+    from ganbench.cli import app
+    from ganbench.generation import GenerationUnits
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    (tmp_path / "mydetector.py").write_text("from ganbench.detectors.spectrum import SpectrumDetector\n"
+                                            "import myfeatures\n\n\n"
+                                            "class Detector(SpectrumDetector):\n    pass\n")
+    (tmp_path / "myfeatures.py").write_text("SCALE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    train = GenerationUnits.run_generator
+
+    def train_then_edit(self, name):
+        done = train(self, name)
+        (tmp_path / "myfeatures.py").write_text("SCALE = 2\n")
+        return done
+
+    monkeypatch.setattr(GenerationUnits, "run_generator", train_then_edit)
+    out = tmp_path / "run"
+    try:
+        result = cli.invoke(app, ["run", "--suite", "gan", "--detectors", "mydetector:Detector", "--preset", "smoke",
+                                  "--out", str(out), "--quiet"])
+    finally:
+        reimported("mydetector", "myfeatures")
+    assert result.exit_code == 2, result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert "myfeatures.py changed after this process loaded it" in line and "Traceback" not in result.output
+    kinds = {json.loads(p.read_text())["kind"] for p in (out / "records").glob("*.json")}
+    assert "train" in kinds and not any(k.startswith("detect") for k in kinds)
