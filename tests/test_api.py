@@ -49,6 +49,24 @@ def test_the_examples_run_and_match_the_commands(tmp_path: Path, monkeypatch: py
     assert not np.array_equal(trained.sample(8, seed=5), trained.sample(8, seed=6))
 
 
+def test_train_generator_keys_its_options_as_the_train_command_does(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed, overrides (a generator's and the preset's) and bf16 autocast reach the training as the
+    command's options do: ``ganbench train`` with the same options reuses the API's training."""
+    monkeypatch.chdir(tmp_path)
+    trained = train_generator("gan", seed=4, overrides={"gan.lr": 1e-4, "preset.steps": 6}, amp=True, measure=False,
+                              device="cpu")
+    (record,) = trained.records
+    assert record["seed"] == 4 and trained.steps == 6 and record["protocol"]["precision"] == "bf16-autocast"
+    assert record["protocol"]["hyperparameters"]["lr"] == 1e-4
+    before = record_files(tmp_path / "runs")
+    again = CliRunner().invoke(app, ["train", "gan", "--preset", "smoke", "--seed", "4", "--set", "gan.lr=0.0001",
+                                     "--set", "preset.steps=6", "--amp", "--device", "cpu", "--out", "runs", "--quiet"])
+    assert again.exit_code == 0, again.output
+    after = record_files(tmp_path / "runs")
+    assert {name: after[name] for name in before} == before and len(after) == len(before) + 2
+
+
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Digits reals (train and test) and fakes that are the same digits with a checkerboard added."""
@@ -121,6 +139,7 @@ def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path],
     (lambda: train_generator("dcgan", overrides={"wgan.lr": 1e-4}), "wgan, which is not dcgan"),
     (lambda: train_generator("dcgan", overrides={"dcgan.lr": 0}), "dcgan.lr must be positive"),
     (lambda: train_generator("dcgan", dataset="toy2d", preset="smoke", measure=False), "does not train on"),
+    (lambda: train_generator("dcgan", seed=2**32), r"seed must be in \[0, 2\^32\)"),
     (lambda: sample_generator("missing-run", "dcgan", n=0), "positive"),
 ])
 def test_mistakes_raise_one_user_error(call, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
