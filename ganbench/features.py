@@ -1,7 +1,8 @@
 """Feature extractors for the quality metrics (``ganbench list extractors``).
 
 * ``classifier`` (the offline default): a small CNN trained deterministically on the real train
-  split of the data set and cached by data-set fingerprint and seed. Its penultimate activations
+  split of the data set and cached by data-set fingerprint, seed, epochs, thread count and the
+  digest of this module (its network and recipe). Its penultimate activations
   are the features and its softmax the class probabilities.
 * ``inception``: the FID Inception-v3 (Heusel et al., NeurIPS 2017; network in
   :mod:`ganbench.inception`), 2048-d pool features and 1008-way probabilities, with the weights
@@ -49,6 +50,7 @@ from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archi
 from ganbench.inception_resizes import INPUT_SCALE, clean_resize, tensorflow_resize
 from ganbench.registry import Registry
 from ganbench.runtime import derive_seed, preserved_rng, torch_generator
+from ganbench.source_digest import modules_digest
 from ganbench.store import Damage, DamagedFile, atomic_write_bytes, file_digest, load_torch, quarantine
 
 INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -183,7 +185,8 @@ class ClassifierExtractor(FeatureExtractor):
             torch.manual_seed(seed)
             self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
         threads = torch.get_num_threads()
-        cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}-t{threads}.pt"
+        code = modules_digest((ReferenceClassifier.__module__,))
+        cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}-t{threads}-c{code}.pt"
         self.cache_path = cache
         self.damaged_cache: str | None = None
         if not self._load_cache(cache):

@@ -31,6 +31,15 @@ from ganbench.metrics import (IS_SHUFFLE_SEED, check_features, class_coverage, c
 from ganbench.prdc import prdc_hits
 from ganbench.score_intervals import BootstrapSettings, fid_interval, prdc_intervals
 
+#: The code a generation unit's fakes pass through to become its metrics: the metrics and their
+#: intervals and the feature extractors (the reference classifier's network and recipe, Inception
+#: and its resizes). Their digest is part of every generation key.
+MEASUREMENT_MODULES = (__name__, "ganbench.metrics", "ganbench.prdc", "ganbench.score_intervals", "ganbench.features",
+                       "ganbench.inception", "ganbench.inception_resizes")
+#: The code an image-to-image generator's sample unit measures its translations with (the task
+#: views and their inputs, the paired and unpaired task measures, the reference classifier).
+TASK_MEASURE_MODULES = ("ganbench.tasks", "ganbench.task_measures", "ganbench.translation_metrics", "ganbench.features")
+
 
 @dataclass(frozen=True)
 class QualityConfig:

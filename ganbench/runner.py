@@ -21,6 +21,7 @@ from ganbench.detectors.protocols import detection_plan
 from ganbench.generation import GenerationUnits
 from ganbench.generators import GENERATORS
 from ganbench.planning import shard_of, suite_plan, written_samples
+from ganbench.quality import MEASUREMENT_MODULES, TASK_MEASURE_MODULES
 from ganbench.source_digest import pin_sources
 from ganbench.units import RunSummary, UnitEngine
 
@@ -46,7 +47,8 @@ class SuiteRunner:
         """The suite's generators and detectors; loads the ``--fakes`` sets and pins the sources
         their keys describe to the code this process loaded (``ganbench.source_digest``)."""
         generators, specs = suite_plan(self.context)
-        pin_sources([GENERATORS.get(name) for name in generators], [spec.cls for spec in specs], EVALUATION_MODULES)
+        pin_sources([GENERATORS.get(name) for name in generators], [spec.cls for spec in specs],
+                    EVALUATION_MODULES + MEASUREMENT_MODULES + TASK_MEASURE_MODULES)
         if self.context.data.kind == "image" and not self.detection.external:
             self.detection.load_external_fakes()
         return generators, specs

@@ -29,9 +29,9 @@ from ganbench.errors import Interrupted, UserError
 from ganbench.features import ContentClassifier
 from ganbench.generators import GENERATORS, generator_config
 from ganbench.overrides import Overrides
-from ganbench.source_digest import source_digest
+from ganbench.source_digest import modules_digest, source_digest
 from ganbench.presets import Preset
-from ganbench.quality import QualityConfig
+from ganbench.quality import MEASUREMENT_MODULES, TASK_MEASURE_MODULES, QualityConfig
 from ganbench.records import Record, new_record
 from ganbench.store import Damage, DamagedFile, RunStore, quarantine, unit_key
 
@@ -90,14 +90,26 @@ def fake_counts(preset: Preset) -> dict[str, int]:
     return {"eval": preset.n_eval, "detector_train": preset.n_detector_train, "fresh": preset.n_detector_test}
 
 
+#: The task views (inputs and targets) image-to-image variants train on.
+TASK_MODULES = ("ganbench.tasks",)
+
+
+def translates(generator: str) -> bool:
+    """Whether ``generator`` is an image-to-image variant (it has a task view)."""
+    return getattr(GENERATORS.get(generator), "task_view", None) is not None
+
+
 def train_unit(scope: Scope, generator: str) -> Unit:
     """Training: the variant, its hyper-parameters and the digest of its source and the training
-    loop's (``ganbench.source_digest``), so a changed default or edited code retrains, and the
-    recipe of the content network a variant's loss uses (SRGAN's)."""
+    loop's (``ganbench.source_digest``), so a changed default or edited code retrains, the digest
+    of the task views an image-to-image variant trains on (``ganbench.tasks``), and the recipe of
+    the content network a variant's loss uses (SRGAN's)."""
     hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind,
                                                           **scope.overrides.for_generator(generator)))
     config: dict[str, Any] = {"generator": generator, "hyperparameters": hyperparameters,
                               "source_digest": source_digest(GENERATORS.get(generator))}
+    if translates(generator):
+        config["task_code"] = modules_digest(TASK_MODULES)
     if getattr(GENERATORS.get(generator), "needs_reference", False):
         config["content_network"] = ContentClassifier.recipe
     if scope.amp:
@@ -109,8 +121,12 @@ def train_unit(scope: Scope, generator: str) -> Unit:
 
 def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
     """Sampling the three fake sets of a trained generator (put on the reals' intensity ``levels``
-    where the real set is quantized: ``ganbench.data.intensity_levels``)."""
+    where the real set is quantized: ``ganbench.data.intensity_levels``); an image-to-image
+    generator's also measures its translations, keyed on that code's digest
+    (:data:`ganbench.quality.TASK_MEASURE_MODULES`)."""
     config: dict[str, Any] = {"generator": generator, "train": train_key, "counts": fake_counts(scope.preset)}
+    if translates(generator):
+        config["task_measure_code"] = modules_digest(TASK_MEASURE_MODULES)
     if scope.levels is not None:
         config["levels"] = list(scope.levels)
     return _unit(scope, "sample", generator, config)
@@ -118,12 +134,14 @@ def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
 
 def generation_unit(scope: Scope, generator: str, sample_key: str, extractor: str,
                     extractor_weights: str | None, inception_resize: str = "pytorch-fid") -> Unit:
-    """Quality metrics of a sample unit's ``eval`` fakes (points have no extractor); image metrics
-    also key on their settings (KID subsets, IS splits and shuffle, k of PRDC), on a pretrained
+    """Quality metrics of a sample unit's ``eval`` fakes (points have no extractor), keyed on the
+    digest of the code that measures them (:data:`ganbench.quality.MEASUREMENT_MODULES`); image
+    metrics also key on their settings (KID subsets, IS splits and shuffle, k of PRDC), on a pretrained
     extractor's weights (``ganbench.features.weights_identity``: the content of the file, not its path)
     and on Inception's resize where it is not pytorch-fid's (the default keeps its earlier keys)."""
     points = scope.data_kind == "points"
-    config: dict[str, Any] = {"generator": generator, "fakes": sample_key, "extractor": "none" if points else extractor}
+    config: dict[str, Any] = {"generator": generator, "fakes": sample_key, "extractor": "none" if points else extractor,
+                              "measurement_code": modules_digest(MEASUREMENT_MODULES)}
     if not points:
         config["metric_settings"] = QualityConfig().settings()
     if extractor_weights and not points:

@@ -202,3 +202,68 @@ def test_a_run_refuses_to_key_a_plugin_edited_while_it_ran(tmp_path: Path, monke
     assert "myfeatures.py changed after this process loaded it" in line and "Traceback" not in result.output
     kinds = {json.loads(p.read_text())["kind"] for p in (out / "records").glob("*.json")}
     assert "train" in kinds and not any(k.startswith("detect") for k in kinds)
+
+
+def test_generation_keys_and_records_carry_the_measurement_codes_digest(monkeypatch: pytest.MonkeyPatch, smoke_run):
+    from ganbench.quality import MEASUREMENT_MODULES
+    from ganbench.units import generation_unit
+
+    assert {"ganbench.quality", "ganbench.metrics", "ganbench.prdc", "ganbench.score_intervals",
+            "ganbench.features"} <= set(MEASUREMENT_MODULES)
+    scope = Scope("digits", "f", "image", get_preset("smoke"), 0)
+    unit = generation_unit(scope, "dcgan", "fakes", "classifier", None)
+    assert unit.config["measurement_code"] == modules_digest(MEASUREMENT_MODULES)
+    out, _ = smoke_run
+    (record,) = [json.loads(p.read_text()) for p in (out / "records").glob("generation-*.json")]
+    assert record["info"]["measurement_code"] == unit.config["measurement_code"]
+    monkeypatch.setattr("ganbench.units.modules_digest", lambda names: "edited")
+    assert generation_unit(scope, "dcgan", "fakes", "classifier", None).key != unit.key
+
+
+def test_image_to_image_keys_carry_the_task_codes_digests(monkeypatch: pytest.MonkeyPatch):
+    """A translator's training depends on its task views and its sample unit, which measures its
+    translations, on the task measures; a generator from noise depends on neither."""
+    from ganbench.quality import TASK_MEASURE_MODULES
+    from ganbench.units import TASK_MODULES, sample_unit
+
+    scope = Scope("digits", "f", "image", get_preset("smoke"), 0)
+    assert {"ganbench.tasks", "ganbench.task_measures", "ganbench.translation_metrics"} <= set(TASK_MEASURE_MODULES)
+    assert train_unit(scope, "pix2pix").config["task_code"] == modules_digest(TASK_MODULES)
+    assert sample_unit(scope, "pix2pix", "t").config["task_measure_code"] == modules_digest(TASK_MEASURE_MODULES)
+    assert "task_code" not in train_unit(scope, "dcgan").config
+    assert "task_measure_code" not in sample_unit(scope, "dcgan", "t").config
+    keys = train_unit(scope, "srgan").key, sample_unit(scope, "srgan", "t").key
+    noise_keys = train_unit(scope, "dcgan").key, sample_unit(scope, "dcgan", "t").key
+    monkeypatch.setattr("ganbench.units.modules_digest", lambda names: "edited")
+    assert train_unit(scope, "srgan").key != keys[0] and sample_unit(scope, "srgan", "t").key != keys[1]
+    assert (train_unit(scope, "dcgan").key, sample_unit(scope, "dcgan", "t").key) == noise_keys
+
+
+def test_the_reference_classifiers_cache_is_keyed_by_its_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from ganbench.data import load_digits
+    from ganbench.features import ClassifierExtractor
+
+    digits = load_digits()
+    first = ClassifierExtractor(digits, tmp_path, epochs=1)
+    assert first.cache_path.name.endswith(f"-c{modules_digest(('ganbench.features',))}.pt")
+    monkeypatch.setattr("ganbench.features.modules_digest", lambda names: "edited")
+    second = ClassifierExtractor(digits, tmp_path, epochs=1)
+    assert second.cache_path != first.cache_path and second.cache_path.is_file() and first.cache_path.is_file()
+
+
+def test_a_run_pins_its_generators_detectors_and_measuring_code_when_it_plans(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch):
+    from ganbench import source_digest as digests
+    from ganbench.cli import _run_config
+    from ganbench.detection import EVALUATION_MODULES
+    from ganbench.detectors import DETECTORS
+    from ganbench.quality import MEASUREMENT_MODULES, TASK_MEASURE_MODULES
+    from ganbench.runner import SuiteRunner
+
+    monkeypatch.setattr(digests, "_AS_LOADED", {})
+    SuiteRunner(_run_config("dcgan,spectrum", preset="smoke", out=tmp_path, device="cpu", quiet=True)).plan()
+    pinned = set(digests._AS_LOADED)
+    for name in EVALUATION_MODULES + MEASUREMENT_MODULES + TASK_MEASURE_MODULES:
+        assert Path(importlib.import_module(name).__file__).resolve() in pinned, name
+    assert set(source_files(GENERATORS.get("dcgan"))) <= pinned
+    assert set(source_files(DETECTORS.get("spectrum"), DETECTORS_PACKAGE, ())) <= pinned
