@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import platform
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +25,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name not in {"cpu", "cuda"} and not name.startswith("cuda:"):
         raise UserError(f"unknown device {name!r} (use auto, cpu or cuda)")
     return torch.device(name)
+
+
+@functools.cache
+def processor(device_type: str) -> str:
+    """The chip a record was computed on: the GPU's name, or the CPU's model with the vector
+    instructions torch's kernels use on it. Kernels round differently on other chips (AVX2 against
+    AVX-512, one vendor's against another's), and training amplifies that, so records are repeatable
+    on one kind of chip at one thread count, and every record names its chip."""
+    if device_type == "cuda":
+        return torch.cuda.get_device_name()
+    name = platform.processor() or platform.machine() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.partition(":")[2].strip() or name
+                break
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def seed_everything(seed: int) -> None:

@@ -33,6 +33,7 @@ from ganbench.source_digest import modules_digest, source_digest
 from ganbench.presets import Preset
 from ganbench.quality import MEASUREMENT_MODULES, TASK_MEASURE_MODULES, QualityConfig
 from ganbench.records import Record, new_record
+from ganbench.runtime import processor
 from ganbench.store import Damage, DamagedFile, RunStore, quarantine, unit_key
 
 FAKE_SETS = ("eval", "detector_train", "fresh")
@@ -285,5 +286,6 @@ class UnitEngine:
                 self.console.print(f"[red]{unit.kind} {unit.label} failed: {record.reason}")
         record.seconds = record.seconds or round(time.perf_counter() - started, 3)
         record.info["threads"] = self.scope.threads
+        record.info["processor"] = processor(self.scope.device)
         self.store.write_record(record, unit.label)
         return self.store.find_record(unit.kind, unit.label, unit.key) or record

@@ -40,6 +40,7 @@ def environment(records: list[dict[str, Any]], now: _dt.datetime | None = None) 
         "ganbench": _distinct(r.get("ganbench_version") for r in records) or [__version__],
         "torch": torch_versions or [f"{_installed('torch')} (publishing machine; not in the records)"],
         "device": _distinct(i.get("device") for i in train_infos) or ["not recorded"],
+        "processor": _distinct((r.get("info") or {}).get("processor") for r in records) or ["not recorded"],
         "datasets": {name: _distinct(hashes) or ["not recorded"] for name, hashes in sorted(datasets.items())},
         "records": len(records),
         "runs": f"{created[0]} .. {created[-1]}" if created else "unknown",

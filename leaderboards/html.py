@@ -132,7 +132,7 @@ def table_view(board: Board) -> TableView:
 
 def environment_items(env: dict[str, Any]) -> list[tuple[str, Any]]:
     items = [("ganbench", ", ".join(env["ganbench"])), ("torch", ", ".join(env["torch"])),
-             ("device", ", ".join(env["device"]))]
+             ("device", ", ".join(env["device"])), ("processor", ", ".join(env["processor"]))]
     items += [(f"data set {name}", ", ".join(hashes)) for name, hashes in env["datasets"].items()]
     return items + [("records", env["records"]), ("runs", env["runs"]),
                     ("published", f"{env['published']} ({env['published_with']})")]

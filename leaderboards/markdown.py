@@ -43,7 +43,7 @@ def board_markdown(board: Board) -> str:
 
 def environment_markdown(env: dict[str, Any]) -> str:
     rows = [("ganbench", ", ".join(env["ganbench"])), ("torch", ", ".join(env["torch"])),
-            ("device", ", ".join(env["device"]))]
+            ("device", ", ".join(env["device"])), ("processor", ", ".join(env["processor"]))]
     rows += [(f"data set {name}", ", ".join(hashes)) for name, hashes in env["datasets"].items()]
     rows += [("runs", env["runs"]), ("published", f"{env['published']} ({env['published_with']})")]
     return "| | |\n|:---|:---|\n" + "\n".join(f"| {escape(k)} | {escape(v)} |" for k, v in rows) + "\n"

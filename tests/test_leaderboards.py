@@ -28,8 +28,8 @@ from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv
 from ganbench.leaderboards.formatting import (decimals, label, number, protocol_lines, shown_columns, statistics_line,
                                               text_rows)
-from ganbench.leaderboards.markdown import leaderboard_markdown
-from ganbench.leaderboards.html import Assets, render_page, templates
+from ganbench.leaderboards.markdown import environment_markdown, leaderboard_markdown
+from ganbench.leaderboards.html import Assets, environment_items, render_page, templates
 from ganbench.leaderboards.publish import parse_formats, publish
 from ganbench.leaderboards.sources import read_sources
 from ganbench.leaderboards.terminal import print_detector
@@ -293,9 +293,15 @@ def test_environment_lists_every_version_device_and_data_set_and_the_span_of_the
                for seed, (dataset, device, torch_version, data, version, created) in enumerate(trainings)]
     records.append(stamped(make("generation", 0, "mnist", "quick", generator="dcgan", metrics={"fid": 1.0}),
                            "0.1.0", "2024-03-06T00:00:00+00:00"))
+    records[0]["info"]["processor"] = records[2]["info"]["processor"] = "Intel Xeon (AVX512)"
+    records[1]["info"]["processor"] = "NVIDIA H100 80GB HBM3"
+    records[3]["info"] = {"processor": "AMD EPYC (AVX2)"}
     env = environment(records, dt.datetime(2024, 4, 1, tzinfo=dt.timezone.utc))
     assert env["ganbench"] == ["0.0.9", "0.1.0"]
     assert env["torch"] == ["2.3.1", "2.4.0"] and env["device"] == ["cpu", "cuda:0"]
+    assert env["processor"] == ["AMD EPYC (AVX2)", "Intel Xeon (AVX512)", "NVIDIA H100 80GB HBM3"]
+    assert "| processor | AMD EPYC (AVX2), Intel Xeon (AVX512), NVIDIA H100 80GB HBM3 |" in environment_markdown(env)
+    assert ("processor", "AMD EPYC (AVX2), Intel Xeon (AVX512), NVIDIA H100 80GB HBM3") in environment_items(env)
     assert env["datasets"] == {"digits": ["aaaa"], "mnist": ["bbbb"]}
     assert env["runs"] == "2024-01-02T10:00:00+00:00 .. 2024-03-06T00:00:00+00:00"
     assert env["records"] == 4 and env["published"] == "2024-04-01T00:00:00+00:00"

@@ -51,3 +51,16 @@ def test_devices_are_auto_cpu_or_cuda() -> None:
     assert resolve_device("auto").type in ("cpu", "cuda")
     with pytest.raises(UserError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_the_processor_names_the_chip_and_the_cpus_kernel_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganbench.runtime import processor
+
+    processor.cache_clear()
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *device: "NVIDIA H100 80GB HBM3")
+    try:
+        cpu = processor("cpu")
+        assert cpu.endswith(f" ({torch.backends.cpu.get_cpu_capability()})") and cpu[0] != " "
+        assert processor("cuda") == "NVIDIA H100 80GB HBM3"
+    finally:
+        processor.cache_clear()

@@ -14,6 +14,7 @@ import pytest
 
 from ganbench.generators import GENERATORS
 from ganbench.presets import get_preset
+from ganbench.runtime import processor
 from ganbench.source_digest import DETECTORS_PACKAGE, SourceChanged, modules_digest, source_digest, source_files
 from ganbench.units import Scope, train_unit
 
@@ -143,12 +144,13 @@ def test_the_training_key_and_record_carry_the_digest(monkeypatch: pytest.Monkey
     assert train_unit(scope, "dcgan").key != unit.key
 
 
-def test_the_train_record_says_which_code_trained_it(smoke_run):
+def test_every_record_says_which_code_thread_count_and_chip_computed_it(smoke_run):
     out, result = smoke_run
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(p.read_text()) for p in (out / "records").glob("train-*.json")]
     assert record["info"]["source_digest"] == source_digest(GENERATORS.get(record["generator"]))
-    assert all(json.loads(p.read_text())["info"]["threads"] == 1 for p in (out / "records").glob("*.json"))
+    records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
+    assert all(r["info"]["threads"] == 1 and r["info"]["processor"] == processor("cpu") for r in records)
 
 
 def test_detection_keys_carry_the_evaluation_codes_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
