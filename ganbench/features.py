@@ -185,7 +185,7 @@ class ClassifierExtractor(FeatureExtractor):
             torch.manual_seed(seed)
             self.model = ReferenceClassifier(dataset.channels, dataset.num_classes).to(self.device)
         threads = torch.get_num_threads()
-        code = modules_digest((ReferenceClassifier.__module__,))
+        code = modules_digest((__name__,))
         cache = cache_dir / f"classifier-{self.recipe}-{dataset.fingerprint}-s{seed}-e{epochs}-t{threads}-c{code}.pt"
         self.cache_path = cache
         self.damaged_cache: str | None = None

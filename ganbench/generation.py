@@ -134,9 +134,7 @@ class GenerationUnits:
                                                 if overrides.for_generator(name) else {})}}
             record.info = {"stopped_by": outcome.stopped_by, "losses": outcome.losses,
                            "checkpoint": str(checkpoint.relative_to(ctx.store.root)), **model.describe(),
-                           "device": str(ctx.config.device), "torch": torch.__version__, "data": ctx.data.fingerprint,
-                           "source_digest": unit.config["source_digest"],
-                           **({"task_code": unit.config["task_code"]} if "task_code" in unit.config else {})}
+                           "device": str(ctx.config.device), "torch": torch.__version__, "data": ctx.data.fingerprint}
             if isinstance(model, TranslationModel) and model.needs_reference:
                 record.info["content_network"] = ctx.content_network().protocol()
             if curves is not None:
@@ -219,8 +217,6 @@ class GenerationUnits:
             record.metrics = {"images_per_second": total / max(seconds, 1e-9), **measures}
             record.info = {"task_measures": sorted(measures), "fakes": str(path.relative_to(ctx.store.root)),
                            "samples": str(grid.relative_to(ctx.store.root))}
-            if "task_measure_code" in unit.config:
-                record.info["task_measure_code"] = unit.config["task_measure_code"]
             if ctx.scope.levels is not None:
                 record.protocol = {"levels": f"fakes put on the {len(ctx.scope.levels)} intensity values of the "
                                              "quantized real images"}
@@ -258,7 +254,6 @@ class GenerationUnits:
         def compute(record: Record) -> None:
             arrays = ctx.fakes(sample_record)
             quality = QualityConfig(seed=c.seed)
-            record.info["measurement_code"] = unit.config["measurement_code"]
             if points:
                 record.metrics, record.protocol = generation_metrics(ctx.data, arrays["eval"], config=quality)
                 return

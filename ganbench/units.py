@@ -91,6 +91,8 @@ def fake_counts(preset: Preset) -> dict[str, int]:
     return {"eval": preset.n_eval, "detector_train": preset.n_detector_train, "fresh": preset.n_detector_test}
 
 
+#: The digests of code in unit keys, which every record also states in its ``info``.
+CODE_DIGESTS = ("source_digest", "task_code", "task_measure_code", "measurement_code", "evaluation_code")
 #: The task views (inputs and targets) image-to-image variants train on.
 TASK_MODULES = ("ganbench.tasks",)
 
@@ -287,5 +289,6 @@ class UnitEngine:
         record.seconds = record.seconds or round(time.perf_counter() - started, 3)
         record.info["threads"] = self.scope.threads
         record.info["processor"] = processor(self.scope.device)
+        record.info.update({name: unit.config[name] for name in CODE_DIGESTS if name in unit.config})
         self.store.write_record(record, unit.label)
         return self.store.find_record(unit.kind, unit.label, unit.key) or record

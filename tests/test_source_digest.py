@@ -151,6 +151,10 @@ def test_every_record_says_which_code_thread_count_and_chip_computed_it(smoke_ru
     assert record["info"]["source_digest"] == source_digest(GENERATORS.get(record["generator"]))
     records = [json.loads(p.read_text()) for p in (out / "records").glob("*.json")]
     assert all(r["info"]["threads"] == 1 and r["info"]["processor"] == processor("cpu") for r in records)
+    from ganbench.detection import EVALUATION_MODULES
+
+    detection = [r for r in records if r["kind"] in ("detection", "null_check")]
+    assert detection and all(r["info"]["evaluation_code"] == modules_digest(EVALUATION_MODULES) for r in detection)
 
 
 def test_detection_keys_carry_the_evaluation_codes_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
