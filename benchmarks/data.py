@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ganbench.data import load_dataset, to_float
+from ganbench.data import load_dataset
+from ganbench.pixels import to_float
 from ganbench.runtime import resolve_device
 from ganbench.generators.trainer import DeviceBatches
 

@@ -57,7 +57,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganbench.data import Dataset, load_npz, load_toy2d, to_float
+from ganbench.data import Dataset, load_npz, load_toy2d
+from ganbench.pixels import to_float
 from ganbench.features import ContentClassifier, ReferenceClassifier, resize_for_network
 from ganbench.generation import training_inputs
 from ganbench.inception import INPUT_SIZE, FIDInceptionV3

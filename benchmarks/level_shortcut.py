@@ -4,7 +4,7 @@ Real digits hold 17 grey levels (0..16 scaled to 0..255); a generator's outputs,
 uint8, hold all 256. A detector with no parameters that scores the share of a fake's pixels off
 the reals' levels needs no knowledge of the generator. This script trains DCGAN at the quick
 preset, draws raw fakes (``model.sample``, before the sample unit puts them on the reals'
-levels) and the same fakes put on the levels (``ganbench.data.snap_to_levels``), and fits the
+levels) and the same fakes put on the levels (``ganbench.pixels.snap_to_levels``), and fits the
 off-level detector and three built-in detectors on each. Printed: every detector's AUC on raw
 and on levelled fakes against 180 real test images.
 
@@ -22,7 +22,7 @@ from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from ganbench.context import RunConfig, RunContext
-from ganbench.data import intensity_levels, snap_to_levels
+from ganbench.pixels import intensity_levels, snap_to_levels
 from ganbench.detectors import DETECTORS
 from ganbench.generation import GenerationUnits
 from ganbench.presets import get_preset

@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ganbench.data import load_dataset, to_float
+from ganbench.data import load_dataset
+from ganbench.pixels import to_float
 from ganbench.features import ContentClassifier
 from ganbench.presets import get_preset
 from ganbench.generation import training_inputs

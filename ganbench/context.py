@@ -21,7 +21,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ganbench.data import Dataset, StreamOptions, intensity_levels, load_dataset, snap_to_levels
+from ganbench.data import Dataset, StreamOptions, load_dataset
 from ganbench.data_cache import default_workers, parse_memory_budget
 from ganbench.data_health import check_dataset, needs_classes
 from ganbench.errors import UserError
@@ -30,6 +30,7 @@ from ganbench.overrides import Overrides
 from ganbench.features import ClassifierExtractor, ContentClassifier
 from ganbench.generators import GENERATORS, DataSpec, GenerativeModel, create_generator
 from ganbench.generators.trainer import TrainConfig
+from ganbench.pixels import intensity_levels, snap_to_levels
 from ganbench.presets import Preset
 from ganbench.runtime import configure_backends, derive_seed, preserved_rng, seed_everything
 from ganbench.records import SampleRecord, TrainRecord
@@ -198,7 +199,7 @@ class RunContext:
 
     def on_real_levels(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 ``images`` with every value moved to the nearest intensity value of the real images
-        where those are quantized (:func:`ganbench.data.intensity_levels`), as every fake set is;
+        where those are quantized (:func:`ganbench.pixels.intensity_levels`), as every fake set is;
         unchanged otherwise."""
         return images if self.scope.levels is None else snap_to_levels(images, self.scope.levels)
 

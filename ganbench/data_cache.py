@@ -8,7 +8,9 @@ run's side ``S`` exceed it is streamed.
 
 Cache: ``<cache>/data/<digest>/`` where the digest hashes the folder's content fingerprint
 (every file's path relative to the folder, label, size and modification time, in scan order),
-the side, ``skip_bad`` and :data:`CACHE_FORMAT`. It holds
+the side, ``skip_bad``, :data:`CACHE_FORMAT` and the digest of the code that decodes, resizes and
+splits the images (:data:`DECODING_MODULES`), so an edited decoder rebuilds the cache rather than
+stream what the old one made. It holds
 
 * ``images.u8``: raw uint8 ``N,C,S,S``, the train split then the test split (memory-mapped);
 * ``y_train.npy``, ``y_test.npy``, ``sizes_train.npy``, ``sizes_test.npy``: labels and each file's
@@ -48,8 +50,11 @@ from ganbench.data import CacheFile, Dataset, ResizeTo, StreamOptions, content_f
 from ganbench.errors import UserError
 from ganbench.folders import FolderLayout, read_folder, scan_folder
 from ganbench.locks import UnitLock
+from ganbench.source_digest import modules_digest
 
 CACHE_FORMAT = 1
+#: What makes a cache's arrays from a folder's files: the decoding rules, the resize and split, the build.
+DECODING_MODULES = ("ganbench.folders", "ganbench.data", __name__)
 PROBE_BLOCKS = 16
 PROBE_BYTES = 4096
 AUTO_BUDGET_SHARE = 4
@@ -88,9 +93,11 @@ def default_workers() -> int:
 
 def cache_digest(layout: FolderLayout, side: int, skip_bad: bool) -> str:
     """The name of a folder's cache: its files (path, label, size, modification and change times,
-    inode), the side and ``skip_bad``. The change time moves whenever a file's bytes are written,
-    even where its modification time is set back (``cp -p``, ``rsync -t``, ``tar``)."""
-    digest = hashlib.sha256(json.dumps({"format": CACHE_FORMAT, "side": side, "skip_bad": skip_bad}).encode())
+    inode), the side, ``skip_bad`` and the decoding code's digest. The change time moves whenever a
+    file's bytes are written, even where its modification time is set back (``cp -p``, ``rsync -t``,
+    ``tar``)."""
+    digest = hashlib.sha256(json.dumps({"format": CACHE_FORMAT, "side": side, "skip_bad": skip_bad,
+                                        "code": modules_digest(DECODING_MODULES)}).encode())
     for file in layout.files:
         try:
             stat = file.path.stat()

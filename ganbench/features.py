@@ -43,7 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.data import Dataset, to_float
+from ganbench.data import Dataset
+from ganbench.pixels import to_float
 from ganbench.errors import UserError
 from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archive, load_tf_archive, packaged_weights,
                                 trunk_hash)

@@ -23,7 +23,7 @@ from ganbench.generators import GENERATORS
 from ganbench.planning import shard_of, suite_plan, written_samples
 from ganbench.quality import MEASUREMENT_MODULES, TASK_MEASURE_MODULES
 from ganbench.source_digest import pin_sources
-from ganbench.units import RunSummary, UnitEngine
+from ganbench.units import HARNESS_MODULES, RunSummary, UnitEngine
 
 
 def take_all(item: str) -> bool:
@@ -48,7 +48,7 @@ class SuiteRunner:
         their keys describe to the code this process loaded (``ganbench.source_digest``)."""
         generators, specs = suite_plan(self.context)
         pin_sources([GENERATORS.get(name) for name in generators], [spec.cls for spec in specs],
-                    EVALUATION_MODULES + MEASUREMENT_MODULES + TASK_MEASURE_MODULES)
+                    HARNESS_MODULES + EVALUATION_MODULES + MEASUREMENT_MODULES + TASK_MEASURE_MODULES)
         if self.context.data.kind == "image" and not self.detection.external:
             self.detection.load_external_fakes()
         return generators, specs

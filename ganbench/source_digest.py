@@ -2,10 +2,13 @@
 
 A trained generator depends on its variant's module, the modules of its base classes (a variant
 with tricks is its base variant's code), the modules those use from the generators package
-(layers, losses, blocks, the EMA) or from their own top-level package (a plugin's helpers; for
-a plugin that is one top-level module, the modules beside it in its folder), and
-on the shared training loop, the canvas geometry, the streamed batches and the runtime. A detector depends likewise on its module, its base classes' and
-what they use from the detectors package (training loops, augmentations) or its own package.
+(layers, losses, blocks, the EMA), from the core modules that shape results
+(:data:`SHARED_MODULES`: pixel encoding, spectra, feature networks, task views) or from their own
+top-level package (a plugin's helpers; for a plugin that is one top-level module, the modules
+beside it in its folder), and on the shared training loop, the canvas geometry, the streamed
+batches and the runtime. A detector depends likewise on its module, its base
+classes' and what they use from the detectors package (training loops, augmentations), the
+shared core modules or its own package.
 :func:`source_files` follows the names a module's globals bind to other such modules,
 transitively; :func:`source_digest` hashes those files' bytes, so an edit to any of them gives
 new keys, and a run recomputes rather than reuse results computed by other code.
@@ -41,6 +44,10 @@ TRAINING_LOOP = "ganbench.generators.trainer"
 #: What every training runs through besides its variant: the loop, the canvas geometry, the
 #: streamed batches and the device, precision and seed decisions.
 TRAINING_MODULES = (TRAINING_LOOP, "ganbench.geometry", "ganbench.streaming", "ganbench.runtime")
+#: Core modules whose code shapes the results of the generators and detectors that use them: followed
+#: like a plugin package's own modules (a detector's spectra, SRGAN's content network, StarGAN's domains).
+SHARED_MODULES = frozenset({"ganbench.geometry", "ganbench.streaming", "ganbench.pixels", "ganbench.runtime",
+                            "ganbench.spectra", "ganbench.features", "ganbench.tasks"})
 
 
 def _module_of(value: object) -> ModuleType | None:
@@ -72,7 +79,7 @@ def _home_folder(cls: type) -> Path | None:
 
 def _followed(module: ModuleType, home: str, package: str, folder: Path | None = None) -> bool:
     name = module.__name__
-    if name.startswith(package) or name.partition(".")[0] == home != "ganbench":
+    if name.startswith(package) or name in SHARED_MODULES or name.partition(".")[0] == home != "ganbench":
         return True
     file = None if folder is None else _module_file(module)
     return file is not None and folder in file.parents

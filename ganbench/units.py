@@ -92,7 +92,13 @@ def fake_counts(preset: Preset) -> dict[str, int]:
 
 
 #: The digests of code in unit keys, which every record also states in its ``info``.
-CODE_DIGESTS = ("source_digest", "task_code", "task_measure_code", "measurement_code", "evaluation_code")
+CODE_DIGESTS = ("source_digest", "harness_code", "task_code", "task_measure_code", "measurement_code",
+                "evaluation_code")
+#: The code that runs a generator's units around its variant: building the model and its training
+#: configuration from the run's, the inputs it trains on, how its fake sets are drawn and encoded and
+#: how they are measured. Every sample, generation and detection key holds a train key, so this one
+#: digest in the train key covers them all.
+HARNESS_MODULES = ("ganbench.generation", "ganbench.context")
 #: The task views (inputs and targets) image-to-image variants train on.
 TASK_MODULES = ("ganbench.tasks",)
 
@@ -105,12 +111,13 @@ def translates(generator: str) -> bool:
 def train_unit(scope: Scope, generator: str) -> Unit:
     """Training: the variant, its hyper-parameters and the digest of its source and the training
     loop's (``ganbench.source_digest``), so a changed default or edited code retrains, the digest
-    of the task views an image-to-image variant trains on (``ganbench.tasks``), and the recipe of
+    of the code that runs its units (:data:`HARNESS_MODULES`), the digest of the task views an image-to-image variant trains on (``ganbench.tasks``), and the recipe of
     the content network a variant's loss uses (SRGAN's)."""
     hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind,
                                                           **scope.overrides.for_generator(generator)))
     config: dict[str, Any] = {"generator": generator, "hyperparameters": hyperparameters,
-                              "source_digest": source_digest(GENERATORS.get(generator))}
+                              "source_digest": source_digest(GENERATORS.get(generator)),
+                              "harness_code": modules_digest(HARNESS_MODULES)}
     if translates(generator):
         config["task_code"] = modules_digest(TASK_MODULES)
     if getattr(GENERATORS.get(generator), "needs_reference", False):
@@ -124,7 +131,7 @@ def train_unit(scope: Scope, generator: str) -> Unit:
 
 def sample_unit(scope: Scope, generator: str, train_key: str) -> Unit:
     """Sampling the three fake sets of a trained generator (put on the reals' intensity ``levels``
-    where the real set is quantized: ``ganbench.data.intensity_levels``); an image-to-image
+    where the real set is quantized: ``ganbench.pixels.intensity_levels``); an image-to-image
     generator's also measures its translations, keyed on that code's digest
     (:data:`ganbench.quality.TASK_MEASURE_MODULES`)."""
     config: dict[str, Any] = {"generator": generator, "train": train_key, "counts": fake_counts(scope.preset)}

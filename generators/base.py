@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ganbench.data import to_uint8
+from ganbench.pixels import to_uint8
 from ganbench.errors import UserError
 from ganbench.generators.architecture import Architecture
 from ganbench.geometry import Geometry

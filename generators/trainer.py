@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from ganbench.data import to_float
+from ganbench.pixels import to_float
 from ganbench.errors import UserError
 from ganbench.runtime import accelerated, autocast, seed_everything
 from ganbench.streaming import BatchOrder, StreamedImages, batch_loader

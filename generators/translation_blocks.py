@@ -21,7 +21,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ganbench.data import to_float, to_uint8
+from ganbench.pixels import to_float, to_uint8
 from ganbench.errors import UserError
 from ganbench.generators.architecture import Schedule, from_path
 from ganbench.generators.base import GenerativeModel

@@ -104,6 +104,8 @@ def describe(protocol: dict[str, Any]) -> str:
         parts.append(f"detector {protocol['source']}")
     if "device" in protocol:
         parts.append(str(protocol["device"]))
+    if "processor" in protocol:
+        parts.append(f"timed on {protocol['processor']}")
     if "raters" in protocol:
         parts.append(f"{protocol['raters']} rater(s)")
     return " · ".join(parts)

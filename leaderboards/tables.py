@@ -406,20 +406,30 @@ def _human(ok: pd.DataFrame) -> pd.DataFrame | None:
     return table.drop(columns="raters")
 
 
+def _timing_protocol(device: Any, *processors: Any) -> dict[str, str]:
+    """The cost protocol of one seed: its device and the chips that timed its training and sampling
+    (timings of different chips are never averaged into one cell)."""
+    named = sorted({p for p in processors if isinstance(p, str) and p})
+    return {**({"device": device} if isinstance(device, str) else {}),
+            **({"processor": ", ".join(named)} if named else {})}
+
+
 def _cost(ok: pd.DataFrame) -> pd.DataFrame | None:
     train = ok[ok.kind == "train"]
     sample = ok[ok.kind == "sample"]
     if train.empty and sample.empty:
         return None
-    train = train.assign(family=_info(train, "family"), device=_info(train, "device"), task=_info(train, "task"))
-    sample = sample.assign(samples=_info(sample, "samples"))
+    train = train.assign(family=_info(train, "family"), device=_info(train, "device"), task=_info(train, "task"),
+                         train_processor=_info(train, "processor"))
+    sample = sample.assign(samples=_info(sample, "samples"), sample_processor=_info(sample, "processor"))
     per_seed = _merge_all([
         _per_seed(train, GEN_KEYS, _present(train, ["params", "train_seconds"])),
         _per_seed(sample, GEN_KEYS, _present(sample, ["images_per_second"])),
-        train[GEN_KEYS + ["seed", "family", "device", "task"]].drop_duplicates(GEN_KEYS + ["seed"]),
-        sample[GEN_KEYS + ["seed", "samples"]].drop_duplicates(GEN_KEYS + ["seed"]),
+        train[GEN_KEYS + ["seed", "family", "device", "task", "train_processor"]].drop_duplicates(GEN_KEYS + ["seed"]),
+        sample[GEN_KEYS + ["seed", "samples", "sample_processor"]].drop_duplicates(GEN_KEYS + ["seed"]),
     ], GEN_KEYS + ["seed"])
-    per_seed["protocol"] = per_seed.device.map(lambda d: {"device": d} if isinstance(d, str) else {})
+    per_seed["protocol"] = [_timing_protocol(*cells) for cells in
+                            per_seed[["device", "train_processor", "sample_processor"]].itertuples(index=False)]
     per_seed["sig_train"] = per_seed.protocol.map(lambda p: signature(p) or "")
     by = GEN_KEYS + ["sig_train"]
     columns = _present(per_seed, ["params", "train_seconds", "images_per_second"])
@@ -496,6 +506,17 @@ def _worst(in_dist: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return worst.rename(columns={"generator": "worst_generator", **renamed})
 
 
+def _timed_by_one_chip(det: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Detection rows with their timings (``fit_seconds``, ``detect_ips``), left blank where one
+    table row's records come from several chips, and the chip in the protocol where they share one."""
+    chip = _info(det, "processor").map(lambda p: p if isinstance(p, str) and p else None)
+    mixed = chip.groupby([det[c] for c in by], sort=False, dropna=False).transform("nunique") > 1
+    protocols = [{**p, "processor": c} if c is not None and not several else p
+                 for p, c, several in zip(det.protocol, chip, mixed)]
+    return det.assign(fit_seconds=_info(det, "fit_seconds").where(~mixed),
+                      detect_ips=_info(det, "images_per_second").where(~mixed), protocol=protocols)
+
+
 def _detector_clean(ok: pd.DataFrame) -> pd.DataFrame | None:
     det = _clean(ok)
     if det.empty or not _present(det, ["auc"]):
@@ -516,7 +537,7 @@ def _detector_clean(ok: pd.DataFrame) -> pd.DataFrame | None:
         if not rows.empty and _present(rows, ["auc"]):
             columns = _with_bounds(rows, ["auc"])
             parts.append(_per_seed(rows, by, columns).rename(columns={c: name + c[len("auc"):] for c in columns}))
-    det = det.assign(fit_seconds=_info(det, "fit_seconds"), detect_ips=_info(det, "images_per_second"))
+    det = _timed_by_one_chip(det, by)
     fits = _per_seed(det.assign(train_generator=det.train_generator.fillna("-")), by + ["train_generator"],
                      _present(det, ["fit_seconds"]))
     if "fit_seconds" in fits:

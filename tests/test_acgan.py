@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganbench.data import to_float
+from ganbench.pixels import to_float
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS, Batch, DataSpec, GenerativeModel, create_generator
 from ganbench.suites import resolve_suite

@@ -61,7 +61,8 @@ def test_sample_puts_digits_samples_on_the_reals_grey_levels_unless_raw_values(s
     run's fake sets; --raw-values keeps the generator's own values, which fall between them."""
     import numpy as np
 
-    from ganbench.data import intensity_levels, load_dataset
+    from ganbench.data import load_dataset
+    from ganbench.pixels import intensity_levels
 
     out, _ = smoke_run
     levels = set(intensity_levels(load_dataset("digits").x_train))

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images, to_float, to_uint8
+from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images
+from ganbench.pixels import to_float, to_uint8
 from ganbench.errors import UserError
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -168,7 +169,7 @@ def test_the_reals_levels_key_the_sample_unit_and_not_the_training() -> None:
 
 
 def test_fakes_of_a_quantized_real_set_are_put_on_its_levels(smoke_run) -> None:
-    from ganbench.data import intensity_levels, snap_to_levels
+    from ganbench.pixels import intensity_levels, snap_to_levels
     from ganbench.store import load_npz
 
     levels = intensity_levels(load_dataset("digits").x_train)

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ganbench.data import Dataset, load_toy2d, to_float
+from ganbench.data import Dataset, load_toy2d
+from ganbench.pixels import to_float
 from ganbench.features import ClassifierExtractor
 from ganbench.metrics import fid_from_features, matched_code_accuracy
 from ganbench.generators import GENERATORS, Batch, DataSpec, GenerativeModel, create_generator

@@ -11,7 +11,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from ganbench.context import RunConfig, run_data
-from ganbench.data import load_dataset, to_float, to_uint8
+from ganbench.data import load_dataset
+from ganbench.pixels import to_float, to_uint8
 from ganbench.detectors.one_class import OneClassDetector
 from ganbench.generators import DataSpec, create_generator
 from ganbench.geometry import Geometry, SizeRequest, model_size_for

@@ -271,6 +271,49 @@ def test_missing_kinds_degrade_to_fewer_columns() -> None:
     assert build_leaderboard([]).boards == []
 
 
+def test_timings_of_different_chips_are_never_averaged() -> None:
+    """Training seconds and sampling speed of seeds timed on two chips fill one table per chip, each
+    naming its chip above the table; one chip gives one table."""
+    def on(chips: dict[int, str]) -> list[dict[str, Any]]:
+        records = synthetic_records()
+        for record in records:
+            if record["kind"] in ("train", "sample") and record["status"] == "ok":
+                record["info"]["processor"] = chips[record["seed"]]
+        return records
+
+    boards = build_leaderboard(on({0: "AMD EPYC (AVX512)", 1: "Intel Xeon (AVX2)"})).of_kind("generators")
+    timed = {b.protocols["train"]["processor"]: row(b, "generator", "dcgan") for b in boards}
+    assert set(timed) == {"AMD EPYC (AVX512)", "Intel Xeon (AVX2)"}
+    assert timed["AMD EPYC (AVX512)"]["train_seconds"] == pytest.approx(2.0)
+    assert timed["Intel Xeon (AVX2)"]["train_seconds"] == pytest.approx(3.0)
+    assert timed["Intel Xeon (AVX2)"]["images_per_second"] == pytest.approx(200.0)
+    (board,) = build_leaderboard(on({0: "AMD EPYC (AVX512)", 1: "AMD EPYC (AVX512)"})).of_kind("generators")
+    assert board.protocols["train"] == {"device": "cpu", "processor": "AMD EPYC (AVX512)"}
+    assert row(board, "generator", "dcgan")["train_seconds"] == pytest.approx(2.5)
+    assert any("AMD EPYC (AVX512)" in line for line in protocol_lines(board))
+
+
+def test_detector_timings_of_several_chips_are_left_blank() -> None:
+    """A detector row whose fits ran on two chips shows no fit time or scoring speed (its AUCs stay);
+    a row timed on one chip keeps them, and a table timed on one chip names it."""
+    def on(chips: dict[tuple[str, int], str]) -> Any:
+        records = synthetic_records()
+        for record in records:
+            if record["kind"] == "detection" and record.get("detector") in DETECTORS:
+                record["info"]["processor"] = chips[record["detector"], record["seed"]]
+        return build_leaderboard(records).of_kind("detectors")[0]
+
+    board = on({("spectrum", 0): "AMD EPYC (AVX512)", ("spectrum", 1): "Intel Xeon (AVX2)",
+                ("cnn", 0): "AMD EPYC (AVX512)", ("cnn", 1): "AMD EPYC (AVX512)"})
+    spectrum, cnn = row(board, "detector", "spectrum"), row(board, "detector", "cnn")
+    assert math.isnan(spectrum["fit_seconds"]) and math.isnan(spectrum["detect_ips"])
+    assert not math.isnan(spectrum["in_auc"])
+    assert cnn["fit_seconds"] == pytest.approx(1.5) and cnn["detect_ips"] == pytest.approx(400.0)
+    single = on({(d, s): "AMD EPYC (AVX512)" for d in DETECTORS for s in (0, 1)})
+    assert single.protocols["clean"]["processor"] == "AMD EPYC (AVX512)"
+    assert row(single, "detector", "spectrum")["fit_seconds"] == pytest.approx(1.5)
+
+
 def test_environment_comes_from_records(records) -> None:
     env = environment(records)
     assert env["device"] == ["cpu"] and env["torch"] == ["2.4.0"]

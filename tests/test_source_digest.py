@@ -226,6 +226,35 @@ def test_generation_keys_and_records_carry_the_measurement_codes_digest(monkeypa
     assert generation_unit(scope, "dcgan", "fakes", "classifier", None).key != unit.key
 
 
+def test_train_keys_and_records_carry_the_harness_codes_digest(monkeypatch: pytest.MonkeyPatch, smoke_run):
+    """The code that builds a generator and its training configuration, its training inputs and
+    its fake sets is in the train key, which every later key of the generator holds."""
+    from ganbench.units import HARNESS_MODULES, sample_unit
+
+    assert {"ganbench.generation", "ganbench.context"} <= set(HARNESS_MODULES)
+    scope = Scope("digits", "f", "image", get_preset("smoke"), 0)
+    unit = train_unit(scope, "gan")
+    assert unit.config["harness_code"] == modules_digest(HARNESS_MODULES)
+    out, _ = smoke_run
+    (record,) = [json.loads(p.read_text()) for p in (out / "records").glob("train-*.json")]
+    assert record["info"]["harness_code"] == unit.config["harness_code"]
+    sampled = sample_unit(scope, "gan", unit.key)
+    monkeypatch.setattr("ganbench.units.modules_digest", lambda names: "edited")
+    edited = train_unit(scope, "gan")
+    assert edited.key != unit.key and sample_unit(scope, "gan", edited.key).key != sampled.key
+
+
+def test_core_modules_that_shape_results_are_in_the_digests_of_their_users():
+    """A variant's or detector's use of the pixel encoding, spectra, content network or domains is
+    followed into those core modules; the core's other modules are not."""
+    files = {name: {path.name for path in source_files(GENERATORS.get(name))} for name in ("dcgan", "srgan", "stargan")}
+    assert "pixels.py" in files["dcgan"] and "features.py" not in files["dcgan"]
+    assert {"features.py", "tasks.py"} <= files["srgan"] and "tasks.py" in files["stargan"]
+    assert not {"data.py", "errors.py", "registry.py"} & set().union(*files.values())
+    from ganbench.detectors import DETECTORS
+    assert "spectra.py" in {path.name for path in source_files(DETECTORS.get("spectrum"), DETECTORS_PACKAGE, ())}
+
+
 def test_image_to_image_keys_carry_the_task_codes_digests(monkeypatch: pytest.MonkeyPatch):
     """A translator's training depends on its task views and its sample unit, which measures its
     translations, on the task measures; a generator from noise depends on neither."""
@@ -240,7 +269,8 @@ def test_image_to_image_keys_carry_the_task_codes_digests(monkeypatch: pytest.Mo
     assert "task_measure_code" not in sample_unit(scope, "dcgan", "t").config
     keys = train_unit(scope, "srgan").key, sample_unit(scope, "srgan", "t").key
     noise_keys = train_unit(scope, "dcgan").key, sample_unit(scope, "dcgan", "t").key
-    monkeypatch.setattr("ganbench.units.modules_digest", lambda names: "edited")
+    monkeypatch.setattr("ganbench.units.modules_digest",
+                        lambda names: "edited" if names in (TASK_MODULES, TASK_MEASURE_MODULES) else modules_digest(names))
     assert train_unit(scope, "srgan").key != keys[0] and sample_unit(scope, "srgan", "t").key != keys[1]
     assert (train_unit(scope, "dcgan").key, sample_unit(scope, "dcgan", "t").key) == noise_keys
 
@@ -265,11 +295,12 @@ def test_a_run_pins_its_generators_detectors_and_measuring_code_when_it_plans(tm
     from ganbench.detectors import DETECTORS
     from ganbench.quality import MEASUREMENT_MODULES, TASK_MEASURE_MODULES
     from ganbench.runner import SuiteRunner
+    from ganbench.units import HARNESS_MODULES
 
     monkeypatch.setattr(digests, "_AS_LOADED", {})
     SuiteRunner(_run_config("dcgan,spectrum", preset="smoke", out=tmp_path, device="cpu", quiet=True)).plan()
     pinned = set(digests._AS_LOADED)
-    for name in EVALUATION_MODULES + MEASUREMENT_MODULES + TASK_MEASURE_MODULES:
+    for name in HARNESS_MODULES + EVALUATION_MODULES + MEASUREMENT_MODULES + TASK_MEASURE_MODULES:
         assert Path(importlib.import_module(name).__file__).resolve() in pinned, name
     assert set(source_files(GENERATORS.get("dcgan"))) <= pinned
     assert set(source_files(DETECTORS.get("spectrum"), DETECTORS_PACKAGE, ())) <= pinned

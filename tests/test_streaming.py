@@ -81,6 +81,18 @@ def test_streamed_arrays_equal_the_in_memory_ones_and_the_cache_is_reused(
     assert larger.x_train.shape[-2:] == (2 * SIDE, 2 * SIDE)
 
 
+def test_an_edited_decoder_builds_a_new_cache(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache's name holds the digest of the code that decodes, resizes and splits the files: a
+    cache the old decoder made is not streamed by a run of the edited one."""
+    assert {"ganbench.folders", "ganbench.data", "ganbench.data_cache"} <= set(data_cache.DECODING_MODULES)
+    built = counting_builds(monkeypatch)
+    before = load_dataset(f"folder:{folder}", SIDE, stream=options(tmp_path))
+    monkeypatch.setattr(data_cache, "modules_digest", lambda names: "edited")
+    after = load_dataset(f"folder:{folder}", SIDE, stream=options(tmp_path))
+    assert len(built) == 2 and after.cache != before.cache
+    assert after.fingerprint == before.fingerprint, "the same arrays keep the units' keys"
+
+
 def test_an_image_rewritten_with_its_size_and_time_kept_is_read_again(tmp_path: Path) -> None:
     root = tmp_path / "digits"
     bunch = sk_digits()

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from ganbench.cli import app
-from ganbench.data import Dataset, to_float
+from ganbench.data import Dataset
+from ganbench.pixels import to_float
 from ganbench.errors import UserError
 from ganbench.suites import SUITES, resolve_suite
 from ganbench.generators import GENERATORS, Batch, DataSpec, create_generator

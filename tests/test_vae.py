@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal
 
-from ganbench.data import Dataset, to_float
+from ganbench.data import Dataset
+from ganbench.pixels import to_float
 from ganbench.features import ClassifierExtractor
 from ganbench.store import RunStore
 from ganbench.suites import SUITES
