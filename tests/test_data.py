@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images
+from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images, to_nchw_uint8
 from ganbench.pixels import to_float, to_uint8
 from ganbench.errors import UserError
 
@@ -59,6 +60,25 @@ def test_resize_center_crops_non_square():
     assert out.shape == (1, 1, 10, 10) and int(out.min()) == 200
 
 
+def test_shrinking_is_antialiased_bilinear_rounded_to_the_nearest_value():
+    """One-pixel lines survive a 4x shrink as grey (an antialiased filter averages them in; sampling
+    between pixels would drop them), and every value is rounded to the nearest, not truncated."""
+    x = torch.zeros(1, 1, 16, 16, dtype=torch.uint8)
+    x[..., ::4] = 255
+    out = resize_images(x, 4)
+    assert out.shape == (1, 1, 4, 4) and 40 <= int(out.min()) and int(out.max()) <= 90
+    y = torch.randint(0, 256, (2, 3, 17, 17), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    expected = F.interpolate(y.float(), size=(6, 6), mode="bilinear", align_corners=False, antialias=True).round()
+    assert torch.equal(resize_images(y, 6), expected.to(torch.uint8))
+
+
+def test_channels_last_arrays_keep_their_rows_and_columns():
+    x = np.random.default_rng(0).integers(0, 256, (3, 5, 7, 3), dtype=np.uint8)
+    out = to_nchw_uint8(x, "test")
+    assert out.shape == (3, 3, 5, 7) and np.array_equal(out[1, 2], x[1, :, :, 2])
+    assert to_nchw_uint8(x[..., 0], "test").shape == (3, 1, 5, 7)
+
+
 def test_npz_loader_layouts_and_errors(tmp_path: Path):
     rng = np.random.default_rng(0)
     nhwc = rng.integers(0, 256, (20, 12, 12, 3), dtype=np.uint8)
@@ -101,6 +121,35 @@ def test_idx_loader_reads_mnist_layout(tmp_path: Path):
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
     with pytest.raises(UserError, match="corrupt idx"):
         load_dataset(f"mnist:{tmp_path}", 28)
+    with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">HBBI", 0x0101, 0x08, 1, 10) + labels[:10].astype(np.uint8).tobytes())
+    with pytest.raises(UserError, match="not a uint8 idx file"):
+        load_dataset(f"mnist:{tmp_path}", 28)
+
+
+def test_cifar_batches_are_read_as_channel_planes(tmp_path: Path):
+    """A CIFAR-10 row holds the red plane, then the green, then the blue (Krizhevsky 2009)."""
+    import pickle
+
+    rng = np.random.default_rng(2)
+    rows = {name: rng.integers(0, 256, (10, 3072), dtype=np.uint8)
+            for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
+    for name, data in rows.items():
+        with open(tmp_path / name, "wb") as f:
+            pickle.dump({b"data": data, b"labels": list(range(10))}, f)
+    data = load_dataset(f"cifar10:{tmp_path}", 32)
+    assert data.x_train.shape == (50, 3, 32, 32) and data.num_classes == 10
+    first = rows["data_batch_1"][0]
+    for channel in range(3):
+        plane = first[channel * 1024:(channel + 1) * 1024].reshape(32, 32)
+        assert np.array_equal(data.x_train[0, channel].numpy(), plane)
+
+
+def test_classes_seen_only_in_the_test_split_are_counted(tmp_path: Path):
+    images = np.random.default_rng(3).integers(0, 256, (12, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "late.npz", x_train=images[:8], y_train=np.arange(8) % 3, x_test=images[8:],
+             y_test=np.array([0, 1, 2, 3]))
+    assert load_dataset(f"npz:{tmp_path / 'late.npz'}").num_classes == 4
 
 
 def test_standard_set_offline_is_a_clear_error(tmp_path: Path, monkeypatch):

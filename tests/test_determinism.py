@@ -82,3 +82,34 @@ def test_bad_seeds_and_limits_end_with_one_line(args: list[str], tmp_path: Path)
     result = CliRunner().invoke(app, ["run", "--suite", "gan", "--preset", "smoke", "--out", str(tmp_path), *args])
     assert result.exit_code == 2 and not list((tmp_path / "records").glob("*.json"))
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_each_seed_initialises_and_trains_its_own_generator(tmp_path: Path) -> None:
+    """Seeds are what a table's intervals over seeds vary: the run seed reaches a generator's initial
+    weights and its training's draws (from the same initial weights, another seed trains other
+    weights); the same seed repeats both."""
+    import copy
+    import dataclasses
+
+    import torch
+
+    from ganbench.cli import _run_config
+    from ganbench.context import build_generator, run_data, training_config
+    from ganbench.generation import training_inputs
+    from ganbench.generators.trainer import train
+
+    def flat(model: torch.nn.Module) -> torch.Tensor:
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    configs = {seed: _run_config("dcgan", preset="smoke", out=tmp_path, device="cpu", quiet=True, seed=seed)
+               for seed in (0, 1)}
+    data, spec = run_data(configs[0])
+    first, other, again = (build_generator(configs[s], spec, "dcgan") for s in (0, 1, 0))
+    assert torch.equal(flat(first), flat(again)) and not torch.equal(flat(first), flat(other))
+    trained = {}
+    for seed, model in ((0, copy.deepcopy(first)), (1, copy.deepcopy(first)), (2, copy.deepcopy(first))):
+        config = configs[0 if seed == 2 else seed]
+        x, y, _ = training_inputs(model, data, lambda: None)
+        train(model, x, y, dataclasses.replace(training_config(config), steps=2))
+        trained[seed] = flat(model)
+    assert torch.equal(trained[0], trained[2]) and not torch.equal(trained[0], trained[1])

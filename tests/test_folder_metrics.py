@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,6 +111,35 @@ def test_input_one_is_scored_against_input_two(sets: dict[str, Path]) -> None:
     assert scored["precision"] > 0.9 and scored["recall"] < 0.5 and scored["coverage"] < 0.3
     assert swapped["precision"] < 0.3 and swapped["recall"] > 0.9
     assert scored["is"] < 1.5 < 5 < swapped["is"]
+
+
+def test_kid_and_prdc_follow_the_quality_settings(sets: dict[str, Path]) -> None:
+    """KID draws the configured number of subsets of the configured size (so its spread is measured),
+    and PRDC's radii are each real's k-th neighbour: a larger k gives larger radii, more coverage."""
+    import dataclasses
+
+    from ganbench.folder_metrics import score, score_options
+    from ganbench.quality import QualityConfig
+
+    def scored(**settings: int) -> dict[str, Any]:
+        options = score_options(extractor="classifier", intervals=False)
+        options = dataclasses.replace(options, quality=dataclasses.replace(options.quality, **settings))
+        return score([f"folder:{sets['a']}", "digits@train"], ["kid", "prdc"], options)
+
+    assert QualityConfig().prdc_k == 5 and QualityConfig().kid_subset_size > N
+    small, large = scored(kid_subsets=7, kid_subset_size=50, prdc_k=2), scored(prdc_k=9)
+    assert small["metrics"]["kid_std"] > 0 and small["protocol"]["kid_subsets"] == 7
+    assert large["protocol"]["kid_subset_size"] == N, "subsets no larger than the smaller input"
+    assert large["metrics"]["coverage"] > small["metrics"]["coverage"]
+    assert large["metrics"]["recall"] > small["metrics"]["recall"]
+
+
+def test_rgb_images_meet_a_grey_classifier_as_their_luminance(sets: dict[str, Path], tmp_path: Path) -> None:
+    grey = load_dataset("digits").x_test[:N]
+    save_png_folder(grey.repeat(1, 3, 1, 1), tmp_path / "rgb")
+    as_rgb = compute_metrics(f"folder:{tmp_path / 'rgb'}", "digits@train", extractor="classifier", prdc=True)
+    as_grey = compute_metrics(f"folder:{sets['a']}", "digits@train", extractor="classifier", prdc=True)
+    assert as_rgb["metrics"] == pytest.approx(as_grey["metrics"])
 
 
 def test_images_keep_their_own_size(sets: dict[str, Path]) -> None:

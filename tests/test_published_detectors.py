@@ -118,6 +118,7 @@ def test_univfd_scores_are_the_head_over_clip_features(univfd: tuple) -> None:
     vit, linear = detector.network
     assert all(torch.equal(vit.state_dict()[k], v) for k, v in state.items())
     assert torch.equal(linear.weight, torch.load(head)["fc.weight"])
+    assert torch.equal(linear.bias, torch.load(head)["fc.bias"])
     images = torch.cat([random_images(2, 3, 224, 224, 5), random_images(1, 1, 224, 224, 6).repeat(1, 3, 1, 1)])
     with torch.inference_mode():
         expected = linear(vit(normalized(images, CLIP_MEAN, CLIP_STD))).view(-1).double().numpy()
