@@ -142,6 +142,24 @@ def test_rgb_images_meet_a_grey_classifier_as_their_luminance(sets: dict[str, Pa
     assert as_rgb["metrics"] == pytest.approx(as_grey["metrics"])
 
 
+def test_an_input_is_every_image_it_names_and_n_is_a_seeded_draw(sets: dict[str, Path], tmp_path: Path) -> None:
+    """A folder input holds its sub-folders' images and upper-case suffixes too; ``digits@all`` is
+    both splits; ``--n`` draws a subset with the seed, kept in the folder's order."""
+    from ganbench.image_sets import open_images
+
+    nested = tmp_path / "nested"
+    (nested / "deeper").mkdir(parents=True)
+    grey = np.zeros((8, 8), dtype=np.uint8)
+    for name in ("a.png", "deeper/b.png", "C.PNG"):
+        Image.fromarray(grey).save(nested / name)
+    assert len(open_images(f"folder:{nested}")) == 3
+    assert len(open_images("digits@all")) == 1797
+    images = open_images(f"folder:{sets['a']}")
+    first, again, other = images.subset(20, 0), images.subset(20, 0), images.subset(20, 1)
+    assert first.files == again.files and first.files != other.files
+    assert first.files == sorted(first.files) and first.files != images.files[:20]
+
+
 def test_images_keep_their_own_size(sets: dict[str, Path]) -> None:
     result = compute_metrics(f"folder:{sets['two_sizes']}", f"folder:{sets['a']}", n=5, **tiny(sets))
     assert result["protocol"]["input1"]["image_sizes"] == ["1x12x12", "1x8x8"]
