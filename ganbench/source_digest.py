@@ -6,9 +6,9 @@ with tricks is its base variant's code), the modules those use from the generato
 (:data:`SHARED_MODULES`: pixel encoding, spectra, feature networks, task views) or from their own
 top-level package (a plugin's helpers; for a plugin that is one top-level module, the modules
 beside it in its folder), and on the shared training loop, the canvas geometry, the streamed
-batches and the runtime. A detector depends likewise on its module, its base
-classes' and what they use from the detectors package (training loops, augmentations), the
-shared core modules or its own package.
+batches and the runtime. A detector depends likewise on its module, its base classes' and what
+they use from the detectors package (training loops, augmentations), the shared core modules or
+its own package.
 :func:`source_files` follows the names a module's globals bind to other such modules,
 transitively; :func:`source_digest` hashes those files' bytes, so an edit to any of them gives
 new keys, and a run recomputes rather than reuse results computed by other code.

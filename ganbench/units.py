@@ -111,8 +111,9 @@ def translates(generator: str) -> bool:
 def train_unit(scope: Scope, generator: str) -> Unit:
     """Training: the variant, its hyper-parameters and the digest of its source and the training
     loop's (``ganbench.source_digest``), so a changed default or edited code retrains, the digest
-    of the code that runs its units (:data:`HARNESS_MODULES`), the digest of the task views an image-to-image variant trains on (``ganbench.tasks``), and the recipe of
-    the content network a variant's loss uses (SRGAN's)."""
+    of the code that runs its units (:data:`HARNESS_MODULES`), the digest of the task views an
+    image-to-image variant trains on (``ganbench.tasks``), and the recipe of the content network a
+    variant's loss uses (SRGAN's)."""
     hyperparameters = dataclasses.asdict(generator_config(generator, scope.preset.width, scope.data_kind,
                                                           **scope.overrides.for_generator(generator)))
     config: dict[str, Any] = {"generator": generator, "hyperparameters": hyperparameters,

@@ -511,7 +511,7 @@ def _timed_by_one_chip(det: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     table row's records come from several chips, and the chip in the protocol where they share one."""
     chip = _info(det, "processor").map(lambda p: p if isinstance(p, str) and p else None)
     mixed = chip.groupby([det[c] for c in by], sort=False, dropna=False).transform("nunique") > 1
-    protocols = [{**p, "processor": c} if c is not None and not several else p
+    protocols = [{**(p or {}), "processor": c} if c is not None and not several else p
                  for p, c, several in zip(det.protocol, chip, mixed)]
     return det.assign(fit_seconds=_info(det, "fit_seconds").where(~mixed),
                       detect_ips=_info(det, "images_per_second").where(~mixed), protocol=protocols)

@@ -247,7 +247,8 @@ def test_train_keys_and_records_carry_the_harness_codes_digest(monkeypatch: pyte
 def test_core_modules_that_shape_results_are_in_the_digests_of_their_users():
     """A variant's or detector's use of the pixel encoding, spectra, content network or domains is
     followed into those core modules; the core's other modules are not."""
-    files = {name: {path.name for path in source_files(GENERATORS.get(name))} for name in ("dcgan", "srgan", "stargan")}
+    files = {name: {path.name for path in source_files(GENERATORS.get(name))}
+             for name in ("dcgan", "srgan", "stargan")}
     assert "pixels.py" in files["dcgan"] and "features.py" not in files["dcgan"]
     assert {"features.py", "tasks.py"} <= files["srgan"] and "tasks.py" in files["stargan"]
     assert not {"data.py", "errors.py", "registry.py"} & set().union(*files.values())
@@ -269,8 +270,9 @@ def test_image_to_image_keys_carry_the_task_codes_digests(monkeypatch: pytest.Mo
     assert "task_measure_code" not in sample_unit(scope, "dcgan", "t").config
     keys = train_unit(scope, "srgan").key, sample_unit(scope, "srgan", "t").key
     noise_keys = train_unit(scope, "dcgan").key, sample_unit(scope, "dcgan", "t").key
+    task_modules = (TASK_MODULES, TASK_MEASURE_MODULES)
     monkeypatch.setattr("ganbench.units.modules_digest",
-                        lambda names: "edited" if names in (TASK_MODULES, TASK_MEASURE_MODULES) else modules_digest(names))
+                        lambda names: "edited" if names in task_modules else modules_digest(names))
     assert train_unit(scope, "srgan").key != keys[0] and sample_unit(scope, "srgan", "t").key != keys[1]
     assert (train_unit(scope, "dcgan").key, sample_unit(scope, "dcgan", "t").key) == noise_keys
 
