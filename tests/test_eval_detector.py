@@ -264,3 +264,29 @@ def test_outside_fakes_say_how_they_were_brought_to_the_runs_images(workspace: P
         {"n_fake": 48, "fakes": "external", "external_preparation": resized.preparation})
     native = load_external(f"outside=npz:{workspace / 'outside.npz'}", 20, 3)
     assert native.warning() is None and native.preparation == {"source_sizes": ["20x20"]}
+
+
+def test_outside_fakes_are_every_image_given_in_the_runs_channels(tmp_path: Path) -> None:
+    """An outside set is all its images (a folder's both splits, an npz's train and test arrays),
+    RGB meets a grey run as BT.601 luminance, and a reserved or repeated name is refused."""
+    from PIL import Image
+
+    from ganbench.detectors.external import check_fakes_options, load_external, match_channels
+
+    primaries = torch.zeros(3, 3, 1, 1, dtype=torch.uint8)
+    for i in range(3):
+        primaries[i, i] = 255
+    assert match_channels(primaries, 1).flatten().tolist() == [76, 150, 29]
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i}.png")
+    assert len(load_external(f"mine=folder:{folder}", 8, 1).images) == 10
+    np.savez(tmp_path / "outside.npz", x_train=rng.integers(0, 256, (6, 8, 8), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (4, 8, 8), dtype=np.uint8))
+    assert len(load_external(f"mine=npz:{tmp_path / 'outside.npz'}", 8, 1).images) == 10
+    with pytest.raises(UserError, match="not a usable name"):
+        check_fakes_options([f"all=folder:{folder}"])
+    with pytest.raises(UserError, match="given twice"):
+        check_fakes_options([f"mine=folder:{folder}", f"mine=npz:{tmp_path / 'outside.npz'}"])
