@@ -241,6 +241,24 @@ def effective_weights(module: nn.Module) -> list[torch.Tensor]:
     return [m.weight for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
+def test_sngan_builds_the_papers_standard_cnn() -> None:
+    """Miyato et al. 2018, Table 3: G upsamples with 4x4 stride-2 transposed convolutions, each
+    followed by BatchNorm and ReLU; D alternates 3x3 stride-1 and 4x4 stride-2 convolutions, every
+    one followed by LeakyReLU with slope 0.1."""
+    model = build("sngan", SPEC16)
+    g = list(model.G.net)
+    for i, layer in enumerate(g):
+        if isinstance(layer, nn.ConvTranspose2d):
+            assert (layer.kernel_size, layer.stride) == ((4, 4), (2, 2))
+            assert isinstance(g[i + 1], nn.BatchNorm2d) and isinstance(g[i + 2], nn.ReLU)
+    assert isinstance(g[-2], nn.Conv2d) and g[-2].kernel_size == (3, 3) and isinstance(g[-1], nn.Tanh)
+    convs = [m for m in model.D.modules() if isinstance(m, nn.Conv2d)]
+    shapes = [(m.kernel_size[0], m.stride[0]) for m in convs]
+    assert shapes == [(3, 1), (4, 2)] * ((len(convs) - 1) // 2) + [(3, 1)]
+    slopes = [m.negative_slope for m in model.D.modules() if isinstance(m, nn.LeakyReLU)]
+    assert len(slopes) == len(convs) and set(slopes) == {0.1}
+
+
 @pytest.mark.parametrize("spec", [SPEC16, POINTS], ids=["images", "points"])
 def test_sngan_normalises_every_discriminator_layer(spec: DataSpec, digits16: Dataset) -> None:
     model = build("sngan", spec)
