@@ -22,6 +22,9 @@ if str(ROOT) not in sys.path:
 from ganbench.generators.distributed import World  # noqa: E402
 from ganbench.presets import Preset  # noqa: E402
 
+#: what a rank's C++ runtime prints when gloo's threads are torn down unjoined at interpreter exit
+TEARDOWN_ABORT = "terminate called without an active exception"
+
 # digits at their native 8 px on the 16 px model canvas, as the presets train them
 TINY = Preset("tiny-ddp", steps=12, batch_size=16, width=8,
               checkpoint_every=5, n_eval=100, n_detector_train=60, n_detector_test=40,
@@ -63,12 +66,17 @@ def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path):
     from ganbench.store import RunStore
     from ganbench.generators.trainer import train
 
-    out, dump = tmp_path / "run", tmp_path / "dump"
-    dump.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           str(Path(__file__)), str(out), str(dump)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    for attempt in range(2):
+        out, dump = tmp_path / f"run{attempt}", tmp_path / f"dump{attempt}"
+        dump.mkdir()
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                               str(Path(__file__)), str(out), str(dump)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        # gloo's threads can, rarely, abort a rank as its interpreter exits after the run has finished and
+        # left the group; such an attempt is repeated once from scratch, so only a repeatable failure fails
+        if done.returncode == 0 or TEARDOWN_ABORT not in done.stderr:
+            break
     assert done.returncode == 0, done.stderr[-3000:]
 
     # gradients are averaged across ranks before the step: 0 - lr * mean(1, 2)
