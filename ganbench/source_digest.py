@@ -41,9 +41,10 @@ from ganbench.store import file_digest
 GENERATORS_PACKAGE = "ganbench.generators"
 DETECTORS_PACKAGE = "ganbench.detectors"
 TRAINING_LOOP = "ganbench.generators.trainer"
-#: What every training runs through besides its variant: the loop, the canvas geometry, the
-#: streamed batches and the device, precision and seed decisions.
-TRAINING_MODULES = (TRAINING_LOOP, "ganbench.geometry", "ganbench.streaming", "ganbench.runtime")
+#: What every training runs through besides its variant: the loop (and, followed from it, the
+#: shared core modules it uses: the canvas geometry, the streamed batches, the pixel encoding and
+#: the device, precision and seed decisions).
+TRAINING_MODULES = (TRAINING_LOOP,)
 #: Core modules whose code shapes the results of the generators and detectors that use them: followed
 #: like a plugin package's own modules (a detector's spectra, SRGAN's content network, StarGAN's domains).
 SHARED_MODULES = frozenset({"ganbench.geometry", "ganbench.streaming", "ganbench.pixels", "ganbench.runtime",
