@@ -406,10 +406,22 @@ def _human(ok: pd.DataFrame) -> pd.DataFrame | None:
     return table.drop(columns="raters")
 
 
+UNRECORDED_CHIP = "a chip not recorded"
+
+
+def _chip(processor: Any) -> str | None:
+    """A record's chip, or None where the record predates chips being recorded."""
+    return processor if isinstance(processor, str) and processor else None
+
+
 def _timing_protocol(device: Any, *processors: Any) -> dict[str, str]:
     """The cost protocol of one seed: its device and the chips that timed its training and sampling
-    (timings of different chips are never averaged into one cell)."""
-    named = sorted({p for p in processors if isinstance(p, str) and p})
+    (timings of different chips are never averaged into one cell). A seed whose records all predate
+    chips names none; one that mixes such a record with a named chip names the unrecorded one too."""
+    chips = [_chip(p) for p in processors]
+    named = sorted({c for c in chips if c is not None})
+    if named and None in chips:
+        named.append(UNRECORDED_CHIP)
     return {**({"device": device} if isinstance(device, str) else {}),
             **({"processor": ", ".join(named)} if named else {})}
 
@@ -508,9 +520,11 @@ def _worst(in_dist: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def _timed_by_one_chip(det: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Detection rows with their timings (``fit_seconds``, ``detect_ips``), left blank where one
-    table row's records come from several chips, and the chip in the protocol where they share one."""
-    chip = _info(det, "processor").map(lambda p: p if isinstance(p, str) and p else None)
-    mixed = chip.groupby([det[c] for c in by], sort=False, dropna=False).transform("nunique") > 1
+    table row's records come from several chips, and the chip in the protocol where they share one.
+    A record that predates chips being recorded counts as a chip of its own."""
+    chip = _info(det, "processor").map(_chip)
+    rows = chip.fillna(UNRECORDED_CHIP).groupby([det[c] for c in by], sort=False, dropna=False)
+    mixed = rows.transform("nunique") > 1
     protocols = [{**(p or {}), "processor": c} if c is not None and not several else p
                  for p, c, several in zip(det.protocol, chip, mixed)]
     return det.assign(fit_seconds=_info(det, "fit_seconds").where(~mixed),

@@ -34,6 +34,7 @@ from ganbench.leaderboards.publish import parse_formats, publish
 from ganbench.leaderboards.sources import read_sources
 from ganbench.leaderboards.terminal import print_detector
 from ganbench.leaderboards.uncertainty import row_interval
+from ganbench.leaderboards.tables import UNRECORDED_CHIP
 
 GENERATORS = {"dcgan": "gan", "wgan": "gan", "vae": "vae"}
 FID = {("dcgan", 0): 10.0, ("dcgan", 1): 12.0, ("wgan", 0): 8.0, ("wgan", 1): 9.0, ("vae", 0): 30.0, ("vae", 1): 30.5}
@@ -312,6 +313,36 @@ def test_detector_timings_of_several_chips_are_left_blank() -> None:
     single = on({(d, s): "AMD EPYC (AVX512)" for d in DETECTORS for s in (0, 1)})
     assert single.protocols["clean"]["processor"] == "AMD EPYC (AVX512)"
     assert row(single, "detector", "spectrum")["fit_seconds"] == pytest.approx(1.5)
+    unrecorded = on({("spectrum", 0): "AMD EPYC (AVX512)", ("spectrum", 1): "",
+                     ("cnn", 0): "AMD EPYC (AVX512)", ("cnn", 1): "AMD EPYC (AVX512)"})
+    assert math.isnan(row(unrecorded, "detector", "spectrum")["fit_seconds"])
+    assert row(unrecorded, "detector", "cnn")["fit_seconds"] == pytest.approx(1.5)
+
+
+def test_a_seed_timed_before_chips_were_recorded_never_shares_a_named_chips_cell() -> None:
+    """A seed whose records name no chip fills its own table, without a chip above it; a seed whose
+    training names a chip and whose sampling names none is timed on that chip and an unrecorded one."""
+    def on(chips: dict[tuple[str, int], str | None]) -> list[Any]:
+        records = synthetic_records()
+        for record in records:
+            if record["kind"] in ("train", "sample") and record["status"] == "ok":
+                chip = chips[record["kind"], record["seed"]]
+                if chip is None:
+                    record["info"].pop("processor", None)
+                else:
+                    record["info"]["processor"] = chip
+        return build_leaderboard(records).of_kind("generators")
+
+    boards = on({("train", 0): "AMD EPYC (AVX512)", ("sample", 0): "AMD EPYC (AVX512)",
+                 ("train", 1): None, ("sample", 1): None})
+    timed = {b.protocols["train"].get("processor"): row(b, "generator", "dcgan") for b in boards}
+    assert set(timed) == {"AMD EPYC (AVX512)", None}
+    assert timed["AMD EPYC (AVX512)"]["train_seconds"] == pytest.approx(2.0)
+    assert timed[None]["train_seconds"] == pytest.approx(3.0)
+    boards = on({("train", 0): "AMD EPYC (AVX512)", ("sample", 0): None,
+                 ("train", 1): "AMD EPYC (AVX512)", ("sample", 1): "AMD EPYC (AVX512)"})
+    chips = {b.protocols["train"]["processor"] for b in boards}
+    assert chips == {"AMD EPYC (AVX512)", f"AMD EPYC (AVX512), {UNRECORDED_CHIP}"}
 
 
 def test_environment_comes_from_records(records) -> None:
