@@ -143,6 +143,42 @@ def test_noise_gan_steps_minimise_their_papers_losses(name: str) -> None:
     torch.testing.assert_close(losses[1], g_loss(fake_for_g))
 
 
+@pytest.mark.parametrize("name", ["gan", "lsgan", "sngan", "sagan"])
+def test_noise_gan_critic_judges_the_batch_and_g_of_as_many_standard_normal_latents(name: str) -> None:
+    """D's update sees the real batch and G(z) for one latent per real image, z ~ N(0, I) drawn
+    from the stream it is given."""
+    model = build(name, width=8)
+    generator, critic = Calls(model.G), Calls(model.D)
+    recorded_losses(model)
+    batch = Batch(images(), LABELS, 0)
+    model.discriminator_step(batch)
+    ((z,),), ((real,), (fake,)) = generator.inputs, critic.inputs
+    assert z.shape == (len(batch.real), model.config.z_dim)
+    assert torch.equal(real, batch.real) and torch.equal(fake, generator.outputs[0])
+    drawn = model.noise(5, torch.Generator().manual_seed(7))
+    assert torch.equal(drawn, torch.randn(5, model.config.z_dim, generator=torch.Generator().manual_seed(7)))
+
+
+@pytest.mark.parametrize("name", list(NOISE_VARIANTS))
+def test_noise_gan_updates_move_their_own_player_only(name: str) -> None:
+    """D's update changes D's parameters and not G's; G's update, taken through D, changes G's and not D's."""
+    model = build(name, width=8)
+    batch = Batch(images(), LABELS, 0)
+
+    def snapshot(network: nn.Module) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in network.parameters()]
+
+    def moved(before: list[torch.Tensor], network: nn.Module) -> bool:
+        return any(not torch.equal(a, b) for a, b in zip(before, network.parameters()))
+
+    g, d = snapshot(model.G), snapshot(model.D)
+    model.discriminator_step(batch)
+    assert moved(d, model.D) and not moved(g, model.G)
+    g, d = snapshot(model.G), snapshot(model.D)
+    model.generator_step(batch)
+    assert moved(g, model.G) and not moved(d, model.D)
+
+
 def test_wgan_clips_every_critic_parameter_to_plus_minus_001() -> None:
     model = build("wgan", width=8)
     model.discriminator_step(Batch(images(), LABELS, 0))

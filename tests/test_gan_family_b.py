@@ -12,10 +12,11 @@ from torch import nn
 from ganbench.generators import GENERATORS, Batch, DataSpec, create_generator
 from ganbench.generators.ema import warmup_ema_decay
 from ganbench.generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchStdDev,
-                               ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, SelfAttention,
-                               has_spectral_norm)
+                               ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, ResBlockDown,
+                               SelfAttention, has_spectral_norm)
 from ganbench.generators.losses import drift_penalty, orthogonal_regularization
 from ganbench.generators.progan import fade, growth_state
+from ganbench.generators.sagan import ResBlockUp
 from ganbench.generators.trainer import TrainConfig, train
 from quality_check import conditional_accuracy_before_after, digits, fid_before_after
 
@@ -85,6 +86,54 @@ def test_sagan_spectral_norm_on_both_networks_hinge_and_ttur() -> None:
     assert optimizers["d"].param_groups[0]["lr"] == 4e-4 and optimizers["g"].param_groups[0]["lr"] == 1e-4
     assert optimizers["d"].param_groups[0]["betas"] == (0.0, 0.9) and model.n_critic == 1
     assert model.config.loss == "hinge"
+
+
+def test_sagan_generator_block_is_bn_relu_upsample_conv_plus_an_upsampled_shortcut() -> None:
+    """SNGAN's residual up-block, written out: BN ReLU up conv3x3 BN ReLU conv3x3 + conv1x1(up(x))."""
+    torch.manual_seed(0)
+    block = ResBlockUp(4, 6).eval()
+    for bn in (block.bn1, block.bn2):
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2.0)
+        nn.init.normal_(bn.weight)
+    x = torch.randn(2, 4, 3, 3)
+
+    def normalise(bn: nn.BatchNorm2d, h: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1, 1, 1)
+        scale = bn.weight.view(shape) / (bn.running_var.view(shape) + bn.eps).sqrt()
+        return (h - bn.running_mean.view(shape)) * scale + bn.bias.view(shape)
+
+    def up(h: torch.Tensor) -> torch.Tensor:
+        return h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+
+    with torch.no_grad():
+        h = block.conv1(up(F.relu(normalise(block.bn1, x))))
+        expected = block.conv2(F.relu(normalise(block.bn2, h))) + block.shortcut(up(x))
+        torch.testing.assert_close(block(x), expected)
+
+
+def test_sagan_generator_ends_in_tanh_and_discriminator_sum_pools_a_rectified_4x4_map() -> None:
+    """G's image is tanh of its last convolution; D's first block reads the image unrectified, later
+    blocks rectify their inputs, and D's features are the ReLU of its 4x4 output summed over positions."""
+    model = build("sagan", SPEC16)
+    last_conv = [m for m in model.G.out if isinstance(m, nn.Conv2d)][-1]
+    before_tanh: list[torch.Tensor] = []
+    last_conv.register_forward_hook(lambda m, args, out: before_tanh.append(out))
+    with torch.no_grad():
+        fake = model.G(torch.randn(3, model.config.z_dim))
+    torch.testing.assert_close(fake, torch.tanh(before_tanh[0]))
+    first_inputs: list[torch.Tensor] = []
+    residual = [m for m in model.D.blocks if isinstance(m, ResBlockDown)]
+    for block in residual:
+        block.conv1.register_forward_pre_hook(lambda m, args: first_inputs.append(args[0]))
+    maps: list[torch.Tensor] = []
+    model.D.blocks.register_forward_hook(lambda m, args, out: maps.append(out))
+    x = batch(SPEC16, n=3).real
+    with torch.no_grad():
+        features = model.D.features(x)
+    assert torch.equal(first_inputs[0], x) and all(float(h.min()) >= 0 for h in first_inputs[1:])
+    assert len(first_inputs) == len(residual) and maps[0].shape[-2:] == (4, 4)
+    torch.testing.assert_close(features, F.relu(maps[0]).sum(dim=(2, 3)))
 
 
 def test_self_attention_mixes_distant_positions() -> None:

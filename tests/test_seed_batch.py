@@ -130,6 +130,27 @@ def test_a_diverged_seed_stops_alone() -> None:
         assert torch.equal(value[0], state[name][0]), name
 
 
+def test_feature_matching_generator_matches_the_last_critic_batch(float64: None) -> None:
+    """WGAN-GP's five critic updates each take a batch; G's feature-matching loss reads the reals of
+    the last one, as a separate run's generator step does."""
+    seeds, steps = [3, 1], 1
+    batched = SeedBatch.create("wgan-gp+feature-matching", SPEC, seeds)
+    train_seed_batch(batched, DATA.x_train, DATA.y_train, steps, BATCH)
+    for position, seed in enumerate(seeds):
+        model, _ = separate("wgan-gp+feature-matching", seed, steps)
+        assert_seed_equals(batched, position, model, 1e-9)
+
+
+def test_models_of_one_variant_with_other_settings_are_refused() -> None:
+    """The seeds share one optimizer per player and one loss, so they must share the settings."""
+    torch.manual_seed(0)
+    models = [create_generator("gan", SPEC), create_generator("gan", SPEC, lr=1e-3)]
+    with pytest.raises(ValueError, match="one configuration"):
+        SeedBatch(models, [0, 1])
+    with pytest.raises(ValueError, match="one model per seed"):
+        SeedBatch(models[:1], [0, 1])
+
+
 def test_tricks_that_draw_inside_the_loss_are_refused() -> None:
     with pytest.raises(UserError, match="instance noise"):
         SeedBatch.create("gan+instance-noise", SPEC, [0, 1])
@@ -205,6 +226,24 @@ def test_step_replay_refuses_inputs_of_another_shape() -> None:
         replay({"x": torch.ones(4)})
     with pytest.raises(ValueError, match="takes the inputs"):
         replay({"z": torch.ones(3)})
+    with pytest.raises(ValueError, match="float64"):
+        replay({"x": torch.ones(3, dtype=torch.float64)})
+
+
+def test_step_replay_records_after_its_warmup_into_its_own_buffers() -> None:
+    """``warmup`` eager steps, then one recording replayed: every step returns its own outputs,
+    the replayed steps write one set of output tensors, and the caller's inputs are never written."""
+    replay = StepReplay(lambda inputs: {"y": inputs["x"] * 2}, "static", warmup=2)
+    given, returned, written = [], [], []
+    for step in range(5):
+        given.append(torch.full((3,), float(step)))
+        returned.append(replay({"x": given[-1]}))
+        assert (replay.replay is None) == (step < 2) and replay.calls == step + 1
+        written.append(replay.outputs.get("y"))
+    assert all(written[2] is later for later in written[3:])
+    for step in range(5):
+        assert torch.equal(given[step], torch.full((3,), float(step)))
+        assert torch.equal(returned[step]["y"], torch.full((3,), 2.0 * step))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")

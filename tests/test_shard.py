@@ -8,19 +8,25 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from rich.console import Console
 
+from ganbench import parallel
 from ganbench.cli import app
+from ganbench.context import RunConfig
 from ganbench.locks import this_process
-from ganbench.parallel import CLAIMS_OWNER, CLAIMS_PREFIX, Claims, remove_claims_of_killed_runs
+from ganbench.parallel import CLAIMS_OWNER, CLAIMS_PREFIX, STAGES, Claims, remove_claims_of_killed_runs, run_in_workers
 from ganbench.presets import PRESETS, Preset
 from ganbench.planning import shard_of
 from ganbench.store import RunStore
+from ganbench.units import RunSummary
 from ganbench.generators import GENERATORS
 from ganbench.generators.dcgan import DCGAN
 
@@ -147,3 +153,93 @@ def test_claim_folders_of_killed_runs_are_removed_and_others_kept(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{CLAIMS_PREFIX}{n}" for n in ("elsewhere", "live", "unnamed")]
     assert console.export_text().strip() == (f"removed {tmp_path / (CLAIMS_PREFIX + 'dead')}, the claim folder of a "
                                               f"killed run (pid {dead.pid} on {os.uname().nodename})")
+
+
+WORK_ITEMS = {"generators": ["generator dcgan", "generator dcgan-wide"],
+              "detectors": ["detector spectrum dcgan", "detector spectrum all", "null check spectrum"]}
+
+
+class SerialPool:
+    """A process pool whose workers run each submitted stage at once, in this process (so they
+    claim every item before the calling process does), or whose futures all raise ``failure``."""
+
+    failure: BaseException | None = None
+
+    def __init__(self, workers: int, **options: object) -> None:
+        self.workers = workers
+
+    def __enter__(self) -> SerialPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        if self.failure is not None:
+            future.set_exception(self.failure)
+        else:
+            future.set_result(fn(*args))
+        return future
+
+
+@pytest.fixture()
+def fake_suite(monkeypatch, tmp_path: Path):
+    """A suite of five work items: each stage computes the items it claims, the last pass the rest
+    and reuses what is there; the thread count of every pass is noted."""
+    done: set[str] = set()
+    threads: list[int] = []
+
+    class Runner:
+        def __init__(self, config: RunConfig, console: Console | None = None) -> None:
+            self.context = SimpleNamespace(data=SimpleNamespace(kind="points"), store=SimpleNamespace(root=config.out))
+
+        def plan(self) -> tuple[list, list]:
+            return [], []
+
+        def run(self, stage: str = "all", take=lambda item: True) -> RunSummary:
+            threads.append(torch.get_num_threads())
+            items = sum((WORK_ITEMS[s] for s in STAGES), []) if stage == "all" else WORK_ITEMS[stage]
+            new = [item for item in items if item not in done and take(item)]
+            done.update(new)
+            return RunSummary(computed=len(new), reused=len(items) - len(new))
+
+    monkeypatch.setattr(parallel, "SuiteRunner", Runner)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", SerialPool)
+    monkeypatch.setattr(parallel, "_set_signals", lambda handler: None)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(4)
+    yield SimpleNamespace(config=RunConfig("fake", TINY, out=tmp_path), done=done, threads=threads)
+    torch.set_num_threads(saved)
+
+
+def test_jobs_count_the_units_their_workers_computed_and_share_the_threads(fake_suite, tmp_path: Path):
+    """Units computed by workers count as computed, not as reused by the last pass; every pass runs
+    on the workers' share of the threads, given back afterwards; no claim folder is left, and the
+    one a killed run left is removed."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"{CLAIMS_PREFIX}killed"
+    stale.mkdir()
+    (stale / CLAIMS_OWNER).write_text(json.dumps({**this_process(), "pid": dead.pid}))
+    summary = run_in_workers(fake_suite.config, Console(quiet=True), jobs=2)
+    assert (summary.computed, summary.reused) == (5, 0) and len(fake_suite.done) == 5
+    assert fake_suite.threads == [2] * 5 and torch.get_num_threads() == 4
+    assert not list(tmp_path.glob(f"{CLAIMS_PREFIX}*"))
+
+
+def test_a_dead_worker_is_reported_and_its_units_computed_here(fake_suite, monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(SerialPool, "failure", BrokenProcessPool("a worker died"))
+    console = Console(record=True, width=200)
+    summary = run_in_workers(fake_suite.config, console, jobs=3)
+    assert "a worker process died" in console.export_text()
+    assert (summary.computed, summary.reused) == (5, 0) and fake_suite.threads[-1] == 1
+    assert not list(tmp_path.glob(f"{CLAIMS_PREFIX}*")) and torch.get_num_threads() == 4
+
+
+def test_a_worker_error_stops_the_run(fake_suite, monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(SerialPool, "failure", RuntimeError("the worker's unit broke"))
+    with pytest.raises(RuntimeError, match="unit broke"):
+        run_in_workers(fake_suite.config, Console(quiet=True), jobs=2)
+    assert not list(tmp_path.glob(f"{CLAIMS_PREFIX}*")) and torch.get_num_threads() == 4
+

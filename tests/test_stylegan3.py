@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import astuple
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS, Batch, DataSpec, GenerativeModel, create_generator
@@ -158,6 +160,40 @@ def test_eq_t_is_the_psnr_of_the_moved_reference_on_the_pixels_it_covers() -> No
     assert translation_psnr(reference, rendered, 2, 3) == pytest.approx(20 * math.log10(2 / 0.1), abs=1e-6)
     assert translation_psnr(reference, rendered, 2, 3, spread=0.5) == pytest.approx(
         20 * math.log10(2 / (0.1 * 0.5 / float(reference.std()))), abs=1e-5)
+
+
+class BlockySynthesis(nn.Module):
+    """A StyleGAN2-like synthesis that is exactly equivariant to whole cells of its 4x4 input: each
+    cell becomes a block of ``resolution / 4`` pixels, scaled by the style, plus one noise draw per
+    image, which an equal noise stream repeats."""
+
+    def __init__(self, resolution: int) -> None:
+        super().__init__()
+        self.const = nn.Parameter(torch.randn(2, 4, 4))
+        self.block = resolution // 4
+        self.modes: list[bool] = []
+
+    def forward(self, ws: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        self.modes.append(self.training)
+        image = self.const.repeat_interleave(self.block, -1).repeat_interleave(self.block, -2)
+        return image * ws.view(-1, 1, 1, 1) + torch.randn(len(ws), 1, 1, 1, generator=generator)
+
+
+def test_stylegan2_eq_t_moves_the_image_by_the_cells_pixels_with_the_same_noise() -> None:
+    """On a synthesis that is equivariant to whole cells, EQ-T is infinite: the image moves by
+    ``resolution / 4`` pixels a cell and both images draw the same noise; the network is measured
+    in eval mode, then left as it was, its input grid restored."""
+    network = nn.Module()
+    network.synthesis = BlockySynthesis(16)
+    model = SimpleNamespace(spec=DataSpec("image", 2, 16, 0), device=torch.device("cpu"), sampling_network=network,
+                            styles=lambda n, mixing, generator, net: (torch.rand(n, generator=generator) + 0.5, 0))
+    const = network.synthesis.const.detach().clone()
+    for cells in [(1, 0), (-1, 2)]:
+        assert stylegan2_eq_t(model, cells) == math.inf
+    assert network.training and network.synthesis.modes == [False] * 4
+    assert torch.equal(network.synthesis.const, const)
+    network.eval()
+    assert stylegan2_eq_t(model, (0, 1)) == math.inf and not network.training
 
 
 def test_translation_equivariance_is_far_above_stylegan2s() -> None:

@@ -18,6 +18,7 @@ from ganbench.curves import CurveConfig, CurveLogger, curve_probe
 from ganbench.data import Dataset, load_dataset
 from ganbench.generators import DataSpec, GenerativeModel, create_generator
 from ganbench.generators.gan import GAN
+from ganbench.generators import step_losses
 from ganbench.generators.step_losses import LossReader
 from ganbench.generators.trainer import TrainConfig, train
 
@@ -134,3 +135,17 @@ def test_reader_gives_each_dtype_the_float_of_float() -> None:
     assert first["bf16"] == float(third["bf16"]) and second.is_read
     assert dict(first) == {name: float(value) for name, value in third.items()}
     assert first.finite() and not second.finite()
+
+
+def test_losses_stacked_for_one_transfer_are_read_without_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accelerator path (CPU tensors taken for a device's here): the losses of every unread step
+    go to the host in one stacked copy and come back as the floats ``float(loss)`` gives, each to
+    its own step and name."""
+    monkeypatch.setattr(step_losses, "_on_accelerator", lambda value: isinstance(value, torch.Tensor))
+    steps = [{"fp64": torch.tensor(1 / 3, dtype=torch.float64), "bf16": torch.tensor(1 / 7, dtype=torch.bfloat16),
+              "fp32": torch.tensor([step + 0.1]), "python": 0.25} for step in range(3)]
+    reader = LossReader()
+    entries = [reader.add(step, losses) for step, losses in enumerate(steps)]
+    assert dict(entries[1]) == {name: float(value) for name, value in steps[1].items()}
+    assert all(entry.is_read and dict(entry) == {name: float(value) for name, value in losses.items()}
+               for entry, losses in zip(entries, steps))
