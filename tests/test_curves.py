@@ -14,6 +14,7 @@ import torch
 from ganbench.context import RunConfig, RunContext
 from ganbench.curves import CurveConfig, CurveLogger, QualityProbe, curve_probe
 from ganbench.data import load_dataset
+from ganbench.features import Extracted
 from ganbench.generation import GenerationUnits
 from ganbench.generators import DataSpec, create_generator
 from ganbench.leaderboards.publish import publish
@@ -72,6 +73,45 @@ def test_loss_lines_hold_the_mean_over_their_window(tmp_path: Path) -> None:
     assert [(line["step"], line["window"]) for line in written] == [(10, 10), (20, 10), (25, 5)]
     assert [line["losses"]["loss_d"] for line in written] == [5.5, 15.5, 23.0]
     assert all(line["losses"]["extra"] == 1.0 for line in written), "a loss missing at some steps averages the rest"
+
+
+def test_checks_fall_on_the_last_step_too_and_on_every_step_of_a_short_budget(tmp_path: Path) -> None:
+    def due(budget: int, checks: int, probe: Any = object()) -> list[int]:
+        logger = CurveLogger(tmp_path / "curve.jsonl", budget=budget, probe=probe, config=CurveConfig(checks=checks))
+        return [step for step in range(1, budget + 1) if logger.due(step)]
+
+    assert due(103, 5) == [20, 40, 60, 80, 100, 103]
+    assert due(3, 5) == [1, 2, 3]
+    assert due(20, 0) == [] and due(20, 5, probe=None) == []
+
+
+class RecordingFeatures:
+    """A stand-in for the reference classifier: pixels are the features; every batch it is given is kept."""
+
+    weights_hash = "recording-stand-in"
+
+    def __init__(self) -> None:
+        self.batches: list[torch.Tensor] = []
+
+    def extract(self, images: torch.Tensor, batch_size: int = 100) -> Extracted:
+        self.batches.append(images.clone())
+        return Extracted(images.flatten(1).float(), None)
+
+
+def test_the_cheap_check_compares_with_a_fixed_subset_of_n_real_test_images() -> None:
+    data = load_dataset("digits", 8)
+    extractor = RecordingFeatures()
+    tests = {bytes(x.numpy()) for x in data.x_test}
+    mu, sigma = QualityProbe(data, extractor, seed=0, n_fake=4, n_real=10).real_statistics()  # type: ignore[arg-type]
+    (chosen,) = extractor.batches
+    assert len({bytes(x.numpy()) for x in chosen}) == 10 and all(bytes(x.numpy()) in tests for x in chosen)
+    features = chosen.flatten(1).double()
+    assert torch.allclose(torch.from_numpy(mu), features.mean(0)) and sigma.shape == (64, 64)
+    more, _ = QualityProbe(data, extractor, seed=0, n_fake=4, n_real=20).real_statistics()  # type: ignore[arg-type]
+    assert len(extractor.batches) == 2 and len(extractor.batches[1]) == 20 and not torch.allclose(
+        torch.from_numpy(more), torch.from_numpy(mu))
+    again, _ = QualityProbe(data, extractor, seed=0, n_fake=4, n_real=10).real_statistics()  # type: ignore[arg-type]
+    assert len(extractor.batches) == 2 and (again == mu).all()
 
 
 def test_logger_leaves_records_and_checkpoints_unchanged(runs) -> None:

@@ -70,6 +70,8 @@ def test_too_few_images_are_refused_with_the_numbers() -> None:
     warnings: list[str] = []
     check_dataset(dataset(40, 20), needs_classes=False, allow_small=True, warn=warnings.append)
     assert len(warnings) == 1 and "--allow-small" in warnings[0]
+    check_dataset(dataset(MIN_TRAIN, MIN_TEST), needs_classes=False)  # exactly the least counts run
+    check_dataset(dataset(FLOOR_TRAIN, FLOOR_TEST), needs_classes=False, allow_small=True)
 
 
 def test_one_class_is_refused_only_where_the_run_needs_classes() -> None:
@@ -94,6 +96,36 @@ def test_enlarged_and_huge_images_are_warned_from_the_source_sizes() -> None:
     assert (health.enlarged, health.huge, health.shorter_max) == (79, 1, 300)
     assert any("79 of 80 images are enlarged more than 2x" in w for w in warnings)
     assert any("1 image(s) have a shorter side over 8x the median (up to 300 px" in w for w in warnings)
+
+
+def test_source_sizes_are_judged_by_most_images_and_against_the_median() -> None:
+    """70 images of 100 px, 9 of 5 px, one of 900 px, loaded at 32 px: the few small ones are neither refused nor
+    most of the set (no blur warning); the large one is over 8x the median, not just over 8x the smallest."""
+    data = dataset(60, 20, side=32)
+    sides = np.tile([100, 120], (80, 1))
+    sides[:9] = (5, 12)
+    sides[40] = (950, 900)
+    data.notes["source_sizes"] = {"train": sides[:60], "test": sides[60:]}
+    warnings: list[str] = []
+    health = check_dataset(data, needs_classes=False, warn=warnings.append)
+    assert (health.shorter_min, health.shorter_median, health.shorter_max) == (5, 100, 900)
+    assert (health.enlarged, health.huge) == (9, 1)
+    assert len(warnings) == 1 and "1 image(s) have a shorter side over 8x the median" in warnings[0]
+    data.notes["source_sizes"] = {"train": np.full((60, 2), 6), "test": np.full((20, 2), 6)}
+    with pytest.raises(UserError, match="from shorter sides of 6 to 6 px"):
+        check_dataset(data, needs_classes=False)
+
+
+def test_repeats_in_train_are_warned_from_one_percent() -> None:
+    rare = dataset(300, 20)
+    rare.x_train[1] = rare.x_train[0]
+    rare.x_train[3] = rare.x_train[2]
+    warnings: list[str] = []
+    assert check_dataset(rare, needs_classes=False, warn=warnings.append).repeats_in_train == 2
+    assert warnings == []
+    rare.x_train[5] = rare.x_train[4]
+    check_dataset(rare, needs_classes=False, warn=warnings.append)
+    assert len(warnings) == 1 and "3 of 300 training images repeat another" in warnings[0]
 
 
 def test_classes_without_training_images_are_warned() -> None:

@@ -10,18 +10,23 @@ import pytest
 from scipy.stats import binomtest
 
 from ganbench.errors import UserError
-from ganbench.human_eval import Item, ItemSet, VoteLog, human_records, split_counts, vote_metrics, wilson_interval
+from ganbench.human_eval import (Item, ItemSet, VoteLog, human_records, resolve_run, split_counts, vote_metrics,
+                                 wilson_interval)
 from ganbench.human_eval import votes as votes_module
+from ganbench.human_eval.app import check_rater
+from ganbench.human_eval.page import display_pixels, render
 from ganbench.human_eval.session import RatingSession, VoteRejected
 from ganbench.human_eval.votes import votes_path
 from ganbench.presets import get_preset
 from ganbench.context import RunConfig, RunContext
+from ganbench.records import new_record
 from ganbench.store import RunStore
 
 
 def test_split_counts_is_balanced_and_spreads_fakes_evenly() -> None:
     assert split_counts(40, ["a", "b", "c"]) == (20, {"a": 7, "b": 7, "c": 6})
     assert split_counts(40, ["dcgan"]) == (20, {"dcgan": 20})
+    assert split_counts(6, ["a", "b", "c"]) == (3, {"a": 1, "b": 1, "c": 1})  # one fake each is enough
     n_real, fakes = split_counts(12, ["x", "y"])
     assert n_real == sum(fakes.values()) == 6
     with pytest.raises(UserError, match="even"):
@@ -105,6 +110,51 @@ def test_vote_log_refuses_other_sets_changed_images_and_damage(tmp_path: Path) -
         f.write("not json\n")
     with pytest.raises(UserError, match="line 2"):
         VoteLog(path, "ann", _item_set())
+
+
+def test_vote_log_refuses_another_raters_votes_and_unknown_labels(tmp_path: Path) -> None:
+    """A log copied to another rater's name, or holding a vote that is neither real nor fake, stops the command."""
+    path = votes_path(tmp_path, "ann")
+    log = VoteLog(path, "ann", _item_set())
+    log.append(log.item_set.items[0], "fake", 1.0)
+    with pytest.raises(ValueError, match="vote must be one of"):
+        log.append(log.item_set.items[1], "maybe", 1.0)
+    assert len(path.read_text().splitlines()) == 1 and sorted(log.votes) == [0]
+    bob = votes_path(tmp_path, "bob")
+    bob.write_bytes(path.read_bytes())
+    with pytest.raises(UserError, match="a vote of rater 'ann' in the log of 'bob'"):
+        VoteLog(bob, "bob", _item_set())
+    vote = json.loads(path.read_text())
+    path.write_text(json.dumps({**vote, "vote": "maybe"}) + "\n")
+    with pytest.raises(UserError, match="out of range"):
+        VoteLog(path, "ann", _item_set())
+
+
+def test_rater_names_are_printable_and_at_most_64_characters() -> None:
+    assert check_rater("  Zoë 李  ") == "Zoë 李" and check_rater("x" * 64) == "x" * 64
+    for bad in ("", "   ", "x" * 65, "ann\tbob", "ann\x1b[31m", "a\u200bb"):
+        with pytest.raises(UserError, match="--rater"):
+            check_rater(bad)
+
+
+def test_images_are_enlarged_by_a_whole_factor_up_to_384_pixels() -> None:
+    """Nearest-neighbour scaling by a whole factor keeps every generated pixel the same size on screen."""
+    assert [display_pixels(side) for side in (8, 16, 28, 64, 100, 384, 500)] == [384, 384, 364, 384, 300, 384, 500]
+    assert 'width="364" height="364"' in render("ann", 28)["/"][1].decode()
+
+
+def test_resolve_run_rates_the_generators_of_one_seed_and_one_preset(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    for generator, preset, seed in (("dcgan", "smoke", 0), ("wgan", "smoke", 1), ("lsgan", "quick", 0)):
+        store.write_record(new_record("train", f"{generator}-{preset}-{seed}", dataset="digits", preset=preset,
+                                      seed=seed, generator=generator), generator)
+    with pytest.raises(UserError, match="presets quick, smoke; choose one with --preset"):
+        resolve_run(tmp_path, "digits", None, 0, None)
+    config, generators = resolve_run(tmp_path, "digits", "smoke", 0, None)
+    assert generators == ["dcgan"] and (config.seed, config.preset.name, config.suite) == (0, "smoke", "dcgan")
+    assert resolve_run(tmp_path, "digits", None, 1, None)[1] == ["wgan"]
+    with pytest.raises(UserError, match="no trained generator"):
+        resolve_run(tmp_path, "digits", "quick", 1, None)
 
 
 def test_rater_names_never_share_a_vote_file(tmp_path: Path) -> None:

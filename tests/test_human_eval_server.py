@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 from ganbench.cli import app
+from ganbench.errors import UserError
 from ganbench.human_eval import ItemSet, RatingSession, VoteLog, build_item_set, run_human_eval
 from ganbench.human_eval.server import RatingServer
 from ganbench.human_eval.votes import votes_path
@@ -161,6 +162,17 @@ def test_order_depends_on_rater_but_images_do_not(context: RunContext) -> None:
     ours = {i.png for i in ann.items if i.truth == "fake"}
     detectors_fresh = context.trained_model("dcgan").sample(N // 2, seed=derive_seed(0, "dcgan", "fresh"))
     assert len(ours) == N // 2 and not ours & {png_bytes(x) for x in detectors_fresh}
+
+
+def test_real_images_are_distinct_test_images_and_never_more_than_the_test_split(context: RunContext) -> None:
+    item_set = build_item_set(context, ["dcgan"], N, "ann")
+    reals = [item for item in item_set.items if item.truth == "real"]
+    x_test = context.data.x_test
+    assert len({item.index for item in reals}) == len(reals) == N // 2
+    assert all(item.png == png_bytes(x_test[item.index]) for item in reals)
+    asked = len(x_test) + 1
+    with pytest.raises(UserError, match=f"asks for {asked} real images but the test split holds {len(x_test)}"):
+        build_item_set(context, ["dcgan"], 2 * asked, "ann")
 
 
 def test_bad_requests_are_refused_and_record_nothing(served: tuple[str, ItemSet, Path]) -> None:

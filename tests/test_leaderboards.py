@@ -502,6 +502,7 @@ def test_numbers_keep_one_format_per_column() -> None:
     assert decimals([4522.0, 66393.0, 36.39]) == 0
     assert decimals([10, 9, 4], integer=True) == 0 and decimals([9.5, 10], integer=True) == 1
     assert decimals([0.0, float("nan")]) == 0
+    assert decimals([0.000012, 0.00003, 0.00002]) == 4  # eight places would keep four digits: capped at four
     assert number(66393.0, 0) == "66,393" and number(0.0002160, 4) == "0.0002" and number(-0.00001, 2) == "0.00"
     assert number(float("nan"), 2) == "–"
 

@@ -16,9 +16,9 @@ from scipy.linalg import sqrtm
 import ganbench.metrics as M
 import ganbench.prdc as P
 from ganbench.data import load_digits, load_toy2d
-from ganbench.features import FeatureExtractor
+from ganbench.features import Extracted, FeatureExtractor
 from ganbench.presets import get_preset
-from ganbench.quality import QualityConfig, generation_metrics
+from ganbench.quality import QualityConfig, generation_metrics, image_metrics
 from ganbench.context import RunConfig
 from ganbench.records import SampleRecord
 from ganbench.runner import SuiteRunner
@@ -259,6 +259,40 @@ def test_generation_metrics_rank_real_images_above_noise():
     assert "is" not in good  # no class probabilities without a classifier
     assert protocol["n_real"] == len(data.x_test) and protocol["n_fake"] == 300 and protocol["real_split"] == "test"
     assert protocol["kid_subset_size"] == 200 and protocol["feature_dim"] == 16 and protocol["extractor"] == "pooled"
+
+
+class FirstPixelClasses:
+    """A stand-in for both extractor and classifier: pixels are the features and an image's class is its first
+    pixel modulo ten."""
+
+    test_accuracy = 1.0
+
+    def extract(self, images: torch.Tensor, batch_size: int = 100) -> Extracted:
+        flat = images.flatten(1)
+        return Extracted(flat.float(), torch.nn.functional.one_hot(flat[:, 0].long() % 10, 10).float())
+
+    def protocol(self) -> dict[str, object]:
+        return {"extractor": "first-pixel"}
+
+
+def test_a_collapsed_generator_loses_recall_and_classes_but_keeps_precision():
+    """Fakes that jitter 20 of 200 distinct reals, ten fakes each, all of class 0: precision and recall are the
+    prdc package's (every fake near a real, few reals near a fake), and the classifier sees one class among the
+    fakes where the reals hold ten."""
+    rng = np.random.default_rng(0)
+    real = torch.from_numpy(rng.integers(8, 248, (200, 1, 4, 4), dtype=np.uint8))
+    real[:, 0, 0, 0] = torch.arange(200) % 10
+    jitter = torch.from_numpy(rng.integers(-3, 4, (200, 1, 4, 4)))
+    jitter[:, 0, 0, 0] = 0
+    fakes = (real[::10].repeat(10, 1, 1, 1).long() + jitter).to(torch.uint8)
+    metrics, protocol = image_metrics(real, fakes, FirstPixelClasses(), classifier=FirstPixelClasses(),
+                                      labels=torch.zeros(200, dtype=torch.long),
+                                      config=QualityConfig(kid_subsets=2, intervals=None))
+    expected = compute_prdc(real.flatten(1).double().numpy(), fakes.flatten(1).double().numpy(), 5)
+    assert metrics["precision"] == pytest.approx(expected["precision"]) == 1.0
+    assert metrics["recall"] == pytest.approx(expected["recall"]) and expected["recall"] < 0.2
+    assert metrics["classes_covered"] == 1 and metrics["conditional_accuracy"] == 1.0
+    assert protocol["kid_subset_size"] == 200 and protocol["n_real"] == protocol["n_fake"] == 200
 
 
 def fake_sample_record(runner: SuiteRunner, **arrays: np.ndarray) -> SampleRecord:

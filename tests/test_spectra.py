@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ganbench.data import load_digits
 from ganbench.leaderboards.arms_race import arms_race_boards, cell_name, parse_pair, with_arms_race
-from ganbench.leaderboards.formatting import text_rows
+from ganbench.leaderboards.formatting import label, text_rows
 from ganbench.leaderboards.publish import publish
 from ganbench.leaderboards.spectra import CSV_NAME, spectra_figures
 from ganbench.leaderboards.tables import build_leaderboard, records_frame
@@ -188,6 +188,31 @@ def test_seeds_are_averaged_with_their_t_interval() -> None:
     name = cell_name("stylegan2", "stylegan3")
     assert row[name] == pytest.approx(0.64) and row[name + "_n"] == 2
     assert row[name + "_seed_ci_low"] < 0.62 and row[name + "_seed_ci_high"] > 0.66
+
+
+def test_seed_intervals_of_an_auc_are_cut_to_zero_and_one() -> None:
+    """Two seeds at 0.91 and 0.99: the t-interval 0.95 +/- t(0.975, 1) * 0.04 reaches past 1 and is cut there."""
+    from scipy.stats import t
+
+    records = PAIR_RECORDS + [detection("stylegan2", "stylegan2", 0.99, seed=1)]
+    (board,) = arms_race_boards(records_frame(records))
+    row = board.data.set_index("detector").loc["spectrum"]
+    name = cell_name("stylegan2", "stylegan2")
+    half = t.ppf(0.975, 1) * np.std([0.91, 0.99], ddof=1) / math.sqrt(2)
+    assert row[name] == pytest.approx(0.95) and half > 0.05
+    assert row[name + "_seed_ci_low"] == pytest.approx(0.95 - half)
+    assert row[name + "_seed_ci_high"] == 1.0
+
+
+def test_a_detector_tested_across_one_way_keeps_its_row_and_higher_auc_is_better() -> None:
+    """A detector with only the A -> B cross cell still gets a row, with dashes where it was not tested."""
+    records = PAIR_RECORDS + [detection("stylegan2", "stylegan3", 0.75, "half")]
+    (board,) = arms_race_boards(records_frame(records))
+    assert sorted(board.data.detector) == ["half", "one-class", "spectrum"]
+    half = text_rows(board)[list(board.data.detector).index("half")]
+    assert half[1:] == ["–", "0.7500 [0.7000, 0.8000]", "–", "–"]
+    aucs = [c for c in board.columns if c.name.startswith("auc_")]
+    assert all(c.better == "higher" and label(c).endswith(" ↑") for c in aucs)
 
 
 def test_no_table_without_both_cross_directions() -> None:
