@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 from ganbench.detectors.base import RUN_SETTING_NAMES, SETTING_NAMES, check_arguments, missing_arguments
 from ganbench.detectors.perturbations import MAX_BLUR_SIGMA, check_perturbation, perturb, robustness_grid
-from ganbench.detectors.plugins import DetectorSpec, plugin_failure
+from ganbench.detectors.plugins import DetectorSpec, check_detector_class, checked_scores, plugin_failure
 from ganbench.errors import UserError
 from ganbench.records import Record
 from ganbench.store import RunStore
@@ -69,9 +69,18 @@ class NeedsExtractor(Marks):
 class Raises(Marks):
     def fit(self, real, fake):
         raise RuntimeError("boom in fit")
+
+
+class RaisesDeeper(Marks):
+    def fit(self, real, fake):
+        self.check(real)
+
+    def check(self, real):
+        raise ValueError("boom in check")
 '''
 BLANK = torch.zeros(1, 1, 8, 8, dtype=torch.uint8)
 RAISE_LINE = PLUGIN_SOURCE.splitlines().index('        raise RuntimeError("boom in fit")') + 1
+DEEPER_LINE = PLUGIN_SOURCE.splitlines().index('        raise ValueError("boom in check")') + 1
 
 TRAIN = ["--train-real", "folder:{tmp}/real", "--train-fakes", "folder:{tmp}/fake"]
 TEST = ["--real", "folder:{tmp}/real", "--fakes", "g=folder:{tmp}/fake"]
@@ -263,6 +272,64 @@ def test_an_exception_outside_plugin_code_is_not_blamed_on_a_plugin(plugins: Pat
         failure = plugin_failure(exc, [spec])
         assert failure is not None and f"{PLUGINS}.py:{RAISE_LINE}" in str(failure)
         assert plugin_failure(exc, [DetectorSpec("Raises", module.Raises, "builtin")]) is None
+
+
+def test_a_plugin_failure_names_the_innermost_plugin_line_also_for_entry_points(plugins: Path) -> None:
+    """The line that raised, not the call into it; a detector loaded from an entry point is the user's too."""
+    module = __import__(PLUGINS)
+    try:
+        module.RaisesDeeper().fit(None, None)
+    except ValueError as exc:
+        for source in (f"import:{PLUGINS}:RaisesDeeper", f"entry-point:{PLUGINS}:RaisesDeeper"):
+            failure = plugin_failure(exc, [DetectorSpec("RaisesDeeper", module.RaisesDeeper, source)])
+            assert failure is not None and f"{PLUGINS}.py:{DEEPER_LINE} in check()" in str(failure)
+
+
+def test_scores_must_be_one_finite_float_per_image() -> None:
+    """``score()`` output becomes float64 of shape (n,); a column, a wrong count, text or NaN is refused."""
+    scores = checked_scores("d", torch.tensor([0.25, 1.0, -2.0], dtype=torch.float32), 3)
+    assert scores.dtype == np.float64 and scores.tolist() == [0.25, 1.0, -2.0]
+    assert checked_scores("d", [1, 2], 2).tolist() == [1.0, 2.0]
+    for bad, message in ((np.zeros((3, 1)), r"shape \(3, 1\) for 3 images"), (np.zeros(4), r"shape \(4,\)"),
+                         (["a", "b", "c"], "not an array of floats"), (np.array([0.0, np.inf, 1.0]), "1 NaN")):
+        with pytest.raises(UserError, match=message):
+            checked_scores("d", bad, 3)
+
+
+def test_a_detector_class_needs_both_fit_and_score() -> None:
+    class ScoreOnly:
+        def score(self, images): ...
+
+    class FitOnly:
+        def fit(self, real, fake): ...
+
+    with pytest.raises(UserError, match=r"lacks fit\(\)"):
+        check_detector_class(ScoreOnly, "m:ScoreOnly")
+    with pytest.raises(UserError, match=r"lacks score\(\)"):
+        check_detector_class(FitOnly, "m:FitOnly")
+    with pytest.raises(UserError, match="not a class"):
+        check_detector_class(FitOnly(), "m:instance")
+
+
+def test_an_argument_the_constructor_does_not_take_is_refused() -> None:
+    """Without an ``__init__`` of its own a class takes no argument; with ``**kwargs`` it takes any."""
+    class NoInit:
+        def fit(self, real, fake): ...
+        def score(self, images): ...
+
+    class Named(NoInit):
+        def __init__(self, depth: int = 1) -> None:
+            self.depth = depth
+
+    class Open(NoInit):
+        def __init__(self, **options: object) -> None:
+            self.options = options
+
+    for cls in (NoInit, Named):
+        with pytest.raises(UserError, match="does not accept the argument.* width"):
+            check_arguments(cls, (("width", 2),))
+    assert check_arguments(Named, (("depth", 3),)) == {"depth": 3}
+    assert check_arguments(Open, (("width", 2),)) == {"width": 2}
 
 
 def test_missing_constructor_arguments_are_named() -> None:

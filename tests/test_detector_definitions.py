@@ -31,7 +31,7 @@ from ganbench.detectors.augment import BlurJpeg, BlurJpegConfig
 from ganbench.detectors.base import RunSettings
 from ganbench.detectors.cnn import EfficientNetDetector
 from ganbench.detectors.evaluate import reals_only_threshold, validation_split
-from ganbench.detectors.npr import npr_residual
+from ganbench.detectors.npr import BasicBlock, NPRDetector, ShallowResNet, npr_residual
 from ganbench.detectors.one_class import OneClassDetector
 from ganbench.detectors.perturbations import blur, jpeg
 from ganbench.detectors.protocols import EvalUnit, TrainingSet
@@ -64,6 +64,40 @@ def test_npr_residual_of_random_images_is_zero_on_even_pixels_and_a_difference_e
     x = torch.rand(3, 2, 6, 8, generator=torch.Generator().manual_seed(0))
     anchor = x[..., ::2, ::2].repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
     assert torch.allclose(npr_residual(x), x - anchor)
+
+
+def test_npr_detector_feeds_its_network_the_scaled_residual_not_the_image() -> None:
+    """The network's input is ``4 * (x - up(down(x)))`` of the [0, 1] image: zero on a nearest x2 up-sampling."""
+    rng = torch.Generator().manual_seed(2)
+    images = torch.randint(0, 256, (3, 1, 6, 8), dtype=torch.uint8, generator=rng)
+    unit = images.float() / 255
+    anchor = unit[..., ::2, ::2].repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+    assert torch.allclose(NPRDetector().prepare(images), 4 * (unit - anchor), atol=1e-6)
+    upsampled = images[..., ::2, ::2].repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+    assert float(NPRDetector().prepare(upsampled).abs().max()) == 0.0
+
+
+@torch.no_grad()
+def test_npr_network_is_two_residual_stages_averaged_to_one_logit() -> None:
+    """A full-side stem and first stage of 32 channels, a second of 64 at half the side, then the
+    spatial mean of its output through one linear logit; every block adds its input (or its
+    projection) back before the last ReLU."""
+    torch.manual_seed(0)
+    network = ShallowResNet(1).eval()
+    x = torch.randn(2, 1, 16, 16)
+    stem = network.stem(x)
+    first = network.stages[:2](stem)
+    last = network.stages(stem)
+    assert tuple(stem.shape[1:]) == tuple(first.shape[1:]) == (32, 16, 16)
+    assert tuple(last.shape[1:]) == (64, 8, 8) and len(network.stages) == 4
+    torch.testing.assert_close(network(x), network.head[-1](last.mean((2, 3))))
+    same, widened = BasicBlock(4, 4, 1).eval(), BasicBlock(4, 8, 2).eval()
+    for block in (same, widened):
+        torch.nn.init.zeros_(block.conv2.weight)
+    y = torch.randn(2, 4, 6, 6)
+    assert torch.equal(same(y), F.relu(y))
+    torch.testing.assert_close(widened(y), F.relu(widened.shortcut(y)))
+    assert float(widened(y).abs().max()) > 0
 
 
 # ---------------------------------------------------------------- Blur+JPEG augmentation
@@ -158,6 +192,20 @@ def test_one_class_keeps_as_many_components_as_pca_needs_for_95_percent_of_the_v
     ours = detector.components.T @ detector.components
     theirs = pca.components_.T @ pca.components_
     assert np.allclose(ours, theirs, atol=1e-8)
+
+
+def test_one_class_scores_the_mean_squared_distance_to_the_pca_subspace() -> None:
+    """An image's score is the mean squared difference between it and its PCA(0.95) reconstruction."""
+    rng = np.random.default_rng(1)
+    spread = 60.0 * 0.6 ** np.arange(16)
+    pixels = (128 + rng.normal(size=(300, 16)) * spread).clip(0, 255).round().astype(np.uint8)
+    tests = rng.integers(0, 256, (20, 16)).astype(np.uint8)
+    detector = OneClassDetector()
+    detector.fit(torch.from_numpy(pixels.reshape(300, 1, 4, 4)), torch.zeros(0, 1, 4, 4, dtype=torch.uint8))
+    pca = PCA(n_components=0.95, svd_solver="full").fit(pixels / 255.0)
+    x = tests / 255.0
+    expected = ((x - pca.inverse_transform(pca.transform(x))) ** 2).mean(1)
+    assert np.allclose(detector.score(torch.from_numpy(tests.reshape(20, 1, 4, 4))), expected, rtol=1e-9, atol=1e-12)
 
 
 # ---------------------------------------------------------------- the detection flow

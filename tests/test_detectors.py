@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
@@ -16,7 +17,7 @@ from ganbench.detectors.cnn import EfficientNetDetector, ResNet50Detector, TimmD
 from ganbench.detectors.dct import DCTDetector, dct2, log_dct_features
 from ganbench.detectors.npr import NPRConfig, NPRDetector, npr_residual
 from ganbench.detectors.perturbations import blur, jpeg
-from ganbench.detectors.probe import ProbeDetector
+from ganbench.detectors.probe import ProbeConfig, ProbeDetector, timm_backbone
 from ganbench.detectors.small_cnn import SmallCNNDetector
 from ganbench.detectors.spectrum import SpectrumDetector, azimuthal_average
 from ganbench.detectors.training import CNNDetector
@@ -53,6 +54,25 @@ def test_run_settings_reach_only_the_arguments_a_class_names() -> None:
     assert (cnn.seed, cnn.config.epochs) == (7, 3)
     with pytest.raises(UserError, match="reference classifier"):
         build_detector(ProbeDetector, settings)
+
+
+def test_a_run_offers_its_extractor_and_every_setting_to_the_classes_that_take_them() -> None:
+    """A constructor naming ``extractor`` gets the run's; one taking ``**kwargs`` gets every setting."""
+    class NamesExtractor:
+        def __init__(self, extractor=None, seed: int = 0) -> None:
+            self.extractor, self.seed = extractor, seed
+
+    class TakesAll:
+        def __init__(self, **settings) -> None:
+            self.settings = settings
+
+    extractor = object()
+    settings = RunSettings(seed=7, epochs=3, device=torch.device("cpu"), extractor=extractor)
+    named = build_detector(NamesExtractor, settings)
+    assert named.extractor is extractor and named.seed == 7
+    assert build_detector(TakesAll, settings).settings == {"seed": 7, "epochs": 3, "device": torch.device("cpu"),
+                                                           "extractor": extractor}
+    assert build_detector(NamesExtractor, RunSettings(seed=7)).extractor is None
 
 
 def test_spectrum_features_ignore_a_circular_shift(digits) -> None:
@@ -147,6 +167,46 @@ def test_probe_backbone_stays_frozen(digits) -> None:
         ProbeDetector(backbone="vgg")
 
 
+def test_probe_is_a_standardized_logistic_regression_on_the_backbones_features(digits) -> None:
+    """Scores are those of scikit-learn's StandardScaler + LogisticRegression (the configured C) fitted on
+    the frozen backbone's flattened features of the images mapped to [-1, 1]."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    torch.manual_seed(0)
+    backbone = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2))
+    real, fake, test = digits.x_train[:60], checkered(digits.x_train[60:120], 40), digits.x_test[:30]
+
+    def features(images: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return backbone(images.float() / 127.5 - 1).flatten(1).double().numpy()
+
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=3000))
+    reference.fit(np.concatenate([features(real), features(fake)]), np.r_[np.zeros(60), np.ones(60)])
+    probe = ProbeDetector(backbone=backbone, config=ProbeConfig(C=0.05))
+    probe.fit(real, fake)
+    assert np.allclose(probe.score(test), reference.predict_proba(features(test))[:, 1], atol=1e-6)
+
+
+def test_probe_timm_backbone_sees_three_channels_at_its_input_size_normalized_by_its_statistics(
+        monkeypatch, tmp_path) -> None:
+    """A ``timm:`` backbone gets grey images as three equal channels, bicubically resized to its input size,
+    in [0, 1] less its mean over its std."""
+    timm = pytest.importorskip("timm")
+    torch.save(timm.create_model("test_resnet", pretrained=False).state_dict(), tmp_path / "test_resnet.pth")
+    monkeypatch.setenv("GANBENCH_WEIGHTS", str(tmp_path))
+    model, prepare = timm_backbone("timm:test_resnet")
+    cfg = model.pretrained_cfg
+    images = torch.randint(0, 256, (2, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    side = cfg["input_size"][-2:]
+    unit = F.interpolate(images.float().div(255).repeat(1, 3, 1, 1), size=side, mode="bicubic",
+                         align_corners=False).clamp(0, 1)
+    mean, std = torch.tensor(cfg["mean"]).view(1, 3, 1, 1), torch.tensor(cfg["std"]).view(1, 3, 1, 1)
+    assert tuple(side) == (160, 160) and not torch.equal(mean, torch.zeros_like(mean))
+    torch.testing.assert_close(prepare(images), (unit - mean) / std)
+
+
 def test_cnn_detectors_share_one_trainer_and_small_cnn_learns(digits16) -> None:
     for cls in (ResNet50Detector, XceptionDetector, EfficientNetDetector, NPRDetector, SmallCNNDetector):
         assert issubclass(cls, CNNDetector) and cls.fit is CNNDetector.fit
@@ -205,6 +265,25 @@ def test_timm_detectors_forward_small_images(cls, monkeypatch, tmp_path) -> None
     with torch.no_grad():
         logits = network(detector.prepare(torch.randint(0, 256, (2, 1, 32, 32), dtype=torch.uint8)))
     assert logits.shape == (2, 1) and torch.isfinite(logits).all()
+
+
+def test_timm_detectors_are_the_papers_networks_trained_as_wang_et_al() -> None:
+    """ResNet-50 (3, 4, 6, 3 bottleneck blocks), Chollet's Xception and EfficientNet-B0 (1, 2, 2, 3, 3, 4, 1
+    blocks to 1280 channels), each with one logit, trained with Adam lr 1e-4 (0.9, 0.999), batch 64 and
+    Blur+JPEG (0.5)."""
+    pytest.importorskip("timm")
+    resnet = ResNet50Detector(weights="scratch").build(1, 32, 32)
+    assert [len(getattr(resnet, f"layer{i}")) for i in range(1, 5)] == [3, 4, 6, 3]
+    assert type(resnet.layer1[0]).__name__ == "Bottleneck" and resnet.fc.out_features == 1
+    xception = XceptionDetector(weights="scratch").build(1, 32, 32)
+    assert type(xception).__name__ == "Xception" and xception.fc.out_features == 1
+    efficientnet = EfficientNetDetector(weights="scratch").build(1, 32, 32)
+    assert [len(stage) for stage in efficientnet.blocks] == [1, 2, 2, 3, 3, 4, 1]
+    assert efficientnet.conv_head.out_channels == 1280 and efficientnet.classifier.out_features == 1
+    for cls in (ResNet50Detector, XceptionDetector, EfficientNetDetector):
+        config = cls().config
+        assert (config.lr, config.betas, config.batch_size, config.weight_decay) == (1e-4, (0.9, 0.999), 64, 0.0)
+        assert config.augment == BlurJpegConfig(0.5, (0.0, 3.0), 0.5, (30, 100))
 
 
 def test_timm_weights_come_from_a_local_file(monkeypatch, tmp_path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
 from ganbench.detectors.perturbations import (blur, gaussian_kernel, grid_protocol, jpeg, jpeg_bytes, noise, perturb,
                                              perturbation_protocol, resize, robustness_grid)
@@ -54,6 +56,29 @@ def test_blur_matches_a_reference_gaussian_filter(photos: torch.Tensor) -> None:
     assert float((ours - reference).abs().max()) <= 1
 
 
+def test_blur_of_an_image_bright_to_its_edges_matches_a_reference_gaussian_filter() -> None:
+    """Random pixels up to the border: the edges are mirrored (not repeated) and each value is rounded to
+    the nearest integer, so the result is scipy's filter rounded, with no bias."""
+    scipy_ndimage = pytest.importorskip("scipy.ndimage")
+    images = torch.randint(0, 256, (2, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    for sigma in (1.0, 1.5):
+        reference = torch.from_numpy(scipy_ndimage.gaussian_filter(images.double().numpy(), sigma=(0, 0, sigma, sigma),
+                                                                   mode="mirror", truncate=3.0))
+        ours = blur(images, sigma).double()
+        assert float((ours - reference.round()).abs().max()) <= 1
+        assert abs(float((ours - reference).mean())) < 0.1
+
+
+def test_resize_down_samples_with_an_antialiasing_filter_as_pil_does() -> None:
+    """The half-size image is PIL's antialiased bilinear reduction, scaled back up bilinearly."""
+    images = torch.randint(0, 256, (2, 1, 16, 12), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    small = np.stack([np.asarray(Image.fromarray(image[0].numpy().astype(np.float32), mode="F")
+                                 .resize((6, 8), Image.BILINEAR)) for image in images])
+    back = F.interpolate(torch.from_numpy(small).double()[:, None], size=(16, 12), mode="bilinear",
+                         align_corners=False)
+    assert float((resize(images, 0.5).double() - back.round()).abs().max()) <= 1
+
+
 def test_resize_keeps_low_frequencies_and_removes_the_highest() -> None:
     yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     smooth = (128 + 60 * torch.sin(2 * torch.pi * xx / 32) * torch.cos(2 * torch.pi * yy / 32)).round()
@@ -74,6 +99,7 @@ def test_noise_has_the_stated_std_and_follows_the_seed() -> None:
     assert torch.equal(noise(gray, 10, seed=3), noise(gray, 10, seed=3))
     assert not torch.equal(noise(gray, 10, seed=3), noise(gray, 10, seed=4))
     assert torch.equal(perturb(gray, "noise:10", seed=2), perturb(gray, "noise:10", seed=2))
+    assert not torch.equal(perturb(gray, "noise:10", seed=2), perturb(gray, "noise:10", seed=3))
 
 
 def test_grid_and_spec_parsing() -> None:

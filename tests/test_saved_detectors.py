@@ -119,6 +119,76 @@ def test_damaged_or_foreign_files_are_one_line(training: tuple, tmp_path: Path) 
         load_fitted(good, resolve_detector("dct"))
 
 
+def rewritten(source: Path, target: Path, header_changes: dict | None = None, state_changes: dict | None = None,
+              dropped: tuple[str, ...] = ()) -> Path:
+    """A copy of a saved detector file with header entries and state arrays changed or dropped."""
+    header, state = read_saved(source)
+    header = {**header, **(header_changes or {})}
+    state = {k: np.asarray(v) for k, v in {**state, **(state_changes or {})}.items() if k not in dropped}
+    np.savez(target, header=np.frombuffer(json.dumps(header).encode(), np.uint8),
+             **{f"state/{k}": v for k, v in state.items()})
+    return target
+
+
+def test_a_timm_file_with_impossible_input_normalization_is_refused(training: tuple, tmp_path: Path) -> None:
+    """A grey network's file must hold one positive std and one mean per channel; anything else is one line."""
+    real, fake, _ = training
+    spec = DetectorSpec("tiny-timm", TinyTimm, "import:tests:TinyTimm", (("weights", "scratch"),))
+    good = tmp_path / "t.npz"
+    save_fitted(fitted(spec, real, fake), good, spec)
+    for name, change in (("zero_std", {"std": np.zeros((1, 1, 1, 1), np.float32)}),
+                         ("rgb_mean", {"mean": np.full((1, 3, 1, 1), 0.5, np.float32)})):
+        with pytest.raises(UserError, match="does not fit detector tiny-timm.*input normalization"):
+            load_fitted(rewritten(good, tmp_path / f"{name}.npz", state_changes=change), spec)
+
+
+def test_a_file_of_another_version_source_or_layout_is_refused(training: tuple, tmp_path: Path) -> None:
+    """Another format version, the same name saved from another source, or a missing array: one line each."""
+    real, fake, _ = training
+    spec = resolve_detector("spectrum")
+    good = tmp_path / "good.npz"
+    save_fitted(fitted(spec, real, fake), good, spec)
+    with pytest.raises(UserError, match="format version 2"):
+        load_fitted(rewritten(good, tmp_path / "v2.npz", header_changes={"version": 2}))
+    with pytest.raises(UserError, match=r"holds detector 'spectrum' \(builtin\)"):
+        load_fitted(good, dataclasses.replace(spec, source="import:my_detectors:Spectrum"))
+    one_class = resolve_detector("one-class")
+    save_fitted(fitted(one_class, real, fake), tmp_path / "one_class.npz", one_class)
+    for path, missing in ((good, "logistic.coef"), (tmp_path / "one_class.npz", "components")):
+        with pytest.raises(UserError, match="does not fit detector"):
+            load_fitted(rewritten(path, tmp_path / "short.npz", dropped=(missing,)))
+
+
+class HalfPrecision:
+    """Keeps bfloat16 weights, which numpy has no type for."""
+
+    name = "half"
+
+    def __init__(self) -> None:
+        self.weights = torch.zeros(3, dtype=torch.bfloat16)
+
+    def fit(self, real: torch.Tensor, fake: torch.Tensor) -> None:
+        self.weights = torch.tensor([0.5, -1.25, 3.0], dtype=torch.bfloat16)
+
+    def score(self, images: torch.Tensor) -> np.ndarray:
+        return images.double().mean((1, 2, 3)).numpy() * float(self.weights.float().sum())
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"weights": self.weights}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.weights = state["weights"]
+
+
+def test_bfloat16_state_is_saved_as_float32_and_comes_back(tmp_path: Path) -> None:
+    spec = DetectorSpec("half", HalfPrecision, "import:tests:HalfPrecision")
+    model = HalfPrecision()
+    model.fit(digits16(0, 2), digits16(2, 2))
+    save_fitted(model, tmp_path / "h.npz", spec)
+    loaded = load_fitted(tmp_path / "h.npz", spec).detector
+    assert loaded.weights.dtype == torch.float32 and loaded.weights.tolist() == [0.5, -1.25, 3.0]
+
+
 def test_a_probe_over_a_run_only_backbone_refuses_to_be_saved(tmp_path: Path) -> None:
     probe = ProbeDetector(backbone=nn.Sequential(nn.Flatten(), nn.Linear(256, 4)))
     probe.fit(digits16(0, 10), digits16(10, 10).flip(-1))
