@@ -16,6 +16,7 @@ from PIL import Image
 from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images, to_nchw_uint8
 from ganbench.pixels import to_float, to_uint8
 from ganbench.errors import UserError
+from ganbench.units import FAKE_SETS
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -248,3 +249,28 @@ def test_the_three_fake_sets_are_separate_draws(smoke_run) -> None:
         for first, second in (("eval", "detector_train"), ("eval", "fresh"), ("detector_train", "fresh")):
             shared = len(rows[first] & rows[second])
             assert shared <= 0.1 * min(len(rows[first]), len(rows[second])), (path.name, first, second, shared)
+
+
+@pytest.mark.parametrize("name", ["cgan", "infogan"])
+def test_each_fake_set_is_stored_with_the_conditions_it_was_drawn_with(name: str, tmp_path: Path) -> None:
+    """A conditional generator's fakes are stored with their class labels (InfoGAN's with its code
+    values): drawn again from the trained weights with those conditions and the set's seed, they are
+    the stored images."""
+    from ganbench.context import RunConfig
+    from ganbench.presets import get_preset
+    from ganbench.runner import SuiteRunner
+    from ganbench.runtime import derive_seed
+
+    preset = get_preset("smoke").with_overrides(name="tiny", resolution=8, steps=2, batch_size=8, width=4, n_eval=30,
+                                                n_detector_train=20, n_detector_test=20)
+    runner = SuiteRunner(RunConfig(suite=name, preset=preset, out=tmp_path, quiet=True))
+    trained = runner.generation.train_generator(name)
+    sampled = runner.generation.sample_generator(name, trained)
+    stored = runner.context.fakes(sampled)
+    model = runner.context.load_trained(name, trained)
+    conditions = "eval_labels" if name == "cgan" else "eval_codes"
+    assert torch.equal(stored[conditions], model.evaluation_conditions(30)[0 if name == "cgan" else 1])
+    for which in FAKE_SETS:
+        drawn = model.sample(len(stored[which]), labels=stored[f"{which}_{conditions.split('_')[1]}"],
+                             seed=derive_seed(0, name, which))
+        assert torch.equal(runner.context.on_real_levels(drawn), stored[which]), which

@@ -190,6 +190,8 @@ def test_a_runs_inception_resize_reaches_its_extractor_its_key_and_its_record(tm
         assert result.exit_code == 0, result.output
     assert built == ["clean", "tensorflow"]
     scored = [json.loads(p.read_text()) for p in (tmp_path / "run" / "records").glob("*.json")]
-    scored = {r["protocol"]["resize"]: r["key"] for r in scored if r["kind"] == "generation"}
+    scored = [r for r in scored if r["kind"] == "generation"]
+    assert all({"classes_covered", "class_kl"} <= set(r["metrics"]) for r in scored), "digits' classes are counted"
+    scored = {r["protocol"]["resize"]: r["key"] for r in scored}
     assert set(scored) == {features.INCEPTION_RESIZES[r] for r in ("clean", "tensorflow")}
     assert len(set(scored.values())) == 2

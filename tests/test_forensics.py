@@ -296,6 +296,12 @@ def bad_inputs(root: Path, saved: Path) -> dict[str, list[str]]:
         "saving with a bad scores path": ["--detector", "spectrum", *train_args(root), "--root", test,
                                           "--save-detector", str(root / "never.npz"), "--scores",
                                           str(root / "nowhere" / "s.csv")],
+        "training sets of two sizes": ["--detector", "spectrum", "--train-real", f"folder:{root / 'train' / 'real'}",
+                                       "--train-fakes", f"folder:{root / 'bad' / 'big_fake'}", "--root", test],
+        "a generator named twice": ["--detector", f"spectrum@{saved}", "--root", test, "--real",
+                                    f"folder:{test}/noisy/0_real", "--fakes", f"noisy=folder:{test}/noisy/1_fake"],
+        "a perturbation named twice": ["--detector", f"spectrum@{saved}", "--root", test, "--perturbation", "blur:1",
+                                       "--perturbation", "blur:1"],
     }
 
 
@@ -308,6 +314,7 @@ def broken(folders: Path, fitted: tuple[Path, dict, Path]) -> Path:
     (bad / "bare").mkdir()
     (bad / "truncated.npz").write_bytes(fitted[0].read_bytes()[:300])
     np.savez(bad / "plain.npz", x=np.zeros(3))
+    save_pngs(bad / "big_fake", noise(torch.zeros(12, 1, 20, 20, dtype=torch.uint8), 25.0, seed=3))
     return bad
 
 
@@ -415,3 +422,72 @@ def test_test_images_that_are_training_images_are_counted_and_warned_of(folders:
     clean = invoke("--detector", "spectrum", *train_args(folders), "--root", str(folders / "test"), "--json", "--quiet")
     assert clean.exit_code == 0 and "warning" not in clean.stderr
     assert json.loads(clean.stdout)["protocol"]["generators"]["noisy"]["shared_with_training"] == 0
+
+
+def test_every_image_is_scored_in_its_own_place_across_sizes_and_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images of two sizes, interleaved, scored in chunks of three: each score lands at its image's index."""
+    from types import SimpleNamespace
+
+    from ganbench import forensics
+    from ganbench.outside_data import Images
+
+    monkeypatch.setattr(forensics, "SCORE_CHUNK", 3)
+    images = [torch.full((1, 8 if i % 3 else 12, 8), i, dtype=torch.uint8) for i in range(14)]
+
+    class FirstPixel:
+        def score(self, batch: torch.Tensor) -> np.ndarray:
+            return batch[:, 0, 0, 0].double().numpy() + batch.shape[-2] / 100
+
+    prepared = forensics.Prepared(SimpleNamespace(label="first-pixel"), FirstPixel(), 0.0, "given")
+    scores = forensics.score_images(prepared, Images(images, [str(i) for i in range(14)]), "none", seed=0)
+    assert scores.tolist() == pytest.approx([i + (0.08 if i % 3 else 0.12) for i in range(14)])
+
+
+@pytest.mark.parametrize(("declared", "threshold"), [(True, 0.5), (False, 0.0), (None, 0.0)])
+def test_an_unvalidated_threshold_is_half_for_probabilities_and_zero_for_logits(declared: bool | None,
+                                                                                threshold: float) -> None:
+    from types import SimpleNamespace
+
+    from ganbench.forensics import default_threshold
+
+    model = SimpleNamespace() if declared is None else SimpleNamespace(outputs_probability=declared)
+    value, source = default_threshold(model)
+    assert value == threshold and "no validation data" in source
+    assert ("logits" in source) == (declared is None)
+
+
+def test_training_images_are_matched_by_their_shape_and_pixels() -> None:
+    """Equal images give one digest; images with the same bytes in another shape are other images."""
+    from ganbench.forensics import pixel_digests
+
+    square, wide = torch.zeros(1, 4, 4, dtype=torch.uint8), torch.zeros(1, 2, 8, dtype=torch.uint8)
+    assert len(pixel_digests([square, square.clone()])) == 1
+    assert len(pixel_digests([square, wide])) == 2
+    assert pixel_digests([square]) != pixel_digests([square + 1])
+
+
+def test_a_detector_without_a_seed_parameter_is_built_under_the_runs_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin that draws its weights from torch's global generator gets the same weights, and so the
+    same scores, from the same ``--seed``, whatever was drawn before."""
+    from types import SimpleNamespace
+
+    from ganbench import forensics
+    from ganbench.detectors.base import RunSettings
+
+    class RandomWeights:
+        def __init__(self) -> None:
+            self.weight = torch.randn(())
+
+        def fit(self, real: torch.Tensor, fake: torch.Tensor) -> None:
+            pass
+
+        def score(self, images: torch.Tensor) -> np.ndarray:
+            return (images.float().flatten(1).mean(1) * self.weight).numpy()
+
+    choice = SimpleNamespace(spec=SimpleNamespace(cls=RandomWeights, name="random-weights", arguments={}))
+    real = torch.arange(40, dtype=torch.uint8).view(40, 1, 1, 1)
+    weights = []
+    for drawn_before in (1, 2):
+        torch.manual_seed(drawn_before)
+        weights.append(forensics.fit_detector(choice, RunSettings(seed=3), real, real + 50).model.weight.item())
+    assert weights[0] == weights[1]

@@ -134,3 +134,20 @@ def test_a_flipped_byte_in_a_checkpoint_is_caught_where_torch_load_would_not_not
     assert not torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(4096, dtype=torch.float32))
     with pytest.raises(DamagedFile, match="CRC-32 mismatch"):
         load_torch(path, "checkpoint")
+
+
+def test_a_finished_trainings_checkpoint_is_reused_only_if_it_says_it_finished(tmp_path: Path) -> None:
+    """A record of a finished training is reused only while its checkpoint loads and says finished:
+    an unfinished one (a training cut short after its record) trains again, a damaged one is named."""
+    from ganbench.generation import GenerationUnits
+
+    store = RunStore(tmp_path)
+    finished, unfinished, damaged = (tmp_path / f"{name}.pt" for name in ("finished", "unfinished", "damaged"))
+    store.save_checkpoint(finished, {"step": 10, "finished": True})
+    store.save_checkpoint(unfinished, {"step": 5, "finished": False})
+    store.save_checkpoint(damaged, {"step": 10, "finished": True, "weights": torch.arange(4096.0)})
+    flip_byte(damaged)
+    assert GenerationUnits.intact_checkpoint(finished) is True
+    assert GenerationUnits.intact_checkpoint(unfinished) is False
+    assert GenerationUnits.intact_checkpoint(tmp_path / "missing.pt") is False
+    assert isinstance(GenerationUnits.intact_checkpoint(damaged), Damage)
