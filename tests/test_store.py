@@ -14,13 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
 from ganbench.errors import UserError
-from ganbench.records import Record
+from ganbench.records import Record, TrainRecord
 from ganbench.locks import LOCK_TIMEOUT_ENV, UnitLock, _pid_scope
-from ganbench.store import CACHE_ENV, RunStore, atomic_write_bytes, file_mode, read_npz, unit_key, write_npz
+from ganbench.store import (CACHE_ENV, DamagedFile, RunStore, _checksum, atomic_write_bytes, file_mode, load_npz,
+                            read_npz, unit_key, write_npz)
 
 
 def test_unit_key_is_stable_and_order_free():
@@ -59,6 +61,41 @@ def test_records_round_trip_and_damaged_ones_are_ignored(tmp_path: Path):
     assert store.find_record("generation", "dcgan", "abc") is None and list(store.records()) == []
 
 
+def test_records_read_back_typed_by_their_kind_with_exact_integers(tmp_path: Path):
+    """A train record reads back as a :class:`TrainRecord` (its checkpoint and steps at hand), an
+    integer metric beyond a float's 53 bits stays exact, and an unknown kind reads as a plain record."""
+    store = RunStore(tmp_path)
+    big = 2**53 + 1
+    store.write_record(TrainRecord(kind="train", key="k", dataset="digits", preset="smoke", seed=0,
+                                   metrics={"steps": np.int64(big), "params": 7},
+                                   info={"checkpoint": "checkpoints/gan-k.pt"}), "gan")
+    record = store.find_record("train", "gan", "k")
+    assert isinstance(record, TrainRecord) and record.checkpoint == "checkpoints/gan-k.pt"
+    assert record.steps == big and type(record.metrics["steps"]) is int and type(record.metrics["params"]) is int
+    store.write_record(Record(kind="someday", key="k", dataset="digits", preset="smoke", seed=0), "gan")
+    assert type(store.find_record("someday", "gan", "k")) is Record
+
+
+def test_a_record_with_a_field_of_a_later_version_is_read(tmp_path: Path):
+    """Fields this version does not know are left out; the record is not taken for damaged."""
+    store = RunStore(tmp_path)
+    path = store.write_record(Record(kind="generation", key="k", dataset="digits", preset="smoke", seed=0,
+                                     metrics={"fid": 3.0}), "gan")
+    body = json.loads(path.read_text())
+    del body["checksum"]
+    body["added_later"] = [1, 2]
+    body["checksum"] = _checksum(body)
+    path.write_text(json.dumps(body))
+    record = store.find_record("generation", "gan", "k")
+    assert record is not None and record.metrics == {"fid": 3.0}
+
+
+def test_a_diverged_unit_is_finished_but_not_ok():
+    diverged = Record(kind="train", key="k", dataset="digits", preset="smoke", seed=0, status="diverged")
+    assert diverged.finished and not diverged.ok
+    assert Record(kind="train", key="k", dataset="digits", preset="smoke", seed=0).ok
+
+
 def test_out_that_is_a_file_is_a_user_error(tmp_path: Path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match="not a folder"):
@@ -87,6 +124,15 @@ def test_npz_round_trip_and_truncation(tmp_path: Path):
     write_npz(path, x=torch.arange(6).numpy())
     assert read_npz(path)["x"].tolist() == list(range(6))
     path.write_bytes(path.read_bytes()[:20])
+    assert read_npz(path) is None
+
+
+def test_an_npz_holding_pickled_objects_is_refused_unread(tmp_path: Path):
+    """An ``.npz`` member that needs unpickling is damage, never loaded (unpickling can run code)."""
+    path = tmp_path / "fakes.npz"
+    np.savez(path, x=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(DamagedFile, match="unreadable"):
+        load_npz(path, "fakes")
     assert read_npz(path) is None
 
 
@@ -201,6 +247,31 @@ def test_a_pid_of_another_boot_or_namespace_is_not_judged_here(tmp_path: Path):
         assert lock.waited and time.monotonic() - started > 0.25
 
 
+def test_a_dead_pid_of_another_host_is_not_judged_here(tmp_path: Path):
+    """A pid free on this host says nothing of a process of another host: its lock is waited out."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / "unit.lock"
+    write_lock(path, host="other-host", pid=dead.pid, pid_scope=_pid_scope())
+    started = time.monotonic()
+    with UnitLock(path, poll=0.01, timeout=0.3) as lock:
+        assert lock.waited and time.monotonic() - started > 0.25
+
+
+def test_a_holder_whose_clock_runs_ahead_is_taken_over_once_it_stops_beating(tmp_path: Path):
+    """A heartbeat stamped an hour in the future never looks old by the holder's clock; the lock is
+    stale once it has stood unchanged for the timeout."""
+    path = tmp_path / "unit.lock"
+    write_lock(path, heartbeat=time.time() + 3600)
+    lock = UnitLock(path, poll=0.01, timeout=0.3)
+    started = time.monotonic()
+    thread = acquire_in_background(lock)
+    thread.join(3)
+    assert lock.held and lock.waited and time.monotonic() - started > 0.25
+    lock.release()
+    assert not path.exists()
+
+
 def race_for_the_lock(path: str, log: str, barrier: Any, die: bool) -> None:
     """Take the lock, mark entering and leaving in ``log``, then release it or die holding it."""
     barrier.wait()
@@ -293,9 +364,10 @@ def test_lock_timeout_comes_from_the_environment(tmp_path: Path, monkeypatch):
     lock = UnitLock(tmp_path / "unit.lock")
     assert lock.timeout == 0.5 and lock.heartbeat == 0.125
     assert UnitLock(tmp_path / "unit.lock", timeout=300).heartbeat == 10
-    monkeypatch.setenv(LOCK_TIMEOUT_ENV, "soon")
-    with pytest.raises(UserError, match=LOCK_TIMEOUT_ENV):
-        UnitLock(tmp_path / "unit.lock")
+    for bad in ("soon", "0", "-3", "nan", "inf"):
+        monkeypatch.setenv(LOCK_TIMEOUT_ENV, bad)
+        with pytest.raises(UserError, match=LOCK_TIMEOUT_ENV):
+            UnitLock(tmp_path / "unit.lock")
 
 
 def test_store_lock_names_its_unit(tmp_path: Path):

@@ -71,7 +71,7 @@ def test_streamed_arrays_equal_the_in_memory_ones_and_the_cache_is_reused(
         assert torch.equal(getattr(streamed, name), getattr(memory, name)), name
     for split in ("train", "test"):
         assert np.array_equal(streamed.notes["source_sizes"][split], memory.notes["source_sizes"][split])
-    assert streamed.fingerprint == memory.fingerprint
+    assert streamed.fingerprint == memory.fingerprint and streamed.num_classes == memory.num_classes == 10
     again = load_dataset(f"folder:{folder}", SIDE, stream=options(tmp_path))
     assert len(built) == 1 and again.cache == streamed.cache
     within = load_dataset(f"folder:{folder}", SIDE, stream=dataclasses.replace(options(tmp_path), budget=1 << 20))
@@ -128,7 +128,7 @@ def test_runs_that_need_one_cache_at_once_build_it_once(folder: Path, tmp_path: 
     assert not list((tmp_path / "data").glob("*.lock"))
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "meta"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "flip-last", "meta"])
 def test_a_damaged_cache_is_rebuilt(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     damage: str) -> None:
     first = load_dataset(f"folder:{folder}", SIDE, stream=options(tmp_path))
@@ -138,9 +138,10 @@ def test_a_damaged_cache_is_rebuilt(folder: Path, tmp_path: Path, monkeypatch: p
     del first
     if damage == "truncate":
         images.write_bytes(images.read_bytes()[: images.stat().st_size // 2])
-    elif damage == "flip":
+    elif damage in ("flip", "flip-last"):
         raw = bytearray(images.read_bytes())
-        raw[len(raw) // 3] ^= 0xFF
+        assert len(raw) > data_cache.PROBE_BYTES, "the last byte lies beyond the first probed block"
+        raw[len(raw) // 3 if damage == "flip" else -1] ^= 0xFF
         images.write_bytes(bytes(raw))
     else:
         (images.parent / "meta.json").write_text("{")
@@ -157,9 +158,15 @@ def test_skipped_files_are_left_out_as_in_memory(folder: Path, tmp_path: Path) -
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(png.read_bytes())
     (broken / "3" / "zzz.png").write_bytes(b"not a png")
-    memory = load_dataset(f"folder:{broken}", SIDE, skip_bad=True)
-    streamed = load_dataset(f"folder:{broken}", SIDE, skip_bad=True, stream=options(tmp_path / "cache"))
+    warned: dict[str, list[str]] = {"memory": [], "built": [], "reused": []}
+    memory = load_dataset(f"folder:{broken}", SIDE, skip_bad=True, warn=warned["memory"].append)
+    streamed = load_dataset(f"folder:{broken}", SIDE, skip_bad=True, stream=options(tmp_path / "cache"),
+                            warn=warned["built"].append)
+    load_dataset(f"folder:{broken}", SIDE, skip_bad=True, stream=options(tmp_path / "cache"),
+                 warn=warned["reused"].append)
     assert streamed.notes["skipped_files"] == memory.notes["skipped_files"] == 1
+    assert any("zzz.png" in line for line in warned["memory"])
+    assert warned["reused"] == warned["built"] == warned["memory"], "a reused cache repeats its loader's warnings"
     assert torch.equal(streamed.x_train, memory.x_train) and torch.equal(streamed.y_test, memory.y_test)
 
 

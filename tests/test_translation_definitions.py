@@ -35,7 +35,8 @@ from torch import nn
 from ganbench.generators import DataSpec, create_generator
 from ganbench.generators.translation_blocks import ResidualBlock, SRResidualBlock, UNetGenerator
 from ganbench.image_sets import read_image
-from ganbench.outside_data import Framing, cnndetection_sets
+from ganbench.errors import UserError
+from ganbench.outside_data import Framing, Images, cnndetection_sets, common_channels, list_images, stacked
 from ganbench.spectra import azimuthal_average, ring_index
 
 
@@ -286,6 +287,45 @@ def test_centre_crop_takes_the_middle_window() -> None:
     image = torch.arange(80, dtype=torch.int64).view(1, 8, 10)
     crop = Framing(4, "center-crop").apply(image, "x")
     assert crop[0, 0].tolist() == [23, 24, 25, 26] and crop[0, -1].tolist() == [53, 54, 55, 56]
+
+
+def test_centre_crop_refuses_an_image_narrower_or_shorter_than_its_side() -> None:
+    """A crop never pads: an image below the side in either dimension is refused."""
+    for h, w in ((8, 3), (3, 8)):
+        with pytest.raises(UserError, match="smaller than --size 4"):
+            Framing(4, "center-crop").apply(torch.zeros(1, h, w, dtype=torch.uint8), "x")
+
+
+def test_grey_images_are_repeated_to_three_channels_only_beside_colour_ones() -> None:
+    """Grey reals beside colour fakes get their one channel three times; all-grey sets stay grey."""
+    grey = torch.arange(4, dtype=torch.uint8).view(1, 2, 2)
+    colour = torch.arange(12, dtype=torch.uint8).view(3, 2, 2)
+    reals, fakes = common_channels(Images([grey], ["g"]), Images([colour], ["c"]))
+    assert torch.equal(reals.images[0], grey.expand(3, -1, -1)) and torch.equal(fakes.images[0], colour)
+    assert reals.paths == ["g"]
+    alone, other = common_channels(Images([grey], ["g"]), Images([grey.clone()], ["h"]))
+    assert alone.images[0].shape == other.images[0].shape == (1, 2, 2)
+
+
+def test_images_of_several_sizes_are_not_stacked() -> None:
+    """Two sizes in one set end with one line asking for --size, not a stacking error."""
+    images = Images([torch.zeros(1, 4, 4, dtype=torch.uint8), torch.zeros(1, 5, 5, dtype=torch.uint8)], ["a", "b"])
+    with pytest.raises(UserError, match="fakes come in 2 sizes"):
+        stacked(images, "fakes")
+    assert stacked(Images([torch.zeros(1, 4, 4, dtype=torch.uint8)] * 2, ["a", "b"]), "fakes").shape == (2, 1, 4, 4)
+
+
+def test_hidden_folders_hold_no_images_and_no_generators(tmp_path: Path) -> None:
+    """Images under a hidden folder (``.thumbnails``) are not listed, and a hidden folder of the root
+    (``.cache``) is no generator."""
+    grey = np.zeros((8, 8), dtype=np.uint8)
+    save_png(tmp_path / "gan" / "0_real" / "a.png", grey)
+    save_png(tmp_path / "gan" / "0_real" / ".thumbnails" / "a.png", grey)
+    save_png(tmp_path / "gan" / "1_fake" / "b.png", grey)
+    (tmp_path / ".cache" / "stuff").mkdir(parents=True)
+    assert [f.name for f in list_images(tmp_path / "gan" / "0_real")] == ["a.png"]
+    (test,) = cnndetection_sets(tmp_path)
+    assert test.generator == "gan" and [f.parent.name for f in test.real.files] == ["0_real"]
 
 
 def test_grey_files_are_read_as_one_channel_and_colour_files_as_three(tmp_path: Path) -> None:
