@@ -13,6 +13,7 @@ from torch import nn
 from ganbench.pixels import to_float
 from ganbench.errors import UserError
 from ganbench.generators import GENERATORS, Batch, DataSpec, GenerativeModel, create_generator
+from ganbench.generators.tricks import Tricks
 from ganbench.suites import resolve_suite
 from quality_check import conditional_accuracy_before_after, digits
 
@@ -131,3 +132,29 @@ def test_short_training_generates_the_class_asked_for() -> None:
     before, after = conditional_accuracy_before_after(build(width=16), steps=300)
     print(f"acgan conditional accuracy {before:.2f} -> {after:.2f} (chance 0.10)")
     assert before < 0.2 and after >= 0.4
+
+
+def test_discriminator_source_loss_takes_reals_as_real_and_fakes_as_fake() -> None:
+    """D's ``-L_S`` is the BCE of the real batch against "real" plus that of the fakes against "fake"."""
+    model = build()
+    batch = digit_batch()
+    fixed = torch.rand(len(batch.real), 1, 16, 16) * 2 - 1
+    model.fake = lambda labels, generator=None: fixed  # type: ignore[method-assign]
+    source, _ = model.discriminator_losses(batch)
+    with torch.no_grad():
+        real_logits, fake_logits = model.D(batch.real), model.D(fixed)
+    torch.testing.assert_close(source.detach(), bce_real(real_logits) + bce_fake(fake_logits))
+    assert not torch.isclose(source.detach(), bce_real(fake_logits) + bce_fake(real_logits))
+
+
+def test_training_classes_are_drawn_uniformly_from_all_k() -> None:
+    """``c ~ p_c`` covers every class, each about equally often."""
+    torch.manual_seed(3)
+    counts = torch.bincount(build().sample_labels(5000), minlength=10)
+    assert len(counts) == 10 and counts.min() > 400 and counts.max() < 600
+
+
+def test_any_packing_above_one_is_refused() -> None:
+    """The auxiliary classifier classifies single samples, so packs of two are refused like packs of four."""
+    with pytest.raises(UserError, match="packing"):
+        create_generator("acgan", SPEC16, preset_width=8, tricks=Tricks(packing=2))

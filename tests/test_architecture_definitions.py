@@ -28,12 +28,13 @@ import torch
 from torch import nn
 
 from ganbench.generators import Batch, DataSpec, create_generator
-from ganbench.generators.blocks import ConvTrunk
+from ganbench.generators.blocks import ConvTrunk, Maxout, conv_stages, point_discriminator, point_generator
 from ganbench.generators.ddpm import DDPM, DDPMConfig, NoiseSchedule, linear_betas
 from ganbench.generators.diffaugment import color, translation
 from ganbench.generators.layers import ConditionalBatchNorm2d, EqualizedLinear, PixelNorm, SelfAttention
 from ganbench.generators.progan import real_at
 from ganbench.generators.stylegan2 import MappingNetwork, StyleGAN2Config
+from ganbench.generators.tricks import Tricks
 
 SPEC16 = DataSpec("image", 1, 16, 10)
 
@@ -177,6 +178,61 @@ def test_biggan_discriminator_judges_real_images_with_their_own_labels() -> None
     model.discriminator_step(batch)
     real_calls = [labels for x, labels in seen if x is batch.real]
     assert len(real_calls) == 1 and torch.equal(real_calls[0], batch.labels)
+
+
+def test_biggan_fakes_are_judged_with_the_labels_they_were_generated_for() -> None:
+    """In both players' steps D scores each fake with the class G made it for."""
+    model = build("biggan")
+    made: dict[int, torch.Tensor] = {}
+    judged: list[tuple[torch.Tensor, torch.Tensor]] = []
+    model.G.register_forward_hook(lambda m, args, out: made.__setitem__(id(out), args[1]))
+    model.D.register_forward_pre_hook(lambda m, args: judged.append((args[0], args[1])))
+    batch = random_batch()
+    model.discriminator_step(batch)
+    model.generator_step(batch)
+    fakes = [(made[id(x)], labels) for x, labels in judged if id(x) in made]
+    assert len(fakes) == 2 and all(torch.equal(asked, labels) for asked, labels in fakes)
+
+
+def test_biggan_discriminator_sum_pools_rectified_features_into_the_projection() -> None:
+    """D(x, y) = psi(h) + <embed(y), h> with h the sum over positions of ReLU(blocks(x))."""
+    model = build("biggan").eval()
+    x, labels = random_batch().real, torch.arange(8) % 10
+    with torch.no_grad():
+        h = torch.relu(model.D.blocks(x)).sum(dim=(2, 3))
+        expected = model.D.head.linear(h).squeeze(1) + (model.D.head.embed(labels) * h).sum(dim=1)
+        torch.testing.assert_close(model.D(x, labels), expected)
+
+
+# ----------------------------------------------------------------------------- toy 2D networks and shared trunks
+
+
+def test_toy2d_networks_are_veegans_mlps() -> None:
+    """G: four 400-unit ReLU layers with BatchNorm and an unbounded linear 2-D output; D: three
+    200-unit maxout layers of 5 pieces and a linear output."""
+    torch.manual_seed(0)
+    generator, discriminator = point_generator(2), point_discriminator(Tricks())
+    linears = [m for m in generator.net if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [400] * 4 + [2]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in generator.net) == 4
+    assert not any(isinstance(m, (nn.Tanh, nn.Sigmoid)) for m in generator.modules())
+    with torch.no_grad():
+        linears[-1].bias.fill_(5.0)
+        assert generator.eval()(torch.randn(16, 2)).min() > 1.0
+    maxouts = [m for m in discriminator.trunk.modules() if isinstance(m, Maxout)]
+    assert [(m.linear.out_features, m.pieces) for m in maxouts] == [(1000, 5)] * 3
+    assert discriminator(torch.randn(6, 2)).shape == (6,)
+
+
+@pytest.mark.parametrize("resolution, stages", [(8, 1), (16, 2), (32, 3), (256, 6)])
+def test_conv_stages_halve_a_power_of_two_down_to_4x4(resolution: int, stages: int) -> None:
+    assert conv_stages(resolution) == stages
+
+
+@pytest.mark.parametrize("resolution", [4, 12, 24, 48, 100])
+def test_conv_stages_refuse_sides_that_do_not_halve_to_4x4(resolution: int) -> None:
+    with pytest.raises(ValueError, match="power-of-two"):
+        conv_stages(resolution)
 
 
 # ----------------------------------------------------------------------------- StyleGAN2

@@ -15,6 +15,8 @@ from ganbench.pixels import to_float
 from ganbench.features import ClassifierExtractor
 from ganbench.metrics import fid_from_features, matched_code_accuracy
 from ganbench.generators import GENERATORS, Batch, DataSpec, GenerativeModel, create_generator
+from ganbench.errors import UserError
+from ganbench.generators.blocks import Maxout
 from ganbench.generators.losses import gradient_penalty
 from ganbench.generators.trainer import TrainConfig, train
 
@@ -105,6 +107,23 @@ def test_gan_generator_loss_is_non_saturating_or_minimax(loss: str, formula: Cal
     batch = image_batch(digits16)
     expected = expected_generator_loss(model, batch, formula)
     assert float(model.generator_step(batch)["loss_g"]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_gan_discriminator_is_two_maxout_layers_of_five_pieces() -> None:
+    """D's hidden units are maxout units: each the largest of its 5 linear pieces."""
+    model = build("gan")
+    maxouts = [m for m in model.D.trunk.modules() if isinstance(m, Maxout)]
+    assert len(maxouts) == 2 and all(m.pieces == 5 for m in maxouts)
+    assert not any(isinstance(m, nn.LeakyReLU) for m in model.D.modules())
+    unit = maxouts[0]
+    x = torch.randn(3, unit.linear.in_features)
+    pieces = (x @ unit.linear.weight.T + unit.linear.bias).view(3, -1, 5)
+    torch.testing.assert_close(unit(x), pieces.max(dim=2).values)
+
+
+def test_gan_refuses_a_loss_other_than_nonsaturating_or_minimax() -> None:
+    with pytest.raises(UserError, match="minimax"):
+        build("gan", loss="hinge")
 
 
 def test_point_variants_draw_a_two_dimensional_latent() -> None:
@@ -232,6 +251,23 @@ def test_lsgan_losses_are_least_squares(digits16: Dataset) -> None:
     expected_g = expected_generator_loss(model, batch, lambda out: 0.5 * (out - 1).pow(2).mean())
     assert float(model.generator_step(batch)["loss_g"]) == pytest.approx(expected_g, rel=1e-4)
     assert not any(isinstance(m, nn.Sigmoid) for m in model.D.modules())
+
+
+def test_lsgan_discriminator_is_dcgans_with_batchnorm_and_normal_002_weights() -> None:
+    """D is DCGAN's trunk (BatchNorm after every convolution but the first) initialised as DCGAN:
+    weights from N(0, 0.02), zero biases, BatchNorm gains from N(1, 0.02)."""
+    torch.manual_seed(0)
+    model = build("lsgan")
+    layers = list(model.D.trunk.net)
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    assert len(convs) >= 2 and not isinstance(layers[convs[0] + 1], nn.BatchNorm2d)
+    assert all(isinstance(layers[i + 1], nn.BatchNorm2d) for i in convs[1:])
+    for m in model.D.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            assert abs(float(m.weight.detach().std()) - 0.02) < 0.005
+            assert m.bias is None or not m.bias.any()
+        elif isinstance(m, nn.BatchNorm2d):
+            assert float((m.weight.detach() - 1).abs().max()) < 0.1 and not m.bias.any()
 
 
 # ----------------------------------------------------------------------------- sngan

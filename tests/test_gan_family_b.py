@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.generators import GENERATORS, Batch, DataSpec, create_generator
+from ganbench.generators.biggan import GBlock
 from ganbench.generators.ema import warmup_ema_decay
 from ganbench.generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchStdDev,
                                ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, ResBlockDown,
@@ -177,6 +178,25 @@ def test_biggan_class_conditional_batchnorm_gains_depend_on_class() -> None:
     assert embeddings == [model.G.latent.shared_embedding]
 
 
+def test_biggan_generator_block_is_cbn_relu_upsample_conv_plus_an_upsampled_shortcut() -> None:
+    """BigGAN's up-block, written out: CBN ReLU up conv3x3 CBN ReLU conv3x3 + conv1x1(up(x)),
+    both CBNs reading the block's conditioning vector."""
+    torch.manual_seed(0)
+    block = GBlock(4, 6, cond_dim=5)
+    for norm in (block.bn1, block.bn2):
+        nn.init.normal_(norm.gain.weight)
+        nn.init.normal_(norm.bias.weight)
+    x, cond = torch.randn(3, 4, 3, 3), torch.randn(3, 5)
+
+    def up(h: torch.Tensor) -> torch.Tensor:
+        return h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+
+    with torch.no_grad():
+        h = block.conv1(up(F.relu(block.bn1(x, cond))))
+        expected = block.conv2(F.relu(block.bn2(h, cond))) + block.shortcut(up(x))
+        torch.testing.assert_close(block(x, cond), expected)
+
+
 def test_biggan_hierarchical_latent_feeds_one_chunk_per_block() -> None:
     model = build("biggan")
     latent = model.G.latent
@@ -220,6 +240,26 @@ def test_biggan_ema_differs_from_generator_and_samples() -> None:
     g = dict(model.G.named_parameters())
     differs = [not torch.equal(p, g[n]) for n, p in model.G_ema.named_parameters()]
     assert any(differs)
+
+
+def test_biggan_ema_decay_warms_up_with_the_generator_steps() -> None:
+    """The EMA's decay follows the warm-up by G steps: after step 0 the average is a copy of G,
+    later it moves by ``1 - warmup_ema_decay(step)`` toward G; the paper's decay 0.9999 and
+    orthogonal regularization weight 1e-4 are the defaults."""
+    model = build("biggan")
+    assert (model.config.ema_decay, model.config.ortho_weight) == (0.9999, 1e-4)
+    model.generator_step(batch(SPEC32, step=0))
+    assert model.ema_decay == 0.0
+    model.update_ema()
+    for ema, p in zip(model.G_ema.parameters(), model.G.parameters()):
+        assert torch.equal(ema, p)
+    model.generator_step(batch(SPEC32, step=400))
+    decay = warmup_ema_decay(400, 0.9999)
+    assert model.ema_decay == decay and 0.0 < decay < 0.99
+    before = [p.clone() for p in model.G_ema.parameters()]
+    model.update_ema()
+    for old, ema, p in zip(before, model.G_ema.parameters(), model.G.parameters()):
+        torch.testing.assert_close(ema, old + (1 - decay) * (p - old))
 
 
 def test_biggan_short_training_generates_the_class_asked_for() -> None:

@@ -20,7 +20,7 @@ from ganbench.generators import DataSpec, GenerativeModel, create_generator
 from ganbench.generators.gan import GAN
 from ganbench.generators import step_losses
 from ganbench.generators.step_losses import LossReader
-from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators.trainer import DeviceBatches, TrainConfig, train
 
 
 
@@ -149,3 +149,34 @@ def test_losses_stacked_for_one_transfer_are_read_without_rounding(monkeypatch: 
     assert dict(entries[1]) == {name: float(value) for name, value in steps[1].items()}
     assert all(entry.is_read and dict(entry) == {name: float(value) for name, value in losses.items()}
                for entry, losses in zip(entries, steps))
+
+
+def test_a_training_stopped_by_its_time_limit_is_checkpointed_as_unfinished(toy: Dataset, tmp_path: Path) -> None:
+    """A run cut by ``max_seconds`` writes a checkpoint that says it did not finish (so it is resumed,
+    not reused); a run that reaches its budget writes one that says it did."""
+    saved: list[tuple[int, bool]] = []
+
+    def save(path: Path, state: dict[str, Any]) -> None:
+        saved.append((state["step"], state["finished"]))
+
+    cut = train(build(toy), toy.x_train, toy.y_train, TrainConfig(steps=20, batch_size=32, max_seconds=0.0),
+                checkpoint=tmp_path / "cut.pt", save=save)
+    assert (cut.status, cut.stopped_by, saved) == ("truncated", "time", [(0, False)])
+    saved.clear()
+    done = train(build(toy), toy.x_train, toy.y_train, TrainConfig(steps=3, batch_size=32),
+                 checkpoint=tmp_path / "done.pt", save=save)
+    assert (done.status, done.steps, saved) == ("ok", 3, [(3, True)])
+
+
+def test_device_batches_keep_each_sample_with_its_label() -> None:
+    """Shuffled batches index images and labels with one permutation, over several epochs."""
+    n = 50
+    x = torch.arange(n, dtype=torch.float32)[:, None].repeat(1, 2)
+    batches = DeviceBatches(x, torch.arange(n), batch_size=16, seed=3)
+    seen = []
+    for step in range(9):
+        batch = batches.next("points", step)
+        assert torch.equal(batch.real[:, 0].long(), batch.labels)
+        seen.append(batch.labels)
+    assert not torch.equal(seen[0], torch.arange(16))
+    assert sorted(torch.cat(seen[:3]).tolist()) == sorted(set(torch.cat(seen[:3]).tolist()))
