@@ -274,3 +274,24 @@ def test_each_fake_set_is_stored_with_the_conditions_it_was_drawn_with(name: str
         drawn = model.sample(len(stored[which]), labels=stored[f"{which}_{conditions.split('_')[1]}"],
                              seed=derive_seed(0, name, which))
         assert torch.equal(runner.context.on_real_levels(drawn), stored[which]), which
+
+
+def test_sampling_speed_counts_the_images_of_all_three_fake_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """The sample unit's images per second divide every fake it drew, the three sets together, by the
+    seconds its sampling took (a stand-in clock: 4 s)."""
+    from types import SimpleNamespace
+
+    from ganbench import generation
+    from ganbench.context import RunConfig
+    from ganbench.presets import get_preset
+    from ganbench.runner import SuiteRunner
+
+    preset = get_preset("smoke").with_overrides(name="tiny", resolution=8, steps=2, batch_size=8, width=4, n_eval=30,
+                                                n_detector_train=20, n_detector_test=10)
+    runner = SuiteRunner(RunConfig(suite="dcgan", preset=preset, out=tmp_path, quiet=True))
+    trained = runner.generation.train_generator("dcgan")
+    readings = iter([100.0, 104.0])
+    monkeypatch.setattr(generation, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
+    sampled = runner.generation.sample_generator("dcgan", trained)
+    assert sampled.metrics["images_per_second"] == pytest.approx((30 + 20 + 10) / 4)
