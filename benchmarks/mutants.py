@@ -47,6 +47,7 @@ FORMULAS = "tests/test_metric_formulas.py"
 FAMILY_A = "tests/test_gan_family_a.py"
 FAMILY_B = "tests/test_gan_family_b.py"
 TRANSLATION = "tests/test_translation.py"
+TRANSLATION_RUNNER = "tests/test_translation_runner.py"
 METRICS = "tests/test_metrics.py"
 DETECTION = "tests/test_detectors_evaluate.py"
 PERTURBATIONS = "tests/test_perturbations.py"
@@ -2271,7 +2272,7 @@ MUTANTS: list[Mutant] = [
     m("translation-suite-misses-stargan", "ganbench/suites.py",
       '{"paired", "unpaired", "multi-domain"}', '{"paired", "unpaired"}',
       "the translation suite leaves StarGAN out",
-      node_ids("tests/test_translation_runner.py", "test_translation_suite_selects_the_four_variants_and_all_includes_them")),
+      node_ids(TRANSLATION_RUNNER, "test_translation_suite_selects_the_four_variants_and_all_includes_them")),
     m("smoke-suite-trains-everything", "ganbench/suites.py",
       'lambda c: c.name == "dcgan", ("spectrum",)', 'lambda c: True, ("spectrum",)',
       "the smoke suite, the seconds-long end-to-end check, trains every generator",
@@ -3708,12 +3709,12 @@ MUTANTS: list[Mutant] = [
     m("run-task-measures-dropped", "ganbench/generation.py",
       "            record.metrics.update(sample_record.task_measures)\n", "",
       "an image-to-image variant's PSNR, SSIM or domain accuracy never reaches its quality record",
-      node_ids("tests/test_translation_runner.py", "test_runner_translates_test_inputs_and_records_task_measures")),
+      node_ids(TRANSLATION_RUNNER, "test_runner_translates_test_inputs_and_records_task_measures")),
     m("run-translated-split-unstated", "ganbench/generation.py",
       'record.protocol.update(task=task_view, translated_split=record.protocol["real_split"])',
       "record.protocol.update(task=task_view)",
       "a translator's FID does not say that its fakes are translations of the split it is measured against",
-      node_ids("tests/test_translation_runner.py", "test_runner_translates_test_inputs_and_records_task_measures")),
+      node_ids(TRANSLATION_RUNNER, "test_runner_translates_test_inputs_and_records_task_measures")),
     m("edges-scaled-twice", "ganbench/tasks.py", "SOBEL_SCALE = 0.25", "SOBEL_SCALE = 0.5",
       "Pix2Pix's edge maps are twice as bright as a black-to-white step allows",
       node_ids(TASKS_TESTS, "test_sobel_edges_are_a_quarter_of_the_gradient_magnitude_of_the_channel_mean")),

@@ -13,9 +13,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ganbench.context import RunConfig
 from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images, to_nchw_uint8
 from ganbench.pixels import to_float, to_uint8
 from ganbench.errors import UserError
+from ganbench.presets import get_preset
+from ganbench.runner import SuiteRunner
 from ganbench.units import FAKE_SETS
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -209,7 +212,6 @@ def test_the_reals_levels_key_the_sample_unit_and_not_the_training() -> None:
     """Fakes put on other intensity values are other fakes: the levels enter the sample key, not the train key."""
     import dataclasses
 
-    from ganbench.presets import get_preset
     from ganbench.units import Scope, sample_unit, train_unit
 
     plain = Scope("digits", "f", "image", get_preset("smoke"), 0)
@@ -251,19 +253,21 @@ def test_the_three_fake_sets_are_separate_draws(smoke_run) -> None:
             assert shared <= 0.1 * min(len(rows[first]), len(rows[second])), (path.name, first, second, shared)
 
 
+def tiny_runner(suite: str, out: Path) -> SuiteRunner:
+    """A suite runner on 8-px digits: two training steps, 30 quality fakes and 20 in each detector set."""
+    preset = get_preset("smoke").with_overrides(name="tiny", resolution=8, steps=2, batch_size=8, width=4, n_eval=30,
+                                                n_detector_train=20, n_detector_test=20)
+    return SuiteRunner(RunConfig(suite=suite, preset=preset, out=out, quiet=True))
+
+
 @pytest.mark.parametrize("name", ["cgan", "infogan"])
 def test_each_fake_set_is_stored_with_the_conditions_it_was_drawn_with(name: str, tmp_path: Path) -> None:
     """A conditional generator's fakes are stored with their class labels (InfoGAN's with its code
     values): drawn again from the trained weights with those conditions and the set's seed, they are
     the stored images."""
-    from ganbench.context import RunConfig
-    from ganbench.presets import get_preset
-    from ganbench.runner import SuiteRunner
     from ganbench.runtime import derive_seed
 
-    preset = get_preset("smoke").with_overrides(name="tiny", resolution=8, steps=2, batch_size=8, width=4, n_eval=30,
-                                                n_detector_train=20, n_detector_test=20)
-    runner = SuiteRunner(RunConfig(suite=name, preset=preset, out=tmp_path, quiet=True))
+    runner = tiny_runner(name, tmp_path)
     trained = runner.generation.train_generator(name)
     sampled = runner.generation.sample_generator(name, trained)
     stored = runner.context.fakes(sampled)
@@ -283,15 +287,10 @@ def test_sampling_speed_counts_the_images_of_all_three_fake_sets(tmp_path: Path,
     from types import SimpleNamespace
 
     from ganbench import generation
-    from ganbench.context import RunConfig
-    from ganbench.presets import get_preset
-    from ganbench.runner import SuiteRunner
 
-    preset = get_preset("smoke").with_overrides(name="tiny", resolution=8, steps=2, batch_size=8, width=4, n_eval=30,
-                                                n_detector_train=20, n_detector_test=10)
-    runner = SuiteRunner(RunConfig(suite="dcgan", preset=preset, out=tmp_path, quiet=True))
+    runner = tiny_runner("dcgan", tmp_path)
     trained = runner.generation.train_generator("dcgan")
     readings = iter([100.0, 104.0])
     monkeypatch.setattr(generation, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
     sampled = runner.generation.sample_generator("dcgan", trained)
-    assert sampled.metrics["images_per_second"] == pytest.approx((30 + 20 + 10) / 4)
+    assert sampled.metrics["images_per_second"] == pytest.approx((30 + 20 + 20) / 4)

@@ -89,6 +89,11 @@ def test_sagan_spectral_norm_on_both_networks_hinge_and_ttur() -> None:
     assert model.config.loss == "hinge"
 
 
+def nearest_up(h: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour up-sampling by 2, as the residual up-blocks' ``F.interpolate`` does."""
+    return h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+
+
 def test_sagan_generator_block_is_bn_relu_upsample_conv_plus_an_upsampled_shortcut() -> None:
     """SNGAN's residual up-block, written out: BN ReLU up conv3x3 BN ReLU conv3x3 + conv1x1(up(x))."""
     torch.manual_seed(0)
@@ -104,12 +109,9 @@ def test_sagan_generator_block_is_bn_relu_upsample_conv_plus_an_upsampled_shortc
         scale = bn.weight.view(shape) / (bn.running_var.view(shape) + bn.eps).sqrt()
         return (h - bn.running_mean.view(shape)) * scale + bn.bias.view(shape)
 
-    def up(h: torch.Tensor) -> torch.Tensor:
-        return h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
-
     with torch.no_grad():
-        h = block.conv1(up(F.relu(normalise(block.bn1, x))))
-        expected = block.conv2(F.relu(normalise(block.bn2, h))) + block.shortcut(up(x))
+        h = block.conv1(nearest_up(F.relu(normalise(block.bn1, x))))
+        expected = block.conv2(F.relu(normalise(block.bn2, h))) + block.shortcut(nearest_up(x))
         torch.testing.assert_close(block(x), expected)
 
 
@@ -188,12 +190,9 @@ def test_biggan_generator_block_is_cbn_relu_upsample_conv_plus_an_upsampled_shor
         nn.init.normal_(norm.bias.weight)
     x, cond = torch.randn(3, 4, 3, 3), torch.randn(3, 5)
 
-    def up(h: torch.Tensor) -> torch.Tensor:
-        return h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
-
     with torch.no_grad():
-        h = block.conv1(up(F.relu(block.bn1(x, cond))))
-        expected = block.conv2(F.relu(block.bn2(h, cond))) + block.shortcut(up(x))
+        h = block.conv1(nearest_up(F.relu(block.bn1(x, cond))))
+        expected = block.conv2(F.relu(block.bn2(h, cond))) + block.shortcut(nearest_up(x))
         torch.testing.assert_close(block(x, cond), expected)
 
 
