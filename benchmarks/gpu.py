@@ -1,6 +1,7 @@
 """GPU check in one command: training, sampling and feature throughput, PRDC at 50k, determinism.
 
     python benchmarks/gpu.py [--quick] [--cpu] [--variants dcgan,wgan-gp] [--suite-wall-time] [--out gpu-check.json]
+    python benchmarks/gpu.py --sections seed_batches --suite-wall-time --suite-jobs 4
 
 On a CUDA machine it prints markdown tables under a line naming the card
 (``torch.cuda.get_device_name``) and the torch, CUDA and cuDNN versions, and writes them as JSON:
@@ -28,7 +29,8 @@ On a CUDA machine it prints markdown tables under a line naming the card
    on CUDA also the batch with its step replayed as a CUDA graph, and how far ten replayed steps'
    weights lie from the same steps run eagerly;
 8. with ``--suite-wall-time``: the wall time of ``ganbench run --suite all --preset quick`` on the
-   device (a subprocess in a scratch folder, stopped after ``--suite-timeout`` seconds).
+   device (a subprocess in a scratch folder with ``--suite-jobs`` workers, stopped after
+   ``--suite-timeout`` seconds).
 
 Without CUDA it says so in one line and exits 2; ``--cpu`` runs the same on the CPU at tiny sizes
 (8 and 16 px, width 4), which is what the tests run. It exits 1 when a measurement failed.
@@ -180,8 +182,15 @@ def spec_of(data: Dataset) -> DataSpec:
     return DataSpec(data.kind, data.channels, data.resolution, data.num_classes)
 
 
-def failure(exc: BaseException) -> str:
-    return f"failed: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+def failed(row: dict[str, Any], exc: BaseException) -> None:
+    """Mark ``row`` failed by ``exc``: its status names the error, its first line and the innermost
+    frame it was raised in (for an error without a message, the only clue in the table); the whole
+    traceback goes to the JSON."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    row["status"] = f"failed: {exc.__class__.__name__}: {message}{where}"
+    row["traceback"] = "".join(traceback.format_exception(exc))
 
 
 class Bench:
@@ -230,7 +239,7 @@ class Bench:
                        if self.device.type == "cuda" else None)
             return row, model
         except Exception as exc:  # one variant's failure is a row of the table, not the end of the check
-            row["status"] = failure(exc)
+            failed(row, exc)
             return row, None
 
     def host_syncs(self, name: str, data: Dataset) -> dict[str, Any]:
@@ -256,7 +265,7 @@ class Bench:
             row.update(status="ok", syncs_per_100_steps=100 * syncs / s.sync_steps,
                        sources={where: 100 * n / s.sync_steps for where, n in sources.most_common(3)})
         except Exception as exc:
-            row["status"] = failure(exc)
+            failed(row, exc)
         return row
 
     def sampling(self, name: str, model: GenerativeModel) -> dict[str, Any]:
@@ -269,7 +278,7 @@ class Bench:
             model.sample(n, labels=labels if codes is None else codes, seed=0)
             row.update(status="ok", images_per_second=n / (time.perf_counter() - started))
         except Exception as exc:
-            row["status"] = failure(exc)
+            failed(row, exc)
         return row
 
     def features(self, data: Dataset, inception: bool) -> list[dict[str, Any]]:
@@ -323,7 +332,7 @@ class Bench:
             if graph_steps:
                 row["graph_max_difference"] = self.graph_against_eager(variant, seeds)
         except Exception as exc:
-            row["status"] = failure(exc)
+            failed(row, exc)
         return row
 
     def graph_against_eager(self, variant: str, seeds: int, steps: int = 10) -> float:
@@ -351,7 +360,7 @@ class Bench:
             row.update(status="ok", same_losses=losses_a == losses_b, same_weights=not differing,
                        tensors_differing=len(differing), nondeterministic_ops=nondeterministic)
         except Exception as exc:
-            row["status"] = failure(exc)
+            failed(row, exc)
         return row
 
     def losses_and_weights(self, name: str, data: Dataset) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
@@ -424,29 +433,30 @@ def header(device: torch.device) -> dict[str, Any]:
             "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
 
 
-def suite_wall_time(device: torch.device, timeout: float) -> dict[str, Any]:
-    """Wall time of the quick suite on ``device``, in a scratch folder with its own cache."""
+def suite_wall_time(device: torch.device, timeout: float, jobs: int = 1) -> dict[str, Any]:
+    """Wall time of the quick suite on ``device`` with ``jobs`` workers, in a scratch folder with its
+    own cache."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "ganbench", "run", "--suite", "all", "--preset", "quick",
-                   "--device", device.type, "--out", str(Path(folder) / "run"), "-q"]
+                   "--device", device.type, "--jobs", str(jobs), "--out", str(Path(folder) / "run"), "-q"]
         env = {**os.environ, "PYTHONPATH": str(PROJECT), CACHE_ENV: str(Path(folder) / "cache")}
         started = time.perf_counter()
         try:
             done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return {"status": f"stopped after {timeout:.0f} s", "seconds": None}
+            return {"status": f"stopped after {timeout:.0f} s", "seconds": None, "jobs": jobs}
         seconds = time.perf_counter() - started
         last = (done.stderr.strip().splitlines() or [""])[-1]
         return {"status": "ok" if done.returncode == 0 else f"exit {done.returncode}: {last}", "seconds": seconds,
-                "summary": last}
+                "summary": last, "jobs": jobs}
 
 
 def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite_timeout: float | None = None,
         modes: list[Mode] | None = None, sections: tuple[str, ...] = SECTIONS, batch: int | None = None,
-        resolutions: tuple[int, ...] | None = None) -> int:
+        resolutions: tuple[int, ...] | None = None, suite_jobs: int = 1) -> int:
     """The check; ``modes``, ``sections``, ``batch`` and ``resolutions`` narrow or change it (given
     modes run for every variant and size, the default compiled mode only for ``COMPILE_VARIANTS``
-    at the largest size)."""
+    at the largest size); the quick suite, with ``suite_timeout``, runs with ``suite_jobs`` workers."""
     sizes = sizes_for(device, quick)
     sizes = replace(sizes, batch=batch or sizes.batch, resolutions=resolutions or sizes.resolutions)
     configure_backends(device)
@@ -492,7 +502,7 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite
             result["seed_batches"].append(bench.seed_batch(name))
             save()
     if suite_timeout is not None:
-        result["suite"] = suite_wall_time(device, suite_timeout)
+        result["suite"] = suite_wall_time(device, suite_timeout, suite_jobs)
         save()
     print(report(result))
     print(f"wrote {out}")
@@ -539,7 +549,8 @@ def report(result: dict[str, Any]) -> str:
     suite = result.get("suite")
     if suite:
         took = f"{suite['seconds']:.0f} s" if suite["seconds"] is not None else "not finished"
-        parts.append(f"### Quick suite\n\n`ganbench run --suite all --preset quick`: {took} ({suite['status']})\n")
+        parts.append(f"### Quick suite\n\n`ganbench run --suite all --preset quick --jobs {suite['jobs']}`: {took} "
+                     f"({suite['status']})\n")
     return "\n".join(part for part in parts if part)
 
 
@@ -551,6 +562,7 @@ def main() -> None:
     parser.add_argument("--suite-wall-time", action="store_true",
                         help="also time `ganbench run --suite all --preset quick` on the device")
     parser.add_argument("--suite-timeout", type=float, default=600.0, help="seconds before that run is stopped")
+    parser.add_argument("--suite-jobs", type=int, default=1, help="worker processes of that run (ganbench run --jobs)")
     parser.add_argument("--modes", default=None,
                         help=f"comma list of training modes, each for every variant and size ({', '.join(MODES)})")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma list of the measurements to run")
@@ -570,8 +582,8 @@ def main() -> None:
     except ValueError:
         print(f"--resolutions takes a comma list of integers, not {args.resolutions!r}", file=sys.stderr)
         sys.exit(2)
-    if min(resolutions or (8,)) < 8 or (args.batch is not None and args.batch < 1):
-        print("--resolutions must be at least 8 pixels and --batch at least 1", file=sys.stderr)
+    if min(resolutions or (8,)) < 8 or (args.batch is not None and args.batch < 1) or args.suite_jobs < 1:
+        print("--resolutions must be at least 8 pixels, --batch and --suite-jobs at least 1", file=sys.stderr)
         sys.exit(2)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if not args.cpu and not torch.cuda.is_available():
@@ -592,7 +604,7 @@ def main() -> None:
         variants = images
     sys.exit(run(device, args.quick, variants, args.out, args.suite_timeout if args.suite_wall_time else None,
                  modes=[MODES[name] for name in modes] or None, sections=sections, batch=args.batch,
-                 resolutions=resolutions))
+                 resolutions=resolutions, suite_jobs=args.suite_jobs))
 
 
 if __name__ == "__main__":

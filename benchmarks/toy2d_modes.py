@@ -14,10 +14,12 @@ layout) as one model instead (``ganbench.generators.seed_batch``; ``--jobs`` the
 (variant, layout) batches at once): the same rows, each seed on the data and noise of its separate
 run, equal to it up to floating-point rounding (which two runs of different kernels amplify over
 many steps, so the rows agree with the separate runs' statistically, not digit for digit), and
-``seconds`` is the batch's wall clock. On a CPU core the batch is about as fast as its seeds one
-after another (``benchmarks/seed_batch_speed.py``). On CUDA, ``--cuda-graphs`` records a batch's
-training step once and replays it (``ganbench.generators.step_replay``), which removes the
-Python and launch overhead that bounds these small networks' steps on a GPU.
+``seconds`` is the batch's wall clock. With ``--out runs/x.json`` every checkpoint's rows are
+also appended to ``runs/x.jsonl`` as soon as they are scored, so a run stopped early keeps them
+(``--tables-from runs/x.jsonl`` prints their tables). On a CPU core the batch is about as fast as
+its seeds one after another (``benchmarks/seed_batch_speed.py``). On CUDA, ``--cuda-graphs``
+records a batch's training step once and replays it (``ganbench.generators.step_replay``), which
+removes the Python and launch overhead that bounds these small networks' steps on a GPU.
 
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 [--jobs 8 --device cuda]
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 --batched-seeds
@@ -55,9 +57,18 @@ ANCHORS = {  # PacGAN Table 1: (modes, % high quality)
 }
 
 
+def append_rows(path: Path | None, rows: list[dict[str, object]]) -> None:
+    """Append ``rows`` to the JSON-lines file ``path`` (None: nowhere) in one write, so the lines of
+    workers appending at once never interleave."""
+    if path is not None and rows:
+        with path.open("a") as out:
+            out.write("".join(json.dumps(row) + "\n" for row in rows))
+
+
 def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size: int, n_samples: int,
-        device: str, threads: int) -> list[dict[str, object]]:
-    """Train one seed to the last checkpoint, scoring ``n_samples`` samples at every checkpoint on the way."""
+        device: str, threads: int, scored: Path | None = None) -> list[dict[str, object]]:
+    """Train one seed to the last checkpoint, scoring ``n_samples`` samples at every checkpoint on the
+    way (each checkpoint's row appended to ``scored`` at once)."""
     torch.set_num_threads(threads)
     data = load_toy2d(layout)
     spec = DataSpec("points", 0, 0, data.num_classes)
@@ -72,6 +83,7 @@ def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size
             rows.append({"variant": variant, "layout": layout, "seed": seed, "steps": step,
                          "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"],
                          "seconds": round(time.perf_counter() - started, 1)})
+            append_rows(scored, rows[-1:])
 
     outcome = train(model, data.x_train, data.y_train, TrainConfig(steps=max(checkpoints), batch_size=batch_size,
                                                                      seed=seed), on_step=score)
@@ -79,7 +91,8 @@ def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size
 
 
 def run_batched(variant: str, layout: str, seeds: list[int], checkpoints: list[int], batch_size: int,
-                n_samples: int, device: str, threads: int, replay: str | None = None) -> list[dict[str, object]]:
+                n_samples: int, device: str, threads: int, replay: str | None = None,
+                scored: Path | None = None) -> list[dict[str, object]]:
     """:func:`run` for every seed of ``seeds`` at once, trained as one batched model (its step
     replayed as a CUDA graph with ``replay="cuda-graph"``)."""
     torch.set_num_threads(threads)
@@ -98,6 +111,7 @@ def run_batched(variant: str, layout: str, seeds: list[int], checkpoints: list[i
                 rows.append({"variant": variant, "layout": layout, "seed": seeds[position], "steps": step,
                              "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"],
                              "seconds": seconds})
+            append_rows(scored, rows[-len(training):])
 
     outcomes = train_seed_batch(model, data.x_train, data.y_train, max(checkpoints), batch_size, replay=replay,
                                 on_step=score)
@@ -144,10 +158,13 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
 
 
 def saved_rows(paths: list[Path]) -> list[dict[str, object]]:
-    """The rows of ``--out`` files; a later file's row replaces an earlier one of the same run and steps."""
+    """The rows of ``--out`` files (JSON lists, or the JSON lines of rows as they were scored); a later
+    row replaces an earlier one of the same run and steps."""
     rows: dict[tuple[object, ...], dict[str, object]] = {}
     for path in paths:
-        for row in json.loads(path.read_text()):
+        text = path.read_text()
+        for row in [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl" \
+                else json.loads(text):
             rows[(row["variant"], row["layout"], row["seed"], row["steps"])] = row
     return list(rows.values())
 
@@ -192,14 +209,18 @@ def main() -> None:
     if args.cuda_graphs and not (args.batched_seeds and device.type == "cuda"):
         parser.error("--cuda-graphs replays the steps of --batched-seeds on a CUDA device")
     settings = (sorted(args.steps), args.batch_size, args.samples, args.device, args.threads)
+    scored = None if args.out is None else args.out.with_suffix(".jsonl")
+    if scored is not None:
+        scored.parent.mkdir(parents=True, exist_ok=True)
+        scored.write_text("")
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         if args.batched_seeds:
             pending = [pool.submit(run_batched, variant, layout, list(range(args.seeds)), *settings,
-                                   "cuda-graph" if args.cuda_graphs else None)
+                                   "cuda-graph" if args.cuda_graphs else None, scored)
                        for layout in args.layouts for variant in args.variants]
         else:
-            pending = [pool.submit(run, variant, layout, seed, *settings)
+            pending = [pool.submit(run, variant, layout, seed, *settings, scored)
                        for seed in range(args.seeds) for layout in args.layouts for variant in args.variants]
         for done in as_completed(pending):
             for row in done.result():

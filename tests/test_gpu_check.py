@@ -14,7 +14,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 @pytest.fixture(scope="module")
 def gpu_check() -> ModuleType:
     spec = importlib.util.spec_from_file_location("ganbench_gpu_check", ROOT / "benchmarks" / "gpu.py")
@@ -31,7 +30,8 @@ def gpu_check() -> ModuleType:
                                           (["--cpu", "--sections", "prdc,speed"], "unknown section(s) speed"),
                                           (["--cpu", "--resolutions", "8,x"], "--resolutions takes a comma list"),
                                           (["--cpu", "--resolutions", "4"], "at least 8 pixels"),
-                                          (["--cpu", "--batch", "0"], "--batch at least 1")])
+                                          (["--cpu", "--batch", "0"], "--batch and --suite-jobs at least 1"),
+                                          (["--cpu", "--suite-jobs", "0"], "--batch and --suite-jobs at least 1")])
 def test_mistakes_end_with_one_line_and_exit_2(gpu_check: ModuleType, argv: list[str], message: str,
                                                monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -79,3 +79,35 @@ def test_chosen_modes_sections_batch_and_sizes(gpu_check: ModuleType, tmp_path: 
         (8, "plain", "ok"), (8, "bf16", "ok"), (8, "compiled-plain", "ok")]
     assert result["sizes"]["batch"] == 4 and result["sizes"]["resolutions"] == [8]
     assert not result["sampling"] and not result["features"] and result["prdc"] is None
+
+
+def test_a_failed_measurement_says_where_and_keeps_its_traceback(gpu_check: ModuleType, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError
+
+    monkeypatch.setattr(gpu_check, "train", broken_training)
+    out = tmp_path / "check.json"
+    assert gpu_check.run(torch.device("cpu"), quick=True, variants=["dcgan"], out=out, modes=[gpu_check.MODES["plain"]],
+                         sections=("training",), resolutions=(8,)) == 1
+    (row,) = json.loads(out.read_text())["training"]
+    assert row["status"] == "failed: AssertionError:  (at test_gpu_check.py:{} in broken_training)".format(
+        broken_training.__code__.co_firstlineno + 1)
+    assert "Traceback (most recent call last)" in row["traceback"] and "raise AssertionError" in row["traceback"]
+
+
+def test_the_quick_suite_runs_with_the_chosen_workers(gpu_check: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    commands = []
+
+    def finished(command: list[str], **kwargs: object) -> object:
+        commands.append(command)
+        return type("Done", (), {"returncode": 0, "stderr": "582 unit(s) computed, 0 reused"})()
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", finished)
+    suite = gpu_check.suite_wall_time(torch.device("cpu"), 10.0, jobs=4)
+    (command,) = commands
+    assert command[command.index("--jobs") + 1] == "4" and command[command.index("--device") + 1] == "cpu"
+    assert suite["status"] == "ok" and suite["jobs"] == 4 and suite["summary"] == "582 unit(s) computed, 0 reused"
+    report = gpu_check.report({"training": [], "host_syncs": [], "sampling": [], "features": [], "prdc": None,
+                               "determinism": [], "suite": suite})
+    assert "`ganbench run --suite all --preset quick --jobs 4`:" in report

@@ -41,3 +41,35 @@ def test_cuda_graphs_are_refused_without_batched_seeds_on_cuda(monkeypatch: pyte
         module.main()
     assert stopped.value.code == 2
     assert "--cuda-graphs replays the steps of --batched-seeds on a CUDA device" in capsys.readouterr().err
+
+
+def test_each_checkpoints_rows_are_kept_as_soon_as_scored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    module = toy2d_modes()
+    scored = tmp_path / "rows.jsonl"
+    finished = module.run_batched("gan", "ring", [0, 1], [2, 4], 8, 50, "cpu", 1, scored=scored)
+    module.run("lsgan", "grid", 3, [2], 8, 50, "cpu", 1, scored=scored)
+    kept = module.saved_rows([scored])
+    assert [(r["variant"], r["layout"], r["seed"], r["steps"]) for r in kept] == [
+        ("gan", "ring", 0, 2), ("gan", "ring", 1, 2), ("gan", "ring", 0, 4), ("gan", "ring", 1, 4),
+        ("lsgan", "grid", 3, 2)]
+    assert [r["modes"] for r in kept[:4]] == [r["modes"] for r in finished]
+
+    scoring = module.mode_coverage_2d
+    calls = []
+
+    def stop_at_the_second_checkpoint(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return scoring(*args, **kwargs)
+
+    monkeypatch.setattr(module, "mode_coverage_2d", stop_at_the_second_checkpoint)
+    stopped = tmp_path / "stopped.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        module.run_batched("gan", "ring", [0, 1], [2, 4], 8, 50, "cpu", 1, scored=stopped)
+    assert [(r["seed"], r["steps"]) for r in module.saved_rows([stopped])] == [(0, 2), (1, 2)]
+
+    monkeypatch.setattr("sys.argv", ["toy2d_modes.py", "--tables-from", str(stopped)])
+    module.main()
+    assert "| gan |" in capsys.readouterr().out
