@@ -63,6 +63,8 @@ SOURCE_DIGEST = "tests/test_source_digest.py"
 FEATURES = "tests/test_features.py"
 INTERVALS = "tests/test_score_intervals.py"
 SEED_BATCH = "tests/test_seed_batch.py"
+TOY2D_TABLES = "tests/test_toy2d_tables.py"
+GPU_CHECK = "tests/test_gpu_check.py"
 DATA = "tests/test_data.py"
 FOLDER_METRICS = "tests/test_folder_metrics.py"
 STREAMING = "tests/test_streaming.py"
@@ -2996,8 +2998,8 @@ MUTANTS: list[Mutant] = [
       node_ids(FAMILY_A, "test_sngan_builds_the_papers_standard_cnn")),
     # ------------------------------------------------------------------ seed batches, step losses, process pools
     m("seed-batch-one-data-stream", "generators/seed_batch.py",
-      "batch_size * variant.pack_size, seed) for seed in model.seeds]",
-      "batch_size * variant.pack_size, model.seeds[0]) for seed in model.seeds]",
+      "batch_size * variant.pack_size, seed)\n               for points, labels, seed in zip(xs, ys, model.seeds)]",
+      "batch_size * variant.pack_size, model.seeds[0])\n               for points, labels, seed in zip(xs, ys, model.seeds)]",
       "every seed of a batch draws its data batches from the first seed's stream",
       node_ids(SEED_BATCH, "test_batched_seeds_equal_separate_runs_in_float64")),
     m("seed-batch-one-noise-generator", "generators/seed_batch.py",
@@ -4083,6 +4085,29 @@ MUTANTS: list[Mutant] = [
       "for i in range(1):",
       "the trainer runs one D step per G step whatever n_critic the variant asks for",
       node_ids("tests/test_paper_settings.py", "test_biggan_takes_the_papers_d_steps_per_g_step_in_the_trainer")),
+    # ------------------------------------------------------------------ GPU check reports, toy-2D tables
+    m("seed-batch-first-data-set-for-all", "generators/seed_batch.py",
+      "DeviceBatches(*on_device[id(points), id(labels)],", "DeviceBatches(*on_device[id(xs[0]), id(ys[0])],",
+      "every seed of a batch trains on the first seed's data set, so a batch of both layouts trains the grid's "
+      "models on the ring",
+      node_ids(SEED_BATCH, "test_seeds_with_data_sets_of_their_own_equal_their_separate_runs")),
+    m("toy2d-scored-on-the-first-layout", "benchmarks/toy2d_modes.py",
+      "coverage = mode_coverage_2d(samples[position], data[layout].modes, data[layout].mode_std)",
+      "coverage = mode_coverage_2d(samples[position], data[layouts[0]].modes, data[layouts[0]].mode_std)",
+      "a batch of both layouts scores the grid's samples against the ring's eight modes",
+      node_ids(TOY2D_TABLES, "test_both_layouts_train_as_one_batch_with_the_rows_of_one_batch_each")),
+    m("toy2d-rows-kept-only-at-the-end", "benchmarks/toy2d_modes.py",
+      "            append_rows(scored, rows[-len(training):])\n", "",
+      "a batch's rows reach the scored file only when the whole run returns, so a stopped run loses them",
+      node_ids(TOY2D_TABLES, "test_each_checkpoints_rows_are_kept_as_soon_as_scored")),
+    m("gpu-check-failure-at-the-outermost-frame", "benchmarks/gpu.py",
+      "frames = traceback.extract_tb(exc.__traceback__)", "frames = traceback.extract_tb(exc.__traceback__)[:1]",
+      "a failed measurement names the check's own frame instead of the one that raised",
+      node_ids(GPU_CHECK, "test_a_failed_measurement_says_where_and_keeps_its_traceback")),
+    m("gpu-check-suite-workers-ignored", "benchmarks/gpu.py",
+      '"--jobs", str(jobs), "--out"', '"--jobs", "1", "--out"',
+      "the quick suite's wall time is measured with one worker whatever --suite-jobs asks",
+      node_ids(GPU_CHECK, "test_the_quick_suite_runs_with_the_chosen_workers")),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Mode collapse on the toy 2-D mixtures: modes covered and % high-quality samples.
+r"""Mode collapse on the toy 2-D mixtures: modes covered and % high-quality samples.
 
 The protocol of VEEGAN (Srivastava et al., NeurIPS 2017) as used by PacGAN (Lin et al., NeurIPS
 2018, Table 1): train on ring-8 (std 0.02) and grid-25 (std 0.05), draw 2,500 samples, count a
@@ -9,12 +9,12 @@ standard deviation over seeds, next to PacGAN's published anchors.
 ``--steps 500 1000 1500`` scores every run after 500, 1,000 and 1,500 generator steps (one table
 each) at the cost of the longest. Every (variant, layout, seed) run is independent: ``--jobs N``
 trains N of them at once in separate processes of ``--threads`` threads each (on CUDA they share
-the GPU, which small MLPs leave mostly idle). ``--batched-seeds`` trains all seeds of a (variant,
-layout) as one model instead (``ganbench.generators.seed_batch``; ``--jobs`` then runs that many
-(variant, layout) batches at once): the same rows, each seed on the data and noise of its separate
-run, equal to it up to floating-point rounding (which two runs of different kernels amplify over
-many steps, so the rows agree with the separate runs' statistically, not digit for digit), and
-``seconds`` is the batch's wall clock. With ``--out runs/x.json`` every checkpoint's rows are
+the GPU, which small MLPs leave mostly idle). ``--batched-seeds`` trains all seeds of a variant,
+on every layout, as one model instead (``ganbench.generators.seed_batch``; ``--jobs`` then runs
+that many variants' batches at once): the same rows, each seed on the data and noise of its
+separate run, equal to it up to floating-point rounding (which two runs of different kernels
+amplify over many steps, so the rows agree with the separate runs' statistically, not digit for
+digit), and ``seconds`` is the batch's wall clock. With ``--out runs/x.json`` every checkpoint's rows are
 also appended to ``runs/x.jsonl`` as soon as they are scored, so a run stopped early keeps them
 (``--tables-from runs/x.jsonl`` prints their tables). On a CPU core the batch is about as fast as
 its seeds one after another (``benchmarks/seed_batch_speed.py``). On CUDA, ``--cuda-graphs``
@@ -24,7 +24,7 @@ removes the Python and launch overhead that bounds these small networks' steps o
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 [--jobs 8 --device cuda]
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 2000 --batched-seeds
     PYTHONPATH=. python benchmarks/toy2d_modes.py --seeds 10 --steps 5000 25000 --batched-seeds --cuda-graphs \
-        --device cuda --jobs 2 --out runs/toy2d_25k.json
+        --device cuda --out runs/toy2d_25k.json
 """
 
 from __future__ import annotations
@@ -90,32 +90,41 @@ def run(variant: str, layout: str, seed: int, checkpoints: list[int], batch_size
     return [{**row, "status": outcome.status} for row in rows]
 
 
-def run_batched(variant: str, layout: str, seeds: list[int], checkpoints: list[int], batch_size: int,
+def run_batched(variant: str, layouts: list[str], seeds: list[int], checkpoints: list[int], batch_size: int,
                 n_samples: int, device: str, threads: int, replay: str | None = None,
                 scored: Path | None = None) -> list[dict[str, object]]:
-    """:func:`run` for every seed of ``seeds`` at once, trained as one batched model (its step
-    replayed as a CUDA graph with ``replay="cuda-graph"``)."""
+    """:func:`run` for every seed of ``seeds`` on every layout of ``layouts`` at once, trained as one
+    batched model (its step replayed as a CUDA graph with ``replay="cuda-graph"``)."""
     torch.set_num_threads(threads)
-    data = load_toy2d(layout)
-    spec = DataSpec("points", 0, 0, data.num_classes)
-    model = SeedBatch.create(variant, spec, seeds, resolve_device(device))
+    members = [(layout, seed) for layout in layouts for seed in seeds]
+    data = {layout: load_toy2d(layout) for layout in layouts}
+    models = []
+    for layout, seed in members:
+        torch.manual_seed(seed)
+        models.append(create_generator(variant, DataSpec("points", 0, 0, data[layout].num_classes))
+                      .to(resolve_device(device)))
+    model = SeedBatch(models, [seed for _, seed in members])
     started = time.perf_counter()
     rows: list[dict[str, object]] = []
+    positions: list[int] = []
 
     def score(step: int, training: list[int]) -> None:
         if step in checkpoints:
-            samples = model.sample(n_samples, [seed + 1000 for seed in seeds])
+            samples = model.sample(n_samples, [seed + 1000 for _, seed in members])
             seconds = round(time.perf_counter() - started, 1)
             for position in training:
-                coverage = mode_coverage_2d(samples[position], data.modes, data.mode_std)
-                rows.append({"variant": variant, "layout": layout, "seed": seeds[position], "steps": step,
+                layout, seed = members[position]
+                coverage = mode_coverage_2d(samples[position], data[layout].modes, data[layout].mode_std)
+                rows.append({"variant": variant, "layout": layout, "seed": seed, "steps": step,
                              "modes": coverage["modes_covered"], "high_quality": coverage["high_quality"],
                              "seconds": seconds})
+                positions.append(position)
             append_rows(scored, rows[-len(training):])
 
-    outcomes = train_seed_batch(model, data.x_train, data.y_train, max(checkpoints), batch_size, replay=replay,
-                                on_step=score)
-    return [{**row, "status": outcomes[seeds.index(int(row["seed"]))].status} for row in rows]
+    outcomes = train_seed_batch(model, [data[layout].x_train for layout, _ in members],
+                                [data[layout].y_train for layout, _ in members], max(checkpoints), batch_size,
+                                replay=replay, on_step=score)
+    return [{**row, "status": outcomes[position].status} for row, position in zip(rows, positions)]
 
 
 def summarise(rows: list[dict[str, object]], steps: int, seeds: int) -> str:
@@ -181,7 +190,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per run")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process")
     parser.add_argument("--batched-seeds", action="store_true",
-                        help="train all seeds of a (variant, layout) as one batched model (one run per batch)")
+                        help="train all seeds of a variant, on every layout, as one batched model (one run per batch)")
     parser.add_argument("--cuda-graphs", action="store_true",
                         help="with --batched-seeds on CUDA: record each batch's training step once as a CUDA graph "
                              "and replay it")
@@ -216,9 +225,9 @@ def main() -> None:
     rows = []
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         if args.batched_seeds:
-            pending = [pool.submit(run_batched, variant, layout, list(range(args.seeds)), *settings,
+            pending = [pool.submit(run_batched, variant, args.layouts, list(range(args.seeds)), *settings,
                                    "cuda-graph" if args.cuda_graphs else None, scored)
-                       for layout in args.layouts for variant in args.variants]
+                       for variant in args.variants]
         else:
             pending = [pool.submit(run, variant, layout, seed, *settings, scored)
                        for seed in range(args.seeds) for layout in args.layouts for variant in args.variants]

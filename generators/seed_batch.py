@@ -10,6 +10,8 @@ seeds' losses (each seed's gradient is its own loss's, Adam is elementwise).
 :func:`train_seed_batch` follows ``ganbench.generators.trainer.train``: seed ``s`` draws its
 batches from ``DeviceBatches(..., seed=s)`` and its latents (and WGAN-GP's interpolation weights)
 from a generator seeded with ``s``, in the order a run with ``TrainConfig(seed=s)`` draws them.
+Each seed may have a data set of its own (models of one variant built for several layouts), so one
+batch trains both toy-2D layouts.
 
 A batched seed equals its separate run up to rounding, not bitwise: under vmap a linear layer is
 a batched product plus a bias add (a separate run uses ``addmm``, or a matrix-vector product for
@@ -207,12 +209,15 @@ def _stacked(prefix: str, drawn: Sequence[Tensors]) -> Tensors:
     return {f"{prefix}.{name}": torch.stack([d[name] for d in drawn]) for name in drawn[0]}
 
 
-def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int,
-                     read_every: int = 10, amp: bool = False, replay: str | None = None,
+def train_seed_batch(model: SeedBatch, x: torch.Tensor | Sequence[torch.Tensor],
+                     y: torch.Tensor | Sequence[torch.Tensor], steps: int, batch_size: int, read_every: int = 10,
+                     amp: bool = False, replay: str | None = None,
                      on_step: Callable[[int, list[int]], None] | None = None) -> list[TrainOutcome]:
     """Train every seed of ``model`` on the points ``x`` (labels ``y``) for ``steps`` generator
     steps of ``batch_size`` (packs), as ``train(variant, x, y, TrainConfig(steps, batch_size,
-    seed=seed, read_every=read_every, amp=amp))`` trains each seed; one outcome per seed.
+    seed=seed, read_every=read_every, amp=amp))`` trains each seed; one outcome per seed. Given
+    sequences, ``x[i]`` and ``y[i]`` are the data set of the i-th seed alone (several layouts in
+    one batch: one step's operations then serve all of them).
 
     ``replay="cuda-graph"`` records the step's updates once as a CUDA graph and replays them
     (:class:`ganbench.generators.step_replay.StepReplay`), ``"static"`` runs the same protocol
@@ -225,8 +230,15 @@ def train_seed_batch(model: SeedBatch, x: torch.Tensor, y: torch.Tensor, steps: 
     runs after every step with the positions of the seeds still training.
     """
     variant, device = model.model, model.device
-    points = _prepare(x, "points", device, channels_last=False)
-    streams = [DeviceBatches(points, y.to(device), batch_size * variant.pack_size, seed) for seed in model.seeds]
+    members = len(model.seeds)
+    xs = [x] * members if isinstance(x, torch.Tensor) else list(x)
+    ys = [y] * members if isinstance(y, torch.Tensor) else list(y)
+    if len(xs) != members or len(ys) != members:
+        raise ValueError(f"one data set per seed: {members} seeds, {len(xs)} point sets, {len(ys)} label sets")
+    on_device = {(id(points), id(labels)): (_prepare(points, "points", device, channels_last=False), labels.to(device))
+                 for points, labels in zip(xs, ys)}
+    streams = [DeviceBatches(*on_device[id(points), id(labels)], batch_size * variant.pack_size, seed)
+               for points, labels, seed in zip(xs, ys, model.seeds)]
     generators = [torch_generator(seed, device) for seed in model.seeds]
     training = list(range(len(model.seeds)))
     outcomes: dict[int, TrainOutcome] = {}

@@ -25,6 +25,7 @@ from ganbench.runtime import torch_generator
 
 VARIANTS = ("gan", "wgan-gp", "lsgan", "sngan", "gan+packing")
 DATA = load_toy2d("ring")
+LAYOUTS = {"ring": DATA, "grid": load_toy2d("grid")}
 SPEC = DataSpec("points", 0, 0, DATA.num_classes)
 BATCH = 16
 
@@ -37,11 +38,13 @@ def float64() -> Iterator[None]:
     torch.set_default_dtype(saved)
 
 
-def separate(variant: str, seed: int, steps: int, init_seed: int | None = None) -> tuple[GenerativeModel, TrainOutcome]:
+def separate(variant: str, seed: int, steps: int, init_seed: int | None = None,
+             layout: str = "ring") -> tuple[GenerativeModel, TrainOutcome]:
     """One seed trained alone, as ``benchmarks/toy2d_modes.py`` trains it."""
+    data = LAYOUTS[layout]
     torch.manual_seed(seed if init_seed is None else init_seed)
-    model = create_generator(variant, SPEC)
-    return model, train(model, DATA.x_train, DATA.y_train, TrainConfig(steps=steps, batch_size=BATCH, seed=seed))
+    model = create_generator(variant, DataSpec("points", 0, 0, data.num_classes))
+    return model, train(model, data.x_train, data.y_train, TrainConfig(steps=steps, batch_size=BATCH, seed=seed))
 
 
 def assert_seed_equals(batched: SeedBatch, position: int, model: GenerativeModel, tolerance: float) -> None:
@@ -77,7 +80,6 @@ def test_batched_seeds_match_separate_runs_in_float32(variant: str) -> None:
         assert outcomes[position].losses == pytest.approx(outcome.losses, rel=1e-4, abs=1e-4)
 
 
-
 @pytest.mark.parametrize("variant", ["gan", "lsgan"])
 def test_batched_seeds_train_under_bf16_autocast_on_the_cpu(variant: str) -> None:
     """BatchNorm under ``vmap`` takes autocast's bf16 activations; the first discriminator loss,
@@ -91,6 +93,7 @@ def test_batched_seeds_train_under_bf16_autocast_on_the_cpu(variant: str) -> Non
         outcome = train(model, DATA.x_train, DATA.y_train, TrainConfig(steps=1, batch_size=BATCH, seed=seed, amp=True))
         assert outcomes[position].status == "ok"
         assert outcomes[position].losses["loss_d"] == pytest.approx(outcome.losses["loss_d"], rel=1e-2)
+
 
 def test_each_seed_has_its_own_batches_and_noise(float64: None) -> None:
     """Two identically initialised models: only their streams tell them apart, and each must
@@ -106,6 +109,23 @@ def test_each_seed_has_its_own_batches_and_noise(float64: None) -> None:
     for position, seed in enumerate([4, 9]):
         model, _ = separate("wgan-gp", seed, 2, init_seed=0)
         assert_seed_equals(batched, position, model, 1e-9)
+
+
+def test_seeds_with_data_sets_of_their_own_equal_their_separate_runs(float64: None) -> None:
+    """Both layouts in one batch, one seed on both: each model trains on its own layout only."""
+    members = [("ring", 3), ("grid", 3), ("grid", 1)]
+    models = []
+    for layout, seed in members:
+        torch.manual_seed(seed)
+        models.append(create_generator("sngan", DataSpec("points", 0, 0, LAYOUTS[layout].num_classes)))
+    batched = SeedBatch(models, [seed for _, seed in members])
+    data = [LAYOUTS[layout] for layout, _ in members]
+    train_seed_batch(batched, [d.x_train for d in data], [d.y_train for d in data], 3, BATCH)
+    for position, (layout, seed) in enumerate(members):
+        model, _ = separate("sngan", seed, 3, layout=layout)
+        assert_seed_equals(batched, position, model, 1e-9)
+    with pytest.raises(ValueError, match="one data set per seed: 3 seeds, 2 point sets, 3 label sets"):
+        train_seed_batch(batched, [d.x_train for d in data[:2]], [d.y_train for d in data], 1, BATCH)
 
 
 def test_seed_order_only_permutes_the_batch(float64: None) -> None:

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def test_each_checkpoints_rows_are_kept_as_soon_as_scored(tmp_path: Path, monkey
                                                           capsys: pytest.CaptureFixture) -> None:
     module = toy2d_modes()
     scored = tmp_path / "rows.jsonl"
-    finished = module.run_batched("gan", "ring", [0, 1], [2, 4], 8, 50, "cpu", 1, scored=scored)
+    finished = module.run_batched("gan", ["ring"], [0, 1], [2, 4], 8, 50, "cpu", 1, scored=scored)
     module.run("lsgan", "grid", 3, [2], 8, 50, "cpu", 1, scored=scored)
     kept = module.saved_rows([scored])
     assert [(r["variant"], r["layout"], r["seed"], r["steps"]) for r in kept] == [
@@ -67,9 +68,31 @@ def test_each_checkpoints_rows_are_kept_as_soon_as_scored(tmp_path: Path, monkey
     monkeypatch.setattr(module, "mode_coverage_2d", stop_at_the_second_checkpoint)
     stopped = tmp_path / "stopped.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        module.run_batched("gan", "ring", [0, 1], [2, 4], 8, 50, "cpu", 1, scored=stopped)
+        module.run_batched("gan", ["ring"], [0, 1], [2, 4], 8, 50, "cpu", 1, scored=stopped)
     assert [(r["seed"], r["steps"]) for r in module.saved_rows([stopped])] == [(0, 2), (1, 2)]
 
     monkeypatch.setattr("sys.argv", ["toy2d_modes.py", "--tables-from", str(stopped)])
     module.main()
     assert "| gan |" in capsys.readouterr().out
+
+
+def test_both_layouts_train_as_one_batch_with_the_rows_of_one_batch_each() -> None:
+    """In float64, where the batch's size changes no row: each member is scored on its own layout."""
+    module = toy2d_modes()
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        both = module.run_batched("lsgan", ["ring", "grid"], [0, 1], [3, 6], 32, 400, "cpu", 1)
+        alone = [row for layout in ("grid", "ring") for row in module.run_batched("lsgan", [layout], [0, 1], [3, 6], 32,
+                                                                                    400, "cpu", 1)]
+    finally:
+        torch.set_default_dtype(saved)
+
+    def key(row: dict) -> tuple:
+        return row["layout"], row["seed"], row["steps"]
+
+    assert [key(r) for r in both] == [(layout, seed, steps) for steps in (3, 6) for layout in ("ring", "grid")
+                                      for seed in (0, 1)]
+    assert [(key(r), r["modes"], r["high_quality"], r["status"]) for r in sorted(both, key=key)] == [
+        (key(r), r["modes"], r["high_quality"], r["status"]) for r in sorted(alone, key=key)]
+    assert {r["modes"] for r in both if r["layout"] == "grid"} != {0}
