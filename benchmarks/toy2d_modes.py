@@ -14,10 +14,10 @@ on every layout, as one model instead (``ganbench.generators.seed_batch``; ``--j
 that many variants' batches at once): the same rows, each seed on the data and noise of its
 separate run, equal to it up to floating-point rounding (which two runs of different kernels
 amplify over many steps, so the rows agree with the separate runs' statistically, not digit for
-digit), and ``seconds`` is the batch's wall clock. With ``--out runs/x.json`` every checkpoint's rows are
-also appended to ``runs/x.jsonl`` as soon as they are scored, so a run stopped early keeps them
-(``--tables-from runs/x.jsonl`` prints their tables). On a CPU core the batch is about as fast as
-its seeds one after another (``benchmarks/seed_batch_speed.py``). On CUDA, ``--cuda-graphs``
+digit), and ``seconds`` is the batch's wall clock. With ``--out runs/x.json`` every checkpoint's
+rows are also appended to ``runs/x.jsonl`` as soon as they are scored, so a run stopped early
+keeps them (``--tables-from runs/x.jsonl`` prints their tables). On a CPU core the batch is about
+as fast as its seeds one after another (``benchmarks/seed_batch_speed.py``). On CUDA, ``--cuda-graphs``
 records a batch's training step once and replays it (``ganbench.generators.step_replay``), which
 removes the Python and launch overhead that bounds these small networks' steps on a GPU.
 
