@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 import timm
 import torch
+import torch.nn.functional as F
 from pytorch_fid import inception as pytorch_fid_inception
 from typer.testing import CliRunner
 
@@ -90,6 +92,19 @@ def test_resize_is_bilinear_to_the_network_size_and_grey_becomes_rgb():
     torch.testing.assert_close(x[:, 1:2], expected)
 
 
+def test_antialiasing_applies_when_either_side_shrinks_and_enlarging_is_plain_interpolation():
+    """An 8x40 image shrinks in width only and is antialiased; an 8x8 one is enlarged by plain bicubic
+    interpolation (torch's antialiased bicubic uses another kernel, a = -0.5, even when enlarging)."""
+    images = torch.randint(0, 256, (2, 3, 8, 40), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    x = images.float() / 255
+    shrunk = resize_for_network(images, (20, 20), "bilinear")
+    torch.testing.assert_close(shrunk, F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False,
+                                                     antialias=True))
+    assert (shrunk - F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False)).abs().max() > 0.05
+    enlarged = resize_for_network(images[..., :8], (20, 20), "bicubic")
+    torch.testing.assert_close(enlarged, F.interpolate(x[..., :8], size=(20, 20), mode="bicubic", align_corners=False))
+
+
 def test_timm_extractor_loads_a_local_weights_file_and_batches_exactly(tmp_path: Path):
     source = timm.create_model("test_resnet", pretrained=False)
     weights = tmp_path / "test_resnet.pth"
@@ -105,6 +120,23 @@ def test_timm_extractor_loads_a_local_weights_file_and_batches_exactly(tmp_path:
         torch.testing.assert_close(whole.features, source.eval()((x - 0.5) / 0.5))
     protocol = extractor.protocol()
     assert protocol["extractor"] == "timm:test_resnet" and protocol["resize"].startswith("bilinear-160x160")
+
+
+def test_timm_features_follow_the_models_own_interpolation_and_normalisation(tmp_path: Path):
+    """A bicubic, ImageNet-normalised backbone sees its images resized bicubically and as (x - mean) / std."""
+    source = timm.create_model("test_efficientnet", pretrained=False)
+    weights = tmp_path / "test_efficientnet.pth"
+    torch.save(source.state_dict(), weights)
+    extractor = TimmExtractor("test_efficientnet", weights)
+    images = torch.randint(0, 256, (3, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    x = F.interpolate(images.float() / 255, size=(160, 160), mode="bicubic", align_corners=False)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    source.reset_classifier(0)
+    with torch.inference_mode():
+        expected = source.eval()((x - mean) / std)
+    torch.testing.assert_close(extractor.extract(images).features, expected)
+    assert extractor.protocol()["resize"].startswith("bicubic-160x160")
 
 
 def test_timm_errors_are_user_errors(monkeypatch):
@@ -150,6 +182,36 @@ def test_a_pretrained_extractors_key_follows_the_weights_content_not_the_path(tm
     assert weights_identity("classifier", None) is None
     monkeypatch.setenv(INCEPTION_ENV, str(weights))
     assert weights_identity("inception", None) == f"sha256:{file_digest(weights)}"
+
+
+def test_an_explicit_inception_weights_file_wins_over_the_environment(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from ganbench.features import local_inception_weights, weights_identity
+    from ganbench.store import file_digest
+
+    given, from_env = tmp_path / "given.pth", tmp_path / "from_env.pth"
+    given.write_bytes(b"the weights asked for")
+    from_env.write_bytes(b"the environment's weights")
+    monkeypatch.setenv(INCEPTION_ENV, str(from_env))
+    assert local_inception_weights(given) == given
+    assert weights_identity("inception", given) == f"sha256:{file_digest(given)}"
+    assert local_inception_weights(None) == from_env
+
+
+def test_a_download_that_fails_its_checksum_is_refused_and_not_cached(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    urls: list[str] = []
+
+    def download(url: str, timeout: float) -> io.BytesIO:
+        urls.append(url)
+        return io.BytesIO(b"an error page, not the weights")
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(features.urllib.request, "urlopen", download)
+    with pytest.raises(OSError, match="sha256 prefix 6726825d"):
+        features.download_inception_weights()
+    assert urls == [features.INCEPTION_URL]
+    assert not features.cached_inception_weights().exists()
 
 
 class ResizeRecorder(features.FeatureExtractor):

@@ -134,6 +134,54 @@ def test_kid_and_prdc_follow_the_quality_settings(sets: dict[str, Path]) -> None
     assert large["metrics"]["recall"] > small["metrics"]["recall"]
 
 
+def test_the_inception_score_takes_the_configured_splits(sets: dict[str, Path]) -> None:
+    """One split scores the whole set (no spread); ten splits score ten parts (a spread, a lower mean)."""
+    import dataclasses
+
+    from ganbench.folder_metrics import score, score_options
+
+    def scored(splits: int) -> dict[str, Any]:
+        options = score_options(extractor="classifier", intervals=False)
+        options = dataclasses.replace(options, quality=dataclasses.replace(options.quality, is_splits=splits))
+        return score(["digits"], ["is"], options)
+
+    one, ten = scored(1), scored(10)
+    assert one["protocol"]["is_splits"] == 1 and one["metrics"]["is_std"] == 0.0 < ten["metrics"]["is_std"]
+    assert one["metrics"]["is"] > ten["metrics"]["is"]
+
+
+def test_the_seed_draws_the_n_images_and_kids_subsets(sets: dict[str, Path]) -> None:
+    """``seed`` picks which ``n`` images an input gives and which subsets KID draws; it is recorded."""
+    import dataclasses
+
+    from ganbench.folder_metrics import score, score_options
+
+    def scored(seed: int, n: int | None = None) -> dict[str, Any]:
+        options = score_options(extractor="classifier", n=n, seed=seed, intervals=False)
+        options = dataclasses.replace(options, quality=dataclasses.replace(options.quality, kid_subsets=5,
+                                                                           kid_subset_size=50))
+        return score([f"folder:{sets['a']}", "digits@train"], ["fid", "kid"], options)
+
+    first, again, other = scored(0), scored(0), scored(1)
+    assert first["metrics"] == again["metrics"] and (first["protocol"]["seed"], other["protocol"]["seed"]) == (0, 1)
+    assert other["metrics"]["fid"] == first["metrics"]["fid"], "every image of both inputs either way"
+    assert other["metrics"]["kid"] != first["metrics"]["kid"]
+    drawn, redrawn = scored(0, n=40), scored(1, n=40)
+    assert drawn["metrics"]["fid"] != redrawn["metrics"]["fid"]
+
+
+def test_the_classifier_extractor_trains_on_the_references_data_set(sets: dict[str, Path], tmp_path: Path) -> None:
+    """With a data set on both sides, the classifier is the reference's (input 2), as when input 1 is a folder."""
+    data = load_dataset("digits")
+    np.savez(tmp_path / "small.npz", x_train=data.x_train[:60, 0].numpy(), y_train=data.y_train[:60].numpy(),
+             x_test=data.x_test[:40, 0].numpy(), y_test=data.y_test[:40].numpy())
+    both = compute_metrics(f"dataset:npz:{tmp_path / 'small.npz'}", "digits@train", extractor="classifier",
+                           intervals=False)
+    folder = compute_metrics(f"folder:{sets['a']}", "digits@train", extractor="classifier", intervals=False)
+    assert both["protocol"]["classifier_data"] == folder["protocol"]["classifier_data"] == "digits@train"
+    assert both["protocol"]["weights"] == folder["protocol"]["weights"]
+
+
 def test_rgb_images_meet_a_grey_classifier_as_their_luminance(sets: dict[str, Path], tmp_path: Path) -> None:
     grey = load_dataset("digits").x_test[:N]
     save_png_folder(grey.repeat(1, 3, 1, 1), tmp_path / "rgb")
@@ -175,6 +223,12 @@ def test_a_run_generator_is_sampled_with_a_fixed_seed(smoke_run: tuple[Path, obj
     again = compute_metrics(f"run:{out}:dcgan", "digits", extractor="classifier", n=40, kid=True)
     assert first["metrics"] == again["metrics"] and first["protocol"]["input1"]["n"] == 40
     assert first["protocol"]["input1"]["generator"] == "dcgan" and first["protocol"]["input2"]["n"] == 40
+    # without --n the run gives as many fakes as the reference holds; the seed draws them
+    whole = compute_metrics(f"run:{out}:dcgan", "digits", extractor="classifier", intervals=False)
+    reseeded = compute_metrics(f"run:{out}:dcgan", "digits", extractor="classifier", intervals=False, seed=1)
+    assert whole["protocol"]["input1"]["n"] == whole["protocol"]["input2"]["n"] == 360
+    assert whole["protocol"]["input1"]["sample_seed"] == 0 and reseeded["protocol"]["input1"]["sample_seed"] == 1
+    assert whole["metrics"]["fid"] != reseeded["metrics"]["fid"]
     with pytest.raises(UserError, match="no trained wgan"):
         compute_metrics(f"run:{out}:wgan", "digits", extractor="classifier")
 
@@ -259,7 +313,9 @@ def test_importing_ganbench_stays_cheap() -> None:
 
 
 @pytest.mark.parametrize(("sigma", "message"), [(-np.eye(3), "negative eigenvalue"),
-                                                (np.triu(np.ones((3, 3))), "not symmetric")])
+                                                (np.triu(np.ones((3, 3))), "not symmetric"),
+                                                (np.eye(4), "not a D mean and a D x D covariance"),
+                                                (np.diag([1.0, np.nan, 1.0]), "NaN or infinite")])
 def test_a_statistics_file_whose_sigma_is_no_covariance_is_refused(sigma: np.ndarray, message: str,
                                                                     tmp_path: Path) -> None:
     """A sigma that no set of features has would give any FID, negative ones included."""

@@ -98,6 +98,18 @@ def test_packaged_trunk_gives_the_torchscript_models_features() -> None:
     assert (ours.features - theirs).abs().max() <= 1e-5
 
 
+def test_the_weights_hash_is_the_trunks_whatever_the_classifier_head(random_trunk: FIDInceptionV3) -> None:
+    """Statistics name the trunk that made their pool features: pytorch-fid's full network and the
+    packaged trunk alone hash the same when their trunks agree, another trunk differently."""
+    full = FIDInceptionV3()
+    full.load_state_dict({**full.state_dict(), **random_trunk.state_dict()})
+    assert full.fc is not None and full.fc.weight.abs().sum() > 0
+    assert trunk_hash(full) == trunk_hash(random_trunk)
+    with torch.no_grad():
+        full.Mixed_7c.branch_pool.bn.running_mean[0] += 1
+    assert trunk_hash(full) != trunk_hash(random_trunk)
+
+
 def saved_full_network(trunk: FIDInceptionV3, path: Path) -> Path:
     """``trunk`` under a random 1008-way head, saved as a state dict the inception extractor reads."""
     full = FIDInceptionV3()
