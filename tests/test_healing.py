@@ -5,6 +5,7 @@ result it held before (records equal apart from wall-clock fields)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,13 @@ def test_quarantine_keeps_one_copy_and_leaves_a_rewritten_file_alone(tmp_path: P
     seen = path.stat()
     path.unlink()
     path.write_bytes(b"rewritten by another process")
+    assert quarantine(Damage("fakes", path, "truncated", seen), "sampling again") is None
+    assert path.exists() and aside.read_bytes() == b"second"
+    seen = path.stat()
+    path.unlink()
+    path.write_bytes(b"REWRITTEN BY ANOTHER PROCESS")
+    os.utime(path, ns=(seen.st_atime_ns, seen.st_mtime_ns + 10**9))  # a later copy of the same size
+    assert path.stat().st_size == seen.st_size
     assert quarantine(Damage("fakes", path, "truncated", seen), "sampling again") is None
     assert path.exists() and aside.read_bytes() == b"second"
     path.unlink()

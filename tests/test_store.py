@@ -61,6 +61,28 @@ def test_records_round_trip_and_damaged_ones_are_ignored(tmp_path: Path):
     assert store.find_record("generation", "dcgan", "abc") is None and list(store.records()) == []
 
 
+def test_a_checksummed_record_of_no_known_layout_is_damaged_not_a_crash(tmp_path: Path):
+    store = RunStore(tmp_path)
+    body = {"kind": "train", "metrics": {}}
+    path = store.record_path("train", "dcgan", "abc")
+    path.write_text(json.dumps({**body, "checksum": _checksum(body)}))
+    with pytest.raises(DamagedFile, match="fields of no known record layout"):
+        RunStore.load_record(path)
+    assert store.find_record("train", "dcgan", "abc") is None and list(store.records()) == []
+
+
+def test_each_units_files_are_its_own(tmp_path: Path):
+    """Two units of one generator (another key: other settings) or two generators never share a file."""
+    store = RunStore(tmp_path)
+    paths = [
+        lambda label, key: store.record_path("train", label, key),
+        store.checkpoint_path, store.curves_path, store.tensorboard_dir, store.fakes_path, store.samples_path,
+        lambda label, key: store.lock("train", label, key).path,
+    ]
+    for path in paths:
+        assert len({path("dcgan", "aaa"), path("dcgan", "bbb"), path("wgan", "aaa")}) == 3
+
+
 def test_records_read_back_typed_by_their_kind_with_exact_integers(tmp_path: Path):
     """A train record reads back as a :class:`TrainRecord` (its checkpoint and steps at hand), an
     integer metric beyond a float's 53 bits stays exact, and an unknown kind reads as a plain record."""
