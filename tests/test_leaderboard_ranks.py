@@ -257,3 +257,28 @@ def test_a_table_mixing_seed_counts_names_both_intervals() -> None:
     assert list(board.data.rank_text) == ["1", "2?"]
     assert "Welch's t-test against the row above, α = 0.05 (rows with two seeds or more); z-test" in \
         statistics_line(board)
+
+
+def test_each_metric_ranks_its_better_end_first_and_rows_without_it_last() -> None:
+    """KID, FID, EER and ECE are better low; a generator with no quality record sorts below every measured one."""
+    records = []
+    for seed in (0, 1):
+        for name, kid in (("dcgan", 0.02), ("wgan", 0.05), ("vae", 0.01)):
+            records.append(make("train", seed, generator=name, metrics={"params": 1000, "train_seconds": 2.0},
+                                info={"family": FAMILY[name], "device": "cpu"}))
+            records.append(make("generation", seed, generator=name, protocol=GEN_PROTOCOL,
+                                metrics={"fid": 10.0 * (1 + len(name)) + seed, "kid": kid + 0.001 * seed}))
+        records.append(make("train", seed, generator="unmeasured", metrics={"params": 10, "train_seconds": 1.0},
+                            info={"family": "gan", "device": "cpu"}))
+        for detector, eer, ece in (("spectrum", 0.30, 0.02), ("cnn", 0.10, 0.20), ("weak", 0.20, 0.10)):
+            records.append(make("detection", seed, generator="dcgan", train_generator="dcgan", detector=detector,
+                                perturbation="none", protocol=DET_PROTOCOL,
+                                metrics={"auc": 0.9 - eer, "eer": eer + 0.001 * seed, "ece": ece}))
+    leaderboard = build_leaderboard(records)
+    for column, order in (("kid", ["vae", "dcgan", "wgan", "unmeasured"]),
+                          ("fid", ["vae", "wgan", "dcgan", "unmeasured"])):
+        generators = board_of(leaderboard.sorted_by(column), "generators")
+        assert list(generators.data.generator) == order, column
+        assert pd.isna(generators.data.rank_text.iloc[-1]) and generators.data.rank_text.iloc[0] == "1"
+    for column, order in (("in_eer", ["cnn", "weak", "spectrum"]), ("in_ece", ["spectrum", "weak", "cnn"])):
+        assert list(board_of(leaderboard.sorted_by(column), "detectors").data.detector) == order, column

@@ -1017,3 +1017,103 @@ def test_generators_with_seeds_show_the_interval_over_seeds() -> None:
     low, high, kind = row_interval(record, "fid")
     assert kind == "seeds" and low < 20.5 and high > 23.5  # the t-interval of 20.5 and 23.5, not a sampling one
     assert "t-interval of the mean" in statistics_line(board)
+
+
+def test_only_finished_records_feed_the_tables() -> None:
+    """A diverged or skipped unit is a problem to list, never a seed of a row, even when it holds numbers."""
+    unfinished = [make("train", 2, generator="dcgan", status="diverged", reason="loss is nan",
+                       metrics={"params": 1005, "train_seconds": 900.0}, info={"family": "gan", "device": "cpu"}),
+                  make("generation", 2, generator="dcgan", status="diverged", metrics={"fid": 500.0},
+                       protocol={**GEN_PROTOCOL, "weights": "w2", "classifier_test_acc": 0.9}),
+                  make("detection", 2, generator="dcgan", train_generator="dcgan", detector="spectrum",
+                       perturbation="none", status="skipped", reason="no fakes", metrics=detection_metrics(0.1),
+                       protocol=DET_PROTOCOL)]
+    leaderboard = build_leaderboard(synthetic_records() + unfinished)
+    (board,) = leaderboard.of_kind("generators")
+    dcgan = row(board, "generator", "dcgan")
+    assert dcgan["fid"] == pytest.approx(11.0) and dcgan["fid_n"] == 2 and dcgan["seeds"] == 2
+    assert dcgan["train_seconds"] == pytest.approx(2.5) and dcgan["train_seconds_n"] == 2
+    (detectors,) = leaderboard.of_kind("detectors")
+    in_dist = [np.mean([auc("spectrum", g, g, s) for g in GENERATORS]) for s in (0, 1)]
+    assert row(detectors, "detector", "spectrum")["in_auc"] == pytest.approx(np.mean(in_dist))
+    assert {(p["kind"], p["status"]) for p in leaderboard.problems} >= {
+        ("train", "diverged"), ("generation", "diverged"), ("detection", "skipped")}
+
+
+def test_a_detector_scored_without_a_training_generator_is_in_distribution_and_counts_in_detectability() -> None:
+    """Detection records with no training generator (a detector scored as given) give the detector's
+    in-distribution AUC, the mean over the generators it was tested on, and join each generator's detector AUCs."""
+    records = [make("detection", seed, generator=generator, detector="pretrained", perturbation="none",
+                    protocol=DET_PROTOCOL, metrics={"auc": value + 0.02 * seed})
+               for seed in (0, 1) for generator, value in (("dcgan", 0.9), ("wgan", 0.6))]
+    records += [make("detection", seed, generator="dcgan", train_generator="dcgan", detector="spectrum",
+                     perturbation="none", protocol=DET_PROTOCOL, metrics={"auc": 0.7}) for seed in (0, 1)]
+    leaderboard = build_leaderboard(records)
+    (detectors,) = leaderboard.of_kind("detectors")
+    pretrained = row(detectors, "detector", "pretrained")
+    assert pretrained["in_auc"] == pytest.approx((0.9 + 0.6) / 2 + 0.01) and pretrained["in_auc_n"] == 2
+    assert pretrained["worst_generator"] == "wgan"
+    (generators,) = leaderboard.of_kind("generators")
+    dcgan = row(generators, "generator", "dcgan")
+    assert dcgan["detect_auc_mean"] == pytest.approx(((0.9 + 0.7) / 2 + (0.92 + 0.7) / 2) / 2)
+    assert dcgan["detect_auc_worst"] == pytest.approx(0.7)
+    assert row(generators, "generator", "wgan")["detect_auc_mean"] == pytest.approx(0.61)
+
+
+def test_a_seed_recorded_twice_counts_once_and_a_rater_voting_twice_is_one_rater() -> None:
+    """Duplicate records of one seed (merged runs) are averaged within the seed: the seeds column and the
+    count behind the interval stay the number of seeds; the human protocol counts raters, not votes."""
+    records = synthetic_records()
+    again = next(r for r in records if r["kind"] == "generation" and r["generator"] == "dcgan" and r["seed"] == 0)
+    records.append({**again, "key": again["key"] + "-again", "metrics": {**again["metrics"], "fid": 14.0}})
+    records.append(make("detection", 1, generator="dcgan", detector="human:alice", perturbation="none",
+                        metrics={"fooled_rate": 0.5}, protocol={"n_real": 20, "n_fake": 20}))
+    (board,) = build_leaderboard(records).of_kind("generators")
+    dcgan = row(board, "generator", "dcgan")
+    assert dcgan["seeds"] == 2 and dcgan["fid_n"] == 2
+    assert dcgan["fid"] == pytest.approx(((10.0 + 14.0) / 2 + 12.0) / 2)
+    assert board.protocols["human"] == {"raters": 2}
+    assert any("2 rater(s)" in line for line in protocol_lines(board))
+
+
+def test_quality_records_naming_their_seed_share_one_table() -> None:
+    """The run seed in a quality protocol (a per-run classifier's seed) varies between the seeds a row averages:
+    it never splits a table."""
+    records = [dict(r, protocol={**r["protocol"], "seed": r["seed"]}) if r["kind"] == "generation" else r
+               for r in synthetic_records()]
+    (board,) = build_leaderboard(records).of_kind("generators")
+    assert sorted(board.data.generator) == sorted(GENERATORS)
+    assert row(board, "generator", "dcgan")["fid_n"] == 2 and "seed" not in board.protocols["quality"]
+
+
+def test_a_row_measured_under_one_protocol_binds_its_table_for_later_rows() -> None:
+    """dcgan has quality numbers only, vae quality and detection at n=1000, wgan detection only at n=200: once vae
+    joins dcgan's table, that table's detection protocol is vae's, and wgan's n=200 cannot join it too."""
+    quality = {**GEN_PROTOCOL, "weights": "w0"}
+    records = [make("generation", 0, generator="dcgan", metrics={"fid": 10.0}, protocol=quality),
+               make("detection", 0, generator="wgan", train_generator="wgan", detector="spectrum",
+                    perturbation="none", metrics={"auc": 0.8}, protocol=DET_PROTOCOL),
+               make("generation", 0, generator="vae", metrics={"fid": 30.0}, protocol=quality),
+               make("detection", 0, generator="vae", train_generator="vae", detector="spectrum", perturbation="none",
+                    metrics={"auc": 0.9}, protocol={**DET_PROTOCOL, "n_real": 1000, "n_fake": 1000})]
+    boards = build_leaderboard(records).of_kind("generators")
+    assert sorted(sorted(b.data.generator) for b in boards) == [["dcgan", "vae"], ["wgan"]]
+    for board in boards:
+        assert board.protocols["detection"]["n_real"] == (200 if list(board.data.generator) == ["wgan"] else 1000)
+
+
+def test_a_detector_measured_under_two_protocols_gets_a_cross_matrix_for_each() -> None:
+    """The same detector's cells at 200 and at 1000 test images are never averaged into one matrix."""
+    records = [make("detection", 0, generator=test, train_generator=train, detector="spectrum", perturbation="none",
+                    metrics={"auc": value + (0.1 if n == 1000 else 0.0)},
+                    protocol={**DET_PROTOCOL, "n_real": n, "n_fake": n})
+               for n in (200, 1000)
+               for (train, test), value in {("dcgan", "dcgan"): 0.8, ("dcgan", "wgan"): 0.6,
+                                            ("wgan", "wgan"): 0.85, ("wgan", "dcgan"): 0.5}.items()]
+    matrices = build_leaderboard(records).of_kind("cross")
+    assert sorted(m.protocols["clean"]["n_real"] for m in matrices) == [200, 1000]
+    for matrix in matrices:
+        shift = 0.1 if matrix.protocols["clean"]["n_real"] == 1000 else 0.0
+        assert row(matrix, "train_generator", "dcgan")["wgan"] == pytest.approx(0.6 + shift)
+        assert row(matrix, "train_generator", "wgan")["dcgan"] == pytest.approx(0.5 + shift)
+        assert matrix.data["dcgan_n"].max() == 1

@@ -16,7 +16,7 @@ from ganbench.data import load_digits
 from ganbench.leaderboards.arms_race import arms_race_boards, cell_name, parse_pair, with_arms_race
 from ganbench.leaderboards.formatting import label, text_rows
 from ganbench.leaderboards.publish import publish
-from ganbench.leaderboards.spectra import CSV_NAME, spectra_figures
+from ganbench.leaderboards.spectra import CSV_NAME, MAX_IMAGES, Curve, draw, mean_curve, spectra_figures
 from ganbench.leaderboards.tables import build_leaderboard, records_frame
 from ganbench.records import new_record
 from ganbench.spectra import azimuthal_average, ring_frequencies
@@ -143,6 +143,34 @@ def test_the_figure_draws_the_lowest_seeds_fakes(run_folder: Path, tmp_path: Pat
         assert set(copycat.images) == {len(load_digits(8).x_test[:500])}
         assert np.allclose(copycat.log_power, real.log_power)
 
+
+
+def test_a_curve_averages_the_first_max_images_only() -> None:
+    """A fakes file holding more than ``MAX_IMAGES`` images is drawn from its first ``MAX_IMAGES``."""
+    images = as_uint8(torch.rand(MAX_IMAGES + 40, 1, SIDE, SIDE, generator=torch.Generator().manual_seed(1)) * 255)
+    images[MAX_IMAGES:] = 0
+    curve = mean_curve("dcgan", images)
+    assert curve.images == MAX_IMAGES
+    assert np.allclose(curve.log_power, profile(images[:MAX_IMAGES]))
+
+
+def test_fakes_of_a_failed_sample_unit_are_not_drawn(run_folder: Path, tmp_path: Path) -> None:
+    records = [r.to_dict() for r in RunStore(run_folder).records() if r.kind in ("train", "sample")]
+    for record in records:
+        if record["kind"] == "sample" and record["generator"] == ALIASED:
+            record["status"] = "failed"
+    spectra_figures(records, [run_folder], tmp_path)
+    assert set(pd.read_csv(tmp_path / CSV_NAME).generator) == {"real", COPYCAT}
+
+
+def test_the_right_panel_draws_each_curve_minus_the_reals() -> None:
+    frequencies = ring_frequencies(8)
+    real = Curve("real", 10, np.linspace(5.0, 1.0, len(frequencies)))
+    fake = Curve("dcgan", 10, np.linspace(4.0, 3.0, len(frequencies)))
+    figure = draw("digits", "quick", 8, [fake], real, "reals: digits test split")
+    (line,) = [line for line in figure.axes[1].get_lines() if line.get_label() == "dcgan"]
+    assert np.allclose(line.get_ydata(), fake.log_power - real.log_power)
+    assert line.get_ydata()[-1] > 0 > line.get_ydata()[0]
 
 # ------------------------------------------------------------------------------------------- the table
 PAIR_RECORDS = [
