@@ -200,7 +200,7 @@ def test_wgan_gp_critic_loss_penalises_gradients_at_interpolates() -> None:
 
 def test_infogan_both_players_add_the_mutual_information_term() -> None:
     model = build("infogan", width=8)
-    generator, head, q = Calls(model.G), Calls(model.D.head), Calls(model.Q)
+    generator, head, q, trunk = Calls(model.G), Calls(model.D.head), Calls(model.Q), Calls(model.D.trunk)
     losses = recorded_losses(model)
     batch = Batch(images(), LABELS, 0)
     model.discriminator_step(batch)
@@ -212,6 +212,8 @@ def test_infogan_both_players_add_the_mutual_information_term() -> None:
     real, fake, fake_for_g = head.outputs
     torch.testing.assert_close(losses[0], bce_d(real, fake) + info[0])
     torch.testing.assert_close(losses[1], bce_g(fake_for_g) + info[1])
+    # Q reads the features of the fakes (the back half of D's joint batch), never of the reals
+    torch.testing.assert_close(q.inputs[0][0], trunk.outputs[0][len(batch.real) :])
 
 
 def test_infogan_latent_is_noise_a_one_hot_code_and_uniform_continuous_codes() -> None:
@@ -222,6 +224,119 @@ def test_infogan_latent_is_noise_a_one_hot_code_and_uniform_continuous_codes() -
     assert set(codes.tolist()) == set(range(10))
     assert float(continuous.min()) < -0.95 and float(continuous.max()) > 0.95
     assert float(continuous.abs().max()) <= 1.0
+
+
+def test_infogan_information_term_is_weighted_per_code_and_overall() -> None:
+    """L_I = info_weight * (cross-entropy of the categorical code + continuous_weight * the
+    Gaussian NLL of the continuous codes), each weight taken from the config."""
+    model = build("infogan", width=8, info_weight=3.0, continuous_weight=0.5)
+    latent, codes, continuous = model.latent(8, generator=torch.Generator().manual_seed(2))
+    features = model.D.features(model.G(latent))
+    logits, means = model.Q(features)
+    expected = 3.0 * (cross_entropy(logits, codes) + 0.5 * 0.5 * (means - continuous).pow(2).sum(1).mean())
+    torch.testing.assert_close(model.information_loss(features, codes, continuous), expected)
+
+
+def test_infogan_normalises_reals_and_fakes_as_one_batch() -> None:
+    """D's trunk ends in BatchNorm; in training mode the real and the fake half are normalised
+    together, so each half's features are those of the joint batch, not of the half alone."""
+    model = build("infogan", width=8)
+    real, fake = images(seed=1), images(seed=2) * 0.5
+    real_features, fake_features = model.joint_features(real, fake, 0)
+    together = model.D.features(torch.cat([real, fake]))
+    torch.testing.assert_close(real_features, together[: len(real)])
+    torch.testing.assert_close(fake_features, together[len(real) :])
+    assert not torch.allclose(real_features, model.D.features(real), atol=1e-3)
+
+
+def test_infogan_sample_fixes_the_categorical_code_it_is_given() -> None:
+    """``sample(n, labels=codes)`` feeds G the one-hot of exactly those codes."""
+    model = build("infogan", width=8)
+    generator = Calls(model.G)
+    codes = torch.tensor([7, 7, 0, 3, 9])
+    model.sample(5, labels=codes, seed=0, batch_size=2)
+    latent = torch.cat([args[0] for args in generator.inputs])
+    assert torch.equal(latent[:, 62:72], F.one_hot(codes, 10).float())
+
+
+def test_infogan_updates_move_their_own_player_only() -> None:
+    """D's update moves D and Q and not G; G's update, taken through D and Q, moves G and not D or Q."""
+    model = build("infogan", width=8)
+    batch = Batch(images(), LABELS, 0)
+    players = {"G": model.G, "D": model.D, "Q": model.Q}
+
+    def step_moves(step: Callable[[Batch], object]) -> set[str]:
+        before = {name: [p.detach().clone() for p in net.parameters()] for name, net in players.items()}
+        step(batch)
+        return {name for name, net in players.items()
+                if any(not torch.equal(a, b) for a, b in zip(before[name], net.parameters()))}
+
+    assert step_moves(model.discriminator_step) == {"D", "Q"}
+    assert step_moves(model.generator_step) == {"G"}
+
+
+def test_cgan_both_players_see_the_labels_of_the_real_batch() -> None:
+    """G draws each fake from [z, onehot(y)] and D judges reals and fakes as [x, onehot(y)], with
+    y the real batch's labels, in D's update and in G's."""
+    model = build("cgan", width=8)
+    generator, trunk = Calls(model.G), Calls(model.D.trunk)
+    recorded_losses(model)
+    labels = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6])
+    batch = Batch(images(), labels, 0)
+    model.discriminator_step(batch)
+    model.generator_step(batch)
+    one_hot = F.one_hot(labels, 10).float()
+    assert len(generator.inputs) == 2 and len(trunk.inputs) == 3
+    for (latent,) in generator.inputs:
+        assert torch.equal(latent[:, model.config.z_dim :], one_hot)
+    (real,), (fake,), (fake_for_g,) = trunk.inputs
+    assert torch.equal(real, torch.cat([batch.real.flatten(1), one_hot], dim=1))
+    assert torch.equal(fake, torch.cat([generator.outputs[0].flatten(1), one_hot], dim=1))
+    assert torch.equal(fake_for_g, torch.cat([generator.outputs[1].flatten(1), one_hot], dim=1))
+
+
+# ----------------------------------------------------------------------------- sampling (the base class)
+
+
+def test_chunked_sampling_gives_each_chunk_its_own_labels() -> None:
+    """In batches of 2, the second chunk is drawn with labels 2 and 3 of the list, not 0 and 1 again."""
+    model = build("cgan", width=8)
+    mixed = model.sample(4, labels=torch.tensor([3, 3, 7, 7]), seed=0, batch_size=2)
+    threes = model.sample(4, labels=torch.full((4,), 3), seed=0, batch_size=2)
+    assert mixed.shape == (4, 1, 16, 16)
+    assert torch.equal(mixed[:2], threes[:2]) and not torch.equal(mixed[2:], threes[2:])
+
+
+def test_a_sample_follows_its_seed() -> None:
+    """One seed gives the same images every time; another seed, other images."""
+    model = build("infogan", width=8)
+    first = model.sample(4, seed=3)
+    assert torch.equal(first, model.sample(4, seed=3)) and not torch.equal(first, model.sample(4, seed=4))
+
+def test_sampling_runs_the_networks_in_eval_mode_and_restores_the_mode() -> None:
+    """Every chunk is generated in eval mode (BatchNorm on its running statistics); the model
+    leaves ``sample`` in the mode it entered with."""
+    model = build("infogan", width=8)
+    modes: list[bool] = []
+    model.G.register_forward_hook(lambda module, args, output: modes.append(module.training))
+    model.train()
+    assert model.sample(5, seed=0, batch_size=2).shape == (5, 1, 16, 16)
+    assert modes == [False, False, False] and model.training and model.G.training
+    model.eval()
+    model.sample(2, seed=0)
+    assert not model.training and not model.G.training
+
+
+def test_conditional_sampling_defaults_to_balanced_labels_and_codes() -> None:
+    """Without labels, a conditional variant samples the classes 0..K-1 in turn, and an InfoGAN is
+    evaluated on its code values in turn."""
+    cgan, infogan = build("cgan", width=8), build("infogan", width=8)
+    assert torch.equal(cgan.default_labels(25), torch.arange(25) % 10)
+    labels, codes = cgan.evaluation_conditions(20)
+    assert torch.equal(labels, torch.arange(20) % 10) and codes is None
+    assert torch.equal(cgan.sample(12, seed=1), cgan.sample(12, labels=torch.arange(12) % 10, seed=1))
+    labels, codes = infogan.evaluation_conditions(20)
+    assert labels is None and torch.equal(codes, torch.arange(20) % 10)
 
 
 # ----------------------------------------------------------------------------- ProGAN, StyleGAN2

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganbench.context import RunConfig
-from ganbench.data import load_dataset, load_toy2d, read_idx, resize_images, to_nchw_uint8
+from ganbench.data import (content_fingerprint, folder_headers, load_dataset, load_toy2d, read_idx,
+                           resize_images, to_nchw_uint8)
 from ganbench.pixels import to_float, to_uint8
 from ganbench.errors import UserError
 from ganbench.presets import get_preset
@@ -138,11 +139,15 @@ def test_cifar_batches_are_read_as_channel_planes(tmp_path: Path):
     rng = np.random.default_rng(2)
     rows = {name: rng.integers(0, 256, (10, 3072), dtype=np.uint8)
             for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
+    labels = {name: [(i + shift) % 10 for i in range(10)] for shift, name in enumerate(rows)}
     for name, data in rows.items():
         with open(tmp_path / name, "wb") as f:
-            pickle.dump({b"data": data, b"labels": list(range(10))}, f)
+            pickle.dump({b"data": data, b"labels": labels[name]}, f)
     data = load_dataset(f"cifar10:{tmp_path}", 32)
     assert data.x_train.shape == (50, 3, 32, 32) and data.num_classes == 10
+    # batches 1..5 in order, each image with its own label
+    assert data.y_train.tolist() == sum((labels[f"data_batch_{i}"] for i in range(1, 6)), [])
+    assert data.y_test.tolist() == labels["test_batch"]
     first = rows["data_batch_1"][0]
     for channel in range(3):
         plane = first[channel * 1024:(channel + 1) * 1024].reshape(32, 32)
@@ -154,6 +159,61 @@ def test_classes_seen_only_in_the_test_split_are_counted(tmp_path: Path):
     np.savez(tmp_path / "late.npz", x_train=images[:8], y_train=np.arange(8) % 3, x_test=images[8:],
              y_test=np.array([0, 1, 2, 3]))
     assert load_dataset(f"npz:{tmp_path / 'late.npz'}").num_classes == 4
+
+
+def test_a_cut_test_split_is_disjoint_and_keeps_each_image_with_its_label(tmp_path: Path):
+    """An npz without a test split is cut 80/20: every image lands in exactly one split, with its own label."""
+    n = 40
+    labels = np.arange(n) % 4
+    images = np.zeros((n, 8, 8), dtype=np.uint8)
+    images[:, 0, 0], images[:, 0, 1] = labels * 50, np.arange(n)
+    np.savez(tmp_path / "tagged.npz", x_train=images, y_train=labels)
+    data = load_dataset(f"npz:{tmp_path / 'tagged.npz'}")
+    assert (len(data.x_train), len(data.x_test)) == (32, 8)
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        assert torch.equal(x[:, 0, 0, 0].long(), y * 50)
+    train_ids, test_ids = set(data.x_train[:, 0, 0, 1].tolist()), set(data.x_test[:, 0, 0, 1].tolist())
+    assert not train_ids & test_ids and train_ids | test_ids == set(range(n))
+
+
+def test_a_test_split_of_another_image_size_is_refused(tmp_path: Path):
+    rng = np.random.default_rng(4)
+    np.savez(tmp_path / "sizes.npz", x_train=rng.integers(0, 256, (10, 8, 8), dtype=np.uint8), y_train=np.arange(10) % 2,
+             x_test=rng.integers(0, 256, (4, 10, 10), dtype=np.uint8), y_test=np.arange(4) % 2)
+    with pytest.raises(UserError, match="differ"):
+        load_dataset(f"npz:{tmp_path / 'sizes.npz'}")
+
+
+def test_the_native_side_is_the_shorter_side_and_an_enlargement_is_noted(tmp_path: Path):
+    """10x14 images stay at 10 px unless a side is asked for; only a larger side is noted as enlarged."""
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "wide.npz", x_train=rng.integers(0, 256, (10, 10, 14), dtype=np.uint8),
+             y_train=np.arange(10) % 2, x_test=rng.integers(0, 256, (4, 10, 14), dtype=np.uint8),
+             y_test=np.arange(4) % 2)
+    spec = f"npz:{tmp_path / 'wide.npz'}"
+    native = load_dataset(spec)
+    assert native.x_train.shape[-2:] == (10, 10) and native.notes == {"native_size": 10, "enlarged": False}
+    assert load_dataset(spec, 16).notes["enlarged"] and not load_dataset(spec, 8).notes["enlarged"]
+
+
+def test_a_folders_native_side_is_the_median_shorter_side(tmp_path: Path):
+    """Six 12x8 images and four 16x16 ones: the native side is 8 (the median of the shorter
+    sides), and a run that asks for 16 px is told its images were enlarged."""
+    folder = tmp_path / "mixed" / "one"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(6)
+    for i, (h, w) in enumerate([(8, 12)] * 6 + [(16, 16)] * 4):
+        Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)).save(folder / f"{i}.png")
+    assert folder_headers(folder.parent).native_side == 8
+    data = load_dataset(f"folder:{folder.parent}")
+    assert data.x_train.shape[-1] == 8 and data.notes["native_size"] == 8 and not data.notes["enlarged"]
+    assert load_dataset(f"folder:{folder.parent}", 16).notes["enlarged"]
+
+
+def test_the_fingerprint_tells_apart_arrays_of_the_same_bytes_and_another_shape():
+    x = torch.arange(64, dtype=torch.uint8)
+    assert content_fingerprint(x.view(4, 16)) != content_fingerprint(x.view(16, 4))
+    assert content_fingerprint(x.view(4, 16)) == content_fingerprint(x.view(4, 16).clone())
 
 
 def test_standard_set_offline_is_a_clear_error(tmp_path: Path, monkeypatch):

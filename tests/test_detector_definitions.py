@@ -35,6 +35,7 @@ from ganbench.detectors.npr import BasicBlock, NPRDetector, ShallowResNet, npr_r
 from ganbench.detectors.one_class import OneClassDetector
 from ganbench.detectors.perturbations import blur, jpeg
 from ganbench.detectors.protocols import EvalUnit, TrainingSet
+from ganbench.detectors.small_cnn import SmallCNNDetector
 from ganbench.detectors.training import TrainerConfig, train_binary
 from ganbench.runtime import derive_seed
 from ganbench.tasks import DETECTION_REALS, split_for_fakes
@@ -149,6 +150,92 @@ def test_the_kept_weights_are_those_of_the_epoch_with_the_lowest_validation_loss
     target = torch.cat([torch.zeros(16), torch.ones(16)])
     final_loss = float(F.binary_cross_entropy_with_logits(logits, target))
     assert final_loss == pytest.approx(min(history.val_losses), rel=1e-5)
+
+
+class RecordingLinear(torch.nn.Module):
+    """A linear logit on flattened images that records each training batch it is given."""
+
+    def __init__(self, pixels: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(pixels, 1)
+        self.batches: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.batches.append(x.detach().clone())
+        return self.linear(x.flatten(1))
+
+
+def constant_images(values: range) -> torch.Tensor:
+    """One 2x2 image per value, every pixel that value, so a batch names the images it holds."""
+    return torch.tensor(list(values), dtype=torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 2, 2).contiguous()
+
+
+def test_the_trainer_visits_the_images_in_the_seeds_permutation_each_epoch() -> None:
+    """Each epoch draws a fresh permutation of real + fake from ``default_rng(seed)`` and cuts it
+    into batches of ``batch_size``; a last batch of one image is left out."""
+    torch.manual_seed(0)
+    real, fake = constant_images(range(0, 5)), constant_images(range(5, 10))
+    network = RecordingLinear(4)
+    train_binary(network, lambda x: x.float(), real, fake, TrainerConfig(epochs=2, batch_size=4), seed=3,
+                 device=torch.device("cpu"))
+    rng = np.random.default_rng(3)
+    expected = []
+    for _ in range(2):
+        order = rng.permutation(10)
+        expected += [order[0:4], order[4:8], order[8:10]]
+    seen = [batch[:, 0, 0, 0].long().numpy() for batch in network.batches]
+    assert len(seen) == len(expected) and all(np.array_equal(a, b) for a, b in zip(seen, expected))
+    network = RecordingLinear(4)
+    train_binary(network, lambda x: x.float(), real, fake[:4], TrainerConfig(epochs=1, batch_size=4), seed=3,
+                 device=torch.device("cpu"))
+    assert [len(batch) for batch in network.batches] == [4, 4]
+
+
+def test_the_epoch_loss_is_the_bce_averaged_over_images_at_the_configured_rate() -> None:
+    """At learning rate 0 the weights never move, so each epoch's loss is the BCE of the initial
+    network over all ten images (reals 0, fakes 1), batches weighted by their size."""
+    torch.manual_seed(0)
+    real, fake = constant_images(range(0, 50, 10)), constant_images(range(50, 100, 10))
+    network = RecordingLinear(4)
+
+    def prepare(x: torch.Tensor) -> torch.Tensor:
+        return x.float() / 50 - 1
+
+    before = [p.detach().clone() for p in network.parameters()]
+    with torch.no_grad():
+        logits = network.linear(prepare(torch.cat([real, fake])).flatten(1)).view(-1)
+    expected = float(F.binary_cross_entropy_with_logits(logits, torch.cat([torch.zeros(5), torch.ones(5)])))
+    history = train_binary(network, prepare, real, fake, TrainerConfig(epochs=2, batch_size=4, lr=0.0), seed=0,
+                           device=torch.device("cpu"))
+    assert history.losses == pytest.approx([expected, expected], rel=1e-6)
+    assert all(torch.equal(a, b) for a, b in zip(before, network.parameters()))
+
+
+def test_a_detectors_initial_weights_follow_its_seed() -> None:
+    """``fit`` seeds torch before building the network: one seed gives one network, another seed another."""
+    real, fake = constant_images(range(0, 80, 10)), constant_images(range(100, 180, 10))
+
+    def initial(seed: int) -> list[torch.Tensor]:
+        detector = SmallCNNDetector(seed=seed, epochs=0)
+        torch.manual_seed(123)
+        detector.fit(real, fake)
+        return [p.detach().clone() for p in detector.network.parameters()]
+
+    assert all(torch.equal(a, b) for a, b in zip(initial(4), initial(4)))
+    assert not all(torch.equal(a, b) for a, b in zip(initial(4), initial(5)))
+
+
+def test_a_detector_scores_each_image_on_its_own() -> None:
+    """Scoring runs in eval mode: an image's score does not depend on the batch it is scored in."""
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8, generator=gen)
+    fake = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8, generator=gen)
+    detector = SmallCNNDetector(seed=0, epochs=1)
+    detector.fit(real, fake)
+    together = detector.score(torch.cat([real[:3], fake[:3]]))
+    alone = np.concatenate([detector.score(x[None]) for x in torch.cat([real[:3], fake[:3]])])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------- timm detectors' inputs
