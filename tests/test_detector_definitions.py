@@ -470,3 +470,49 @@ def test_ganbench_detect_thresholds_the_one_class_baseline_on_its_validation_rea
                 for low in (64, 192)]
     assert prepared[0].threshold == prepared[1].threshold
     assert "no fakes seen" in prepared[0].threshold_source
+
+
+def test_a_perturbed_unit_scores_reals_and_fakes_both_perturbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a perturbation the held-out reals and the fresh fakes are both scored perturbed, each with its seed."""
+    units, samples, (done, models) = flow(monkeypatch)
+    training = TrainingSet("a", ("a",), (EvalUnit("b", "noise:40", "robustness"),))
+    units.detector_evaluations(SPEC, training, samples, samples)
+    (model,) = models
+    real_test = units.real_subset(units.detection_reals(), 20, "detector_test")
+    real, fake = model.scored[2:]
+    assert torch.equal(real, detection.perturb(real_test, "noise:40", derive_seed(0, "real")))
+    assert torch.equal(fake, detection.perturb(coded(FAKE_CODES["b"][1], 40)[:20], "noise:40", derive_seed(0, "b")))
+    assert not torch.equal(real, real_test) and not torch.equal(fake, coded(FAKE_CODES["b"][1], 20))
+
+
+def test_a_detector_is_fitted_without_its_validation_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The images that set the threshold are held out of the fit, for reals and fakes alike."""
+    units, _, (_, models) = flow(monkeypatch)
+    real, fake = coded(REAL_TRAIN, 40), coded(130, 40)
+    state = units.fit_detector(SPEC, "a", real, fake)
+    (model,) = models
+    val_real, val_fake = model.scored[:2]
+    assert not set(origin(model.fitted[0])) & set(origin(val_real))
+    assert not set(origin(model.fitted[1])) & set(origin(val_fake))
+    assert state["n_train_real"] + len(val_real) == 40 and len(model.fitted[0]) == state["n_train_real"]
+
+
+def test_detection_keys_name_every_training_generator_and_the_perturbation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit's key carries the keys of all the generators it was fitted on, the test set's key and the perturbation."""
+    units, samples, _ = flow(monkeypatch)
+    keyed: list[tuple] = []
+    monkeypatch.setattr(detection, "detection_unit", lambda *args: keyed.append(args[2:]))
+    training = TrainingSet("all", ("a", "b", "c"), (EvalUnit("b", "jpeg:70", "robustness"),))
+    units.detector_evaluations(SPEC, training, samples, samples)
+    assert keyed == [("all", ["key-a", "key-b", "key-c"], "b", "key-b", "jpeg:70")]
+
+
+def test_a_failed_test_generator_blocks_its_detection_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit whose test fakes failed is blocked by that sample record; one whose fakes are fine is not."""
+    units, samples, _ = flow(monkeypatch)
+    samples["b"].ok = False
+    blocked: list[object] = []
+    units.engine = SimpleNamespace(run=lambda unit, compute, blocked_by=None, **labels: blocked.append(blocked_by))
+    training = TrainingSet("a", ("a",), (EvalUnit("a", "none", "in-distribution"), EvalUnit("b", "none", "cross")))
+    units.detector_evaluations(SPEC, training, samples, samples)
+    assert blocked == [None, samples["b"]]
