@@ -145,6 +145,49 @@ def test_historical_averaging_pulls_towards_past_parameters(digits16: Dataset) -
     assert torch.isfinite(model.discriminator_step(batch(digits16))["loss_d"])
 
 
+def test_historical_average_is_the_mean_of_every_parameter_set_so_far() -> None:
+    """Salimans et al. (2016): the penalty is the squared distance to the mean of all past parameters."""
+    from ganbench.generators.tricks import HistoricalAverage
+
+    network = torch.nn.Linear(2, 1, bias=False)
+    history = HistoricalAverage(network)
+    seen = [network.weight.detach().clone()]
+    for shift in (1.0, -3.0, 0.5):
+        with torch.no_grad():
+            network.weight.add_(shift)
+        mean = torch.stack(seen).mean(0)
+        expected = float((network.weight.detach() - mean).pow(2).sum())
+        assert float(history.penalty().detach()) == pytest.approx(expected, rel=1e-6)
+        seen.append(network.weight.detach().clone())
+    torch.testing.assert_close(history.means()[0], torch.stack(seen).mean(0))
+
+
+def test_both_players_losses_add_the_weighted_averaging_penalty(digits16: Dataset) -> None:
+    from ganbench.generators.losses import discriminator_loss, generator_loss
+
+    model = create_generator("gan+historical-averaging", SPEC16, preset_width=8)
+    hooks = model.tricks
+    with torch.no_grad():
+        for p in [*model.G.parameters(), *model.D.parameters()]:
+            p.add_(0.1)
+    real_out, fake_out = torch.zeros(4, 1), torch.ones(4, 1)
+    n_d = sum(p.numel() for p in model.D.parameters())
+    added = hooks.discriminator_loss(real_out, fake_out) - discriminator_loss(hooks.loss, real_out, fake_out)
+    assert float(added) == pytest.approx(1e-3 * n_d * 0.01, rel=1e-3)
+    features = model.D.features(to_float(digits16.x_train[:4]))
+    n_g = sum(p.numel() for p in model.G.parameters())
+    added = hooks.generator_loss(model.D, features, features) - generator_loss(hooks.loss, model.D.classify(features))
+    assert float(added) == pytest.approx(1e-3 * n_g * 0.01, rel=1e-3)
+
+
+def test_packs_of_no_sample_are_refused() -> None:
+    from ganbench.generators.tricks import TrickHooks
+
+    model = create_generator("gan", SPEC16, preset_width=8)
+    with pytest.raises(UserError, match="packing must be at least 1, got 0"):
+        TrickHooks(Tricks(packing=0), "gan", SPEC16, model.G, model.D)
+
+
 def test_diffaugment_is_differentiable_and_shape_preserving() -> None:
     x = torch.linspace(-1, 1, 2 * 16 * 16).view(2, 1, 16, 16).requires_grad_(True)
     out = diff_augment(x, ("color", "translation", "cutout"))
