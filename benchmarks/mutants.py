@@ -2999,8 +2999,8 @@ MUTANTS: list[Mutant] = [
       node_ids(FAMILY_A, "test_sngan_builds_the_papers_standard_cnn")),
     # ------------------------------------------------------------------ seed batches, step losses, process pools
     m("seed-batch-one-data-stream", "generators/seed_batch.py",
-      "batch_size * variant.pack_size, seed)\n               for points, labels, seed in zip(xs, ys, model.seeds)]",
-      "batch_size * variant.pack_size, model.seeds[0])\n               for points, labels, seed in zip(xs, ys, model.seeds)]",
+      "                             batch_size * variant.pack_size, seed)\n",
+      "                             batch_size * variant.pack_size, model.seeds[0])\n",
       "every seed of a batch draws its data batches from the first seed's stream",
       node_ids(SEED_BATCH, "test_batched_seeds_equal_separate_runs_in_float64")),
     m("seed-batch-one-noise-generator", "generators/seed_batch.py",
@@ -4088,7 +4088,8 @@ MUTANTS: list[Mutant] = [
       node_ids("tests/test_paper_settings.py", "test_biggan_takes_the_papers_d_steps_per_g_step_in_the_trainer")),
     # ------------------------------------------------------------------ GPU check reports, toy-2D tables
     m("seed-batch-first-data-set-for-all", "generators/seed_batch.py",
-      "DeviceBatches(*on_device[id(points), id(labels)],", "DeviceBatches(*on_device[id(xs[0]), id(ys[0])],",
+      "for points, labels, seed in zip(xs, ys, model.seeds)]",
+      "for points, labels, seed in zip(xs[:1] * len(xs), ys[:1] * len(ys), model.seeds)]",
       "every seed of a batch trains on the first seed's data set, so a batch of both layouts trains the grid's "
       "models on the ring",
       node_ids(SEED_BATCH, "test_seeds_with_data_sets_of_their_own_equal_their_separate_runs")),

@@ -235,9 +235,8 @@ def train_seed_batch(model: SeedBatch, x: torch.Tensor | Sequence[torch.Tensor],
     ys = [y] * members if isinstance(y, torch.Tensor) else list(y)
     if len(xs) != members or len(ys) != members:
         raise ValueError(f"one data set per seed: {members} seeds, {len(xs)} point sets, {len(ys)} label sets")
-    on_device = {(id(points), id(labels)): (_prepare(points, "points", device, channels_last=False), labels.to(device))
-                 for points, labels in zip(xs, ys)}
-    streams = [DeviceBatches(*on_device[id(points), id(labels)], batch_size * variant.pack_size, seed)
+    streams = [DeviceBatches(_prepare(points, "points", device, channels_last=False), labels.to(device),
+                             batch_size * variant.pack_size, seed)
                for points, labels, seed in zip(xs, ys, model.seeds)]
     generators = [torch_generator(seed, device) for seed in model.seeds]
     training = list(range(len(model.seeds)))

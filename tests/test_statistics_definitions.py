@@ -164,32 +164,33 @@ def test_a_class_predicted_for_one_sample_is_covered() -> None:
 
 
 # ----------------------------------------------------------------------------------------- tables
-def test_cross_generator_auc_leaves_out_the_train_on_all_cells() -> None:
-    """A detector's cross-generator AUC averages cells trained on one generator and tested on another only."""
-    cells = {("dcgan", "dcgan"): 0.95, ("wgan", "wgan"): 0.93, ("dcgan", "wgan"): 0.70, ("wgan", "dcgan"): 0.60,
-             ("all", "dcgan"): 0.99, ("all", "wgan"): 0.98}
+def detector_row(cells: dict[tuple[str, str], float]) -> dict:
+    """The detector table's one row for AUC cells keyed by (training generator, test generator)."""
     records = [make("detection", 0, generator=test, train_generator=train, detector="spectrum", perturbation="none",
                     protocol=DET_PROTOCOL, metrics={"auc": value}) for (train, test), value in cells.items()]
     (board,) = build_leaderboard(records).of_kind("detectors")
     (row,) = board.data.to_dict("records")
+    return row
+
+
+def test_cross_generator_auc_leaves_out_the_train_on_all_cells() -> None:
+    """A detector's cross-generator AUC averages cells trained on one generator and tested on another only."""
+    row = detector_row({("dcgan", "dcgan"): 0.95, ("wgan", "wgan"): 0.93, ("dcgan", "wgan"): 0.70,
+                        ("wgan", "dcgan"): 0.60, ("all", "dcgan"): 0.99, ("all", "wgan"): 0.98})
     assert row["cross_auc"] == pytest.approx((0.70 + 0.60) / 2)
     assert row["all_auc"] == pytest.approx((0.99 + 0.98) / 2)
     assert row["in_auc"] == pytest.approx((0.95 + 0.93) / 2)
 
 
-
 def test_leave_one_out_cells_give_their_own_column_and_stay_out_of_the_cross_generator_auc() -> None:
     """A detector trained on every generator but one and tested on that one is a leave-one-out cell:
     averaged into the leave-one-out AUC, never into the cross-generator AUC of one-generator training."""
-    cells = {("dcgan", "dcgan"): 0.95, ("wgan", "wgan"): 0.93, ("dcgan", "wgan"): 0.70, ("wgan", "dcgan"): 0.60,
-             ("all-but:dcgan", "dcgan"): 0.85, ("all-but:wgan", "wgan"): 0.75}
-    records = [make("detection", 0, generator=test, train_generator=train, detector="spectrum", perturbation="none",
-                    protocol=DET_PROTOCOL, metrics={"auc": value}) for (train, test), value in cells.items()]
-    (board,) = build_leaderboard(records).of_kind("detectors")
-    (row,) = board.data.to_dict("records")
+    row = detector_row({("dcgan", "dcgan"): 0.95, ("wgan", "wgan"): 0.93, ("dcgan", "wgan"): 0.70,
+                        ("wgan", "dcgan"): 0.60, ("all-but:dcgan", "dcgan"): 0.85, ("all-but:wgan", "wgan"): 0.75})
     assert row["cross_auc"] == pytest.approx((0.70 + 0.60) / 2)
     assert row["loo_auc"] == pytest.approx((0.85 + 0.75) / 2)
     assert row["in_auc"] == pytest.approx((0.95 + 0.93) / 2)
+
 
 # ----------------------------------------------------------------------------------------- curves
 def test_cheap_checks_fall_on_multiples_of_the_budget_over_the_check_count(tmp_path: Path) -> None:
