@@ -415,7 +415,8 @@ class TimmExtractor(FeatureExtractor):
     def protocol(self) -> dict[str, object]:
         h, w = self.input_size
         return {"extractor": f"timm:{self.model_name}", "weights": self.weights_hash if self.pretrained else "random",
-                "resize": f"{self.resize_mode}-{h}x{w} (torch, align_corners=False), grey->rgb"}
+                "resize": f"{self.resize_mode}-{h}x{w} of the whole image, without the model's centre crop "
+                          "(torch, align_corners=False), grey->rgb"}
 
 
 def check_timm_model(model: str, weights: Path | None) -> None:

@@ -20,6 +20,8 @@ from ganbench.generators import GenerativeModel
 from ganbench.generators.trainer import TrainConfig, train
 
 CLASSIFIER_EPOCHS = 3
+# the reference classifiers' weights, removed when the test process exits
+CACHE = tempfile.TemporaryDirectory(prefix="ganbench-quality-")
 
 
 @functools.cache
@@ -30,8 +32,7 @@ def digits(resolution: int) -> Dataset:
 @functools.cache
 def extractor(resolution: int) -> ClassifierExtractor:
     """The reference classifier for digits at ``resolution``, trained once per session."""
-    cache = Path(tempfile.mkdtemp(prefix="ganbench-quality-"))
-    return ClassifierExtractor(digits(resolution), cache, seed=0, epochs=CLASSIFIER_EPOCHS)
+    return ClassifierExtractor(digits(resolution), Path(CACHE.name), seed=0, epochs=CLASSIFIER_EPOCHS)
 
 
 def fid(model: GenerativeModel, n: int = 500, seed: int = 0) -> float:

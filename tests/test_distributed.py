@@ -71,6 +71,7 @@ def test_two_processes_train_in_step_and_only_rank_zero_writes(tmp_path: Path):
         out, dump = tmp_path / f"run{attempt}", tmp_path / f"dump{attempt}"
         dump.mkdir()
         done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                               "--log-dir", str(tmp_path / f"elastic{attempt}"),
                                str(Path(__file__)), str(out), str(dump)],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         # gloo's threads can, rarely, abort a rank as its interpreter exits after the run has finished and

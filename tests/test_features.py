@@ -124,6 +124,7 @@ def test_timm_extractor_loads_a_local_weights_file_and_batches_exactly(tmp_path:
         torch.testing.assert_close(whole.features, source.eval()((x - 0.5) / 0.5))
     protocol = extractor.protocol()
     assert protocol["extractor"] == "timm:test_resnet" and protocol["resize"].startswith("bilinear-160x160")
+    assert extractor.model.pretrained_cfg["crop_pct"] < 1 and "without the model's centre crop" in protocol["resize"]
 
 
 def test_timm_features_follow_the_models_own_interpolation_and_normalisation(tmp_path: Path):
