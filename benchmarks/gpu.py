@@ -11,7 +11,8 @@ On a CUDA machine it prints markdown tables under a line naming the card
    trainer's defaults: on CUDA float32 with TF32 and channels_last), with ``--amp`` (that path
    under bf16 autocast), and for a few variants at 64 px the default path under ``torch.compile``
    (``--modes`` picks others, among them ``graphs``: the own path compiled in ``reduce-overhead``
-   mode, each network's kernels replayed as CUDA graphs; ``--batch`` another batch size);
+   mode, each network's kernels replayed as CUDA graphs; compiled modes are contiguous on CUDA, as
+   the trainer's default, unless named ``-channels-last``; ``--batch`` another batch size);
    images/s (``batch x pack x (n_critic + 1)`` per step, as ``benchmarks/train_step.py``), the
    speed-up over plain, steps/s and peak memory (``torch.cuda.max_memory_allocated``);
 2. host syncs per 100 steps, counted by ``torch.cuda.set_sync_debug_mode``: the trainer reads
@@ -133,6 +134,8 @@ MODES = {mode.name: mode for mode in (
     Mode("compiled-plain", amp=False, channels_last=False, compiled="default"),
     Mode("graphs", compiled="reduce-overhead"),
     Mode("graphs-amp", amp=True, compiled="reduce-overhead"),
+    Mode("compiled-channels-last", channels_last=True, compiled="default"),
+    Mode("graphs-channels-last", channels_last=True, compiled="reduce-overhead"),
 )}
 SECTIONS = ("training", "host_syncs", "sampling", "features", "prdc", "determinism", "seed_batches")
 
@@ -516,7 +519,8 @@ def report(result: dict[str, Any]) -> str:
     parts = [
         table("Training throughput (plain: float32, contiguous; ganbench: the trainer's defaults, on CUDA "
               "channels_last with TF32; amp: the same under bf16 autocast; bf16: autocast, contiguous; "
-              "compiled: under torch.compile; graphs: compiled in reduce-overhead mode, CUDA graphs)",
+              "compiled: under torch.compile, contiguous on CUDA unless named -channels-last; graphs: compiled in "
+              "reduce-overhead mode, CUDA graphs)",
               with_speedups(result["training"]),
               [("variant", "variant", ""), ("px", "resolution", "d"), ("mode", "mode", ""),
                ("img/s", "images_per_second", rate), ("x plain", "speedup", ".2f"), ("steps/s", "steps_per_second", rate),

@@ -15,7 +15,7 @@ speed or load. ``max_seconds`` is a safety limit only: a training it stops ends 
 ``truncated`` (under ``torchrun`` the ranks agree on it every ``read_every`` steps). Steps run in
 float32 (TF32 matrix products on CUDA); ``amp=True`` runs them under bf16 autocast, which at the
 presets' batch of 64 was slower than float32 on an H200 and pays only at larger batches (README,
-GPU readiness). On CUDA the networks use channels_last memory format (``channels_last``: ``None``
+GPU readiness). On CUDA the networks use channels_last memory format unless compiled (``channels_last``: ``None``
 means on CUDA only, ``True`` on any device, ``False`` never), and on CPU channels_last is also the
 default of the convolutional variants it speeds up (``channels_last_on_cpu``); ``compile``
 compiles every network with ``torch.compile`` in ``compile_mode``: ``"reduce-overhead"`` replays
@@ -189,9 +189,16 @@ def checkpoint_state(model: GenerativeModel, optimizers: dict[str, torch.optim.O
 
 
 def uses_channels_last(model: GenerativeModel | type[GenerativeModel], device: torch.device,
-                       choice: bool | None = None) -> bool:
-    """Whether training runs in channels_last: ``choice`` when given; by default on CUDA, and on
-    CPU where the variant's ``channels_last_on_cpu`` says so."""
+                       choice: bool | None = None, compiled: str | None = None) -> bool:
+    """Whether training runs in channels_last: ``choice`` when given; by default on CUDA unless the
+    networks are compiled, and on CPU where the variant's ``channels_last_on_cpu`` says so.
+
+    Compiled on CUDA the default is contiguous: Inductor picks convolution layouts itself, and its
+    stride prediction for DCGAN's transposed convolutions in channels_last failed there (README,
+    GPU readiness) where the same network compiled contiguous ran.
+    """
+    if choice is None and compiled is not None and device.type == "cuda":
+        return False
     return accelerated(device, choice) or (choice is None and device.type == "cpu" and model.channels_last_on_cpu)
 
 
@@ -243,7 +250,7 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
     world = current_world()
     seed_everything(world.seed(config.seed))
     world.broadcast(model)
-    channels_last = uses_channels_last(model, device, config.channels_last)
+    channels_last = uses_channels_last(model, device, config.channels_last, config.compiled)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if config.compiled is not None:

@@ -18,7 +18,8 @@ from ganbench.generation import training_inputs
 from ganbench.runtime import accelerated, autocast
 from ganbench.generators import GENERATORS, DataSpec, create_generator
 from ganbench.generators.losses import gradient_penalty, r1_penalty
-from ganbench.generators.trainer import TrainConfig, train
+from ganbench.generators import trainer
+from ganbench.generators.trainer import TrainConfig, train, uses_channels_last
 
 
 def test_speed_options_default_to_cuda_only() -> None:
@@ -70,6 +71,34 @@ def test_channels_last_on_cpu_is_the_variants_default_unless_turned_off(name: st
     assert kernels
     fmt = torch.channels_last if expected else torch.contiguous_format
     assert all(p.is_contiguous(memory_format=fmt) for p in kernels)
+
+
+def test_compiled_networks_on_cuda_stay_contiguous_unless_channels_last_is_asked_for() -> None:
+    """Inductor picks a compiled network's layouts on CUDA, so channels_last is then no default;
+    asked for, or on the CPU, or eager on CUDA, the usual rules hold."""
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    dcgan = GENERATORS.get("dcgan")
+    assert dcgan.channels_last_on_cpu
+    for mode in ("default", "reduce-overhead"):
+        assert not uses_channels_last(dcgan, cuda, None, mode)
+        assert uses_channels_last(dcgan, cuda, True, mode)
+        assert uses_channels_last(dcgan, cpu, None, mode)
+    assert uses_channels_last(dcgan, cuda, None, None) and not uses_channels_last(dcgan, cuda, False, None)
+
+
+def test_training_decides_the_memory_format_knowing_the_compile_mode(monkeypatch, digits16) -> None:
+    asked: list[tuple] = []
+
+    def spy(model, device, choice=None, compiled=None) -> bool:
+        asked.append((device.type, choice, compiled))
+        return False
+
+    monkeypatch.setattr(trainer, "uses_channels_last", spy)
+    monkeypatch.setattr(trainer, "compile_networks", lambda model, mode="default": None)
+    model = create_generator("dcgan", DataSpec("image", 1, 16, 10), preset_width=8)
+    config = TrainConfig(steps=1, batch_size=8, checkpoint_every=10**9, compiled="reduce-overhead")
+    train(model, digits16.x_train, digits16.y_train, config)
+    assert asked == [("cpu", None, "reduce-overhead")]
 
 
 def test_gradient_penalty_is_float32_and_unchanged_under_autocast() -> None:
