@@ -4949,6 +4949,24 @@ MUTANTS: list[Mutant] = [
       "if tricks.packing < 1:", "if tricks.packing < 0:",
       "packs of no sample are accepted",
       node_ids("tests/test_tricks.py", "test_packs_of_no_sample_are_refused")),
+    # ------------------------------------------------------------------ memory format of compiled training
+    m("compiled-cuda-channels-last", "generators/trainer.py",
+      'if choice is None and compiled is not None and device.type == "cuda":',
+      'if choice is None and compiled is not None and device.type == "cpu":',
+      "a compiled training on CUDA keeps channels_last, the layout Inductor's stride checks failed on",
+      node_ids("tests/test_mixed_precision.py",
+               "test_compiled_networks_on_cuda_stay_contiguous_unless_channels_last_is_asked_for")),
+    m("compiled-cuda-channels-last-refused", "generators/trainer.py",
+      'if choice is None and compiled is not None and device.type == "cuda":',
+      'if compiled is not None and device.type == "cuda":',
+      "a compiled training on CUDA refuses channels_last even when asked for",
+      node_ids("tests/test_mixed_precision.py",
+               "test_compiled_networks_on_cuda_stay_contiguous_unless_channels_last_is_asked_for")),
+    m("memory-format-blind-to-compile-mode", "generators/trainer.py",
+      "uses_channels_last(model, device, config.channels_last, config.compiled)",
+      "uses_channels_last(model, device, config.channels_last)",
+      "the training loop decides its memory format without knowing that its networks are compiled",
+      node_ids("tests/test_mixed_precision.py", "test_training_decides_the_memory_format_knowing_the_compile_mode")),
 ]
 
 
