@@ -456,8 +456,10 @@ def suite_wall_time(device: torch.device, timeout: float, jobs: int = 1) -> dict
 
 def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite_timeout: float | None = None,
         modes: list[Mode] | None = None, sections: tuple[str, ...] = SECTIONS, batch: int | None = None,
-        resolutions: tuple[int, ...] | None = None, suite_jobs: int = 1) -> int:
-    """The check; ``modes``, ``sections``, ``batch`` and ``resolutions`` narrow or change it (given
+        resolutions: tuple[int, ...] | None = None, suite_jobs: int = 1,
+        seed_batch_variants: tuple[str, ...] = SEED_BATCH_VARIANTS) -> int:
+    """The check; ``modes``, ``sections``, ``batch``, ``resolutions`` and ``seed_batch_variants``
+    narrow or change it (given
     modes run for every variant and size, the default compiled mode only for ``COMPILE_VARIANTS``
     at the largest size); the quick suite, with ``suite_timeout``, runs with ``suite_jobs`` workers."""
     sizes = sizes_for(device, quick)
@@ -501,7 +503,7 @@ def run(device: torch.device, quick: bool, variants: list[str], out: Path, suite
         for name in variants if "determinism" in sections else []:
             result["determinism"].append(bench.determinism(name, datasets[0]))
             save()
-        for name in SEED_BATCH_VARIANTS if "seed_batches" in sections else []:
+        for name in seed_batch_variants if "seed_batches" in sections else []:
             result["seed_batches"].append(bench.seed_batch(name))
             save()
     if suite_timeout is not None:
@@ -570,13 +572,17 @@ def main() -> None:
     parser.add_argument("--modes", default=None,
                         help=f"comma list of training modes, each for every variant and size ({', '.join(MODES)})")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma list of the measurements to run")
+    parser.add_argument("--seed-batch-variants", default=",".join(SEED_BATCH_VARIANTS),
+                        help="comma list of the toy-2D variants the seed_batches section times")
     parser.add_argument("--batch", type=int, default=None, help="training batch size (default: the standard preset's)")
     parser.add_argument("--resolutions", default=None, help="comma list of image sizes (default: 32,64)")
     parser.add_argument("--out", type=Path, default=Path("gpu-check.json"), help="JSON file to write")
     args = parser.parse_args()
     modes = args.modes.split(",") if args.modes else []
     sections = tuple(args.sections.split(","))
-    for kind, given, known in (("mode", modes, MODES), ("section", sections, SECTIONS)):
+    seed_batch_variants = tuple(args.seed_batch_variants.split(","))
+    for kind, given, known in (("mode", modes, MODES), ("section", sections, SECTIONS),
+                               ("seed-batch variant", seed_batch_variants, SEED_BATCH_VARIANTS)):
         if set(given) - set(known):
             print(f"unknown {kind}(s) {', '.join(sorted(set(given) - set(known)))}; known: {', '.join(known)}",
                   file=sys.stderr)
@@ -608,7 +614,7 @@ def main() -> None:
         variants = images
     sys.exit(run(device, args.quick, variants, args.out, args.suite_timeout if args.suite_wall_time else None,
                  modes=[MODES[name] for name in modes] or None, sections=sections, batch=args.batch,
-                 resolutions=resolutions, suite_jobs=args.suite_jobs))
+                 resolutions=resolutions, suite_jobs=args.suite_jobs, seed_batch_variants=seed_batch_variants))
 
 
 if __name__ == "__main__":

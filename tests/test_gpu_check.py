@@ -28,6 +28,8 @@ def gpu_check() -> ModuleType:
                                           (["--cpu", "--variants", "dcgan,nope"], "unknown image generator(s) nope"),
                                           (["--cpu", "--modes", "plain,fast"], "unknown mode(s) fast"),
                                           (["--cpu", "--sections", "prdc,speed"], "unknown section(s) speed"),
+                                          (["--cpu", "--seed-batch-variants", "gan,dcgan"],
+                                           "unknown seed-batch variant(s) dcgan"),
                                           (["--cpu", "--resolutions", "8,x"], "--resolutions takes a comma list"),
                                           (["--cpu", "--resolutions", "4"], "at least 8 pixels"),
                                           (["--cpu", "--batch", "0"], "--batch and --suite-jobs at least 1"),
@@ -79,6 +81,14 @@ def test_chosen_modes_sections_batch_and_sizes(gpu_check: ModuleType, tmp_path: 
         (8, "plain", "ok"), (8, "bf16", "ok"), (8, "compiled-plain", "ok")]
     assert result["sizes"]["batch"] == 4 and result["sizes"]["resolutions"] == [8]
     assert not result["sampling"] and not result["features"] and result["prdc"] is None
+
+
+def test_seed_batches_time_the_chosen_toy_variants(gpu_check: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "check.json"
+    assert gpu_check.run(torch.device("cpu"), quick=True, variants=["dcgan"], out=out, sections=("seed_batches",),
+                         seed_batch_variants=("sngan", "gan+packing")) == 0
+    rows = json.loads(out.read_text())["seed_batches"]
+    assert [(r["variant"], r["status"]) for r in rows] == [("sngan", "ok"), ("gan+packing", "ok")]
 
 
 def test_a_failed_measurement_says_where_and_keeps_its_traceback(gpu_check: ModuleType, tmp_path: Path,
