@@ -4967,6 +4967,11 @@ MUTANTS: list[Mutant] = [
       "uses_channels_last(model, device, config.channels_last)",
       "the training loop decides its memory format without knowing that its networks are compiled",
       node_ids("tests/test_mixed_precision.py", "test_training_decides_the_memory_format_knowing_the_compile_mode")),
+    m("memory-format-misreported", "generators/trainer.py",
+      'memory_format = "channels_last" if channels_last else "contiguous"', 'memory_format = "contiguous"',
+      "a training in channels_last is recorded as contiguous",
+      node_ids("tests/test_mixed_precision.py", "test_channels_last_on_cpu_is_the_variants_default_unless_turned_off",
+               "test_bf16_is_opt_in_and_enters_the_training_key_and_record")),
 ]
 
 

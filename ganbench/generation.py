@@ -126,7 +126,7 @@ class GenerationUnits:
                                "precision": "bf16-autocast" if ctx.config.amp else
                                "float32-tf32" if ctx.config.device.type == "cuda" else "float32",
                                **({"compiled": ctx.config.compiled} if ctx.config.compiled else {}),
-                               "memory_budget": ctx.config.stream.budget,
+                               "memory_format": outcome.memory_format, "memory_budget": ctx.config.stream.budget,
                                **({"data_cache": ctx.data.cache.digest} if ctx.data.cache is not None else {}),
                                **({"geometry": model.spec.geometry.protocol()} if ctx.data.kind == "image" else {}),
                                "overrides": {**({"preset": dict(overrides.preset)} if overrides.preset else {}),

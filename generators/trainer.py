@@ -90,6 +90,7 @@ class TrainOutcome:
     stopped_by: str
     diverged_at: int | None = None
     losses: dict[str, float] = field(default_factory=dict)
+    memory_format: str = "contiguous"  # of the networks and batches: "contiguous" or "channels_last"
 
 
 class DeviceBatches:
@@ -251,6 +252,7 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
     seed_everything(world.seed(config.seed))
     world.broadcast(model)
     channels_last = uses_channels_last(model, device, config.channels_last, config.compiled)
+    memory_format = "channels_last" if channels_last else "contiguous"
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if config.compiled is not None:
@@ -295,8 +297,7 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
 
     def stopped(diverged: StepLosses) -> TrainOutcome:
         return TrainOutcome("diverged", diverged.step, time.perf_counter() - started, "diverged",
-                            diverged_at=diverged.step,
-                            losses=dict(diverged))
+                            diverged_at=diverged.step, losses=dict(diverged), memory_format=memory_format)
 
     model.train()
     started = time.perf_counter() - elapsed
@@ -340,4 +341,5 @@ def train(model: GenerativeModel, x: torch.Tensor | StreamedImages, y: torch.Ten
     elapsed = time.perf_counter() - started
     world.sync_buffers(model)
     write(finished=status == "ok")
-    return TrainOutcome(status, step, elapsed, "time" if status == "truncated" else "steps", losses=dict(losses))
+    return TrainOutcome(status, step, elapsed, "time" if status == "truncated" else "steps", losses=dict(losses),
+                        memory_format=memory_format)

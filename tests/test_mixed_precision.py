@@ -64,8 +64,9 @@ def test_channels_last_on_cpu_is_the_variants_default_unless_turned_off(name: st
                                                                         digits16) -> None:
     model = create_generator(name, DataSpec("image", 1, 16, 10), preset_width=8)
     config = TrainConfig(steps=1, batch_size=8, checkpoint_every=10**9, channels_last=choice)
-    train(model, digits16.x_train, digits16.y_train, config)
+    outcome = train(model, digits16.x_train, digits16.y_train, config)
     expected = model.channels_last_on_cpu and choice is None
+    assert outcome.memory_format == ("channels_last" if expected else "contiguous")
     assert GENERATORS.get("stylegan2").channels_last_on_cpu and not GENERATORS.get("infogan").channels_last_on_cpu
     kernels = [p for p in model.parameters() if p.dim() == 4 and p.shape[-1] > 1 and p.shape[1] > 1]
     assert kernels
@@ -148,6 +149,7 @@ def test_bf16_is_opt_in_and_enters_the_training_key_and_record(tmp_path) -> None
         assert result.exit_code == 0, result.output
     trains = [json.loads(p.read_text()) for p in (out / "records").glob("train-*.json")]
     assert sorted(record["protocol"]["precision"] for record in trains) == ["bf16-autocast", "float32"]
+    assert [record["protocol"]["memory_format"] for record in trains] == ["channels_last"] * 2
     drawn = {}
     for extra in ([], ["--amp"]):
         target = tmp_path / f"samples{len(extra)}.npz"
