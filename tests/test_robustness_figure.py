@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from matplotlib.figure import Figure
 from PIL import Image
 
-from ganbench.leaderboards import records_frame
+from ganbench.leaderboards import figures, records_frame
 from ganbench.leaderboards.figures import _robustness_curves, robustness_figures
 from ganbench.records import Record
 from ganbench.store import unit_key
@@ -15,11 +17,37 @@ LEVELS = {"none": (0.90, 0.85, 0.95), "jpeg:90": (0.80, 0.74, 0.86), "jpeg:50": 
 
 
 def detection(perturbation: str, auc: float, low: float, high: float, detector: str = "spectrum",
-              train_generator: str = "dcgan") -> dict:
+              train_generator: str = "dcgan", seed: int = 0, dataset: str = "digits") -> dict:
     fields = {"generator": "dcgan", "train_generator": train_generator, "detector": detector,
               "perturbation": perturbation}
-    return Record(kind="detection", key=unit_key(fields), dataset="digits", preset="quick", seed=0,
-                  metrics={"auc": auc, "auc_ci_low": low, "auc_ci_high": high}, **fields).to_dict()
+    return Record(kind="detection", key=unit_key({**fields, "seed": seed, "dataset": dataset}), dataset=dataset,
+                  preset="quick", seed=seed, metrics={"auc": auc, "auc_ci_low": low, "auc_ci_high": high},
+                  **fields).to_dict()
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Figure]:
+    """Each figure the report would save, by file name, kept instead of written."""
+    saved: dict[str, Figure] = {}
+    monkeypatch.setattr(figures, "_save", lambda figure, path: saved.__setitem__(path.name, figure))
+    return saved
+
+
+def only_figure(records: list[dict], drawn: dict[str, Figure], tmp_path: Path) -> Figure:
+    """The one robustness figure drawn from ``records``."""
+    (file,) = robustness_figures(records_frame(records), tmp_path)
+    return drawn[file.name]
+
+
+def auc_lines(ax) -> dict[str, tuple[list[float], list[float]]]:
+    """Each detector's AUC line of a robustness plot: label -> (levels, AUCs)."""
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()
+            if not line.get_label().startswith("_")}
+
+
+def dashed_levels(ax) -> list[float]:
+    """The heights of a robustness plot's dashed clean-AUC lines."""
+    return [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
 
 
 def test_each_level_carries_its_records_bootstrap_bounds(tmp_path: Path) -> None:
@@ -45,3 +73,44 @@ def test_each_detectors_clean_line_is_its_own_clean_auc_on_the_perturbed_pairs()
     frame = records_frame(records)
     curves = _robustness_curves(frame[frame.perturbation != "none"], frame[frame.perturbation == "none"])["jpeg"]
     assert {detector: clean_auc for detector, (_, clean_auc) in curves.items()} == {"spectrum": 0.90, "cnn": 0.70}
+
+
+def test_jpeg_quality_axis_runs_from_high_to_low_and_blur_sigma_from_low_to_high(drawn, tmp_path: Path) -> None:
+    """Harsher perturbations lie to the right on both axes: lower JPEG quality, larger blur sigma."""
+    records = [detection(p, *values) for p, values in LEVELS.items()]
+    records += [detection("blur:1", 0.85, 0.8, 0.9), detection("blur:2", 0.7, 0.65, 0.75)]
+    jpeg_ax, blur_ax = only_figure(records, drawn, tmp_path).axes
+    assert "JPEG quality" in jpeg_ax.get_xlabel() and jpeg_ax.xaxis_inverted()
+    assert "blur sigma" in blur_ax.get_xlabel() and not blur_ax.xaxis_inverted()
+
+
+def test_each_level_is_the_mean_auc_of_its_records_banded_by_their_mean_bounds(drawn, tmp_path: Path) -> None:
+    """Three seeds at JPEG 50 (AUC 0.5, 0.6, 0.9: mean 2/3, median 0.6); the band runs from the mean lower bound
+    to the mean upper bound at each level."""
+    records = [detection("jpeg:90", 0.80, 0.74, 0.86)]
+    records += [detection("jpeg:50", auc, auc - 0.1, auc + 0.05, seed=seed)
+                for seed, auc in enumerate((0.5, 0.6, 0.9))]
+    (ax,) = only_figure(records, drawn, tmp_path).axes
+    levels, aucs = auc_lines(ax)["spectrum"]
+    assert levels == [50.0, 90.0] and aucs == pytest.approx([2 / 3, 0.80])
+    (band,) = ax.collections
+    edges: dict[float, set[float]] = {}
+    for x, y in band.get_paths()[0].vertices:
+        edges.setdefault(round(float(x), 9), set()).add(round(float(y), 9))
+    assert edges == {50.0: {round(2 / 3 - 0.1, 9), round(2 / 3 + 0.05, 9)}, 90.0: {0.74, 0.86}}
+
+
+def test_clean_line_is_the_clean_auc_of_the_perturbed_seeds_and_data_set_only(drawn, tmp_path: Path) -> None:
+    """Seed 1 was never perturbed and mnist is another data set: neither moves the digits figure's dashed line."""
+    records = [detection(p, *values) for p, values in LEVELS.items()]
+    records += [detection("none", 0.50, 0.45, 0.55, seed=1), detection("none", 0.60, 0.55, 0.65, dataset="mnist")]
+    (ax,) = only_figure(records, drawn, tmp_path).axes
+    assert dashed_levels(ax) == [0.90]
+
+
+def test_human_judges_are_no_line_of_the_robustness_figure(drawn, tmp_path: Path) -> None:
+    records = [detection(p, *values) for p, values in LEVELS.items()]
+    records += [detection("jpeg:90", 0.7, 0.6, 0.8, detector="human:panel"),
+                detection("none", 0.8, 0.7, 0.9, detector="human:panel")]
+    (ax,) = only_figure(records, drawn, tmp_path).axes
+    assert list(auc_lines(ax)) == ["spectrum"] and dashed_levels(ax) == [0.90]

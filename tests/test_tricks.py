@@ -93,6 +93,36 @@ def test_minibatch_discrimination_sees_the_whole_batch() -> None:
     assert not torch.allclose(alone, together)
 
 
+def test_minibatch_discrimination_trick_builds_100_kernels_of_5_dimensions() -> None:
+    """Salimans et al. 2016: B = 100 kernels of C = 5 dimensions, their closeness appended to D's features;
+    other settings are built as configured."""
+    assert Tricks().enable("minibatch-discrimination") == Tricks(minibatch_kernels=100, minibatch_kernel_dim=5)
+    model = create_generator("gan+minibatch-discrimination", SPEC16, preset_width=8)
+    layer = model.D.minibatch
+    assert (layer.kernels, layer.kernel_dim) == (100, 5)
+    assert tuple(layer.T.weight.shape) == (100 * 5, model.D.feature_dim)
+    assert model.D.head.in_features == model.D.feature_dim + 100
+    tuned = create_generator("gan", SPEC16, preset_width=8, tricks=Tricks(minibatch_kernels=7, minibatch_kernel_dim=2))
+    assert tuple(tuned.D.minibatch.T.weight.shape) == (7 * 2, tuned.D.feature_dim)
+
+
+def test_minibatch_features_sum_the_negative_exponential_l1_distance_to_every_other_sample() -> None:
+    """``o_b(x_i) = sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_1)``, computed here sample by sample."""
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(4, kernels=3, kernel_dim=2)
+    features = torch.randn(5, 4)
+    M = (features @ layer.T.weight.T).view(5, 3, 2)
+    expected = torch.zeros(5, 3)
+    for i in range(5):
+        for j in range(5):
+            if j != i:
+                expected[i] += torch.exp(-(M[i] - M[j]).abs().sum(-1))
+    out = layer(features)
+    assert torch.equal(out[:, :4], features)
+    assert torch.allclose(out[:, 4:], expected, atol=1e-6)
+    assert expected.max() < 3.6  # the samples lie apart: no kernel is saturated at n - 1 = 4
+
+
 def test_instance_noise_anneals_to_zero() -> None:
     model = create_generator("lsgan+instance-noise", SPEC16, preset_width=8)
     x = torch.zeros(256, 1, 16, 16)
