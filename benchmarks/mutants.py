@@ -5101,13 +5101,22 @@ MUTANTS: list[Mutant] = [
       "the dashed clean line averages the clean AUC of seeds that were never perturbed",
       node_ids(ROBUSTNESS_FIGURE, "test_clean_line_is_the_clean_auc_of_the_perturbed_seeds_and_data_set_only")),
     m("robustness-clean-line-of-every-data-set", "leaderboards/figures.py",
-      "clean[(clean.dataset == dataset) & (clean.preset == preset)]", "clean",
+      "(clean.dataset == dataset) & (clean.preset == preset) & (clean.clean_sig", "(clean.clean_sig",
       "a data set's dashed clean line averages in the clean AUC of other data sets and presets",
       node_ids(ROBUSTNESS_FIGURE, "test_clean_line_is_the_clean_auc_of_the_perturbed_seeds_and_data_set_only")),
     m("robustness-human-detectors-drawn", "leaderboards/figures.py",
       "& ~ok.detector.map(is_human)]", "]",
       "human judges are drawn as detector lines in the robustness figure",
       node_ids(ROBUSTNESS_FIGURE, "test_human_judges_are_no_line_of_the_robustness_figure")),
+    # ------------------------------------------------------------------ the robustness figure's clean line, per protocol
+    m("robustness-clean-line-of-every-protocol", "leaderboards/figures.py",
+      " & (clean.clean_sig == rows.clean_sig.iloc[0])", "",
+      "the dashed clean line averages the pair's clean AUCs under every protocol, not the figure's own",
+      node_ids(ROBUSTNESS_FIGURE, "test_clean_line_is_the_clean_auc_under_the_perturbed_rows_own_protocol")),
+    m("robustness-clean-signature-keeps-the-grid", "leaderboards/figures.py",
+      'if k != "robustness_grid"}) or "")', 'if k}) or "")',
+      "the grid a perturbed record adds to its protocol keeps it from every clean record, so no clean line is drawn",
+      node_ids(ROBUSTNESS_FIGURE, "test_clean_line_is_the_clean_auc_under_the_perturbed_rows_own_protocol")),
 ]
 
 

@@ -28,6 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ganbench.leaderboards.protocols import signature
 from ganbench.leaderboards.tables import (DET_KEYS, NULL_GENERATOR, Board, _clean, _ok, _sig, is_human,
                                           perturbation_family, perturbation_level, perturbation_reference)
 
@@ -251,6 +252,13 @@ def _robustness_curves(rows: pd.DataFrame, clean: pd.DataFrame) -> dict[str, dic
     return curves
 
 
+def _clean_signature(frame: pd.DataFrame) -> pd.Series:
+    """Each row's protocol signature without the robustness grid a perturbed row adds: that of the
+    clean rows measured under the same protocol."""
+    return frame["protocol"].map(lambda p: signature({k: v for k, v in (p or {}).items()
+                                                      if k != "robustness_grid"}) or "")
+
+
 def robustness_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
     """Per data set and preset: AUC against the level of each perturbation family, one line per detector."""
     ok = _ok(frame)
@@ -259,11 +267,13 @@ def robustness_figures(frame: pd.DataFrame, site: Path) -> list[FigureFile]:
     det = ok[(ok.kind == "detection") & ok.detector.notna() & (ok.generator != NULL_GENERATOR)
              & ~ok.detector.map(is_human)]
     perturbed = det[det.perturbation.notna() & (det.perturbation != "none")]
-    perturbed = perturbed.assign(sig=_sig(perturbed))
+    perturbed = perturbed.assign(sig=_sig(perturbed), clean_sig=_clean_signature(perturbed))
     clean = det[det.perturbation == "none"]
+    clean = clean.assign(clean_sig=_clean_signature(clean))
     files = []
     for (dataset, preset, sig), rows in perturbed.groupby(["dataset", "preset", "sig"], sort=True):
-        curves = _robustness_curves(rows, clean[(clean.dataset == dataset) & (clean.preset == preset)])
+        same = (clean.dataset == dataset) & (clean.preset == preset) & (clean.clean_sig == rows.clean_sig.iloc[0])
+        curves = _robustness_curves(rows, clean[same])
         families = sorted(curves, key=lambda f: (list(LEVEL_AXES).index(f) if f in LEVEL_AXES else 99, f))
         if not families:
             continue

@@ -17,11 +17,13 @@ LEVELS = {"none": (0.90, 0.85, 0.95), "jpeg:90": (0.80, 0.74, 0.86), "jpeg:50": 
 
 
 def detection(perturbation: str, auc: float, low: float, high: float, detector: str = "spectrum",
-              train_generator: str = "dcgan", seed: int = 0, dataset: str = "digits") -> dict:
+              train_generator: str = "dcgan", seed: int = 0, dataset: str = "digits",
+              protocol: dict | None = None) -> dict:
     fields = {"generator": "dcgan", "train_generator": train_generator, "detector": detector,
               "perturbation": perturbation}
-    return Record(kind="detection", key=unit_key({**fields, "seed": seed, "dataset": dataset}), dataset=dataset,
-                  preset="quick", seed=seed, metrics={"auc": auc, "auc_ci_low": low, "auc_ci_high": high},
+    return Record(kind="detection", key=unit_key({**fields, "seed": seed, "dataset": dataset, "protocol": protocol}),
+                  dataset=dataset, preset="quick", seed=seed,
+                  metrics={"auc": auc, "auc_ci_low": low, "auc_ci_high": high}, protocol=protocol or {},
                   **fields).to_dict()
 
 
@@ -106,6 +108,22 @@ def test_clean_line_is_the_clean_auc_of_the_perturbed_seeds_and_data_set_only(dr
     records += [detection("none", 0.50, 0.45, 0.55, seed=1), detection("none", 0.60, 0.55, 0.65, dataset="mnist")]
     (ax,) = only_figure(records, drawn, tmp_path).axes
     assert dashed_levels(ax) == [0.90]
+
+
+def test_clean_line_is_the_clean_auc_under_the_perturbed_rows_own_protocol(drawn, tmp_path: Path) -> None:
+    """Clean records of the same pair under two sample counts: each figure's dashed line is the clean
+    AUC of its own count; the grid a perturbed record adds to its protocol does not split it from them."""
+    records = []
+    for n_real, clean_auc in ((100, 0.90), (200, 0.70)):
+        protocol = {"n_real": n_real, "perturbation": "none"}
+        records.append(detection("none", clean_auc, clean_auc - 0.05, clean_auc + 0.05, protocol=protocol))
+        perturbed = {**protocol, "perturbation": {"family": "jpeg"}, "robustness_grid": {"specs": ["jpeg:90"]}}
+        records.append(detection("jpeg:90", clean_auc - 0.1, clean_auc - 0.15, clean_auc - 0.05, protocol=perturbed))
+    files = robustness_figures(records_frame(records), tmp_path)
+    assert len(files) == 2
+    lines = sorted((dashed_levels(drawn[file.name].axes[0]), auc_lines(drawn[file.name].axes[0])["spectrum"][1])
+                   for file in files)
+    assert lines == [([0.70], [pytest.approx(0.60)]), ([0.90], [pytest.approx(0.80)])]
 
 
 def test_human_judges_are_no_line_of_the_robustness_figure(drawn, tmp_path: Path) -> None:
