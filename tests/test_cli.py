@@ -78,6 +78,36 @@ def test_sample_puts_digits_samples_on_the_reals_grey_levels_unless_raw_values(s
     assert np.abs(snapped_values.astype(int) - raw_values.astype(int)).max() <= 8
 
 
+def test_samples_of_a_conditional_generator_are_drawn_for_its_balanced_labels_with_the_given_seed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A conditional generator's samples come with the labels they were drawn for (0, 1, ..., K-1, 0, ...),
+    and the seed passed is the one they are drawn with."""
+    from ganbench.context import RunConfig, RunContext
+    from ganbench.presets import get_preset
+
+    context = RunContext(RunConfig("cgan", get_preset("smoke"), out=tmp_path, quiet=True))
+    model = context.build("cgan")
+    monkeypatch.setattr(context, "trained_model", lambda name: model)
+    images, labels = context.samples("cgan", 12, seed=3, raw_values=True)
+    assert labels is not None and labels.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert torch.equal(images, model.sample(12, labels=labels, seed=3))
+    assert not torch.equal(images, model.sample(12, labels=labels, seed=0))
+    assert not torch.equal(context.samples("cgan", 12, seed=4, raw_values=True)[0], images)
+
+
+def test_samples_are_drawn_with_the_truncation_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A truncation reaches the model: the samples are those of the truncated latent, not of the full one."""
+    from ganbench.context import RunConfig, RunContext
+    from ganbench.presets import get_preset
+
+    context = RunContext(RunConfig("vae", get_preset("smoke"), out=tmp_path, quiet=True))
+    model = context.build("vae")
+    monkeypatch.setattr(context, "trained_model", lambda name: model)
+    truncated, labels = context.samples("vae", 8, seed=2, truncation=0.3, raw_values=True)
+    assert labels is None and torch.equal(truncated, model.sample(8, seed=2, truncation=0.3))
+    assert not torch.equal(truncated, model.sample(8, seed=2))
+
+
 def test_failed_unit_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch):
     from ganbench.generators.dcgan import DCGAN
 
@@ -133,6 +163,49 @@ def test_resolution_option_overrides_only_the_preset_resolution(tmp_path: Path):
 
     config = _run_config("dcgan", preset="quick", out=tmp_path, device="cpu", quiet=True, resolution=32)
     assert config.preset == get_preset("quick").with_overrides(resolution=32)
+
+
+def test_skip_bad_reads_a_folder_around_its_unreadable_files(tmp_path: Path):
+    """With --skip-bad a run leaves out (and names) an unreadable file instead of refusing the folder."""
+    import dataclasses
+
+    from PIL import Image
+
+    from ganbench.context import RunConfig, run_data
+    from ganbench.errors import UserError
+    from ganbench.presets import get_preset
+
+    for label in ("a", "b"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (8, 8), 30 * i).save(tmp_path / "img" / label / f"{i}.png")
+    (tmp_path / "img" / "b" / "bad.png").write_bytes(b"not an image")
+    config = RunConfig("dcgan", get_preset("smoke"), dataset=f"folder:{tmp_path / 'img'}", out=tmp_path / "o")
+    with pytest.raises(UserError, match="bad.png"):
+        run_data(config, check=False)
+    warnings: list[str] = []
+    data, _ = run_data(dataclasses.replace(config, skip_bad=True), warn=warnings.append, check=False)
+    assert len(data.x_train) + len(data.x_test) == 8 and any("bad.png" in line for line in warnings)
+
+
+def test_the_presets_maximum_side_shrinks_larger_images(tmp_path: Path):
+    """Images above the preset's max_resolution are downsampled to it; smaller ones keep their native side."""
+    from PIL import Image
+
+    from ganbench.context import RunConfig, run_data
+    from ganbench.presets import get_preset
+
+    for label in ("a", "b"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (16, 16), 30 * i).save(tmp_path / "img" / label / f"{i}.png")
+    sides = {}
+    for maximum in (8, 32):
+        preset = get_preset("smoke").with_overrides(max_resolution=maximum)
+        config = RunConfig("dcgan", preset, dataset=f"folder:{tmp_path / 'img'}", out=tmp_path / "o")
+        data, spec = run_data(config, check=False)
+        sides[maximum] = (data.resolution, tuple(data.x_train.shape[-2:]))
+    assert sides == {8: (8, (8, 8)), 32: (16, (16, 16))}
 
 
 def test_a_changed_hyperparameter_retrains_instead_of_reusing(tmp_path: Path, monkeypatch):
@@ -252,6 +325,21 @@ def test_every_run_option_reaches_each_seeds_configuration(recording, tmp_path: 
         assert config.preset == expected and config.compiled == "default" and config.max_minutes == 2.5
         assert config.detectors == ("spectrum", "dct") and config.overrides.for_generator("dcgan") == {"lr": 0.0001}
         assert config.suite == "gan,dcgan" and config.out == tmp_path
+
+
+def test_the_run_options_reach_the_training_loop():
+    """--max-minutes is handed on in seconds; the preset's steps, batch size and checkpoint interval, the seed,
+    --amp, --compile and the data workers reach the trainer's configuration as given."""
+    from ganbench.context import RunConfig, training_config
+    from ganbench.presets import get_preset
+
+    preset = get_preset("smoke").with_overrides(steps=9, batch_size=8, checkpoint_every=7)
+    train = training_config(RunConfig("dcgan", preset, seed=4, max_minutes=2.5, amp=True, compiled="default",
+                                      data_workers=3))
+    assert (train.steps, train.batch_size, train.seed, train.checkpoint_every) == (9, 8, 4, 7)
+    assert train.max_seconds == 150.0 and train.amp is True and train.compiled == "default" and train.data_workers == 3
+    plain = training_config(RunConfig("dcgan", preset))
+    assert plain.max_seconds is None and plain.amp is False and plain.compiled is None
 
 
 def test_a_run_with_one_seed_uses_it_and_exits_1_when_a_unit_failed(recording, tmp_path: Path):

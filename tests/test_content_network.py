@@ -66,3 +66,27 @@ def test_srgan_trains_against_the_content_network(context: RunContext, monkeypat
     assert used["recipe"] == ContentClassifier.recipe and used["seed"] == content.seed
     assert used["extractor"] not in dict(EXTRACTORS) and used["weights"] != extractor.weights_hash
     assert Path(context.store.root / trained.checkpoint).exists()
+
+
+def test_both_classifiers_are_trained_with_the_run_seed_and_the_presets_epochs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference classifier and the content network each get the run's seed (from which the content
+    network derives its own) and the preset's classifier epochs, so each seed of a run has its own."""
+    import ganbench.context
+
+    built: dict[str, dict] = {}
+
+    class Recording:
+        damaged_cache = None
+
+        def __init__(self, dataset: Dataset, cache_dir: Path, **settings: object) -> None:
+            built[self.kind] = settings
+
+    monkeypatch.setattr(ganbench.context, "ClassifierExtractor", type("Extractor", (Recording,), {"kind": "extractor"}))
+    monkeypatch.setattr(ganbench.context, "ContentClassifier", type("Content", (Recording,), {"kind": "content"}))
+    preset = get_preset("smoke").with_overrides(classifier_epochs=3)
+    context = RunContext(RunConfig(suite="srgan", preset=preset, out=tmp_path, quiet=True, seed=5))
+    context.extractor()
+    context.content_network()
+    for kind in ("extractor", "content"):
+        assert built[kind]["seed"] == 5 and built[kind]["epochs"] == 3

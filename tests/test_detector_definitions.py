@@ -31,12 +31,14 @@ from ganbench.detectors.augment import BlurJpeg, BlurJpegConfig
 from ganbench.detectors.base import RunSettings
 from ganbench.detectors.cnn import EfficientNetDetector
 from ganbench.detectors.evaluate import reals_only_threshold, validation_split
+from ganbench.detectors.external import ExternalFakes
 from ganbench.detectors.npr import BasicBlock, NPRDetector, ShallowResNet, npr_residual
 from ganbench.detectors.one_class import OneClassDetector
 from ganbench.detectors.perturbations import blur, jpeg
 from ganbench.detectors.protocols import EvalUnit, TrainingSet
 from ganbench.detectors.small_cnn import SmallCNNDetector
 from ganbench.detectors.training import TrainerConfig, train_binary
+from ganbench.errors import UserError
 from ganbench.runtime import derive_seed
 from ganbench.tasks import DETECTION_REALS, split_for_fakes
 from ganbench.units import FAKE_SETS
@@ -516,3 +518,86 @@ def test_a_failed_test_generator_blocks_its_detection_unit(monkeypatch: pytest.M
     training = TrainingSet("a", ("a",), (EvalUnit("a", "none", "in-distribution"), EvalUnit("b", "none", "cross")))
     units.detector_evaluations(SPEC, training, samples, samples)
     assert blocked == [None, samples["b"]]
+
+
+class Configured:
+    """A detector constructor that keeps the run settings it is handed."""
+
+    def __init__(self, seed: int, epochs: int) -> None:
+        self.seed, self.epochs = seed, epochs
+
+
+def test_a_detector_is_built_with_the_presets_epochs_and_a_seed_of_the_run_and_its_training_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run seed and each training set fit their own detector (its seed derived from both), for the
+    preset's number of epochs."""
+    units, _, _ = flow(monkeypatch)
+    units.context.config.preset.detector_epochs = 3
+    units.context.config.device = torch.device("cpu")
+    spec = SimpleNamespace(name="configured", cls=Configured, arguments=())
+
+    def built(seed: int, train_label: str) -> Configured:
+        units.context.config.seed = seed
+        return DetectionUnits.build_detector(units, spec, train_label)
+
+    first = built(0, "a")
+    assert first.epochs == 3 and first.seed == derive_seed(0, "configured", "a") == built(0, "a").seed
+    assert len({first.seed, built(1, "a").seed, built(0, "b").seed}) == 3
+
+
+def test_the_real_subsets_follow_the_run_seed_and_hold_at_most_the_images_there_are(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real subset is n distinct images in split order, drawn again alike for one seed, otherwise for another."""
+    units, _, _ = flow(monkeypatch)
+    images = coded(REAL_TRAIN, 60)
+
+    def drawn(seed: int, n: int = 20, purpose: str = "detector_train") -> list[int]:
+        units.context.config.seed = seed
+        return [i for _, i in origin(units.real_subset(images, n, purpose))]
+
+    first = drawn(0)
+    assert len(set(first)) == 20 and first == sorted(first) and first == drawn(0)
+    assert drawn(1) != first and drawn(0, purpose="detector_test") != first
+    assert drawn(0, n=100) == list(range(60))
+
+
+def test_outside_fakes_are_tested_on_as_many_images_as_the_held_out_reals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A larger ``--fakes`` set is cut to the number of held-out reals, so both classes weigh alike."""
+    units, samples, (done, models) = flow(monkeypatch)
+    units.external = {"outside": ExternalFakes("outside", "npz:outside.npz", coded(200, 50))}
+    tests = {**samples, "outside": SimpleNamespace(key="key-outside", ok=True)}
+    units.detector_evaluations(SPEC, TrainingSet("a", ("a",), (EvalUnit("outside", "none", "cross-generator"),)),
+                               samples, tests)
+    (_, record), = done
+    assert record.protocol["fakes"] == "external"
+    assert record.protocol["n_real"] == record.protocol["n_fake"] == 20
+    (model,) = models
+    assert origin(model.scored[-1]) == [(200, i) for i in range(20)]
+
+
+def test_an_outside_fakes_set_may_take_neither_a_generators_name_nor_another_sets(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``--fakes dcgan=...`` would stand for the generator dcgan in every table; a name given twice for two sets."""
+    np.savez(tmp_path / "outside.npz", x=coded(200, 4).numpy())
+    units, _, _ = flow(monkeypatch)
+    units.context.data.resolution, units.context.data.channels = 2, 1
+    for names in (("dcgan",), ("mine", "mine")):
+        units.external = {}
+        units.context.config.fakes = tuple(f"{name}=npz:{tmp_path / 'outside.npz'}" for name in names)
+        with pytest.raises(UserError, match="already a generator or another --fakes set"):
+            units.load_external_fakes()
+    units.external = {}
+    units.context.config.fakes = (f"mine=npz:{tmp_path / 'outside.npz'}",)
+    units.load_external_fakes()
+    assert list(units.external) == ["mine"] and origin(units.external["mine"].images) == origin(coded(200, 4))
+
+
+def test_a_failed_training_generator_blocks_every_unit_of_its_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the training generator's fakes no unit can be fitted: all are blocked by its sample record."""
+    units, samples, _ = flow(monkeypatch)
+    samples["a"].ok = False
+    blocked: list[object] = []
+    units.engine = SimpleNamespace(run=lambda unit, compute, blocked_by=None, **labels: blocked.append(blocked_by))
+    training = TrainingSet("all", ("b", "a"), (EvalUnit("b", "none", "train-on-all"), EvalUnit("c", "none", "cross")))
+    units.detector_evaluations(SPEC, training, samples, samples)
+    assert blocked == [samples["a"], samples["a"]]

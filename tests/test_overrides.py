@@ -83,6 +83,23 @@ def test_overrides_reach_the_model_and_the_train_record(tmp_path: Path):
     assert bad.exit_code == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_a_run_builds_its_generators_at_the_presets_width_unless_a_width_is_set():
+    """The preset's width sizes every generator of a run; a `--set NAME.width` wins for that generator only."""
+    from ganbench.context import RunConfig, build_generator
+    from ganbench.generators import DataSpec
+
+    spec = DataSpec("image", 1, 16, 10)
+    sizes = {}
+    for width in (4, 8):
+        config = RunConfig("dcgan", get_preset("smoke").with_overrides(width=width))
+        model = build_generator(config, spec, "dcgan")
+        assert model.config.width == width
+        sizes[width] = model.parameter_count()
+    assert sizes[4] < sizes[8]
+    tuned = RunConfig("dcgan", get_preset("smoke").with_overrides(width=4), overrides=build_overrides(["dcgan.width=8"]))
+    assert build_generator(tuned, spec, "dcgan").config.width == 8 and build_generator(tuned, spec, "gan").config.width == 4
+
+
 def test_every_hyper_parameter_of_every_variant_has_a_rule_and_the_defaults_keep_it():
     import dataclasses
 

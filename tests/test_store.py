@@ -141,6 +141,39 @@ def test_checkpoints_cannot_run_code(tmp_path: Path):
     assert RunStore.load_checkpoint(tmp_path / "ok.pt")["step"] == 3
 
 
+def test_a_trained_generator_is_read_back_only_from_a_finished_record_of_its_own_variant(tmp_path: Path):
+    """A failed training's record is no trained generator; an ok one gives its checkpoint's weights; a
+    checkpoint of another variant of the same shapes (gan where gan+label-smoothing is asked for) is refused."""
+    from ganbench.context import RunConfig, RunContext
+    from ganbench.presets import get_preset
+    from ganbench.units import train_unit
+
+    context = RunContext(RunConfig("gan", get_preset("smoke"), out=tmp_path / "run", quiet=True))
+    model = context.build("gan")
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.5)
+    (context.store.root / "checkpoints").mkdir(exist_ok=True)
+    context.store.save_checkpoint(context.store.root / "checkpoints" / "gan.pt",
+                                  {"variant": "gan", "model": model.state_dict()})
+    unit = train_unit(context.scope, "gan")
+
+    def record(status: str) -> TrainRecord:
+        written = context.scope.new_record(unit.kind, unit.key, generator="gan", status=status,
+                                           info={"checkpoint": "checkpoints/gan.pt"})
+        context.store.write_record(written, unit.label)
+        return written
+
+    record("failed")
+    with pytest.raises(UserError, match="no trained gan"):
+        context.trained_model("gan")
+    finished = record("ok")
+    loaded = context.trained_model("gan")
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    with pytest.raises(UserError, match=r"checkpoint of 'gan' where 'gan\+label-smoothing' was expected"):
+        context.load_trained("gan+label-smoothing", finished)
+
+
 def test_npz_round_trip_and_truncation(tmp_path: Path):
     path = tmp_path / "f.npz"
     write_npz(path, x=torch.arange(6).numpy())
