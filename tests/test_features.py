@@ -40,6 +40,10 @@ def reference_fid_network() -> torch.nn.Module:
     # activations shrink layer by layer until every image gives the same features
     with torch.no_grad():
         net.train()(torch.rand(4, 3, 299, 299, generator=gen) * 2 - 1)
+        # logits of order one, so that the softmax is not saturated, and a classifier bias that moves them:
+        # the Inception Score's logits leave the bias out, as the original code does
+        net.fc.weight.mul_(0.02)
+        net.fc.bias.uniform_(-1.0, 1.0, generator=gen)
     return net.eval()
 
 
@@ -60,6 +64,7 @@ def test_inception_matches_pytorch_fid_pipeline_with_the_same_weights(tmp_path: 
     assert (expected[0] - expected[1]).abs().mean() > 1e-2 * expected.abs().mean()  # features follow the image
     torch.testing.assert_close(ours.features, expected, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours.probs, torch.softmax(logits.double(), 1).float(), rtol=1e-4, atol=1e-7)
+    assert 0.005 < ours.probs.max() < 0.5  # not saturated: a change of the logits shows in the probabilities
     protocol = extractor.protocol()
     assert protocol["weights"] == trunk_hash(extractor.model) and protocol["resize"].startswith("bilinear-299")
 
