@@ -22,7 +22,8 @@ from ganbench.leaderboards.formatting import legend, shown_columns, statistics_l
 from ganbench.leaderboards.html import Assets, render_page
 from ganbench.leaderboards.markdown import leaderboard_markdown
 from ganbench.leaderboards.terminal import print_boards
-from ganbench.leaderboards.uncertainty import bootstrap_z_p, holm_adjusted, tie_ranks, welch_p
+from ganbench.leaderboards.uncertainty import (TIE_MARK, UNTESTED_MARK, bootstrap_z_p, holm_adjusted, seed_counts,
+                                               tie_ranks, welch_p)
 
 # dcgan and wgan overlap over their seeds; vae is far behind both.
 FID = {"dcgan": [10.0, 12.0, 11.0], "wgan": [10.5, 11.5, 12.5], "vae": [30.0, 30.5, 31.0]}
@@ -218,6 +219,33 @@ def test_bootstrap_z_test_reads_standard_errors_from_the_intervals() -> None:
     assert bootstrap_z_p(0.90, 0.86, 0.94, 0.85, 0.83, 0.89) == pytest.approx(expected)
     assert bootstrap_z_p(0.85, 0.83, 0.89, 0.90, 0.86, 0.94) == pytest.approx(expected)
     assert math.isnan(bootstrap_z_p(0.9, math.nan, 0.94, 0.85, 0.83, 0.89))
+
+
+def test_rows_without_spread_are_one_rank_only_when_their_values_are_equal() -> None:
+    """Zero-width bootstrap intervals: equal values cannot be told apart (p 1), different ones can (p 0)."""
+    assert bootstrap_z_p(0.9, 0.9, 0.9, 0.9, 0.9, 0.9) == 1.0
+    assert bootstrap_z_p(0.9, 0.9, 0.9, 0.8, 0.8, 0.8) == 0.0
+    assert welch_p(0.9, 0.0, 3, 0.8, 0.0, 3) == 0.0 and welch_p(0.9, 0.0, 3, 0.9, 0.0, 3) == 1.0
+
+
+def test_a_row_over_seeds_is_never_z_tested_against_a_one_seed_row() -> None:
+    """The first row has three seeds (and bootstrap bounds of its own), the second one seed: no test
+    compares a spread over seeds with one over images, so the second row's rank is marked untested."""
+    cells = tie_ranks([0.90, 0.89], [0.01, math.nan], [3, 1], boot_lows=[0.88, 0.87], boot_highs=[0.92, 0.91])
+    assert math.isnan(cells[1].p) and not cells[1].tied and cells[1].text == f"2{UNTESTED_MARK}"
+
+
+def test_a_p_value_at_alpha_itself_is_a_tie() -> None:
+    """Rows are told apart only when p < alpha, as the legend says (p >= 0.05 shares the rank)."""
+    p = welch_p(10.0, 1.0, 3, 12.0, 1.0, 3)
+    assert 0 < p < 1
+    assert [c.text for c in tie_ranks([10.0, 12.0], [1.0, 1.0], [3, 3], alpha=p)] == [f"1{TIE_MARK}", f"1{TIE_MARK}"]
+    assert [c.text for c in tie_ranks([10.0, 12.0], [1.0, 1.0], [3, 3], alpha=p * 1.001)] == ["1", "2"]
+
+
+def test_seed_counts_come_only_from_rows_that_hold_a_value() -> None:
+    data = pd.DataFrame({"fid": [10.0, math.nan, 12.0], "fid_n": [3, 5, 2]})
+    assert seed_counts(data, "fid") == [3, 2]
 
 
 def one_seed_detectors(values: dict[str, tuple[float, float, float]]) -> list[dict[str, Any]]:
