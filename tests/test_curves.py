@@ -75,6 +75,28 @@ def test_loss_lines_hold_the_mean_over_their_window(tmp_path: Path) -> None:
     assert all(line["losses"]["extra"] == 1.0 for line in written), "a loss missing at some steps averages the rest"
 
 
+def test_the_last_steps_losses_are_written_at_the_last_step_before_its_check(tmp_path: Path) -> None:
+    """A budget that is no multiple of ``every`` writes its short last window at the last step, ahead of
+    that step's check, not only once the logger closes."""
+
+    class Probe:
+        n_fake = 2
+
+        def __call__(self, model: Any) -> dict[str, float]:
+            return {"fid": 1.0}
+
+    path = tmp_path / "curve.jsonl"
+    logger = CurveLogger(path, budget=25, probe=Probe(), config=CurveConfig(every=10, checks=1))  # type: ignore[arg-type]
+    for step in range(1, 26):
+        logger.on_step(step, {"loss": float(step)})
+    assert [(line["step"], line["window"]) for line in lines(path)] == [(10, 10), (20, 10), (25, 5)]
+    assert logger.due(25)
+    logger.check(25, None)  # type: ignore[arg-type]
+    logger.close()
+    assert [(line["step"], "quality" in line) for line in lines(path)] == [(10, False), (20, False), (25, False),
+                                                                          (25, True)]
+
+
 def test_checks_fall_on_the_last_step_too_and_on_every_step_of_a_short_budget(tmp_path: Path) -> None:
     def due(budget: int, checks: int, probe: Any = object()) -> list[int]:
         logger = CurveLogger(tmp_path / "curve.jsonl", budget=budget, probe=probe, config=CurveConfig(checks=checks))
@@ -205,6 +227,20 @@ def test_points_are_checked_by_mode_coverage() -> None:
     assert torch.equal(state, torch.get_rng_state()) and model.training
     assert {"modes_covered", "high_quality"} <= set(quality)
     assert 0 <= quality["high_quality"] <= 100
+
+
+def test_the_cheap_check_draws_the_same_fakes_whatever_the_global_rng_state() -> None:
+    """The check samples with its own seed: two checks of one network agree though training moved the global RNG."""
+    data = load_dataset("toy2d", 16)
+    model = create_generator("gan", DataSpec(data.kind, data.channels, data.resolution, data.num_classes), preset_width=16)
+    probe = curve_probe(model, data, None, seed=0, config=CurveConfig(n_fake=64))
+    assert isinstance(probe, QualityProbe)
+    torch.manual_seed(1)
+    first = probe.fakes(model)
+    torch.manual_seed(2)
+    assert torch.equal(first, probe.fakes(model)) and probe(model) == probe(model)
+    other = curve_probe(model, data, None, seed=1, config=CurveConfig(n_fake=64))
+    assert isinstance(other, QualityProbe) and not torch.equal(first, other.fakes(model))
 
 
 def test_diffusion_logs_losses_only() -> None:

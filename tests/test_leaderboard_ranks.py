@@ -18,12 +18,13 @@ from test_leaderboards import DET_PROTOCOL, GEN_PROTOCOL, make, markdown_tables,
 from ganbench.leaderboards import build_leaderboard
 from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv, results_json
-from ganbench.leaderboards.formatting import legend, shown_columns, statistics_line, text_rows
+from ganbench.leaderboards.formatting import cell, legend, shown_columns, statistics_line, text_rows
 from ganbench.leaderboards.html import Assets, render_page
 from ganbench.leaderboards.markdown import leaderboard_markdown
 from ganbench.leaderboards.terminal import print_boards
-from ganbench.leaderboards.uncertainty import (TIE_MARK, UNTESTED_MARK, bootstrap_z_p, holm_adjusted, seed_counts,
-                                               tie_ranks, welch_p)
+from ganbench.leaderboards.tables import Column
+from ganbench.leaderboards.uncertainty import (SEEDS, TIE_MARK, UNTESTED_MARK, bootstrap_z_p, holm_adjusted, rank_tests,
+                                               row_interval, seed_counts, tie_ranks, welch_p)
 
 # dcgan and wgan overlap over their seeds; vae is far behind both.
 FID = {"dcgan": [10.0, 12.0, 11.0], "wgan": [10.5, 11.5, 12.5], "vae": [30.0, 30.5, 31.0]}
@@ -157,6 +158,7 @@ def test_rows_with_one_seed_among_several_are_marked_untested() -> None:
     assert [row[columns.index(next(c for c in columns if c.label == "FID 95% CI"))]
             for row in text_rows(generators, columns)][2] == "n=1"
     assert "mean ± std over 1–3 seeds" in statistics_line(generators)
+    assert "[95% t-interval of the mean, cut to the metric's range] (n=1: none)" in statistics_line(generators)
     assert "k?: not tested against the row above (one of the two has a single seed)." in legend(generators)
 
 
@@ -233,6 +235,24 @@ def test_a_row_over_seeds_is_never_z_tested_against_a_one_seed_row() -> None:
     compares a spread over seeds with one over images, so the second row's rank is marked untested."""
     cells = tie_ranks([0.90, 0.89], [0.01, math.nan], [3, 1], boot_lows=[0.88, 0.87], boot_highs=[0.92, 0.91])
     assert math.isnan(cells[1].p) and not cells[1].tied and cells[1].text == f"2{UNTESTED_MARK}"
+
+
+def test_two_seed_rows_are_compared_by_welchs_test() -> None:
+    """Two seeds are enough for a std and so for Welch's test: FIDs 9, 11 against 19, 21 differ (p 0.01)."""
+    a, b = [9.0, 11.0], [19.0, 21.0]
+    cells = tie_ranks([10.0, 20.0], [statistics.stdev(a), statistics.stdev(b)], [2, 2])
+    assert cells[1].p == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue) and cells[1].p < 0.05
+    assert [c.text for c in cells] == ["1", "2"]
+    data = pd.DataFrame({"fid": [10.0, 20.0], "fid_std": [1.5, 1.5], "fid_n": [2, 2]})
+    assert rank_tests(data, "fid") == {SEEDS}
+
+
+def test_a_row_without_a_value_shows_no_interval() -> None:
+    """Bounds left in a row whose value is missing are not shown: the cell is a dash, not a bare interval."""
+    row = {"auc": math.nan, "auc_boot_ci_low": 0.8, "auc_boot_ci_high": 0.9, "auc_n": 1}
+    assert row_interval(row, "auc") is None
+    assert cell(row, Column("auc", "AUC", with_interval=True), 4) == "–"
+    assert row_interval(dict(row, auc=0.85), "auc") == (0.8, 0.9, "bootstrap")
 
 
 def test_a_p_value_at_alpha_itself_is_a_tie() -> None:

@@ -26,15 +26,15 @@ from ganbench.store import RunStore, unit_key
 from ganbench.leaderboards import build_leaderboard, print_leaderboard, records_frame
 from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv
-from ganbench.leaderboards.formatting import (decimals, label, number, protocol_lines, shown_columns, statistics_line,
-                                              text_rows)
+from ganbench.leaderboards.formatting import (decimals, label, number, protocol_lines, scope, shown_columns,
+                                              statistics_line, text_rows)
 from ganbench.leaderboards.markdown import environment_markdown, leaderboard_markdown
 from ganbench.leaderboards.html import Assets, environment_items, render_page, templates
 from ganbench.leaderboards.publish import parse_formats, publish
 from ganbench.leaderboards.sources import read_sources
 from ganbench.leaderboards.terminal import print_detector
 from ganbench.leaderboards.uncertainty import row_interval
-from ganbench.leaderboards.tables import UNRECORDED_CHIP
+from ganbench.leaderboards.tables import UNRECORDED_CHIP, Board, Column
 
 GENERATORS = {"dcgan": "gan", "wgan": "gan", "vae": "vae"}
 FID = {("dcgan", 0): 10.0, ("dcgan", 1): 12.0, ("wgan", 0): 8.0, ("wgan", 1): 9.0, ("vae", 0): 30.0, ("vae", 1): 30.5}
@@ -505,6 +505,16 @@ def test_numbers_keep_one_format_per_column() -> None:
     assert decimals([0.000012, 0.00003, 0.00002]) == 4  # eight places would keep four digits: capped at four
     assert number(66393.0, 0) == "66,393" and number(0.0002160, 4) == "0.0002" and number(-0.00001, 2) == "0.00"
     assert number(float("nan"), 2) == "–"
+
+
+def test_a_seed_is_stated_above_a_table_only_when_every_protocol_shares_it() -> None:
+    """Column groups of one table drawn with different seeds name no seed; groups sharing one name it once."""
+    data = pd.DataFrame({"generator": ["dcgan", "vae"]})
+    columns = [Column("generator", "generator", numeric=False)]
+    mixed = Board("generators", "Generators", columns, data, {"quality": {"seed": 0}, "detection": {"seed": 1}})
+    assert scope(mixed) == []
+    shared = Board("generators", "Generators", columns, data, {"quality": {"seed": 3}, "detection": {"seed": 3}})
+    assert scope(shared) == ["seed 3"]
 
 
 def test_csv_round_trips_exactly(leaderboard) -> None:

@@ -124,6 +124,22 @@ def test_kid_subsets_average_direct_values_and_are_seeded():
     assert abs(same) < mean
 
 
+def test_kid_is_the_mean_and_population_std_over_its_seeded_subsets():
+    """Each subset draws, from ``default_rng(seed)``, sorted distinct reals then fakes; KID's std is numpy's
+    (ddof 0), as torch-fidelity reports it."""
+    data = np.random.default_rng(9)
+    x, y = data.normal(size=(24, 3)), data.normal(0.5, 1.0, size=(30, 3))
+    rng = np.random.default_rng(5)
+    direct = []
+    for _ in range(4):
+        rows = np.sort(rng.choice(24, 8, replace=False))
+        cols = np.sort(rng.choice(30, 8, replace=False))
+        direct.append(direct_mmd2(x[rows], y[cols]))
+    mean, std = M.kid_from_features(x, y, subsets=4, subset_size=8, seed=5)
+    assert mean == pytest.approx(np.mean(direct), rel=1e-10)
+    assert std == pytest.approx(np.std(direct), rel=1e-9) and std != pytest.approx(np.std(direct, ddof=1), rel=1e-3)
+
+
 def test_kid_caps_the_subset_size_with_a_warning():
     rng = np.random.default_rng(8)
     x, y = rng.normal(size=(25, 3)), rng.normal(size=(40, 3))
