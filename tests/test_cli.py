@@ -145,14 +145,22 @@ def test_user_errors_are_one_line_exit_2(args, message, tmp_path: Path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_corrupt_image_names_the_file(tmp_path: Path):
+def grey_folder(root: Path, side: int, unreadable: str | None = None) -> Path:
+    """A folder data set of two classes, ``a`` and ``b``, of four grey ``side``-px PNGs each, with an
+    unreadable file at ``unreadable`` (relative to ``root``) when given."""
     from PIL import Image
 
     for label in ("a", "b"):
-        (tmp_path / "img" / label).mkdir(parents=True)
+        (root / label).mkdir(parents=True)
         for i in range(4):
-            Image.new("L", (8, 8), 30 * i).save(tmp_path / "img" / label / f"{i}.png")
-    (tmp_path / "img" / "b" / "bad.png").write_bytes(b"not an image")
+            Image.new("L", (side, side), 30 * i).save(root / label / f"{i}.png")
+    if unreadable is not None:
+        (root / unreadable).write_bytes(b"not an image")
+    return root
+
+
+def test_corrupt_image_names_the_file(tmp_path: Path):
+    grey_folder(tmp_path / "img", 8, unreadable="b/bad.png")
     result = CliRunner().invoke(app, ["run", "--dataset", f"folder:{tmp_path / 'img'}", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "bad.png" in result.output
 
@@ -169,17 +177,11 @@ def test_skip_bad_reads_a_folder_around_its_unreadable_files(tmp_path: Path):
     """With --skip-bad a run leaves out (and names) an unreadable file instead of refusing the folder."""
     import dataclasses
 
-    from PIL import Image
-
     from ganbench.context import RunConfig, run_data
     from ganbench.errors import UserError
     from ganbench.presets import get_preset
 
-    for label in ("a", "b"):
-        (tmp_path / "img" / label).mkdir(parents=True)
-        for i in range(4):
-            Image.new("L", (8, 8), 30 * i).save(tmp_path / "img" / label / f"{i}.png")
-    (tmp_path / "img" / "b" / "bad.png").write_bytes(b"not an image")
+    grey_folder(tmp_path / "img", 8, unreadable="b/bad.png")
     config = RunConfig("dcgan", get_preset("smoke"), dataset=f"folder:{tmp_path / 'img'}", out=tmp_path / "o")
     with pytest.raises(UserError, match="bad.png"):
         run_data(config, check=False)
@@ -190,15 +192,10 @@ def test_skip_bad_reads_a_folder_around_its_unreadable_files(tmp_path: Path):
 
 def test_the_presets_maximum_side_shrinks_larger_images(tmp_path: Path):
     """Images above the preset's max_resolution are downsampled to it; smaller ones keep their native side."""
-    from PIL import Image
-
     from ganbench.context import RunConfig, run_data
     from ganbench.presets import get_preset
 
-    for label in ("a", "b"):
-        (tmp_path / "img" / label).mkdir(parents=True)
-        for i in range(4):
-            Image.new("L", (16, 16), 30 * i).save(tmp_path / "img" / label / f"{i}.png")
+    grey_folder(tmp_path / "img", 16)
     sides = {}
     for maximum in (8, 32):
         preset = get_preset("smoke").with_overrides(max_resolution=maximum)
