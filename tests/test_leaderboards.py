@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
 import math
 import re
+import string
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -28,13 +30,13 @@ from ganbench.leaderboards.environment import environment
 from ganbench.leaderboards.exports import results_csv
 from ganbench.leaderboards.formatting import (decimals, label, number, protocol_lines, scope, shown_columns,
                                               statistics_line, text_rows)
-from ganbench.leaderboards.markdown import environment_markdown, leaderboard_markdown
+from ganbench.leaderboards.markdown import environment_markdown, leaderboard_markdown, problems_title
 from ganbench.leaderboards.html import Assets, environment_items, render_page, templates
 from ganbench.leaderboards.publish import parse_formats, publish
 from ganbench.leaderboards.sources import read_sources
 from ganbench.leaderboards.terminal import print_detector
 from ganbench.leaderboards.uncertainty import row_interval
-from ganbench.leaderboards.tables import UNRECORDED_CHIP, Board, Column
+from ganbench.leaderboards.tables import UNRECORDED_CHIP, Board, Column, Leaderboard
 
 GENERATORS = {"dcgan": "gan", "wgan": "gan", "vae": "vae"}
 FID = {("dcgan", 0): 10.0, ("dcgan", 1): 12.0, ("wgan", 0): 8.0, ("wgan", 1): 9.0, ("vae", 0): 30.0, ("vae", 1): 30.5}
@@ -382,6 +384,7 @@ def test_environment_lists_every_version_device_and_data_set_and_the_span_of_the
     silent = environment([stamped(make("train", 0, generator="dcgan"), "0.0.9", "")])
     assert silent["device"] == ["not recorded"] and silent["datasets"] == {"digits": ["not recorded"]}
     assert silent["torch"][0].endswith("(publishing machine; not in the records)") and silent["runs"] == "unknown"
+    assert dt.datetime.fromisoformat(silent["published"]).utcoffset() == dt.timedelta(0)
 
 
 def test_roc_points_are_bounded_and_monotone() -> None:
@@ -616,6 +619,80 @@ def test_user_strings_are_escaped(site: Path) -> None:
     assert any(r["row"] == "<script>alert(1)</script>" for r in rows)
 
 
+def gfm_cells(row: str) -> list[str]:
+    """The cells of a GFM table row as a reader gets them: a backslash before ASCII punctuation makes it a
+    plain character, an unescaped pipe ends a cell, and HTML entities are decoded."""
+    cells, cell, chars = [], "", iter(row)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            cell += following if following in string.punctuation else char + following
+        elif char == "|":
+            cells.append(cell)
+            cell = ""
+        else:
+            cell += char
+    return [html.unescape(c.strip()) for c in cells[1:]]
+
+
+def test_markdown_cells_read_back_as_the_names_they_show() -> None:
+    """Backslashes are escaped before the pipes they might otherwise unescape, and stars so that no
+    name renders as emphasis."""
+    from ganbench.leaderboards.markdown import escape
+
+    names = ["gan\\|v2", "dir\\", "*bold*", "x<y>&z"]
+    assert gfm_cells("| " + " | ".join(escape(name) for name in names) + " |") == names
+    assert escape("gan\\|v2") == r"gan\\\|v2" and escape("*bold*") == r"\*bold\*"
+
+
+def test_markdown_aligns_numbers_right_and_names_left(leaderboard, records) -> None:
+    lines = leaderboard_markdown(leaderboard, environment(records)).splitlines()
+    generators = lines.index("| rank | generator | family | seeds ↑ | FID ↓ | FID 95% CI | IS ↑ | classes covered ↑ | "
+                             "humans fooled ↑ | detector AUC mean ↓ | detector AUC worst ↓ | parameters | train s ↓ | "
+                             "sampling img/s ↑ |")
+    assert lines[generators + 1] == "|:---|:---|:---|" + "---:|" * 11
+    cross = lines.index("| trained on ↓ · tested on → | dcgan ↑ | vae ↑ | wgan ↑ |")
+    assert lines[cross + 1] == "|:---|---:|---:|---:|"
+
+
+ENVIRONMENT = {"ganbench": ["0.0.9", "0.1.0"], "torch": ["2.3.1", "2.4.0"], "device": ["cpu", "cuda:0"],
+               "processor": ["AMD EPYC (AVX2)", "NVIDIA H100 80GB HBM3"],
+               "datasets": {"digits": ["aaaa"], "mnist": ["bbbb", "cccc"]}, "records": 5,
+               "runs": "2024-01-02T10:00:00+00:00 .. 2024-03-06T00:00:00+00:00",
+               "published": "2024-04-01T00:00:00+00:00", "published_with": "ganbench 0.1.0"}
+
+
+def test_markdown_environment_names_every_value_under_its_own_label() -> None:
+    assert environment_markdown(ENVIRONMENT) == (
+        "| | |\n|:---|:---|\n"
+        "| ganbench | 0.0.9, 0.1.0 |\n"
+        "| torch | 2.3.1, 2.4.0 |\n"
+        "| device | cpu, cuda:0 |\n"
+        "| processor | AMD EPYC (AVX2), NVIDIA H100 80GB HBM3 |\n"
+        "| data set digits | aaaa |\n"
+        "| data set mnist | bbbb, cccc |\n"
+        "| runs | 2024-01-02T10:00:00+00:00 .. 2024-03-06T00:00:00+00:00 |\n"
+        "| published | 2024-04-01T00:00:00+00:00 (ganbench 0.1.0) |\n")
+
+
+def test_markdown_lists_every_unit_that_did_not_finish_with_its_subject_and_reason() -> None:
+    """A failed training, a detection skipped for it (named by its test and training generators and
+    its detector) and a record a newer one replaced, under a heading that names the superseded."""
+    problems = [{"kind": "train", "generator": "broken", "train_generator": None, "detector": None,
+                 "status": "failed", "reason": "RuntimeError: <boom>"},
+                {"kind": "detection", "generator": "vae", "train_generator": "broken", "detector": "cnn",
+                 "status": "skipped", "reason": "its training failed"},
+                {"kind": "generation", "generator": "dcgan", "status": "superseded", "reason": None}]
+    text = leaderboard_markdown(Leaderboard([], problems), ENVIRONMENT)
+    assert text[text.index("## Units"):] == ("## Units that did not finish, superseded records\n\n"
+                                             "| unit | subject | status | reason |\n|:---|:---|:---|:---|\n"
+                                             "| train | broken | failed | RuntimeError: &lt;boom&gt; |\n"
+                                             "| detection | vae broken cnn | skipped | its training failed |\n"
+                                             "| generation | dcgan | superseded |  |\n")
+    assert problems_title([{"status": "superseded"}, {"status": "conflict"}, {"status": "failed"}]) == (
+        "Units that did not finish, conflicting records, superseded records")
+
+
 def test_a_pipe_or_line_break_in_a_name_keeps_its_markdown_row_whole() -> None:
     from ganbench.leaderboards.markdown import escape
 
@@ -749,6 +826,42 @@ def test_cli_publish_show_and_errors(site: Path, tmp_path: Path, cli) -> None:
     assert bad.exit_code == 2 and "no column 'nope'" in bad.output
     missing = cli.invoke(app, ["leaderboard", "publish", "--out", str(tmp_path / "none"), "--site", str(tmp_path)])
     assert missing.exit_code == 2 and "no records" in missing.output
+
+
+def test_publish_formats_are_read_in_any_case_and_at_least_one_is_asked_for() -> None:
+    assert parse_formats(" MD , Html ") == ["md", "html"]
+    with pytest.raises(UserError, match="unknown --format ','"):
+        parse_formats(",")
+
+
+def test_a_refused_sort_makes_no_site(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "run")
+    for record in synthetic_records(seeds=(0,)):
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
+    with pytest.raises(UserError, match="no column 'nope' to sort by"):
+        publish(tmp_path / "run", tmp_path / "site", sort="nope")
+    assert not (tmp_path / "site").exists()
+
+
+def test_each_data_sets_sample_grid_of_a_generator_is_copied_beside_the_page(tmp_path: Path) -> None:
+    """One generator on two data sets: each table row's grid is its own run file, under a name of its own."""
+    run = tmp_path / "run"
+    store = RunStore(run)
+    digits = [r for r in synthetic_records({"dcgan": "gan"}, seeds=(0,))
+              if r["kind"] in ("train", "sample", "generation")]
+    mnist = [r | {"dataset": "mnist", "key": unit_key({"mnist": r["key"]})} for r in digits]
+    for record in mnist:
+        if record["kind"] == "sample":
+            record["info"] = {"samples": "samples/dcgan-mnist.png"}
+    for record in digits + mnist:
+        store.write_record(record_from_dict(record), f"{record['kind']}-{record['key']}")
+    grids = {}
+    for name, grey in (("dcgan-s0", 60), ("dcgan-mnist", 200)):
+        Image.new("L", (34, 34), grey).save(run / "samples" / f"{name}.png")
+        grids[name] = (run / "samples" / f"{name}.png").read_bytes()
+    publish(run, tmp_path / "site", formats=["html"])
+    copied = {path.name.split("-")[2]: path.read_bytes() for path in (tmp_path / "site").glob("samples-*.png")}
+    assert copied == {"digits": grids["dcgan-s0"], "mnist": grids["dcgan-mnist"]}
 
 
 def test_publish_ranks_and_orders_its_tables_by_the_chosen_column(tmp_path: Path) -> None:

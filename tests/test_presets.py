@@ -31,6 +31,18 @@ def test_the_default_preset_follows_the_device() -> None:
     assert re.search(r"`quick`\s*\(minutes on a 2-core CPU\), `standard` and `full` \(GPU-scale\)", README)
 
 
+def test_the_cpu_presets_plan_compact_detection_and_the_gpu_presets_the_matrix() -> None:
+    assert {name: preset.detection_plan for name, preset in PRESETS} == {
+        "smoke": "compact", "quick": "compact", "standard": "matrix", "full": "matrix"}
+    assert "`matrix` (`standard`, `full`) trains one per generator" in README
+    assert "`compact` (`smoke`, `quick`) trains one on the first generator" in README
+
+
+def test_every_preset_keeps_images_of_at_most_32_px() -> None:
+    assert {(preset.max_resolution, preset.resolution) for _, preset in PRESETS} == {(32, None)}
+    assert "at most 32 px in every preset" in README
+
+
 def test_training_images_are_steps_times_the_batch() -> None:
     for _, preset in PRESETS:
         assert preset.training_images == preset.steps * preset.batch_size

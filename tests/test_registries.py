@@ -102,6 +102,28 @@ def test_unknown_name_is_a_user_error_with_a_hint(registry, typo, hint):
         registry.get(typo)
 
 
+def test_an_unknown_name_lists_every_known_one_and_hints_only_a_close_one() -> None:
+    registry: Registry[int] = Registry("widget")
+    for number, name in enumerate(["gamma", "alpha", "beta"]):
+        registry.register(number, name)
+    with pytest.raises(UserError) as unlike:
+        registry.get("zzzz")
+    assert str(unlike.value) == "unknown widget 'zzzz' (known: alpha, beta, gamma)"
+    with pytest.raises(UserError) as close:
+        registry.get("alpah")
+    assert str(close.value) == "unknown widget 'alpah'; did you mean 'alpha'? (known: alpha, beta, gamma)"
+
+
+def test_an_explicit_name_wins_over_the_name_attribute() -> None:
+    registry: Registry[type] = Registry("widget")
+
+    @registry.add("alias")
+    class Named:
+        name = "widget"
+
+    assert registry.names() == ["alias"] and registry.get("alias") is Named and "widget" not in registry
+
+
 def test_list_metrics_lists_quality_metrics_not_extractors():
     rows = json.loads(CliRunner().invoke(app, ["list", "metrics", "--json"]).stdout)
     names = [row["name"] for row in rows]
