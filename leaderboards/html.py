@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ganbench.leaderboards.environment import environment_rows
 from ganbench.leaderboards.figures import FigureFile
 from ganbench.leaderboards.formatting import (RANK, cell, column_places, is_missing, label, legend, protocol_fields,
                                               protocol_lines, right_aligned, shown_columns, statistics_line)
@@ -130,12 +131,7 @@ def table_view(board: Board) -> TableView:
                      board.notice)
 
 
-def environment_items(env: dict[str, Any]) -> list[tuple[str, Any]]:
-    items = [("ganbench", ", ".join(env["ganbench"])), ("torch", ", ".join(env["torch"])),
-             ("device", ", ".join(env["device"])), ("processor", ", ".join(env["processor"]))]
-    items += [(f"data set {name}", ", ".join(hashes)) for name, hashes in env["datasets"].items()]
-    return items + [("records", env["records"]), ("runs", env["runs"]),
-                    ("published", f"{env['published']} ({env['published_with']})")]
+
 
 
 def problem_rows(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -161,7 +157,7 @@ def render_page(leaderboard: Leaderboard, env: dict[str, Any], assets: Assets) -
               "robustness": "Robustness", "problems": problems_title(leaderboard.problems)}
     sections = {anchor: title for anchor, title in titles.items() if present[anchor]} or {"empty": "No results"}
     return templates().get_template("index.html.j2").render(
-        env=env, environment=environment_items(env), sections=sections,
+        env=env, environment=environment_rows(env), sections=sections,
         notes={kind: note for kind, _, note in SECTIONS},
         generators=[table_view(b) for _, b in generators],
         scatter=[assets.scatter[i] for i, _ in generators if i in assets.scatter],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ganbench.leaderboards.environment import environment_rows
 from ganbench.leaderboards.formatting import (label, legend, protocol_lines, right_aligned, shown_columns,
                                               statistics_line, text_rows)
 from ganbench.leaderboards.tables import Board, Leaderboard
@@ -42,11 +43,8 @@ def board_markdown(board: Board) -> str:
 
 
 def environment_markdown(env: dict[str, Any]) -> str:
-    rows = [("ganbench", ", ".join(env["ganbench"])), ("torch", ", ".join(env["torch"])),
-            ("device", ", ".join(env["device"])), ("processor", ", ".join(env["processor"]))]
-    rows += [(f"data set {name}", ", ".join(hashes)) for name, hashes in env["datasets"].items()]
-    rows += [("runs", env["runs"]), ("published", f"{env['published']} ({env['published_with']})")]
-    return "| | |\n|:---|:---|\n" + "\n".join(f"| {escape(k)} | {escape(v)} |" for k, v in rows) + "\n"
+    return "| | |\n|:---|:---|\n" + "\n".join(f"| {escape(k)} | {escape(str(v))} |"
+                                             for k, v in environment_rows(env)) + "\n"
 
 
 SECTIONS = (("generators", "Generators", "Mean ± sample std over seeds; ranked by the sort metric, with its 95% "

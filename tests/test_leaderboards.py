@@ -26,12 +26,12 @@ from ganbench.errors import UserError
 from ganbench.records import Record, record_from_dict
 from ganbench.store import RunStore, unit_key
 from ganbench.leaderboards import build_leaderboard, print_leaderboard, records_frame
-from ganbench.leaderboards.environment import environment
+from ganbench.leaderboards.environment import environment, environment_rows
 from ganbench.leaderboards.exports import results_csv
 from ganbench.leaderboards.formatting import (decimals, label, number, protocol_lines, scope, shown_columns,
                                               statistics_line, text_rows)
 from ganbench.leaderboards.markdown import environment_markdown, leaderboard_markdown, problems_title
-from ganbench.leaderboards.html import Assets, environment_items, render_page, templates
+from ganbench.leaderboards.html import Assets, render_page, templates
 from ganbench.leaderboards.publish import parse_formats, publish
 from ganbench.leaderboards.sources import read_sources
 from ganbench.leaderboards.terminal import print_detector
@@ -372,17 +372,21 @@ def test_environment_lists_every_version_device_and_data_set_and_the_span_of_the
     records[0]["info"]["processor"] = records[2]["info"]["processor"] = "Intel Xeon (AVX512)"
     records[1]["info"]["processor"] = "NVIDIA H100 80GB HBM3"
     records[3]["info"] = {"processor": "AMD EPYC (AVX2)"}
+    for record, threads in zip(records, (2, 12, 2, 1)):
+        record["info"]["threads"] = threads
     env = environment(records, dt.datetime(2024, 4, 1, tzinfo=dt.timezone.utc))
     assert env["ganbench"] == ["0.0.9", "0.1.0"]
     assert env["torch"] == ["2.3.1", "2.4.0"] and env["device"] == ["cpu", "cuda:0"]
     assert env["processor"] == ["AMD EPYC (AVX2)", "Intel Xeon (AVX512)", "NVIDIA H100 80GB HBM3"]
     assert "| processor | AMD EPYC (AVX2), Intel Xeon (AVX512), NVIDIA H100 80GB HBM3 |" in environment_markdown(env)
-    assert ("processor", "AMD EPYC (AVX2), Intel Xeon (AVX512), NVIDIA H100 80GB HBM3") in environment_items(env)
+    assert ("processor", "AMD EPYC (AVX2), Intel Xeon (AVX512), NVIDIA H100 80GB HBM3") in environment_rows(env)
+    assert env["threads"] == ["1", "2", "12"]
+    assert "| threads | 1, 2, 12 |" in environment_markdown(env)
     assert env["datasets"] == {"digits": ["aaaa"], "mnist": ["bbbb"]}
     assert env["runs"] == "2024-01-02T10:00:00+00:00 .. 2024-03-06T00:00:00+00:00"
     assert env["records"] == 4 and env["published"] == "2024-04-01T00:00:00+00:00"
     silent = environment([stamped(make("train", 0, generator="dcgan"), "0.0.9", "")])
-    assert silent["device"] == ["not recorded"] and silent["datasets"] == {"digits": ["not recorded"]}
+    assert silent["device"] == silent["threads"] == ["not recorded"] and silent["datasets"] == {"digits": ["not recorded"]}
     assert silent["torch"][0].endswith("(publishing machine; not in the records)") and silent["runs"] == "unknown"
     assert dt.datetime.fromisoformat(silent["published"]).utcoffset() == dt.timedelta(0)
 
@@ -656,7 +660,7 @@ def test_markdown_aligns_numbers_right_and_names_left(leaderboard, records) -> N
 
 
 ENVIRONMENT = {"ganbench": ["0.0.9", "0.1.0"], "torch": ["2.3.1", "2.4.0"], "device": ["cpu", "cuda:0"],
-               "processor": ["AMD EPYC (AVX2)", "NVIDIA H100 80GB HBM3"],
+               "processor": ["AMD EPYC (AVX2)", "NVIDIA H100 80GB HBM3"], "threads": ["1", "16"],
                "datasets": {"digits": ["aaaa"], "mnist": ["bbbb", "cccc"]}, "records": 5,
                "runs": "2024-01-02T10:00:00+00:00 .. 2024-03-06T00:00:00+00:00",
                "published": "2024-04-01T00:00:00+00:00", "published_with": "ganbench 0.1.0"}
@@ -669,8 +673,10 @@ def test_markdown_environment_names_every_value_under_its_own_label() -> None:
         "| torch | 2.3.1, 2.4.0 |\n"
         "| device | cpu, cuda:0 |\n"
         "| processor | AMD EPYC (AVX2), NVIDIA H100 80GB HBM3 |\n"
+        "| threads | 1, 16 |\n"
         "| data set digits | aaaa |\n"
         "| data set mnist | bbbb, cccc |\n"
+        "| records | 5 |\n"
         "| runs | 2024-01-02T10:00:00+00:00 .. 2024-03-06T00:00:00+00:00 |\n"
         "| published | 2024-04-01T00:00:00+00:00 (ganbench 0.1.0) |\n")
 
