@@ -610,6 +610,8 @@ def test_srgan_adversarial_stage_minimises_content_plus_1e3_adversarial() -> Non
     batch = Batch(target, LABELS[:4], 0, source=source, progress=0.75)
     model.discriminator_step(batch)
     model.generator_step(batch)
+    (real_in,), (fake_in,), _ = critic.inputs
+    assert torch.equal(real_in, target) and torch.equal(fake_in, generator.outputs[0].detach())
     real_out, fake_out, fake_for_g = critic.outputs
     torch.testing.assert_close(losses[0], bce_d(real_out, fake_out))
     with torch.no_grad():
@@ -618,7 +620,9 @@ def test_srgan_adversarial_stage_minimises_content_plus_1e3_adversarial() -> Non
 
 
 def test_srgan_pretraining_stage_is_the_pixel_mse_while_d_rests() -> None:
+    """The SRResNet stage minimises the pixel MSE even with a content network attached."""
     model = build("srgan", width=4, n_blocks=1)
+    model.set_content_network(content_network())
     generator = Calls(model.G)
     losses = recorded_losses(model)
     target = images(4, seed=2)

@@ -127,6 +127,24 @@ def test_augmentation_draws_every_jpeg_quality_from_30_to_100_inclusive() -> Non
     assert counts.min() > 25 and counts.max() < 95
 
 
+def test_augmentation_draws_blur_and_jpeg_independently_with_uniform_sigmas() -> None:
+    """At the paper's 0.5 and 0.5, a quarter of the images are both blurred and compressed and a
+    quarter neither; sigmas spread evenly over 0..3; the caller's images are left as they were."""
+    draws = BlurJpeg().draw(4000, np.random.default_rng(1))
+    blurred = np.array([d.sigma is not None for d in draws])
+    compressed = np.array([d.quality is not None for d in draws])
+    assert abs(np.mean(blurred & compressed) - 0.25) < 0.03
+    assert abs(np.mean(~blurred & ~compressed) - 0.25) < 0.03
+    sigmas = np.array([d.sigma for d in draws if d.sigma is not None])
+    assert sigmas.min() >= 0.0 and sigmas.max() <= 3.0
+    counts = np.histogram(sigmas, bins=6, range=(0.0, 3.0))[0]
+    assert counts.min() > 0.8 * len(sigmas) / 6 and counts.max() < 1.2 * len(sigmas) / 6
+    images = torch.from_numpy(np.random.default_rng(2).integers(0, 256, (4, 1, 16, 16), dtype=np.uint8))
+    untouched = images.clone()
+    out = BlurJpeg(BlurJpegConfig(blur_prob=1.0, jpeg_prob=1.0))(images, np.random.default_rng(3))
+    assert torch.equal(images, untouched) and not torch.equal(out, images)
+
+
 # ---------------------------------------------------------------- CNN training loop
 
 

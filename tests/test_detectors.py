@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ganbench.detectors import DETECTORS, RunSettings, build_detector
 from ganbench.detectors.augment import AugmentDraw, BlurJpeg, BlurJpegConfig
 from ganbench.detectors.cnn import EfficientNetDetector, ResNet50Detector, TimmDetector, XceptionDetector
-from ganbench.detectors.dct import DCTDetector, dct2, log_dct_features
+from ganbench.detectors.dct import DCTConfig, DCTDetector, dct2, log_dct_features
 from ganbench.detectors.npr import NPRConfig, NPRDetector, npr_residual
 from ganbench.detectors.perturbations import blur, jpeg
 from ganbench.detectors.probe import ProbeConfig, ProbeDetector, timm_backbone
@@ -103,6 +105,45 @@ def test_dct_features_are_log_magnitude_orthonormal_dct(digits) -> None:
     flat = torch.full((1, 1, 8, 8), 100, dtype=torch.float64)
     coefficients = dct2(flat)[0, 0]
     assert coefficients[0, 0] == pytest.approx(800.0) and float(coefficients.abs().sum()) == pytest.approx(800.0)
+
+
+def test_dct_features_of_a_colour_image_are_those_of_its_bt601_luma() -> None:
+    """A flat (200, 100, 50) 8x8 image has luma 124.2 everywhere: its only DCT coefficient is the
+    DC one, 8 * 124.2 = 993.6, and every other feature is log(eps)."""
+    image = torch.tensor([200, 100, 50], dtype=torch.uint8).view(1, 3, 1, 1).expand(1, 3, 8, 8)
+    features = log_dct_features(image)[0]
+    assert features[0] == pytest.approx(np.log(993.6 + 1e-3), rel=1e-9)
+    assert np.allclose(features[1:], np.log(1e-3), atol=1e-6)
+
+
+def standardized_logistic(train_real: np.ndarray, train_fake: np.ndarray, test: np.ndarray, c: float) -> np.ndarray:
+    """P(fake) of an L2-regularized logistic regression at ``c`` on features standardized with the training set's."""
+    features = np.concatenate([train_real, train_fake])
+    labels = np.r_[np.zeros(len(train_real)), np.ones(len(train_fake))]
+    scaler = StandardScaler().fit(features)
+    model = LogisticRegression(C=c, max_iter=5000, random_state=0).fit(scaler.transform(features), labels)
+    return model.predict_proba(scaler.transform(test))[:, 1]
+
+
+def test_frequency_detectors_are_standardized_logistic_regressions_on_their_features(digits) -> None:
+    """The spectrum detector is a logistic regression at C = 1 and the DCT detector one at C = 0.01,
+    each on its features standardized with the training set's mean and deviation; the DCT
+    detector fits and scores at its own log floor, and a loaded one at the saved floor."""
+    real, fake = digits.x_train[:40], checkered(digits.x_train[40:80], amplitude=4)
+    test = torch.cat([digits.x_test[:10], checkered(digits.x_test[10:20], amplitude=4)])
+    spectrum = SpectrumDetector()
+    spectrum.fit(real, fake)
+    expected = standardized_logistic(azimuthal_average(real), azimuthal_average(fake), azimuthal_average(test), 1.0)
+    np.testing.assert_allclose(spectrum.score(test), expected, rtol=1e-6, atol=1e-9)
+    for eps in (1e-3, 0.5):
+        dct = DCTDetector() if eps == 1e-3 else DCTDetector(config=DCTConfig(eps=eps))
+        dct.fit(real, fake)
+        features = (log_dct_features(real, eps), log_dct_features(fake, eps), log_dct_features(test, eps))
+        expected = standardized_logistic(*features, 0.01)
+        np.testing.assert_allclose(dct.score(test), expected, rtol=1e-6, atol=1e-9)
+        loaded = DCTDetector()
+        loaded.load_state(dct.state())
+        np.testing.assert_allclose(loaded.score(test), expected, rtol=1e-6, atol=1e-9)
 
 
 def test_frequency_detectors_catch_a_periodic_artifact(digits) -> None:

@@ -99,6 +99,21 @@ def test_pix2pix_dropout_is_the_noise_at_sampling():
     assert model.training
 
 
+@pytest.mark.parametrize(("name", "overrides", "source_side"), [("pix2pix", {}, 16), ("srgan", {"n_blocks": 1}, 8)])
+def test_discriminator_update_sends_no_gradient_into_the_generator(name: str, overrides: dict, source_side: int):
+    """D's update trains on a detached output: G's weights get no gradient from it, and G's
+    update that reuses the same output still back-propagates through G."""
+    torch.manual_seed(0)
+    model = create_generator(name, SPEC, preset_width=4, **overrides)
+    model.configure_optimizers()
+    source = images(4, source_side)
+    batch = Batch(images(), torch.zeros(4, dtype=torch.long), 0, source=source, progress=0.75)
+    assert "loss_d" in model.discriminator_step(batch)
+    assert all(p.grad is None for p in model.G.parameters())
+    model.generator_step(batch)
+    assert all(p.grad is not None for p in model.G.parameters())
+
+
 # ----------------------------------------------------------------------------- CycleGAN
 
 
@@ -189,6 +204,30 @@ def test_srgan_content_loss_uses_a_frozen_network_and_adversarial_weight_1e3():
         torch.testing.assert_close(got, want)
     assert all(torch.equal(v, classifier.state_dict()[k]) for k, v in frozen_state.items())
     assert all(p.grad is None and not p.requires_grad for p in classifier.parameters())
+
+
+def test_srgan_content_features_of_a_reference_classifier_are_its_last_blocks_maps():
+    """An attached reference classifier gives its last convolutional block's feature maps, before
+    its pooling (as the paper's phi_5,4 is VGG19's last block before its dense layers); the content
+    loss is the MSE between them."""
+    torch.manual_seed(0)
+    model = create_generator("srgan", SPEC, preset_width=4, n_blocks=1)
+    classifier = ReferenceClassifier(1, 10)
+    model.set_content_network(classifier)
+    trunk = list(classifier.trunk.children())
+    assert isinstance(trunk[5], nn.AdaptiveAvgPool2d) and isinstance(trunk[6], nn.Flatten)
+    fake, real = images(2), images(2)
+
+    def last_block_maps(x: torch.Tensor) -> torch.Tensor:
+        for layer in trunk[:5]:
+            x = layer(x)
+        return x
+
+    with torch.no_grad():
+        expected_fake, expected_real = last_block_maps(fake), last_block_maps(real)
+        assert expected_fake.shape == (2, 128, 4, 4)
+        torch.testing.assert_close(model.content_network(fake), expected_fake)
+        torch.testing.assert_close(model.content_loss(fake, real), F.mse_loss(expected_fake, expected_real))
 
 
 def test_srgan_first_trains_an_srresnet_on_the_pixel_mse_while_d_rests():

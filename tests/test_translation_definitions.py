@@ -75,6 +75,22 @@ def test_pix2pix_patchgan_sees_70_by_70_patches() -> None:
     assert receptive_field(model.D, 2, 128) == (70, 70)
 
 
+def test_pix2pix_networks_start_from_the_papers_gaussian_weights() -> None:
+    """Both networks start with convolution weights ~ N(0, 0.02), zero biases and BatchNorm scales
+    ~ N(1, 0.02) with zero shifts (Isola et al., Section 3.3), not PyTorch's default initialisation."""
+    torch.manual_seed(0)
+    model = create_generator("pix2pix", DataSpec("image", 1, 32, 10), preset_width=8)
+    for network in (model.G, model.D):
+        convs = [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        norms = [m for m in network.modules() if isinstance(m, nn.BatchNorm2d)]
+        assert convs and norms
+        weights = torch.cat([m.weight.detach().reshape(-1) for m in convs])
+        assert abs(float(weights.mean())) < 1e-3 and float(weights.std()) == pytest.approx(0.02, rel=0.05)
+        assert all(float(m.bias.detach().abs().max()) == 0.0 for m in convs + norms if m.bias is not None)
+        scales = torch.cat([m.weight.detach() for m in norms])
+        assert float((scales - 1).abs().max()) < 0.1 and float(scales.std()) > 0.01
+
+
 def test_unet_dropout_is_on_the_three_innermost_decoder_levels_only() -> None:
     """At 64 px the decoder's levels up to 8x8 drop units and the three outer ones do not."""
     g = UNetGenerator(1, 1, 64, width=2)
