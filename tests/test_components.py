@@ -423,6 +423,7 @@ def test_ema_decay_warms_up_to_the_papers_decay() -> None:
     assert warmup_ema_decay(0, 0.999) == 0.0
     assert warmup_ema_decay(100, 0.999) == pytest.approx(0.5 ** (1 / 5))
     assert warmup_ema_decay(10**6, 0.999) == pytest.approx(0.999)
+    assert warmup_ema_decay(100, 0.0) == 0.0  # a decay of 0 keeps the average a copy at every step
 
 
 def test_ddpm_ema_decay_is_min_of_decay_and_one_plus_n_over_ten_plus_n() -> None:

@@ -121,6 +121,19 @@ def test_gan_discriminator_is_two_maxout_layers_of_five_pieces() -> None:
     torch.testing.assert_close(unit(x), pieces.max(dim=2).values)
 
 
+def test_gan_hidden_layers_have_eight_width_units() -> None:
+    """Both MLPs have two hidden layers of ``8 width`` units (G's ReLU units, D's maxout units),
+    G writes the C x N x N image, and the stated schedule gives the same widths."""
+    model = build("gan")
+    hidden = 8 * model.config.width
+    assert [m.out_features for m in model.G.modules() if isinstance(m, nn.Linear)] == [hidden, hidden, 16 * 16]
+    maxouts = [m for m in model.D.trunk.modules() if isinstance(m, Maxout)]
+    assert [m.linear.out_features // m.pieces for m in maxouts] == [hidden, hidden]
+    assert model.D.head.in_features == hidden
+    schedules = type(model).architecture(SPEC16, model.config)
+    assert schedules["G"].dense == (hidden, hidden, 16 * 16) and schedules["D.trunk"].dense == (hidden, hidden)
+
+
 def test_gan_refuses_a_loss_other_than_nonsaturating_or_minimax() -> None:
     with pytest.raises(UserError, match="minimax"):
         build("gan", loss="hinge")
@@ -215,6 +228,18 @@ def test_wgan_critic_is_clipped_and_has_no_sigmoid(digits16: Dataset) -> None:
     assert float(logs["loss_d"]) == pytest.approx(-float(logs["wasserstein"]), abs=1e-6)
 
 
+def test_wgan_critic_is_dcgans_with_batchnorm_and_starts_clipped() -> None:
+    """The critic is the DCGAN discriminator of the paper's experiments (BatchNorm after every
+    convolution but the first), and its weights lie in [-0.01, 0.01] before the first update."""
+    model = build("wgan")
+    layers = list(model.D.trunk.net)
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    assert len(convs) >= 2 and not isinstance(layers[convs[0] + 1], nn.BatchNorm2d)
+    assert all(isinstance(layers[i + 1], nn.BatchNorm2d) for i in convs[1:])
+    values = torch.cat([p.detach().flatten() for p in model.D.parameters()])
+    assert float(values.abs().max()) == pytest.approx(0.01)
+
+
 # ----------------------------------------------------------------------------- wgan-gp
 
 
@@ -267,6 +292,20 @@ def test_lsgan_discriminator_is_dcgans_with_batchnorm_and_normal_002_weights() -
             assert abs(float(m.weight.detach().std()) - 0.02) < 0.005
             assert m.bias is None or not m.bias.any()
         elif isinstance(m, nn.BatchNorm2d):
+            assert float((m.weight.detach() - 1).abs().max()) < 0.1 and not m.bias.any()
+
+
+def test_lsgan_generator_is_dcgans_with_normal_002_weights() -> None:
+    """G is DCGAN's generator initialised as DCGAN: transposed-convolution weights from
+    N(0, 0.02), zero biases, BatchNorm gains from N(1, 0.02)."""
+    torch.manual_seed(0)
+    model = build("lsgan")
+    convs = [m for m in model.G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    weights = torch.cat([m.weight.detach().flatten() for m in convs])
+    assert len(convs) >= 2 and abs(float(weights.std()) - 0.02) < 0.002
+    assert all(m.bias is None or not m.bias.any() for m in convs)
+    for m in model.G.modules():
+        if isinstance(m, nn.BatchNorm2d):
             assert float((m.weight.detach() - 1).abs().max()) < 0.1 and not m.bias.any()
 
 

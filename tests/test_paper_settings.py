@@ -2,7 +2,10 @@
 
 The expected values are read from the papers, not from the configurations:
 
+* GAN: Goodfellow et al., NeurIPS 2014, trained as its module states with DCGAN's Adam (2e-4,
+  beta1 0.5) in place of the paper's SGD with momentum, one D update per G update (k = 1).
 * DCGAN: Radford, Metz & Chintala, ICLR 2016 (Adam, learning rate 2e-4, beta1 0.5).
+* LSGAN: Mao et al., ICCV 2017 (Adam, learning rate 2e-4, beta1 0.5).
 * WGAN: Arjovsky, Chintala & Bottou, ICML 2017, Algorithm 1 (RMSprop, alpha = 5e-5,
   n_critic = 5; a fresh minibatch of real data at every critic iteration).
 * WGAN-GP: Gulrajani et al., NeurIPS 2017, Algorithm 1 (Adam alpha = 1e-4, beta1 = 0,
@@ -41,7 +44,9 @@ LAZY = 16 / 17  # StyleGAN2's c = k / (k + 1) for R1 every k = 16 minibatches
 
 # name -> (overrides, {optimizer: (class, lr, betas)}, D updates per G update)
 PAPER_SETTINGS: dict[str, tuple[dict[str, Any], dict[str, tuple[type, float, tuple[float, float] | None]], int]] = {
+    "gan": ({}, {"g": (torch.optim.Adam, 2e-4, (0.5, 0.999)), "d": (torch.optim.Adam, 2e-4, (0.5, 0.999))}, 1),
     "dcgan": ({}, {"g": (torch.optim.Adam, 2e-4, (0.5, 0.999)), "d": (torch.optim.Adam, 2e-4, (0.5, 0.999))}, 1),
+    "lsgan": ({}, {"g": (torch.optim.Adam, 2e-4, (0.5, 0.999)), "d": (torch.optim.Adam, 2e-4, (0.5, 0.999))}, 1),
     "wgan": ({}, {"g": (torch.optim.RMSprop, 5e-5, None), "d": (torch.optim.RMSprop, 5e-5, None)}, 5),
     "wgan-gp": ({}, {"g": (torch.optim.Adam, 1e-4, (0.0, 0.9)), "d": (torch.optim.Adam, 1e-4, (0.0, 0.9))}, 5),
     "sagan": ({}, {"g": (torch.optim.Adam, 1e-4, (0.0, 0.9)), "d": (torch.optim.Adam, 4e-4, (0.0, 0.9))}, 1),
