@@ -103,6 +103,65 @@ def test_ddim_sigma_at_eta_one_is_the_ddpm_posterior_std_and_zero_at_eta_zero() 
     seq = ddim_timesteps(1000, 50)
     assert len(seq.unique()) == 50 and seq[0] == 0 and seq[-1] == 999
 
+class FixedNoise(nn.Module):
+    """A noise predictor that answers ``eps`` whatever x_t and t."""
+
+    def __init__(self, eps: torch.Tensor) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.eps
+
+
+def test_clipped_x0_prediction_keeps_x_t_on_the_line_through_x0_and_eps() -> None:
+    """x_0 = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t), clipped to [-1, 1] (Ho et al.'s code); eps is then
+    recomputed so that x_t = sqrt(ab_t) x_0 + sqrt(1 - ab_t) eps still holds. Without clipping both
+    are the network's."""
+    gen = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(2, 1, 8, 8, generator=gen), torch.randn(2, 1, 8, 8, generator=gen)
+    t = 600
+    for clip in (True, False):
+        model = tiny(clip_denoised=clip)
+        ab = model.schedule.alpha_bar[t]
+        raw = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        assert (raw > 1).any() and (raw < -1).any() and (raw.abs() < 1).any()
+        x0, eps_used = model._denoise(FixedNoise(eps), x, t)
+        torch.testing.assert_close(x0, raw.clamp(-1, 1) if clip else raw)
+        torch.testing.assert_close(ab.sqrt() * x0 + (1 - ab).sqrt() * eps_used, x)
+        if not clip:
+            assert torch.equal(eps_used, eps)
+
+
+def test_ancestral_sampling_ends_on_the_predicted_x0_with_no_noise_at_the_last_step() -> None:
+    """Algorithm 2 draws z = 0 at t = 1, and the posterior mean there is x_0 itself (its x_0
+    coefficient is 1, its x_1 coefficient 0): a denoiser that knows x_0 returns it exactly."""
+    model = tiny(timesteps=3, sampler="ancestral", clip_denoised=False)
+    model.schedule = NoiseSchedule(torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64))
+    ab = model.schedule.alpha_bar
+
+    class KnownImage(nn.Module):
+        def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            a = ab[t].view(-1, 1, 1, 1)
+            return (x - a.sqrt() * 0.4) / (1 - a).sqrt()
+
+    model.G_ema = KnownImage()
+    gen = torch.Generator().manual_seed(0)
+    x = model.denoise_from(torch.randn(16, 1, 8, 8, generator=gen), gen)
+    torch.testing.assert_close(x, torch.full_like(x, 0.4))
+
+
+def test_unknown_samplers_and_schedules_and_ddim_step_counts_outside_one_to_t_are_refused() -> None:
+    """A configuration the sampler cannot run is refused when the model is built, not when it samples."""
+    for overrides, message in (({"sampler": "euler"}, "unknown sampler"),
+                               ({"schedule": "quadratic"}, "unknown beta schedule"),
+                               ({"sampling_steps": 0}, "sampling steps must lie in 1..1000"),
+                               ({"sampling_steps": 1001}, "sampling steps must lie in 1..1000")):
+        with pytest.raises(ValueError, match=message):
+            tiny(**overrides)
+    assert ddim_timesteps(10, 10).tolist() == list(range(10)) and ddim_timesteps(10, 1).tolist() == [0]
+
+
 
 def test_ddim_with_eta_zero_is_a_deterministic_map_of_the_initial_noise() -> None:
     torch.manual_seed(0)

@@ -16,8 +16,9 @@ from ganbench.generators.layers import (ConditionalBatchNorm2d, EqualizedConv2d,
                                ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, ResBlockDown,
                                SelfAttention, has_spectral_norm)
 from ganbench.generators.losses import drift_penalty, orthogonal_regularization
-from ganbench.generators.progan import fade, growth_state
+from ganbench.generators.progan import fade, growth_state, real_at
 from ganbench.generators.sagan import ResBlockUp
+from ganbench.generators.stylegan2 import DiscriminatorBlock, MappingNetwork, SynthesisLayer, ToRGB
 from ganbench.generators.trainer import TrainConfig, train
 from quality_check import conditional_accuracy_before_after, digits, fid_before_after
 
@@ -399,6 +400,47 @@ def test_progan_discriminator_loss_has_gradient_penalty_and_drift() -> None:
     assert torch.allclose(grads[1] - grads[0], expected, rtol=1e-3, atol=1e-6)
 
 
+def test_progan_critic_step_blends_the_reals_it_scores_during_a_fade_in() -> None:
+    """In a fade-in the critic's real input is the blend of the real images at the new resolution
+    with their nearest-upsampled halves (Sec. 2), at the step's own alpha."""
+    model = build("progan")
+    progress = 3.5 / 6 * model.config.growth_fraction  # half-way through the fade-in of 16x16
+    level, alpha = growth_state(progress, 4, model.config.growth_fraction)
+    assert (level, alpha) == (2, pytest.approx(0.5))
+    seen: list[torch.Tensor] = []
+    model.D.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach()))
+    step = batch(SPEC32, progress=progress)
+    model.discriminator_step(step)
+    torch.testing.assert_close(seen[0], real_at(step.real, 16, alpha))
+    assert not torch.allclose(seen[0], real_at(step.real, 16, 1.0), atol=1e-3)
+
+
+def test_progan_blocks_double_by_nearest_neighbours_and_halve_by_averaging_around_two_3x3_convolutions() -> None:
+    """Karras et al. 2018, Table 2: a G block is 2x nearest-neighbour upsampling and two 3x3
+    convolutions; a D block two 3x3 convolutions and 2x2 average pooling; D's last block starts
+    with minibatch standard deviation over groups of four (the authors' code)."""
+    model = build("progan")
+    assert len(model.G.blocks) == len(model.D.blocks) == 3
+    for block in model.G.blocks:
+        assert isinstance(block[0], nn.Upsample) and block[0].mode == "nearest" and block[0].scale_factor == 2
+        assert [m.weight.shape[-1] for m in block if isinstance(m, EqualizedConv2d)] == [3, 3]
+    for block in model.D.blocks:
+        assert [m.weight.shape[-1] for m in block if isinstance(m, EqualizedConv2d)] == [3, 3]
+        assert type(block[-1]) is nn.AvgPool2d and block[-1].kernel_size == 2
+    assert isinstance(model.D.final[0], MinibatchStdDev) and model.D.final[0].group_size == 4
+
+
+@pytest.mark.parametrize("name,decay", [("progan", 0.999), ("stylegan2", 0.998)])
+def test_generator_steps_warm_the_ema_decay_up_to_the_papers(name: str, decay: float) -> None:
+    """ProGAN averages G's weights with decay 0.999 (Appendix A.1); StyleGAN2 with a half-life of
+    10k images at batch 32 (0.998); both warm up from a copy at the first step."""
+    model = build(name, SPEC16)
+    for step in (1, 10**5):
+        model.generator_step(batch(SPEC16, n=4, step=step, progress=1.0))
+        assert model.ema_decay == pytest.approx(warmup_ema_decay(step, decay), rel=1e-12)
+    assert model.ema_decay == pytest.approx(decay, rel=1e-9)
+
+
 # ----------------------------------------------------------------------------- StyleGAN2
 
 
@@ -420,7 +462,7 @@ def test_stylegan2_uses_mapping_modulation_and_noise_everywhere() -> None:
     assert len(linears) == 8 and all(m.lr_mul == 0.01 for m in linears)
     assert len([m for m in model.G.modules() if isinstance(m, NoiseInjection)]) == 7
     assert len([m for m in model.G.modules() if isinstance(m, ModulatedConv2d)]) == 7 + 4
-    assert any(isinstance(m, MinibatchStdDev) for m in model.D.modules())
+    assert [m.group_size for m in model.D.modules() if isinstance(m, MinibatchStdDev)] == [4]
 
 
 def test_stylegan2_noise_injection_changes_the_output() -> None:
@@ -480,6 +522,116 @@ def test_stylegan2_ema_and_w_avg_follow_training() -> None:
     assert torch.equal(model.G_ema.mapping.w_avg, model.G.mapping.w_avg)
     g = dict(model.G.named_parameters())
     assert any(not torch.equal(p, g[n]) for n, p in model.G_ema.named_parameters())
+
+
+def test_stylegan2_mapping_pixel_normalises_z_then_applies_a_leaky_relu_after_every_layer() -> None:
+    """w = f_L(... f_1(z / rms(z))), f_i(h) = leaky_relu(A_i h + b_i, 0.2) (StyleGAN, Sec. 2)."""
+    torch.manual_seed(0)
+    mapping = MappingNetwork(6, 5, 3, 0.01)
+    layers = [m for m in mapping.modules() if isinstance(m, EqualizedLinear)]
+    assert len(layers) == 3
+    with torch.no_grad():
+        for layer in layers:
+            layer.bias.uniform_(-50, 50)
+        z = 3 * torch.randn(4, 6)
+        h = z / z.pow(2).mean(dim=1, keepdim=True).sqrt()
+        for layer in layers:
+            h = F.leaky_relu(layer(h), 0.2)
+        torch.testing.assert_close(mapping(z), h)
+
+
+def test_stylegan2_synthesis_layer_is_a_sqrt2_scaled_leaky_relu_of_convolution_plus_noise_plus_bias() -> None:
+    """x' = sqrt(2) leaky_relu(conv_w(x) + strength * noise + b, 0.2), one noise map shared by the channels."""
+    torch.manual_seed(0)
+    layer = SynthesisLayer(4, 3, 5)
+    with torch.no_grad():
+        layer.bias.uniform_(-1, 1)
+        layer.noise.strength.fill_(0.7)
+        x, w = torch.randn(2, 4, 6, 6), torch.randn(2, 5)
+        noise = torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+        expected = math.sqrt(2) * F.leaky_relu(layer.conv(x, w) + 0.7 * noise + layer.bias.view(1, 3, 1, 1), 0.2)
+        torch.testing.assert_close(layer(x, w, torch.Generator().manual_seed(1)), expected)
+
+
+def test_stylegan2_image_sums_the_bilinearly_upsampled_to_rgb_outputs_of_every_level() -> None:
+    """The skip generator of Fig. 7: rgb <- up(rgb) + to_rgb(x) at each level; to_rgb is a modulated
+    1x1 convolution without demodulation, plus a bias."""
+    model = build("stylegan2", SPEC16)
+    synthesis = model.G.synthesis
+    outputs: list[torch.Tensor] = []
+    for to_rgb in synthesis.to_rgb:
+        to_rgb.register_forward_hook(lambda m, args, out: outputs.append(out))
+    with torch.no_grad():
+        for to_rgb in synthesis.to_rgb:
+            to_rgb.bias.uniform_(-1, 1)
+        image = synthesis(torch.randn(2, synthesis.num_ws, model.config.w_dim))
+        expected = outputs[0]
+        for out in outputs[1:]:
+            expected = F.interpolate(expected, scale_factor=2, mode="bilinear", align_corners=False) + out
+        assert len(outputs) == 3
+        torch.testing.assert_close(image, expected)
+        to_rgb = synthesis.to_rgb[1]
+        x, w = torch.randn(2, to_rgb.conv.weight.shape[1], 8, 8), torch.randn(2, model.config.w_dim)
+        styles = to_rgb.conv.affine(w)
+        linear = F.conv2d(x * styles[:, :, None, None], to_rgb.conv.weight * to_rgb.conv.scale)
+        torch.testing.assert_close(to_rgb(x, w), linear + to_rgb.bias.view(1, -1, 1, 1))
+
+
+def test_stylegan2_each_convolution_reads_its_own_w_and_each_to_rgb_the_one_after_its_level() -> None:
+    """With one w per layer, convolution k reads w_k and the to_rgb of level l reads w_{2l+1}, the
+    w after its level's last convolution (the authors' code), so num_ws = convolutions + 1."""
+    model = build("stylegan2", SPEC16)
+    synthesis = model.G.synthesis
+    seen: dict[str, torch.Tensor] = {}
+    for name, module in synthesis.named_modules():
+        if isinstance(module, SynthesisLayer | ToRGB):
+            module.register_forward_pre_hook(lambda m, args, name=name: seen.__setitem__(name, args[1]))
+    assert synthesis.num_ws == len(synthesis.convs) + 1 == 6
+    ws = torch.randn(2, synthesis.num_ws, model.config.w_dim)
+    with torch.no_grad():
+        synthesis(ws)
+    for k in range(len(synthesis.convs)):
+        assert torch.equal(seen[f"convs.{k}"], ws[:, k]), k
+    for level in range(len(synthesis.to_rgb)):
+        assert torch.equal(seen[f"to_rgb.{level}"], ws[:, 2 * level + 1]), level
+
+
+def test_stylegan2_discriminator_block_adds_a_pooled_1x1_skip_and_divides_by_sqrt2() -> None:
+    """The residual D of Fig. 7(c): (pool(lrelu(conv2(lrelu(conv1(x))))) + skip(pool(x))) / sqrt(2)."""
+    torch.manual_seed(0)
+    block = DiscriminatorBlock(4, 6)
+    with torch.no_grad():
+        block.conv1.bias.uniform_(-1, 1)
+        block.conv2.bias.uniform_(-1, 1)
+        x = torch.randn(2, 4, 8, 8)
+        h = F.leaky_relu(block.conv1(x), 0.2)
+        h = F.avg_pool2d(F.leaky_relu(block.conv2(h), 0.2), 2)
+        torch.testing.assert_close(block(x), (h + block.skip(F.avg_pool2d(x, 2))) / math.sqrt(2))
+    assert block.skip.weight.shape[-1] == 1 and block.skip.bias is None
+
+
+def test_stylegan2_mixes_nine_batches_in_ten_switching_after_any_layer_but_the_last_alike() -> None:
+    """Style mixing: with probability 0.9 the second latent takes over at a layer drawn uniformly
+    from 1 .. num_ws - 1."""
+    model = build("stylegan2", SPEC16)
+    num_ws = model.G.synthesis.num_ws
+    cutoffs = [model.styles(1, 0.9, torch.Generator().manual_seed(seed))[1] for seed in range(600)]
+    mixed = [c for c in cutoffs if c < num_ws]
+    assert 0.87 < len(mixed) / len(cutoffs) < 0.93
+    counts = [mixed.count(c) for c in range(1, num_ws)]
+    assert sum(counts) == len(mixed) and min(counts) > 0.7 * len(mixed) / (num_ws - 1)
+
+
+def test_stylegan2_samples_use_one_w_per_image_without_mixing() -> None:
+    """Mixing regularises training only: each sampled image is rendered from one latent at every layer."""
+    model = build("stylegan2", SPEC16)
+    seen: list[torch.Tensor] = []
+    model.G_ema.synthesis.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    with torch.no_grad():
+        for seed in range(5):
+            model.generate(3, None, torch.Generator().manual_seed(seed))
+    assert len(seen) == 5
+    assert all(torch.equal(ws, ws[:, :1].expand_as(ws)) for ws in seen)
 
 
 # ----------------------------------------------------------------------------- training lowers FID

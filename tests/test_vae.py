@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.distributions import Bernoulli, Normal
 
 from ganbench.data import Dataset
@@ -55,27 +56,53 @@ def test_reparameterized_samples_have_the_posterior_moments_and_carry_gradients(
 
 
 def test_reconstruction_terms_are_negative_log_likelihoods() -> None:
+    """Bernoulli: the cross-entropy of the intensities (x + 1) / 2, grey levels included; Gaussian:
+    the normal density with its normalising constant."""
     gen = torch.Generator().manual_seed(2)
     x = torch.randint(0, 2, (3, 1, 4, 4), generator=gen).float() * 2 - 1
     logits = torch.randn(3, 1, 4, 4, generator=gen)
     bernoulli = -Bernoulli(logits=logits).log_prob((x + 1) / 2).flatten(1).sum(1)
     assert torch.allclose(reconstruction_nll("bernoulli", logits, x, 0.1), bernoulli, atol=1e-5)
+    grey = torch.rand(3, 1, 4, 4, generator=gen) * 2 - 1
+    intensity = (grey + 1) / 2
+    cross_entropy = -(intensity * F.logsigmoid(logits) + (1 - intensity) * F.logsigmoid(-logits)).flatten(1).sum(1)
+    assert torch.allclose(reconstruction_nll("bernoulli", logits, grey, 0.1), cross_entropy, atol=1e-5)
     mean = torch.tanh(logits)
     gaussian = -Normal(mean, 0.3).log_prob(x).flatten(1).sum(1)
     assert torch.allclose(reconstruction_nll("gaussian", mean, x, 0.3), gaussian, atol=1e-4)
 
 
-def test_elbo_terms_follow_encoder_reparameterization_and_decoder(digits16: Dataset) -> None:
-    model = VAE(DataSpec("image", 1, 16, 10), VAEConfig(z_dim=6, width=8))
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_elbo_terms_follow_encoder_reparameterization_and_decoder(digits16: Dataset, likelihood: str) -> None:
+    model = VAE(DataSpec("image", 1, 16, 10), VAEConfig(z_dim=6, width=8, likelihood=likelihood, decoder_std=0.3))
     x = to_float(digits16.x_train[:5])
     terms = model.elbo_terms(x, torch.Generator().manual_seed(3))
     mu, logvar = model.E(x)
     z = reparameterize(mu, logvar, torch.Generator().manual_seed(3))
-    expected = reconstruction_nll("bernoulli", model.G(z), x, 0.1)
+    expected = reconstruction_nll(likelihood, model.G(z), x, 0.3)
     assert terms.reconstruction.shape == terms.kl.shape == (5,)
     assert torch.allclose(terms.reconstruction, expected, atol=1e-4)
     assert torch.allclose(terms.kl, gaussian_kl(mu, logvar))
     assert torch.allclose(terms.elbo, -(expected + gaussian_kl(mu, logvar)), atol=1e-4)
+
+def test_the_gaussian_decoders_mean_is_its_output_clipped_to_the_pixel_range() -> None:
+    """With a Gaussian likelihood the decoder outputs the mean in [-1, 1] units: samples show it as is, clipped."""
+    torch.manual_seed(0)
+    model = VAE(DataSpec("image", 1, 16, 10), VAEConfig(z_dim=4, width=8, likelihood="gaussian"))
+    z = 40 * torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        output = model.G(z)
+        assert (output > 1).any() and (output < -1).any() and (output.abs() < 1).any()
+        torch.testing.assert_close(model.decode_mean(z), output.clamp(-1, 1))
+
+
+def test_unknown_likelihoods_are_refused() -> None:
+    """A likelihood other than Bernoulli or Gaussian is refused when the model is built and by the term itself."""
+    with pytest.raises(ValueError, match="unknown likelihood 'poisson'"):
+        VAE(DataSpec("image", 1, 16, 10), VAEConfig(width=8, likelihood="poisson"))
+    with pytest.raises(ValueError, match="unknown likelihood 'poisson'"):
+        reconstruction_nll("poisson", torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 4), 0.1)
+
 
 
 def test_vae_is_a_non_adversarial_reference_generator() -> None:
