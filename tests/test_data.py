@@ -58,6 +58,20 @@ def test_quantization_round_trip():
     assert torch.equal(to_uint8(to_float(x)), x)
 
 
+def test_to_uint8_rounds_to_the_nearest_value_and_clamps_the_range() -> None:
+    """0.0 maps to 127.5 (rounded half to even: 128, not truncated to 127); outside [-1, 1] is clamped, not wrapped."""
+    assert to_uint8(torch.tensor([-1.5, -1.0, 0.0, 0.6, 1.0, 1.5])).tolist() == [0, 0, 128, 204, 255, 255]
+
+
+def test_a_set_on_at_most_64_values_is_quantized() -> None:
+    from ganbench.pixels import intensity_levels
+
+    on_64 = torch.arange(0, 256, 4, dtype=torch.uint8).view(1, 1, 8, 8)
+    assert intensity_levels(on_64) == tuple(range(0, 256, 4))
+    on_65 = torch.cat([on_64.flatten(), torch.tensor([255], dtype=torch.uint8)]).view(1, 1, 5, 13)
+    assert intensity_levels(on_65) is None
+
+
 def test_resize_center_crops_non_square():
     x = torch.zeros(1, 1, 20, 10, dtype=torch.uint8)
     x[..., 5:15, :] = 200

@@ -55,6 +55,12 @@ def test_float_and_out_of_range_integer_images_are_refused_with_their_names(tmp_
     Image.fromarray(np.full((8, 8), 70000, np.int32)).save(tmp_path / "set" / "b" / "deep.tif")
     with pytest.raises(UserError, match=r"deep\.tif.*70000"):
         read_folder(tmp_path / "set", keep)
+    os.remove(tmp_path / "set" / "b" / "deep.tif")
+    below = np.zeros((8, 8), np.int32)
+    below[0, 0] = -5
+    Image.fromarray(below).save(tmp_path / "set" / "b" / "negative.tif")
+    with pytest.raises(UserError, match=r"negative\.tif.*values -5\.\.0;"):
+        read_folder(tmp_path / "set", keep)
 
 
 def test_palette_alpha_cmyk_and_bilevel_modes(tmp_path: Path) -> None:
@@ -81,6 +87,23 @@ def test_palette_alpha_cmyk_and_bilevel_modes(tmp_path: Path) -> None:
     bilevel.putpixel((1, 0), 1)
     bilevel.save(tmp_path / "bits.png")
     assert pixels(tmp_path / "bits.png").tolist() == [[[0, 255]]]
+
+
+def test_a_grey_file_with_a_transparency_key_reads_that_grey_as_black(tmp_path: Path) -> None:
+    keyed = Image.new("L", (2, 1), 90)
+    keyed.putpixel((1, 0), 200)
+    keyed.save(tmp_path / "key.png", transparency=200)
+    assert Image.open(tmp_path / "key.png").info["transparency"] == 200
+    assert pixels(tmp_path / "key.png").tolist() == [[[90, 0]]]
+
+
+def test_a_decompression_bomb_is_named_as_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "flat"
+    root.mkdir()
+    Image.new("L", (64, 64)).save(root / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4096 pixels is past twice the limit
+    with pytest.raises(UserError, match=r"huge\.png \(DecompressionBombError"):
+        read_folder(root, keep)
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
@@ -125,6 +148,67 @@ def test_an_undecodable_file_is_named_or_skipped_and_counted(tmp_path: Path) -> 
     loaded = read_folder(root, keep, skip_bad=True, warn=warnings.append)
     assert len(loaded.images) == 6 and len(loaded.skipped) == 1
     assert warnings == [warnings[0]] and warnings[0].startswith("skipped 1 ") and "broken.png" in warnings[0]
+
+
+def test_a_folder_of_only_unreadable_files_is_refused_even_with_skip_bad(tmp_path: Path) -> None:
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "a.png").write_bytes(b"not a png")
+    (root / "b.jpg").write_bytes(b"")
+    with pytest.raises(UserError, match="no readable images"):
+        read_folder(root, keep, skip_bad=True)
+
+
+def test_a_missing_path_or_a_file_is_refused_as_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no such folder"):
+        scan_folder(tmp_path / "missing")
+    Image.new("L", (8, 8)).save(tmp_path / "x.png")
+    with pytest.raises(UserError, match=r"not a folder: .*x\.png"):
+        scan_folder(tmp_path / "x.png")
+
+
+def test_suffixes_are_read_in_any_case_and_other_files_are_not_images(tmp_path: Path) -> None:
+    root = grey_folder(tmp_path / "set", n=1)
+    Image.new("L", (8, 8), 7).save(root / "a" / "SHOUT.PNG")
+    Image.new("L", (8, 8), 7).save(root / "b" / "photo.Jpeg")
+    (root / "a" / "README.txt").write_text("notes")
+    (root / "b" / "labels.csv").write_text("x,y")
+    layout = scan_folder(root)
+    assert [f.path.relative_to(root).as_posix() for f in layout.files] == ["a/0.png", "a/SHOUT.PNG", "b/0.png",
+                                                                          "b/photo.Jpeg"]
+    assert read_folder(root, keep).labels.tolist() == [0, 0, 1, 1]
+
+
+def test_classes_are_sorted_names_and_files_sorted_paths_without_hidden_folders(tmp_path: Path) -> None:
+    """Labels follow the sorted class names and files the sorted paths, whatever order the disk lists them in."""
+    root = tmp_path / "set"
+    names = ["zebra", "Apple", "mango", "b10", "b2", "kiwi", "fig", "yam"]
+    for name in names:
+        (root / name / "deeper").mkdir(parents=True)
+        (root / name / ".ipynb_checkpoints").mkdir()
+        for stem in ("9", "3", "11", "0"):
+            Image.new("L", (4, 4), int(stem)).save(root / name / f"{stem}.png")
+        Image.new("L", (4, 4)).save(root / name / "deeper" / "5.png")
+        Image.new("L", (4, 4)).save(root / name / ".ipynb_checkpoints" / "0-checkpoint.png")
+    layout = scan_folder(root)
+    assert layout.classes == tuple(sorted(names)) == ("Apple", "b10", "b2", "fig", "kiwi", "mango", "yam", "zebra")
+    expected = [(f"{name}/{stem}.png", label) for label, name in enumerate(sorted(names))
+                for stem in ("0", "11", "3", "9", "deeper/5")]
+    assert [(f.path.relative_to(root).as_posix(), f.label) for f in layout.files] == expected
+
+
+def test_a_flat_folder_is_one_class_and_a_broken_link_in_it_is_unreadable(tmp_path: Path) -> None:
+    root = tmp_path / "flat"
+    root.mkdir()
+    for stem in ("2", "0", "1"):
+        Image.new("L", (8, 8), int(stem)).save(root / f"{stem}.png")
+    (root / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    layout = scan_folder(root)
+    assert layout.classes == ("flat",) and {f.label for f in layout.files} == {0}
+    assert [f.path.name for f in layout.files] == ["0.png", "1.png", "2.png", "gone.png"]
+    with pytest.raises(UserError, match=r"gone\.png"):
+        read_folder(root, keep)
+    assert len(read_folder(root, keep, skip_bad=True).images) == 3
 
 
 def test_a_link_to_the_folder_itself_is_refused(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from scipy.stats import binomtest
@@ -12,9 +13,12 @@ from scipy.stats import binomtest
 from ganbench.errors import UserError
 from ganbench.human_eval import (Item, ItemSet, VoteLog, human_records, resolve_run, split_counts, vote_metrics,
                                  wilson_interval)
+from ganbench.human_eval import session as session_module
 from ganbench.human_eval import votes as votes_module
 from ganbench.human_eval.app import check_rater
+from ganbench.human_eval.items import build_item_set, order_seed
 from ganbench.human_eval.page import display_pixels, render
+from ganbench.human_eval.server import check_port
 from ganbench.human_eval.session import RatingSession, VoteRejected
 from ganbench.human_eval.votes import votes_path
 from ganbench.presets import get_preset
@@ -202,6 +206,9 @@ def test_a_closed_session_takes_no_vote_and_keeps_the_ones_cast(tmp_path: Path) 
     item_set = ItemSet("set", items, ("gan",), 8)
     session = RatingSession(item_set, VoteLog(tmp_path / "votes.jsonl", "ann", item_set))
     first = session.state()["id"]
+    with pytest.raises(VoteRejected) as unknown:
+        session.vote(first, "maybe")
+    assert unknown.value.status == 400 and session.answered == 0
     second = session.vote(first, "fake")["id"]
     with pytest.raises(VoteRejected) as double:
         session.vote(first, "real")
@@ -211,3 +218,38 @@ def test_a_closed_session_takes_no_vote_and_keeps_the_ones_cast(tmp_path: Path) 
         session.vote(second, "fake")
     assert late.value.status == 503 and session.answered == 1
     assert len((tmp_path / "votes.jsonl").read_text().splitlines()) == 1
+
+
+def test_the_response_time_runs_from_the_first_showing_to_the_vote(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reloading the page shows the same image under the same id and does not restart its clock."""
+    now = [10.0]
+    monkeypatch.setattr(session_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    item_set = _item_set()
+    session = RatingSession(item_set, VoteLog(tmp_path / "votes.jsonl", "ann", item_set))
+    first = session.state()["id"]
+    now[0] = 15.0
+    assert session.state()["id"] == first
+    now[0] = 17.5
+    session.vote(first, "fake")
+    assert session.log.votes[0]["seconds"] == 7.5
+
+
+def test_the_order_seed_follows_the_run_seed_and_the_rater() -> None:
+    seeds = {(seed, rater): order_seed(seed, rater) for seed in (0, 1) for rater in ("ann", "bob")}
+    assert len(set(seeds.values())) == 4 and order_seed(1, "bob") == seeds[(1, "bob")]
+
+
+def test_port_numbers_are_checked_at_their_edges() -> None:
+    for port in (0, 1, 65535):
+        check_port(port)
+    for port in (-1, 65536):
+        with pytest.raises(UserError, match="--port must be between 0 and 65535"):
+            check_port(port)
+
+
+def test_human_evaluation_needs_an_image_data_set(tmp_path: Path) -> None:
+    preset = get_preset("smoke").with_overrides(name="tiny", resolution=16)
+    context = RunContext(RunConfig(suite="dcgan", preset=preset, dataset="toy2d", out=tmp_path, quiet=True))
+    with pytest.raises(UserError, match="human evaluation needs an image data set; 'toy2d' holds points"):
+        build_item_set(context, ["dcgan"], 4, "ann")

@@ -26,7 +26,7 @@ from PIL import Image
 from ganbench.cli import app
 from ganbench.errors import UserError
 from ganbench.human_eval import ItemSet, RatingSession, VoteLog, build_item_set, run_human_eval
-from ganbench.human_eval.server import RatingServer
+from ganbench.human_eval.server import RatingServer, serve
 from ganbench.human_eval.votes import votes_path
 from ganbench.imageio import png_bytes
 from ganbench.presets import PRESETS, get_preset
@@ -157,6 +157,7 @@ def test_order_depends_on_rater_but_images_do_not(context: RunContext) -> None:
     bob = build_item_set(context, ["dcgan"], N, "bob")
     assert ann.key == bob.key
     assert sorted(i.name for i in ann.items) == sorted(i.name for i in bob.items)
+    assert sorted(i.png for i in ann.items) == sorted(i.png for i in bob.items)
     assert [i.name for i in ann.items] != [i.name for i in bob.items]
     # the fakes are new samples, not the runner's "fresh" set that detectors are tested on
     ours = {i.png for i in ann.items if i.truth == "fake"}
@@ -170,6 +171,8 @@ def test_real_images_are_distinct_test_images_and_never_more_than_the_test_split
     x_test = context.data.x_test
     assert len({item.index for item in reals}) == len(reals) == N // 2
     assert all(item.png == png_bytes(x_test[item.index]) for item in reals)
+    whole = build_item_set(context, ["dcgan"], 2 * len(x_test), "ann")
+    assert sorted(item.index for item in whole.items if item.truth == "real") == list(range(len(x_test)))
     asked = len(x_test) + 1
     with pytest.raises(UserError, match=f"asks for {asked} real images but the test split holds {len(x_test)}"):
         build_item_set(context, ["dcgan"], 2 * asked, "ann")
@@ -185,6 +188,8 @@ def test_bad_requests_are_refused_and_record_nothing(served: tuple[str, ItemSet,
                     {"Content-Type": "application/x-www-form-urlencoded"})[0] == 415
     assert _request(url, "POST", "/api/vote", {"id": token, "label": "maybe"})[0] == 400
     assert _request(url, "POST", "/api/vote", {"id": token})[0] == 400
+    assert _request(url, "POST", "/api/vote", {"id": [token], "label": "real"})[0] == 400
+    assert _request(url, "POST", "/api/vote", {"id": token, "label": ["real"]})[0] == 400
     assert _request(url, "POST", "/api/vote", b"x" * 5000)[0] == 413
     assert _request(url, path="/etc/passwd")[0] == 404
     assert not path.exists()
@@ -192,6 +197,58 @@ def test_bad_requests_are_refused_and_record_nothing(served: tuple[str, ItemSet,
     status, answer = _vote(url, token, "fake")  # a double click
     assert status == 409 and answer["state"]["answered"] == 1
     assert len(path.read_text().splitlines()) == 1
+
+
+def test_a_generator_named_twice_is_rated_once(context: RunContext) -> None:
+    """A repeated name neither unbalances the set nor changes its key (which would orphan the votes cast)."""
+    once = build_item_set(context, ["dcgan"], N, "ann")
+    twice = build_item_set(context, ["dcgan", "dcgan"], N, "ann")
+    assert twice.generators == ("dcgan",) and twice.key == once.key
+    assert [item.png for item in twice.items] == [item.png for item in once.items]
+
+
+PAGE_TYPES = {"/": "text/html; charset=utf-8", "/app.css": "text/css; charset=utf-8",
+              "/app.js": "text/javascript; charset=utf-8", "/api/state": "application/json",
+              "/nowhere": "application/json"}
+POLICY = {"default-src": "'none'", "script-src": "'self'", "style-src": "'self'", "img-src": "data:",
+          "connect-src": "'self'", "base-uri": "'none'", "form-action": "'none'", "frame-ancestors": "'none'"}
+
+
+def test_every_answer_carries_its_type_and_the_security_headers_also_under_localhost(
+        served: tuple[str, ItemSet, Path]) -> None:
+    """No caching, no sniffing, no framing, no referrer, and a policy that only allows the page's own files."""
+    url, _, _ = served
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        for path, content_type in PAGE_TYPES.items():
+            status, headers, _ = _request(url, path=path, headers={"Host": host})
+            assert status == (404 if path == "/nowhere" else 200), (host, path)
+            assert headers["Content-Type"] == content_type
+            assert (headers["Cache-Control"], headers["X-Content-Type-Options"], headers["X-Frame-Options"],
+                    headers["Referrer-Policy"]) == ("no-store", "nosniff", "DENY", "no-referrer")
+            directives = (d.strip().split(" ", 1) for d in headers["Content-Security-Policy"].split(";"))
+            assert dict(directives) == POLICY
+
+
+def test_sigterm_stops_serving_and_gives_the_handlers_back(context: RunContext, tmp_path: Path) -> None:
+    """``serve`` takes SIGTERM (a stopped container, a killed job) as it takes Ctrl-C, then restores the handler."""
+    item_set = build_item_set(context, ["dcgan"], 2, "sig")
+    session = RatingSession(item_set, VoteLog(votes_path(tmp_path, "sig"), "sig", item_set))
+
+    class ReachedTheOuterHandler(Exception):
+        pass
+
+    def outer(signum: int, frame: object) -> None:
+        raise ReachedTheOuterHandler
+
+    main = threading.main_thread().ident
+    previous = signal.signal(signal.SIGTERM, outer)
+    try:
+        assert serve(session, "sig", 0, lambda url: signal.pthread_kill(main, signal.SIGTERM)) is False
+        assert signal.getsignal(signal.SIGTERM) is outer
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert session.answered == 0
 
 
 def test_page_escapes_the_rater_and_loads_nothing_external(context: RunContext, tmp_path: Path) -> None:
