@@ -147,6 +147,17 @@ def test_images_are_enlarged_by_a_whole_factor_up_to_384_pixels() -> None:
     assert 'width="364" height="364"' in render("ann", 28)["/"][1].decode()
 
 
+def test_the_pages_keys_and_buttons_vote_what_they_say() -> None:
+    """R and the Real button vote real, F and the Fake button vote fake (checked in a browser too,
+    where one is installed)."""
+    import re
+
+    script = render("ann", 28)["/app.js"][1].decode()
+    keys = dict(re.findall(r'key === "(\w)"\) vote\("(\w+)"\)', script))
+    buttons = dict(re.findall(r'\$\("(\w+)"\)\.addEventListener\("click", \(\) => vote\("(\w+)"\)\)', script))
+    assert keys == {"r": "real", "f": "fake"} and buttons == {"real": "real", "fake": "fake"}
+
+
 def test_resolve_run_rates_the_generators_of_one_seed_and_one_preset(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     for generator, preset, seed in (("dcgan", "smoke", 0), ("wgan", "smoke", 1), ("lsgan", "quick", 0)):
