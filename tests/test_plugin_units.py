@@ -18,8 +18,8 @@ from sklearn.preprocessing import StandardScaler
 from ganbench.detectors.linear_state import load_pipeline_state, pipeline_state
 from ganbench.detectors.plugins import _one_line, check_detector_class, checked_scores, import_detector
 from ganbench.errors import UserError
-from ganbench.forensics import ScoredImages
-from ganbench.forensics_output import _cell, check_scores_path, write_scores
+from ganbench.forensics import DetectOutcome, ScoredImages
+from ganbench.forensics_output import _cell, check_scores_path, results_table, write_scores
 from ganbench.source_digest import files_digest
 
 
@@ -120,3 +120,23 @@ def test_a_files_digest_is_16_hex_digits_over_names_and_contents(tmp_path: Path)
     expected = hashlib.sha256(f"first.py:{content}\n".encode()).hexdigest()[:16]
     assert files_digest(((first, module),)) == expected
     assert files_digest(((second, types.ModuleType("digested")),)) != expected
+
+
+def test_an_import_path_needs_a_module_and_a_class() -> None:
+    for path in ("json:", ":Detector", "json"):
+        with pytest.raises(UserError, match="must look like package.module:ClassName"):
+            import_detector(path)
+
+
+def detect_row(perturbation: str) -> dict[str, object]:
+    return {"detector": "spectrum", "generator": "dcgan", "perturbation": perturbation, "auc": 0.9, "ap": 0.8,
+            "balanced_acc": 0.7, "real_acc": 0.6, "fake_acc": 0.8, "tpr_at_1fpr": 0.1, "n_real": 4, "n_fake": 5,
+            "threshold": 0.5}
+
+
+def test_the_detection_table_shows_perturbations_when_any_row_has_one() -> None:
+    protocol = {"framing": "test only"}
+    mixed = results_table(DetectOutcome([detect_row("none"), detect_row("jpeg:50")], [], protocol))
+    assert [c.header for c in mixed.columns][:3] == ["detector", "generator", "perturbation"]
+    clean = results_table(DetectOutcome([detect_row("none")], [], protocol))
+    assert "perturbation" not in [c.header for c in clean.columns]
