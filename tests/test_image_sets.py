@@ -53,3 +53,23 @@ def test_a_subset_keeps_the_sets_order_and_never_asks_for_more_than_it_holds() -
     assert images.subset(20, seed=3) is images
     with pytest.raises(UserError, match="holds 20 images, fewer than the 21 asked for"):
         images.subset(21, seed=3)
+
+
+def test_a_folder_is_checked_with_a_final_report_and_read_in_batches_of_one_size(tmp_path: Path) -> None:
+    sizes = [(4, 3), (5, 2), (4, 3)]
+    for i, (width, height) in enumerate(sizes):
+        Image.fromarray(np.full((height, width), i * 40, np.uint8), mode="L").save(tmp_path / f"{i}.png")
+    images = open_images(f"folder:{tmp_path}")
+    reports: list[tuple[int, int]] = []
+    assert images.shapes(lambda done, total: reports.append((done, total))) == {(1, 3, 4), (1, 2, 5)}
+    assert reports == [(3, 3)]
+    batches = list(images.batches(3))
+    assert [tuple(batch.shape) for batch in batches] == [(2, 1, 3, 4), (1, 1, 2, 5)]
+    assert batches[0][:, 0, 0, 0].tolist() == [0, 80] and int(batches[1].max()) == 40
+    assert [len(batch) for batch in images.batches(2)] == [1, 1, 1]
+
+
+def test_an_unknown_split_is_named() -> None:
+    with pytest.raises(UserError, match="unknown split 'val'"):
+        open_images("dataset:digits@val")
+    assert open_images("digits@train").info == {"dataset": "digits", "split": "train"}

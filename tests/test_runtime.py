@@ -115,3 +115,10 @@ def test_a_dedicated_generator_repeats_its_seed_and_leaves_the_global_stream_alo
     assert torch.equal(torch.rand(3), expected)
     assert torch.equal(torch.rand(4, generator=torch_generator(11)), first)
     assert not torch.equal(torch.rand(4, generator=torch_generator(12)), first)
+
+
+def test_a_seed_beyond_32_bits_seeds_numpy_with_its_low_32_bits() -> None:
+    seed_everything(7)
+    expected = np.random.rand(3)
+    seed_everything(2**32 + 7)
+    assert np.array_equal(np.random.rand(3), expected)
