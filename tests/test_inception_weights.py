@@ -194,6 +194,14 @@ def test_resizes_give_their_librarys_values(resize: str) -> None:
     assert torch.equal(grey, theirs(SMALL[..., :1].expand(-1, -1, 3).contiguous()))
 
 
+@pytest.mark.parametrize("resize", list(LIBRARIES))
+@pytest.mark.parametrize("bad", [torch.zeros(1, 3, 8, 8), torch.zeros(1, 4, 8, 8, dtype=torch.uint8),
+                                 torch.zeros(3, 8, 8, dtype=torch.uint8)], ids=["float", "rgba", "unbatched"])
+def test_resizes_refuse_anything_but_uint8_grey_or_rgb_batches(resize: str, bad: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="expected uint8 N,1"):
+        LIBRARIES[resize][0](bad, (299, 299))
+
+
 @needs_extra
 def test_pytorch_fids_network_with_the_mapped_weights_gives_identical_features() -> None:
     """pytorch-fid's FID Inception graph with the packaged weights loaded: the same pool3 features,

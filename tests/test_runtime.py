@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ganbench.errors import UserError
-from ganbench.runtime import derive_seed, preserved_rng, resolve_device, seed_everything
+from ganbench.runtime import (accelerated, autocast, configure_backends, derive_seed, preserved_rng, resolve_device,
+                              seed_everything, torch_generator)
 
 
 def test_derived_seeds_follow_the_run_seed_and_every_part_of_the_purpose() -> None:
@@ -64,3 +65,60 @@ def test_the_processor_names_the_chip_and_the_cpus_kernel_instructions(monkeypat
         assert processor("cuda") == "NVIDIA H100 80GB HBM3"
     finally:
         processor.cache_clear()
+
+
+def test_auto_takes_cuda_when_present_and_cuda_without_a_gpu_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(UserError, match="no CUDA device"):
+        resolve_device("cuda")
+    with pytest.raises(UserError, match="no CUDA device"):
+        resolve_device("cuda:0")
+
+
+def test_speed_options_default_to_cuda_only() -> None:
+    assert accelerated(torch.device("cuda"), None) and not accelerated(torch.device("cpu"), None)
+    assert accelerated(torch.device("cpu"), True) and not accelerated(torch.device("cuda"), False)
+
+
+def test_autocast_is_bf16_when_enabled_and_casts_again_without_its_cache() -> None:
+    weight = torch.ones(2, 2)
+    with autocast(torch.device("cpu"), True) as context:
+        assert (weight @ weight).dtype == torch.bfloat16
+    assert context._cache_enabled
+    assert not autocast(torch.device("cpu"), True, cache=False)._cache_enabled
+    with autocast(torch.device("cpu"), False):
+        assert (weight @ weight).dtype == torch.float32
+
+
+def test_cuda_turns_on_tf32_and_cudnn_autotuning() -> None:
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark
+    try:
+        matmul.allow_tf32 = cudnn.allow_tf32 = cudnn.benchmark = False
+        configure_backends(torch.device("cpu"))
+        assert not (matmul.allow_tf32 or cudnn.allow_tf32 or cudnn.benchmark)
+        configure_backends(torch.device("cuda"))
+        assert matmul.allow_tf32 and cudnn.allow_tf32 and cudnn.benchmark
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32, cudnn.benchmark = saved
+
+
+def test_a_dedicated_generator_repeats_its_seed_and_leaves_the_global_stream_alone() -> None:
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = torch.rand(4, generator=torch_generator(11))
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.equal(torch.rand(4, generator=torch_generator(11)), first)
+    assert not torch.equal(torch.rand(4, generator=torch_generator(12)), first)
+
+
+def test_a_seed_beyond_32_bits_seeds_numpy_with_its_low_32_bits() -> None:
+    seed_everything(7)
+    expected = np.random.rand(3)
+    seed_everything(2**32 + 7)
+    assert np.array_equal(np.random.rand(3), expected)
