@@ -6679,6 +6679,22 @@ MUTANTS: list[Mutant] = [
       "upsampled, truth = crop(upsample_bicubic(low_res, truth.shape[-1])), truth",
       "the bicubic baseline compares the cropped up-sampling with the uncropped canvas",
       node_ids("tests/test_translation_metrics.py", "test_bicubic_baseline_measures_both_images_through_the_crop")),
+    m("step-losses-names-read-the-values", "generators/step_losses.py",
+      "        return iter(self._tensors)", "        return iter(self.values_read())",
+      "listing a step's loss names reads every unread step from the device, a host wait per look",
+      node_ids("tests/test_trainer_sync.py", "test_a_steps_loss_names_need_no_read")),
+    m("step-losses-read-steps-kept-unread", "generators/step_losses.py",
+      "entries, self._unread = self._unread, []", "entries = list(self._unread)",
+      "a read leaves its steps queued, so every later read transfers the whole run's losses again",
+      node_ids("tests/test_trainer_sync.py", "test_each_read_stacks_only_the_steps_not_read_yet_detached")),
+    m("step-losses-kept-attached", "generators/step_losses.py",
+      "value.detach() if isinstance(value, torch.Tensor) else value", "value",
+      "kept losses hold their autograd graphs until read, keeping every step's activations alive",
+      node_ids("tests/test_trainer_sync.py", "test_each_read_stacks_only_the_steps_not_read_yet_detached")),
+    m("task-measures-bicubic-on-every-paired-task", "ganbench/task_measures.py",
+      'if model.task_view == "super-resolution":', "if True:",
+      "edges -> image runs report a bicubic baseline of their edge maps as if they were low-resolution inputs",
+      node_ids("tests/test_task_measures.py", "test_paired_tasks_score_outputs_against_the_ground_truth")),
 ]
 
 
