@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 from ganbench.presets import get_preset
 from ganbench.generators import DataSpec, GENERATORS, create_generator, generator_config
-from ganbench.generators.architecture import Schedule, capped_doubling, doublings
+from ganbench.generators.architecture import Schedule, capped_doubling, doublings, from_path
 from ganbench.generators.base import Batch, GenerativeModel
 from ganbench.generators.biggan import GBlock
 from ganbench.generators.blocks import Maxout
@@ -302,3 +302,4 @@ def test_schedule_helpers_double_sides_and_cap_channels() -> None:
         Schedule((4, 8), (16,))
     schedule = Schedule((4, 8, 16, 8), (64, 32, 16, 32))
     assert schedule.upsampling == 2 and schedule.downsampling == 1
+    assert from_path([(8, 3), (8, 16), (4, 32), (4, 16), (8, 16), (8, 3)]) == Schedule((8, 4, 8), (16, 32, 16))

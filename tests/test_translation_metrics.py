@@ -68,3 +68,18 @@ def test_bicubic_baseline_measures_both_images_through_the_crop() -> None:
     truth = torch.full((2, 1, 16, 16), 80, dtype=torch.uint8)
     base = bicubic_baseline(low, truth, crop=lambda images: images[..., 2:14, 2:14])
     assert base["psnr_bicubic"] > 140 and base["ssim_bicubic"] == pytest.approx(1.0)
+
+
+def test_measures_refuse_unbatched_or_unmatched_images() -> None:
+    """Images must be N,C,H,W and of one shape: a single reference is not broadcast over a batch."""
+    a = torch.full((2, 1, 8, 8), 100, dtype=torch.uint8)
+    with pytest.raises(UserError, match="expected N,C,H,W"):
+        psnr(a[0], a[0])
+    with pytest.raises(UserError, match="differ in shape"):
+        psnr(a, a[:1])
+
+
+def test_ssim_window_shrinks_to_the_shorter_side() -> None:
+    """A wide image lower than 11 px is measured with a window of its height."""
+    x = torch.randint(0, 256, (2, 1, 4, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    assert ssim(x, x) == pytest.approx(1.0)
