@@ -30,7 +30,8 @@ from torch import nn
 from ganbench.generators import Batch, DataSpec, create_generator
 from ganbench.generators.blocks import ConvTrunk, Maxout, conv_stages, point_discriminator, point_generator
 from ganbench.generators.ddpm import DDPM, DDPMConfig, NoiseSchedule, linear_betas
-from ganbench.generators.diffaugment import color, translation
+from ganbench.errors import UserError
+from ganbench.generators.diffaugment import color, cutout, diff_augment, parse_policy, translation
 from ganbench.generators.layers import ConditionalBatchNorm2d, EqualizedLinear, PixelNorm, SelfAttention
 from ganbench.generators.progan import real_at
 from ganbench.generators.stylegan2 import MappingNetwork, StyleGAN2Config
@@ -362,6 +363,57 @@ def test_diffaugment_translation_shifts_by_at_most_an_eighth_of_the_side() -> No
     where = out[:, 0].flatten(1).argmax(1)
     rows, cols = where // 16 - 8, where % 16 - 8
     assert set(rows.tolist()) == set(range(-2, 3)) and set(cols.tolist()) == set(range(-2, 3))
+
+
+def test_diffaugment_colour_factors_are_drawn_per_image() -> None:
+    """On flat grey one-channel images only brightness acts, and each image gets its own shift."""
+    torch.manual_seed(0)
+    x = torch.zeros(64, 1, 4, 4)
+    shift = (color(x) - x)[:, 0, 0, 0]
+    assert float(shift.std()) > 0.2
+
+
+def test_diffaugment_saturation_keeps_each_pixels_grey_level() -> None:
+    """Saturation scales each pixel's colour about its own channel mean, so a grey pixel stays grey."""
+    torch.manual_seed(0)
+    x = torch.tensor([[0.2, 0.5], [0.2, -0.5], [0.2, 0.0]]).view(1, 3, 1, 2).expand(256, 3, 1, 2).contiguous()
+    grey = color(x)[:, :, 0, 0]
+    assert torch.allclose(grey, grey[:, :1].expand_as(grey), atol=1e-6)
+
+
+def test_diffaugment_translation_fills_the_uncovered_border_with_zeros() -> None:
+    """An all-ones 16 px image shifted by (dy, dx) keeps (16 - |dy|)(16 - |dx|) ones, the rest zero."""
+    torch.manual_seed(0)
+    out = translation(torch.ones(500, 1, 16, 16))
+    kept = {int(v) for v in out.sum(dim=(1, 2, 3))}
+    assert kept == {(16 - abs(dy)) * (16 - abs(dx)) for dy in range(-2, 3) for dx in range(-2, 3)}
+
+
+def test_diffaugment_cutout_zeroes_a_half_side_square_centred_anywhere() -> None:
+    """On 8 px images the zeroed square is 4 px, centred on any pixel (clipped at the border), per image."""
+    torch.manual_seed(0)
+    cut = cutout(torch.ones(500, 1, 8, 8))[:, 0] == 0
+    rows = {tuple(torch.nonzero(image.any(dim=1)).flatten().tolist()) for image in cut}
+    cols = {tuple(torch.nonzero(image.any(dim=0)).flatten().tolist()) for image in cut}
+    centred = {tuple(range(max(c - 2, 0), min(c + 2, 8))) for c in range(8)}
+    assert rows == centred and cols == centred
+    assert {int(v) for v in cut.sum(dim=(1, 2))} <= {a * b for a in (2, 3, 4) for b in (2, 3, 4)}
+
+
+def test_diffaugment_policy_names_are_checked() -> None:
+    """A policy is a comma-separated list of known transforms; an unknown name is refused."""
+    assert parse_policy(" color, translation ,cutout") == ("color", "translation", "cutout")
+    with pytest.raises(UserError, match="unknown DiffAugment policy 'colour'"):
+        parse_policy("colour,translation")
+
+
+def test_diffaugment_applies_every_named_transform_in_order() -> None:
+    """``diff_augment`` is the named transforms composed in order, with the same draws."""
+    x = torch.rand(6, 3, 8, 8) * 2 - 1
+    torch.manual_seed(3)
+    expected = cutout(translation(color(x)))
+    torch.manual_seed(3)
+    assert torch.equal(diff_augment(x, ("color", "translation", "cutout")), expected)
 
 
 def test_diffaugment_transforms_reals_and_fakes_in_both_players_updates() -> None:

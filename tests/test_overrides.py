@@ -176,3 +176,16 @@ def test_every_registered_preset_keeps_the_preset_rules():
     for name, preset in PRESETS:
         problems = {f.name: preset_field_problem(f.name, getattr(preset, f.name)) for f in dataclasses.fields(preset)}
         assert not any(problems.values()), (name, problems)
+
+
+def test_value_rules_accept_their_bounds_and_refuse_past_them() -> None:
+    """Each rule's bounds: weights may be 0, shares may be 1, every entry of a tuple is checked."""
+    from ganbench.generators.config_rules import value_problem
+
+    assert value_problem("gp_weight", 0.0) is None and value_problem("gp_weight", -0.1) == "must be zero or more"
+    assert value_problem("style_mixing", 1.0) is None and value_problem("style_mixing", 0.0) is None
+    assert value_problem("style_mixing", 1.01) == "must be from 0 to 1"
+    assert value_problem("betas", (0.0, 0.99)) is None
+    assert value_problem("betas", (0.5, 1.0)) == "must be at least 0 and below 1"
+    assert value_problem("lr", 0.0) == "must be positive" and value_problem("lr", None) is None
+    assert value_problem("loss", "bogus").startswith("must be one of")

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from ganbench.cli import app
 from ganbench.presets import get_preset
 from ganbench.generators import DataSpec, GENERATORS, create_generator, generator_config
-from ganbench.generators.architecture import Schedule
+from ganbench.generators.architecture import Schedule, capped_doubling, doublings, from_path
 from ganbench.generators.base import Batch, GenerativeModel
 from ganbench.generators.biggan import GBlock
 from ganbench.generators.blocks import Maxout
@@ -289,3 +289,17 @@ def test_cli_trains_and_samples_at_64_px(tmp_path: Path) -> None:
     record = json.loads(next((out / "records").glob("train-dcgan-*.json")).read_text())
     assert record["status"] == "ok" and record["metrics"]["params"] == DCGAN(
         DataSpec("image", 1, 64, 2), generator_config("dcgan", preset_width=get_preset("smoke").width)).parameter_count()
+
+
+def test_schedule_helpers_double_sides_and_cap_channels() -> None:
+    """``doublings`` lists the sides of a doubling network and refuses an end that is not reached."""
+    assert doublings(4, 32) == (4, 8, 16, 32) and doublings(8, 8) == (8,)
+    for start, end in [(4, 48), (4, 2)]:
+        with pytest.raises(ValueError, match="power of two"):
+            doublings(start, end)
+    assert capped_doubling(64, 4, 256) == [64, 128, 256, 256]
+    with pytest.raises(ValueError, match="2 sides but 1 channel counts"):
+        Schedule((4, 8), (16,))
+    schedule = Schedule((4, 8, 16, 8), (64, 32, 16, 32))
+    assert schedule.upsampling == 2 and schedule.downsampling == 1
+    assert from_path([(8, 3), (8, 16), (4, 32), (4, 16), (8, 16), (8, 3)]) == Schedule((8, 4, 8), (16, 32, 16))

@@ -180,3 +180,25 @@ def test_device_batches_keep_each_sample_with_its_label() -> None:
         seen.append(batch.labels)
     assert not torch.equal(seen[0], torch.arange(16))
     assert sorted(torch.cat(seen[:3]).tolist()) == sorted(set(torch.cat(seen[:3]).tolist()))
+
+
+def test_a_steps_loss_names_need_no_read() -> None:
+    """Listing or counting a step's losses leaves them on the device."""
+    entry = LossReader().add(3, {"loss_d": torch.tensor(1.0), "loss_g": torch.tensor(2.0)})
+    assert list(entry) == ["loss_d", "loss_g"] and len(entry) == 2 and not entry.is_read
+
+
+def test_each_read_stacks_only_the_steps_not_read_yet_detached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read transfers the detached losses of the steps since the last read, not the earlier ones again."""
+    monkeypatch.setattr(step_losses, "_on_accelerator", lambda value: isinstance(value, torch.Tensor))
+    stacked: list[list[torch.Tensor]] = []
+    stack = torch.stack
+    monkeypatch.setattr(torch, "stack", lambda tensors: stacked.append(list(tensors)) or stack(tensors))
+    weight = torch.tensor(2.0, requires_grad=True)
+    reader = LossReader()
+    first = [reader.add(step, {"loss_d": weight * step, "loss_g": weight}) for step in range(2)]
+    assert dict(first[0]) == {"loss_d": 0.0, "loss_g": 2.0}
+    later = reader.add(2, {"loss_d": weight * 2, "loss_g": weight})
+    assert dict(later) == {"loss_d": 4.0, "loss_g": 2.0}
+    assert [len(tensors) for tensors in stacked] == [4, 2]
+    assert not any(t.requires_grad for tensors in stacked for t in tensors)
