@@ -59,8 +59,8 @@ def environment(records: list[dict[str, Any]], now: _dt.datetime | None = None) 
 
 def environment_rows(env: dict[str, Any]) -> list[tuple[str, Any]]:
     """The environment as (label, value) rows, in the order every report shows them."""
-    rows: list[tuple[str, Any]] = [(label, ", ".join(env[label])) for label in ("ganbench", "torch", "device",
-                                                                               "processor", "threads")]
+    listed = ("ganbench", "torch", "device", "processor", "threads")
+    rows: list[tuple[str, Any]] = [(label, ", ".join(env[label])) for label in listed]
     rows += [(f"data set {name}", ", ".join(hashes)) for name, hashes in env["datasets"].items()]
     return rows + [("records", env["records"]), ("runs", env["runs"]),
                    ("published", f"{env['published']} ({env['published_with']})")]

@@ -131,9 +131,6 @@ def table_view(board: Board) -> TableView:
                      board.notice)
 
 
-
-
-
 def problem_rows(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"kind": p["kind"], "status": p["status"], "reason": p.get("reason") or "",
              "subject": " ".join(str(p[k]) for k in ("generator", "train_generator", "detector") if p.get(k))}
