@@ -86,10 +86,11 @@ def test_speed_options_default_to_cuda_only() -> None:
 
 def test_autocast_is_bf16_when_enabled_and_casts_again_without_its_cache() -> None:
     weight = torch.ones(2, 2)
-    with autocast(torch.device("cpu"), True) as context:
+    with autocast(torch.device("cpu"), True):
         assert (weight @ weight).dtype == torch.bfloat16
-    assert context._cache_enabled
-    assert not autocast(torch.device("cpu"), True, cache=False)._cache_enabled
+        assert torch.is_autocast_cache_enabled()
+    with autocast(torch.device("cpu"), True, cache=False):
+        assert not torch.is_autocast_cache_enabled()
     with autocast(torch.device("cpu"), False):
         assert (weight @ weight).dtype == torch.float32
 
