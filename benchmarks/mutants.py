@@ -6928,6 +6928,26 @@ MUTANTS: list[Mutant] = [
       "if sides and sides[-1] == side:", "if sides and side in sides:",
       "a U-Net's way up is merged into its way down, so its decoder stretches vanish from the schedule",
       node_ids(RESOLUTION, "test_schedule_helpers_double_sides_and_cap_channels")),
+    # ------------------------------------------------------------------ KID without a spread to report
+    m("metrics-kid-one-subset-std-zero", "ganbench/metrics.py",
+      "return mmd2_unbiased(_as_float64(real), _as_float64(fake)), None",
+      "return mmd2_unbiased(_as_float64(real), _as_float64(fake)), 0.0",
+      "one subset holding both sets whole reports a std of 0, which reads as an exact KID",
+      node_ids(METRICS, "test_kid_matches_a_direct_quadratic_implementation")),
+    m("metrics-kid-whole-sets-when-one-is-larger", "ganbench/metrics.py",
+      "if subset_size == len(real) == len(fake):", "if subset_size == min(len(real), len(fake)):",
+      "the larger set's varying subsets are cut to its first rows and their spread dropped",
+      node_ids(METRICS, "test_kid_matches_a_direct_quadratic_implementation")),
+    m("folder-metrics-kid-std-none-kept", "ganbench/folder_metrics.py",
+      "        if kid_std is not None:\n            metrics[\"kid_std\"] = kid_std",
+      "        metrics[\"kid_std\"] = kid_std",
+      "scores carry a null KID std that the table prints as a spread",
+      node_ids(FOLDER_METRICS, "test_cli_prints_a_table_and_json")),
+    m("cli-one-kid-subset-unsaid", "ganbench/cli.py",
+      'one_kid_subset = "kid" in metrics and "kid_std" not in metrics',
+      "one_kid_subset = False",
+      "a KID without a std gives no reason below the table",
+      node_ids(FOLDER_METRICS, "test_cli_prints_a_table_and_json")),
 ]
 
 

@@ -9,7 +9,7 @@ importable from the package itself:
 >>> from ganbench import compute_metrics
 >>> scores = compute_metrics("digits@train", "digits", extractor="classifier", kid=True, n=300)
 >>> sorted(scores["metrics"])
-['fid', 'fid_ci_high', 'fid_ci_low', 'fid_se', 'kid', 'kid_std']
+['fid', 'fid_ci_high', 'fid_ci_low', 'fid_se', 'kid']
 >>> scores["protocol"]["input1"]["n"], scores["protocol"]["extractor"]
 (300, 'classifier')
 >>> fid = scores["metrics"]; 0 < fid["fid"] < 5 and fid["fid_ci_low"] < fid["fid"] < fid["fid_ci_high"]
@@ -88,8 +88,8 @@ def compute_metrics(input1: str, input2: str | None = None, fid: bool = True, ki
                     intervals: bool = True) -> dict[str, Any]:
     """Metrics of ``input1`` (the samples scored) against ``input2`` (the reference).
 
-    Returns ``{"metrics": {...}, "protocol": {...}}``: ``fid``; ``kid`` and ``kid_std``; ``is`` and
-    ``is_std`` (of ``input1``); ``precision``, ``recall``, ``density`` and ``coverage`` (``prdc``).
+    Returns ``{"metrics": {...}, "protocol": {...}}``: ``fid``; ``kid`` and ``kid_std`` (none where
+    one subset holds both inputs whole); ``is`` and ``is_std`` (of ``input1``); ``precision``, ``recall``, ``density`` and ``coverage`` (``prdc``).
     ``intervals`` adds bootstrap bounds ``_ci_low``/``_ci_high`` to FID (and ``fid_se``) and to the
     four of ``prdc``, conditional on the reference (:mod:`ganbench.score_intervals`).
     ``extractor`` None uses a statistics input's extractor, else ``inception`` when its weights are

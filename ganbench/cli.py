@@ -814,8 +814,11 @@ def _print_scores(result: dict[str, Any], console: Console) -> None:
                 row.append("–" if low is None else f"[{low:.4f}, {high:.4f}]")
             table.add_row(*row)
     console.print(table)
+    one_kid_subset = "kid" in metrics and "kid_std" not in metrics
     for line in (f"[low, high]: {intervals}" if intervals else None,
-                 f"FID interval: {protocol['fid_interval']}" if protocol.get("fid_interval") else None):
+                 f"FID interval: {protocol['fid_interval']}" if protocol.get("fid_interval") else None,
+                 f"KID: one subset holding both inputs whole ({protocol.get('kid_subset_size')} images each), "
+                 f"so no std over subsets" if one_kid_subset else None):
         if line:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     weights = protocol.get("weights", "unknown")

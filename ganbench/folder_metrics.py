@@ -443,12 +443,14 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
                                         config.intervals, config.seed, progress))
     pair = [scorer.extract(x).features for x in inputs] if {"kid", "prdc"} & set(wanted) else []
     kid_size = min([config.kid_subset_size, *map(len, pair)])
-    # subsets as large as both sets are all the whole sets: one gives the same mean (and std 0)
+    # subsets as large as both sets are all the whole sets: one value, and no spread to report
     kid_subsets = 1 if all(len(f) == kid_size for f in pair) else config.kid_subsets
     if "kid" in wanted:
         cautions += _cautions("kid", kid_size, advised_samples("kid", config),
                               f"subsets of {kid_size} images of {' and '.join(specs)}")
-        metrics["kid"], metrics["kid_std"] = kid_from_features(pair[1], pair[0], kid_subsets, kid_size, config.seed)
+        metrics["kid"], kid_std = kid_from_features(pair[1], pair[0], kid_subsets, kid_size, config.seed)
+        if kid_std is not None:
+            metrics["kid_std"] = kid_std
     if "is" in wanted:
         probs = scorer.extract(inputs[0]).probs
         assert probs is not None

@@ -141,10 +141,12 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def kid_from_features(real: ArrayLike, fake: ArrayLike, subsets: int = 100, subset_size: int = 1000,
-                      seed: int = 0) -> tuple[float, float]:
+                      seed: int = 0) -> tuple[float, float | None]:
     """KID (mean, std) over ``subsets`` random subsets of ``subset_size`` rows of each set.
 
-    The subset size is capped at the smaller sample count, with a warning.
+    The subset size is capped at the smaller sample count, with a warning. Where a subset is as
+    large as both sets, every subset is both whole sets: KID is their one value and the std is
+    None (a spread over copies of one value would read as an exact score).
     """
     check_features(real, fake)
     n = min(len(real), len(fake))
@@ -153,6 +155,8 @@ def kid_from_features(real: ArrayLike, fake: ArrayLike, subsets: int = 100, subs
     if subset_size > n:
         warnings.warn(f"KID subset size {subset_size} capped at the sample count {n}", stacklevel=2)
         subset_size = n
+    if subset_size == len(real) == len(fake):
+        return mmd2_unbiased(_as_float64(real), _as_float64(fake)), None
     rng = np.random.default_rng(seed)
     values = np.empty(subsets)
     for i in range(subsets):

@@ -137,7 +137,7 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
     check_features(real_x.features, fake_x.features)
     (mu_real, sigma_real), (mu_fake, sigma_fake) = map(gaussian_statistics, (real_x.features, fake_x.features))
     metrics: dict[str, Any] = {"fid": frechet_distance(mu_real, sigma_real, mu_fake, sigma_fake), "kid": kid,
-                               "kid_std": kid_std}
+                               **({} if kid_std is None else {"kid_std": kid_std})}
     if config.intervals is not None:
         metrics.update(fid_interval(metrics["fid"], fake_x.features, mu_real, sigma_real, config.intervals,
                                     config.seed))

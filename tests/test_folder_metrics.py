@@ -249,11 +249,14 @@ def test_cli_prints_a_table_and_json(sets: dict[str, Path]) -> None:
     assert table.exit_code == 0, table.output
     for row in ("FID", "KID", "IS", "precision", "recall", "density", "coverage", "extractor classifier"):
         assert row in table.output
+    (kid_row,) = [line for line in table.output.splitlines() if line.startswith("│ KID ")]
+    assert "±" not in kid_row, "one subset holding both inputs whole has no std to show"
+    assert f"KID: one subset holding both inputs whole ({N} images each), so no std over subsets" in table.output
     result = CliRunner().invoke(app, [*args, "--json"])
     body = json.loads(result.stdout)
     bounds = {f"{name}_ci_{end}" for name in ("fid", "precision", "recall", "density", "coverage")
               for end in ("low", "high")}
-    assert set(body["metrics"]) == {"fid", "fid_se", "kid", "kid_std", "is", "is_std", "precision", "recall",
+    assert set(body["metrics"]) == {"fid", "fid_se", "kid", "is", "is_std", "precision", "recall",
                                     "density", "coverage", *bounds}
     assert body["protocol"]["input1"]["n"] == N and body["protocol"]["metrics"] == ["fid", "kid", "is", "prdc"]
     assert body["metrics"]["fid"] == pytest.approx(
