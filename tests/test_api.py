@@ -129,6 +129,8 @@ def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path],
 @pytest.mark.parametrize("call,message", [
     (lambda: evaluate_detector("nope", real="digits@test", fakes="digits@train"), "nope"),
     (lambda: evaluate_detector("spectrum", real="digits@test", fakes=np.zeros((4, 1, 8, 8))), "uint8"),
+    (lambda: evaluate_detector("spectrum", real="digits@test", fakes=np.zeros((4, 8, 8), np.uint8)),
+     r"expected uint8 N,C,H,W images \(got uint8 of shape \(4, 8, 8\)\)"),
     (lambda: evaluate_detector("spectrum", real="digits@test", fakes={}), "no set"),
     (lambda: evaluate_detector("spectrum", real="digits@test", fakes="digits@train", detector_args={"bogus": 1}),
      r"spectrum does not accept the argument\(s\) bogus"),
@@ -137,10 +139,12 @@ def test_data_sets_and_arrays_are_read_as_their_files(images: dict[str, Path],
     (lambda: train_generator("nogan"), "nogan"),
     (lambda: train_generator("dcgan", overrides={"dcgan.nope": 1}), "nope"),
     (lambda: train_generator("dcgan", overrides={"wgan.lr": 1e-4}), "wgan, which is not dcgan"),
+    (lambda: train_generator("dcgan", overrides="wgan.lr=1e-4"), "wgan, which is not dcgan"),
     (lambda: train_generator("dcgan", overrides={"dcgan.lr": 0}), "dcgan.lr must be positive"),
     (lambda: train_generator("dcgan", dataset="toy2d", preset="smoke", measure=False), "does not train on"),
     (lambda: train_generator("dcgan", seed=2**32), r"seed must be in \[0, 2\^32\)"),
     (lambda: sample_generator("missing-run", "dcgan", n=0), "positive"),
+    (lambda: sample_generator("missing-run", "dcgan", n=4, truncation=0.5), "dcgan has no truncation"),
 ])
 def test_mistakes_raise_one_user_error(call, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -189,3 +189,17 @@ def test_value_rules_accept_their_bounds_and_refuse_past_them() -> None:
     assert value_problem("betas", (0.5, 1.0)) == "must be at least 0 and below 1"
     assert value_problem("lr", 0.0) == "must be positive" and value_problem("lr", None) is None
     assert value_problem("loss", "bogus").startswith("must be one of")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[preset]\nsteps = 2.5\n", "preset.steps: 2.5 is not a valid int"),
+    ("[preset]\nsteps = true\n", "preset.steps: True is not a valid int"),
+    ("[dcgan]\nlr = true\n", "dcgan.lr: True is not a valid float"),
+    ("steps = 3\n", "'steps' must be a table"),
+])
+def test_a_config_file_value_of_another_type_is_refused_not_cast(text: str, message: str, tmp_path: Path):
+    """TOML keeps types: a float or a switch where an int is wanted is an error, never rounded or counted as 1."""
+    file = tmp_path / "exp.toml"
+    file.write_text(text)
+    with pytest.raises(UserError, match=message.replace("[", r"\[")):
+        build_overrides([], file)

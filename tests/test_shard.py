@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from concurrent.futures import Future
@@ -21,6 +23,7 @@ from rich.console import Console
 from ganbench import parallel
 from ganbench.cli import app
 from ganbench.context import RunConfig
+from ganbench.errors import Interrupted
 from ganbench.locks import this_process
 from ganbench.parallel import CLAIMS_OWNER, CLAIMS_PREFIX, STAGES, Claims, remove_claims_of_killed_runs, run_in_workers
 from ganbench.presets import PRESETS, Preset
@@ -243,3 +246,48 @@ def test_a_worker_error_stops_the_run(fake_suite, monkeypatch, tmp_path: Path):
         run_in_workers(fake_suite.config, Console(quiet=True), jobs=2)
     assert not list(tmp_path.glob(f"{CLAIMS_PREFIX}*")) and torch.get_num_threads() == 4
 
+
+
+def test_a_worker_starts_on_its_share_of_the_threads_with_signals_ignored(monkeypatch):
+    """A spawned worker computes on the thread count in every unit key, and an idle one ignores Ctrl-C."""
+    handlers: list[object] = []
+    monkeypatch.setattr(parallel, "_set_signals", handlers.append)
+    saved = torch.get_num_threads()
+    try:
+        parallel._start_worker(3)
+        assert torch.get_num_threads() == 3 and handlers == [signal.SIG_IGN]
+    finally:
+        torch.set_num_threads(saved)
+
+
+def test_a_stopped_worker_ignores_a_second_signal_while_it_unwinds(monkeypatch):
+    handlers: list[object] = []
+    monkeypatch.setattr(parallel, "_set_signals", handlers.append)
+    with pytest.raises(Interrupted) as stopped:
+        parallel._stop_worker(signal.SIGTERM, None)
+    assert stopped.value.signum == signal.SIGTERM and handlers == [signal.SIG_IGN]
+
+
+def test_more_jobs_than_threads_run_on_one_thread_each_and_name_their_owner(fake_suite, monkeypatch, tmp_path: Path):
+    """Eight jobs on four threads: every pass and every worker runs one thread; the claim folder
+    names this process as its owner while the stages run (so a kill -9 leaves it removable)."""
+    pools: list[dict[str, object]] = []
+    owners: list[dict[str, object]] = []
+
+    class RecordingPool(SerialPool):
+        def __init__(self, workers: int, **options: object) -> None:
+            super().__init__(workers, **options)
+            pools.append({"workers": workers, **options})
+
+    def run_stage(config: RunConfig, stage: str, claims: Path) -> int:
+        owners.append(json.loads((claims.parent / CLAIMS_OWNER).read_text()))
+        return original(config, stage, claims)
+
+    original = parallel._run_stage
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(parallel, "_run_stage", run_stage)
+    summary = run_in_workers(fake_suite.config, Console(quiet=True), jobs=8)
+    assert (summary.computed, summary.reused) == (5, 0) and set(fake_suite.threads) == {1}
+    assert [(p["workers"], p["initializer"], p["initargs"]) for p in pools] == [(7, parallel._start_worker, (1,))]
+    assert len(owners) == 2 * 8 and all((o["pid"], o["host"]) == (os.getpid(), socket.gethostname()) for o in owners)
+    assert torch.get_num_threads() == 4

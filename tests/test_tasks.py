@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from ganbench.errors import UserError
-from ganbench.tasks import (DETECTION_REALS, TASKS, downsample, fake_inputs, shift_images, sobel_edges, split_for_fakes,
-                            sr_factor, super_resolution_view, task_view, upsample_bicubic)
+from ganbench.tasks import (DETECTION_REALS, STYLES, TASKS, downsample, fake_inputs, shift_images, sobel_edges,
+                            split_for_fakes, sr_factor, super_resolution_view, task_view, upsample_bicubic)
 from ganbench.units import FAKE_SETS
 
 
@@ -190,3 +190,38 @@ def test_detection_reals_and_each_fake_slice_mix_the_classes_of_a_class_sorted_s
     for name in (DETECTION_REALS, *FAKE_SETS):
         assert set(classes[index[name]].tolist()) == set(range(10)), name
     assert not torch.equal(index[DETECTION_REALS], split_for_fakes(200, FAKE_SETS, seed=1)[DETECTION_REALS])
+
+
+def test_super_resolution_shrinks_by_four_from_32_pixels_and_by_two_below() -> None:
+    assert (sr_factor(64), sr_factor(32), sr_factor(31), sr_factor(16)) == (4, 4, 2, 2)
+    images = torch.randint(0, 256, (2, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    assert super_resolution_view(images, torch.zeros(2, dtype=torch.long), 1).source.shape == (2, 3, 8, 8)
+
+
+def test_single_class_styles_are_inversion_left_right_mirror_and_a_quarter_turn() -> None:
+    image = torch.arange(6, dtype=torch.uint8).view(1, 1, 2, 3)
+    assert torch.equal(STYLES["inverted"](image), 255 - image)
+    assert STYLES["mirrored"](image).flatten().tolist() == [2, 1, 0, 5, 4, 3]
+    assert STYLES["rotated"](image).flatten().tolist() == [2, 5, 1, 4, 0, 3]
+
+
+def test_views_refuse_images_that_are_not_uint8_nchw() -> None:
+    labels = torch.zeros(2, dtype=torch.long)
+    with pytest.raises(UserError, match="needs uint8 N,C,H,W images"):
+        task_view("edges", torch.zeros(2, 1, 8, 8), labels, 1)
+    with pytest.raises(UserError, match="needs uint8 N,C,H,W images"):
+        task_view("edges", torch.zeros(2, 8, 8, dtype=torch.uint8), labels, 1)
+
+
+def test_downsampling_refuses_sides_the_factor_does_not_divide() -> None:
+    for h, w in ((8, 6), (6, 8)):
+        with pytest.raises(UserError, match=f"images of {h}x{w} px cannot be down-sampled by 4"):
+            downsample(torch.zeros(1, 1, h, w, dtype=torch.uint8), 4)
+
+
+def test_two_domains_need_images_of_both(digits16):
+    """Digits 0-4 only leave domain B (5-9) empty: one line, not a division by zero."""
+    x, y = digits16.x_train, digits16.y_train
+    for keep in (y < 5, y >= 5):
+        with pytest.raises(UserError, match="needs images of both domains"):
+            task_view("two-domain", x[keep], y[keep], 10)
