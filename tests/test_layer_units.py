@@ -3,7 +3,8 @@ checked against a hand computation or the paper's setting: SNGAN's residual disc
 block, pixel norm, the projection head, noise injection, DCGAN's initialisation, StyleGAN2's
 modulated convolution with upsampling, spectral normalisation of every layer once; StyleGAN3's
 filtered leaky ReLU, its linear ToRGB scaled by 0.25, its Fourier features' rotation and fade at
-the band edge; StarGAN's optimiser, critic and target domains."""
+the band edge; StarGAN's optimiser, critic and target domains; the translation networks'
+freezing, initialisation, activations and normalisation layers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from ganbench.generators.blocks import ConvTrunk, MLPTrunk, dcgan_channels
 from ganbench.generators.layers import (ModulatedConv2d, NoiseInjection, PixelNorm, ProjectionHead, ResBlockDown,
                                         apply_spectral_norm, has_spectral_norm, init_dcgan_weights)
 from ganbench.generators.stylegan3 import resampling_matrix
+from ganbench.generators.translation_blocks import (PatchDiscriminator, ResnetGenerator, SRResNet, VGGDiscriminator,
+                                                    frozen, init_normal)
 
 SPEC = DataSpec("image", 1, 16, 10)
 
@@ -84,10 +87,11 @@ def test_dcgan_initialisation_draws_weights_around_zero_and_batchnorm_scales_aro
             nn.init.constant_(m.bias, 3.0)
     init_dcgan_weights(net)
     conv, bn, linear = net
-    for weight in (conv.weight, linear.weight):
+    for weight in (conv.weight.detach(), linear.weight.detach()):
         assert abs(float(weight.mean())) < 0.002 and float(weight.std()) == pytest.approx(0.02, rel=0.05)
-    assert float(bn.weight.mean()) == pytest.approx(1.0, abs=0.002)
-    assert float(bn.weight.std()) == pytest.approx(0.02, rel=0.05)
+    scales = bn.weight.detach()
+    assert float(scales.mean()) == pytest.approx(1.0, abs=0.002)
+    assert float(scales.std()) == pytest.approx(0.02, rel=0.05)
     assert not conv.bias.any() and not linear.bias.any() and not bn.bias.any()
 
 
@@ -210,3 +214,51 @@ def test_stargan_draws_every_target_domain_uniformly() -> None:
     targets = model.random_targets(torch.zeros(5000, dtype=torch.long))
     counts = torch.bincount(targets, minlength=5)
     assert len(counts) == 5 and int(counts.min()) > 900 and int(counts.max()) < 1100
+
+
+# ----------------------------------------------------------------------------- translation networks
+
+
+def test_frozen_stops_gradients_and_restores_each_parameters_own_flag() -> None:
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    net[0].bias.requires_grad_(False)
+    before = [p.requires_grad for p in net.parameters()]
+    with frozen(net):
+        assert not any(p.requires_grad for p in net.parameters())
+    assert [p.requires_grad for p in net.parameters()] == before == [True, False, True, True]
+
+
+def test_translation_initialisation_draws_instance_norm_scales_around_one() -> None:
+    torch.manual_seed(0)
+    generator = ResnetGenerator(1, 1, width=64, n_blocks=1)
+    init_normal(generator)
+    scales = torch.cat([m.weight.detach() for m in generator.modules() if isinstance(m, nn.InstanceNorm2d)])
+    assert float(scales.mean()) == pytest.approx(1.0, abs=0.005)
+    assert float(scales.std()) == pytest.approx(0.02, rel=0.1)
+
+
+def test_patchgan_normalises_all_but_its_first_layer_and_leaks_with_slope_02() -> None:
+    critic = PatchDiscriminator(2, 32, width=4)
+    modules = list(critic.net)
+    slopes = [m.negative_slope for m in modules if isinstance(m, nn.LeakyReLU)]
+    norms = [i for i, m in enumerate(modules) if isinstance(m, nn.BatchNorm2d)]
+    assert slopes == [0.2] * 3 and not any(isinstance(m, nn.ReLU) for m in modules)
+    assert len(norms) == 2 and norms[0] > 2
+
+
+def test_resnet_generator_ends_in_tanh() -> None:
+    generator = ResnetGenerator(1, 1, width=4, n_blocks=1)
+    assert isinstance(generator.net[-1], nn.Tanh)
+
+
+def test_srgan_networks_have_the_papers_kernels_and_normalisations() -> None:
+    """SRResNet opens and closes with 9x9 convolutions; the VGG critic has BatchNorm after every
+    convolution but the first, and leaky ReLUs of slope 0.2 throughout."""
+    generator = SRResNet(1, 2, width=4, n_blocks=1)
+    assert generator.head[0].kernel_size == generator.tail[0].kernel_size == (9, 9)
+    critic = VGGDiscriminator(1, 16, width=4)
+    features = list(critic.features)
+    assert isinstance(features[1], nn.LeakyReLU)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in features) == 7
+    slopes = [m.negative_slope for m in critic.modules() if isinstance(m, nn.LeakyReLU)]
+    assert slopes == [0.2] * 9
