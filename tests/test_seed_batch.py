@@ -8,6 +8,7 @@ must agree to 1e-9; in float32 (the benchmark's) one step must agree to 1e-4. Mi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -174,6 +175,27 @@ def test_models_of_one_variant_with_other_settings_are_refused() -> None:
 def test_tricks_that_draw_inside_the_loss_are_refused() -> None:
     with pytest.raises(UserError, match="instance noise"):
         SeedBatch.create("gan+instance-noise", SPEC, [0, 1])
+
+
+def test_historical_averaging_and_image_models_are_refused() -> None:
+    """Historical averaging keeps a running mean outside the batched state; images are not points."""
+    with pytest.raises(UserError, match="historical averaging"):
+        SeedBatch.create("gan+historical-averaging", SPEC, [0, 1])
+    with pytest.raises(UserError, match="noise GANs on points"):
+        SeedBatch.create("gan", DataSpec("image", 1, 8, 10), [0, 1])
+
+
+def test_a_seed_diverged_after_the_last_read_is_caught_at_the_end_with_its_own_losses() -> None:
+    """Three steps read every ten: the final step's check still stops the NaN seed, whose recorded
+    losses are its own, not the healthy seed's."""
+    batched = SeedBatch.create("gan", SPEC, [1, 3])
+    with torch.no_grad():
+        batched.model.G.net[0].weight[1].fill_(float("nan"))
+    outcomes = train_seed_batch(batched, DATA.x_train, DATA.y_train, 3, BATCH, read_every=10)
+    assert [o.status for o in outcomes] == ["ok", "diverged"]
+    assert outcomes[1].diverged_at == 1 and outcomes[0].steps == 3
+    assert not all(math.isfinite(value) for value in outcomes[1].losses.values())
+    assert all(math.isfinite(value) for value in outcomes[0].losses.values())
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
