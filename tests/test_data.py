@@ -53,6 +53,20 @@ def test_toy2d_mixtures_match_the_literature():
     assert set(grid.modes[:, 0].tolist()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
 
 
+
+def test_toy2d_ring_modes_are_45_degrees_apart_and_labels_name_each_points_mode():
+    """Mode k of the ring sits at angle k * 2pi/8 on radius 2; every point's label is its nearest
+    mode, and the test points are fresh draws, none a copy of a training point."""
+    ring = load_toy2d("ring")
+    angles = torch.arange(8, dtype=torch.float64) * (np.pi / 4)
+    expected = torch.stack([2 * angles.cos(), 2 * angles.sin()], dim=1).float()
+    assert torch.allclose(ring.modes, expected, atol=1e-6)
+    for data in (ring, load_toy2d("grid")):
+        for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+            assert torch.equal(torch.cdist(x, data.modes).argmin(1), y)
+        points = torch.cat([data.x_train, data.x_test])
+        assert len(points.unique(dim=0)) == len(points)
+
 def test_quantization_round_trip():
     x = torch.randint(0, 256, (4, 1, 8, 8), dtype=torch.uint8)
     assert torch.equal(to_uint8(to_float(x)), x)
@@ -97,6 +111,13 @@ def test_channels_last_arrays_keep_their_rows_and_columns():
     assert out.shape == (3, 3, 5, 7) and np.array_equal(out[1, 2], x[1, :, :, 2])
     assert to_nchw_uint8(x[..., 0], "test").shape == (3, 1, 5, 7)
 
+
+
+def test_one_channels_last_image_without_the_batch_axis_is_refused():
+    """A 28x28x3 array is one colour image missing its batch axis, not 28 grey images of 28x3."""
+    with pytest.raises(UserError, match="without the batch axis"):
+        to_nchw_uint8(np.zeros((28, 28, 3), dtype=np.uint8), "one.npz")
+    assert to_nchw_uint8(np.zeros((10, 3, 3), dtype=np.uint8), "tiny.npz").shape == (10, 1, 3, 3)
 
 def test_npz_loader_layouts_and_errors(tmp_path: Path):
     rng = np.random.default_rng(0)
@@ -145,6 +166,21 @@ def test_idx_loader_reads_mnist_layout(tmp_path: Path):
     with pytest.raises(UserError, match="not a uint8 idx file"):
         load_dataset(f"mnist:{tmp_path}", 28)
 
+
+
+@pytest.mark.parametrize("short", ["train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"])
+def test_idx_images_and_labels_must_be_as_many(tmp_path: Path, short: str):
+    """An idx label file one label short of its image file is refused, for either split."""
+    images = np.zeros((30, 8, 8), dtype=np.uint8)
+    labels = np.arange(30) % 10
+    files = {"train-images-idx3-ubyte": images, "train-labels-idx1-ubyte": labels,
+             "t10k-images-idx3-ubyte": images[:10], "t10k-labels-idx1-ubyte": labels[:10]}
+    files[short] = files[short][:-1]
+    for stem, array in files.items():
+        _write_idx(tmp_path / f"{stem}.gz", array)
+    count = "30 training images but 29 labels" if short.startswith("train") else "10 test images but 9 labels"
+    with pytest.raises(UserError, match=count):
+        load_dataset(f"mnist:{tmp_path}")
 
 def test_cifar_batches_are_read_as_channel_planes(tmp_path: Path):
     """A CIFAR-10 row holds the red plane, then the green, then the blue (Krizhevsky 2009)."""
@@ -223,6 +259,20 @@ def test_a_folders_native_side_is_the_median_shorter_side(tmp_path: Path):
     assert data.x_train.shape[-1] == 8 and data.notes["native_size"] == 8 and not data.notes["enlarged"]
     assert load_dataset(f"folder:{folder.parent}", 16).notes["enlarged"]
 
+
+
+def test_a_folders_source_sizes_follow_each_image_into_its_split(tmp_path: Path):
+    """Image i is (8 + i) px square and filled with the value 10 * i: after resizing, each split's
+    recorded source sizes still belong to its own images, row by row."""
+    folder = tmp_path / "sizes" / "one"
+    folder.mkdir(parents=True)
+    for i in range(10):
+        Image.new("L", (8 + i, 8 + i), color=10 * i).save(folder / f"{i}.png")
+    data = load_dataset(f"folder:{folder.parent}", 8)
+    for split, x in (("train", data.x_train), ("test", data.x_test)):
+        sizes = data.notes["source_sizes"][split]
+        assert np.array_equal(sizes[:, 0], 8 + x[:, 0, 0, 0].numpy() // 10), split
+        assert np.array_equal(sizes[:, 1], sizes[:, 0])
 
 def test_the_fingerprint_tells_apart_arrays_of_the_same_bytes_and_another_shape():
     x = torch.arange(64, dtype=torch.uint8)

@@ -74,6 +74,14 @@ def test_too_few_images_are_refused_with_the_numbers() -> None:
     check_dataset(dataset(FLOOR_TRAIN, FLOOR_TEST), needs_classes=False, allow_small=True)
 
 
+
+def test_under_six_test_images_are_refused_even_with_allow_small() -> None:
+    """Precision and recall take each real test image's 5 nearest neighbours among the others: 6 is
+    the floor, below which --allow-small does not run either."""
+    with pytest.raises(UserError, match=r"5 test image\(s\), fewer than 6 \(precision/recall"):
+        check_dataset(dataset(10, 5), needs_classes=False, allow_small=True)
+    check_dataset(dataset(10, 6), needs_classes=False, allow_small=True)
+
 def test_one_class_is_refused_only_where_the_run_needs_classes() -> None:
     with pytest.raises(UserError, match="1 class.*classifier extractor"):
         check_dataset(dataset(60, 20, classes=1), needs_classes=True)
@@ -86,6 +94,14 @@ def test_images_under_eight_pixels_are_refused() -> None:
     check_dataset(dataset(60, 20, side=8), needs_classes=False)
 
 
+
+def test_images_shrunk_below_eight_pixels_are_refused_whatever_their_source() -> None:
+    """32 px sources loaded at 4 px: the loaded side alone is under 8 px, and that refuses the set."""
+    data = dataset(60, 20, side=4)
+    data.notes["source_sizes"] = {"train": np.full((60, 2), 32), "test": np.full((20, 2), 32)}
+    with pytest.raises(UserError, match="loaded at 4 px from shorter sides of 32 to 32 px"):
+        check_dataset(data, needs_classes=False)
+
 def test_enlarged_and_huge_images_are_warned_from_the_source_sizes() -> None:
     data = dataset(60, 20, side=32)
     sides = np.full((80, 2), 12)
@@ -97,6 +113,18 @@ def test_enlarged_and_huge_images_are_warned_from_the_source_sizes() -> None:
     assert any("79 of 80 images are enlarged more than 2x" in w for w in warnings)
     assert any("1 image(s) have a shorter side over 8x the median (up to 300 px" in w for w in warnings)
 
+
+
+def test_images_enlarged_up_to_twice_are_not_counted_as_enlarged() -> None:
+    """12 px sources loaded at 20 px (1.7x) and 10 px ones at 20 px (exactly 2x) are not enlarged
+    more than 2x; 9 px ones are."""
+    data = dataset(60, 20, side=20)
+    sides = np.full((80, 2), 12)
+    sides[:10], sides[10:13] = 10, 9
+    data.notes["source_sizes"] = {"train": sides[:60], "test": sides[60:]}
+    warnings: list[str] = []
+    assert check_dataset(data, needs_classes=False, warn=warnings.append).enlarged == 3
+    assert warnings == []
 
 def test_source_sizes_are_judged_by_most_images_and_against_the_median() -> None:
     """70 images of 100 px, 9 of 5 px, one of 900 px, loaded at 32 px: the few small ones are neither refused nor

@@ -18,7 +18,7 @@ from PIL import Image
 from sklearn.datasets import load_digits as sk_digits
 
 from ganbench import data_cache
-from ganbench.data import CHECKSUMS, DOWNLOADS, StreamOptions, download, load_dataset, load_folder
+from ganbench.data import CHECKSUMS, DOWNLOADS, StreamOptions, download, folder_headers, load_dataset, load_folder
 from ganbench.errors import UserError
 from ganbench.folders import read_folder
 from ganbench.generators import DataSpec, create_generator
@@ -128,7 +128,7 @@ def test_runs_that_need_one_cache_at_once_build_it_once(folder: Path, tmp_path: 
     assert not list((tmp_path / "data").glob("*.lock"))
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "flip-last", "meta"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "flip-last", "meta", "format", "shape", "labels"])
 def test_a_damaged_cache_is_rebuilt(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                     damage: str) -> None:
     first = load_dataset(f"folder:{folder}", SIDE, stream=options(tmp_path))
@@ -143,6 +143,17 @@ def test_a_damaged_cache_is_rebuilt(folder: Path, tmp_path: Path, monkeypatch: p
         assert len(raw) > data_cache.PROBE_BYTES, "the last byte lies beyond the first probed block"
         raw[len(raw) // 3 if damage == "flip" else -1] ^= 0xFF
         images.write_bytes(bytes(raw))
+    elif damage in ("format", "shape"):
+        meta = json.loads((images.parent / "meta.json").read_text())
+        if damage == "format":
+            meta["format"] = data_cache.CACHE_FORMAT + 1
+        else:  # one test image fewer in the meta and the small arrays than in the image file
+            meta["shape"][0] -= 1
+            for name in ("y_test", "sizes_test"):
+                np.save(images.parent / f"{name}.npy", np.load(images.parent / f"{name}.npy")[:-1], allow_pickle=False)
+        (images.parent / "meta.json").write_text(json.dumps(meta))
+    elif damage == "labels":
+        np.save(images.parent / "y_train.npy", np.load(images.parent / "y_train.npy")[:-1], allow_pickle=False)
     else:
         (images.parent / "meta.json").write_text("{")
     built = counting_builds(monkeypatch)
@@ -169,6 +180,36 @@ def test_skipped_files_are_left_out_as_in_memory(folder: Path, tmp_path: Path) -
     assert warned["reused"] == warned["built"] == warned["memory"], "a reused cache repeats its loader's warnings"
     assert torch.equal(streamed.x_train, memory.x_train) and torch.equal(streamed.y_test, memory.y_test)
 
+
+
+def test_a_cache_built_skipping_bad_files_does_not_serve_a_run_that_refuses_them(folder: Path, tmp_path: Path) -> None:
+    """``skip_bad`` names the cache: without it, the broken file is refused as in memory, not streamed around."""
+    broken = tmp_path / "broken"
+    for png in folder.rglob("*.png"):
+        target = broken / png.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(png.read_bytes())
+    (broken / "3" / "zzz.png").write_bytes(b"not a png")
+    load_dataset(f"folder:{broken}", SIDE, skip_bad=True, stream=options(tmp_path / "cache"))
+    with pytest.raises(UserError, match="zzz.png"):
+        load_dataset(f"folder:{broken}", SIDE, stream=options(tmp_path / "cache"))
+
+
+def test_a_folder_streams_only_beyond_its_budget_counting_every_channel(folder: Path, tmp_path: Path) -> None:
+    """120 grey 8x8 images are 7,680 bytes: a budget of exactly that holds them in memory, one byte
+    less streams them; ten 8x8 colour images are 1,920 bytes, three a pixel."""
+    at = load_dataset(f"folder:{folder}", SIDE, stream=dataclasses.replace(options(tmp_path), budget=7680))
+    over = load_dataset(f"folder:{folder}", SIDE, stream=dataclasses.replace(options(tmp_path), budget=7679))
+    assert (at.data_path, over.data_path) == ("memory", "streamed")
+    colour = tmp_path / "colour" / "one"
+    colour.mkdir(parents=True)
+    for i in range(10):
+        Image.new("RGB", (SIDE, SIDE), color=(20 * i, 0, 255 - 20 * i)).save(colour / f"{i}.png")
+    assert folder_headers(colour.parent).decoded_bytes(SIDE) == 1920
+    for budget, path in ((1920, "memory"), (1000, "streamed")):
+        stream = dataclasses.replace(options(tmp_path), budget=budget)
+        data = load_dataset(f"folder:{colour.parent}", SIDE, stream=stream)
+        assert data.data_path == path and data.channels == 3, budget
 
 def test_parallel_decoding_gives_the_serial_result(folder: Path) -> None:
     serial = read_folder(folder, np.copy)
@@ -275,6 +316,47 @@ def test_a_download_with_the_wrong_checksum_is_deleted_and_refused(tmp_path: Pat
     download(source.as_uri(), target, hashlib.md5(source.read_bytes()).hexdigest())
     assert target.read_bytes() == source.read_bytes()
 
+
+
+def test_an_interrupted_download_leaves_nothing_under_the_target_name(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transfer stopped half-way (the process killed) leaves at most a ``.part`` file, which no
+    loader reads; the target's name only ever holds a complete, checked file."""
+
+    class Stopped(BaseException):
+        pass
+
+    class HalfServed:
+        def __init__(self) -> None:
+            self.chunks = [b"first half"]
+
+        def __enter__(self) -> HalfServed:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read(self, size: int) -> bytes:
+            if self.chunks:
+                return self.chunks.pop()
+            raise Stopped
+
+    monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: HalfServed())
+    target = tmp_path / "data" / "file.gz"
+    with pytest.raises(Stopped):
+        download("https://example.invalid/file.gz", target)
+    assert not target.exists()
+
+
+def test_the_cifar10_archive_is_checked_against_its_published_checksum(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    served = tmp_path / "served.tar.gz"
+    served.write_bytes(b"tampered")
+    monkeypatch.setitem(DOWNLOADS, "cifar10", served.as_uri())
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path / "root"))
+    with pytest.raises(UserError, match=f"not the published {CHECKSUMS['cifar10']['cifar-10-python.tar.gz']}"):
+        load_dataset("cifar10")
+    assert not list((tmp_path / "root" / "cifar10").iterdir())
 
 def test_a_standard_set_with_a_bad_download_ends_with_one_line(tmp_path: Path, cli,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,7 +36,9 @@ from ganbench.generators import DataSpec, create_generator
 from ganbench.generators.translation_blocks import ResidualBlock, SRResidualBlock, UNetGenerator
 from ganbench.image_sets import read_image
 from ganbench.errors import UserError
-from ganbench.outside_data import Framing, Images, cnndetection_sets, common_channels, list_images, stacked
+from ganbench.data import resize_images
+from ganbench.outside_data import (Framing, Images, cnndetection_sets, common_channels, decode, list_images,
+                                   parse_source, stacked)
 from ganbench.spectra import azimuthal_average, ring_index
 
 
@@ -297,6 +299,52 @@ def test_cnndetection_class_folders_of_one_generator_are_pooled(tmp_path: Path) 
     assert sorted(f.parent.parent.name for f in test.real.files) == ["car", "cat", "horse"]
     assert sorted(f.parent.parent.name for f in test.fake.files) == ["car", "cat", "horse"]
 
+
+
+def test_a_root_holding_0_real_and_1_fake_is_one_generator(tmp_path: Path) -> None:
+    """A root with ``0_real`` and ``1_fake`` directly inside is one generator's test set, named after the root."""
+    grey = np.zeros((8, 8), dtype=np.uint8)
+    save_png(tmp_path / "stylegan" / "0_real" / "a.png", grey)
+    save_png(tmp_path / "stylegan" / "1_fake" / "b.png", grey)
+    (test,) = cnndetection_sets(tmp_path / "stylegan")
+    assert test.generator == "stylegan" and [f.name for f in test.real.files + test.fake.files] == ["a.png", "b.png"]
+
+
+def test_a_framing_is_a_positive_side_and_a_known_mode() -> None:
+    with pytest.raises(UserError, match="--size must be positive"):
+        Framing(0)
+    with pytest.raises(UserError, match="--resize 'stretch': expected center-crop or resize"):
+        Framing(8, "stretch")
+
+
+def test_resize_framing_is_the_data_sets_resize() -> None:
+    """``resize`` frames an outside image exactly as the data sets' loader resizes real images."""
+    image = torch.randint(0, 256, (3, 12, 9), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    assert torch.equal(Framing(6, "resize").apply(image, "x"), resize_images(image[None], 6)[0])
+
+
+def test_npz_images_are_framed_like_folder_images(tmp_path: Path) -> None:
+    """The images of an ``.npz`` source go through the same framing as a folder's, each with its ``FILE#index``."""
+    np.savez(tmp_path / "fakes.npz", x=np.random.default_rng(0).integers(0, 256, (3, 10, 10), dtype=np.uint8))
+    save_png(tmp_path / "reals" / "a.png", np.zeros((10, 10), dtype=np.uint8))
+    framing = Framing(4, "center-crop")
+    fakes = decode(parse_source(f"npz:{tmp_path / 'fakes.npz'}", "--fakes"), framing)
+    reals = decode(parse_source(f"folder:{tmp_path / 'reals'}", "--reals"), framing)
+    assert [i.shape for i in fakes.images + reals.images] == [(1, 4, 4)] * 4
+    assert fakes.paths == [f"{tmp_path / 'fakes.npz'}#{i}" for i in range(3)]
+    np.savez(tmp_path / "empty.npz", x=np.zeros((0, 10, 10), dtype=np.uint8))
+    with pytest.raises(UserError, match="holds no images"):
+        parse_source(f"npz:{tmp_path / 'empty.npz'}", "--fakes")
+
+
+def test_image_files_are_listed_whatever_their_suffix_case_and_each_header_is_read(tmp_path: Path) -> None:
+    grey = np.zeros((8, 8), dtype=np.uint8)
+    save_png(tmp_path / "images" / "a.png", grey)
+    save_png(tmp_path / "images" / "B.PNG", grey)
+    assert [f.name for f in list_images(tmp_path / "images")] == ["B.PNG", "a.png"]
+    (tmp_path / "images" / "c.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="corrupt or unreadable image .*c.png"):
+        list_images(tmp_path / "images")
 
 def test_centre_crop_takes_the_middle_window() -> None:
     """An 8x10 image cropped to 4: rows 2..5 and columns 3..6."""
