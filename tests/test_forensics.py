@@ -155,6 +155,15 @@ def test_two_files_of_one_detector_are_two_rows_named_by_their_files(folders: Pa
     assert {row["detector"] for row in read_scores(scores)} == labels
 
 
+def test_rows_follow_the_order_the_detectors_are_named_in(folders: Path, fitted: tuple[Path, dict, Path]) -> None:
+    """A detector fitted here and a loaded one give rows in the order of --detector, not of preparation."""
+    result = invoke("--detector", "spectrum", "--detector", f"spectrum@{fitted[0]}", *train_args(folders),
+                    "--root", str(folders / "test"), "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert [r["detector"] for r in rows] == ["spectrum", "spectrum@spectrum.npz"] * 2
+
+
 def test_a_missing_detector_file_is_named_before_any_image_is_read(tmp_path: Path) -> None:
     reals = tmp_path / "reals"
     reals.mkdir()
@@ -367,6 +376,25 @@ def test_a_ready_plugin_from_an_import_path_scores_npz_sets_without_training(tmp
     assert row["threshold"] == 0.0 and row["auc"] == pytest.approx(detection_metrics(labels, brightness, 0.0)["auc"])
     paths = [r["path"] for r in read_scores(scores)]
     assert paths[0] == f"{tmp_path / 'real.npz'}#0" and paths[-1] == f"{tmp_path / 'fake.npz'}#3"
+
+
+def test_reals_and_fakes_draw_their_own_random_perturbations(tmp_path: Path, monkeypatch) -> None:
+    """The same images as reals and as fakes get other noise draws, and a rerun the same ones."""
+    (tmp_path / "ready_detectors.py").write_text(PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "same.npz", x=digits16(0, 4).numpy())
+    source = f"npz:{tmp_path / 'same.npz'}"
+
+    def scores(name: str) -> list[float]:
+        path = tmp_path / name
+        result = invoke("--detector", "ready_detectors:Brightness", "--real", source, "--fakes", f"same={source}",
+                        "--perturbation", "noise:20", "--scores", str(path), "--quiet")
+        assert result.exit_code == 0, result.output
+        return [float(r["score"]) for r in read_scores(path)]
+
+    first = scores("first.csv")
+    assert len(first) == 8 and all(first[i] != first[i + 4] for i in range(4))
+    assert scores("again.csv") == first
 
 
 def test_parquet_scores_need_pyarrow(folders: Path, fitted: tuple[Path, dict, Path], tmp_path: Path) -> None:

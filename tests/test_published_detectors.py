@@ -157,6 +157,17 @@ def test_an_openclip_backbone_file_gives_the_same_scores(univfd: tuple, tmp_path
     assert np.allclose(scores[0], scores[1], atol=1e-5)
 
 
+def test_univfd_without_its_input_size_is_refused_before_any_file_is_read(univfd: tuple, tmp_path: Path) -> None:
+    save_pngs(tmp_path / "gan" / "0_real", random_images(1, 3, 8, 8, 0))
+    save_pngs(tmp_path / "gan" / "1_fake", random_images(1, 3, 8, 8, 1))
+    result = CliRunner().invoke(app, ["detect", "--detector", f"univfd@{univfd[0]}", "--detector-arg",
+                                      f"backbone={tmp_path / 'missing.pth'}", "--detector-arg",
+                                      f"architecture={SMALL_CLIP}", "--root", str(tmp_path), "--quiet"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: univfd takes 224x224 images: add --size 224 (--resize center-crop, "
+                                     "the paper's test, or resize)")
+
+
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory: pytest.TempPathFactory, cnndetection: tuple) -> Path:
     folder = tmp_path_factory.mktemp("bad")
