@@ -121,12 +121,14 @@ CASES: dict[str, list[str]] = {
     "negative data workers": ["run", "--data-workers", "-1"],
     "human-eval with a port out of range": ["human-eval", "--port", "65536"],
     "human-eval with a seed of 2^32": ["human-eval", "--seed", "4294967296"],
+    "statistics into a file that is no npz": ["stats", "digits", "--out", "{tmp}/st.txt"],
 }
 
 # What the one line must say where another refusal further on could otherwise answer in its place.
 SAYS = {"negative data workers": "--data-workers -1", "sample no images": "--n must be positive",
         "sample over an existing file": "exists", "sample into a folder that cannot be made": "is a file, not a folder",
-        "human-eval with a port out of range": "--port", "human-eval with a seed of 2^32": "--seed must be in"}
+        "human-eval with a port out of range": "--port", "human-eval with a seed of 2^32": "--seed must be in",
+        "statistics into a file that is no npz": "end in .npz", "show an unknown table": "unknown table 'nosuch'"}
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from ganbench.context import RunConfig, RunContext
 from ganbench.errors import UserError
-from ganbench.human_eval import Item, ItemSet, VoteLog, resolve_run
+from ganbench.human_eval import Item, ItemSet, VoteLog, human_records, resolve_run
 from ganbench.human_eval.page import render
 from ganbench.human_eval.votes import votes_path
 from ganbench.leaderboards.html import table_view
 from ganbench.leaderboards.sources import (Source, merge, newest_answers, read_records, read_results, read_sources,
                                           run_file)
 from ganbench.leaderboards.tables import Board, Column
+from ganbench.presets import get_preset
 from ganbench.records import new_record
 from ganbench.store import RunStore
 
@@ -79,9 +81,28 @@ def test_cells_of_other_training_generators_or_data_sets_are_other_questions() -
     assert [r["key"] for r in kept] == ["d1", "d2", "g1", "g2"] and not left_out
 
 
-def test_a_source_named_twice_is_refused(tmp_path: Path) -> None:
+def test_no_source_or_a_source_named_twice_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no source given"):
+        read_sources([], lambda line: None)
     with pytest.raises(UserError, match="is given more than once"):
         read_sources([tmp_path, tmp_path / "." / ""], lambda line: None)
+
+
+def test_a_results_row_without_its_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    unnamed = {k: v for k, v in body("k2").items() if k != "kind"}
+    path.write_text(json.dumps({"format": 2, "records": [body("k1"), unnamed]}))
+    with pytest.raises(UserError, match="record 1 is not a ganbench record"):
+        read_results(path)
+
+
+def test_a_detection_record_without_a_perturbation_answers_the_unperturbed_question() -> None:
+    """Records written before perturbations were named hold none; they answer the same question as "none"."""
+    detection = {"kind": "detection", "generator": "dcgan", "detector": "spectrum", "train_generator": "dcgan"}
+    old = body("d-old", **detection, created="2020")
+    new = body("d-new", **detection, perturbation="none", created="2030")
+    kept, left_out = newest_answers([old, new])
+    assert [r["key"] for r in kept] == ["d-new"] and [s.record["key"] for s in left_out] == ["d-old"]
 
 
 def test_run_file_stays_inside_the_run_folder_and_checks_the_suffix(tmp_path: Path) -> None:
@@ -133,6 +154,20 @@ def test_resolve_run_leaves_out_failed_trainings_and_other_data_sets(tmp_path: P
 def _item_set() -> ItemSet:
     items = tuple(Item(p, "real" if p % 2 else "fake", None if p % 2 else "g", p, bytes([p]) * 8) for p in range(4))
     return ItemSet("set1", items, ("g",), 16)
+
+
+def test_a_vote_log_line_with_a_text_position_is_refused_as_damage(tmp_path: Path) -> None:
+    path = votes_path(tmp_path, "ann")
+    VoteLog(path, "ann", _item_set()).append(_item_set().items[1], "real", 1.0)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "position": "1"}) + "\n")
+    with pytest.raises(UserError, match="line 1: not a vote record"):
+        VoteLog(path, "ann", _item_set())
+
+
+def test_no_vote_writes_no_record(tmp_path: Path) -> None:
+    """A rater who stopped before the first vote has no score: no record (with NaN rates) is written."""
+    context = RunContext(RunConfig(suite="dcgan", preset=get_preset("smoke"), out=tmp_path, quiet=True))
+    assert human_records(context, _item_set(), "ann", [], votes_path(tmp_path, "ann")) == []
 
 
 def test_vote_log_refuses_a_negative_position_and_a_second_vote(tmp_path: Path) -> None:
@@ -193,7 +228,13 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
   await settle();
   press("r", true);
   const message = element("message").textContent;
-  process.stdout.write(JSON.stringify({ posted, markup, message }));
+  answer = { done: true, answered: 4, total: 4,
+             summary: { real_correct: 1, real_votes: 2, fake_correct: 2, fake_votes: 2 } };
+  press("r", false);
+  serve();
+  await settle();
+  const summary = element("summary").textContent;
+  process.stdout.write(JSON.stringify({ posted, markup, message, summary }));
 })();
 """
 
@@ -201,12 +242,14 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the page's script")
 def test_rating_page_votes_once_per_image_and_sets_server_text_as_text() -> None:
     """The page's own script in node with a stand-in DOM: one vote per image (a held key repeats, a second
-    click while the first vote is under way), the server's text set as text, never as markup."""
+    click while the first vote is under way), the server's text set as text, never as markup, and the
+    rater's score over every image once all are rated."""
     script = render("ann", 28)["/app.js"][1].decode()
     result = subprocess.run(["node", "-e", DRIVER], input=script, capture_output=True, text=True, timeout=30,
                             check=True)
     shown = json.loads(result.stdout)
-    assert shown == {"posted": ["fake"], "markup": [], "message": "<b>stale</b>"}
+    assert shown == {"posted": ["fake", "real"], "markup": [], "message": "<b>stale</b>",
+                     "summary": "You were right on 3 of 4 images (75%): 1 of 2 real images and 2 of 2 fakes."}
 
 
 def test_rating_page_enlarges_images_without_smoothing() -> None:
