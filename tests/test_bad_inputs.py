@@ -118,7 +118,17 @@ CASES: dict[str, list[str]] = {
     "metrics on an unknown split": ["metrics", "digits@trian", "digits"],
     "data report with an unknown timm model": ["data-report", "digits", "--extractor", "timm:nosuch_model"],
     "sample with a truncation of zero": ["sample", "biggan", "--n", "4", "--out", "{tmp}/s.npz", "--truncation", "0"],
+    "negative data workers": ["run", "--data-workers", "-1"],
+    "human-eval with a port out of range": ["human-eval", "--port", "65536"],
+    "human-eval with a seed of 2^32": ["human-eval", "--seed", "4294967296"],
+    "statistics into a file that is no npz": ["stats", "digits", "--out", "{tmp}/st.txt"],
 }
+
+# What the one line must say where another refusal further on could otherwise answer in its place.
+SAYS = {"negative data workers": "--data-workers -1", "sample no images": "--n must be positive",
+        "sample over an existing file": "exists", "sample into a folder that cannot be made": "is a file, not a folder",
+        "human-eval with a port out of range": "--port", "human-eval with a seed of 2^32": "--seed must be in",
+        "statistics into a file that is no npz": "end in .npz", "show an unknown table": "unknown table 'nosuch'"}
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +184,7 @@ def test_a_user_mistake_is_one_line_and_exit_code_2(case: str, inputs: Path, tmp
     assert len(lines) == 1 and lines[0].startswith("error: "), (case, result.output)
     assert "Traceback" not in result.output and not isinstance(result.exception, (AssertionError, TypeError))
     assert snapshot(out) == before
-    if case == "sample over an existing file":
-        assert "exists" in lines[0]
+    assert SAYS.get(case, "") in lines[0], (case, lines[0])
 
 
 def test_there_are_at_least_forty_cases() -> None:

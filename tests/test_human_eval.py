@@ -21,6 +21,7 @@ from ganbench.human_eval.page import display_pixels, render
 from ganbench.human_eval.server import check_port
 from ganbench.human_eval.session import RatingSession, VoteRejected
 from ganbench.human_eval.votes import votes_path
+from ganbench.leaderboards.sources import read_sources
 from ganbench.presets import get_preset
 from ganbench.context import RunConfig, RunContext
 from ganbench.records import new_record
@@ -194,6 +195,8 @@ def test_human_records_shape_and_numbers(tmp_path: Path) -> None:
         "detection-human-ann_1_-a", "detection-human-ann_1_-b", "human-ann_1_"]
     rows = {(r.kind, r.generator): r for r in RunStore(tmp_path).records()}
     assert set(rows) == {("detection", "a"), ("detection", "b"), ("human", None)}  # c has no votes yet
+    merged = read_sources([tmp_path], lambda line: None)  # each row a unit of its own: none merged into another
+    assert len(merged.records) == 3 and not merged.conflicts
     a = rows[("detection", "a")]
     assert (a.detector, a.train_generator, a.perturbation, a.status) == ("human:ann <1>", "human", "none", "ok")
     assert (a.dataset, a.preset, a.seed) == ("digits", "tiny", 0)
@@ -202,12 +205,14 @@ def test_human_records_shape_and_numbers(tmp_path: Path) -> None:
     assert (a.metrics["acc_ci_low"], a.metrics["acc_ci_high"]) == pytest.approx(wilson_interval(4, 6))
     assert rows[("detection", "b")].metrics["fooled_rate"] == 0.0
     assert (a.protocol["n_real"], a.protocol["n_fake"], a.protocol["items"]) == (4, 2, 8)
+    assert a.seconds == pytest.approx(6 * 1.5)  # the rater's time on the real images and on a's fakes
     assert a.info["complete"] is False and a.info["votes_file"].startswith("human/votes-ann_1_-")
     rater = rows[("human", None)]
     assert rater.detector == "human:ann <1>" and rater.metrics["votes"] == 7
     assert rater.metrics["fooled_rate"] == pytest.approx(1 / 3)
     assert rater.metrics["acc"] == pytest.approx(5 / 7)
     assert rater.seconds == pytest.approx(7 * 1.5)
+    assert (rater.protocol["n_real"], rater.protocol["n_fake"]) == (4, 3)
     assert rater.metrics["balanced_acc"] == pytest.approx((0.75 + 2 / 3) / 2)
 
 
