@@ -7815,6 +7815,21 @@ MUTANTS: list[Mutant] = [
       "    if as_json and shaping:\n", "    if False:\n",
       "leaderboard show --json --markdown prints the records and silently ignores --markdown",
       node_ids("tests/test_bad_report_inputs.py", "test_a_mistake_is_one_line_on_stderr_before_any_work")),
+    # ------------------------------------------------------------------ scored inputs of two sizes
+    m("folder-metrics-size-difference-unsaid", "ganbench/folder_metrics.py",
+      "    cautions += _geometry_cautions(inputs)\n", "",
+      "samples and reference of different sizes are scored without a word, the resize hiding it",
+      node_ids(FOLDER_SCORING_UNITS, "test_inputs_of_two_different_sizes_are_cautioned_and_one_size_is_not")),
+    m("folder-metrics-mixed-size-folder-cautioned", "ganbench/folder_metrics.py",
+      "if len(sizes) == 2 and all(len(s) == 1 for s in sizes) and sizes[0] != sizes[1]:",
+      "if len(sizes) == 2 and any(len(s) == 1 for s in sizes) and sizes[0] != sizes[1]:",
+      "a folder of many sizes (each image at its own) is cautioned as if it had one other size",
+      node_ids(FOLDER_SCORING_UNITS, "test_inputs_of_two_different_sizes_are_cautioned_and_one_size_is_not")),
+    m("folder-metrics-equal-sizes-cautioned", "ganbench/folder_metrics.py",
+      "if len(sizes) == 2 and all(len(s) == 1 for s in sizes) and sizes[0] != sizes[1]:",
+      "if len(sizes) == 2 and all(len(s) == 1 for s in sizes):",
+      "inputs of one shared size are cautioned for a difference they do not have",
+      node_ids(FOLDER_SCORING_UNITS, "test_inputs_of_two_different_sizes_are_cautioned_and_one_size_is_not")),
 ]
 
 

@@ -342,6 +342,17 @@ def _short_of(metric: str, subject: str, need: SampleNeed, what: str) -> str:
     return f"{METRIC_LABELS[metric]}: {subject}, fewer than the {need.count} {what} ({need.reason})"
 
 
+def _geometry_cautions(inputs: list[Input]) -> list[str]:
+    """A caution where two image inputs each hold one image size (channels x height x width) and
+    the sizes differ: the extractor's resize hides it, and every score then measures it too."""
+    sizes = [x.info.get("image_sizes", []) for x in inputs if x.images is not None]
+    if len(sizes) == 2 and all(len(s) == 1 for s in sizes) and sizes[0] != sizes[1]:
+        return [f"{inputs[0].spec} holds {sizes[0][0]} images and {inputs[1].spec} {sizes[1][0]}: every score "
+                f"also measures that difference; bring one set to the other's size and channels to compare "
+                f"their content alone"]
+    return []
+
+
 def check_counts(metrics: list[str], inputs: list[Input], config: QualityConfig, hint: str = "") -> None:
     """A :class:`UserError` naming the first metric that an input holds too few images for (see
     :func:`ganbench.quality.least_samples`), before any feature is extracted."""
@@ -464,6 +475,7 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
         metrics.update(hits.scores())
         if config.intervals is not None:
             metrics.update(prdc_intervals(hits, config.intervals, config.seed))
+    cautions += _geometry_cautions(inputs)
     if warn is not None:
         for message in cautions:
             warn(message)

@@ -19,8 +19,8 @@ from ganbench.detectors.published import CLIP_MEAN, CLIP_STD, UnivFD, univfd_hea
 from ganbench.errors import UserError
 from ganbench.features import ClassifierExtractor, ContentClassifier, TimmExtractor, weights_identity
 from ganbench.fid_stats import FeatureStatistics
-from ganbench.folder_metrics import (CLASSIFIER_EPOCHS, CLASSIFIER_SEED, Input, _cautions, applicable, check_options,
-                                     check_wanted, score, score_options)
+from ganbench.folder_metrics import (CLASSIFIER_EPOCHS, CLASSIFIER_SEED, Input, _cautions, _geometry_cautions,
+                                     applicable, check_options, check_wanted, score, score_options)
 from ganbench.image_sets import TensorImages
 from ganbench.presets import get_preset
 from ganbench.quality import SampleNeed
@@ -179,6 +179,36 @@ def test_kid_resamples_the_larger_input_when_the_subsets_are_the_smaller_whole(t
     assert [unequal["protocol"][k] for k in ("kid_subsets", "kid_subset_size", "prdc_k")] == [3, 10, 2]
     assert unequal["metrics"]["kid_std"] > 0
     assert equal["protocol"]["kid_subsets"] == 1 and "kid_std" not in equal["metrics"]
+
+
+def test_inputs_of_two_different_sizes_are_cautioned_and_one_size_is_not(tmp_path: Path) -> None:
+    """16x16 colour against 12x12 colour, and against grey: the extractor's resize hides the
+    difference, so a caution names both sizes; equal sizes (and mixed-size folders) get none."""
+    from ganbench.imageio import save_png_folder
+
+    save_png_folder(images(12, 0).images, tmp_path / "a")
+    save_png_folder(images(12, 1).images[:, :, :12, :12], tmp_path / "smaller")
+    save_png_folder(images(12, 2).images[:, :1], tmp_path / "grey")
+    save_png_folder(images(12, 3).images, tmp_path / "b")
+    weights = tmp_path / "test_resnet.pth"
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        torch.save(timm.create_model("test_resnet", pretrained=False).state_dict(), weights)
+    options = score_options(extractor="timm:test_resnet", extractor_weights=weights, intervals=False)
+
+    def cautions(second: str) -> list[str]:
+        said: list[str] = []
+        score([f"folder:{tmp_path / 'a'}", f"folder:{tmp_path / second}"], ["fid"], options, warn=said.append)
+        return [line for line in said if "every score also measures" in line]
+
+    assert cautions("smaller") == [f"folder:{tmp_path / 'a'} holds 3x16x16 images and folder:{tmp_path / 'smaller'} "
+                                   "3x12x12: every score also measures that difference; bring one set to the "
+                                   "other's size and channels to compare their content alone"]
+    (grey,) = cautions("grey")
+    assert "3x16x16 images" in grey and "1x16x16:" in grey
+    assert cautions("b") == []
+    assert _geometry_cautions([Input("mixed", images(2, 0), info={"image_sizes": ["3x8x8", "3x16x16"]}),
+                               Input("one", images(2, 1), info={"image_sizes": ["3x8x8"]})]) == []
 
 
 def test_univfd_normalises_with_openai_clips_mean_and_std() -> None:
