@@ -7830,6 +7830,21 @@ MUTANTS: list[Mutant] = [
       "if len(sizes) == 2 and all(len(s) == 1 for s in sizes):",
       "inputs of one shared size are cautioned for a difference they do not have",
       node_ids(FOLDER_SCORING_UNITS, "test_inputs_of_two_different_sizes_are_cautioned_and_one_size_is_not")),
+    # ------------------------------------------------------------------ detect keeps what it scored
+    m("detect-stop-loses-earlier-sets", "ganbench/forensics.py",
+      "                if not done:\n                    raise\n", "                raise\n",
+      "a test set that cannot be scored throws away the results of every set scored before it",
+      node_ids("tests/test_forensics.py", "test_a_set_that_cannot_be_scored_keeps_the_sets_scored_before_it")),
+    m("detect-stop-names-the-failing-set-as-scored", "ganbench/forensics.py",
+      'finished = ", ".join(t.generator for t in self.sets[:done])',
+      'finished = ", ".join(t.generator for t in self.sets[:done + 1])',
+      "the error line counts the set that failed among those scored",
+      node_ids("tests/test_forensics.py", "test_a_set_that_cannot_be_scored_keeps_the_sets_scored_before_it")),
+    m("cli-detect-stop-shows-nothing", "ganbench/cli.py",
+      "        _show_detect(stopped.outcome, scores, as_json, console)\n        raise\n",
+      "        raise\n",
+      "the rows kept when detect stops are neither printed nor written",
+      node_ids("tests/test_forensics.py", "test_a_set_that_cannot_be_scored_keeps_the_sets_scored_before_it")),
 ]
 
 

@@ -646,8 +646,7 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
            device: str = DeviceOpt, seed: int = SeedOpt, quiet: bool = QuietOpt) -> None:
     """Score detectors on outside real and fake folders (CNNDetection layout too), without training generators."""
     from ganbench.detectors.plugins import plugin_failure
-    from ganbench.forensics import Detect, DetectRequest
-    from ganbench.forensics_output import json_document, results_table, write_scores
+    from ganbench.forensics import Detect, DetectRequest, DetectStopped
     from ganbench.runtime import resolve_device
 
     _check_detect_output(save_detector, "--save-detector")
@@ -663,6 +662,9 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
                  lambda line: typer.echo(line, err=True))
     try:
         outcome = job.run()
+    except DetectStopped as stopped:
+        _show_detect(stopped.outcome, scores, as_json, console)
+        raise
     except UserError:
         raise
     except Exception as exc:
@@ -670,11 +672,18 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
         if failure is None:
             raise
         raise failure from exc
+    _show_detect(outcome, scores, as_json, console)
+
+
+def _show_detect(outcome: Any, scores: Optional[Path], as_json: bool, console: Console) -> None:
+    """``detect``'s results: the per-image scores written, then JSON or the table (none when quiet)."""
+    from ganbench.forensics_output import json_document, results_table, write_scores
+
     if scores is not None:
         console.print(f"wrote {write_scores(scores, outcome.scored)} scores to {scores}", markup=False)
     if as_json:
         typer.echo(json.dumps(json_document(outcome), indent=1, default=str))
-    elif not quiet:
+    elif not console.quiet:
         table_console().print(results_table(outcome))
 
 

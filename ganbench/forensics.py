@@ -14,7 +14,9 @@ built). The threshold comes from a validation slice of the training data, :data:
 of each class drawn with the seed, as in a run; a saved detector carries its own; with no
 validation data it is 0.5 for probability scores and 0 for logits, as the protocol states.
 Where a test set's reals and fakes differ in size, or its images have the pixels of training
-images (a leak), a warning says so and the protocol records the sizes and the count.
+images (a leak), a warning says so and the protocol records the sizes and the count. A mistake
+met while scoring one test set (a detector that cannot score its size) keeps the results of the
+sets scored before it (:class:`DetectStopped`).
 """
 
 from __future__ import annotations
@@ -97,6 +99,15 @@ class DetectOutcome:
     rows: list[dict[str, Any]]
     scored: list[ScoredImages]
     protocol: dict[str, Any]
+
+
+class DetectStopped(UserError):
+    """A user's mistake met while scoring one test set after others were scored: ``outcome`` keeps
+    the rows and scores of the sets before it."""
+
+    def __init__(self, message: str, outcome: DetectOutcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def gather_test_sets(root: Path | None, real: str | None, fakes: list[str]) -> list[TestSet]:
@@ -307,23 +318,39 @@ class Detect:
         prepared = self.prepare()
         rows: list[dict[str, Any]] = []
         scored: list[ScoredImages] = []
-        for test in self.sets:
-            real, fake = common_channels(decode(test.real, self.framing), decode(test.fake, self.framing))
-            self.check_sizes(test.generator, real, fake)
-            self.check_overlap(test.generator, real, fake)
-            self.say(f"scoring {test.generator}: {len(real)} real and {len(fake)} fake images")
-            labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
-            for state in prepared:
-                for perturbation in self.perturbations:
-                    seed = derive_seed(self.request.seed, test.generator, perturbation)
-                    scores = np.concatenate([score_images(state, real, perturbation, derive_seed(seed, "real")),
-                                             score_images(state, fake, perturbation, derive_seed(seed, "fake"))])
-                    rows.append({"detector": state.name, "generator": test.generator, "perturbation": perturbation,
-                                 "n_real": len(real), "n_fake": len(fake), "threshold": state.threshold,
-                                 **detection_metrics(labels, scores, state.threshold)})
-                    scored.append(ScoredImages(state.name, test.generator, perturbation, real.paths + fake.paths,
-                                               labels, scores))
+        for done, test in enumerate(self.sets):
+            try:
+                set_rows, set_scored = self.score_set(test, prepared)
+            except UserError as error:
+                if not done:
+                    raise
+                finished = ", ".join(t.generator for t in self.sets[:done])
+                raise DetectStopped(f"{error} (while scoring {test.generator}; scored before it: {finished})",
+                                    DetectOutcome(rows, scored, self.protocol(prepared))) from error
+            rows += set_rows
+            scored += set_scored
         return DetectOutcome(rows, scored, self.protocol(prepared))
+
+    def score_set(self, test: TestSet, prepared: list[Prepared]) -> tuple[list[dict[str, Any]], list[ScoredImages]]:
+        """One test set's rows (detector x perturbation) and per-image scores."""
+        real, fake = common_channels(decode(test.real, self.framing), decode(test.fake, self.framing))
+        self.check_sizes(test.generator, real, fake)
+        self.check_overlap(test.generator, real, fake)
+        self.say(f"scoring {test.generator}: {len(real)} real and {len(fake)} fake images")
+        labels = np.concatenate([np.zeros(len(real)), np.ones(len(fake))])
+        rows: list[dict[str, Any]] = []
+        scored: list[ScoredImages] = []
+        for state in prepared:
+            for perturbation in self.perturbations:
+                seed = derive_seed(self.request.seed, test.generator, perturbation)
+                scores = np.concatenate([score_images(state, real, perturbation, derive_seed(seed, "real")),
+                                         score_images(state, fake, perturbation, derive_seed(seed, "fake"))])
+                rows.append({"detector": state.name, "generator": test.generator, "perturbation": perturbation,
+                             "n_real": len(real), "n_fake": len(fake), "threshold": state.threshold,
+                             **detection_metrics(labels, scores, state.threshold)})
+                scored.append(ScoredImages(state.name, test.generator, perturbation, real.paths + fake.paths,
+                                           labels, scores))
+        return rows, scored
 
     def check_sizes(self, generator: str, real: Images, fake: Images) -> None:
         """Record each side's image sizes; warn where reals and fakes differ in size, which a detector

@@ -346,6 +346,31 @@ def test_a_detector_fitted_at_one_size_cannot_silently_score_another(folders: Pa
     assert result.exit_code == 2 and "cannot score" in result.output and "Traceback" not in result.output
 
 
+
+def test_a_set_that_cannot_be_scored_keeps_the_sets_scored_before_it(folders: Path, fitted: tuple[Path, dict, Path],
+                                                                     tmp_path: Path) -> None:
+    """``a`` (16x16, the fitted size) is scored and kept in the scores file, the table and the JSON;
+    ``b`` (20x20) stops the command with one line naming both, exit code 2."""
+    for name, side in (("a", 16), ("b", 20)):
+        for label in ("0_real", "1_fake"):
+            save_pngs(tmp_path / "root" / name / label, torch.full((3, 1, side, side), 9 * side, dtype=torch.uint8))
+    scores = tmp_path / "kept.csv"
+    args = ["--detector", f"spectrum@{fitted[0]}", "--root", str(tmp_path / "root"), "--scores", str(scores)]
+    shown = invoke(*args)
+    assert shown.exit_code == 2 and "Traceback" not in shown.output
+    (line,) = [x for x in shown.stderr.splitlines() if x.startswith("error:")]
+    assert "cannot score 1-channel 20x20" in line and line.endswith("(while scoring b; scored before it: a)")
+    table_rows = [line.split("│")[2].strip() for line in shown.stdout.splitlines() if line.startswith("│ spectrum")]
+    assert table_rows == ["a"]
+    assert {row["generator"] for row in read_scores(scores)} == {"a"} and len(read_scores(scores)) == 6
+    as_json = invoke(*args, "--json", "--quiet")
+    assert as_json.exit_code == 2
+    assert [row["generator"] for row in json.loads(as_json.stdout)["results"]] == ["a"]
+    first = invoke("--detector", f"spectrum@{fitted[0]}", "--fakes", f"b=folder:{tmp_path / 'root' / 'b' / '1_fake'}",
+                   "--real", f"folder:{tmp_path / 'root' / 'a' / '0_real'}", "--json", "--quiet")
+    assert first.exit_code == 2 and first.stdout == "" and "scored before it" not in first.stderr
+
+
 PLUGIN = '''
 class Brightness:
     """Already fitted: scores mean brightness minus 100, a logit-like score."""
