@@ -17,7 +17,6 @@ record's ``info.detector.weights`` says which was used.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +27,7 @@ from ganbench.detectors import DETECTORS
 from ganbench.detectors.training import CNNDetector, TrainerConfig, images_to_unit
 from ganbench.detectors.augment import BlurJpegConfig
 from ganbench.errors import UserError
-
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
-
-
-def local_weights(model_name: str) -> Path | None:
-    """A weights file for ``model_name`` under ``$GANBENCH_WEIGHTS`` or in the hub caches, if any."""
-    import timm
-
-    folder = os.environ.get("GANBENCH_WEIGHTS")
-    if folder:
-        for suffix in WEIGHT_SUFFIXES:
-            path = Path(folder).expanduser() / f"{model_name}{suffix}"
-            if path.is_file():
-                return path
-    cfg = timm.models.get_pretrained_cfg(model_name)
-    if cfg is None:
-        return None
-    if cfg.hf_hub_id:
-        from huggingface_hub import try_to_load_from_cache
-
-        for filename in ("model.safetensors", "pytorch_model.bin"):
-            found = try_to_load_from_cache(cfg.hf_hub_id, filename)
-            if isinstance(found, str):
-                return Path(found)
-    if cfg.url:
-        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
-        if path.is_file():
-            return path
-    return None
+from ganbench.pretrained_weights import local_weights, require_download
 
 
 def create_timm(model_name: str, channels: int, weights: str) -> tuple[nn.Module, str]:
@@ -67,6 +38,7 @@ def create_timm(model_name: str, channels: int, weights: str) -> tuple[nn.Module
     if weights == "scratch":
         return timm.create_model(model_name, pretrained=False, **common), "scratch"
     if weights == "hub":
+        require_download(model_name, "use weights='auto' or a local file via $GANBENCH_WEIGHTS")
         try:
             return timm.create_model(model_name, pretrained=True, **common), "imagenet (hub)"
         except Exception as exc:

@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ganbench.detectors import DETECTORS
-from ganbench.detectors.cnn import local_weights
+from ganbench.pretrained_weights import local_weights
 from ganbench.detectors.linear_state import load_pipeline_state, pipeline_state
 from ganbench.errors import UserError
 

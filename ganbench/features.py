@@ -45,6 +45,7 @@ from torch import nn
 
 from ganbench.data import Dataset
 from ganbench.pixels import to_float
+from ganbench.pretrained_weights import local_weights, require_download
 from ganbench.errors import UserError
 from ganbench.inception import (INPUT_SIZE, FIDInceptionV3, is_torchscript_archive, load_tf_archive, packaged_weights,
                                 trunk_hash)
@@ -392,6 +393,10 @@ class TimmExtractor(FeatureExtractor):
         self.device = device or torch.device("cpu")
         self.model_name = model
         check_timm_model(model, weights)
+        if pretrained and weights is None:
+            weights = local_weights(model)
+            if weights is None:
+                require_download(model, "pass --extractor-weights PATH to a local weights file")
         overlay = {"pretrained_cfg_overlay": {"file": str(weights)}} if weights is not None else {}
         try:
             self.model = timm.create_model(model, pretrained=pretrained, num_classes=0, **overlay)
@@ -447,8 +452,9 @@ def check_inception_resize(resize: str) -> None:
 
 def check_extractor(spec: str, weights: Path | None, resize: str = "pytorch-fid") -> None:
     """What can be checked of an extractor before any work, without building it or downloading:
-    its name, a timm model's existence, that ``weights`` exist and belong to a pretrained one, and
-    that a ``resize`` other than pytorch-fid's (:data:`INCEPTION_RESIZES`) goes with ``inception``."""
+    its name, a timm model's existence, that ``weights`` exist and belong to a pretrained one (or,
+    for a timm model without a local file, that its weights' host answers), and that a ``resize``
+    other than pytorch-fid's (:data:`INCEPTION_RESIZES`) goes with ``inception``."""
     check_extractor_name(spec)
     name, _, model = spec.partition(":")
     check_inception_resize(resize)
@@ -456,6 +462,8 @@ def check_extractor(spec: str, weights: Path | None, resize: str = "pytorch-fid"
         raise UserError(f"--inception-resize {resize} changes the inception extractor's resize only, not {spec}'s")
     if name == "timm":
         check_timm_model(model, weights)
+        if weights is None and local_weights(model) is None:
+            require_download(model, "pass --extractor-weights PATH to a local weights file")
     elif name == "inception":
         local_inception_weights(weights)
     elif weights is not None:

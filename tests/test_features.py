@@ -156,6 +156,8 @@ def test_timm_errors_are_user_errors(monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("could not reach the hub")
 
+    monkeypatch.setattr(features, "local_weights", lambda name: None)
+    monkeypatch.setattr("ganbench.pretrained_weights.reachable", lambda host, port=443, timeout=0.0: True)
     monkeypatch.setattr(timm, "create_model", offline)
     with pytest.raises(UserError, match="--extractor-weights PATH") as info:
         TimmExtractor("test_resnet", pretrained=True)
