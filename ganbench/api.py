@@ -89,7 +89,8 @@ def compute_metrics(input1: str, input2: str | None = None, fid: bool = True, ki
     """Metrics of ``input1`` (the samples scored) against ``input2`` (the reference).
 
     Returns ``{"metrics": {...}, "protocol": {...}}``: ``fid``; ``kid`` and ``kid_std`` (none where
-    one subset holds both inputs whole); ``is`` and ``is_std`` (of ``input1``); ``precision``, ``recall``, ``density`` and ``coverage`` (``prdc``).
+    one subset holds both inputs whole); ``is`` and ``is_std`` (of ``input1``); ``precision``,
+    ``recall``, ``density`` and ``coverage`` (``prdc``).
     ``intervals`` adds bootstrap bounds ``_ci_low``/``_ci_high`` to FID (and ``fid_se``) and to the
     four of ``prdc``, conditional on the reference (:mod:`ganbench.score_intervals`).
     ``extractor`` None uses a statistics input's extractor, else ``inception`` when its weights are
