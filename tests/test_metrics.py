@@ -113,6 +113,10 @@ def test_kid_matches_a_direct_quadratic_implementation():
     assert mean == pytest.approx(expected, rel=1e-10) and std is None, "one subset holds both sets: no spread"
     mean, std = M.kid_from_features(x, y[:29], subsets=3, subset_size=29, seed=1)
     assert std is not None and std > 0, "the larger set's subsets still vary"
+    rng = np.random.default_rng(1)
+    drawn = [direct_mmd2(x[np.sort(rng.choice(30, 29, replace=False))], y[:29][np.sort(rng.choice(29, 29, replace=False))])
+             for _ in range(3)]
+    assert mean == pytest.approx(np.mean(drawn), rel=1e-10), "subsets of distinct rows, drawn in order"
 
 
 def test_kid_subsets_average_direct_values_and_are_seeded():
