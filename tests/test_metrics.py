@@ -114,8 +114,8 @@ def test_kid_matches_a_direct_quadratic_implementation():
     mean, std = M.kid_from_features(x, y[:29], subsets=3, subset_size=29, seed=1)
     assert std is not None and std > 0, "the larger set's subsets still vary"
     rng = np.random.default_rng(1)
-    drawn = [direct_mmd2(x[np.sort(rng.choice(30, 29, replace=False))], y[:29][np.sort(rng.choice(29, 29, replace=False))])
-             for _ in range(3)]
+    drawn = [direct_mmd2(x[np.sort(rng.choice(30, 29, replace=False))],
+                         y[:29][np.sort(rng.choice(29, 29, replace=False))]) for _ in range(3)]
     assert mean == pytest.approx(np.mean(drawn), rel=1e-10), "subsets of distinct rows, drawn in order"
 
 
