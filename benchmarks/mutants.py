@@ -7875,7 +7875,7 @@ MUTANTS: list[Mutant] = [
       node_ids("tests/test_pretrained_weights.py", "test_a_local_weights_file_is_used_without_the_network")),
     m("features-timm-download-unchecked", "ganbench/features.py",
       '                require_download(model, "pass --extractor-weights PATH to a local weights file")\n        overlay',
-      "        overlay",
+      "                pass\n        overlay",
       "an offline timm extractor retries the hub for a minute before its error",
       node_ids("tests/test_pretrained_weights.py", "test_the_extractor_refuses_before_timm_is_asked_to_download")),
     m("features-check-extractor-download-unchecked", "ganbench/features.py",
