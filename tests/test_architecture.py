@@ -20,7 +20,7 @@ FOLDERS = {"ganbench": ROOT / "ganbench", "ganbench.generators": ROOT / "generat
 CORE = {"errors", "registry", "runtime", "data", "imageio", "inception", "metrics", "prdc", "features", "quality",
         "store", "presets", "tasks", "translation_metrics", "records", "locks", "geometry", "image_sets", "fid_stats",
         "folders", "data_health", "spectra", "data_cache", "streaming", "source_digest", "score_intervals",
-        "inception_resizes", "pixels"}
+        "inception_resizes", "pixels", "pretrained_weights"}
 LAYERS = [
     CORE,
     {"generators", "detectors"},
