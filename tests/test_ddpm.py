@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganbench.data import Dataset
@@ -17,7 +18,8 @@ from ganbench.suites import SUITES
 from ganbench.generators import GENERATORS, DataSpec
 from ganbench.generators.ddpm import DDPM, DDPMConfig, NoiseSchedule, cosine_betas, ddim_timesteps, linear_betas
 from ganbench.generators.trainer import TrainConfig, train
-from ganbench.generators.unet import ResidualBlock, SelfAttention, UNet, group_count, sinusoidal_embedding
+from ganbench.generators.unet import (Downsample, ResidualBlock, SelfAttention, TimeEmbedding, UNet, Upsample,
+                                      group_count, sinusoidal_embedding)
 from reference_quality import build, digits_extractor, fid, train_steps
 
 TINY = dict(width=8, channel_mults=(1, 2), attention_resolutions=(4,), patch_size=1)
@@ -263,6 +265,43 @@ def test_unet_residual_blocks_add_the_timestep_and_drop_out_before_their_last_co
         assert not torch.allclose(block(h, temb), block(h, temb))
         block.eval()
         assert torch.equal(block(h, temb), block(h, temb))
+
+
+def test_unet_residual_block_is_norm_silu_conv_plus_time_then_norm_silu_conv_plus_skip() -> None:
+    """Ho et al.'s block, written out: h = conv1(SiLU(GN(x))) + W_t SiLU(temb), then
+    skip(x) + conv2(dropout(SiLU(GN(h)))), the skip a 1x1 convolution where the width changes."""
+    block = randomised(ResidualBlock(8, 16, 12, 0.0)).eval()
+    x, temb = torch.randn(2, 8, 4, 4), torch.randn(2, 12)
+    with torch.no_grad():
+        h = block.conv1(F.silu(block.norm1(x))) + block.time(F.silu(temb))[:, :, None, None]
+        expected = block.skip(x) + block.conv2(F.silu(block.norm2(h)))
+        torch.testing.assert_close(block(x, temb), expected)
+
+
+def test_time_embedding_is_the_sinusoids_through_dense_silu_dense_to_four_times_the_width() -> None:
+    """The timestep's sinusoidal features (zero-padded to an odd width) feed Linear(w, 4w), SiLU, Linear(4w, 4w)."""
+    assert sinusoidal_embedding(torch.tensor([3, 9]), 7)[:, -1].eq(0).all()
+    assert sinusoidal_embedding(torch.tensor([3, 9]), 7).shape == (2, 7)
+    embedding = randomised(TimeEmbedding(8))
+    first, act, second = embedding.mlp
+    assert isinstance(act, nn.SiLU) and (first.in_features, first.out_features, second.out_features) == (8, 32, 32)
+    t = torch.tensor([0, 40, 999])
+    with torch.no_grad():
+        expected = second(F.silu(first(sinusoidal_embedding(t, 8))))
+        torch.testing.assert_close(embedding(t), expected)
+
+
+def test_unet_resamples_by_strided_3x3_convolutions_and_nearest_upsampling() -> None:
+    """Down: a 3x3 convolution of stride 2; up: nearest-neighbour doubling, then a 3x3 convolution;
+    a resolution the levels cannot halve is refused."""
+    down = Downsample(4).conv
+    assert (down.kernel_size, down.stride, down.padding) == ((3, 3), (2, 2), (1, 1))
+    up = randomised(Upsample(4))
+    x = torch.randn(2, 4, 3, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(up(x), up.conv(x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)))
+    with pytest.raises(ValueError, match="not divisible"):
+        UNet(1, 6, 8, (1, 2, 2), 1, (), 0.0)
 
 
 def test_ddpm_is_a_diffusion_reference_generator_sampling_from_its_ema() -> None:

@@ -10,6 +10,9 @@ The expected values are read from the papers, not from the configurations:
   n_critic = 5; a fresh minibatch of real data at every critic iteration).
 * WGAN-GP: Gulrajani et al., NeurIPS 2017, Algorithm 1 (Adam alpha = 1e-4, beta1 = 0,
   beta2 = 0.9, n_critic = 5).
+* SNGAN: Miyato et al., ICLR 2018, Table 1's setting C (Adam alpha = 2e-4, beta1 = 0.5,
+  beta2 = 0.999, n_dis = 1).
+* AC-GAN: Odena, Olah & Shlens, ICML 2017 (CIFAR-10: Adam 2e-4, beta1 0.5, beta2 0.999).
 * SAGAN: Zhang et al., ICML 2019 (Adam beta1 = 0, beta2 = 0.9; D at 4e-4, G at 1e-4).
 * BigGAN: Brock, Donahue & Simonyan, ICLR 2019 (Adam beta1 = 0, beta2 = 0.999; on ImageNet
   G at 5e-5, D at 2e-4, two D steps per G step).
@@ -49,6 +52,8 @@ PAPER_SETTINGS: dict[str, tuple[dict[str, Any], dict[str, tuple[type, float, tup
     "lsgan": ({}, {"g": (torch.optim.Adam, 2e-4, (0.5, 0.999)), "d": (torch.optim.Adam, 2e-4, (0.5, 0.999))}, 1),
     "wgan": ({}, {"g": (torch.optim.RMSprop, 5e-5, None), "d": (torch.optim.RMSprop, 5e-5, None)}, 5),
     "wgan-gp": ({}, {"g": (torch.optim.Adam, 1e-4, (0.0, 0.9)), "d": (torch.optim.Adam, 1e-4, (0.0, 0.9))}, 5),
+    "sngan": ({}, {"g": (torch.optim.Adam, 2e-4, (0.5, 0.999)), "d": (torch.optim.Adam, 2e-4, (0.5, 0.999))}, 1),
+    "acgan": ({}, {"g": (torch.optim.Adam, 2e-4, (0.5, 0.999)), "d": (torch.optim.Adam, 2e-4, (0.5, 0.999))}, 1),
     "sagan": ({}, {"g": (torch.optim.Adam, 1e-4, (0.0, 0.9)), "d": (torch.optim.Adam, 4e-4, (0.0, 0.9))}, 1),
     "biggan": ({"lr_g": 5e-5, "lr_d": 2e-4, "d_steps": 2},
                {"g": (torch.optim.Adam, 5e-5, (0.0, 0.999)), "d": (torch.optim.Adam, 2e-4, (0.0, 0.999))}, 2),
