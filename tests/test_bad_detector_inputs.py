@@ -18,7 +18,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ganbench.cli import app
-from ganbench.detectors.base import RUN_SETTING_NAMES, SETTING_NAMES, check_arguments, missing_arguments
+from ganbench.detectors.base import (RUN_SETTING_NAMES, SETTING_NAMES, RunSettings, build_detector, check_arguments,
+                                     missing_arguments)
 from ganbench.detectors.perturbations import MAX_BLUR_SIGMA, check_perturbation, perturb, robustness_grid
 from ganbench.detectors.plugins import DetectorSpec, check_detector_class, checked_scores, plugin_failure
 from ganbench.errors import UserError
@@ -330,6 +331,20 @@ def test_an_argument_the_constructor_does_not_take_is_refused() -> None:
             check_arguments(cls, (("width", 2),))
     assert check_arguments(Named, (("depth", 3),)) == {"depth": 3}
     assert check_arguments(Open, (("width", 2),)) == {"width": 2}
+
+
+def test_a_value_the_constructor_refuses_is_one_line_naming_the_argument() -> None:
+    """A constructor that raises ValueError or TypeError on a --detector-arg value is a UserError naming it."""
+    class Picky:
+        def __init__(self, depth: int = 1) -> None:
+            if depth < 1:
+                raise ValueError("depth must be positive")
+            if not isinstance(depth, int):
+                raise TypeError("depth must be an int")
+
+    for value in (0, 1.5):
+        with pytest.raises(UserError, match="bad value among depth"):
+            build_detector(Picky, RunSettings(), (("depth", value),))
 
 
 def test_missing_constructor_arguments_are_named() -> None:

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score, roc_curve
 
-from ganbench.detectors.evaluate import (BOOTSTRAPPED, bootstrap_p_value, bootstrap_statistics, detection_metrics,
-                                         equal_error_rate, expected_calibration_error, null_check_metrics,
-                                         percentile_interval, reliability_bins, resampled_statistics, tpr_at_fpr,
-                                         validation_threshold)
+from ganbench.detectors import evaluate
+from ganbench.detectors.evaluate import (BOOTSTRAPPED, bootstrap_p_value, bootstrap_statistics, decision_threshold,
+                                         detection_metrics, equal_error_rate, expected_calibration_error,
+                                         null_check_metrics, percentile_interval, reals_only_threshold,
+                                         reliability_bins, resampled_statistics, roc_points, tpr_at_fpr,
+                                         validation_split, validation_threshold)
 from ganbench.errors import UserError
 
 
@@ -138,3 +140,70 @@ def test_null_check_p_value_inverts_the_percentile_interval() -> None:
     values = np.array([0.40, 0.45, 0.52, 0.55, 0.60, 0.61, 0.62, 0.63, 0.64, 0.65])
     assert bootstrap_p_value(values, 0.5) == pytest.approx(2 * 2 / 10)
     assert bootstrap_p_value(1 - values, 0.5) == pytest.approx(2 * 2 / 10)
+
+
+def test_validation_split_holds_out_a_fifth_for_the_threshold() -> None:
+    """Of 50 training images, 40 fit the detector and 10 choose its threshold; together they are all 50, once each."""
+    fit, held_out = validation_split(50, seed=3)
+    assert len(fit) == 40 and len(held_out) == 10
+    assert sorted(fit.tolist() + held_out.tolist()) == list(range(50))
+
+
+def test_a_detector_inverted_on_validation_calls_every_image_real() -> None:
+    """When no threshold beats chance on validation, the threshold lies above every score: nothing is called fake."""
+    scores = np.array([0.9, 0.8, 0.2, 0.1])
+    threshold = validation_threshold(np.array([0, 0, 1, 1]), scores)
+    assert threshold > scores.max() and threshold - scores.max() < 1e-9
+
+
+def test_reals_only_threshold_calls_at_most_five_percent_of_reals_fake() -> None:
+    """30 reals 0..29: 5% is 1.5 reals, so at most one (29) may be called fake; with 10 reals none may."""
+    assert reals_only_threshold(np.arange(30.0)) == 29.0
+    assert decision_threshold(np.arange(30.0), np.array([100.0]), sees_fakes=False) == 29.0
+    few = np.arange(10.0)
+    threshold = reals_only_threshold(few)
+    assert threshold > 9.0 and threshold - 9.0 < 1e-9
+    assert not np.any(few >= threshold)
+
+
+def test_a_probability_on_a_bin_edge_opens_the_next_bin() -> None:
+    """Bins are [0, 0.1), [0.1, 0.2), ...: a real at 0.05 and a fake at exactly 0.1 fall into two bins, so the ECE
+    is (0.05 + 0.9) / 2, not the single bin's |0.075 - 0.5|; 1.0 falls into the last bin."""
+    labels, p = np.array([0, 1]), np.array([0.05, 0.1])
+    assert reliability_bins(labels, p) == [(0.05, 0.0, 1), (0.1, 1.0, 1)]
+    assert expected_calibration_error(labels, p) == pytest.approx(0.475)
+    assert reliability_bins(np.array([1, 1]), np.array([0.95, 1.0])) == [(0.975, 1.0, 2)]
+
+
+def test_probabilities_above_one_are_refused() -> None:
+    with pytest.raises(UserError):
+        expected_calibration_error(np.array([0, 1]), np.array([0.2, 1.2]))
+
+
+def test_resampled_tpr_counts_the_threshold_with_exactly_one_percent_false_positives() -> None:
+    """100 reals, one of them (0.995) between the two fakes: at FPR exactly 1% both fakes are found."""
+    real = np.concatenate([np.linspace(0.0, 0.98, 99), [0.995]])
+    fake = np.array([0.99, 0.999])
+    labels = np.concatenate([np.zeros(100), np.ones(2)])
+    assert tpr_at_fpr(labels, np.concatenate([real, fake])) == 1.0
+    stats = resampled_statistics(real, fake, np.arange(100)[None], np.arange(2)[None], threshold=0.5)
+    assert stats["tpr_at_1fpr"].tolist() == [1.0]
+
+
+def test_chunked_bootstrap_keeps_exactly_the_resamples_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With blocks of 10 resamples, 25 resamples are 10 + 10 + 5, not three whole blocks."""
+    monkeypatch.setattr(evaluate, "BLOCK_CELLS", 100)
+    labels = np.array([0] * 5 + [1] * 5)
+    scores = np.arange(10.0)
+    replicates = bootstrap_statistics(labels, scores, threshold=4.5, resamples=25)
+    assert all(len(replicates[name]) == 25 for name in BOOTSTRAPPED)
+
+
+def test_roc_points_keep_both_ends_of_the_curve() -> None:
+    """A thinned ROC curve still starts at (0, 0) and ends at (1, 1)."""
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 100)
+    scores = rng.normal(size=200) + labels
+    for max_points in (10, 50, 500):
+        points = roc_points(labels, scores, max_points)
+        assert points[0] == [0.0, 0.0] and points[-1] == [1.0, 1.0] and len(points) <= max_points

@@ -116,6 +116,23 @@ def test_grid_and_spec_parsing() -> None:
             perturb(x, bad)
 
 
+def test_jpeg_refuses_a_quality_outside_1_to_100() -> None:
+    """A quality of 0 or 101, alone or among per-image qualities, is a UserError, not a silent clamp."""
+    x = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    for bad in (0, 101, [50, 0], [101, 50]):
+        with pytest.raises(UserError):
+            jpeg(x, bad)
+
+
+def test_per_image_blur_gives_each_image_its_own_sigma() -> None:
+    """``blur(images, [s0, s1])`` is ``blur`` of each image with its own sigma (sigma 0 leaves it as it was)."""
+    x = torch.randint(0, 256, (2, 1, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    out = blur(x, [0.0, 2.0])
+    assert torch.equal(out[0], x[0])
+    assert torch.equal(out[1:], blur(x[1:], 2.0))
+    assert torch.equal(blur(x, [2.0, 0.0])[1], x[1])
+
+
 def test_grid_blur_scales_with_the_image_side() -> None:
     """Sigma S on a 256-px side is S * side / 256 pixels (the shorter side); a plain blur:S stays in pixels."""
     rng = torch.Generator().manual_seed(0)

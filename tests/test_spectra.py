@@ -16,7 +16,8 @@ from ganbench.data import load_digits
 from ganbench.leaderboards.arms_race import arms_race_boards, cell_name, parse_pair, with_arms_race
 from ganbench.leaderboards.formatting import label, text_rows
 from ganbench.leaderboards.publish import publish
-from ganbench.leaderboards.spectra import CSV_NAME, MAX_IMAGES, Curve, draw, mean_curve, spectra_figures
+from ganbench.leaderboards.spectra import (CSV_NAME, MAX_IMAGES, Curve, StoredFakes, draw, fake_images, mean_curve,
+                                           spectra_figures)
 from ganbench.leaderboards.tables import build_leaderboard, records_frame
 from ganbench.records import new_record
 from ganbench.spectra import azimuthal_average, ring_frequencies
@@ -152,6 +153,19 @@ def test_a_curve_averages_the_first_max_images_only() -> None:
     curve = mean_curve("dcgan", images)
     assert curve.images == MAX_IMAGES
     assert np.allclose(curve.log_power, profile(images[:MAX_IMAGES]))
+
+
+def test_only_square_uint8_fakes_are_drawn(tmp_path: Path) -> None:
+    """Stored fakes that are not square uint8 ``N,C,H,W`` images have no ring spectrum here and are skipped."""
+    def stored(name: str, fresh: np.ndarray) -> StoredFakes:
+        path = tmp_path / f"{name}.npz"
+        write_npz(path, eval=np.zeros_like(fresh), fresh=fresh)
+        return StoredFakes("dcgan", "digits", "smoke", 0, path, None)
+
+    square = np.zeros((2, 1, SIDE, SIDE), dtype=np.uint8)
+    assert torch.equal(fake_images(stored("square", square)), torch.from_numpy(square))
+    assert fake_images(stored("wide", np.zeros((2, 1, SIDE, SIDE + 8), dtype=np.uint8))) is None
+    assert fake_images(stored("float", square.astype(np.float32))) is None
 
 
 def test_fakes_of_a_failed_sample_unit_are_not_drawn(run_folder: Path, tmp_path: Path) -> None:
