@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -28,6 +29,24 @@ from ganbench.store import (CACHE_ENV, DamagedFile, RunStore, _checksum, atomic_
 def test_unit_key_is_stable_and_order_free():
     assert unit_key({"a": 1, "b": [1, 2]}) == unit_key({"b": [1, 2], "a": 1})
     assert unit_key({"a": 1}) != unit_key({"a": 2})
+
+
+def test_unit_key_is_the_first_12_hex_digits_of_the_sorted_compact_json_sha256():
+    blob = '{"a":1,"b":[1,2]}'
+    assert unit_key({"b": [1, 2], "a": 1}) == hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def test_labels_are_made_safe_file_names(tmp_path: Path):
+    """A label's path separators, spaces and other characters become ``_`` (one per run of them),
+    so every unit's files stay in their folder; a long label is cut to 80 characters."""
+    store = RunStore(tmp_path)
+    assert store.record_path("train", "gan+packing/../x y", "k").name == "train-gan_packing_.._x_y-k.json"
+    assert store.checkpoint_path("a" * 100, "k").name == "a" * 80 + "-k.pt"
+
+
+def test_the_cache_variable_names_the_cache_folder(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "shared"))
+    assert RunStore(tmp_path / "out").cache_dir == tmp_path / "shared"
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path, monkeypatch):
