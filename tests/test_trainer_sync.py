@@ -246,3 +246,21 @@ def test_a_divergence_is_recorded_at_the_first_of_the_non_finite_steps_a_read_fi
     monkeypatch.setattr(GAN, "generator_step", nan_at_13_and_16)
     outcome = train(build(toy), toy.x_train, toy.y_train, TrainConfig(steps=30, batch_size=32, read_every=10))
     assert (outcome.status, outcome.diverged_at, outcome.steps) == ("diverged", 13, 13)
+
+
+def test_a_packed_variant_draws_a_batch_of_packs(toy: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PacGAN's m = 4 packs of 8: every critic update sees 4 x 8 = 32 real samples."""
+    sizes: list[int] = []
+    discriminator_step = GAN.discriminator_step
+
+    def count(self: GAN, batch: Any) -> dict[str, torch.Tensor]:
+        sizes.append(len(batch.real))
+        return discriminator_step(self, batch)
+
+    monkeypatch.setattr(GAN, "discriminator_step", count)
+    torch.manual_seed(0)
+    model = create_generator("gan+packing", DataSpec(toy.kind, toy.channels, toy.resolution, toy.num_classes),
+                             preset_width=4)
+    assert model.pack_size == 4
+    train(model, toy.x_train, toy.y_train, TrainConfig(steps=1, batch_size=8))
+    assert sizes == [32]
