@@ -20,6 +20,7 @@ from ganbench.generators import DataSpec, create_generator
 from ganbench.leaderboards.publish import publish
 from ganbench.presets import get_preset
 from ganbench.records import TrainRecord
+from ganbench.runtime import derive_seed
 from ganbench.store import RunStore
 from ganbench.units import UnitEngine
 
@@ -105,6 +106,21 @@ def test_checks_fall_on_the_last_step_too_and_on_every_step_of_a_short_budget(tm
     assert due(103, 5) == [20, 40, 60, 80, 100, 103]
     assert due(3, 5) == [1, 2, 3]
     assert due(20, 0) == [] and due(20, 5, probe=None) == []
+
+
+def test_a_curve_config_needs_a_positive_interval_and_two_fakes_and_reals() -> None:
+    """A covariance needs two samples; a loss line every 0 steps, or a negative number of checks, is no schedule."""
+    for bad in ({"every": 0}, {"checks": -1}, {"n_fake": 1}, {"n_real": 1}):
+        with pytest.raises(ValueError, match="invalid"):
+            CurveConfig(**bad)
+    assert CurveConfig(every=1, checks=0, n_fake=2, n_real=2).checks == 0
+
+
+def test_the_cheap_check_draws_from_its_own_seed_stream() -> None:
+    """The check's fakes come from the run seed's ``curves`` stream, not from the seed that draws the
+    generation unit's fakes."""
+    probe = QualityProbe(load_dataset("toy2d", 8), None, seed=3)
+    assert probe.seed == derive_seed(3, "curves") != 3
 
 
 class RecordingFeatures:

@@ -151,6 +151,33 @@ def test_generator_table_means_and_stds_over_seeds(leaderboard) -> None:
     assert "weights" not in board.protocols["quality"]
 
 
+def test_a_generators_row_is_the_mean_over_its_seeds_of_one_data_set() -> None:
+    """Three seeds of FID 10, 11 and 15 give a mean of 12 (not their median) and a sample std of
+    sqrt(7); the same generator on another data set has a row of its own in another table."""
+    protocol = {**GEN_PROTOCOL, "weights": "w"}
+    records = [make("generation", seed, generator="dcgan", metrics={"fid": fid}, protocol=protocol)
+               for seed, fid in enumerate((10.0, 11.0, 15.0))]
+    records.append(make("generation", 0, dataset="cifar10", generator="dcgan", metrics={"fid": 50.0},
+                        protocol=protocol))
+    boards = build_leaderboard(records).of_kind("generators")
+    by_data = {tuple(board.data.dataset): board for board in boards}
+    assert set(by_data) == {("digits",), ("cifar10",)}
+    digits = row(by_data["digits",], "generator", "dcgan")
+    assert digits["fid"] == pytest.approx(12.0) and digits["fid_std"] == pytest.approx(math.sqrt(7.0))
+    assert digits["fid_n"] == 3 and digits["seeds"] == 3
+    assert row(by_data["cifar10",], "generator", "dcgan")["fid"] == 50.0
+
+
+def test_a_detectors_row_is_of_one_data_set() -> None:
+    """One detector evaluated on two data sets has a row in each data set's table, never their mean."""
+    records = [make("detection", 0, dataset=dataset, generator="dcgan", train_generator="dcgan", detector="cnn",
+                    perturbation="none", metrics=detection_metrics(value), protocol=DET_PROTOCOL)
+               for dataset, value in (("digits", 0.9), ("cifar10", 0.7))]
+    boards = build_leaderboard(records).of_kind("detectors")
+    in_auc = {tuple(board.data.dataset): list(board.data.in_auc) for board in boards}
+    assert in_auc == {("digits",): [0.9], ("cifar10",): [0.7]}
+
+
 def test_generators_sorted_by_fid_and_by_any_column(leaderboard) -> None:
     (board,) = leaderboard.of_kind("generators")
     assert list(board.data.generator) == ["wgan", "dcgan", "vae"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -21,13 +22,39 @@ import torch
 from ganbench.errors import UserError
 from ganbench.records import Record, TrainRecord
 from ganbench.locks import LOCK_TIMEOUT_ENV, UnitLock, _pid_scope
-from ganbench.store import (CACHE_ENV, DamagedFile, RunStore, _checksum, atomic_write_bytes, file_mode, load_npz,
-                            read_npz, unit_key, write_npz)
+from ganbench.store import (CACHE_ENV, DamagedFile, RunStore, _checksum, atomic_write_bytes, file_digest, file_mode,
+                            load_npz, read_npz, unit_key, write_npz)
 
 
 def test_unit_key_is_stable_and_order_free():
     assert unit_key({"a": 1, "b": [1, 2]}) == unit_key({"b": [1, 2], "a": 1})
     assert unit_key({"a": 1}) != unit_key({"a": 2})
+
+
+def test_unit_key_is_the_first_12_hex_digits_of_the_sorted_compact_json_sha256():
+    blob = '{"a":1,"b":[1,2]}'
+    assert unit_key({"b": [1, 2], "a": 1}) == hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def test_a_files_digest_is_the_first_16_hex_digits_of_the_sha256_of_all_its_bytes(tmp_path: Path):
+    """A file over the 1 MiB read block is hashed whole: an edit past the first block changes its digest."""
+    data = bytes(range(256)) * 4096 + b"tail"
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    assert file_digest(path) == hashlib.sha256(data).hexdigest()[:16]
+
+
+def test_labels_are_made_safe_file_names(tmp_path: Path):
+    """A label's path separators, spaces and other characters become ``_`` (one per run of them),
+    so every unit's files stay in their folder; a long label is cut to 80 characters."""
+    store = RunStore(tmp_path)
+    assert store.record_path("train", "gan+packing/../x y", "k").name == "train-gan_packing_.._x_y-k.json"
+    assert store.checkpoint_path("a" * 100, "k").name == "a" * 80 + "-k.pt"
+
+
+def test_the_cache_variable_names_the_cache_folder(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "shared"))
+    assert RunStore(tmp_path / "out").cache_dir == tmp_path / "shared"
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path, monkeypatch):

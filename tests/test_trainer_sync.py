@@ -202,3 +202,65 @@ def test_each_read_stacks_only_the_steps_not_read_yet_detached(monkeypatch: pyte
     assert dict(later) == {"loss_d": 4.0, "loss_g": 2.0}
     assert [len(tensors) for tensors in stacked] == [4, 2]
     assert not any(t.requires_grad for tensors in stacked for t in tensors)
+
+
+def test_checkpoints_are_written_every_interval_and_once_at_the_end_with_their_time(toy: Dataset,
+                                                                                   tmp_path: Path) -> None:
+    """Step 3 of a 6-step budget is checkpointed unfinished and step 6, the last, once, finished; each
+    checkpoint carries the time trained so far."""
+    saved: list[tuple[int, bool, float]] = []
+
+    def save(path: Path, state: dict[str, Any]) -> None:
+        saved.append((state["step"], state["finished"], state["elapsed"]))
+
+    train(build(toy), toy.x_train, toy.y_train, TrainConfig(steps=6, batch_size=32, checkpoint_every=3),
+          checkpoint=tmp_path / "gan.pt", save=save)
+    assert [(step, finished) for step, finished, _ in saved] == [(3, False), (6, True)]
+    assert 0.0 < saved[0][2] <= saved[1][2]
+
+
+def test_a_resumed_training_counts_the_time_it_trained_before(toy: Dataset, tmp_path: Path) -> None:
+    """A checkpoint that says 100 s were trained resumes with them: a 50 s limit stops it at once,
+    at the checkpoint's step, and its time counts the 100 s."""
+    states: list[dict[str, Any]] = []
+    train(build(toy), toy.x_train, toy.y_train, TrainConfig(steps=4, batch_size=32, checkpoint_every=2),
+          checkpoint=tmp_path / "gan.pt", save=lambda path, state: states.append(state))
+    resumed = {**states[0], "elapsed": 100.0}
+    (tmp_path / "gan.pt").touch()
+    outcome = train(build(toy), toy.x_train, toy.y_train,
+                    TrainConfig(steps=4, batch_size=32, checkpoint_every=2, max_seconds=50.0),
+                    checkpoint=tmp_path / "gan.pt", load=lambda path: resumed)
+    assert (outcome.status, outcome.steps) == ("truncated", 2) and outcome.seconds >= 100.0
+
+
+def test_a_divergence_is_recorded_at_the_first_of_the_non_finite_steps_a_read_finds(
+        toy: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps 13 and 16 both have a NaN loss and one read (at step 20) finds them: the training
+    diverged at step 13."""
+    generator_step = GAN.generator_step
+
+    def nan_at_13_and_16(self: GAN, batch: Any) -> dict[str, torch.Tensor]:
+        logs = generator_step(self, batch)
+        return {**logs, "loss_g": logs["loss_g"] * float("nan")} if batch.step + 1 in (13, 16) else logs
+
+    monkeypatch.setattr(GAN, "generator_step", nan_at_13_and_16)
+    outcome = train(build(toy), toy.x_train, toy.y_train, TrainConfig(steps=30, batch_size=32, read_every=10))
+    assert (outcome.status, outcome.diverged_at, outcome.steps) == ("diverged", 13, 13)
+
+
+def test_a_packed_variant_draws_a_batch_of_packs(toy: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PacGAN's m = 4 packs of 8: every critic update sees 4 x 8 = 32 real samples."""
+    sizes: list[int] = []
+    discriminator_step = GAN.discriminator_step
+
+    def count(self: GAN, batch: Any) -> dict[str, torch.Tensor]:
+        sizes.append(len(batch.real))
+        return discriminator_step(self, batch)
+
+    monkeypatch.setattr(GAN, "discriminator_step", count)
+    torch.manual_seed(0)
+    model = create_generator("gan+packing", DataSpec(toy.kind, toy.channels, toy.resolution, toy.num_classes),
+                             preset_width=4)
+    assert model.pack_size == 4
+    train(model, toy.x_train, toy.y_train, TrainConfig(steps=1, batch_size=8))
+    assert sizes == [32]
