@@ -27,6 +27,7 @@ from ganbench import __version__
 from ganbench.errors import Interrupted, UserError, raise_interrupted
 
 if TYPE_CHECKING:
+    from ganbench.forensics import DetectOutcome
     from ganbench.overrides import Overrides
     from ganbench.units import RunSummary
 
@@ -675,7 +676,7 @@ def detect(detectors: list[str] = typer.Option(..., "--detector",
     _show_detect(outcome, scores, as_json, console)
 
 
-def _show_detect(outcome: Any, scores: Optional[Path], as_json: bool, console: Console) -> None:
+def _show_detect(outcome: DetectOutcome, scores: Optional[Path], as_json: bool, console: Console) -> None:
     """``detect``'s results: the per-image scores written, then JSON or the table (none when quiet)."""
     from ganbench.forensics_output import json_document, results_table, write_scores
 

@@ -38,7 +38,7 @@ from ganbench.fid_stats import FeatureStatistics, check_comparable, read_statist
 from ganbench.image_sets import ImageSet, TensorImages, open_images
 from ganbench.metrics import frechet_distance, inception_score_from_probs, kid_from_features
 from ganbench.prdc import prdc_hits
-from ganbench.quality import QualityConfig, SampleNeed, advised_samples, least_samples
+from ganbench.quality import QualityConfig, SampleNeed, advised_samples, kid_subsets_used, least_samples
 from ganbench.runtime import preserved_rng
 from ganbench.score_intervals import BootstrapSettings, fid_interval, prdc_intervals
 from ganbench.store import CACHE_ENV
@@ -454,12 +454,10 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
                                         config.intervals, config.seed, progress))
     pair = [scorer.extract(x).features for x in inputs] if {"kid", "prdc"} & set(wanted) else []
     kid_size = min([config.kid_subset_size, *map(len, pair)])
-    # subsets as large as both sets are all the whole sets: one value, and no spread to report
-    kid_subsets = 1 if all(len(f) == kid_size for f in pair) else config.kid_subsets
     if "kid" in wanted:
         cautions += _cautions("kid", kid_size, advised_samples("kid", config),
                               f"subsets of {kid_size} images of {' and '.join(specs)}")
-        metrics["kid"], kid_std = kid_from_features(pair[1], pair[0], kid_subsets, kid_size, config.seed)
+        metrics["kid"], kid_std = kid_from_features(pair[1], pair[0], config.kid_subsets, kid_size, config.seed)
         if kid_std is not None:
             metrics["kid_std"] = kid_std
     if "is" in wanted:
@@ -479,7 +477,7 @@ def score(specs: list[str], wanted: list[str] | None, options: ScoreOptions = Sc
     if warn is not None:
         for message in cautions:
             warn(message)
-    kid = (kid_subsets, kid_size) if "kid" in wanted else None
+    kid = (kid_subsets_used("kid_std" in metrics, config), kid_size) if "kid" in wanted else None
     protocol = _protocol(scorer, inputs, wanted, config, kid)
     if config.intervals is not None and any(f"{name}_ci_low" in metrics for name in ("fid", "precision")):
         protocol["intervals"] = config.intervals.protocol()

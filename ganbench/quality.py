@@ -120,6 +120,12 @@ def point_metrics(dataset: Dataset, fakes: torch.Tensor) -> tuple[dict[str, Any]
     return metrics, protocol
 
 
+def kid_subsets_used(has_std: bool, config: QualityConfig) -> int:
+    """KID's subsets as a protocol states them: one where no std came back (the one subset held both
+    sets whole, :func:`ganbench.metrics.kid_from_features`), else the configured count."""
+    return config.kid_subsets if has_std else 1
+
+
 def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExtractor, *,
                   classifier: ClassifierExtractor | None = None, labels: torch.Tensor | None = None,
                   codes: torch.Tensor | None = None, config: QualityConfig = QualityConfig(),
@@ -162,7 +168,8 @@ def image_metrics(real: torch.Tensor, fakes: torch.Tensor, extractor: FeatureExt
     protocol: dict[str, Any] = {
         **extractor.protocol(), "feature_dim": int(real_x.features.shape[1]), "n_real": len(real),
         "n_fake": len(fakes), "real_split": real_split, **asdict(config),
-        "kid_subset_size": kid_size, "is_probs": is_source if is_probs is not None else "none",
+        "kid_subsets": kid_subsets_used(kid_std is not None, config), "kid_subset_size": kid_size,
+        "is_probs": is_source if is_probs is not None else "none",
         "intervals": "none" if config.intervals is None else config.intervals.protocol("the fakes'", "the reals'"),
     }
     if classifier is not None:

@@ -315,6 +315,7 @@ def test_a_collapsed_generator_loses_recall_and_classes_but_keeps_precision():
     assert metrics["recall"] == pytest.approx(expected["recall"]) and expected["recall"] < 0.2
     assert metrics["classes_covered"] == 1 and metrics["conditional_accuracy"] == 1.0
     assert protocol["kid_subset_size"] == 200 and protocol["n_real"] == protocol["n_fake"] == 200
+    assert protocol["kid_subsets"] == 1 and "kid_std" not in metrics, "both sets whole: one subset, no spread"
 
 
 def fake_sample_record(runner: SuiteRunner, **arrays: np.ndarray) -> SampleRecord:
@@ -335,7 +336,7 @@ def test_runner_measures_images_with_the_classifier(tmp_path: Path):
             "classes_covered", "class_kl", "conditional_accuracy"} <= set(metrics)
     assert metrics["conditional_accuracy"] > 0.5 and metrics["classes_covered"] >= 8
     assert {"extractor": "classifier", "n_real": 360, "n_fake": 200, "real_split": "test", "resize": "none",
-            "seed": 0} .items() <= protocol.items()
+            "seed": 0, "kid_subsets": 100} .items() <= protocol.items()
     assert len(protocol["weights"]) == 12 and 0 < protocol["classifier_test_acc"] <= 1
     assert "code_accuracy" not in metrics
 

@@ -162,13 +162,18 @@ def test_a_damaged_cache_is_rebuilt(folder: Path, tmp_path: Path, monkeypatch: p
     assert not [p for p in (tmp_path / "data").iterdir() if p.name.endswith(".part")]
 
 
-def test_skipped_files_are_left_out_as_in_memory(folder: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "broken"
+def copy_with_a_broken_file(folder: Path, broken: Path) -> Path:
+    """``folder``'s PNGs copied to ``broken``, with an unreadable ``3/zzz.png`` added."""
     for png in folder.rglob("*.png"):
         target = broken / png.relative_to(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(png.read_bytes())
     (broken / "3" / "zzz.png").write_bytes(b"not a png")
+    return broken
+
+
+def test_skipped_files_are_left_out_as_in_memory(folder: Path, tmp_path: Path) -> None:
+    broken = copy_with_a_broken_file(folder, tmp_path / "broken")
     warned: dict[str, list[str]] = {"memory": [], "built": [], "reused": []}
     memory = load_dataset(f"folder:{broken}", SIDE, skip_bad=True, warn=warned["memory"].append)
     streamed = load_dataset(f"folder:{broken}", SIDE, skip_bad=True, stream=options(tmp_path / "cache"),
@@ -181,15 +186,9 @@ def test_skipped_files_are_left_out_as_in_memory(folder: Path, tmp_path: Path) -
     assert torch.equal(streamed.x_train, memory.x_train) and torch.equal(streamed.y_test, memory.y_test)
 
 
-
 def test_a_cache_built_skipping_bad_files_does_not_serve_a_run_that_refuses_them(folder: Path, tmp_path: Path) -> None:
     """``skip_bad`` names the cache: without it, the broken file is refused as in memory, not streamed around."""
-    broken = tmp_path / "broken"
-    for png in folder.rglob("*.png"):
-        target = broken / png.relative_to(folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(png.read_bytes())
-    (broken / "3" / "zzz.png").write_bytes(b"not a png")
+    broken = copy_with_a_broken_file(folder, tmp_path / "broken")
     load_dataset(f"folder:{broken}", SIDE, skip_bad=True, stream=options(tmp_path / "cache"))
     with pytest.raises(UserError, match="zzz.png"):
         load_dataset(f"folder:{broken}", SIDE, stream=options(tmp_path / "cache"))
